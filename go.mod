@@ -1,0 +1,3 @@
+module github.com/seqtask/seqtask
+
+go 1.26.8
