@@ -1,0 +1,208 @@
+package nn
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+func testRNG() *rand.Rand { return rand.New(rand.NewPCG(1, 2)) }
+
+// randomParam returns a Param holding random values, used to treat inputs
+// and projection weights uniformly in gradient checks.
+func randomParam(name string, rng *rand.Rand, rows, cols int) *Param[float64] {
+	p := NewParam[float64](name, rows, cols)
+	InitUniform(p.Value, 1, rng)
+	return p
+}
+
+// dot is Σ a⊙b, the scalar loss whose gradient with respect to a is b.
+func dot(a Mat[float64], b []float64) float64 {
+	var s float64
+	for i, v := range a.Data[:a.Rows*a.Cols] {
+		s += v * b[i]
+	}
+	return s
+}
+
+func checkGrad(t *testing.T, name string, loss func() float64, params Params[float64]) {
+	t.Helper()
+	res := GradCheck(loss, params, 1e-6, 1e-8, 1e-6, 40, testRNG())
+	if res.Checked == 0 || !res.OK() {
+		t.Errorf("%s: gradient check failed: %v", name, res)
+	} else {
+		t.Logf("%s: %v", name, res)
+	}
+}
+
+func TestLinearGradients(t *testing.T) {
+	rng := testRNG()
+	l := NewLinear[float64]("fc", 5, 3, rng)
+	x := randomParam("x", rng, 4, 5)
+	proj := randomParam("proj", rng, 4, 3)
+	loss := func() float64 { return dot(l.Forward(x.Mat()), proj.Value) }
+	loss()
+	l.Params().ZeroGrad()
+	l.Backward(proj.Mat(), x.GradMat())
+	checkGrad(t, "linear", loss, append(l.Params(), x))
+}
+
+func TestEmbeddingGradients(t *testing.T) {
+	rng := testRNG()
+	e := NewEmbedding[float64]("emb", 6, 3, rng)
+	ids := []int{0, 5, 2, 5} // a repeated id must accumulate
+	proj := randomParam("proj", rng, 4, 3)
+	loss := func() float64 {
+		y, err := e.Forward(ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dot(y, proj.Value)
+	}
+	loss()
+	e.Backward(proj.Mat())
+	checkGrad(t, "embedding", loss, e.Params())
+	if _, err := e.Forward([]int{6}); err == nil {
+		t.Error("Forward with id 6 on a table of 6 succeeded")
+	}
+}
+
+func TestCrossEntropyGradients(t *testing.T) {
+	rng := testRNG()
+	for _, tc := range []struct {
+		name    string
+		targets []int
+		divisor float64
+	}{
+		{"mean per token", []int{1, 0, 3}, 0},
+		{"padding ignored, per batch", []int{2, IgnoreIndex, 0}, 2},
+	} {
+		logits := randomParam("logits", rng, 3, 4)
+		d := NewMat[float64](3, 4)
+		loss := func() float64 {
+			s, n, err := CrossEntropy(logits.Mat(), tc.targets, d, tc.divisor)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.divisor > 0 {
+				return s / tc.divisor
+			}
+			return s / float64(n)
+		}
+		loss()
+		copy(logits.Grad, d.Data)
+		checkGrad(t, tc.name, loss, Params[float64]{logits})
+	}
+	if _, _, err := CrossEntropy(NewMat[float64](1, 4), []int{4}, NewMat[float64](1, 4), 0); err == nil {
+		t.Error("target 4 with 4 classes accepted")
+	}
+}
+
+func TestDropoutGradientsAndScale(t *testing.T) {
+	rng := testRNG()
+	x := randomParam("x", rng, 50, 40)
+	proj := randomParam("proj", rng, 50, 40)
+	d := Dropout[float64]{P: 0.3}
+	buf := NewMat[float64](50, 40)
+	loss := func() float64 {
+		buf.CopyFrom(x.Mat())
+		d.Forward(buf, true, rand.New(rand.NewPCG(7, 7)))
+		return dot(buf, proj.Value)
+	}
+	loss()
+	g := proj.Mat().Clone()
+	d.Backward(g)
+	copy(x.Grad, g.Data)
+	checkGrad(t, "dropout", loss, Params[float64]{x})
+	zeros := 0
+	for _, m := range d.mask {
+		if m == 0 {
+			zeros++
+		}
+	}
+	if frac := float64(zeros) / float64(len(d.mask)); frac < 0.25 || frac > 0.35 {
+		t.Errorf("dropped fraction %.3f, want about 0.3", frac)
+	}
+	buf.CopyFrom(x.Mat())
+	d.Forward(buf, false, nil)
+	if buf.Data[0] != x.Value[0] {
+		t.Error("dropout changed its input in evaluation mode")
+	}
+}
+
+func TestRecurrentGradients(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  RecurrentConfig
+		h0   bool
+	}{
+		{"rnn", RecurrentConfig{Cell: CellRNN, Input: 3, Hidden: 4, Layers: 1}, true},
+		{"rnn zero state", RecurrentConfig{Cell: CellRNN, Input: 3, Hidden: 4, Layers: 1}, false},
+		{"lstm", RecurrentConfig{Cell: CellLSTM, Input: 3, Hidden: 4, Layers: 1}, true},
+		{"gru", RecurrentConfig{Cell: CellGRU, Input: 3, Hidden: 4, Layers: 1}, true},
+		{"lstm 2 layers dropout", RecurrentConfig{Cell: CellLSTM, Input: 3, Hidden: 4, Layers: 2, Dropout: 0.3}, true},
+		{"gru bidirectional 2 layers", RecurrentConfig{Cell: CellGRU, Input: 3, Hidden: 4, Layers: 2, Bidirectional: true}, true},
+		{"rnn bidirectional", RecurrentConfig{Cell: CellRNN, Input: 3, Hidden: 4, Layers: 1, Bidirectional: true}, false},
+		{"lstm bidirectional", RecurrentConfig{Cell: CellLSTM, Input: 3, Hidden: 4, Layers: 1, Bidirectional: true}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rng := testRNG()
+			const steps, batch = 5, 2
+			r, err := NewRecurrent[float64]("rnn", tc.cfg, rng)
+			if err != nil {
+				t.Fatal(err)
+			}
+			nd, rows := tc.cfg.Directions(), r.StateRows(batch)
+			x := randomParam("x", rng, steps*batch, tc.cfg.Input)
+			h0 := randomParam("h0", rng, rows, tc.cfg.Hidden)
+			c0 := randomParam("c0", rng, rows, tc.cfg.Hidden)
+			gy := randomParam("gy", rng, steps*batch, tc.cfg.Hidden*nd)
+			ghn := randomParam("ghn", rng, rows, tc.cfg.Hidden)
+			gcn := randomParam("gcn", rng, rows, tc.cfg.Hidden)
+			lstm := tc.cfg.Cell == CellLSTM
+			var h0m, c0m Mat[float64]
+			if tc.h0 {
+				h0m = h0.Mat()
+				if lstm {
+					c0m = c0.Mat()
+				}
+			}
+			loss := func() float64 {
+				y, hn, cn := r.Forward(x.Mat(), steps, batch, h0m, c0m, true, rand.New(rand.NewPCG(3, 4)))
+				s := dot(y, gy.Value) + dot(hn, ghn.Value)
+				if lstm {
+					s += dot(cn, gcn.Value)
+				}
+				return s
+			}
+			loss()
+			var dcn Mat[float64]
+			if lstm {
+				dcn = gcn.Mat()
+			}
+			dx, dh0, dc0 := r.Backward(gy.Mat(), ghn.Mat(), dcn)
+			copy(x.Grad, dx.Data)
+			check := append(Params[float64]{x}, r.Params()...)
+			if tc.h0 {
+				copy(h0.Grad, dh0.Data)
+				check = append(check, h0)
+				if lstm {
+					copy(c0.Grad, dc0.Data)
+					check = append(check, c0)
+				}
+			}
+			checkGrad(t, tc.name, loss, check)
+		})
+	}
+}
+
+func TestRecurrentConfigRejects(t *testing.T) {
+	for _, cfg := range []RecurrentConfig{
+		{Cell: "tanh", Input: 1, Hidden: 1, Layers: 1},
+		{Cell: CellGRU, Input: 0, Hidden: 1, Layers: 1},
+		{Cell: CellGRU, Input: 1, Hidden: 1, Layers: 1, Dropout: 1},
+	} {
+		if _, err := NewRecurrent[float32]("r", cfg, testRNG()); err == nil {
+			t.Errorf("NewRecurrent(%+v) succeeded", cfg)
+		}
+	}
+}

@@ -1,0 +1,79 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+)
+
+// IgnoreIndex marks a target position (padding) that contributes neither loss
+// nor gradient, like PyTorch's ignore_index.
+const IgnoreIndex = -1
+
+// CrossEntropy computes softmax cross-entropy of logits [N][V] against
+// targets [N] (IgnoreIndex skipped). It returns the summed loss over counted
+// positions and their number, and writes into dlogits (same shape as logits)
+// the gradient of sum/divisor. divisor <= 0 means "the number of counted
+// positions", i.e. the mean per token.
+//
+// A target outside [0, V) is an error naming its position. A non-finite
+// logit yields a non-finite loss, which callers turn into a clear stop.
+func CrossEntropy[T Float](logits Mat[T], targets []int, dlogits Mat[T], divisor float64) (sum float64, count int, err error) {
+	if len(targets) != logits.Rows {
+		return 0, 0, fmt.Errorf("cross-entropy: %d targets for %d rows of logits", len(targets), logits.Rows)
+	}
+	v := logits.Cols
+	for i, t := range targets {
+		if t == IgnoreIndex {
+			continue
+		}
+		if t < 0 || t >= v {
+			return 0, 0, fmt.Errorf("cross-entropy: target %d at position %d is outside [0,%d)", t, i, v)
+		}
+		count++
+	}
+	if divisor <= 0 {
+		divisor = float64(max(count, 1))
+	}
+	scale := 1 / divisor
+	for i, t := range targets {
+		row, drow := logits.Row(i), dlogits.Row(i)
+		if t == IgnoreIndex {
+			clear(drow)
+			continue
+		}
+		m := float64(row[0])
+		for _, x := range row[1:] {
+			m = math.Max(m, float64(x))
+		}
+		var z float64
+		for j, x := range row {
+			e := math.Exp(float64(x) - m)
+			drow[j] = T(e)
+			z += e
+		}
+		sum += math.Log(z) + m - float64(row[t])
+		inv := scale / z
+		for j := range drow {
+			drow[j] = T(float64(drow[j]) * inv)
+		}
+		drow[t] -= T(scale)
+	}
+	return sum, count, nil
+}
+
+// Softmax writes softmax(logits/temperature) of one row into probs, in
+// float64 so that sampling from it is exact enough whatever T is.
+func Softmax[T Float](logits []T, temperature float64, probs []float64) {
+	m := math.Inf(-1)
+	for _, x := range logits {
+		m = math.Max(m, float64(x)/temperature)
+	}
+	var z float64
+	for j, x := range logits {
+		probs[j] = math.Exp(float64(x)/temperature - m)
+		z += probs[j]
+	}
+	for j := range probs {
+		probs[j] /= z
+	}
+}

@@ -1,0 +1,151 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
+	"gonum.org/v1/gonum/blas/blas64"
+)
+
+// Float is the element type a model computes in.
+type Float interface{ float32 | float64 }
+
+// Mat is a dense row-major matrix whose stride equals its column count, so a
+// block of whole rows is again a Mat sharing the same storage.
+type Mat[T Float] struct {
+	Rows, Cols int
+	Data       []T // len(Data) >= Rows*Cols
+}
+
+// NewMat allocates a zeroed rows×cols matrix.
+func NewMat[T Float](rows, cols int) Mat[T] {
+	return Mat[T]{Rows: rows, Cols: cols, Data: make([]T, rows*cols)}
+}
+
+// RowBlock returns rows [from, to) as a Mat that shares storage with m.
+func (m Mat[T]) RowBlock(from, to int) Mat[T] {
+	return Mat[T]{Rows: to - from, Cols: m.Cols, Data: m.Data[from*m.Cols : to*m.Cols]}
+}
+
+// Row returns row i as a slice into m's storage.
+func (m Mat[T]) Row(i int) []T { return m.Data[i*m.Cols : (i+1)*m.Cols] }
+
+// Empty reports whether m holds no elements (the "absent" value of optional
+// inputs such as initial states).
+func (m Mat[T]) Empty() bool { return m.Rows == 0 || m.Cols == 0 }
+
+// Zero sets every element of m to 0.
+func (m Mat[T]) Zero() { clear(m.Data[:m.Rows*m.Cols]) }
+
+// CopyFrom copies src, which must have m's shape, into m.
+func (m Mat[T]) CopyFrom(src Mat[T]) {
+	mustSameShape("CopyFrom", m, src)
+	copy(m.Data[:m.Rows*m.Cols], src.Data[:src.Rows*src.Cols])
+}
+
+// Clone returns a copy of m with its own storage.
+func (m Mat[T]) Clone() Mat[T] {
+	c := NewMat[T](m.Rows, m.Cols)
+	copy(c.Data, m.Data[:m.Rows*m.Cols])
+	return c
+}
+
+func mustSameShape[T Float](op string, a, b Mat[T]) {
+	if a.Rows != b.Rows || a.Cols != b.Cols {
+		panic(fmt.Sprintf("nn: %s: shape %dx%d != %dx%d", op, a.Rows, a.Cols, b.Rows, b.Cols))
+	}
+}
+
+// resize returns a rows×cols matrix reusing buf's storage when it is large
+// enough, so per-batch buffers stop allocating once the largest batch has
+// been seen. The contents are unspecified.
+func resize[T Float](buf Mat[T], rows, cols int) Mat[T] {
+	n := rows * cols
+	if cap(buf.Data) < n {
+		buf.Data = make([]T, n)
+	}
+	return Mat[T]{Rows: rows, Cols: cols, Data: buf.Data[:n]}
+}
+
+// Gemm computes c = alpha*op(a)*op(b) + beta*c, where op transposes its
+// argument when the matching flag is set. It dispatches to gonum's blas32 or
+// blas64, whichever implementation is installed. With beta = 0, c's previous
+// contents are ignored.
+func Gemm[T Float](transA, transB bool, alpha T, a, b Mat[T], beta T, c Mat[T]) {
+	m, k := a.Rows, a.Cols
+	if transA {
+		m, k = k, m
+	}
+	kb, n := b.Rows, b.Cols
+	if transB {
+		kb, n = n, kb
+	}
+	if k != kb || c.Rows != m || c.Cols != n {
+		panic(fmt.Sprintf("nn: Gemm shapes: op(a) %dx%d, op(b) %dx%d, c %dx%d", m, k, kb, n, c.Rows, c.Cols))
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	ta, tb := blas.NoTrans, blas.NoTrans
+	if transA {
+		ta = blas.Trans
+	}
+	if transB {
+		tb = blas.Trans
+	}
+	if k == 0 {
+		c.Scale(beta)
+		return
+	}
+	switch ad := any(a.Data).(type) {
+	case []float32:
+		blas32.Gemm(ta, tb, float32(alpha),
+			blas32.General{Rows: a.Rows, Cols: a.Cols, Stride: max(a.Cols, 1), Data: ad},
+			blas32.General{Rows: b.Rows, Cols: b.Cols, Stride: max(b.Cols, 1), Data: any(b.Data).([]float32)},
+			float32(beta),
+			blas32.General{Rows: c.Rows, Cols: c.Cols, Stride: max(c.Cols, 1), Data: any(c.Data).([]float32)})
+	case []float64:
+		blas64.Gemm(ta, tb, float64(alpha),
+			blas64.General{Rows: a.Rows, Cols: a.Cols, Stride: max(a.Cols, 1), Data: ad},
+			blas64.General{Rows: b.Rows, Cols: b.Cols, Stride: max(b.Cols, 1), Data: any(b.Data).([]float64)},
+			float64(beta),
+			blas64.General{Rows: c.Rows, Cols: c.Cols, Stride: max(c.Cols, 1), Data: any(c.Data).([]float64)})
+	}
+}
+
+// Scale multiplies every element of m by s; s = 0 clears m even of NaNs.
+func (m Mat[T]) Scale(s T) {
+	d := m.Data[:m.Rows*m.Cols]
+	if s == 0 {
+		clear(d)
+		return
+	}
+	for i := range d {
+		d[i] *= s
+	}
+}
+
+// addRowVector adds v to every row of m.
+func addRowVector[T Float](m Mat[T], v []T) {
+	for r := 0; r < m.Rows; r++ {
+		row := m.Row(r)
+		for j, x := range v {
+			row[j] += x
+		}
+	}
+}
+
+// addColumnSums adds the sum of m's rows to dst.
+func addColumnSums[T Float](dst []T, m Mat[T]) {
+	for r := 0; r < m.Rows; r++ {
+		for j, x := range m.Row(r) {
+			dst[j] += x
+		}
+	}
+}
+
+func sigmoid[T Float](x T) T { return T(1 / (1 + math.Exp(-float64(x)))) }
+
+func tanh[T Float](x T) T { return T(math.Tanh(float64(x))) }

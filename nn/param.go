@@ -1,0 +1,95 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+)
+
+// Param is a learnable tensor and its gradient, named as PyTorch names it
+// (for example "rnn.weight_hh_l0") so that weights round-trip through
+// safetensors files and can be compared with PyTorch's.
+type Param[T Float] struct {
+	Name  string
+	Shape []int // PyTorch's shape, e.g. [G*H, D] for weight_ih
+	Value []T
+	Grad  []T
+}
+
+// NewParam allocates a zeroed parameter of the given shape.
+func NewParam[T Float](name string, shape ...int) *Param[T] {
+	n := 1
+	for _, s := range shape {
+		n *= s
+	}
+	return &Param[T]{Name: name, Shape: shape, Value: make([]T, n), Grad: make([]T, n)}
+}
+
+// Mat views a two-dimensional parameter's value as a matrix.
+func (p *Param[T]) Mat() Mat[T] { return Mat[T]{Rows: p.Shape[0], Cols: p.Size() / p.Shape[0], Data: p.Value} }
+
+// GradMat views a two-dimensional parameter's gradient as a matrix.
+func (p *Param[T]) GradMat() Mat[T] {
+	return Mat[T]{Rows: p.Shape[0], Cols: p.Size() / p.Shape[0], Data: p.Grad}
+}
+
+// Size is the number of elements.
+func (p *Param[T]) Size() int { return len(p.Value) }
+
+// Params is an ordered collection of a model's parameters.
+type Params[T Float] []*Param[T]
+
+// ZeroGrad clears every gradient; call it before each backward pass.
+func (ps Params[T]) ZeroGrad() {
+	for _, p := range ps {
+		clear(p.Grad)
+	}
+}
+
+// Count is the total number of learnable scalars.
+func (ps Params[T]) Count() int {
+	n := 0
+	for _, p := range ps {
+		n += p.Size()
+	}
+	return n
+}
+
+// ByName indexes the parameters by name; a duplicate name is an error since
+// it would make checkpoints ambiguous.
+func (ps Params[T]) ByName() (map[string]*Param[T], error) {
+	m := make(map[string]*Param[T], len(ps))
+	for _, p := range ps {
+		if _, dup := m[p.Name]; dup {
+			return nil, fmt.Errorf("duplicate parameter name %q", p.Name)
+		}
+		m[p.Name] = p
+	}
+	return m, nil
+}
+
+// GradNorm is the Euclidean norm of all gradients taken together.
+func (ps Params[T]) GradNorm() float64 {
+	var s float64
+	for _, p := range ps {
+		for _, g := range p.Grad {
+			s += float64(g) * float64(g)
+		}
+	}
+	return math.Sqrt(s)
+}
+
+// ClipGradNorm rescales all gradients together so that their global norm is
+// at most maxNorm, as torch.nn.utils.clip_grad_norm_ does, and returns the
+// norm before clipping. maxNorm <= 0 disables clipping.
+func (ps Params[T]) ClipGradNorm(maxNorm float64) float64 {
+	norm := ps.GradNorm()
+	if maxNorm > 0 && norm > maxNorm {
+		s := T(maxNorm / (norm + 1e-6))
+		for _, p := range ps {
+			for i := range p.Grad {
+				p.Grad[i] *= s
+			}
+		}
+	}
+	return norm
+}
