@@ -1,0 +1,178 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+)
+
+// Optimizer updates parameters from their gradients. Its state (moments,
+// accumulators, step count) is exposed so checkpoints can hold it and a
+// resumed run continues exactly.
+type Optimizer[T Float] interface {
+	// Step applies one update with learning rate lr.
+	Step(params Params[T], lr float64)
+	// State returns the optimizer's tensors keyed by "<kind>.<slot>/<param>".
+	State() OptimizerState[T]
+	// SetState restores what State returned; a tensor that does not match a
+	// parameter is an error.
+	SetState(params Params[T], s OptimizerState[T]) error
+}
+
+// OptimizerState is what a checkpoint keeps of an optimizer.
+type OptimizerState[T Float] struct {
+	Steps   int
+	Tensors map[string][]T
+}
+
+// OptimizerConfig selects and tunes an optimizer.
+type OptimizerConfig struct {
+	Kind        string  // sgd, adagrad or adam
+	Momentum    float64 // sgd
+	Beta1       float64 // adam, default 0.9
+	Beta2       float64 // adam, default 0.999
+	Eps         float64 // adam (1e-8) and adagrad (1e-10)
+	WeightDecay float64 // L2 penalty added to the gradient, as PyTorch's weight_decay
+}
+
+// OptimizerKinds lists the valid OptimizerConfig.Kind values.
+var OptimizerKinds = []string{"sgd", "adagrad", "adam"}
+
+// NewOptimizer builds the optimizer cfg names for params.
+func NewOptimizer[T Float](cfg OptimizerConfig, params Params[T]) (Optimizer[T], error) {
+	o := &optimizer[T]{cfg: cfg, kind: cfg.Kind}
+	switch cfg.Kind {
+	case "sgd":
+		o.update = o.sgd
+		o.addSlots(params, "momentum")
+	case "adagrad":
+		if o.cfg.Eps == 0 {
+			o.cfg.Eps = 1e-10
+		}
+		o.update = o.adagrad
+		o.addSlots(params, "sum")
+	case "adam":
+		if o.cfg.Beta1 == 0 {
+			o.cfg.Beta1 = 0.9
+		}
+		if o.cfg.Beta2 == 0 {
+			o.cfg.Beta2 = 0.999
+		}
+		if o.cfg.Eps == 0 {
+			o.cfg.Eps = 1e-8
+		}
+		o.update = o.adam
+		o.addSlots(params, "m", "v")
+	default:
+		return nil, fmt.Errorf("unknown optimizer %q (want one of %v)", cfg.Kind, OptimizerKinds)
+	}
+	return o, nil
+}
+
+// optimizer holds the per-parameter state vectors ("slots") every kind
+// keeps, and the kind's update rule.
+type optimizer[T Float] struct {
+	cfg    OptimizerConfig
+	kind   string
+	steps  int
+	slots  map[string][][]T // slot name → one vector per parameter, in Params order
+	names  []string         // parameter names, in Params order
+	update func(k int, p *Param[T], lr float64)
+}
+
+func (o *optimizer[T]) addSlots(params Params[T], names ...string) {
+	o.slots = make(map[string][][]T, len(names))
+	for _, n := range names {
+		vecs := make([][]T, len(params))
+		for i, p := range params {
+			vecs[i] = make([]T, p.Size())
+		}
+		o.slots[n] = vecs
+	}
+	for _, p := range params {
+		o.names = append(o.names, p.Name)
+	}
+}
+
+func (o *optimizer[T]) Step(params Params[T], lr float64) {
+	o.steps++
+	for k, p := range params {
+		o.update(k, p, lr)
+	}
+}
+
+func (o *optimizer[T]) State() OptimizerState[T] {
+	st := OptimizerState[T]{Steps: o.steps, Tensors: map[string][]T{}}
+	for slot, vecs := range o.slots {
+		for i, v := range vecs {
+			st.Tensors[o.kind+"."+slot+"/"+o.names[i]] = v
+		}
+	}
+	return st
+}
+
+func (o *optimizer[T]) SetState(params Params[T], st OptimizerState[T]) error {
+	for slot, vecs := range o.slots {
+		for i, p := range params {
+			key := o.kind + "." + slot + "/" + p.Name
+			v, ok := st.Tensors[key]
+			if !ok {
+				return fmt.Errorf("optimizer state has no %q", key)
+			}
+			if len(v) != len(vecs[i]) {
+				return fmt.Errorf("optimizer state %q has %d values, want %d", key, len(v), len(vecs[i]))
+			}
+			copy(vecs[i], v)
+		}
+	}
+	o.steps = st.Steps
+	return nil
+}
+
+// grad returns element i of p's gradient with weight decay folded in.
+func (o *optimizer[T]) grad(p *Param[T], i int) float64 {
+	g := float64(p.Grad[i])
+	if o.cfg.WeightDecay != 0 {
+		g += o.cfg.WeightDecay * float64(p.Value[i])
+	}
+	return g
+}
+
+// sgd is PyTorch's momentum SGD: buf = μ·buf + g; p -= lr·buf.
+func (o *optimizer[T]) sgd(k int, p *Param[T], lr float64) {
+	buf := o.slots["momentum"][k]
+	for i := range p.Value {
+		g := o.grad(p, i)
+		if o.cfg.Momentum != 0 {
+			g = o.cfg.Momentum*float64(buf[i]) + g
+			buf[i] = T(g)
+		}
+		p.Value[i] -= T(lr * g)
+	}
+}
+
+// adagrad: sum += g²; p -= lr·g/(sqrt(sum)+eps).
+func (o *optimizer[T]) adagrad(k int, p *Param[T], lr float64) {
+	sum := o.slots["sum"][k]
+	for i := range p.Value {
+		g := o.grad(p, i)
+		acc := float64(sum[i]) + g*g
+		sum[i] = T(acc)
+		p.Value[i] -= T(lr * g / (math.Sqrt(acc) + o.cfg.Eps))
+	}
+}
+
+// adam is Adam with PyTorch's bias correction.
+func (o *optimizer[T]) adam(k int, p *Param[T], lr float64) {
+	b1, b2 := o.cfg.Beta1, o.cfg.Beta2
+	c1 := 1 - math.Pow(b1, float64(o.steps))
+	c2 := math.Sqrt(1 - math.Pow(b2, float64(o.steps)))
+	step := lr / c1
+	m, v := o.slots["m"][k], o.slots["v"][k]
+	for i := range p.Value {
+		g := o.grad(p, i)
+		mi := b1*float64(m[i]) + (1-b1)*g
+		vi := b2*float64(v[i]) + (1-b2)*g*g
+		m[i], v[i] = T(mi), T(vi)
+		p.Value[i] -= T(step * mi / (math.Sqrt(vi)/c2 + o.cfg.Eps))
+	}
+}

@@ -1,0 +1,129 @@
+package nn
+
+import (
+	"math"
+	"testing"
+)
+
+// quadratic is f(p) = ½ Σ (p - target)², minimised at target.
+func quadraticGrad(p *Param[float64], target []float64) float64 {
+	var f float64
+	for i, v := range p.Value {
+		d := v - target[i]
+		f += d * d / 2
+		p.Grad[i] = d
+	}
+	return f
+}
+
+func TestOptimizersMinimiseQuadratic(t *testing.T) {
+	target := []float64{1, -2, 3}
+	for _, tc := range []struct {
+		cfg   OptimizerConfig
+		lr    float64
+		steps int
+	}{
+		{OptimizerConfig{Kind: "sgd"}, 0.1, 200},
+		{OptimizerConfig{Kind: "sgd", Momentum: 0.9}, 0.02, 200},
+		{OptimizerConfig{Kind: "adagrad"}, 0.5, 500},
+		{OptimizerConfig{Kind: "adam"}, 0.05, 500},
+	} {
+		p := NewParam[float64]("p", 3)
+		opt, err := NewOptimizer(tc.cfg, Params[float64]{p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := quadraticGrad(p, target)
+		var last float64
+		for i := 0; i < tc.steps; i++ {
+			last = quadraticGrad(p, target)
+			opt.Step(Params[float64]{p}, tc.lr)
+		}
+		if last > first*1e-3 {
+			t.Errorf("%+v: loss %g → %g, want a 1000× drop", tc.cfg, first, last)
+		}
+	}
+	if _, err := NewOptimizer(OptimizerConfig{Kind: "adamw"}, Params[float64]{}); err == nil {
+		t.Error("unknown optimizer accepted")
+	}
+}
+
+func TestAdamFirstStepIsSignTimesLR(t *testing.T) {
+	p := NewParam[float64]("p", 2)
+	p.Value[0], p.Value[1] = 1, 1
+	p.Grad[0], p.Grad[1] = 0.5, -3
+	opt, _ := NewOptimizer(OptimizerConfig{Kind: "adam"}, Params[float64]{p})
+	opt.Step(Params[float64]{p}, 0.1)
+	// After bias correction the first Adam step is lr·g/|g| (up to eps).
+	if math.Abs(p.Value[0]-0.9) > 1e-6 || math.Abs(p.Value[1]-1.1) > 1e-6 {
+		t.Errorf("after one step p = %v, want [0.9 1.1]", p.Value)
+	}
+}
+
+func TestOptimizerStateRoundTrip(t *testing.T) {
+	target := []float64{1, -2, 3}
+	run := func(split bool) []float64 {
+		p := NewParam[float64]("p", 3)
+		opt, _ := NewOptimizer(OptimizerConfig{Kind: "adam"}, Params[float64]{p})
+		for i := 0; i < 10; i++ {
+			if split && i == 5 {
+				st := opt.State()
+				saved := map[string][]float64{}
+				for k, v := range st.Tensors {
+					saved[k] = append([]float64(nil), v...)
+				}
+				opt, _ = NewOptimizer(OptimizerConfig{Kind: "adam"}, Params[float64]{p})
+				if err := opt.SetState(Params[float64]{p}, OptimizerState[float64]{Steps: st.Steps, Tensors: saved}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			quadraticGrad(p, target)
+			opt.Step(Params[float64]{p}, 0.1)
+		}
+		return p.Value
+	}
+	a, b := run(false), run(true)
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("restored optimizer diverged: %v vs %v", a, b)
+		}
+	}
+}
+
+func TestClipGradNorm(t *testing.T) {
+	p := NewParam[float64]("p", 2)
+	p.Grad[0], p.Grad[1] = 3, 4
+	if n := (Params[float64]{p}).ClipGradNorm(1); n != 5 {
+		t.Errorf("norm before clipping = %g, want 5", n)
+	}
+	if n := (Params[float64]{p}).GradNorm(); math.Abs(n-1) > 1e-5 {
+		t.Errorf("norm after clipping = %g, want 1", n)
+	}
+}
+
+func TestSchedules(t *testing.T) {
+	for _, tc := range []struct {
+		s    Schedule
+		step int
+		want float64
+	}{
+		{Schedule{Kind: "constant", BaseLR: 0.1}, 1000, 0.1},
+		{Schedule{Kind: "constant", BaseLR: 0.1, Warmup: 10}, 4, 0.05},
+		{Schedule{Kind: "step", BaseLR: 1, StepSize: 10, Gamma: 0.5}, 25, 0.25},
+		{Schedule{Kind: "exponential", BaseLR: 1, Gamma: 0.9}, 2, 0.81},
+		{Schedule{Kind: "cosine", BaseLR: 1, Total: 100, MinLR: 0}, 50, 0.5},
+		{Schedule{Kind: "cosine", BaseLR: 1, Total: 100, MinLR: 0.1}, 500, 0.1},
+	} {
+		if err := tc.s.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		if got := tc.s.LR(tc.step); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("%+v at step %d: lr %g, want %g", tc.s, tc.step, got, tc.want)
+		}
+	}
+	for _, bad := range []Schedule{{Kind: "linear"}, {Kind: "step"}, {Kind: "cosine"}} {
+		if bad.Validate() == nil {
+			t.Errorf("%+v validated", bad)
+		}
+	}
+}
