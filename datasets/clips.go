@@ -45,9 +45,9 @@ const ClipLabelsFile = "labels.txt"
 // gifLabelsSuffix names the label file of an animated GIF clip NAME.gif.
 const gifLabelsSuffix = ".labels.txt"
 
-// maxFramePixels bounds the decoded size of one frame (64 megapixels), so a
+// maxClipFramePixels bounds the decoded size of one frame (64 megapixels), so a
 // hostile header cannot make the loader allocate gigabytes.
-const maxFramePixels = 1 << 26
+const maxClipFramePixels = 1 << 26
 
 // ColorMode selects the channels of loaded frames.
 type ColorMode int
@@ -154,7 +154,7 @@ func LoadClips(dir string, opt ClipOptions) (*ClipSet, error) {
 	if w == 0 {
 		w = 64
 	}
-	if h < 0 || w < 0 || int64(h)*int64(w) > maxFramePixels {
+	if h < 0 || w < 0 || int64(h)*int64(w) > maxClipFramePixels {
 		return nil, fmt.Errorf("load clips %s: bad frame size %d×%d", dir, h, w)
 	}
 	if opt.Color != Grayscale && opt.Color != RGB {
@@ -181,7 +181,7 @@ func LoadClips(dir string, opt ClipOptions) (*ClipSet, error) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	sort.Slice(names, func(i, j int) bool { return naturalLess(names[i], names[j]) })
+	sort.Slice(names, func(i, j int) bool { return naturalNameLess(names[i], names[j]) })
 
 	set := &ClipSet{Channels: opt.Color.Channels(), Height: h, Width: w}
 	var raws []rawClip
@@ -260,8 +260,8 @@ func LoadClips(dir string, opt ClipOptions) (*ClipSet, error) {
 	return set, nil
 }
 
-// isFrameFile reports whether name has a frame image extension.
-func isFrameFile(name string) bool {
+// isClipFrameFile reports whether name has a frame image extension.
+func isClipFrameFile(name string) bool {
 	switch strings.ToLower(filepath.Ext(name)) {
 	case ".png", ".jpg", ".jpeg", ".gif":
 		return true
@@ -278,29 +278,29 @@ func loadClipDir(path, name string, h, w int, mode ColorMode) (rawClip, error) {
 	}
 	var files []string
 	for _, e := range entries {
-		if !e.IsDir() && !strings.HasPrefix(e.Name(), ".") && isFrameFile(e.Name()) {
+		if !e.IsDir() && !strings.HasPrefix(e.Name(), ".") && isClipFrameFile(e.Name()) {
 			files = append(files, e.Name())
 		}
 	}
-	sort.Slice(files, func(i, j int) bool { return naturalLess(files[i], files[j]) })
+	sort.Slice(files, func(i, j int) bool { return naturalNameLess(files[i], files[j]) })
 	labelPath := filepath.Join(path, ClipLabelsFile)
 	labels, err := readClipLabels(labelPath)
 	if err != nil {
-		return rc, withClip(err, name, ClipLabelsFile)
+		return rc, asClipError(err, name, ClipLabelsFile)
 	}
 	if len(files) == 0 {
 		return rc, &ClipError{Clip: name, Err: errors.New("no frame images (.png, .jpg, .jpeg, .gif)")}
 	}
-	if err := checkCount(len(labels), len(files)); err != nil {
-		return rc, withClip(err, name, ClipLabelsFile)
+	if err := checkLabelCount(len(labels), len(files)); err != nil {
+		return rc, asClipError(err, name, ClipLabelsFile)
 	}
 	rc.labels = labels
 	for _, f := range files {
-		img, err := decodeFrameFile(filepath.Join(path, f))
+		img, err := decodeClipFrame(filepath.Join(path, f))
 		if err != nil {
 			return rc, &ClipError{Clip: name, File: f, Err: err}
 		}
-		rc.frames = append(rc.frames, frameToFloats(img, h, w, mode))
+		rc.frames = append(rc.frames, clipFrameFloats(img, h, w, mode))
 	}
 	return rc, nil
 }
@@ -312,7 +312,7 @@ func loadGIFClip(path, labelPath, name string, h, w int, mode ColorMode) (rawCli
 	rc := rawClip{name: name, labelFile: labelFile}
 	labels, err := readClipLabels(labelPath)
 	if err != nil {
-		return rc, withClip(err, name, labelFile)
+		return rc, asClipError(err, name, labelFile)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -322,27 +322,27 @@ func loadGIFClip(path, labelPath, name string, h, w int, mode ColorMode) (rawCli
 	if err != nil {
 		return rc, &ClipError{Clip: name, File: filepath.Base(path), Err: err}
 	}
-	if err := checkCount(len(labels), len(frames)); err != nil {
-		return rc, withClip(err, name, labelFile)
+	if err := checkLabelCount(len(labels), len(frames)); err != nil {
+		return rc, asClipError(err, name, labelFile)
 	}
 	rc.labels = labels
 	for _, img := range frames {
-		rc.frames = append(rc.frames, frameToFloats(img, h, w, mode))
+		rc.frames = append(rc.frames, clipFrameFloats(img, h, w, mode))
 	}
 	return rc, nil
 }
 
-// lineError is a label-file problem at a line, before the clip is known.
-type lineError struct {
+// labelLineError is a label-file problem at a line, before the clip is known.
+type labelLineError struct {
 	line int
 	err  error
 }
 
-func (e *lineError) Error() string { return fmt.Sprintf("line %d: %v", e.line, e.err) }
+func (e *labelLineError) Error() string { return fmt.Sprintf("line %d: %v", e.line, e.err) }
 
-// withClip turns an error from the label reader into a ClipError.
-func withClip(err error, clip, file string) error {
-	var le *lineError
+// asClipError turns an error from the label reader into a ClipError.
+func asClipError(err error, clip, file string) error {
+	var le *labelLineError
 	if errors.As(err, &le) {
 		return &ClipError{Clip: clip, File: file, Line: le.line, Err: le.err}
 	}
@@ -365,7 +365,7 @@ func readClipLabels(path string) ([]string, error) {
 	for line := 1; sc.Scan(); line++ {
 		l := strings.TrimSpace(sc.Text())
 		if l == "" {
-			return nil, &lineError{line, errors.New("empty label")}
+			return nil, &labelLineError{line, errors.New("empty label")}
 		}
 		labels = append(labels, l)
 	}
@@ -378,21 +378,21 @@ func readClipLabels(path string) ([]string, error) {
 	return labels, nil
 }
 
-// checkCount compares label and frame counts, naming the first line without
+// checkLabelCount compares label and frame counts, naming the first line without
 // a frame or the first frame without a line.
-func checkCount(labels, frames int) error {
+func checkLabelCount(labels, frames int) error {
 	switch {
 	case labels > frames:
-		return &lineError{frames + 1, fmt.Errorf("%d labels but %d frames: labels from this line on have no frame", labels, frames)}
+		return &labelLineError{frames + 1, fmt.Errorf("%d labels but %d frames: labels from this line on have no frame", labels, frames)}
 	case labels < frames:
-		return &lineError{labels + 1, fmt.Errorf("%d labels but %d frames: frame %d onwards has no label line", labels, frames, labels+1)}
+		return &labelLineError{labels + 1, fmt.Errorf("%d labels but %d frames: frame %d onwards has no label line", labels, frames, labels+1)}
 	}
 	return nil
 }
 
-// decodeFrameFile decodes one frame image (the first frame of a GIF),
+// decodeClipFrame decodes one frame image (the first frame of a GIF),
 // applying JPEG EXIF orientation, after checking its declared size.
-func decodeFrameFile(path string) (image.Image, error) {
+func decodeClipFrame(path string) (image.Image, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -401,7 +401,7 @@ func decodeFrameFile(path string) (image.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
-	if int64(cfg.Width)*int64(cfg.Height) > maxFramePixels || cfg.Width <= 0 || cfg.Height <= 0 {
+	if int64(cfg.Width)*int64(cfg.Height) > maxClipFramePixels || cfg.Width <= 0 || cfg.Height <= 0 {
 		return nil, fmt.Errorf("decode: implausible size %d×%d", cfg.Width, cfg.Height)
 	}
 	img, err := imaging.Decode(bytes.NewReader(data), imaging.AutoOrientation(true))
@@ -418,7 +418,7 @@ func decodeGIFFrames(data []byte) ([]image.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
-	if int64(cfg.Width)*int64(cfg.Height) > maxFramePixels || cfg.Width <= 0 || cfg.Height <= 0 {
+	if int64(cfg.Width)*int64(cfg.Height) > maxClipFramePixels || cfg.Width <= 0 || cfg.Height <= 0 {
 		return nil, fmt.Errorf("decode: implausible size %d×%d", cfg.Width, cfg.Height)
 	}
 	g, err := gif.DecodeAll(bytes.NewReader(data))
@@ -428,7 +428,7 @@ func decodeGIFFrames(data []byte) ([]image.Image, error) {
 	if len(g.Image) == 0 {
 		return nil, errors.New("decode: GIF has no frames")
 	}
-	if int64(len(g.Image))*int64(cfg.Width)*int64(cfg.Height) > 4*maxFramePixels {
+	if int64(len(g.Image))*int64(cfg.Width)*int64(cfg.Height) > 4*maxClipFramePixels {
 		return nil, fmt.Errorf("decode: %d frames of %d×%d is too large", len(g.Image), cfg.Width, cfg.Height)
 	}
 	bounds := image.Rect(0, 0, g.Config.Width, g.Config.Height)
@@ -458,9 +458,9 @@ func decodeGIFFrames(data []byte) ([]image.Image, error) {
 	return out, nil
 }
 
-// frameToFloats composites img over black (transparent pixels are black),
+// clipFrameFloats composites img over black (transparent pixels are black),
 // resizes it to w×h and returns C×H×W floats in [0,1].
-func frameToFloats(img image.Image, h, w int, mode ColorMode) []float32 {
+func clipFrameFloats(img image.Image, h, w int, mode ColorMode) []float32 {
 	b := img.Bounds()
 	src := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
 	draw.Draw(src, src.Bounds(), image.NewUniform(color.Black), image.Point{}, draw.Src)
@@ -492,19 +492,19 @@ func frameToFloats(img image.Image, h, w int, mode ColorMode) []float32 {
 	return out
 }
 
-// naturalLess orders names with digit runs compared by value, so frame_2
+// naturalNameLess orders names with digit runs compared by value, so frame_2
 // sorts before frame_10; zero-padded names keep their plain order. Ties
 // fall back to byte order.
-func naturalLess(a, b string) bool {
+func naturalNameLess(a, b string) bool {
 	i, j := 0, 0
 	for i < len(a) && j < len(b) {
 		ca, cb := a[i], b[j]
-		if isDigit(ca) && isDigit(cb) {
+		if clipIsDigit(ca) && clipIsDigit(cb) {
 			si, sj := i, j
-			for i < len(a) && isDigit(a[i]) {
+			for i < len(a) && clipIsDigit(a[i]) {
 				i++
 			}
-			for j < len(b) && isDigit(b[j]) {
+			for j < len(b) && clipIsDigit(b[j]) {
 				j++
 			}
 			na := strings.TrimLeft(a[si:i], "0")
@@ -529,7 +529,7 @@ func naturalLess(a, b string) bool {
 	return a < b
 }
 
-func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+func clipIsDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // ExtractFrames extracts frames from a video file with ffmpeg at fps frames
 // per second into a new folder under tmpRoot (os.TempDir() when empty), as
@@ -548,7 +548,7 @@ func ExtractFrames(ctx context.Context, video string, fps float64, tmpRoot strin
 		return "", fmt.Errorf("extract frames: %w", err)
 	}
 	base := strings.TrimSuffix(filepath.Base(video), filepath.Ext(video))
-	dir, err := os.MkdirTemp(tmpRoot, "frames-"+sanitizeName(base)+"-")
+	dir, err := os.MkdirTemp(tmpRoot, "frames-"+clipSafeName(base)+"-")
 	if err != nil {
 		return "", fmt.Errorf("extract frames from %s: %w", video, err)
 	}
@@ -569,11 +569,11 @@ func ExtractFrames(ctx context.Context, video string, fps float64, tmpRoot strin
 	return dir, nil
 }
 
-// sanitizeName keeps letters, digits, '-' and '_' for use in a folder name.
-func sanitizeName(s string) string {
+// clipSafeName keeps letters, digits, '-' and '_' for use in a folder name.
+func clipSafeName(s string) string {
 	b := []byte(s)
 	for i, c := range b {
-		if !(isDigit(c) || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '-' || c == '_') {
+		if !(clipIsDigit(c) || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '-' || c == '_') {
 			b[i] = '_'
 		}
 	}

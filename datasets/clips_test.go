@@ -19,7 +19,7 @@ import (
 )
 
 // solid returns a w×h image filled with c.
-func solid(w, h int, c color.Color) *image.NRGBA {
+func tdSolid(w, h int, c color.Color) *image.NRGBA {
 	img := image.NewNRGBA(image.Rect(0, 0, w, h))
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
@@ -29,7 +29,7 @@ func solid(w, h int, c color.Color) *image.NRGBA {
 	return img
 }
 
-func encodePNG(t *testing.T, img image.Image) []byte {
+func tdPNG(t *testing.T, img image.Image) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	if err := png.Encode(&b, img); err != nil {
@@ -38,22 +38,22 @@ func encodePNG(t *testing.T, img image.Image) []byte {
 	return b.Bytes()
 }
 
-func gray(v uint8) color.Color { return color.Gray{Y: v} }
+func tdGray(v uint8) color.Color { return color.Gray{Y: v} }
 
-// grayClip writes a clip folder whose frame i is a solid gray image of value
+// tdGrayClip writes a clip folder whose frame i is a solid gray image of value
 // values[i] (of size w×h), with the given labels.txt content (none if "-").
-func grayClip(t *testing.T, dir string, names []string, values []uint8, w, h int, labels string) {
+func tdGrayClip(t *testing.T, dir string, names []string, values []uint8, w, h int, labels string) {
 	t.Helper()
 	for i, n := range names {
-		writeFile(t, filepath.Join(dir, n), encodePNG(t, solid(w, h, gray(values[i]))))
+		tdWriteFile(t, filepath.Join(dir, n), tdPNG(t, tdSolid(w, h, tdGray(values[i]))))
 	}
 	if labels != "-" {
-		writeFile(t, filepath.Join(dir, ClipLabelsFile), []byte(labels))
+		tdWriteFile(t, filepath.Join(dir, ClipLabelsFile), []byte(labels))
 	}
 }
 
 // paletted returns a w×h paletted frame at offset (x, y) filled with index 1.
-func paletted(x, y, w, h int, fill color.Color) *image.Paletted {
+func tdPaletted(x, y, w, h int, fill color.Color) *image.Paletted {
 	p := image.NewPaletted(image.Rect(x, y, x+w, y+h), color.Palette{color.Black, fill})
 	for i := range p.Pix {
 		p.Pix[i] = 1
@@ -61,7 +61,7 @@ func paletted(x, y, w, h int, fill color.Color) *image.Paletted {
 	return p
 }
 
-func encodeGIF(t *testing.T, frames ...*image.Paletted) []byte {
+func tdGIF(t *testing.T, frames ...*image.Paletted) []byte {
 	t.Helper()
 	g := &gif.GIF{Config: image.Config{Width: 4, Height: 4, ColorModel: frames[0].Palette}}
 	for _, f := range frames {
@@ -80,20 +80,20 @@ func TestLoadClipsFrameOrderAndFormats(t *testing.T) {
 	dir := t.TempDir()
 	// Written out of order; natural name order is 1, 2, 10 (and the 8×6
 	// frames are resized to the configured 4×4).
-	grayClip(t, filepath.Join(dir, "b_clip"), []string{"frame_10.png", "frame_1.png", "frame_2.png"}, []uint8{30, 10, 20}, 8, 6, "run\nwalk\nrun\n")
+	tdGrayClip(t, filepath.Join(dir, "b_clip"), []string{"frame_10.png", "frame_1.png", "frame_2.png"}, []uint8{30, 10, 20}, 8, 6, "run\nwalk\nrun\n")
 	// Zero-padded names, mixed formats: PNG, JPEG, a still GIF, plus a
 	// non-image file that is ignored.
 	c := filepath.Join(dir, "a_clip")
-	writeFile(t, filepath.Join(c, "002.png"), encodePNG(t, solid(4, 4, color.NRGBA{255, 0, 0, 255})))
+	tdWriteFile(t, filepath.Join(c, "002.png"), tdPNG(t, tdSolid(4, 4, color.NRGBA{255, 0, 0, 255})))
 	var jb bytes.Buffer
-	if err := jpeg.Encode(&jb, solid(16, 16, gray(128)), &jpeg.Options{Quality: 100}); err != nil {
+	if err := jpeg.Encode(&jb, tdSolid(16, 16, tdGray(128)), &jpeg.Options{Quality: 100}); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(c, "000.jpg"), jb.Bytes())
-	writeFile(t, filepath.Join(c, "001.gif"), encodeGIF(t, paletted(0, 0, 4, 4, color.White)))
-	writeFile(t, filepath.Join(c, "notes.md"), []byte("ignored"))
-	writeFile(t, filepath.Join(c, ClipLabelsFile), []byte("walk\r\n  stand \nwalk"))
-	writeFile(t, filepath.Join(dir, "README.md"), []byte("ignored"))
+	tdWriteFile(t, filepath.Join(c, "000.jpg"), jb.Bytes())
+	tdWriteFile(t, filepath.Join(c, "001.gif"), tdGIF(t, tdPaletted(0, 0, 4, 4, color.White)))
+	tdWriteFile(t, filepath.Join(c, "notes.md"), []byte("ignored"))
+	tdWriteFile(t, filepath.Join(c, ClipLabelsFile), []byte("walk\r\n  stand \nwalk"))
+	tdWriteFile(t, filepath.Join(dir, "README.md"), []byte("ignored"))
 
 	set, err := LoadClips(dir, ClipOptions{Height: 4, Width: 4})
 	if err != nil {
@@ -157,11 +157,11 @@ func TestLoadClipsAnimatedGIF(t *testing.T) {
 	// Frame 1 paints only the top-left 2×2 white over frame 0's dark gray;
 	// the loaded frame must be the composited picture.
 	dark := color.Gray{Y: 51}
-	writeFile(t, filepath.Join(dir, "wave.gif"), encodeGIF(t,
-		paletted(0, 0, 4, 4, dark),
-		paletted(0, 0, 2, 2, color.White),
-		paletted(0, 0, 4, 4, color.White)))
-	writeFile(t, filepath.Join(dir, "wave.labels.txt"), []byte("still\nup\nup\n"))
+	tdWriteFile(t, filepath.Join(dir, "wave.gif"), tdGIF(t,
+		tdPaletted(0, 0, 4, 4, dark),
+		tdPaletted(0, 0, 2, 2, color.White),
+		tdPaletted(0, 0, 4, 4, color.White)))
+	tdWriteFile(t, filepath.Join(dir, "wave.labels.txt"), []byte("still\nup\nup\n"))
 	set, err := LoadClips(dir, ClipOptions{Height: 4, Width: 4, LabelOrder: DirectionNames})
 	if err != nil {
 		t.Fatal(err)
@@ -187,51 +187,51 @@ func TestLoadClipsErrors(t *testing.T) {
 		wantErrs []string
 	}{
 		{"undecodable frame", func(t *testing.T, dir string) {
-			grayClip(t, filepath.Join(dir, "bad"), png2, []uint8{1, 2}, 4, 4, "a\nb\n")
-			writeFile(t, filepath.Join(dir, "bad", "f1.png"), []byte("not a png"))
+			tdGrayClip(t, filepath.Join(dir, "bad"), png2, []uint8{1, 2}, 4, 4, "a\nb\n")
+			tdWriteFile(t, filepath.Join(dir, "bad", "f1.png"), []byte("not a png"))
 		}, ClipOptions{}, []string{`clip "bad"`, "f1.png", "decode"}},
 		{"truncated frame", func(t *testing.T, dir string) {
-			grayClip(t, filepath.Join(dir, "bad"), png2, []uint8{1, 2}, 4, 4, "a\nb\n")
-			data := encodePNG(t, solid(4, 4, gray(9)))
-			writeFile(t, filepath.Join(dir, "bad", "f0.png"), data[:len(data)-20])
+			tdGrayClip(t, filepath.Join(dir, "bad"), png2, []uint8{1, 2}, 4, 4, "a\nb\n")
+			data := tdPNG(t, tdSolid(4, 4, tdGray(9)))
+			tdWriteFile(t, filepath.Join(dir, "bad", "f0.png"), data[:len(data)-20])
 		}, ClipOptions{}, []string{`clip "bad"`, "f0.png", "decode"}},
 		{"missing labels.txt", func(t *testing.T, dir string) {
-			grayClip(t, filepath.Join(dir, "bad"), png2, []uint8{1, 2}, 4, 4, "-")
+			tdGrayClip(t, filepath.Join(dir, "bad"), png2, []uint8{1, 2}, 4, 4, "-")
 		}, ClipOptions{}, []string{`clip "bad"`, "labels.txt", "missing"}},
 		{"empty label line", func(t *testing.T, dir string) {
-			grayClip(t, filepath.Join(dir, "bad"), png2, []uint8{1, 2}, 4, 4, "a\n  \nb\n")
+			tdGrayClip(t, filepath.Join(dir, "bad"), png2, []uint8{1, 2}, 4, 4, "a\n  \nb\n")
 		}, ClipOptions{}, []string{`clip "bad"`, "labels.txt line 2", "empty label"}},
 		{"empty labels.txt", func(t *testing.T, dir string) {
-			grayClip(t, filepath.Join(dir, "bad"), png2, []uint8{1, 2}, 4, 4, "")
+			tdGrayClip(t, filepath.Join(dir, "bad"), png2, []uint8{1, 2}, 4, 4, "")
 		}, ClipOptions{}, []string{`clip "bad"`, "labels.txt", "no labels"}},
 		{"more labels than frames", func(t *testing.T, dir string) {
-			grayClip(t, filepath.Join(dir, "bad"), png2, []uint8{1, 2}, 4, 4, "a\nb\na\n")
+			tdGrayClip(t, filepath.Join(dir, "bad"), png2, []uint8{1, 2}, 4, 4, "a\nb\na\n")
 		}, ClipOptions{}, []string{`clip "bad"`, "labels.txt line 3", "3 labels but 2 frames"}},
 		{"fewer labels than frames", func(t *testing.T, dir string) {
-			grayClip(t, filepath.Join(dir, "bad"), png2, []uint8{1, 2}, 4, 4, "a\n")
+			tdGrayClip(t, filepath.Join(dir, "bad"), png2, []uint8{1, 2}, 4, 4, "a\n")
 		}, ClipOptions{}, []string{`clip "bad"`, "labels.txt line 2", "1 labels but 2 frames"}},
 		{"no frames", func(t *testing.T, dir string) {
-			writeFile(t, filepath.Join(dir, "bad", ClipLabelsFile), []byte("a\n"))
+			tdWriteFile(t, filepath.Join(dir, "bad", ClipLabelsFile), []byte("a\n"))
 		}, ClipOptions{}, []string{`clip "bad"`, "no frame images"}},
 		{"label outside given order", func(t *testing.T, dir string) {
-			grayClip(t, filepath.Join(dir, "bad"), png2, []uint8{1, 2}, 4, 4, "a\nz\n")
+			tdGrayClip(t, filepath.Join(dir, "bad"), png2, []uint8{1, 2}, 4, 4, "a\nz\n")
 		}, ClipOptions{LabelOrder: []string{"a", "b"}}, []string{`clip "bad"`, "labels.txt line 2", `"z" is not in the label set`}},
 		{"GIF without labels", func(t *testing.T, dir string) {
-			writeFile(t, filepath.Join(dir, "bad.gif"), encodeGIF(t, paletted(0, 0, 4, 4, color.White)))
+			tdWriteFile(t, filepath.Join(dir, "bad.gif"), tdGIF(t, tdPaletted(0, 0, 4, 4, color.White)))
 		}, ClipOptions{}, []string{`clip "bad"`, "bad.labels.txt", "missing"}},
 		{"GIF label count", func(t *testing.T, dir string) {
-			writeFile(t, filepath.Join(dir, "bad.gif"), encodeGIF(t, paletted(0, 0, 4, 4, color.White)))
-			writeFile(t, filepath.Join(dir, "bad.labels.txt"), []byte("a\nb\n"))
+			tdWriteFile(t, filepath.Join(dir, "bad.gif"), tdGIF(t, tdPaletted(0, 0, 4, 4, color.White)))
+			tdWriteFile(t, filepath.Join(dir, "bad.labels.txt"), []byte("a\nb\n"))
 		}, ClipOptions{}, []string{`clip "bad"`, "bad.labels.txt line 2", "2 labels but 1 frames"}},
 		{"corrupt GIF", func(t *testing.T, dir string) {
-			writeFile(t, filepath.Join(dir, "bad.gif"), []byte("GIF89a garbage"))
-			writeFile(t, filepath.Join(dir, "bad.labels.txt"), []byte("a\n"))
+			tdWriteFile(t, filepath.Join(dir, "bad.gif"), []byte("GIF89a garbage"))
+			tdWriteFile(t, filepath.Join(dir, "bad.labels.txt"), []byte("a\n"))
 		}, ClipOptions{}, []string{`clip "bad"`, "bad.gif", "decode"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			grayClip(t, filepath.Join(dir, "good"), png2, []uint8{1, 2}, 4, 4, "a\nb\n")
+			tdGrayClip(t, filepath.Join(dir, "good"), png2, []uint8{1, 2}, 4, 4, "a\nb\n")
 			tc.make(t, dir)
 			_, err := LoadClips(dir, tc.opt)
 			if err == nil {
@@ -265,10 +265,10 @@ func TestLoadClipsErrors(t *testing.T) {
 
 func TestLoadClipsNoUsableClips(t *testing.T) {
 	empty := t.TempDir()
-	writeFile(t, filepath.Join(empty, "README.md"), []byte("no clips here"))
+	tdWriteFile(t, filepath.Join(empty, "README.md"), []byte("no clips here"))
 	allBad := t.TempDir()
-	grayClip(t, filepath.Join(allBad, "x"), []string{"0.png"}, []uint8{1}, 2, 2, "-")
-	grayClip(t, filepath.Join(allBad, "y"), []string{"0.png"}, []uint8{1}, 2, 2, "a\nb\n")
+	tdGrayClip(t, filepath.Join(allBad, "x"), []string{"0.png"}, []uint8{1}, 2, 2, "-")
+	tdGrayClip(t, filepath.Join(allBad, "y"), []string{"0.png"}, []uint8{1}, 2, 2, "a\nb\n")
 	for _, tc := range []struct {
 		name, dir string
 		opt       ClipOptions
@@ -286,14 +286,14 @@ func TestLoadClipsNoUsableClips(t *testing.T) {
 
 func TestLoadClipsOptionErrors(t *testing.T) {
 	dir := t.TempDir()
-	grayClip(t, filepath.Join(dir, "c"), []string{"0.png"}, []uint8{1}, 2, 2, "a\n")
+	tdGrayClip(t, filepath.Join(dir, "c"), []string{"0.png"}, []uint8{1}, 2, 2, "a\n")
 	if err := os.Mkdir(filepath.Join(dir, "c.gif"), 0o755); err != nil { // a folder named like a GIF
 		t.Fatal(err)
 	}
-	grayClip(t, filepath.Join(dir, "c.gif"), []string{"0.png"}, []uint8{1}, 2, 2, "a\n")
-	writeFile(t, filepath.Join(dir, "d.gif"), encodeGIF(t, paletted(0, 0, 4, 4, color.White)))
-	writeFile(t, filepath.Join(dir, "d.labels.txt"), []byte("a\n"))
-	grayClip(t, filepath.Join(dir, "d"), []string{"0.png"}, []uint8{1}, 2, 2, "a\n")
+	tdGrayClip(t, filepath.Join(dir, "c.gif"), []string{"0.png"}, []uint8{1}, 2, 2, "a\n")
+	tdWriteFile(t, filepath.Join(dir, "d.gif"), tdGIF(t, tdPaletted(0, 0, 4, 4, color.White)))
+	tdWriteFile(t, filepath.Join(dir, "d.labels.txt"), []byte("a\n"))
+	tdGrayClip(t, filepath.Join(dir, "d"), []string{"0.png"}, []uint8{1}, 2, 2, "a\n")
 	for _, tc := range []struct {
 		name    string
 		dir     string
@@ -325,7 +325,7 @@ func TestNaturalLess(t *testing.T) {
 		{[]string{"img1_b", "img1_a", "img1"}, []string{"img1", "img1_a", "img1_b"}},
 	} {
 		got := append([]string(nil), tc.in...)
-		sort.Slice(got, func(i, j int) bool { return naturalLess(got[i], got[j]) })
+		sort.Slice(got, func(i, j int) bool { return naturalNameLess(got[i], got[j]) })
 		if !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("sorted %q = %q, want %q", tc.in, got, tc.want)
 		}
@@ -334,7 +334,7 @@ func TestNaturalLess(t *testing.T) {
 
 func TestExtractFrames(t *testing.T) {
 	video := filepath.Join(t.TempDir(), "v.mp4")
-	writeFile(t, video, []byte("not really a video"))
+	tdWriteFile(t, video, []byte("not really a video"))
 	for _, tc := range []struct {
 		name    string
 		fps     float64

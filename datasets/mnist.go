@@ -56,9 +56,9 @@ type MNIST struct {
 // Len returns the number of examples.
 func (m *MNIST) Len() int { return len(m.Labels) }
 
-// openIDX opens path and returns a reader over its decompressed bytes: gzip
+// openIDXFile opens path and returns a reader over its decompressed bytes: gzip
 // is detected from the magic bytes 1f 8b, so both "x.gz" and plain files work.
-func openIDX(path string) (io.Reader, func() error, error) {
+func openIDXFile(path string) (io.Reader, func() error, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
@@ -78,7 +78,7 @@ func openIDX(path string) (io.Reader, func() error, error) {
 
 // ReadIDXImages reads an IDX3 image file (gzipped or plain).
 func ReadIDXImages(path string) (*IDXImages, error) {
-	r, closeFn, err := openIDX(path)
+	r, closeFn, err := openIDXFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("mnist images %s: %w", path, err)
 	}
@@ -92,7 +92,7 @@ func ReadIDXImages(path string) (*IDXImages, error) {
 
 // ReadIDXLabels reads an IDX1 label file (gzipped or plain).
 func ReadIDXLabels(path string) ([]uint8, error) {
-	r, closeFn, err := openIDX(path)
+	r, closeFn, err := openIDXFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("mnist labels %s: %w", path, err)
 	}
@@ -110,7 +110,7 @@ func ReadIDXLabels(path string) ([]uint8, error) {
 func DecodeIDXImages(r io.Reader) (*IDXImages, error) {
 	var hdr [4]uint32
 	if err := binary.Read(r, binary.BigEndian, &hdr); err != nil {
-		return nil, fmt.Errorf("truncated header (want 16 bytes): %w", eofAsUnexpected(err))
+		return nil, fmt.Errorf("truncated header (want 16 bytes): %w", idxEOFUnexpected(err))
 	}
 	if hdr[0] != IDXImagesMagic {
 		return nil, fmt.Errorf("bad magic 0x%08x, want 0x%08x (IDX3 uint8 images)", hdr[0], IDXImagesMagic)
@@ -123,7 +123,7 @@ func DecodeIDXImages(r io.Reader) (*IDXImages, error) {
 	if size > maxIDXBytes {
 		return nil, fmt.Errorf("header announces %d images of %d×%d (%d bytes), more than the %d-byte limit", count, rows, cols, size, maxIDXBytes)
 	}
-	pix, err := readBody(r, size)
+	pix, err := readIDXBody(r, size)
 	if err != nil {
 		return nil, fmt.Errorf("header announces %d images of %d×%d: %w", count, rows, cols, err)
 	}
@@ -134,7 +134,7 @@ func DecodeIDXImages(r io.Reader) (*IDXImages, error) {
 func DecodeIDXLabels(r io.Reader) ([]uint8, error) {
 	var hdr [2]uint32
 	if err := binary.Read(r, binary.BigEndian, &hdr); err != nil {
-		return nil, fmt.Errorf("truncated header (want 8 bytes): %w", eofAsUnexpected(err))
+		return nil, fmt.Errorf("truncated header (want 8 bytes): %w", idxEOFUnexpected(err))
 	}
 	if hdr[0] != IDXLabelsMagic {
 		return nil, fmt.Errorf("bad magic 0x%08x, want 0x%08x (IDX1 uint8 labels)", hdr[0], IDXLabelsMagic)
@@ -143,17 +143,17 @@ func DecodeIDXLabels(r io.Reader) ([]uint8, error) {
 	if count > maxIDXBytes {
 		return nil, fmt.Errorf("header announces %d labels, more than the %d limit", count, maxIDXBytes)
 	}
-	labels, err := readBody(r, count)
+	labels, err := readIDXBody(r, count)
 	if err != nil {
 		return nil, fmt.Errorf("header announces %d labels: %w", count, err)
 	}
 	return labels, nil
 }
 
-// readBody reads exactly n bytes and then checks that the stream ends, which
+// readIDXBody reads exactly n bytes and then checks that the stream ends, which
 // also makes gzip verify its checksum. It grows the buffer as data arrives,
 // so a lying header on a short file does not allocate the announced size.
-func readBody(r io.Reader, n int64) ([]byte, error) {
+func readIDXBody(r io.Reader, n int64) ([]byte, error) {
 	var buf bytes.Buffer
 	got, err := io.Copy(&buf, io.LimitReader(r, n))
 	if err != nil {
@@ -173,7 +173,7 @@ func readBody(r io.Reader, n int64) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func eofAsUnexpected(err error) error {
+func idxEOFUnexpected(err error) error {
 	if errors.Is(err, io.EOF) {
 		return io.ErrUnexpectedEOF
 	}

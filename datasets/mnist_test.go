@@ -27,7 +27,7 @@ func idxLabels(magic, count uint32, labels ...byte) []byte {
 	return b.Bytes()
 }
 
-func gz(t *testing.T, data []byte) []byte {
+func tdGzip(t *testing.T, data []byte) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	w := gzip.NewWriter(&b)
@@ -38,7 +38,7 @@ func gz(t *testing.T, data []byte) []byte {
 	return b.Bytes()
 }
 
-func writeFile(t *testing.T, path string, data []byte) {
+func tdWriteFile(t *testing.T, path string, data []byte) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
@@ -50,7 +50,7 @@ func writeFile(t *testing.T, path string, data []byte) {
 
 func TestReadIDXImages(t *testing.T) {
 	good := idxImages(IDXImagesMagic, 2, 2, 3, 12)
-	gzGood := gz(t, good)
+	gzGood := tdGzip(t, good)
 	corruptGz := append([]byte(nil), gzGood...)
 	corruptGz[len(corruptGz)-6] ^= 0xff // damage the CRC32 trailer
 	tests := []struct {
@@ -75,7 +75,7 @@ func TestReadIDXImages(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_")+".idx3")
-			writeFile(t, path, tc.data)
+			tdWriteFile(t, path, tc.data)
 			m, err := ReadIDXImages(path)
 			if tc.wantErr == "" {
 				if err != nil {
@@ -110,7 +110,7 @@ func TestReadIDXLabels(t *testing.T) {
 		wantErr string
 	}{
 		{"ok", idxLabels(IDXLabelsMagic, 3, 1, 2, 3), []byte{1, 2, 3}, ""},
-		{"ok gz", gz(t, idxLabels(IDXLabelsMagic, 3, 1, 2, 3)), []byte{1, 2, 3}, ""},
+		{"ok gz", tdGzip(t, idxLabels(IDXLabelsMagic, 3, 1, 2, 3)), []byte{1, 2, 3}, ""},
 		{"bad magic", idxLabels(IDXImagesMagic, 3, 1, 2, 3), nil, "bad magic"},
 		{"short", idxLabels(IDXLabelsMagic, 3, 1, 2), nil, "truncated"},
 		{"long", idxLabels(IDXLabelsMagic, 3, 1, 2, 3, 4), nil, "trailing data"},
@@ -120,7 +120,7 @@ func TestReadIDXLabels(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_"))
-			writeFile(t, path, tc.data)
+			tdWriteFile(t, path, tc.data)
 			got, err := ReadIDXLabels(path)
 			if tc.wantErr == "" {
 				if err != nil || !bytes.Equal(got, tc.want) {
@@ -137,10 +137,10 @@ func TestReadIDXLabels(t *testing.T) {
 
 func TestLoadMNISTErrors(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "t10k-images-idx3-ubyte.gz"), gz(t, idxImages(IDXImagesMagic, 2, 2, 2, 8)))
-	writeFile(t, filepath.Join(dir, "t10k-labels-idx1-ubyte"), idxLabels(IDXLabelsMagic, 3, 1, 2, 3))
-	writeFile(t, filepath.Join(dir, "train-images-idx3-ubyte"), idxImages(IDXImagesMagic, 2, 2, 2, 8))
-	writeFile(t, filepath.Join(dir, "train-labels-idx1-ubyte"), idxLabels(IDXLabelsMagic, 2, 1, 12))
+	tdWriteFile(t, filepath.Join(dir, "t10k-images-idx3-ubyte.gz"), tdGzip(t, idxImages(IDXImagesMagic, 2, 2, 2, 8)))
+	tdWriteFile(t, filepath.Join(dir, "t10k-labels-idx1-ubyte"), idxLabels(IDXLabelsMagic, 3, 1, 2, 3))
+	tdWriteFile(t, filepath.Join(dir, "train-images-idx3-ubyte"), idxImages(IDXImagesMagic, 2, 2, 2, 8))
+	tdWriteFile(t, filepath.Join(dir, "train-labels-idx1-ubyte"), idxLabels(IDXLabelsMagic, 2, 1, 12))
 	for _, tc := range []struct{ split, wantErr string }{
 		{"test", "has 2 images but"},
 		{"train", "not a digit"},

@@ -128,15 +128,15 @@ func (c MovingDigitsConfig) validate(digitRows, digitCols int) error {
 	case c.Frames > 100000:
 		return fmt.Errorf("moving digits: %d frames per clip is implausible", c.Frames)
 	}
-	if c.Frames > 1 && !segmentable(c.Frames-1, c.MinSegment, c.MaxSegment)[c.Frames-1] {
+	if c.Frames > 1 && !segmentTileable(c.Frames-1, c.MinSegment, c.MaxSegment)[c.Frames-1] {
 		return fmt.Errorf("moving digits: %d moves (frames 1..%d) cannot be split into segments of %d..%d frames", c.Frames-1, c.Frames-1, c.MinSegment, c.MaxSegment)
 	}
 	return nil
 }
 
-// segmentable reports, for every r in 0..n, whether r frames can be split
+// segmentTileable reports, for every r in 0..n, whether r frames can be split
 // exactly into segments whose lengths lie in lo..hi.
-func segmentable(n, lo, hi int) []bool {
+func segmentTileable(n, lo, hi int) []bool {
 	ok := make([]bool, n+1)
 	ok[0] = true
 	for r := 1; r <= n; r++ {
@@ -204,7 +204,7 @@ func GenerateMovingClip(digits *MNIST, index int, cfg MovingDigitsConfig) (*Movi
 		c.Labels = append(c.Labels, Still)
 		c.Pos = append(c.Pos, pos)
 	}
-	ok := segmentable(max(cfg.Frames-1, 0), cfg.MinSegment, cfg.MaxSegment)
+	ok := segmentTileable(max(cfg.Frames-1, 0), cfg.MinSegment, cfg.MaxSegment)
 	for t := 1; t < cfg.Frames; {
 		remaining := cfg.Frames - t
 		var lens []int

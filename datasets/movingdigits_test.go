@@ -18,7 +18,7 @@ var (
 )
 
 // shipped returns the MNIST test set shipped in data/mnist, read once.
-func shipped(t *testing.T) *MNIST {
+func tdShipped(t *testing.T) *MNIST {
 	t.Helper()
 	shippedOnce.Do(func() { shippedMNIST, shippedErr = LoadMNIST(shippedMNISTDir, "test") })
 	if shippedErr != nil {
@@ -51,7 +51,7 @@ func inkBox(f []uint8, size int) (image.Rectangle, int) {
 // frame label equals the measured displacement of the digit's ink, the digit
 // stays whole inside the canvas, and segments and speeds respect the config.
 func TestMovingDigitsProperties(t *testing.T) {
-	digits := shipped(t)
+	digits := tdShipped(t)
 	configs := []struct {
 		name string
 		cfg  MovingDigitsConfig
@@ -140,19 +140,19 @@ func TestMovingDigitsDeterministic(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	same, diff := readTree(t, a), readTree(t, b)
+	same, diff := tdReadTree(t, a), tdReadTree(t, b)
 	if len(same) != 3*9+1 {
 		t.Fatalf("wrote %d files, want 3 clips × (8 frames + labels.txt) + GENERATED.md", len(same))
 	}
 	if !reflect.DeepEqual(same, diff) {
 		t.Fatal("same seed wrote different files")
 	}
-	other := readTree(t, c)
+	other := tdReadTree(t, c)
 	if reflect.DeepEqual(same["clip_00000/labels.txt"], other["clip_00000/labels.txt"]) &&
 		bytes.Equal(same["clip_00000/frame_000.png"], other["clip_00000/frame_000.png"]) {
 		t.Fatal("seeds 42 and 43 wrote the same first clip")
 	}
-	digits := shipped(t)
+	digits := tdShipped(t)
 	one, err := GenerateMovingClip(digits, 2, MovingDigitsConfig{Seed: 42, Frames: 8})
 	if err != nil {
 		t.Fatal(err)
@@ -166,8 +166,8 @@ func TestMovingDigitsDeterministic(t *testing.T) {
 	}
 }
 
-// readTree maps relative path → contents for every file under dir.
-func readTree(t *testing.T, dir string) map[string][]byte {
+// tdReadTree maps relative path → contents for every file under dir.
+func tdReadTree(t *testing.T, dir string) map[string][]byte {
 	t.Helper()
 	files := map[string][]byte{}
 	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
@@ -186,7 +186,7 @@ func readTree(t *testing.T, dir string) map[string][]byte {
 }
 
 func TestMovingDigitsConfigErrors(t *testing.T) {
-	digits := shipped(t)
+	digits := tdShipped(t)
 	for _, tc := range []struct {
 		name    string
 		cfg     MovingDigitsConfig
@@ -253,7 +253,7 @@ func TestGeneratedClipsLoadBack(t *testing.T) {
 	if err := WriteMovingDigits(shippedMNISTDir, "test", dir, n, cfg); err != nil {
 		t.Fatal(err)
 	}
-	want, err := GenerateMovingDigits(shipped(t), n, cfg)
+	want, err := GenerateMovingDigits(tdShipped(t), n, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
