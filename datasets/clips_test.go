@@ -367,3 +367,47 @@ func TestExtractFrames(t *testing.T) {
 		}
 	})
 }
+
+// TestLoadCommittedClips loads the tiny fixtures in testdata/clips (a PNG
+// clip folder and an animated GIF) from disk.
+func TestLoadCommittedClips(t *testing.T) {
+	set, err := LoadClips(filepath.Join("testdata", "clips"), ClipOptions{Height: 8, Width: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"left", "off", "on", "right", "still"}; !reflect.DeepEqual(set.Labels, want) {
+		t.Fatalf("labels %q, want %q", set.Labels, want)
+	}
+	if len(set.Clips) != 2 || set.Clips[0].Name != "blink" || set.Clips[1].Name != "square_right" {
+		t.Fatalf("clips %+v", set.Report)
+	}
+	names := func(c Clip) []string {
+		var s []string
+		for _, l := range c.Labels {
+			s = append(s, set.Labels[l])
+		}
+		return s
+	}
+	if got := names(set.Clips[0]); !reflect.DeepEqual(got, []string{"off", "on", "off"}) {
+		t.Fatalf("blink labels %q", got)
+	}
+	if f := set.Clips[0].Frames; f[0][0] != 0 || f[1][63] != 1 || f[2][27] != 0 {
+		t.Fatal("blink frames wrong")
+	}
+	sq := set.Clips[1]
+	if got := names(sq); !reflect.DeepEqual(got, []string{"still", "right", "right", "still", "left"}) {
+		t.Fatalf("square labels %q", got)
+	}
+	// The square's left edge is at x = 0, 2, 4, 4, 2 in rows 3..4.
+	for f, x := range []int{0, 2, 4, 4, 2} {
+		for px := 0; px < 8; px++ {
+			want := float32(0)
+			if px == x || px == x+1 {
+				want = 1
+			}
+			if v := sq.Frames[f][3*8+px]; v != want {
+				t.Fatalf("square frame %d pixel (%d,3) = %v, want %v", f, px, v, want)
+			}
+		}
+	}
+}
