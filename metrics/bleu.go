@@ -85,7 +85,9 @@ type BLEUOptions struct {
 type BLEUScore struct {
 	// Score is BLEU on a 0..100 scale.
 	Score float64
-	// Counts[n-1] is the number of clipped matching n-grams.
+	// Counts[n-1] is the number of clipped matching n-grams. Counts and
+	// Totals are the raw statistics; unlike sacreBLEU's, they do not include
+	// the constant SmoothAddK adds.
 	Counts []int
 	// Totals[n-1] is the number of n-grams in the hypotheses.
 	Totals []int
@@ -133,7 +135,7 @@ type bleuConfig struct {
 // resolve validates o and fills in defaults; sentence selects the default
 // effective order.
 func (o BLEUOptions) resolve(sentence bool) (bleuConfig, error) {
-	tok, err := TokenizerByName(o.Tokenize)
+	tok, err := lookupTokenizer(o.Tokenize)
 	if err != nil {
 		return bleuConfig{}, err
 	}
@@ -144,19 +146,19 @@ func (o BLEUOptions) resolve(sentence bool) (bleuConfig, error) {
 		c.smooth = SmoothExp
 	case SmoothNone, SmoothFloor, SmoothAddK, SmoothExp:
 	default:
-		return bleuConfig{}, fmt.Errorf("metrics: unknown BLEU smoothing method %q (have none, floor, add-k, exp)", o.Smooth)
+		return bleuConfig{}, fmt.Errorf("unknown BLEU smoothing method %q (have none, floor, add-k, exp)", o.Smooth)
 	}
 	if c.smoothValue == 0 {
 		c.smoothValue = smoothDefault(c.smooth)
 	}
 	if c.smoothValue < 0 || math.IsNaN(c.smoothValue) || math.IsInf(c.smoothValue, 0) {
-		return bleuConfig{}, fmt.Errorf("metrics: BLEU smoothing value %v is not a finite non-negative number", o.SmoothValue)
+		return bleuConfig{}, fmt.Errorf("BLEU smoothing value %v is not a finite non-negative number", o.SmoothValue)
 	}
 	switch {
 	case c.maxOrder == 0:
 		c.maxOrder = MaxNGramOrder
 	case c.maxOrder < 0:
-		return bleuConfig{}, fmt.Errorf("metrics: BLEU n-gram order %d is negative", o.MaxOrder)
+		return bleuConfig{}, fmt.Errorf("BLEU n-gram order %d is negative", o.MaxOrder)
 	}
 	switch o.EffectiveOrder {
 	case EffectiveOrderDefault:
@@ -166,7 +168,7 @@ func (o BLEUOptions) resolve(sentence bool) (bleuConfig, error) {
 	case EffectiveOrderOff:
 		c.effective = false
 	default:
-		return bleuConfig{}, fmt.Errorf("metrics: invalid EffectiveOrder %d", o.EffectiveOrder)
+		return bleuConfig{}, fmt.Errorf("invalid EffectiveOrder %d", o.EffectiveOrder)
 	}
 	return c, nil
 }
@@ -292,27 +294,31 @@ func (c *bleuConfig) segmentStats(hyp string, ref refInfo) sentenceStats {
 func CorpusBLEU(hypotheses []string, references [][]string, opts BLEUOptions) (BLEUScore, error) {
 	c, err := opts.resolve(false)
 	if err != nil {
-		return BLEUScore{}, fmt.Errorf("corpus BLEU: %w", err)
+		return BLEUScore{}, fmt.Errorf("metrics: corpus BLEU: %w", err)
 	}
 	if len(hypotheses) == 0 {
-		return BLEUScore{}, errors.New("corpus BLEU: no hypotheses")
+		return BLEUScore{}, errors.New("metrics: corpus BLEU: no hypotheses")
 	}
 	if len(references) == 0 {
-		return BLEUScore{}, errors.New("corpus BLEU: no references")
+		return BLEUScore{}, errors.New("metrics: corpus BLEU: no references")
 	}
 	for k, stream := range references {
 		if len(stream) != len(hypotheses) {
-			return BLEUScore{}, fmt.Errorf("corpus BLEU: reference stream %d has %d sentences, want %d (one per hypothesis)",
+			return BLEUScore{}, fmt.Errorf("metrics: corpus BLEU: reference stream %d has %d sentences, want %d (one per hypothesis)",
 				k, len(stream), len(hypotheses))
 		}
 	}
-	return c.corpus(hypotheses, func(i int) []string {
+	s, err := c.corpus(hypotheses, func(i int) []string {
 		refs := make([]string, len(references))
 		for k := range references {
 			refs[k] = references[k][i]
 		}
 		return refs
 	})
+	if err != nil {
+		return BLEUScore{}, fmt.Errorf("metrics: corpus BLEU: %w", err)
+	}
+	return s, nil
 }
 
 // SentenceBLEU computes the BLEU of one hypothesis against its references,
@@ -321,14 +327,14 @@ func CorpusBLEU(hypotheses []string, references [][]string, opts BLEUOptions) (B
 func SentenceBLEU(hypothesis string, references []string, opts BLEUOptions) (BLEUScore, error) {
 	c, err := opts.resolve(true)
 	if err != nil {
-		return BLEUScore{}, fmt.Errorf("sentence BLEU: %w", err)
+		return BLEUScore{}, fmt.Errorf("metrics: sentence BLEU: %w", err)
 	}
 	if len(references) == 0 {
-		return BLEUScore{}, errors.New("sentence BLEU: no references")
+		return BLEUScore{}, errors.New("metrics: sentence BLEU: no references")
 	}
 	s, err := c.corpus([]string{hypothesis}, func(int) []string { return references })
 	if err != nil {
-		return BLEUScore{}, fmt.Errorf("sentence BLEU: %w", err)
+		return BLEUScore{}, fmt.Errorf("metrics: sentence BLEU: %w", err)
 	}
 	return s, nil
 }

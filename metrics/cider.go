@@ -57,20 +57,20 @@ func CIDErD(candidates []string, references [][]string, opts CIDErDOptions) (CID
 		sigma = 6
 	}
 	if order < 0 {
-		return CIDErDScore{}, fmt.Errorf("CIDEr-D: n-gram order %d is negative", opts.MaxOrder)
+		return CIDErDScore{}, fmt.Errorf("metrics: CIDEr-D: n-gram order %d is negative", opts.MaxOrder)
 	}
 	if !(sigma > 0) || math.IsInf(sigma, 0) {
-		return CIDErDScore{}, fmt.Errorf("CIDEr-D: sigma %v is not a positive number", opts.Sigma)
+		return CIDErDScore{}, fmt.Errorf("metrics: CIDEr-D: sigma %v is not a positive number", opts.Sigma)
 	}
 	if len(candidates) == 0 {
-		return CIDErDScore{}, errors.New("CIDEr-D: no candidates")
+		return CIDErDScore{}, errors.New("metrics: CIDEr-D: no candidates")
 	}
 	if len(references) != len(candidates) {
-		return CIDErDScore{}, fmt.Errorf("CIDEr-D: %d candidates but references for %d images", len(candidates), len(references))
+		return CIDErDScore{}, fmt.Errorf("metrics: CIDEr-D: %d candidates but references for %d images", len(candidates), len(references))
 	}
 	for i, refs := range references {
 		if len(refs) == 0 {
-			return CIDErDScore{}, fmt.Errorf("CIDEr-D: image %d has no references", i)
+			return CIDErDScore{}, fmt.Errorf("metrics: CIDEr-D: image %d has no references", i)
 		}
 	}
 

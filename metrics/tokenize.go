@@ -28,6 +28,16 @@ const (
 // selects sacreBLEU's default, "13a". It returns an error for tokenizers this
 // package does not implement (such as "intl", "zh" or "ja-mecab").
 func TokenizerByName(name string) (Tokenizer, error) {
+	tok, err := lookupTokenizer(name)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	return tok, nil
+}
+
+// lookupTokenizer implements TokenizerByName, with errors left for the
+// caller to put in context.
+func lookupTokenizer(name string) (Tokenizer, error) {
 	switch name {
 	case "", Tokenize13a:
 		return Tokenizer13a{}, nil
@@ -36,7 +46,7 @@ func TokenizerByName(name string) (Tokenizer, error) {
 	case TokenizeChar:
 		return TokenizerChar{}, nil
 	}
-	return nil, fmt.Errorf("metrics: unknown or unsupported tokenizer %q (have %q, %q, %q)",
+	return nil, fmt.Errorf("unknown or unsupported tokenizer %q (have %q, %q, %q)",
 		name, Tokenize13a, TokenizeNone, TokenizeChar)
 }
 
