@@ -1,0 +1,221 @@
+// Package config is seqtask's experiment schema: typed structs decoded
+// strictly from one YAML file, with command-line overrides, defaults and
+// validation that names the key path and YAML line of every problem.
+//
+// It sits below both tasks and pipeline (each task reads its own sections;
+// the pipeline reads train and eval), which is why it is its own package
+// rather than part of pipeline. configs/reference.yaml documents every key;
+// a test keeps that file and these structs in step.
+package config
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/seqtask/seqtask/nn"
+)
+
+// Config is one experiment.
+type Config struct {
+	Task    string   `yaml:"task"`
+	Seed    uint64   `yaml:"seed"`
+	Data    Data     `yaml:"data"`
+	Encoder *Encoder `yaml:"encoder,omitempty"`
+	Decoder Decoder  `yaml:"decoder"`
+	Train   Train    `yaml:"train"`
+	Eval    Eval     `yaml:"eval"`
+}
+
+// Data says where a task's examples come from and how to cut them.
+type Data struct {
+	Path        string  `yaml:"path"`
+	ValFraction float64 `yaml:"val_fraction"`
+	SeqLen      int     `yaml:"seq_len"`
+}
+
+// Encoder is the part that reads the input (absent for charlm).
+type Encoder struct {
+	Kind string `yaml:"kind"`
+}
+
+// Decoder is the recurrent network that emits the output sequence.
+type Decoder struct {
+	Cell    string  `yaml:"cell"`
+	Hidden  int     `yaml:"hidden"`
+	Layers  int     `yaml:"layers"`
+	Embed   int     `yaml:"embed"`
+	Dropout float64 `yaml:"dropout"`
+	Init    string  `yaml:"init"`
+}
+
+// Train drives the optimisation loop.
+type Train struct {
+	Precision string        `yaml:"precision"`
+	Batch     int           `yaml:"batch"`
+	Steps     int           `yaml:"steps"`
+	TimeLimit time.Duration `yaml:"time_limit"`
+	Optimizer Optimizer     `yaml:"optimizer"`
+	Schedule  Schedule      `yaml:"schedule"`
+	Clip      float64       `yaml:"clip"`
+	LogEvery  int           `yaml:"log_every"`
+	EvalEvery int           `yaml:"eval_every"`
+	Patience  int           `yaml:"patience"`
+	InitFrom  string        `yaml:"init_from"`
+}
+
+// Optimizer selects and tunes the update rule.
+type Optimizer struct {
+	Kind        string  `yaml:"kind"`
+	LR          float64 `yaml:"lr"`
+	Momentum    float64 `yaml:"momentum"`
+	Beta1       float64 `yaml:"beta1"`
+	Beta2       float64 `yaml:"beta2"`
+	Eps         float64 `yaml:"eps"`
+	WeightDecay float64 `yaml:"weight_decay"`
+}
+
+// Schedule shapes the learning rate over the steps of train.steps.
+type Schedule struct {
+	Kind     string  `yaml:"kind"`
+	Warmup   int     `yaml:"warmup"`
+	StepSize int     `yaml:"step_size"`
+	Gamma    float64 `yaml:"gamma"`
+	MinLR    float64 `yaml:"min_lr"`
+}
+
+// Eval says how validation and prediction run.
+type Eval struct {
+	Batches int    `yaml:"batches"`
+	Sample  Sample `yaml:"sample"`
+}
+
+// Sample configures text generation.
+type Sample struct {
+	Length      int     `yaml:"length"`
+	Temperature float64 `yaml:"temperature"`
+	Prime       string  `yaml:"prime"`
+}
+
+// Tasks lists the task names a config may give.
+var Tasks = []string{"charlm"}
+
+// EncoderKinds lists the valid encoder.kind values.
+var EncoderKinds = []string{"none"}
+
+// Default is the configuration every file starts from; a YAML file states
+// only what differs.
+func Default() Config {
+	return Config{
+		Seed: 1,
+		Data: Data{ValFraction: 0.1, SeqLen: 64},
+		Decoder: Decoder{
+			Cell: "lstm", Hidden: 256, Layers: 1, Embed: 64, Init: "default",
+		},
+		Train: Train{
+			Precision: "float32", Batch: 32, Steps: 10000,
+			Optimizer: Optimizer{Kind: "adam", LR: 0.002},
+			Schedule:  Schedule{Kind: "constant", Gamma: 0.5, StepSize: 1000},
+			Clip:      5, LogEvery: 50, EvalEvery: 500,
+		},
+		Eval: Eval{Batches: 20, Sample: Sample{Length: 300, Temperature: 0.8, Prime: "\n"}},
+	}
+}
+
+// validate checks ranges and choices; every problem names its key path.
+func (c *Config) validate() []*Error {
+	var errs []*Error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, &Error{Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
+	oneOf := func(key, v string, valid []string) {
+		if !slices.Contains(valid, v) {
+			bad(key, "%q is not one of %v", v, valid)
+		}
+	}
+	atLeast := func(key string, v, lo int) {
+		if v < lo {
+			bad(key, "%d is below the minimum %d", v, lo)
+		}
+	}
+	if c.Task == "" {
+		bad("task", "missing: say which task to run, one of %v", Tasks)
+	} else {
+		oneOf("task", c.Task, Tasks)
+	}
+	if c.Encoder != nil {
+		oneOf("encoder.kind", c.Encoder.Kind, EncoderKinds)
+		if c.Task == "charlm" && c.Encoder.Kind != "none" {
+			bad("encoder.kind", "charlm reads no input, so its encoder must be none (or absent)")
+		}
+	}
+	if c.Data.Path == "" {
+		bad("data.path", "missing: name the data file")
+	}
+	if c.Data.ValFraction <= 0 || c.Data.ValFraction >= 1 {
+		bad("data.val_fraction", "%g must be in (0, 1)", c.Data.ValFraction)
+	}
+	atLeast("data.seq_len", c.Data.SeqLen, 1)
+	cells := make([]string, len(nn.Cells))
+	for i, cell := range nn.Cells {
+		cells[i] = string(cell)
+	}
+	oneOf("decoder.cell", c.Decoder.Cell, cells)
+	atLeast("decoder.hidden", c.Decoder.Hidden, 1)
+	atLeast("decoder.layers", c.Decoder.Layers, 1)
+	atLeast("decoder.embed", c.Decoder.Embed, 1)
+	if c.Decoder.Dropout < 0 || c.Decoder.Dropout >= 1 {
+		bad("decoder.dropout", "%g must be in [0, 1)", c.Decoder.Dropout)
+	}
+	inits := make([]string, len(nn.InitSchemes))
+	for i, s := range nn.InitSchemes {
+		inits[i] = string(s)
+	}
+	oneOf("decoder.init", c.Decoder.Init, inits)
+	t := c.Train
+	oneOf("train.precision", t.Precision, []string{"float32", "float64"})
+	atLeast("train.batch", t.Batch, 1)
+	atLeast("train.steps", t.Steps, 1)
+	if t.TimeLimit < 0 {
+		bad("train.time_limit", "%v is negative", t.TimeLimit)
+	}
+	oneOf("train.optimizer.kind", t.Optimizer.Kind, nn.OptimizerKinds)
+	if t.Optimizer.LR <= 0 {
+		bad("train.optimizer.lr", "%g must be positive", t.Optimizer.LR)
+	}
+	if b := t.Optimizer.Beta1; b < 0 || b >= 1 {
+		bad("train.optimizer.beta1", "%g must be in [0, 1)", b)
+	}
+	if b := t.Optimizer.Beta2; b < 0 || b >= 1 {
+		bad("train.optimizer.beta2", "%g must be in [0, 1)", b)
+	}
+	oneOf("train.schedule.kind", t.Schedule.Kind, nn.ScheduleKinds)
+	if t.Schedule.Kind == "step" {
+		atLeast("train.schedule.step_size", t.Schedule.StepSize, 1)
+	}
+	if t.Clip < 0 {
+		bad("train.clip", "%g is negative (0 disables clipping)", t.Clip)
+	}
+	atLeast("train.log_every", t.LogEvery, 1)
+	atLeast("train.eval_every", t.EvalEvery, 1)
+	atLeast("train.patience", t.Patience, 0)
+	atLeast("eval.batches", c.Eval.Batches, 1)
+	atLeast("eval.sample.length", c.Eval.Sample.Length, 0)
+	if c.Eval.Sample.Temperature <= 0 {
+		bad("eval.sample.temperature", "%g must be positive", c.Eval.Sample.Temperature)
+	}
+	return errs
+}
+
+// NNSchedule converts the config's schedule for nn, spanning train.steps.
+func (t Train) NNSchedule() nn.Schedule {
+	s := t.Schedule
+	return nn.Schedule{Kind: s.Kind, BaseLR: t.Optimizer.LR, Warmup: s.Warmup, StepSize: s.StepSize,
+		Gamma: s.Gamma, Total: max(t.Steps-s.Warmup, 1), MinLR: s.MinLR}
+}
+
+// NNOptimizer converts the config's optimizer for nn.
+func (t Train) NNOptimizer() nn.OptimizerConfig {
+	o := t.Optimizer
+	return nn.OptimizerConfig{Kind: o.Kind, Momentum: o.Momentum, Beta1: o.Beta1, Beta2: o.Beta2, Eps: o.Eps, WeightDecay: o.WeightDecay}
+}

@@ -1,0 +1,139 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+const minimal = `task: charlm
+data:
+  path: text.txt
+`
+
+func TestParseDefaultsAndOverrides(t *testing.T) {
+	cfg, err := Parse([]byte(minimal), "x.yaml", []string{"train.optimizer.lr=0.001", "decoder.cell=gru", "train.time_limit=90s", "eval.sample.prime=ROMEO:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Train.Optimizer.LR != 0.001 || cfg.Decoder.Cell != "gru" || cfg.Train.TimeLimit != 90*time.Second || cfg.Eval.Sample.Prime != "ROMEO:" {
+		t.Errorf("overrides not applied: %+v", cfg)
+	}
+	if cfg.Decoder.Hidden != Default().Decoder.Hidden || cfg.Train.Batch != Default().Train.Batch {
+		t.Errorf("defaults lost: %+v", cfg)
+	}
+}
+
+func TestParseErrorsNameKeyAndLine(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml string
+		sets       []string
+		want       []string // substrings of the error
+	}{
+		{"typo in section", minimal + "decodr:\n  hidden: 3\n", nil, []string{"x.yaml:4: decodr: unknown key (did you mean decoder?)"}},
+		{"typo in nested key", minimal + "decoder:\n  hiden: 3\n", nil, []string{"x.yaml:5: decoder.hiden: unknown key (did you mean decoder.hidden?)"}},
+		{"wrong type", minimal + "decoder:\n  hidden: many\n", nil, []string{"x.yaml:5: decoder.hidden: want an integer"}},
+		{"bad duration", minimal + "train:\n  time_limit: soon\n", nil, []string{"x.yaml:5: train.time_limit: want a duration"}},
+		{"out of range", minimal + "decoder:\n  dropout: 1.5\n", nil, []string{"x.yaml:5: decoder.dropout: 1.5 must be in [0, 1)"}},
+		{"bad choice", minimal + "decoder:\n  cell: transformer\n", nil, []string{"x.yaml:5: decoder.cell: \"transformer\" is not one of [rnn lstm gru]"}},
+		{"missing task", "data:\n  path: a\n", nil, []string{"task: missing"}},
+		{"duplicate key", minimal + "seed: 1\nseed: 2\n", nil, []string{"x.yaml:5: seed: given twice"}},
+		{"section as scalar", minimal + "train: fast\n", nil, []string{"x.yaml:4: train: want a mapping"}},
+		{"several at once", minimal + "decoder:\n  hidden: 0\n  layers: 0\n", nil, []string{"decoder.hidden: 0 is below the minimum 1", "decoder.layers: 0 is below the minimum 1"}},
+		{"override typo", minimal, []string{"train.lrate=1"}, []string{"train.lrate: unknown key"}},
+		{"override into scalar", minimal, []string{"task.x=1"}, []string{"task is not a section"}},
+		{"override without =", minimal, []string{"seed"}, []string{"want key.path=value"}},
+		{"encoder for charlm", minimal + "encoder:\n  kind: cnn\n", nil, []string{"encoder.kind"}},
+		{"syntax", "task: [", nil, []string{"x.yaml"}},
+	} {
+		_, err := Parse([]byte(tc.yaml), "x.yaml", tc.sets)
+		if err == nil {
+			t.Errorf("%s: Parse succeeded, want error", tc.name)
+			continue
+		}
+		if !IsConfigError(err) {
+			t.Errorf("%s: %T is not a config error", tc.name, err)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q does not contain %q", tc.name, err, w)
+			}
+		}
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"), nil)
+	if err == nil || !strings.Contains(err.Error(), "nope.yaml") || !IsConfigError(err) {
+		t.Errorf("Load of a missing file: %v", err)
+	}
+}
+
+// TestReferenceDocumentsEveryKey keeps configs/reference.yaml complete: it
+// must load, and every key of the schema must appear in it.
+func TestReferenceDocumentsEveryKey(t *testing.T) {
+	path := filepath.Join("..", "configs", "reference.yaml")
+	if _, err := Load(path, nil); err != nil {
+		t.Fatalf("reference config does not load: %v", err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		if n.Kind != yaml.MappingNode {
+			documented[path] = true
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			walk(n.Content[i+1], join(path, n.Content[i].Value))
+		}
+	}
+	walk(doc.Content[0], "")
+	for _, k := range KeyPaths() {
+		if !documented[k] {
+			t.Errorf("configs/reference.yaml does not document %s", k)
+		}
+	}
+}
+
+// TestShippedConfigsLoad checks every config in configs/ against the schema.
+func TestShippedConfigsLoad(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("..", "configs", "*.yaml"))
+	if len(files) < 2 {
+		t.Fatalf("found %d configs", len(files))
+	}
+	for _, f := range files {
+		if _, err := Load(f, nil); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
+
+func TestMarshalRoundTrip(t *testing.T) {
+	cfg, err := Parse([]byte(minimal), "x.yaml", []string{"train.time_limit=5m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := cfg.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse(b, "resolved.yaml", nil)
+	if err != nil {
+		t.Fatalf("resolved config does not parse: %v\n%s", err, b)
+	}
+	if back.Train != cfg.Train || back.Decoder != cfg.Decoder || back.Data != cfg.Data {
+		t.Errorf("round trip changed the config:\n%+v\n%+v", cfg, back)
+	}
+}

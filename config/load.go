@@ -1,0 +1,332 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Error is one problem with a config, located as precisely as it can be:
+// the file, the YAML line (0 when the value came from -set or a default) and
+// the dotted key path.
+type Error struct {
+	File string
+	Line int
+	Key  string
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	if e.Key != "" {
+		b.WriteString(": " + e.Key)
+	}
+	b.WriteString(": " + e.Msg)
+	return b.String()
+}
+
+// Errors collects every problem found, so that a user fixes them in one go.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	msgs := make([]string, len(es))
+	for i, e := range es {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// IsConfigError reports whether err is a problem with the configuration
+// (as opposed to a failure while running), so callers can exit with the
+// usage status.
+func IsConfigError(err error) bool {
+	var e *Error
+	var es Errors
+	return errors.As(err, &e) || errors.As(err, &es)
+}
+
+// Load reads the YAML file at path, applies overrides of the form
+// "train.lr=0.001" in order, and returns the validated config.
+func Load(path string, overrides []string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{File: path, Msg: fmt.Sprintf("cannot read config: %v", err)}
+	}
+	return Parse(b, path, overrides)
+}
+
+// Parse is Load for YAML already in memory; name labels errors.
+func Parse(src []byte, name string, overrides []string) (*Config, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		return nil, &Error{File: name, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	root := &doc
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
+		root = doc.Content[0]
+	}
+	if doc.Kind == 0 { // empty file
+		root = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	}
+	if root.Kind != yaml.MappingNode {
+		return nil, &Error{File: name, Line: root.Line, Msg: "the config must be a mapping of sections (task:, data:, decoder:, ...)"}
+	}
+	for _, o := range overrides {
+		if err := applyOverride(root, o); err != nil {
+			return nil, &Error{File: name, Key: o, Msg: "in -set: " + err.Error()}
+		}
+	}
+	lines := map[string]int{}
+	var errs Errors
+	checkNode(root, reflect.TypeOf(Config{}), "", name, lines, &errs)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	cfg := Default()
+	if err := root.Decode(&cfg); err != nil {
+		return nil, &Error{File: name, Msg: err.Error()}
+	}
+	for _, e := range cfg.validate() {
+		e.File, e.Line = name, lineOf(lines, e.Key)
+		errs = append(errs, e)
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return &cfg, nil
+}
+
+// lineOf finds the line of key or, failing that, of its nearest ancestor.
+func lineOf(lines map[string]int, key string) int {
+	for k := key; k != ""; {
+		if l, ok := lines[k]; ok {
+			return l
+		}
+		i := strings.LastIndex(k, ".")
+		if i < 0 {
+			break
+		}
+		k = k[:i]
+	}
+	return 0
+}
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+// checkNode walks a YAML node beside the Go type it will decode into,
+// recording each key's line and reporting unknown keys (with the nearest
+// valid one), duplicate keys and values of the wrong type.
+func checkNode(n *yaml.Node, t reflect.Type, path, file string, lines map[string]int, errs *Errors) {
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct || t == durationType {
+		probe := reflect.New(t)
+		if err := n.Decode(probe.Interface()); err != nil {
+			msg := err.Error()
+			if te, ok := err.(*yaml.TypeError); ok && len(te.Errors) > 0 {
+				msg = te.Errors[0]
+				if i := strings.Index(msg, ": "); i >= 0 && strings.HasPrefix(msg, "line ") {
+					msg = msg[i+2:]
+				}
+			}
+			*errs = append(*errs, &Error{File: file, Line: n.Line, Key: path, Msg: fmt.Sprintf("want %s: %s", kindName(t), msg)})
+		}
+		return
+	}
+	if n.Kind != yaml.MappingNode {
+		*errs = append(*errs, &Error{File: file, Line: n.Line, Key: path, Msg: fmt.Sprintf("want a mapping of keys (%s), got %q", strings.Join(fieldNames(t), ", "), n.Value)})
+		return
+	}
+	fields := map[string]reflect.StructField{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		fields[strings.Split(f.Tag.Get("yaml"), ",")[0]] = f
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		key := join(path, k.Value)
+		if seen[k.Value] {
+			*errs = append(*errs, &Error{File: file, Line: k.Line, Key: key, Msg: "given twice"})
+			continue
+		}
+		seen[k.Value] = true
+		f, ok := fields[k.Value]
+		if !ok {
+			msg := "unknown key"
+			if s := nearest(k.Value, fieldNames(t)); s != "" {
+				msg += fmt.Sprintf(" (did you mean %s?)", join(path, s))
+			} else {
+				msg += fmt.Sprintf(" (valid keys here: %s)", strings.Join(fieldNames(t), ", "))
+			}
+			*errs = append(*errs, &Error{File: file, Line: k.Line, Key: key, Msg: msg})
+			continue
+		}
+		lines[key] = k.Line
+		checkNode(v, f.Type, key, file, lines, errs)
+	}
+}
+
+func kindName(t reflect.Type) string {
+	switch {
+	case t == durationType:
+		return "a duration like 30m or 90s"
+	case t.Kind() == reflect.String:
+		return "a string"
+	case t.Kind() == reflect.Bool:
+		return "true or false"
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64:
+		return "an integer"
+	case t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64:
+		return "a number"
+	case t.Kind() == reflect.Slice:
+		return "a list"
+	}
+	return t.String()
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func fieldNames(t reflect.Type) []string {
+	var names []string
+	for i := 0; i < t.NumField(); i++ {
+		names = append(names, strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0])
+	}
+	return names
+}
+
+// nearest returns the candidate closest to s in edit distance, if it is
+// close enough to be a plausible typo.
+func nearest(s string, candidates []string) string {
+	best, bestD := "", len(s)/2+2
+	for _, c := range candidates {
+		if d := editDistance(s, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// applyOverride sets key.path=value in the mapping root, creating missing
+// mappings. The value is parsed as YAML, so numbers, lists and durations
+// work as they would in the file.
+func applyOverride(root *yaml.Node, o string) error {
+	key, value, ok := strings.Cut(o, "=")
+	if !ok || key == "" {
+		return errors.New(`want key.path=value, e.g. -set train.optimizer.lr=0.001`)
+	}
+	// A value that YAML reads as a mapping ("ROMEO:") or cannot read at all
+	// is meant as a plain string.
+	val := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: value}
+	var vdoc yaml.Node
+	if err := yaml.Unmarshal([]byte(value), &vdoc); err == nil && len(vdoc.Content) == 1 && vdoc.Content[0].Kind != yaml.MappingNode {
+		val = vdoc.Content[0]
+		clearLines(val) // lines of the -set text would be misread as lines of the file
+	}
+	parts := strings.Split(key, ".")
+	n := root
+	for i, p := range parts {
+		var child *yaml.Node
+		for j := 0; j+1 < len(n.Content); j += 2 {
+			if n.Content[j].Value == p {
+				child = n.Content[j+1]
+			}
+		}
+		last := i == len(parts)-1
+		if child == nil {
+			child = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+			if last {
+				child = val
+			}
+			n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: p}, child)
+		} else if last {
+			*child = *val
+		}
+		if !last && child.Kind != yaml.MappingNode {
+			return fmt.Errorf("%s is not a section", strings.Join(parts[:i+1], "."))
+		}
+		n = child
+	}
+	return nil
+}
+
+func clearLines(n *yaml.Node) {
+	n.Line, n.Column = 0, 0
+	for _, c := range n.Content {
+		clearLines(c)
+	}
+}
+
+// Marshal renders the resolved config as YAML, as a run folder keeps it.
+func (c *Config) Marshal() ([]byte, error) {
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(c); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), enc.Close()
+}
+
+// KeyPaths lists every dotted key the schema accepts, sorted; the reference
+// config must document each one.
+func KeyPaths() []string {
+	var out []string
+	var walk func(t reflect.Type, path string)
+	walk = func(t reflect.Type, path string) {
+		if t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct || t == durationType {
+			out = append(out, path)
+			return
+		}
+		for _, name := range fieldNames(t) {
+			f, _ := t.FieldByNameFunc(func(n string) bool {
+				sf, _ := t.FieldByName(n)
+				return strings.Split(sf.Tag.Get("yaml"), ",")[0] == name
+			})
+			walk(f.Type, join(path, name))
+		}
+	}
+	walk(reflect.TypeOf(Config{}), "")
+	sort.Strings(out)
+	return out
+}
