@@ -537,6 +537,9 @@ func clipIsDigit(c byte) bool { return '0' <= c && c <= '9' }
 // (one line per frame) to make it a clip and removes the folder when done.
 // When ffmpeg is not on PATH the error says so (and wraps exec.ErrNotFound).
 func ExtractFrames(ctx context.Context, video string, fps float64, tmpRoot string) (string, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	if !(fps > 0) || fps > 1000 {
 		return "", fmt.Errorf("extract frames from %s: frame rate %v must be in (0, 1000]", video, fps)
 	}

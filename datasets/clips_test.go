@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -352,6 +353,60 @@ func TestExtractFrames(t *testing.T) {
 		_, err := ExtractFrames(context.Background(), video, 5, t.TempDir())
 		if err == nil || !strings.Contains(err.Error(), "ffmpeg") || !strings.Contains(err.Error(), "not found on PATH") || !errors.Is(err, exec.ErrNotFound) {
 			t.Fatalf("error %v should name the missing ffmpeg tool", err)
+		}
+	})
+	// A stand-in ffmpeg (a shell script first on PATH) checks the command
+	// line handling without a real ffmpeg: it copies one PNG to the output
+	// pattern, or fails with a message.
+	fake := func(t *testing.T, script string) {
+		if runtime.GOOS == "windows" {
+			t.Skip("shell-script stand-in needs a POSIX shell")
+		}
+		sh, err := exec.LookPath("sh")
+		if err != nil {
+			t.Skip("no sh")
+		}
+		cp, err := exec.LookPath("cp")
+		if err != nil {
+			t.Skip("no cp")
+		}
+		script = strings.ReplaceAll(script, "CP", cp)
+		bin := t.TempDir()
+		tdWriteFile(t, filepath.Join(bin, "frame.png"), tdPNG(t, tdSolid(3, 3, tdGray(200))))
+		tdWriteFile(t, filepath.Join(bin, "ffmpeg"), []byte("#!"+sh+"\n"+script))
+		if err := os.Chmod(filepath.Join(bin, "ffmpeg"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("PATH", bin)
+	}
+	t.Run("stand-in ffmpeg succeeds", func(t *testing.T) {
+		fake(t, `for a; do last="$a"; done
+case "$*" in *"-vf fps=2.5 "*) ;; *) echo "bad args: $*" >&2; exit 3;; esac
+exec CP "${0%/*}/frame.png" "${last%/*}/frame_000001.png"
+`)
+		root := t.TempDir()
+		dir, err := ExtractFrames(context.Background(), video, 2.5, root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if filepath.Dir(dir) != root || !strings.Contains(filepath.Base(dir), "frames-v-") {
+			t.Fatalf("frames folder %s not under %s", dir, root)
+		}
+		tdWriteFile(t, filepath.Join(dir, ClipLabelsFile), []byte("x\n"))
+		set, err := LoadClips(root, ClipOptions{Height: 3, Width: 3})
+		if err != nil || len(set.Clips) != 1 || len(set.Clips[0].Frames) != 1 {
+			t.Fatalf("extracted folder does not load as a clip: %v", err)
+		}
+	})
+	t.Run("stand-in ffmpeg fails", func(t *testing.T) {
+		fake(t, "echo 'Invalid data found when processing input' >&2; exit 1\n")
+		root := t.TempDir()
+		_, err := ExtractFrames(context.Background(), video, 5, root)
+		if err == nil || !strings.Contains(err.Error(), "Invalid data found") || !strings.Contains(err.Error(), "v.mp4") {
+			t.Fatalf("error %v should carry ffmpeg's message and the video name", err)
+		}
+		if left, _ := os.ReadDir(root); len(left) != 0 {
+			t.Fatalf("temp folder not removed after failure: %v", left)
 		}
 	})
 	t.Run("ffmpeg rejects non-video", func(t *testing.T) {
