@@ -1,0 +1,393 @@
+package fastblas
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/blas/gonum"
+)
+
+// Implementation is a BLAS implementation that embeds gonum's native
+// implementation and overrides the hot routines (Sgemm, Dgemm, Sgemv, Dgemv)
+// with packed, cache-blocked, multi-threaded SIMD versions. Every routine that
+// is not overridden is gonum's. The zero value is ready to use.
+type Implementation struct {
+	gonum.Implementation
+}
+
+var (
+	_ blas.Float32 = Implementation{}
+	_ blas.Float64 = Implementation{}
+)
+
+// Install makes Implementation the BLAS used by gonum's blas32 and blas64
+// packages (and therefore by gonum/mat for float64 matrices). It calls
+// blas32.Use(Implementation{}) and blas64.Use(Implementation{}). Install is
+// not safe to call concurrently with BLAS calls made through those packages;
+// call it once at program start (e.g. from main or an init function).
+func Install() {
+	blas32.Use(Implementation{})
+	blas64.Use(Implementation{})
+}
+
+// KernelName reports the name of the float32 and float64 micro-kernels that
+// the GEMM routines use on this machine, e.g. "avx512-s12x32/avx512-d12x16".
+func KernelName() string {
+	k := current.Load()
+	return k.s.name + "/" + k.d.name
+}
+
+type float interface{ float32 | float64 }
+
+// kernelFunc is the micro-kernel signature; see kernels_amd64.go for the
+// contract.
+type kernelFunc[T float] func(k int, a, b, c *T, ldc int, alpha, beta T)
+
+// gemmKernel describes a micro-kernel and the blocking parameters used with it.
+type gemmKernel[T float] struct {
+	name       string
+	mr, nr     int // micro-tile
+	mc, kc, nc int // cache blocks; mc is a multiple of mr, nc of nr
+	fn         kernelFunc[T]
+}
+
+type kernelPair struct {
+	name string
+	s    gemmKernel[float32]
+	d    gemmKernel[float64]
+}
+
+// Kernel paths, best first.
+const (
+	pathAVX512      = "avx512"
+	pathAVX512Small = "avx512-8" // AVX-512 with 8-row tiles (tested, not default)
+	pathAVX2        = "avx2"
+	pathGeneric     = "generic"
+)
+
+var (
+	hasAVX512, hasAVX2 bool
+
+	registry = map[string]*kernelPair{
+		pathGeneric: {
+			name: pathGeneric,
+			s:    gemmKernel[float32]{name: "generic-s4x4", mr: 4, nr: 4, mc: 128, kc: 256, nc: 2048, fn: genericKernel4x4[float32]},
+			d:    gemmKernel[float64]{name: "generic-d4x4", mr: 4, nr: 4, mc: 128, kc: 256, nc: 2048, fn: genericKernel4x4[float64]},
+		},
+	}
+	current atomic.Pointer[kernelPair]
+)
+
+// selectDefault picks the best registered kernel path. It is called by the
+// architecture-specific init function after registration.
+func selectDefault() {
+	current.Store(registry[pathGeneric])
+	for _, p := range []string{pathAVX512, pathAVX2} {
+		if k, ok := registry[p]; ok {
+			current.Store(k)
+			break
+		}
+	}
+}
+
+// registerKernels records a kernel path usable on this CPU (ok == true).
+func registerKernels(name string, ok bool, s gemmKernel[float32], d gemmKernel[float64]) {
+	if ok {
+		registry[name] = &kernelPair{name: name, s: s, d: d}
+	}
+}
+
+// availablePaths lists the kernel paths usable on this machine.
+func availablePaths() []string {
+	var ps []string
+	for _, p := range []string{pathAVX512, pathAVX512Small, pathAVX2, pathGeneric} {
+		if _, ok := registry[p]; ok {
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
+
+// setPath forces a kernel path (tests and benchmarks only) and returns the
+// previous one. It panics if the path is unavailable.
+func setPath(name string) string {
+	k, ok := registry[name]
+	if !ok {
+		panic("fastblas: kernel path " + name + " not available")
+	}
+	return current.Swap(k).name
+}
+
+// Sgemm performs one of the matrix-matrix operations
+//
+//	C = alpha * op(A) * op(B) + beta * C
+//
+// where op(X) is X or Xᵀ, A is m×k after op, B is k×n after op and C is m×n,
+// all row-major with leading dimensions lda, ldb and ldc. Arguments are
+// validated exactly as gonum does, with gonum's panic messages.
+func (impl Implementation) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	// With alpha == 0 and beta == 1 gonum performs every argument check and
+	// then returns without touching any data.
+	impl.Implementation.Sgemm(tA, tB, m, n, k, 0, a, lda, b, ldb, 1, c, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if alpha == 0 || k == 0 {
+		impl.Implementation.Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	gemm(&current.Load().s, tA != blas.NoTrans, tB != blas.NoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// Dgemm performs one of the matrix-matrix operations
+//
+//	C = alpha * op(A) * op(B) + beta * C
+//
+// where op(X) is X or Xᵀ, A is m×k after op, B is k×n after op and C is m×n,
+// all row-major with leading dimensions lda, ldb and ldc. Arguments are
+// validated exactly as gonum does, with gonum's panic messages.
+func (impl Implementation) Dgemm(tA, tB blas.Transpose, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+	impl.Implementation.Dgemm(tA, tB, m, n, k, 0, a, lda, b, ldb, 1, c, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if alpha == 0 || k == 0 {
+		impl.Implementation.Dgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	gemm(&current.Load().d, tA != blas.NoTrans, tB != blas.NoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// parallelMinFlops is the smallest problem (in m·n·k multiply-adds) that is
+// split across goroutines.
+const parallelMinFlops = 1 << 17
+
+// maxWorkers caps the number of goroutines used by one call (0 = GOMAXPROCS).
+var maxWorkers = 0
+
+// gemm computes C = alpha*op(A)*op(B) + beta*C for validated, non-degenerate
+// arguments (m, n, k ≥ 1, alpha ≠ 0).
+func gemm[T float](kern *gemmKernel[T], aTrans, bTrans bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	workers := 1
+	if m*n*k >= parallelMinFlops {
+		workers = runtime.GOMAXPROCS(0)
+		if maxWorkers > 0 && workers > maxWorkers {
+			workers = maxWorkers
+		}
+	}
+	mPanels := (m + kern.mr - 1) / kern.mr
+	nPanels := (n + kern.nr - 1) / kern.nr
+	// Split the dimension with more micro-panels. Split points are multiples
+	// of the micro-tile, so the tile grid (and with it every element's
+	// summation order) does not depend on the number of workers.
+	splitN := nPanels >= mPanels
+	panels := mPanels
+	if splitN {
+		panels = nPanels
+	}
+	if workers > panels {
+		workers = panels
+	}
+	g := gemmArgs[T]{kern: kern, aTrans: aTrans, bTrans: bTrans, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
+	if workers <= 1 {
+		g.block(0, m, 0, n)
+		return
+	}
+	part := func(w int) (lo, hi int) {
+		lo = panels * w / workers
+		hi = panels * (w + 1) / workers
+		return
+	}
+	run := func(w int) {
+		lo, hi := part(w)
+		if splitN {
+			g.block(0, m, lo*kern.nr, min(hi*kern.nr, n))
+		} else {
+			g.block(lo*kern.mr, min(hi*kern.mr, m), 0, n)
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Add(workers - 1)
+	for w := 1; w < workers; w++ {
+		go func() {
+			defer wg.Done()
+			run(w)
+		}()
+	}
+	run(0)
+	wg.Wait()
+}
+
+type gemmArgs[T float] struct {
+	kern           *gemmKernel[T]
+	aTrans, bTrans bool
+	m, n, k        int
+	alpha          T
+	a              []T
+	lda            int
+	b              []T
+	ldb            int
+	beta           T
+	c              []T
+	ldc            int
+}
+
+var (
+	pool32 sync.Pool
+	pool64 sync.Pool
+)
+
+func getBuf[T float](n int) *[]T {
+	var z T
+	p := &pool64
+	if _, ok := any(z).(float32); ok {
+		p = &pool32
+	}
+	if v := p.Get(); v != nil {
+		b := v.(*[]T)
+		if cap(*b) >= n {
+			*b = (*b)[:n]
+			return b
+		}
+	}
+	s := make([]T, n)
+	return &s
+}
+
+func putBuf[T float](b *[]T) {
+	var z T
+	if _, ok := any(z).(float32); ok {
+		pool32.Put(b)
+	} else {
+		pool64.Put(b)
+	}
+}
+
+// block computes the C sub-block rows [m0,m1) × columns [n0,n1). m0 must be
+// a multiple of mr and n0 a multiple of nr.
+func (g *gemmArgs[T]) block(m0, m1, n0, n1 int) {
+	kn := g.kern
+	mr, nr := kn.mr, kn.nr
+	kc := min(kn.kc, g.k)
+	mc := min(kn.mc, (m1-m0+mr-1)/mr*mr)
+	nc := min(kn.nc, (n1-n0+nr-1)/nr*nr)
+	bufA := getBuf[T](mc * kc)
+	bufB := getBuf[T](kc * nc)
+	defer putBuf(bufA)
+	defer putBuf(bufB)
+	pa, pb := *bufA, *bufB
+	var tmp [16 * 32]T // edge tiles (mr*nr ≤ 512)
+	fn := kn.fn
+	for jc := n0; jc < n1; jc += nc {
+		ncur := min(nc, n1-jc)
+		for pc := 0; pc < g.k; pc += kc {
+			kcur := min(kc, g.k-pc)
+			packB(pb, g.b, g.ldb, g.bTrans, pc, kcur, jc, ncur, nr)
+			beta := g.beta
+			if pc > 0 {
+				beta = 1
+			}
+			for ic := m0; ic < m1; ic += mc {
+				mcur := min(mc, m1-ic)
+				packA(pa, g.a, g.lda, g.aTrans, ic, mcur, pc, kcur, mr)
+				for jr := 0; jr < ncur; jr += nr {
+					nrem := min(nr, ncur-jr)
+					bp := &pb[jr*kcur]
+					for ir := 0; ir < mcur; ir += mr {
+						mrem := min(mr, mcur-ir)
+						ap := &pa[ir*kcur]
+						ci := (ic+ir)*g.ldc + jc + jr
+						if mrem == mr && nrem == nr {
+							fn(kcur, ap, bp, &g.c[ci], g.ldc, g.alpha, beta)
+							continue
+						}
+						fn(kcur, ap, bp, &tmp[0], nr, 1, 0)
+						for i := 0; i < mrem; i++ {
+							crow := g.c[ci+i*g.ldc : ci+i*g.ldc+nrem]
+							trow := tmp[i*nr : i*nr+nrem]
+							if beta == 0 {
+								for j, t := range trow {
+									crow[j] = g.alpha * t
+								}
+							} else {
+								for j, t := range trow {
+									crow[j] = g.alpha*t + beta*crow[j]
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// packA packs op(A)[i0:i0+mc, p0:p0+kc] into dst as consecutive mr-row
+// micro-panels; within a micro-panel the mr values of each k step are
+// contiguous. Rows past mc are zero-filled.
+func packA[T float](dst, a []T, lda int, trans bool, i0, mc, p0, kc, mr int) {
+	for ip := 0; ip < mc; ip += mr {
+		rows := min(mr, mc-ip)
+		d := dst[ip*kc : ip*kc+mr*kc]
+		if trans {
+			// op(A)[i,p] = a[p*lda+i]: each k step is a contiguous run.
+			for p := 0; p < kc; p++ {
+				src := a[(p0+p)*lda+i0+ip:]
+				dd := d[p*mr : p*mr+mr]
+				copy(dd, src[:rows])
+				clear(dd[rows:])
+			}
+			continue
+		}
+		// op(A)[i,p] = a[i*lda+p]: transpose rows into the panel.
+		for i := 0; i < rows; i++ {
+			src := a[(i0+ip+i)*lda+p0:]
+			src = src[:kc]
+			for p, v := range src {
+				d[p*mr+i] = v
+			}
+		}
+		for i := rows; i < mr; i++ {
+			for p := 0; p < kc; p++ {
+				d[p*mr+i] = 0
+			}
+		}
+	}
+}
+
+// packB packs op(B)[p0:p0+kc, j0:j0+nc] into dst as consecutive nr-column
+// micro-panels; within a micro-panel the nr values of each k step are
+// contiguous. Columns past nc are zero-filled.
+func packB[T float](dst, b []T, ldb int, trans bool, p0, kc, j0, nc, nr int) {
+	for jp := 0; jp < nc; jp += nr {
+		cols := min(nr, nc-jp)
+		d := dst[jp*kc : jp*kc+nr*kc]
+		if !trans {
+			// op(B)[p,j] = b[p*ldb+j]: contiguous runs.
+			for p := 0; p < kc; p++ {
+				src := b[(p0+p)*ldb+j0+jp:]
+				dd := d[p*nr : p*nr+nr]
+				copy(dd, src[:cols])
+				clear(dd[cols:])
+			}
+			continue
+		}
+		// op(B)[p,j] = b[j*ldb+p].
+		for j := 0; j < cols; j++ {
+			src := b[(j0+jp+j)*ldb+p0:]
+			src = src[:kc]
+			for p, v := range src {
+				d[p*nr+j] = v
+			}
+		}
+		for j := cols; j < nr; j++ {
+			for p := 0; p < kc; p++ {
+				d[p*nr+j] = 0
+			}
+		}
+	}
+}
