@@ -1,0 +1,318 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+)
+
+// ImageShape is the geometry of one image in a batch: C channels of H×W
+// pixels. Image layers take and return a Mat with one image per row, the row
+// holding the image channel-major (PyTorch's NCHW without the N), so a batch
+// [N][C][H][W] is a Mat of N rows of C*H*W and element (n, c, y, x) sits at
+// row n, column (c*H + y)*W + x.
+type ImageShape struct{ C, H, W int }
+
+// Size is the number of values in one image, C*H*W: the Cols of a batch Mat.
+func (s ImageShape) Size() int { return s.C * s.H * s.W }
+
+func (s ImageShape) String() string { return fmt.Sprintf("%dx%dx%d", s.C, s.H, s.W) }
+
+func (s ImageShape) valid() bool { return s.C > 0 && s.H > 0 && s.W > 0 }
+
+// Conv2DConfig describes a 2-D convolution as torch.nn.Conv2d does, with a
+// square kernel and the same stride and zero padding along both axes.
+type Conv2DConfig struct {
+	In      ImageShape // geometry of an input image
+	Out     int        // output channels
+	Kernel  int        // kernel height and width
+	Stride  int        // step between kernel positions; 0 means 1
+	Padding int        // zeros added on every side of each input plane
+	NoBias  bool       // omit the bias (as bias=False, e.g. before a BatchNorm2D)
+	Init    Init       // weight initialisation; "" or InitDefault is PyTorch's
+}
+
+// OutShape is the geometry of an output image: Out channels of
+// Ho = (H + 2*Padding - Kernel)/Stride + 1 by Wo likewise, as PyTorch.
+func (c Conv2DConfig) OutShape() ImageShape {
+	s := max(c.Stride, 1)
+	return ImageShape{
+		C: c.Out,
+		H: (c.In.H+2*c.Padding-c.Kernel)/s + 1,
+		W: (c.In.W+2*c.Padding-c.Kernel)/s + 1,
+	}
+}
+
+// Validate reports the first impossible setting.
+func (c Conv2DConfig) Validate() error {
+	switch {
+	case !c.In.valid():
+		return fmt.Errorf("conv2d: input shape %v must be positive", c.In)
+	case c.Out < 1 || c.Kernel < 1 || c.Stride < 0 || c.Padding < 0:
+		return fmt.Errorf("conv2d: out %d and kernel %d must be at least 1, stride %d and padding %d non-negative", c.Out, c.Kernel, c.Stride, c.Padding)
+	case c.In.H+2*c.Padding < c.Kernel || c.In.W+2*c.Padding < c.Kernel:
+		return fmt.Errorf("conv2d: kernel %d larger than padded input %v (padding %d)", c.Kernel, c.In, c.Padding)
+	}
+	return nil
+}
+
+// Conv2D is a 2-D cross-correlation over a batch of images, as
+// torch.nn.Conv2d: y[n][o] = b[o] + Σ_c W[o][c] ⋆ x[n][c].
+//
+// It lowers the convolution to a single matrix product over the whole batch
+// (im2col): the patches under every kernel position of every image become the
+// columns of a [C*K*K][N*Ho*Wo] matrix, so Forward is one GEMM
+// W[Out][C*K*K] · col, and Backward is two GEMMs (dW += dY·colᵀ and
+// dcol = Wᵀ·dY) plus col2im, which scatters dcol back onto the input. The
+// patch matrix is cached for Backward; all buffers are reused across calls.
+type Conv2D[T Float] struct {
+	Weight *Param[T] // [Out][C][K][K]
+	Bias   *Param[T] // [Out]; nil with NoBias
+
+	Config  Conv2DConfig
+	In, Out ImageShape // geometry of an input row and of an output row
+
+	n     int    // batch of the last Forward
+	col   Mat[T] // [C*K*K][N*Ho*Wo] patches of the last input
+	prod  Mat[T] // [Out][N*Ho*Wo]: W·col, channel-major over the batch
+	y     Mat[T] // [N][Out*Ho*Wo] output, reused
+	dprod Mat[T] // [Out][N*Ho*Wo]: dy rearranged for the GEMMs
+	dcol  Mat[T] // [C*K*K][N*Ho*Wo]: Wᵀ·dprod
+}
+
+// NewConv2D returns a Conv2D named prefix.weight / prefix.bias, initialised
+// as PyTorch does (kaiming-uniform with a = √5, which is U(±1/sqrt(C*K*K)),
+// and the bias U(±1/sqrt(C*K*K))) unless cfg.Init picks another scheme for
+// the weight.
+func NewConv2D[T Float](prefix string, cfg Conv2DConfig, rng *rand.Rand) (*Conv2D[T], error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.Stride = max(cfg.Stride, 1)
+	k := cfg.Kernel
+	c := &Conv2D[T]{
+		Weight: NewParam[T](prefix+".weight", cfg.Out, cfg.In.C, k, k),
+		Config: cfg,
+		In:     cfg.In,
+		Out:    cfg.OutShape(),
+	}
+	fanIn := cfg.In.C * k * k
+	bound := 1 / math.Sqrt(float64(fanIn))
+	if err := InitWeight(cfg.Init, c.Weight.Value, fanIn, cfg.Out*k*k, bound, rng); err != nil {
+		return nil, err
+	}
+	if !cfg.NoBias {
+		c.Bias = NewParam[T](prefix+".bias", cfg.Out)
+		InitUniform(c.Bias.Value, bound, rng)
+	}
+	return c, nil
+}
+
+// Params returns the weight and, unless NoBias, the bias.
+func (c *Conv2D[T]) Params() Params[T] {
+	if c.Bias == nil {
+		return Params[T]{c.Weight}
+	}
+	return Params[T]{c.Weight, c.Bias}
+}
+
+// Forward maps x [N][C*H*W] to y [N][Out*Ho*Wo] (geometry c.In to c.Out).
+// y is valid until the next Forward; x must stay unchanged only until
+// Forward returns, since the patches are copied out of it.
+func (c *Conv2D[T]) Forward(x Mat[T]) Mat[T] {
+	if x.Cols != c.In.Size() {
+		panic(fmt.Sprintf("nn: Conv2D.Forward: input has %d columns, want %v = %d", x.Cols, c.In, c.In.Size()))
+	}
+	n, p := x.Rows, c.Out.H*c.Out.W
+	k := c.Config.Kernel
+	c.n = n
+	c.col = resize(c.col, c.In.C*k*k, n*p)
+	c.prod = resize(c.prod, c.Out.C, n*p)
+	c.y = resize(c.y, n, c.Out.Size())
+	parallelRange(n, c.In.Size()*k*k, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			c.im2col(x.Row(i), i)
+		}
+	})
+	Gemm(false, false, 1, c.Weight.Mat(), c.col, 0, c.prod)
+	// prod is [Out][N][P]; y wants [N][Out][P]: move P-long blocks, adding
+	// the bias on the way.
+	parallelRange(n, c.Out.Size(), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			yr := c.y.Row(i)
+			for o := 0; o < c.Out.C; o++ {
+				src := c.prod.Row(o)[i*p : (i+1)*p]
+				dst := yr[o*p : (o+1)*p]
+				if c.Bias == nil {
+					copy(dst, src)
+					continue
+				}
+				b := c.Bias.Value[o]
+				for j, v := range src {
+					dst[j] = v + b
+				}
+			}
+		}
+	})
+	return c.y
+}
+
+// Backward takes dy [N][Out*Ho*Wo] for the last Forward, accumulates
+// dW += dY·colᵀ (and db += Σ dy per channel), and writes dx [N][C*H*W] when
+// dx is not empty (pass an empty Mat for the network's input images).
+func (c *Conv2D[T]) Backward(dy, dx Mat[T]) {
+	n, p := c.n, c.Out.H*c.Out.W
+	if dy.Rows != n || dy.Cols != c.Out.Size() {
+		panic(fmt.Sprintf("nn: Conv2D.Backward: dy is %dx%d, want %dx%d", dy.Rows, dy.Cols, n, c.Out.Size()))
+	}
+	c.dprod = resize(c.dprod, c.Out.C, n*p)
+	parallelRange(n, c.Out.Size(), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			dr := dy.Row(i)
+			for o := 0; o < c.Out.C; o++ {
+				copy(c.dprod.Row(o)[i*p:(i+1)*p], dr[o*p:(o+1)*p])
+			}
+		}
+	})
+	if c.Bias != nil {
+		for o := 0; o < c.Out.C; o++ {
+			var s T
+			for _, v := range c.dprod.Row(o) {
+				s += v
+			}
+			c.Bias.Grad[o] += s
+		}
+	}
+	Gemm(false, true, 1, c.dprod, c.col, 1, c.Weight.GradMat())
+	if dx.Empty() {
+		return
+	}
+	if dx.Rows != n || dx.Cols != c.In.Size() {
+		panic(fmt.Sprintf("nn: Conv2D.Backward: dx is %dx%d, want %dx%d", dx.Rows, dx.Cols, n, c.In.Size()))
+	}
+	c.dcol = resize(c.dcol, c.col.Rows, c.col.Cols)
+	Gemm(true, false, 1, c.Weight.Mat(), c.dprod, 0, c.dcol)
+	k := c.Config.Kernel
+	parallelRange(n, c.In.Size()*k*k, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			c.col2im(dx.Row(i), i)
+		}
+	})
+}
+
+// spanX returns the output columns [lo, hi) whose input column ox*s + off
+// falls inside [0, w), for a row of wo outputs.
+func spanX(off, s, w, wo int) (lo, hi int) {
+	if off < 0 {
+		lo = (-off + s - 1) / s
+	}
+	if last := w - 1 - off; last >= 0 {
+		hi = min(last/s+1, wo)
+	}
+	return lo, max(lo, hi)
+}
+
+// im2col writes image img's patches, x [C*H*W], into its N*P-wide segment
+// [img*P, (img+1)*P) of every row (ch*K + ky)*K + kx of c.col, zero where
+// the kernel overhangs the padding.
+func (c *Conv2D[T]) im2col(x []T, img int) {
+	in, out := c.In, c.Out
+	k, s, pad := c.Config.Kernel, c.Config.Stride, c.Config.Padding
+	p := out.H * out.W
+	r := 0
+	for ch := 0; ch < in.C; ch++ {
+		plane := x[ch*in.H*in.W : (ch+1)*in.H*in.W]
+		for ky := 0; ky < k; ky++ {
+			for kx := 0; kx < k; kx++ {
+				dst := c.col.Row(r)[img*p : (img+1)*p]
+				r++
+				off := kx - pad
+				lo, hi := spanX(off, s, in.W, out.W)
+				for oy := 0; oy < out.H; oy++ {
+					d := dst[oy*out.W : (oy+1)*out.W]
+					iy := oy*s - pad + ky
+					if iy < 0 || iy >= in.H {
+						clear(d)
+						continue
+					}
+					src := plane[iy*in.W : (iy+1)*in.W]
+					clear(d[:lo])
+					clear(d[hi:])
+					if s == 1 {
+						copy(d[lo:hi], src[lo+off:hi+off])
+						continue
+					}
+					for ox := lo; ox < hi; ox++ {
+						d[ox] = src[ox*s+off]
+					}
+				}
+			}
+		}
+	}
+}
+
+// col2im is im2col's adjoint: it overwrites dx [C*H*W] of image img with the
+// sum, over kernel positions, of the entries of c.dcol that im2col copied
+// from each input pixel.
+func (c *Conv2D[T]) col2im(dx []T, img int) {
+	in, out := c.In, c.Out
+	k, s, pad := c.Config.Kernel, c.Config.Stride, c.Config.Padding
+	p := out.H * out.W
+	clear(dx)
+	r := 0
+	for ch := 0; ch < in.C; ch++ {
+		plane := dx[ch*in.H*in.W : (ch+1)*in.H*in.W]
+		for ky := 0; ky < k; ky++ {
+			for kx := 0; kx < k; kx++ {
+				src := c.dcol.Row(r)[img*p : (img+1)*p]
+				r++
+				off := kx - pad
+				lo, hi := spanX(off, s, in.W, out.W)
+				for oy := 0; oy < out.H; oy++ {
+					iy := oy*s - pad + ky
+					if iy < 0 || iy >= in.H {
+						continue
+					}
+					d := src[oy*out.W : (oy+1)*out.W]
+					dst := plane[iy*in.W : (iy+1)*in.W]
+					if s == 1 {
+						dst = dst[lo+off : hi+off]
+						for j, v := range d[lo:hi] {
+							dst[j] += v
+						}
+						continue
+					}
+					for ox := lo; ox < hi; ox++ {
+						dst[ox*s+off] += d[ox]
+					}
+				}
+			}
+		}
+	}
+}
+
+// parallelRange splits [0, n) into one contiguous chunk per CPU and runs fn
+// on each concurrently, when there are at least two items and the total work
+// (n*perItem element operations) is worth a goroutine; else it runs fn(0, n)
+// on the caller's goroutine. Chunks must touch disjoint memory.
+func parallelRange(n, perItem int, fn func(lo, hi int)) {
+	const minWork = 1 << 15
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers < 2 || n*perItem < 2*minWork {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	chunk := (n + workers - 1) / workers
+	for lo := chunk; lo < n; lo += chunk {
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			fn(lo, hi)
+		}(lo, min(lo+chunk, n))
+	}
+	fn(0, min(chunk, n))
+	wg.Wait()
+}

@@ -1,0 +1,243 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func TestConv2DGradients(t *testing.T) {
+	for _, cfg := range []Conv2DConfig{
+		{In: ImageShape{2, 7, 5}, Out: 3, Kernel: 3, Stride: 2, Padding: 1},
+		{In: ImageShape{2, 7, 5}, Out: 3, Kernel: 3, Stride: 1, Padding: 1},
+		{In: ImageShape{3, 6, 7}, Out: 2, Kernel: 2, Stride: 1},
+		{In: ImageShape{1, 5, 7}, Out: 2, Kernel: 3, Stride: 3, Padding: 2, NoBias: true},
+		{In: ImageShape{2, 4, 3}, Out: 4, Kernel: 1},
+	} {
+		name := fmt.Sprintf("in %v out %d k%d s%d p%d nobias=%v", cfg.In, cfg.Out, cfg.Kernel, cfg.Stride, cfg.Padding, cfg.NoBias)
+		t.Run(name, func(t *testing.T) {
+			rng := testRNG()
+			c, err := NewConv2D[float64]("conv", cfg, rng)
+			if err != nil {
+				t.Fatal(err)
+			}
+			const n = 3
+			x := randomParam("x", rng, n, cfg.In.Size())
+			proj := randomParam("proj", rng, n, c.Out.Size())
+			loss := func() float64 { return dot(c.Forward(x.Mat()), proj.Value) }
+			loss()
+			c.Params().ZeroGrad()
+			c.Backward(proj.Mat(), x.GradMat())
+			checkGrad(t, name, loss, append(c.Params(), x))
+			// A second backward without dx must add the same parameter
+			// gradients again and leave the input alone.
+			loss() // GradCheck's last forward saw a perturbed input
+			w := append([]float64(nil), c.Weight.Grad...)
+			c.Backward(proj.Mat(), Mat[float64]{})
+			for i, g := range c.Weight.Grad {
+				if math.Abs(g-2*w[i]) > 1e-12*math.Max(1, math.Abs(g)) {
+					t.Fatalf("weight grad[%d] = %g after two backwards, want %g", i, g, 2*w[i])
+				}
+			}
+		})
+	}
+}
+
+// TestConv2DDirect compares Forward with the convolution's definition, on a
+// batch smaller than an earlier one so that reused buffers are exercised.
+func TestConv2DDirect(t *testing.T) {
+	rng := testRNG()
+	cfg := Conv2DConfig{In: ImageShape{3, 9, 6}, Out: 4, Kernel: 3, Stride: 2, Padding: 1}
+	c, err := NewConv2D[float64]("conv", cfg, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (ImageShape{4, 5, 3}); c.Out != want {
+		t.Fatalf("output shape %v, want %v", c.Out, want)
+	}
+	c.Forward(randomParam("big", rng, 5, cfg.In.Size()).Mat())
+	x := randomParam("x", rng, 2, cfg.In.Size()).Mat()
+	y := c.Forward(x)
+	in, out, k := c.In, c.Out, cfg.Kernel
+	for n := 0; n < 2; n++ {
+		for o := 0; o < out.C; o++ {
+			for oy := 0; oy < out.H; oy++ {
+				for ox := 0; ox < out.W; ox++ {
+					s := c.Bias.Value[o]
+					for ch := 0; ch < in.C; ch++ {
+						for ky := 0; ky < k; ky++ {
+							for kx := 0; kx < k; kx++ {
+								iy, ix := oy*2-1+ky, ox*2-1+kx
+								if iy < 0 || iy >= in.H || ix < 0 || ix >= in.W {
+									continue
+								}
+								s += c.Weight.Value[((o*in.C+ch)*k+ky)*k+kx] * x.Row(n)[(ch*in.H+iy)*in.W+ix]
+							}
+						}
+					}
+					if got := y.Row(n)[(o*out.H+oy)*out.W+ox]; math.Abs(got-s) > 1e-12 {
+						t.Fatalf("y[%d][%d][%d][%d] = %g, want %g", n, o, oy, ox, got, s)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestConv2DConfigRejects(t *testing.T) {
+	for _, cfg := range []Conv2DConfig{
+		{In: ImageShape{0, 4, 4}, Out: 1, Kernel: 1},
+		{In: ImageShape{1, 4, 4}, Out: 0, Kernel: 1},
+		{In: ImageShape{1, 4, 4}, Out: 1, Kernel: 0},
+		{In: ImageShape{1, 4, 4}, Out: 1, Kernel: 3, Padding: -1},
+		{In: ImageShape{1, 2, 4}, Out: 1, Kernel: 3},
+		{In: ImageShape{1, 4, 4}, Out: 1, Kernel: 3, Init: "bogus"},
+	} {
+		if _, err := NewConv2D[float32]("c", cfg, testRNG()); err == nil {
+			t.Errorf("NewConv2D(%+v) succeeded", cfg)
+		}
+	}
+}
+
+func TestReLUGradients(t *testing.T) {
+	rng := testRNG()
+	x := randomParam("x", rng, 4, 7)
+	proj := randomParam("proj", rng, 4, 7)
+	var r ReLU[float64]
+	buf := NewMat[float64](4, 7)
+	loss := func() float64 {
+		buf.CopyFrom(x.Mat())
+		return dot(r.Forward(buf), proj.Value)
+	}
+	loss()
+	g := proj.Mat().Clone()
+	r.Backward(g)
+	copy(x.Grad, g.Data)
+	checkGrad(t, "relu", loss, Params[float64]{x})
+}
+
+func TestMaxPool2DGradients(t *testing.T) {
+	for _, tc := range []struct {
+		in             ImageShape
+		kernel, stride int
+		want           ImageShape
+	}{
+		{ImageShape{2, 7, 5}, 2, 0, ImageShape{2, 3, 2}}, // odd sizes: last row and column unused
+		{ImageShape{2, 7, 5}, 3, 2, ImageShape{2, 3, 2}}, // overlapping windows accumulate
+		{ImageShape{1, 4, 6}, 1, 1, ImageShape{1, 4, 6}},
+	} {
+		name := fmt.Sprintf("in %v k%d s%d", tc.in, tc.kernel, tc.stride)
+		t.Run(name, func(t *testing.T) {
+			rng := testRNG()
+			m, err := NewMaxPool2D[float64](tc.in, tc.kernel, tc.stride)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Out != tc.want {
+				t.Fatalf("output shape %v, want %v", m.Out, tc.want)
+			}
+			const n = 3
+			x := randomParam("x", rng, n, tc.in.Size())
+			proj := randomParam("proj", rng, n, m.Out.Size())
+			loss := func() float64 { return dot(m.Forward(x.Mat()), proj.Value) }
+			loss()
+			m.Backward(proj.Mat(), x.GradMat())
+			checkGrad(t, name, loss, Params[float64]{x})
+		})
+	}
+	if _, err := NewMaxPool2D[float32](ImageShape{1, 3, 3}, 4, 0); err == nil {
+		t.Error("kernel 4 over a 3×3 image accepted")
+	}
+}
+
+// TestMaxPool2DTies checks PyTorch's tie rule: the first maximum of a window
+// in row-major order gets the whole gradient.
+func TestMaxPool2DTies(t *testing.T) {
+	m, err := NewMaxPool2D[float64](ImageShape{1, 2, 4}, 2, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := Mat[float64]{Rows: 1, Cols: 8, Data: []float64{
+		1, 5, 2, 2,
+		5, 0, 2, 2,
+	}}
+	y := m.Forward(x)
+	if y.Data[0] != 5 || y.Data[1] != 2 {
+		t.Fatalf("pooled %v, want [5 2]", y.Data)
+	}
+	dx := NewMat[float64](1, 8)
+	m.Backward(Mat[float64]{Rows: 1, Cols: 2, Data: []float64{10, 20}}, dx)
+	want := []float64{0, 10, 20, 0, 0, 0, 0, 0}
+	for i := range want {
+		if dx.Data[i] != want[i] {
+			t.Fatalf("dx = %v, want %v", dx.Data, want)
+		}
+	}
+}
+
+// cnnBench is the benchmark network: conv3×3(16, pad 1)-ReLU-maxpool2-
+// conv3×3(32, pad 1)-ReLU-maxpool2 over 64×64 RGB images.
+type cnnBench struct {
+	c1, c2 *Conv2D[float32]
+	r1, r2 ReLU[float32]
+	p1, p2 *MaxPool2D[float32]
+	d1, d2 Mat[float32] // gradient buffers of the two conv outputs
+	dp1    Mat[float32] // gradient of the first pool's output
+}
+
+func newCNNBench(batch int) (*cnnBench, error) {
+	rng := testRNG()
+	var (
+		n   cnnBench
+		err error
+	)
+	if n.c1, err = NewConv2D[float32]("c1", Conv2DConfig{In: ImageShape{3, 64, 64}, Out: 16, Kernel: 3, Padding: 1}, rng); err != nil {
+		return nil, err
+	}
+	if n.p1, err = NewMaxPool2D[float32](n.c1.Out, 2, 0); err != nil {
+		return nil, err
+	}
+	if n.c2, err = NewConv2D[float32]("c2", Conv2DConfig{In: n.p1.Out, Out: 32, Kernel: 3, Padding: 1}, rng); err != nil {
+		return nil, err
+	}
+	if n.p2, err = NewMaxPool2D[float32](n.c2.Out, 2, 0); err != nil {
+		return nil, err
+	}
+	n.d1 = NewMat[float32](batch, n.c1.Out.Size())
+	n.d2 = NewMat[float32](batch, n.c2.Out.Size())
+	n.dp1 = NewMat[float32](batch, n.p1.Out.Size())
+	return &n, nil
+}
+
+func (n *cnnBench) step(x, dy Mat[float32]) {
+	h := n.p1.Forward(n.r1.Forward(n.c1.Forward(x)))
+	n.p2.Forward(n.r2.Forward(n.c2.Forward(h)))
+	n.p2.Backward(dy, n.d2)
+	n.r2.Backward(n.d2)
+	n.c2.Backward(n.d2, n.dp1)
+	n.p1.Backward(n.dp1, n.d1)
+	n.r1.Backward(n.d1)
+	n.c1.Backward(n.d1, Mat[float32]{})
+}
+
+// BenchmarkCNNForwardBackward times one forward and backward pass of a small
+// image encoder in float32 on a batch of 32 64×64×3 images.
+func BenchmarkCNNForwardBackward(b *testing.B) {
+	const batch = 32
+	n, err := newCNNBench(batch)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	x := NewMat[float32](batch, n.c1.In.Size())
+	InitUniform(x.Data, 1, rng)
+	dy := NewMat[float32](batch, n.p2.Out.Size())
+	InitUniform(dy.Data, 1, rng)
+	n.step(x, dy) // size the buffers
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		n.step(x, dy)
+	}
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "images/s")
+}

@@ -1,0 +1,133 @@
+package nn
+
+import "fmt"
+
+// ReLU is the rectifier y = max(x, 0), as torch.nn.ReLU. It works in place
+// on any Mat (images or features) and caches its output for Backward, whose
+// gradient is 1 where y > 0 and 0 elsewhere (0 at x = 0, as PyTorch).
+type ReLU[T Float] struct {
+	y Mat[T] // the last output, aliasing the caller's Mat
+}
+
+// Forward rectifies x [N][D] in place and returns it. The caller must leave
+// x unchanged until Backward, which reads it as the cached output.
+func (r *ReLU[T]) Forward(x Mat[T]) Mat[T] {
+	d := x.Data[:x.Rows*x.Cols]
+	for i, v := range d {
+		if v <= 0 { // NaN stays NaN, as in PyTorch
+			d[i] = 0
+		}
+	}
+	r.y = x
+	return x
+}
+
+// Backward zeroes dy [N][D] in place wherever the last output was not
+// positive, turning the output gradient into the input gradient.
+func (r *ReLU[T]) Backward(dy Mat[T]) {
+	mustSameShape("ReLU.Backward", r.y, dy)
+	y := r.y.Data[:r.y.Rows*r.y.Cols]
+	for i := range dy.Data[:dy.Rows*dy.Cols] {
+		if !(y[i] > 0) {
+			dy.Data[i] = 0
+		}
+	}
+}
+
+// MaxPool2D takes the maximum of each K×K window of each channel, windows
+// Stride apart, as torch.nn.MaxPool2d without padding (floor mode). The
+// position of each window's maximum is cached for Backward, which routes the
+// gradient there alone; on ties the first maximum in row-major order wins, as
+// PyTorch's CPU kernel does, and a NaN wins over any number.
+type MaxPool2D[T Float] struct {
+	Kernel, Stride int
+	In, Out        ImageShape // geometry of an input row and of an output row
+
+	y   Mat[T]
+	arg []int32 // [N*Out.Size()]: index within the input row of each maximum
+	n   int
+}
+
+// NewMaxPool2D returns a pool over images of geometry in with a kernel×kernel
+// window, moved stride pixels at a time; stride 0 means stride = kernel, the
+// PyTorch default (non-overlapping windows). Output rows have geometry
+// C × ((H-kernel)/stride+1) × ((W-kernel)/stride+1); trailing pixels that no
+// window reaches are ignored, as PyTorch does.
+func NewMaxPool2D[T Float](in ImageShape, kernel, stride int) (*MaxPool2D[T], error) {
+	if stride == 0 {
+		stride = kernel
+	}
+	switch {
+	case !in.valid():
+		return nil, fmt.Errorf("max_pool2d: input shape %v must be positive", in)
+	case kernel < 1 || stride < 1:
+		return nil, fmt.Errorf("max_pool2d: kernel %d and stride %d must be at least 1", kernel, stride)
+	case kernel > in.H || kernel > in.W:
+		return nil, fmt.Errorf("max_pool2d: kernel %d larger than input %v", kernel, in)
+	}
+	out := ImageShape{C: in.C, H: (in.H-kernel)/stride + 1, W: (in.W-kernel)/stride + 1}
+	return &MaxPool2D[T]{Kernel: kernel, Stride: stride, In: in, Out: out}, nil
+}
+
+// Forward maps x [N][C*H*W] to y [N][C*Ho*Wo] (geometry m.In to m.Out). y is
+// valid until the next Forward; x may change afterwards, since only the
+// argmax positions are kept.
+func (m *MaxPool2D[T]) Forward(x Mat[T]) Mat[T] {
+	if x.Cols != m.In.Size() {
+		panic(fmt.Sprintf("nn: MaxPool2D.Forward: input has %d columns, want %v = %d", x.Cols, m.In, m.In.Size()))
+	}
+	m.n = x.Rows
+	m.y = resize(m.y, x.Rows, m.Out.Size())
+	if need := x.Rows * m.Out.Size(); cap(m.arg) < need {
+		m.arg = make([]int32, need)
+	}
+	m.arg = m.arg[:x.Rows*m.Out.Size()]
+	parallelRange(x.Rows, m.In.Size(), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			m.forwardImage(x.Row(i), m.y.Row(i), m.arg[i*m.Out.Size():(i+1)*m.Out.Size()])
+		}
+	})
+	return m.y
+}
+
+func (m *MaxPool2D[T]) forwardImage(x, y []T, arg []int32) {
+	in, out, k, s := m.In, m.Out, m.Kernel, m.Stride
+	o := 0
+	for ch := 0; ch < in.C; ch++ {
+		base := ch * in.H * in.W
+		for oy := 0; oy < out.H; oy++ {
+			for ox := 0; ox < out.W; ox++ {
+				start := base + oy*s*in.W + ox*s
+				best, at := x[start], start
+				for ky := 0; ky < k; ky++ {
+					row := start + ky*in.W
+					for j, v := range x[row : row+k] {
+						if v > best || (v != v && best == best) {
+							best, at = v, row+j
+						}
+					}
+				}
+				y[o], arg[o] = best, int32(at)
+				o++
+			}
+		}
+	}
+}
+
+// Backward writes into dx [N][C*H*W] the gradient of the last Forward's
+// input: each dy [N][C*Ho*Wo] entry added at its window's maximum, zero
+// elsewhere (overlapping windows accumulate).
+func (m *MaxPool2D[T]) Backward(dy, dx Mat[T]) {
+	if dy.Rows != m.n || dy.Cols != m.Out.Size() || dx.Rows != m.n || dx.Cols != m.In.Size() {
+		panic(fmt.Sprintf("nn: MaxPool2D.Backward: dy %dx%d, dx %dx%d, want %dx%d and %dx%d",
+			dy.Rows, dy.Cols, dx.Rows, dx.Cols, m.n, m.Out.Size(), m.n, m.In.Size()))
+	}
+	dx.Zero()
+	os := m.Out.Size()
+	for i := 0; i < m.n; i++ {
+		dr, gr := dx.Row(i), dy.Row(i)
+		for o, at := range m.arg[i*os : (i+1)*os] {
+			dr[at] += gr[o]
+		}
+	}
+}
