@@ -58,7 +58,7 @@ func (i CaptionIssue) String() string {
 // data loss is visible: every skipped image is named with its reason.
 type CaptionReport struct {
 	Source          string         // the file the captions came from
-	Lines           int            // non-blank caption lines (Flickr8k) or annotations (COCO) read
+	Lines           int            // non-blank caption lines (Flickr8k), annotations (COCO) or split-list entries (Select) read
 	SpaceSeparated  int            // Flickr8k lines whose key and caption are separated by a space, not a tab (the line-1 quirk)
 	Captions        int            // captions kept
 	SkippedCaptions int            // captions dropped together with a skipped image
@@ -153,7 +153,7 @@ func imageExists(dir, name string) bool {
 // ReadFlickr8kTokens reads a Flickr8k.token.txt caption file: one caption a
 // line, "<image>.jpg#<n><TAB><caption>". As in the original release, the key
 // may be separated from the caption by a space instead of a tab (line 1 of
-// the real file); both are accepted and counted. Images appear in order of
+// the real file, and lines 6 and 12 too); both are accepted and counted. Images appear in order of
 // first mention, captions in file order. An image id whose file does not
 // exist in imageDir (for example the release's defective
 // "2258277193_586949ec62.jpg.1") is skipped with its captions and reported.

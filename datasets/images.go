@@ -9,6 +9,7 @@ package datasets
 // memory, and can be saved to and restored from a disk cache file.
 
 import (
+	"bytes"
 	"encoding/gob"
 	"errors"
 	"fmt"
@@ -22,6 +23,11 @@ import (
 
 	"github.com/disintegration/imaging"
 )
+
+// MaxImagePixels bounds width*height of an image file; larger ones are
+// reported as unusable rather than decoded (a guard against decompression
+// bombs). 50 megapixels is far above any captioning photo.
+const MaxImagePixels = 50_000_000
 
 // ImageTensor is an image as float32 values in CHW order: Data[c*H*W+y*W+x].
 type ImageTensor struct {
@@ -140,7 +146,20 @@ func (l *ImageLoader) entry(path string) *cachedImage {
 // decode opens path and returns it resized (shorter side to Resize, keeping
 // the aspect ratio) and centre-cropped to a Resize x Resize square.
 func (l *ImageLoader) decode(path string) (*image.NRGBA, error) {
-	img, err := imaging.Open(path)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", path, err)
+	}
+	// Check the header first so that a forged or enormous size cannot make
+	// the decoder allocate gigabytes.
+	hdr, _, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", path, err)
+	}
+	if int64(hdr.Width)*int64(hdr.Height) > MaxImagePixels {
+		return nil, fmt.Errorf("image %s: %dx%d is larger than %d pixels", path, hdr.Width, hdr.Height, MaxImagePixels)
+	}
+	img, err := imaging.Decode(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", path, err)
 	}

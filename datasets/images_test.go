@@ -1,6 +1,8 @@
 package datasets
 
 import (
+	"encoding/binary"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"image/png"
@@ -311,6 +313,37 @@ func TestImageCache(t *testing.T) {
 	}
 	if l.Decodes() != 2 || l.Cached() != 2 {
 		t.Errorf("after a failing file loaded 3 times: %d decodes, %d cached, want 2, 2", l.Decodes(), l.Cached())
+	}
+
+	// Concurrent loads of the same files still decode each once.
+	c := newLoader(t, ImageConfig{Size: 4})
+	var many []string
+	for range 40 {
+		many = append(many, a, filepath.Join(captionImages(), "b.png"))
+	}
+	ok, _, err := c.Preload(many)
+	if err != nil || len(ok) != 80 || c.Decodes() != 2 {
+		t.Errorf("Preload of 2 files x 40: %d ok, %d decodes, err %v; want 80, 2", len(ok), c.Decodes(), err)
+	}
+}
+
+func TestImageTooLarge(t *testing.T) {
+	// A PNG header claiming 100000 x 100000 pixels, with no data behind it.
+	dir := t.TempDir()
+	p := writePNG(t, dir, "small.png", 2, 2, uniquePixels)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(b[16:24], []byte{0, 1, 0x86, 0xa0, 0, 1, 0x86, 0xa0}) // IHDR width, height
+	binary.BigEndian.PutUint32(b[29:33], crc32.ChecksumIEEE(b[12:29]))
+	big := filepath.Join(dir, "big.png")
+	if err := os.WriteFile(big, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l := newLoader(t, ImageConfig{Size: 4})
+	if _, err := l.Load(big); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("err = %v, want a size refusal", err)
 	}
 }
 
