@@ -335,6 +335,9 @@ func packA[T float](dst, a []T, lda int, trans bool, i0, mc, p0, kc, mr int) {
 		d := dst[ip*kc : ip*kc+mr*kc]
 		if trans {
 			// op(A)[i,p] = a[p*lda+i]: each k step is a contiguous run.
+			if rows == mr && copyRows(d, a[p0*lda+i0+ip:], lda, kc, mr) {
+				continue
+			}
 			for p := 0; p < kc; p++ {
 				src := a[(p0+p)*lda+i0+ip:]
 				dd := d[p*mr : p*mr+mr]
@@ -344,11 +347,16 @@ func packA[T float](dst, a []T, lda int, trans bool, i0, mc, p0, kc, mr int) {
 			continue
 		}
 		// op(A)[i,p] = a[i*lda+p]: transpose rows into the panel.
+		base := a[(i0+ip)*lda+p0:]
+		jd, pd := transBlock(d, base, lda, mr, rows, kc)
 		for i := 0; i < rows; i++ {
-			src := a[(i0+ip+i)*lda+p0:]
-			src = src[:kc]
+			start := 0
+			if i < jd {
+				start = pd
+			}
+			src := base[i*lda+start : i*lda+kc]
 			for p, v := range src {
-				d[p*mr+i] = v
+				d[(start+p)*mr+i] = v
 			}
 		}
 		for i := rows; i < mr; i++ {
@@ -368,6 +376,9 @@ func packB[T float](dst, b []T, ldb int, trans bool, p0, kc, j0, nc, nr int) {
 		d := dst[jp*kc : jp*kc+nr*kc]
 		if !trans {
 			// op(B)[p,j] = b[p*ldb+j]: contiguous runs.
+			if cols == nr && copyRows(d, b[p0*ldb+j0+jp:], ldb, kc, nr) {
+				continue
+			}
 			for p := 0; p < kc; p++ {
 				src := b[(p0+p)*ldb+j0+jp:]
 				dd := d[p*nr : p*nr+nr]
@@ -377,11 +388,16 @@ func packB[T float](dst, b []T, ldb int, trans bool, p0, kc, j0, nc, nr int) {
 			continue
 		}
 		// op(B)[p,j] = b[j*ldb+p].
+		base := b[(j0+jp)*ldb+p0:]
+		jd, pd := transBlock(d, base, ldb, nr, cols, kc)
 		for j := 0; j < cols; j++ {
-			src := b[(j0+jp+j)*ldb+p0:]
-			src = src[:kc]
+			start := 0
+			if j < jd {
+				start = pd
+			}
+			src := base[j*ldb+start : j*ldb+kc]
 			for p, v := range src {
-				d[p*nr+j] = v
+				d[(start+p)*nr+j] = v
 			}
 		}
 		for j := cols; j < nr; j++ {

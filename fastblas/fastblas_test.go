@@ -23,6 +23,14 @@ func withPath(t *testing.T, f func(t *testing.T)) {
 			f(t)
 		})
 	}
+	if asmPack {
+		// The default kernels with the portable Go packing routines.
+		t.Run("gopack", func(t *testing.T) {
+			asmPack = false
+			defer func() { asmPack = true }()
+			f(t)
+		})
+	}
 }
 
 type gemmCase struct {
