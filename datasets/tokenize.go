@@ -122,8 +122,10 @@ func Tokenize(s string, opt TokenizeOptions) []string {
 	}
 	lang := strings.ToLower(opt.Lang)
 	var out []string
-	for _, field := range strings.Split(s, " ") {
-		out = tokenizeField(out, []rune(field), lang)
+	for s != "" {
+		field, rest, _ := strings.Cut(s, " ")
+		out = tokenizeField(out, field, lang)
+		s = rest
 	}
 	return out
 }
@@ -134,38 +136,42 @@ func isWordRune(r rune) bool {
 	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r) || r == '\'' || r == '-' || r == '_'
 }
 
-// tokenizeField appends the tokens of one space-free field to out.
-func tokenizeField(out []string, rs []rune, lang string) []string {
-	for i := 0; i < len(rs); {
-		r := rs[i]
+// tokenizeField appends the tokens of one space-free field to out. Tokens
+// are substrings of field.
+func tokenizeField(out []string, field, lang string) []string {
+	for i := 0; i < len(field); {
+		r, size := utf8.DecodeRuneInString(field[i:])
 		switch {
 		case isWordRune(r):
-			j := i + 1
-			for j < len(rs) {
-				if isWordRune(rs[j]) {
-					j++
+			j := i + size
+			prevDigit := unicode.IsDigit(r)
+			for j < len(field) {
+				rj, sj := utf8.DecodeRuneInString(field[j:])
+				if isWordRune(rj) {
+					prevDigit = unicode.IsDigit(rj)
+					j += sj
 					continue
 				}
 				// Decimal point or thousands separator inside a number.
-				if (rs[j] == '.' || rs[j] == ',') && unicode.IsDigit(rs[j-1]) && j+1 < len(rs) && unicode.IsDigit(rs[j+1]) {
-					j += 2
+				if (rj == '.' || rj == ',') && prevDigit && j+1 < len(field) && field[j+1] >= '0' && field[j+1] <= '9' {
+					j++
 					continue
 				}
 				break
 			}
-			out = appendWord(out, string(rs[i:j]), lang)
+			out = appendWord(out, field[i:j], lang)
 			i = j
 		case r == '.':
 			j := i + 1
-			for j < len(rs) && rs[j] == '.' {
+			for j < len(field) && field[j] == '.' {
 				j++
 			}
-			out = append(out, string(rs[i:j]))
+			out = append(out, field[i:j])
 			i = j
 		default:
 			// Punctuation, symbols and anything else: one token per rune.
-			out = append(out, string(r))
-			i++
+			out = append(out, field[i:i+size])
+			i += size
 		}
 	}
 	return out
