@@ -241,3 +241,30 @@ func BenchmarkCNNForwardBackward(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "images/s")
 }
+
+// TestMaxPool2DFloat32 checks the branch-free float32 path for 2×2 windows
+// against the float64 one (the gradient-checked reference) on data full of
+// ties, signed zeros included.
+func TestMaxPool2DFloat32(t *testing.T) {
+	rng := testRNG()
+	in := ImageShape{2, 7, 9}
+	for _, stride := range []int{2, 1, 3} {
+		m32, err := NewMaxPool2D[float32](in, 2, stride)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m64, _ := NewMaxPool2D[float64](in, 2, stride)
+		x32 := NewMat[float32](3, in.Size())
+		x64 := NewMat[float64](3, in.Size())
+		for i := range x64.Data {
+			v := []float64{-1, -0.0, 0, 0.5, 2, math.Copysign(0, -1)}[rng.IntN(6)]
+			x32.Data[i], x64.Data[i] = float32(v), v
+		}
+		y32, y64 := m32.Forward(x32), m64.Forward(x64)
+		for i, v := range y64.Data {
+			if float64(y32.Data[i]) != v || math.Signbit(float64(y32.Data[i])) != math.Signbit(v) || m32.arg[i] != m64.arg[i] {
+				t.Fatalf("stride %d: window %d: float32 gives %g at %d, float64 %g at %d", stride, i, y32.Data[i], m32.arg[i], v, m64.arg[i])
+			}
+		}
+	}
+}

@@ -1,24 +1,39 @@
 package nn
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // ReLU is the rectifier y = max(x, 0), as torch.nn.ReLU. It works in place
 // on any Mat (images or features) and caches its output for Backward, whose
 // gradient is 1 where y > 0 and 0 elsewhere (0 at x = 0, as PyTorch).
+//
+// Both passes are branch-free bit operations on the sign bit (random signs
+// would defeat the branch predictor), split over the CPUs for large inputs.
 type ReLU[T Float] struct {
 	y Mat[T] // the last output, aliasing the caller's Mat
 }
 
-// Forward rectifies x [N][D] in place and returns it. The caller must leave
-// x unchanged until Backward, which reads it as the cached output.
+// Forward rectifies x [N][D] in place and returns it; -0 becomes +0. The
+// caller must leave x unchanged until Backward, which reads it as the cached
+// output.
 func (r *ReLU[T]) Forward(x Mat[T]) Mat[T] {
-	d := x.Data[:x.Rows*x.Cols]
-	for i, v := range d {
-		if v <= 0 { // NaN stays NaN, as in PyTorch
-			d[i] = 0
-		}
-	}
 	r.y = x
+	parallelRange(x.Rows, x.Cols, func(lo, hi int) {
+		switch d := any(x.Data[lo*x.Cols : hi*x.Cols]).(type) {
+		case []float32:
+			for i, v := range d {
+				b := math.Float32bits(v)
+				d[i] = math.Float32frombits(b &^ uint32(int32(b)>>31))
+			}
+		case []float64:
+			for i, v := range d {
+				b := math.Float64bits(v)
+				d[i] = math.Float64frombits(b &^ uint64(int64(b)>>63))
+			}
+		}
+	})
 	return x
 }
 
@@ -26,12 +41,24 @@ func (r *ReLU[T]) Forward(x Mat[T]) Mat[T] {
 // positive, turning the output gradient into the input gradient.
 func (r *ReLU[T]) Backward(dy Mat[T]) {
 	mustSameShape("ReLU.Backward", r.y, dy)
-	y := r.y.Data[:r.y.Rows*r.y.Cols]
-	for i := range dy.Data[:dy.Rows*dy.Cols] {
-		if !(y[i] > 0) {
-			dy.Data[i] = 0
+	parallelRange(dy.Rows, dy.Cols, func(lo, hi int) {
+		ys := r.y.Data[lo*dy.Cols : hi*dy.Cols]
+		switch d := any(dy.Data[lo*dy.Cols : hi*dy.Cols]).(type) {
+		case []float32:
+			y := any(ys).([]float32)
+			for i, g := range d {
+				// y's bits are in [0, 2³¹): keep g iff they are not all zero.
+				keep := uint32(-int32(math.Float32bits(y[i])) >> 31)
+				d[i] = math.Float32frombits(math.Float32bits(g) & keep)
+			}
+		case []float64:
+			y := any(ys).([]float64)
+			for i, g := range d {
+				keep := uint64(-int64(math.Float64bits(y[i])) >> 63)
+				d[i] = math.Float64frombits(math.Float64bits(g) & keep)
+			}
 		}
-	}
+	})
 }
 
 // MaxPool2D takes the maximum of each K×K window of each channel, windows
@@ -90,19 +117,30 @@ func (m *MaxPool2D[T]) Forward(x Mat[T]) Mat[T] {
 	return m.y
 }
 
+// forwardImage pools one image x [C*H*W] into y [C*Ho*Wo], recording in arg
+// the index within x of each window's maximum.
 func (m *MaxPool2D[T]) forwardImage(x, y []T, arg []int32) {
 	in, out, k, s := m.In, m.Out, m.Kernel, m.Stride
 	o := 0
 	for ch := 0; ch < in.C; ch++ {
 		base := ch * in.H * in.W
 		for oy := 0; oy < out.H; oy++ {
+			rowStart := base + oy*s*in.W
+			if k == 2 {
+				// The common 2×2 window in float32, without unpredictable branches.
+				if xs, ok := any(x).([]float32); ok {
+					maxPool2Row(xs, any(y[o:o+out.W]).([]float32), arg[o:o+out.W], rowStart, in.W, s)
+					o += out.W
+					continue
+				}
+			}
 			for ox := 0; ox < out.W; ox++ {
-				start := base + oy*s*in.W + ox*s
+				start := rowStart + ox*s
 				best, at := x[start], start
 				for ky := 0; ky < k; ky++ {
 					row := start + ky*in.W
 					for j, v := range x[row : row+k] {
-						if v > best || (v != v && best == best) {
+						if v > best || (v != v && best == best) { // first max wins; NaN beats numbers
 							best, at = v, row+j
 						}
 					}
@@ -112,6 +150,36 @@ func (m *MaxPool2D[T]) forwardImage(x, y []T, arg []int32) {
 			}
 		}
 	}
+}
+
+// maxPool2Row pools one row of 2×2 windows whose top-left corners are
+// x[start + ox*s], rows w apart, into y and arg (len(y) windows). Values are
+// compared through integer keys that order as the floats do (-0 = +0, NaN
+// above +Inf) and selected with masks: on random data a branch per
+// comparison would be mispredicted half the time.
+func maxPool2Row(x, y []float32, arg []int32, start, w, s int) {
+	r0, r1 := x[start:start+w], x[start+w:start+2*w]
+	for ox := range y {
+		i := ox * s
+		at, best := i, orderKey32(r0[i])
+		at, best = pick(at, best, i+1, orderKey32(r0[i+1]))
+		at, best = pick(at, best, i+w, orderKey32(r1[i]))
+		at, _ = pick(at, best, i+w+1, orderKey32(r1[i+1]))
+		y[ox], arg[ox] = x[start+at], int32(start+at)
+	}
+}
+
+// pick returns (at, key) if key > best, else (bestAt, best), without a branch.
+func pick(bestAt int, best int64, at int, key int64) (int, int64) {
+	gt := (best - key) >> 63 // all ones iff key > best; keys are 32-bit, so no overflow
+	return bestAt ^ ((bestAt ^ at) & int(gt)), best ^ ((best ^ key) & gt)
+}
+
+// orderKey32 maps v to an integer that orders as v does (with -0 = +0, and
+// NaN above +Inf).
+func orderKey32(v float32) int64 {
+	b := int32(math.Float32bits(v + 0)) // v + 0 turns -0 into +0
+	return int64(b ^ int32(uint32(b>>31)>>1))
 }
 
 // Backward writes into dx [N][C*H*W] the gradient of the last Forward's
