@@ -113,7 +113,7 @@ func TestTorchFixtures(t *testing.T) {
 		case kind == "rnn" || kind == "lstm" || kind == "gru":
 			t.Log(name + ": " + checkRecurrentFixture(t, name, f))
 		case strings.HasPrefix(op, "conv2d"):
-			t.Logf("%s: skipped: Conv2D is not built yet (the captioning issue)", name)
+			t.Log(name + ": " + checkConvFixture(t, name, f))
 		case strings.Contains(op, "cross-entropy"):
 			t.Log(name + ": " + checkCrossEntropyFixture(t, name, f))
 		default:
@@ -205,4 +205,75 @@ func checkCrossEntropyFixture(t *testing.T, name string, f fixture) string {
 	closeTo(t, name+" loss", []float64{sum / float64(batch)}, []float64{want}, 1e-9)
 	closeTo(t, name+" grad logits", d.Data, f.nested(t, "grads").floats(t, "logits"), 1e-9)
 	return fmt.Sprintf("masked cross-entropy T=%d B=%d V=%d: checked loss and dlogits to 1e-9 relative", steps, batch, v)
+}
+
+// checkConvFixture runs conv2d -> relu -> max_pool2d(2) on the fixture's
+// NCHW batch and compares every output and gradient of
+// sum(pooled*grad_pooled) with PyTorch's.
+func checkConvFixture(t *testing.T, name string, f fixture) string {
+	xRaw, ok := f["x"].([]any)
+	if !ok || len(xRaw) == 0 {
+		t.Fatalf("%s: no x", name)
+	}
+	img, ok := xRaw[0].([]any)
+	if !ok || len(img) == 0 {
+		t.Fatalf("%s: x is not [N][C][H][W]", name)
+	}
+	plane, ok := img[0].([]any)
+	if !ok || len(plane) == 0 {
+		t.Fatalf("%s: x is not [N][C][H][W]", name)
+	}
+	row, _ := plane[0].([]any)
+	batch := len(xRaw)
+	in := ImageShape{C: f.int(t, "in_channels"), H: len(plane), W: len(row)}
+	cfg := Conv2DConfig{In: in, Out: f.int(t, "out_channels"), Kernel: f.int(t, "kernel"), Stride: f.int(t, "stride"), Padding: f.int(t, "padding")}
+	conv, err := NewConv2D[float64]("conv", cfg, testRNG())
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	params := f.nested(t, "params")
+	for _, p := range conv.Params() {
+		short := strings.TrimPrefix(p.Name, "conv.")
+		v := params.floats(t, short)
+		if len(v) != p.Size() {
+			t.Fatalf("%s: %s has %d values, want %d", name, short, len(v), p.Size())
+		}
+		copy(p.Value, v)
+	}
+	pool, err := NewMaxPool2D[float64](conv.Out, 2, 0)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	var relu ReLU[float64]
+	x := Mat[float64]{Rows: batch, Cols: in.Size(), Data: f.floats(t, "x")}
+	if len(x.Data) != x.Rows*x.Cols {
+		t.Fatalf("%s: x has %d values, want %d", name, len(x.Data), x.Rows*x.Cols)
+	}
+	const rel = 1e-9
+	h := relu.Forward(conv.Forward(x))
+	closeTo(t, name+" conv_relu", h.Data, f.floats(t, "conv_relu"), rel)
+	y := pool.Forward(h)
+	closeTo(t, name+" pooled", y.Data, f.floats(t, "pooled"), rel)
+	gy := Mat[float64]{Rows: batch, Cols: pool.Out.Size(), Data: f.floats(t, "grad_pooled")}
+	if len(gy.Data) != gy.Rows*gy.Cols {
+		t.Fatalf("%s: grad_pooled has %d values, want %d", name, len(gy.Data), gy.Rows*gy.Cols)
+	}
+	var loss float64
+	for i, v := range y.Data {
+		loss += v * gy.Data[i]
+	}
+	want, _ := f["loss_value"].(float64)
+	closeTo(t, name+" loss", []float64{loss}, []float64{want}, rel)
+	conv.Params().ZeroGrad()
+	dh := NewMat[float64](batch, conv.Out.Size())
+	pool.Backward(gy, dh)
+	relu.Backward(dh)
+	dx := NewMat[float64](batch, in.Size())
+	conv.Backward(dh, dx)
+	grads := f.nested(t, "grads")
+	closeTo(t, name+" grad weight", conv.Weight.Grad, grads.floats(t, "weight"), rel)
+	closeTo(t, name+" grad bias", conv.Bias.Grad, grads.floats(t, "bias"), rel)
+	closeTo(t, name+" grad x", dx.Data, grads.floats(t, "x"), rel)
+	return fmt.Sprintf("conv2d %v->%d k%d s%d p%d, relu, max_pool2d(2), N=%d: checked conv_relu, pooled, loss, dweight, dbias, dx to %g relative",
+		in, cfg.Out, cfg.Kernel, max(cfg.Stride, 1), cfg.Padding, batch, rel)
 }
