@@ -8,46 +8,6 @@ import (
 	"golang.org/x/text/unicode/norm"
 )
 
-// Word-level tokenisation for European text (English and French in
-// particular), and its inverse.
-//
-// Tokenize works in three steps:
-//
-//  1. Normalize: Unicode NFC; every curly or typographic apostrophe (’ ‘ ʼ ′ ´ `)
-//     becomes the ASCII apostrophe '; every Unicode space (including the
-//     narrow no-break space U+202F and no-break space U+00A0 that French text
-//     puts before ? ! : ; and inside « ») becomes one ASCII space; zero-width
-//     characters and soft hyphens are removed; "…" becomes "..."; the Unicode
-//     hyphens U+2010 and U+2011 become "-".
-//  2. Optionally lowercase with Unicode case mapping (É → é, Ç → ç).
-//  3. Split on spaces, then split every punctuation mark and symbol off as its
-//     own token: . , ? ! ; : « » " ( ) $ % and so on. A run of dots is one
-//     token ("..."). A '.' or ',' between two digits stays inside the number
-//     ("3.5", "1,000"). A hyphen inside a word stays ("peut-être", "a-t-il",
-//     "well-known"); a hyphen at the edge of a word or standing alone is a
-//     token. Apostrophes are then handled by language (TokenizeOptions.Lang):
-//
-//     - "fr": elisions are split after the apostrophe: l'homme → l' homme,
-//     qu'il → qu' il, j'ai → j' ai, c'est → c' est, and likewise for n' d' m' t'
-//     s' ç' jusqu' lorsqu' puisqu' quoiqu'. Words whose apostrophe is not an
-//     elision of that list stay whole (aujourd'hui, quelqu'un, presqu'île).
-//     - "en": contractions are split the Penn Treebank way, so that every
-//     piece is a real suffix shared across words and Detokenize only has to
-//     concatenate: don't → do n't, can't → ca n't, won't → wo n't,
-//     it's → it 's, I'm → I 'm, we're → we 're, I've → I 've, I'll → I 'll,
-//     I'd → I 'd, should've → should 've (also the possessive: Tom's → Tom 's).
-//     Splitting keeps the vocabulary small: "n't" and "'s" are learned once
-//     instead of once per verb. "o'clock" and the leading-apostrophe words 'em,
-//     'tis, 'twas, 'til, 'cause stay whole; a plural possessive (boys') keeps its
-//     apostrophe.
-//     - any other language: apostrophes inside a word are kept.
-//
-//     In every language an apostrophe at the start of a word, or at the end of
-//     a word that also started with one, is a quotation mark and becomes a "'"
-//     token ('present' → ' present ').
-//
-// Detokenize undoes step 3 (not the lowercasing or the normalisation).
-
 // TokenizeOptions controls Tokenize.
 type TokenizeOptions struct {
 	// Lang selects the apostrophe rules: "en" (contractions), "fr" (elisions);
@@ -112,9 +72,49 @@ func Normalize(s string) string {
 	return b.String()
 }
 
-// Tokenize splits a sentence into word and punctuation tokens as described
-// in the comment at the top of this file. It never fails: any string,
-// including invalid UTF-8, yields a (possibly empty) token list.
+// Tokenize splits a sentence into word and punctuation tokens, for European
+// text (English and French in particular). It never fails: any string,
+// including invalid UTF-8, yields a (possibly empty) token list. It works in
+// three steps:
+//
+//  1. Normalize: Unicode NFC; every curly or typographic apostrophe (’ ‘ ʼ ′ ´ `)
+//     becomes the ASCII apostrophe '; every Unicode space (including the
+//     narrow no-break space U+202F and no-break space U+00A0 that French text
+//     puts before ? ! : ; and inside « ») becomes one ASCII space; zero-width
+//     characters and soft hyphens are removed; "…" becomes "..."; the Unicode
+//     hyphens U+2010 and U+2011 become "-".
+//
+//  2. Optionally lowercase with Unicode case mapping (É → é, Ç → ç).
+//
+//  3. Split on spaces, then split every punctuation mark and symbol off as its
+//     own token: . , ? ! ; : « » " ( ) $ % and so on. A run of dots is one
+//     token ("..."). A '.' or ',' between two digits stays inside the number
+//     ("3.5", "1,000"). A hyphen inside a word stays ("peut-être", "a-t-il",
+//     "well-known"); a hyphen at the edge of a word or standing alone is a
+//     token. Apostrophes are then handled by language, as below.
+//
+// Apostrophe rules, chosen by TokenizeOptions.Lang:
+//
+//   - "fr": elisions are split after the apostrophe: l'homme → l' homme,
+//     qu'il → qu' il, j'ai → j' ai, c'est → c' est, and likewise for n' d' m'
+//     t' s' ç' jusqu' lorsqu' puisqu' quoiqu'. Words whose apostrophe is not
+//     an elision of that list stay whole (aujourd'hui, quelqu'un, presqu'île).
+//   - "en": contractions are split the Penn Treebank way, so that every piece
+//     is a real suffix shared across words and Detokenize only has to
+//     concatenate: don't → do n't, can't → ca n't, won't → wo n't,
+//     it's → it 's, I'm → I 'm, we're → we 're, I've → I 've, I'll → I 'll,
+//     I'd → I 'd, should've → should 've (also the possessive: Tom's → Tom 's).
+//     Splitting keeps the vocabulary small: "n't" and "'s" are learned once
+//     instead of once per verb. "o'clock" and the leading-apostrophe words
+//     'em, 'tis, 'twas, 'til, 'cause stay whole; a plural possessive (boys')
+//     keeps its apostrophe.
+//   - any other language: apostrophes inside a word are kept.
+//
+// In every language an apostrophe at the start of a word, or at the end of a
+// word that also started with one, is a quotation mark and becomes a "'"
+// token ('present' → ' present ').
+//
+// Detokenize undoes step 3 (not the lowercasing or the normalisation).
 func Tokenize(s string, opt TokenizeOptions) []string {
 	s = Normalize(s)
 	if opt.Lower {
