@@ -59,6 +59,22 @@ type kernelPair struct {
 	name string
 	s    gemmKernel[float32]
 	d    gemmKernel[float64]
+	// Optional kernels with fewer rows, used when they pad small m less
+	// (e.g. m = 32 or 64 with 8-row instead of 12-row tiles).
+	sSmall *gemmKernel[float32]
+	dSmall *gemmKernel[float64]
+}
+
+// smallMLimit is the largest m for which the small-row kernel may be chosen.
+const smallMLimit = 96
+
+// pick returns k, or small when it wastes fewer padded rows for this m. The
+// choice depends only on m, so results stay deterministic.
+func pick[T float](k, small *gemmKernel[T], m int) *gemmKernel[T] {
+	if small != nil && m <= smallMLimit && (m+small.mr-1)/small.mr*small.mr < (m+k.mr-1)/k.mr*k.mr {
+		return small
+	}
+	return k
 }
 
 // Kernel paths, best first.
@@ -95,10 +111,13 @@ func selectDefault() {
 }
 
 // registerKernels records a kernel path usable on this CPU (ok == true).
-func registerKernels(name string, ok bool, s gemmKernel[float32], d gemmKernel[float64]) {
-	if ok {
-		registry[name] = &kernelPair{name: name, s: s, d: d}
+func registerKernels(name string, ok bool, s gemmKernel[float32], d gemmKernel[float64]) *kernelPair {
+	if !ok {
+		return nil
 	}
+	kp := &kernelPair{name: name, s: s, d: d}
+	registry[name] = kp
+	return kp
 }
 
 // availablePaths lists the kernel paths usable on this machine.
@@ -140,7 +159,8 @@ func (impl Implementation) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float
 		impl.Implementation.Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	gemm(&current.Load().s, tA != blas.NoTrans, tB != blas.NoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	kp := current.Load()
+	gemm(pick(&kp.s, kp.sSmall, m), tA != blas.NoTrans, tB != blas.NoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // Dgemm performs one of the matrix-matrix operations
@@ -159,7 +179,8 @@ func (impl Implementation) Dgemm(tA, tB blas.Transpose, m, n, k int, alpha float
 		impl.Implementation.Dgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	gemm(&current.Load().d, tA != blas.NoTrans, tB != blas.NoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	kp := current.Load()
+	gemm(pick(&kp.d, kp.dSmall, m), tA != blas.NoTrans, tB != blas.NoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // parallelMinFlops is the smallest problem (in m·n·k multiply-adds) that is

@@ -37,12 +37,15 @@ func dgemmKernel6x8AVX2(k int, a, b, c *float64, ldc int, alpha, beta float64)
 func init() {
 	hasAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasFMA && cpu.X86.HasAVX2
 	hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
-	registerKernels(pathAVX512, hasAVX512,
+	big := registerKernels(pathAVX512, hasAVX512,
 		gemmKernel[float32]{name: "avx512-s12x32", mr: 12, nr: 32, mc: 144, kc: 256, nc: 4096, fn: sgemmKernel12x32AVX512},
 		gemmKernel[float64]{name: "avx512-d12x16", mr: 12, nr: 16, mc: 96, kc: 256, nc: 2048, fn: dgemmKernel12x16AVX512})
-	registerKernels(pathAVX512Small, hasAVX512,
+	small := registerKernels(pathAVX512Small, hasAVX512,
 		gemmKernel[float32]{name: "avx512-s8x32", mr: 8, nr: 32, mc: 128, kc: 256, nc: 4096, fn: sgemmKernel8x32AVX512},
 		gemmKernel[float64]{name: "avx512-d8x16", mr: 8, nr: 16, mc: 96, kc: 256, nc: 2048, fn: dgemmKernel8x16AVX512})
+	if big != nil && small != nil {
+		big.sSmall, big.dSmall = &small.s, &small.d
+	}
 	registerKernels(pathAVX2, hasAVX2,
 		gemmKernel[float32]{name: "avx2-s6x16", mr: 6, nr: 16, mc: 144, kc: 256, nc: 4096, fn: sgemmKernel6x16AVX2},
 		gemmKernel[float64]{name: "avx2-d6x8", mr: 6, nr: 8, mc: 96, kc: 256, nc: 2048, fn: dgemmKernel6x8AVX2})
