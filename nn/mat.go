@@ -149,3 +149,8 @@ func addColumnSums[T Float](dst []T, m Mat[T]) {
 func sigmoid[T Float](x T) T { return T(1 / (1 + math.Exp(-float64(x)))) }
 
 func tanh[T Float](x T) T { return T(math.Tanh(float64(x))) }
+
+// NewMatLike returns a rows×cols matrix reusing buf's storage when it is
+// large enough; the contents are unspecified. Callers keep the result as
+// their buffer for the next call.
+func NewMatLike[T Float](buf Mat[T], rows, cols int) Mat[T] { return resize(buf, rows, cols) }

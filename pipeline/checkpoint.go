@@ -1,0 +1,295 @@
+package pipeline
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nlpodyssey/safetensors"
+
+	"github.com/seqtask/seqtask/nn"
+)
+
+// A checkpoint is one safetensors file: the weights under PyTorch's names
+// (so `safetensors.torch.load_file` reads them as they are), the optimizer's
+// state under "optim/<slot>/<param>", and in the header's metadata
+// everything else a resumed run needs: step, RNG state, config, task
+// metadata (vocabulary), best score and elapsed training time.
+const (
+	optimPrefix   = "optim/"
+	metaStep      = "seqtask.step"
+	metaOptSteps  = "seqtask.optimizer_steps"
+	metaRNG       = "seqtask.rng"
+	metaConfig    = "seqtask.config"
+	metaTask      = "seqtask.task."
+	metaBest      = "seqtask.best_loss"
+	metaBadEvals  = "seqtask.evals_without_improvement"
+	metaElapsed   = "seqtask.elapsed_seconds"
+	metaPrecision = "seqtask.precision"
+)
+
+// checkpoint is the state of a run at one step.
+type checkpoint[T nn.Float] struct {
+	Step     int
+	RNG      []byte // the training RNG's state (rand.PCG.MarshalBinary)
+	Config   []byte // the resolved YAML
+	TaskMeta map[string]string
+	Best     float64 // best validation loss so far (+Inf before the first evaluation)
+	BadEvals int     // evaluations since Best improved
+	Elapsed  time.Duration
+	Params   nn.Params[T]
+	Optim    nn.OptimizerState[T]
+}
+
+// tensor adapts a float slice to safetensors.View.
+type tensor struct {
+	dtype safetensors.DType
+	shape []uint64
+	data  []byte
+}
+
+func (t tensor) DType() safetensors.DType { return t.dtype }
+func (t tensor) Shape() []uint64          { return t.shape }
+func (t tensor) Data() []byte             { return t.data }
+func (t tensor) DataLen() uint64          { return uint64(len(t.data)) }
+
+func toTensor[T nn.Float](v []T, shape []int) tensor {
+	t := tensor{shape: make([]uint64, len(shape))}
+	for i, s := range shape {
+		t.shape[i] = uint64(s)
+	}
+	switch x := any(v).(type) {
+	case []float32:
+		t.dtype, t.data = safetensors.F32, make([]byte, 4*len(x))
+		for i, f := range x {
+			binary.LittleEndian.PutUint32(t.data[4*i:], math.Float32bits(f))
+		}
+	case []float64:
+		t.dtype, t.data = safetensors.F64, make([]byte, 8*len(x))
+		for i, f := range x {
+			binary.LittleEndian.PutUint64(t.data[8*i:], math.Float64bits(f))
+		}
+	}
+	return t
+}
+
+// fromTensor decodes an F32 or F64 tensor into dst, converting precision
+// as needed; a size or type mismatch is an error naming the tensor.
+func fromTensor[T nn.Float](name string, tv safetensors.TensorView, dst []T) error {
+	b := tv.Data()
+	switch tv.DType() {
+	case safetensors.F32:
+		if len(b) != 4*len(dst) {
+			return fmt.Errorf("tensor %s has %d values, want %d", name, len(b)/4, len(dst))
+		}
+		for i := range dst {
+			dst[i] = T(math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:])))
+		}
+	case safetensors.F64:
+		if len(b) != 8*len(dst) {
+			return fmt.Errorf("tensor %s has %d values, want %d", name, len(b)/8, len(dst))
+		}
+		for i := range dst {
+			dst[i] = T(math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:])))
+		}
+	default:
+		return fmt.Errorf("tensor %s has type %v; want F32 or F64", name, tv.DType())
+	}
+	return nil
+}
+
+// writeSafetensors writes tensors and metadata to path atomically: a
+// temporary file in the same folder, fsync, rename, fsync of the folder.
+// A crash leaves either the old file or the new one, never half of one.
+func writeSafetensors(path string, tensors map[string]tensor, meta map[string]string) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	fail := func(err error) error {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := safetensors.SerializeToWriter(tensors, meta, f); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		return fail(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// readSafetensors returns a file's tensors and its header metadata.
+func readSafetensors(path string) (safetensors.SafeTensors, map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return safetensors.SafeTensors{}, nil, err
+	}
+	_, header, err := safetensors.ReadMetadata(b)
+	if err != nil {
+		return safetensors.SafeTensors{}, nil, fmt.Errorf("%s: not a valid safetensors file: %w", path, err)
+	}
+	st, err := safetensors.Deserialize(b)
+	if err != nil {
+		return st, nil, fmt.Errorf("%s: not a valid safetensors file: %w", path, err)
+	}
+	return st, header.Metadata(), nil
+}
+
+func (c *checkpoint[T]) save(path string) error {
+	tensors := make(map[string]tensor, 3*len(c.Params))
+	for _, p := range c.Params {
+		tensors[p.Name] = toTensor(p.Value, p.Shape)
+	}
+	for k, v := range c.Optim.Tensors {
+		tensors[optimPrefix+k] = toTensor(v, []int{len(v)})
+	}
+	var zero T
+	meta := map[string]string{
+		"format":      "pt",
+		metaStep:      strconv.Itoa(c.Step),
+		metaOptSteps:  strconv.Itoa(c.Optim.Steps),
+		metaRNG:       fmt.Sprintf("%x", c.RNG),
+		metaConfig:    string(c.Config),
+		metaBest:      strconv.FormatFloat(c.Best, 'g', -1, 64),
+		metaBadEvals:  strconv.Itoa(c.BadEvals),
+		metaElapsed:   strconv.FormatFloat(c.Elapsed.Seconds(), 'f', 3, 64),
+		metaPrecision: fmt.Sprintf("%T", zero),
+	}
+	for k, v := range c.TaskMeta {
+		meta[metaTask+k] = v
+	}
+	return writeSafetensors(path, tensors, meta)
+}
+
+// readCheckpointMeta returns a checkpoint's metadata (config, task meta)
+// without touching its tensors, so the task can be built before loading.
+func readCheckpointMeta(path string) (map[string]string, error) {
+	_, meta, err := readSafetensors(path)
+	return meta, err
+}
+
+// taskMeta extracts the task's own entries from checkpoint metadata.
+func taskMeta(meta map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range meta {
+		if rest, ok := strings.CutPrefix(k, metaTask); ok {
+			out[rest] = v
+		}
+	}
+	return out
+}
+
+// loadCheckpoint fills c.Params (which must be built already) and the rest
+// of c from the file at path.
+func (c *checkpoint[T]) load(path string) error {
+	st, meta, err := readSafetensors(path)
+	if err != nil {
+		return err
+	}
+	if err := loadParams(st, c.Params, path); err != nil {
+		return err
+	}
+	c.Optim.Tensors = map[string][]T{}
+	for _, name := range st.Names() {
+		key, ok := strings.CutPrefix(name, optimPrefix)
+		if !ok {
+			continue
+		}
+		tv, _ := st.Tensor(name)
+		v := make([]T, tv.Shape()[0])
+		if err := fromTensor(name, tv, v); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		c.Optim.Tensors[key] = v
+	}
+	ints := map[string]*int{metaStep: &c.Step, metaOptSteps: &c.Optim.Steps, metaBadEvals: &c.BadEvals}
+	for k, dst := range ints {
+		if *dst, err = strconv.Atoi(meta[k]); err != nil {
+			return fmt.Errorf("%s: metadata %s: %w", path, k, err)
+		}
+	}
+	if c.Best, err = strconv.ParseFloat(meta[metaBest], 64); err != nil {
+		return fmt.Errorf("%s: metadata %s: %w", path, metaBest, err)
+	}
+	secs, err := strconv.ParseFloat(meta[metaElapsed], 64)
+	if err != nil {
+		return fmt.Errorf("%s: metadata %s: %w", path, metaElapsed, err)
+	}
+	c.Elapsed = time.Duration(secs * float64(time.Second))
+	if _, err := fmt.Sscanf(meta[metaRNG], "%x", &c.RNG); err != nil {
+		return fmt.Errorf("%s: metadata %s: %w", path, metaRNG, err)
+	}
+	c.Config = []byte(meta[metaConfig])
+	c.TaskMeta = taskMeta(meta)
+	return nil
+}
+
+// loadParams copies every parameter from st; a missing tensor or a shape
+// mismatch is an error naming it, since a partial load would train or
+// predict with random weights without saying so.
+func loadParams[T nn.Float](st safetensors.SafeTensors, params nn.Params[T], path string) error {
+	for _, p := range params {
+		tv, ok := st.Tensor(p.Name)
+		if !ok {
+			return fmt.Errorf("%s: no tensor %q (the model expects it; was the file written for another config?)", path, p.Name)
+		}
+		if got := tv.Shape(); !sameShape(got, p.Shape) {
+			return fmt.Errorf("%s: tensor %q has shape %v, the model expects %v", path, p.Name, got, p.Shape)
+		}
+		if err := fromTensor(p.Name, tv, p.Value); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	return nil
+}
+
+func sameShape(a []uint64, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != uint64(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// exportWeights writes only the weights, under PyTorch's names.
+func exportWeights[T nn.Float](path string, params nn.Params[T]) error {
+	tensors := make(map[string]tensor, len(params))
+	for _, p := range params {
+		tensors[p.Name] = toTensor(p.Value, p.Shape)
+	}
+	return writeSafetensors(path, tensors, map[string]string{"format": "pt"})
+}
+
+// importWeights loads weights written by exportWeights or by PyTorch's
+// safetensors.torch.save_file with matching names.
+func importWeights[T nn.Float](path string, params nn.Params[T]) error {
+	st, _, err := readSafetensors(path)
+	if err != nil {
+		return err
+	}
+	return loadParams(st, params, path)
+}

@@ -1,0 +1,240 @@
+// Package pipeline runs any task from its config: it builds the task,
+// trains it (batches, optimizer, clipping, schedule, evaluation, early
+// stopping, atomic checkpoints, resumption), evaluates and predicts from
+// checkpoints, and writes a run folder that a person can read: the resolved
+// config, metrics.jsonl, a loss-curve PNG, samples and checkpoints.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/seqtask/seqtask/config"
+	"github.com/seqtask/seqtask/nn"
+	"github.com/seqtask/seqtask/tasks"
+)
+
+// Modes lists what Run can do.
+var Modes = []string{"train", "eval", "predict", "summary", "export"}
+
+// Options are the runner's inputs besides the config file's contents.
+type Options struct {
+	Config string   // path of the YAML config
+	Sets   []string // key.path=value overrides, applied in order
+	Mode   string   // one of Modes; "" means train
+	RunDir string   // run folder; "" means runs/<config file name>
+	Resume string   // run folder of an interrupted run to continue (train)
+	Output string   // export: the safetensors file to write
+
+	// Prediction settings; nil leaves the config's value.
+	Prime       *string
+	Length      *int
+	Temperature *float64
+
+	Input  io.Reader // predict input (stdin or -input)
+	Stdout io.Writer // results
+	Stderr io.Writer // progress and reports
+}
+
+// UsageError is a mistake in how the runner was called (as opposed to a
+// failure while running); the command exits with status 2 for it.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+// IsUsage reports whether err is a usage or configuration error.
+func IsUsage(err error) bool {
+	var u *UsageError
+	return errors.As(err, &u) || config.IsConfigError(err)
+}
+
+// Checkpoint file names inside a run folder.
+const (
+	lastCheckpoint = "last.safetensors"
+	bestCheckpoint = "best.safetensors"
+)
+
+// Run carries out opts.Mode. ctx cancellation (Ctrl-C) stops training
+// cleanly after saving a checkpoint from which -resume continues.
+func Run(ctx context.Context, opts Options) error {
+	if opts.Mode == "" {
+		opts.Mode = "train"
+	}
+	if opts.Stdout == nil {
+		opts.Stdout = os.Stdout
+	}
+	if opts.Stderr == nil {
+		opts.Stderr = os.Stderr
+	}
+	if opts.Input == nil {
+		opts.Input = os.Stdin
+	}
+	if !contains(Modes, opts.Mode) {
+		return &UsageError{fmt.Sprintf("unknown -mode %q (want one of %s)", opts.Mode, strings.Join(Modes, ", "))}
+	}
+	cfg, runDir, ckptMeta, err := resolve(opts)
+	if err != nil {
+		return err
+	}
+	if cfg.Train.Precision == "float64" {
+		return runIn[float64](ctx, opts, cfg, runDir, ckptMeta)
+	}
+	return runIn[float32](ctx, opts, cfg, runDir, ckptMeta)
+}
+
+// resolve finds the config and run folder. Training reads the config file
+// (or, with -resume, the run folder's copy); eval, predict and export read
+// the config stored in the run folder's checkpoint, so that they rebuild
+// exactly the trained model. -set applies in every case.
+func resolve(opts Options) (*config.Config, string, map[string]string, error) {
+	runDir := opts.RunDir
+	if opts.Resume != "" {
+		if opts.Mode != "train" {
+			return nil, "", nil, &UsageError{"-resume continues training; use -run to name the folder for -mode " + opts.Mode}
+		}
+		runDir = opts.Resume
+	}
+	if runDir == "" {
+		if opts.Config == "" {
+			return nil, "", nil, &UsageError{"give -config FILE (or -run/-resume DIR)"}
+		}
+		runDir = filepath.Join("runs", strings.TrimSuffix(filepath.Base(opts.Config), filepath.Ext(opts.Config)))
+	}
+	if opts.Mode == "train" && opts.Resume == "" {
+		if opts.Config == "" {
+			return nil, "", nil, &UsageError{"training needs -config FILE"}
+		}
+		cfg, err := config.Load(opts.Config, opts.Sets)
+		return cfg, runDir, nil, err
+	}
+	if opts.Mode == "summary" && opts.Config != "" {
+		cfg, err := config.Load(opts.Config, opts.Sets)
+		return cfg, runDir, nil, err
+	}
+	name := bestCheckpoint
+	if opts.Resume != "" {
+		name = lastCheckpoint
+	}
+	path := filepath.Join(runDir, name)
+	if _, err := os.Stat(path); err != nil && name == bestCheckpoint {
+		path = filepath.Join(runDir, lastCheckpoint) // evaluated never yet: fall back to the latest weights
+	}
+	meta, err := readCheckpointMeta(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, "", nil, &UsageError{fmt.Sprintf("no checkpoint in %s: train first (runner -config FILE) or name the run folder with -run", runDir)}
+		}
+		return nil, "", nil, err
+	}
+	cfg, err := config.Parse([]byte(meta[metaConfig]), path+" (stored config)", opts.Sets)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	meta["seqtask.path"] = path
+	return cfg, runDir, meta, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// newRNG returns the PCG generator a seed names; stream tells independent
+// uses of one seed apart (weights, training, sampling).
+func newRNG(seed, stream uint64) (*rand.Rand, *rand.PCG) {
+	src := rand.NewPCG(seed, stream)
+	return rand.New(src), src
+}
+
+// RNG streams of one seed.
+const (
+	streamInit uint64 = iota + 0x5eed
+	streamTrain
+	streamSample
+)
+
+func runIn[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, runDir string, ckptMeta map[string]string) error {
+	if opts.Prime != nil {
+		cfg.Eval.Sample.Prime = *opts.Prime
+	}
+	if opts.Length != nil {
+		cfg.Eval.Sample.Length = *opts.Length
+	}
+	if opts.Temperature != nil {
+		cfg.Eval.Sample.Temperature = *opts.Temperature
+	}
+	initRNG, _ := newRNG(cfg.Seed, streamInit)
+	env := tasks.Env{
+		NeedData: opts.Mode == "train" || opts.Mode == "eval" || (opts.Mode == "summary" && ckptMeta == nil),
+		RNG:      initRNG,
+		Log:      opts.Stderr,
+	}
+	if ckptMeta != nil {
+		env.Meta = taskMeta(ckptMeta)
+	}
+	task, err := tasks.New[T](cfg, env)
+	if err != nil {
+		return err
+	}
+	switch opts.Mode {
+	case "train":
+		return train(ctx, opts, cfg, runDir, task)
+	case "summary":
+		return summary(opts.Stdout, cfg, task)
+	}
+	path := ckptMeta["seqtask.path"]
+	params := task.Params()
+	ck := checkpoint[T]{Params: params}
+	if err := ck.load(path); err != nil {
+		return err
+	}
+	switch opts.Mode {
+	case "eval":
+		m, err := task.Evaluate()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(opts.Stdout, "%s (step %d)\n", path, ck.Step)
+		for _, k := range m.Keys() {
+			fmt.Fprintf(opts.Stdout, "%-12s %.4f\n", k, m[k])
+		}
+		return nil
+	case "predict":
+		rng, _ := newRNG(cfg.Seed, streamSample)
+		return task.Predict(opts.Input, opts.Stdout, rng)
+	case "export":
+		if opts.Output == "" {
+			return &UsageError{"-mode export needs -out FILE.safetensors"}
+		}
+		if err := exportWeights(opts.Output, params); err != nil {
+			return err
+		}
+		fmt.Fprintf(opts.Stderr, "wrote %d tensors (%d parameters) from %s to %s\n", len(params), params.Count(), path, opts.Output)
+	}
+	return nil
+}
+
+// summary prints the model's layers and parameters without training.
+func summary[T nn.Float](w io.Writer, cfg *config.Config, task tasks.Task[T]) error {
+	fmt.Fprintf(w, "task %s, %s\n\n", cfg.Task, cfg.Train.Precision)
+	for _, l := range task.Describe() {
+		fmt.Fprintln(w, "  "+l)
+	}
+	fmt.Fprintf(w, "\n%-28s %-14s %12s\n", "parameter", "shape", "count")
+	params := task.Params()
+	for _, p := range params {
+		fmt.Fprintf(w, "%-28s %-14s %12d\n", p.Name, fmt.Sprint(p.Shape), p.Size())
+	}
+	fmt.Fprintf(w, "%-28s %-14s %12d\n", "total", "", params.Count())
+	return nil
+}

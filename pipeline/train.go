@@ -1,0 +1,214 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/seqtask/seqtask/config"
+	"github.com/seqtask/seqtask/nn"
+	"github.com/seqtask/seqtask/tasks"
+)
+
+// ErrNonFinite reports a NaN or infinite loss or gradient, which stops
+// training rather than letting it write garbage weights.
+var ErrNonFinite = errors.New("non-finite loss")
+
+// train runs the optimisation loop for task, writing the run folder.
+func train[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, runDir string, task tasks.Task[T]) error {
+	if err := os.MkdirAll(runDir, 0o755); err != nil {
+		return fmt.Errorf("run folder: %w", err)
+	}
+	out := newProgress(opts.Stderr)
+	params := task.Params()
+	if _, err := params.ByName(); err != nil {
+		return err
+	}
+	opt, err := nn.NewOptimizer(cfg.Train.NNOptimizer(), params)
+	if err != nil {
+		return &config.Error{Key: "train.optimizer.kind", Msg: err.Error()}
+	}
+	sched := cfg.Train.NNSchedule()
+	if err := sched.Validate(); err != nil {
+		return &config.Error{Key: "train.schedule", Msg: err.Error()}
+	}
+	rng, pcg := newRNG(cfg.Seed, streamTrain)
+	resolved, err := cfg.Marshal()
+	if err != nil {
+		return err
+	}
+	ck := checkpoint[T]{Params: params, Config: resolved, TaskMeta: task.Meta(), Best: math.Inf(1)}
+	lastPath, bestPath := filepath.Join(runDir, lastCheckpoint), filepath.Join(runDir, bestCheckpoint)
+	if opts.Resume != "" {
+		if err := ck.load(lastPath); err != nil {
+			return fmt.Errorf("resume: %w", err)
+		}
+		if err := opt.SetState(params, ck.Optim); err != nil {
+			return fmt.Errorf("resume %s: %w", lastPath, err)
+		}
+		if err := pcg.UnmarshalBinary(ck.RNG); err != nil {
+			return fmt.Errorf("resume %s: RNG state: %w", lastPath, err)
+		}
+		ck.Config = resolved // -set may have changed limits such as train.steps
+		out.note("resuming %s at step %d (best validation loss %.4f)", runDir, ck.Step, ck.Best)
+	} else if cfg.Train.InitFrom != "" {
+		if err := importWeights(cfg.Train.InitFrom, params); err != nil {
+			return fmt.Errorf("train.init_from: %w", err)
+		}
+		out.note("initialised weights from %s", cfg.Train.InitFrom)
+	}
+	if err := os.WriteFile(filepath.Join(runDir, "config.yaml"), resolved, 0o644); err != nil {
+		return err
+	}
+	mlog, history, err := openMetricsLog(filepath.Join(runDir, "metrics.jsonl"), ck.Step)
+	if err != nil {
+		return fmt.Errorf("metrics log: %w", err)
+	}
+	defer mlog.Close()
+	samples, err := os.OpenFile(filepath.Join(runDir, "samples.txt"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer samples.Close()
+
+	save := func(path string) error {
+		ck.Optim = opt.State()
+		b, err := pcg.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		ck.RNG = b
+		return ck.save(path)
+	}
+	start := time.Now()
+	prior := ck.Elapsed
+	elapsed := func() time.Duration { return prior + time.Since(start) }
+	tc := cfg.Train
+	var winLoss float64
+	var winTokens, winSteps int
+	var winNorm float64
+	winStart := time.Now()
+	evaluate := func(step int) (stop bool, err error) {
+		m, err := task.Evaluate()
+		if err != nil {
+			return false, fmt.Errorf("evaluate at step %d: %w", step, err)
+		}
+		r := record{Step: step, Split: "val", Loss: m["loss"], Elapsed: elapsed().Seconds(), Metrics: m}
+		history = append(history, r)
+		if err := mlog.write(r); err != nil {
+			return false, err
+		}
+		improved := m["loss"] < ck.Best
+		line := fmt.Sprintf("step %d: validation", step)
+		for _, k := range m.Keys() {
+			line += fmt.Sprintf(" %s %.4f", k, m[k])
+		}
+		if improved {
+			ck.Best, ck.BadEvals = m["loss"], 0
+			line += " (best)"
+		} else {
+			ck.BadEvals++
+		}
+		out.note("%s", line)
+		srng, _ := newRNG(cfg.Seed^uint64(step), streamSample)
+		if s, err := task.Sample(srng); err == nil && s != "" {
+			fmt.Fprintf(samples, "── step %d ──\n%s\n\n", step, s)
+		}
+		ck.Step, ck.Elapsed = step, elapsed()
+		if improved {
+			if err := save(bestPath); err != nil {
+				return false, err
+			}
+		}
+		if err := save(lastPath); err != nil {
+			return false, err
+		}
+		if err := plotLoss(filepath.Join(runDir, "loss.png"), cfg.Task+" — "+filepath.Base(runDir), history); err != nil {
+			out.note("warning: loss plot: %v", err)
+		}
+		if tc.Patience > 0 && ck.BadEvals >= tc.Patience {
+			out.note("early stop: %d evaluations without a better validation loss", ck.BadEvals)
+			return true, nil
+		}
+		return false, nil
+	}
+
+	step := ck.Step
+	lastEval := step
+	stopReason := "reached train.steps"
+	for step < tc.Steps {
+		if tc.TimeLimit > 0 && elapsed() >= tc.TimeLimit {
+			stopReason = fmt.Sprintf("reached train.time_limit %v", tc.TimeLimit)
+			break
+		}
+		if ctx.Err() != nil {
+			stopReason = "interrupted"
+			break
+		}
+		params.ZeroGrad()
+		sum, n, err := task.TrainStep(rng)
+		if err != nil {
+			return fmt.Errorf("step %d: %w", step+1, err)
+		}
+		loss := sum / float64(max(n, 1))
+		norm := params.ClipGradNorm(tc.Clip)
+		if math.IsNaN(loss) || math.IsInf(loss, 0) || math.IsNaN(norm) || math.IsInf(norm, 0) {
+			return fmt.Errorf("step %d: %w (loss %v, gradient norm %v): training stopped; the last good checkpoint is %s (step %d); lower train.optimizer.lr or set train.clip",
+				step+1, ErrNonFinite, loss, norm, lastPath, ck.Step)
+		}
+		lr := sched.LR(step)
+		opt.Step(params, lr)
+		step++
+		winLoss += sum
+		winTokens += n
+		winSteps++
+		winNorm += norm
+		if step%tc.LogEvery == 0 || step == tc.Steps {
+			secs := time.Since(winStart).Seconds()
+			r := record{Step: step, Split: "train", Loss: winLoss / float64(max(winTokens, 1)), LR: lr,
+				TokS: float64(winTokens) / secs, Norm: winNorm / float64(winSteps), Elapsed: elapsed().Seconds()}
+			history = append(history, r)
+			if err := mlog.write(r); err != nil {
+				return err
+			}
+			out.status(step, tc.Steps, r.Loss, r.TokS, lr, eta(step, tc, elapsed(), secs/float64(winSteps)))
+			winLoss, winTokens, winSteps, winNorm, winStart = 0, 0, 0, 0, time.Now()
+		}
+		if step%tc.EvalEvery == 0 {
+			lastEval = step
+			stop, err := evaluate(step)
+			if err != nil {
+				return err
+			}
+			if stop {
+				stopReason = "early stopping"
+				break
+			}
+		}
+	}
+	if step != lastEval || step == 0 {
+		if _, err := evaluate(step); err != nil {
+			return err
+		}
+	}
+	out.note("stopped at step %d (%s) after %v; best validation loss %.4f; run folder %s",
+		step, stopReason, elapsed().Round(time.Second), ck.Best, runDir)
+	if stopReason == "interrupted" {
+		out.note("continue with: runner -resume %s", runDir)
+	}
+	return nil
+}
+
+// eta estimates the time left: the steps still to run at the recent pace,
+// or the time limit's remainder if that comes first.
+func eta(step int, tc config.Train, elapsed time.Duration, secPerStep float64) time.Duration {
+	left := time.Duration(float64(tc.Steps-step) * secPerStep * float64(time.Second))
+	if tc.TimeLimit > 0 {
+		left = min(left, tc.TimeLimit-elapsed)
+	}
+	return left
+}

@@ -1,0 +1,353 @@
+package tasks
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"strings"
+
+	"github.com/seqtask/seqtask/config"
+	"github.com/seqtask/seqtask/datasets"
+	"github.com/seqtask/seqtask/nn"
+)
+
+func init() {
+	Register("charlm", Builder{New32: NewCharLM[float32], New64: NewCharLM[float64]})
+}
+
+// CharLM is the character-level language model: embedding → recurrent stack
+// → linear head over the characters, trained to predict each next
+// character. Training draws random windows of seq_len+1 characters from the
+// first part of the text (as nanoGPT); validation reads the held-out end in
+// consecutive windows.
+type CharLM[T nn.Float] struct {
+	cfg   *config.Config
+	vocab *datasets.Vocab
+	train []int // character ids of the training text
+	val   []int
+
+	emb  *nn.Embedding[T]
+	rnn  *nn.Recurrent[T]
+	drop nn.Dropout[T]
+	head *nn.Linear[T]
+
+	ids, targets []int
+	dlogits      nn.Mat[T]
+	dhidden      nn.Mat[T]
+}
+
+// NewCharLM builds the model; the vocabulary comes from env.Meta when
+// restoring, else from the text at data.path.
+func NewCharLM[T nn.Float](cfg *config.Config, env Env) (Task[T], error) {
+	m := &CharLM[T]{cfg: cfg}
+	var text string
+	if env.NeedData {
+		var err error
+		if text, err = datasets.ReadText(cfg.Data.Path); err != nil {
+			return nil, fmt.Errorf("data.path: %w", err)
+		}
+	}
+	if v, ok := env.Meta["vocab"]; ok {
+		m.vocab = &datasets.Vocab{}
+		if err := json.Unmarshal([]byte(v), m.vocab); err != nil {
+			return nil, fmt.Errorf("checkpoint vocabulary: %w", err)
+		}
+	} else if text != "" {
+		m.vocab = datasets.CharVocab(text)
+	} else {
+		return nil, fmt.Errorf("charlm needs either the text (data.path) or a checkpoint's vocabulary")
+	}
+	if text != "" {
+		if err := m.setText(text, env.Log); err != nil {
+			return nil, fmt.Errorf("%s: %w", cfg.Data.Path, err)
+		}
+	}
+	if err := m.build(env.RNG); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// NewCharLMFromText builds the model over text held in memory, with the
+// vocabulary given (tests and examples use it: "hello" over [h,e,l,o]).
+func NewCharLMFromText[T nn.Float](cfg *config.Config, vocab *datasets.Vocab, text string, rng *rand.Rand) (*CharLM[T], error) {
+	m := &CharLM[T]{cfg: cfg, vocab: vocab}
+	if err := m.setText(text, io.Discard); err != nil {
+		return nil, err
+	}
+	if err := m.build(rng); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// setText encodes text and splits it: the first 1-val_fraction for
+// training, the rest for validation. A text too short to hold one training
+// window is an error, not a silent empty run.
+func (m *CharLM[T]) setText(text string, log io.Writer) error {
+	ids, err := datasets.EncodeChars(m.vocab, text)
+	if err != nil {
+		return err
+	}
+	cut := int(float64(len(ids)) * (1 - m.cfg.Data.ValFraction))
+	m.train, m.val = ids[:cut], ids[cut:]
+	if len(m.train) < m.cfg.Data.SeqLen+1 {
+		return fmt.Errorf("the training part has %d characters, fewer than data.seq_len+1 = %d", len(m.train), m.cfg.Data.SeqLen+1)
+	}
+	if len(m.val) < 2 {
+		m.val = m.train // tiny texts (tests) validate on what they train on
+	}
+	fmt.Fprintf(log, "charlm: %d characters, vocabulary %d, %d train / %d validation\n", len(ids), m.vocab.Len(), len(m.train), len(m.val))
+	return nil
+}
+
+func (m *CharLM[T]) build(rng *rand.Rand) error {
+	d := m.cfg.Decoder
+	v := m.vocab.Len()
+	m.emb = nn.NewEmbedding[T]("embedding", v, d.Embed, rng)
+	var err error
+	m.rnn, err = nn.NewRecurrent[T]("rnn", nn.RecurrentConfig{
+		Cell: nn.Cell(d.Cell), Input: d.Embed, Hidden: d.Hidden, Layers: d.Layers, Dropout: d.Dropout,
+	}, rng)
+	if err != nil {
+		return fmt.Errorf("decoder: %w", err)
+	}
+	m.drop.P = d.Dropout
+	m.head = nn.NewLinear[T]("head", d.Hidden, v, rng)
+	for _, p := range []*nn.Param[T]{m.head.Weight} {
+		if err := nn.InitWeight(nn.Init(d.Init), p.Value, p.Shape[1], p.Shape[0], 1/math.Sqrt(float64(p.Shape[1])), rng); err != nil {
+			return fmt.Errorf("decoder.init: %w", err)
+		}
+	}
+	for _, p := range m.rnn.Params() {
+		if len(p.Shape) == 2 {
+			if err := nn.InitWeight(nn.Init(d.Init), p.Value, p.Shape[1], p.Shape[0], 1/math.Sqrt(float64(d.Hidden)), rng); err != nil {
+				return fmt.Errorf("decoder.init: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// Params lists embedding, recurrent and head parameters.
+func (m *CharLM[T]) Params() nn.Params[T] {
+	ps := append(nn.Params[T]{}, m.emb.Params()...)
+	ps = append(ps, m.rnn.Params()...)
+	return append(ps, m.head.Params()...)
+}
+
+// Describe lists the layers.
+func (m *CharLM[T]) Describe() []string {
+	d := m.cfg.Decoder
+	return []string{
+		fmt.Sprintf("embedding  %d characters → %d", m.vocab.Len(), d.Embed),
+		fmt.Sprintf("%-10s %d → %d hidden × %d layer(s), dropout %g", d.Cell, d.Embed, d.Hidden, d.Layers, d.Dropout),
+		fmt.Sprintf("head       %d → %d logits, softmax cross-entropy", d.Hidden, m.vocab.Len()),
+	}
+}
+
+// Meta keeps the vocabulary.
+func (m *CharLM[T]) Meta() map[string]string {
+	b, _ := json.Marshal(m.vocab)
+	return map[string]string{"vocab": string(b)}
+}
+
+// forward runs ids [steps*batch] (time-major) from the states h0, c0 and
+// returns the logits [steps*batch][V] and the final states.
+func (m *CharLM[T]) forward(ids []int, steps, batch int, h0, c0 nn.Mat[T], train bool, rng *rand.Rand) (logits, hn, cn nn.Mat[T], err error) {
+	x, err := m.emb.Forward(ids)
+	if err != nil {
+		return logits, hn, cn, err
+	}
+	y, hn, cn := m.rnn.Forward(x, steps, batch, h0, c0, train, rng)
+	if train && m.drop.P > 0 {
+		m.drop.Forward(y, true, rng) // y is the network's own buffer; the backward pass masks its gradient
+	} else {
+		m.drop.Forward(y, false, nil)
+	}
+	return m.head.Forward(y), hn, cn, nil
+}
+
+// window fills m.ids and m.targets, time-major, from the windows of seq_len
+// characters starting at offsets in src.
+func (m *CharLM[T]) window(src []int, offsets []int) {
+	steps, batch := m.cfg.Data.SeqLen, len(offsets)
+	m.ids = resizeInts(m.ids, steps*batch)
+	m.targets = resizeInts(m.targets, steps*batch)
+	for b, o := range offsets {
+		for t := 0; t < steps; t++ {
+			m.ids[t*batch+b] = src[o+t]
+			m.targets[t*batch+b] = src[o+t+1]
+		}
+	}
+}
+
+func resizeInts(s []int, n int) []int {
+	if cap(s) < n {
+		return make([]int, n)
+	}
+	return s[:n]
+}
+
+// TrainStep trains on batch random windows of the training text.
+func (m *CharLM[T]) TrainStep(rng *rand.Rand) (float64, int, error) {
+	steps, batch := m.cfg.Data.SeqLen, m.cfg.Train.Batch
+	offsets := make([]int, batch)
+	for b := range offsets {
+		offsets[b] = rng.IntN(len(m.train) - steps)
+	}
+	m.window(m.train, offsets)
+	logits, _, _, err := m.forward(m.ids, steps, batch, nn.Mat[T]{}, nn.Mat[T]{}, true, rng)
+	if err != nil {
+		return 0, 0, err
+	}
+	m.dlogits = nn.NewMatLike(m.dlogits, logits.Rows, logits.Cols)
+	sum, n, err := nn.CrossEntropy(logits, m.targets, m.dlogits, 0)
+	if err != nil {
+		return 0, 0, err
+	}
+	m.dhidden = nn.NewMatLike(m.dhidden, logits.Rows, m.cfg.Decoder.Hidden)
+	m.head.Backward(m.dlogits, m.dhidden)
+	m.drop.Backward(m.dhidden)
+	dx, _, _ := m.rnn.Backward(m.dhidden, nn.Mat[T]{}, nn.Mat[T]{})
+	m.emb.Backward(dx)
+	return sum, n, nil
+}
+
+// Evaluate reads up to eval.batches batches of consecutive windows of the
+// validation text and reports the loss per character in nats and bits, and
+// the perplexity.
+func (m *CharLM[T]) Evaluate() (Metrics, error) {
+	steps, batch := m.cfg.Data.SeqLen, m.cfg.Train.Batch
+	windows := min((len(m.val)-1)/steps, m.cfg.Eval.Batches*batch)
+	if windows == 0 {
+		steps, windows = len(m.val)-1, 1
+	}
+	var sum float64
+	var count int
+	for w := 0; w < windows; w += batch {
+		nb := min(batch, windows-w)
+		offsets := make([]int, nb)
+		for b := range offsets {
+			offsets[b] = (w + b) * steps
+		}
+		saved := m.cfg.Data.SeqLen
+		m.cfg.Data.SeqLen = steps
+		m.window(m.val, offsets)
+		m.cfg.Data.SeqLen = saved
+		logits, _, _, err := m.forward(m.ids, steps, nb, nn.Mat[T]{}, nn.Mat[T]{}, false, nil)
+		if err != nil {
+			return nil, err
+		}
+		m.dlogits = nn.NewMatLike(m.dlogits, logits.Rows, logits.Cols)
+		s, n, err := nn.CrossEntropy(logits, m.targets, m.dlogits, 0)
+		if err != nil {
+			return nil, err
+		}
+		sum += s
+		count += n
+	}
+	loss := sum / float64(count)
+	return Metrics{"loss": loss, "bits": loss / math.Ln2, "perplexity": math.Exp(loss)}, nil
+}
+
+// Generate feeds prime through the model, then samples length characters at
+// the given temperature, calling emit with each as it is drawn. A
+// temperature of 0 takes the most likely character (greedy).
+func (m *CharLM[T]) Generate(prime string, length int, temperature float64, rng *rand.Rand, emit func(string) error) error {
+	if prime == "" {
+		return fmt.Errorf("the prime text is empty: give at least one character")
+	}
+	ids, err := datasets.EncodeChars(m.vocab, prime)
+	if err != nil {
+		return fmt.Errorf("prime: %w", err)
+	}
+	rows := m.rnn.StateRows(1)
+	h := nn.NewMat[T](rows, m.cfg.Decoder.Hidden)
+	var c nn.Mat[T]
+	if m.cfg.Decoder.Cell == string(nn.CellLSTM) {
+		c = nn.NewMat[T](rows, m.cfg.Decoder.Hidden)
+	}
+	probs := make([]float64, m.vocab.Len())
+	logits, hn, cn, err := m.forward(ids, len(ids), 1, h, c, false, nil)
+	if err != nil {
+		return err
+	}
+	next := [1]int{}
+	for i := 0; i < length; i++ {
+		last := logits.Row(logits.Rows - 1)
+		if temperature == 0 {
+			next[0] = argmax(last)
+		} else {
+			nn.Softmax(last, temperature, probs)
+			next[0] = sample(probs, rng)
+		}
+		if err := emit(m.vocab.Token(next[0])); err != nil {
+			return err
+		}
+		h.CopyFrom(hn)
+		if !c.Empty() {
+			c.CopyFrom(cn)
+		}
+		if logits, hn, cn, err = m.forward(next[:], 1, 1, h, c, false, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func argmax[T nn.Float](v []T) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+// sample draws an index from the distribution probs.
+func sample(probs []float64, rng *rand.Rand) int {
+	u := rng.Float64()
+	for i, p := range probs {
+		if u < p {
+			return i
+		}
+		u -= p
+	}
+	return len(probs) - 1
+}
+
+// Sample generates eval.sample.length characters after eval.sample.prime.
+func (m *CharLM[T]) Sample(rng *rand.Rand) (string, error) {
+	s := m.cfg.Eval.Sample
+	var b strings.Builder
+	b.WriteString(s.Prime)
+	err := m.Generate(s.Prime, s.Length, s.Temperature, rng, func(c string) error {
+		b.WriteString(c)
+		return nil
+	})
+	return b.String(), err
+}
+
+// Predict streams a sample to out: the prime, then the generated text.
+func (m *CharLM[T]) Predict(_ io.Reader, out io.Writer, rng *rand.Rand) error {
+	s := m.cfg.Eval.Sample
+	w := bufio.NewWriter(out)
+	w.WriteString(s.Prime)
+	err := m.Generate(s.Prime, s.Length, s.Temperature, rng, func(c string) error {
+		_, err := w.WriteString(c)
+		if c == "\n" {
+			err = w.Flush()
+		}
+		return err
+	})
+	w.WriteString("\n")
+	if ferr := w.Flush(); err == nil {
+		err = ferr
+	}
+	return err
+}

@@ -1,0 +1,107 @@
+// Package tasks wires encoders, decoders and data sets into the problems
+// seqtask solves. A Task owns its model and data and knows how one batch
+// becomes a loss, how validation is scored and how predictions are made; the
+// pipeline drives any Task the same way.
+package tasks
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sort"
+
+	"github.com/seqtask/seqtask/config"
+	"github.com/seqtask/seqtask/nn"
+)
+
+// Task is one problem wired from a config.
+type Task[T nn.Float] interface {
+	// Params lists the model's parameters, named as PyTorch names them.
+	Params() nn.Params[T]
+	// Describe lists the model's layers for -mode summary, one per line.
+	Describe() []string
+	// TrainStep draws one training batch with rng, runs forward and backward
+	// (accumulating into the parameters' gradients, which are scaled for the
+	// mean loss per target token) and returns the summed loss and the number
+	// of target tokens.
+	TrainStep(rng *rand.Rand) (lossSum float64, tokens int, err error)
+	// Evaluate scores the validation data. It must not draw from the
+	// training RNG, so that evaluating does not change the training run.
+	Evaluate() (Metrics, error)
+	// Sample returns a short example of the model's output for the run log.
+	Sample(rng *rand.Rand) (string, error)
+	// Predict runs the task's prediction mode, writing results to out.
+	Predict(in io.Reader, out io.Writer, rng *rand.Rand) error
+	// Meta is what a checkpoint must keep besides weights to rebuild the
+	// task without its training data (vocabularies, label sets).
+	Meta() map[string]string
+}
+
+// Metrics are the figures of one evaluation. "loss" (mean per target token,
+// in nats) is always present; lower is better.
+type Metrics map[string]float64
+
+// Keys returns the metric names with "loss" first, then sorted.
+func (m Metrics) Keys() []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		if k != "loss" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return append([]string{"loss"}, keys...)
+}
+
+// Env is what a task gets besides its config.
+type Env struct {
+	// Meta restores a task from a checkpoint; nil when starting fresh.
+	Meta map[string]string
+	// NeedData is false when only prediction will run, so the training data
+	// need not be present.
+	NeedData bool
+	// RNG draws the initial weights.
+	RNG *rand.Rand
+	// Log receives reports about the data (counts, skipped lines).
+	Log io.Writer
+}
+
+// Builder constructs a task in either precision.
+type Builder struct {
+	New32 func(cfg *config.Config, env Env) (Task[float32], error)
+	New64 func(cfg *config.Config, env Env) (Task[float64], error)
+}
+
+var registry = map[string]Builder{}
+
+// Register makes a task available under name. It is called from init
+// functions; a duplicate name is a programming error and panics.
+func Register(name string, b Builder) {
+	if _, dup := registry[name]; dup {
+		panic("tasks: duplicate task " + name)
+	}
+	registry[name] = b
+}
+
+// New builds the task cfg.Task names, computing in T.
+func New[T nn.Float](cfg *config.Config, env Env) (Task[T], error) {
+	b, ok := registry[cfg.Task]
+	if !ok {
+		return nil, fmt.Errorf("unknown task %q", cfg.Task)
+	}
+	var zero T
+	switch any(zero).(type) {
+	case float32:
+		t, err := b.New32(cfg, env)
+		if err != nil {
+			return nil, err
+		}
+		return any(t).(Task[T]), nil
+	default:
+		t, err := b.New64(cfg, env)
+		if err != nil {
+			return nil, err
+		}
+		return any(t).(Task[T]), nil
+	}
+}
