@@ -1,0 +1,171 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+)
+
+// BatchNorm2D normalises each channel of a batch of images, as
+// torch.nn.BatchNorm2d: y = (x - mean)/sqrt(var + Eps) * weight + bias.
+//
+// In training, mean and var are the batch's statistics over N, H and W (var
+// biased), and the running estimates move towards them by Momentum (var
+// unbiased, as PyTorch): running = (1-Momentum)*running + Momentum*batch.
+// In evaluation the running estimates are used instead, so a single image
+// is normalised the same way whatever batch it comes in.
+//
+// RunningMean and RunningVar are state, not learnable parameters: they are
+// kept out of Params (an optimizer must not touch them) but a checkpoint
+// must save them, under the names PyTorch's state_dict uses, which Buffers
+// returns. BatchesTracked mirrors PyTorch's num_batches_tracked.
+type BatchNorm2D[T Float] struct {
+	Weight, Bias            *Param[T] // [C] scale (init 1) and shift (init 0)
+	RunningMean, RunningVar *Param[T] // [C] running estimates (init 0 and 1); Grad unused
+	BatchesTracked          int64     // training forward passes so far
+
+	In            ImageShape // geometry of an input (and output) row
+	Eps, Momentum float64    // 1e-5 and 0.1 by default, as PyTorch
+
+	train  bool
+	n      int
+	xhat   Mat[T] // [N][C*H*W] normalised input of the last Forward
+	y      Mat[T] // [N][C*H*W] output, reused
+	invStd []T    // [C] 1/sqrt(var+Eps) used by the last Forward
+}
+
+// NewBatchNorm2D returns a BatchNorm2D over images of geometry in, with
+// parameters prefix.weight / prefix.bias and buffers prefix.running_mean /
+// prefix.running_var, initialised as PyTorch does.
+func NewBatchNorm2D[T Float](prefix string, in ImageShape) (*BatchNorm2D[T], error) {
+	if !in.valid() {
+		return nil, fmt.Errorf("batch_norm2d: input shape %v must be positive", in)
+	}
+	b := &BatchNorm2D[T]{
+		Weight:      NewParam[T](prefix+".weight", in.C),
+		Bias:        NewParam[T](prefix+".bias", in.C),
+		RunningMean: NewParam[T](prefix+".running_mean", in.C),
+		RunningVar:  NewParam[T](prefix+".running_var", in.C),
+		In:          in,
+		Eps:         1e-5,
+		Momentum:    0.1,
+		invStd:      make([]T, in.C),
+	}
+	for i := range b.Weight.Value {
+		b.Weight.Value[i] = 1
+		b.RunningVar.Value[i] = 1
+	}
+	return b, nil
+}
+
+// Params returns the learnable weight and bias.
+func (b *BatchNorm2D[T]) Params() Params[T] { return Params[T]{b.Weight, b.Bias} }
+
+// Buffers returns the running mean and variance: state a checkpoint must
+// keep alongside Params, but that no optimizer may update.
+func (b *BatchNorm2D[T]) Buffers() Params[T] { return Params[T]{b.RunningMean, b.RunningVar} }
+
+// Forward normalises x [N][C*H*W] into y [N][C*H*W], with the batch's
+// statistics (updating the running ones) when train is set, else with the
+// running statistics. y is valid until the next Forward. Training on a
+// batch with a single value per channel (N*H*W = 1) updates the running
+// variance with the biased estimate, where PyTorch refuses.
+func (b *BatchNorm2D[T]) Forward(x Mat[T], train bool) Mat[T] {
+	if x.Cols != b.In.Size() {
+		panic(fmt.Sprintf("nn: BatchNorm2D.Forward: input has %d columns, want %v = %d", x.Cols, b.In, b.In.Size()))
+	}
+	n, p := x.Rows, b.In.H*b.In.W
+	b.train, b.n = train, n
+	b.xhat = resize(b.xhat, n, x.Cols)
+	b.y = resize(b.y, n, x.Cols)
+	if train {
+		b.BatchesTracked++
+	}
+	m := float64(n * p)
+	for c := 0; c < b.In.C; c++ {
+		var mean, inv float64
+		if train {
+			var s float64
+			for i := 0; i < n; i++ {
+				for _, v := range x.Row(i)[c*p : (c+1)*p] {
+					s += float64(v)
+				}
+			}
+			mean = s / m
+			var ss float64
+			for i := 0; i < n; i++ {
+				for _, v := range x.Row(i)[c*p : (c+1)*p] {
+					d := float64(v) - mean
+					ss += d * d
+				}
+			}
+			variance := ss / m
+			inv = 1 / math.Sqrt(variance+b.Eps)
+			unbiased := variance
+			if m > 1 {
+				unbiased = ss / (m - 1)
+			}
+			mo := b.Momentum
+			b.RunningMean.Value[c] = T((1-mo)*float64(b.RunningMean.Value[c]) + mo*mean)
+			b.RunningVar.Value[c] = T((1-mo)*float64(b.RunningVar.Value[c]) + mo*unbiased)
+		} else {
+			mean = float64(b.RunningMean.Value[c])
+			inv = 1 / math.Sqrt(float64(b.RunningVar.Value[c])+b.Eps)
+		}
+		b.invStd[c] = T(inv)
+		tm, ti := T(mean), T(inv)
+		w, sh := b.Weight.Value[c], b.Bias.Value[c]
+		for i := 0; i < n; i++ {
+			xs := x.Row(i)[c*p : (c+1)*p]
+			hs := b.xhat.Row(i)[c*p : (c+1)*p]
+			ys := b.y.Row(i)[c*p : (c+1)*p]
+			for j, v := range xs {
+				h := (v - tm) * ti
+				hs[j] = h
+				ys[j] = h*w + sh
+			}
+		}
+	}
+	return b.y
+}
+
+// Backward takes dy [N][C*H*W] for the last Forward, accumulates
+// dweight += Σ dy*x̂ and dbias += Σ dy per channel, and writes dx
+// [N][C*H*W] when dx is not empty. After a training Forward, dx includes
+// the paths through the batch mean and variance:
+// dx = weight/sqrt(var+Eps) * (dy - mean(dy) - x̂*mean(dy*x̂)); after an
+// evaluation Forward the statistics are constants and dx = dy*weight/sqrt(rv+Eps).
+func (b *BatchNorm2D[T]) Backward(dy, dx Mat[T]) {
+	n, p := b.n, b.In.H*b.In.W
+	mustSameShape("BatchNorm2D.Backward", b.y, dy)
+	if !dx.Empty() {
+		mustSameShape("BatchNorm2D.Backward dx", b.y, dx)
+	}
+	m := float64(n * p)
+	for c := 0; c < b.In.C; c++ {
+		var sdy, sdyh float64
+		for i := 0; i < n; i++ {
+			hs := b.xhat.Row(i)[c*p : (c+1)*p]
+			for j, g := range dy.Row(i)[c*p : (c+1)*p] {
+				sdy += float64(g)
+				sdyh += float64(g * hs[j])
+			}
+		}
+		b.Weight.Grad[c] += T(sdyh)
+		b.Bias.Grad[c] += T(sdy)
+		if dx.Empty() {
+			continue
+		}
+		scale := b.Weight.Value[c] * b.invStd[c]
+		var mdy, mdyh T // zero in evaluation, where the statistics are constants
+		if b.train {
+			mdy, mdyh = T(sdy/m), T(sdyh/m)
+		}
+		for i := 0; i < n; i++ {
+			hs := b.xhat.Row(i)[c*p : (c+1)*p]
+			ds := dx.Row(i)[c*p : (c+1)*p]
+			for j, g := range dy.Row(i)[c*p : (c+1)*p] {
+				ds[j] = scale * (g - mdy - hs[j]*mdyh)
+			}
+		}
+	}
+}

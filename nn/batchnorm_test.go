@@ -1,0 +1,100 @@
+package nn
+
+import (
+	"math"
+	"slices"
+	"testing"
+)
+
+func TestBatchNorm2DGradients(t *testing.T) {
+	for _, train := range []bool{true, false} {
+		name := map[bool]string{true: "batchnorm train", false: "batchnorm eval"}[train]
+		t.Run(name, func(t *testing.T) {
+			rng := testRNG()
+			in := ImageShape{3, 7, 5}
+			b, err := NewBatchNorm2D[float64]("bn", in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			InitUniform(b.Weight.Value, 2, rng)
+			InitUniform(b.Bias.Value, 1, rng)
+			InitUniform(b.RunningMean.Value, 1, rng)
+			for i := range b.RunningVar.Value {
+				b.RunningVar.Value[i] = 0.5 + rng.Float64()
+			}
+			const n = 2
+			x := randomParam("x", rng, n, in.Size())
+			proj := randomParam("proj", rng, n, in.Size())
+			loss := func() float64 { return dot(b.Forward(x.Mat(), train), proj.Value) }
+			loss()
+			b.Params().ZeroGrad()
+			b.Backward(proj.Mat(), x.GradMat())
+			checkGrad(t, name, loss, append(b.Params(), x))
+		})
+	}
+}
+
+// TestBatchNorm2DStatistics checks the batch normalisation itself and the
+// running statistics' updates against their definitions, and that
+// evaluation uses the running statistics.
+func TestBatchNorm2DStatistics(t *testing.T) {
+	rng := testRNG()
+	in := ImageShape{2, 3, 4}
+	b, err := NewBatchNorm2D[float64]("bn", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{b.Weight.Name, b.Bias.Name, b.Buffers()[0].Name, b.Buffers()[1].Name}
+	if want := []string{"bn.weight", "bn.bias", "bn.running_mean", "bn.running_var"}; !slices.Equal(names, want) {
+		t.Fatalf("names %v, want %v", names, want)
+	}
+	const n, p = 3, 12
+	wantMean, wantVar := []float64{0, 0}, []float64{1, 1}
+	for step := 0; step < 2; step++ {
+		x := randomParam("x", rng, n, in.Size()).Mat()
+		for i := range x.Data {
+			x.Data[i] = 3*x.Data[i] + 2 // mean 2, far from the initial running mean
+		}
+		y := b.Forward(x, true)
+		for c := 0; c < in.C; c++ {
+			var s, ss, ys, yss float64
+			for i := 0; i < n; i++ {
+				for j := c * p; j < (c+1)*p; j++ {
+					s += x.Row(i)[j]
+					ys += y.Row(i)[j]
+					yss += y.Row(i)[j] * y.Row(i)[j]
+				}
+			}
+			mean := s / (n * p)
+			for i := 0; i < n; i++ {
+				for j := c * p; j < (c+1)*p; j++ {
+					ss += (x.Row(i)[j] - mean) * (x.Row(i)[j] - mean)
+				}
+			}
+			v := ss / (n * p)
+			if math.Abs(ys/(n*p)) > 1e-12 || math.Abs(yss/(n*p)-v/(v+1e-5)) > 1e-12 {
+				t.Errorf("step %d channel %d: output mean %g, mean square %g, want 0 and %g", step, c, ys/(n*p), yss/(n*p), v/(v+1e-5))
+			}
+			wantMean[c] = 0.9*wantMean[c] + 0.1*mean
+			wantVar[c] = 0.9*wantVar[c] + 0.1*ss/(n*p-1)
+			if math.Abs(b.RunningMean.Value[c]-wantMean[c]) > 1e-12 || math.Abs(b.RunningVar.Value[c]-wantVar[c]) > 1e-12 {
+				t.Errorf("step %d channel %d: running mean/var %g/%g, want %g/%g", step, c,
+					b.RunningMean.Value[c], b.RunningVar.Value[c], wantMean[c], wantVar[c])
+			}
+		}
+	}
+	if b.BatchesTracked != 2 {
+		t.Errorf("BatchesTracked = %d, want 2", b.BatchesTracked)
+	}
+	x := randomParam("x", rng, 1, in.Size()).Mat()
+	y := b.Forward(x, false)
+	for c := 0; c < in.C; c++ {
+		want := (x.Data[c*p] - wantMean[c]) / math.Sqrt(wantVar[c]+1e-5)
+		if math.Abs(y.Data[c*p]-want) > 1e-12 {
+			t.Errorf("eval channel %d: %g, want %g", c, y.Data[c*p], want)
+		}
+	}
+	if b.BatchesTracked != 2 || b.RunningMean.Value[0] != wantMean[0] {
+		t.Error("evaluation changed the running statistics")
+	}
+}
