@@ -1,0 +1,175 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// func dotSAVX2(n int, a, x *float32) float32
+// Returns Σ a[i]*x[i] with four ymm accumulators (fixed order).
+TEXT ·dotSAVX2(SB), NOSPLIT, $0-28
+	MOVQ n+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ x+16(FP), DI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	XORQ AX, AX
+	MOVQ CX, DX
+	SHRQ $5, DX
+	JZ dtail
+dloop:
+	VMOVUPS (SI)(AX*4), Y4
+	VMOVUPS 32(SI)(AX*4), Y5
+	VMOVUPS 64(SI)(AX*4), Y6
+	VMOVUPS 96(SI)(AX*4), Y7
+	VFMADD231PS (DI)(AX*4), Y4, Y0
+	VFMADD231PS 32(DI)(AX*4), Y5, Y1
+	VFMADD231PS 64(DI)(AX*4), Y6, Y2
+	VFMADD231PS 96(DI)(AX*4), Y7, Y3
+	ADDQ $32, AX
+	DECQ DX
+	JNZ dloop
+dtail:
+	VADDPS Y1, Y0, Y0
+	VADDPS Y3, Y2, Y2
+	VADDPS Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VPERMILPS $0x4E, X0, X1
+	VADDPS X1, X0, X0
+	VPERMILPS $0xB1, X0, X1
+	VADDSS X1, X0, X0
+dscalar:
+	CMPQ AX, CX
+	JGE ddone
+	VMOVSS (SI)(AX*4), X1
+	VFMADD231SS (DI)(AX*4), X1, X0
+	INCQ AX
+	JMP dscalar
+ddone:
+	VMOVSS X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func axpySAVX2(n int, alpha float32, x, y *float32)
+// y[i] += alpha*x[i] (one FMA per element).
+TEXT ·axpySAVX2(SB), NOSPLIT, $0-32
+	MOVQ n+0(FP), CX
+	VBROADCASTSS alpha+8(FP), Y8
+	MOVQ x+16(FP), SI
+	MOVQ y+24(FP), DI
+	XORQ AX, AX
+	MOVQ CX, DX
+	SHRQ $5, DX
+	JZ atail
+aloop:
+	VMOVUPS (DI)(AX*4), Y0
+	VMOVUPS 32(DI)(AX*4), Y1
+	VMOVUPS 64(DI)(AX*4), Y2
+	VMOVUPS 96(DI)(AX*4), Y3
+	VFMADD231PS (SI)(AX*4), Y8, Y0
+	VFMADD231PS 32(SI)(AX*4), Y8, Y1
+	VFMADD231PS 64(SI)(AX*4), Y8, Y2
+	VFMADD231PS 96(SI)(AX*4), Y8, Y3
+	VMOVUPS Y0, (DI)(AX*4)
+	VMOVUPS Y1, 32(DI)(AX*4)
+	VMOVUPS Y2, 64(DI)(AX*4)
+	VMOVUPS Y3, 96(DI)(AX*4)
+	ADDQ $32, AX
+	DECQ DX
+	JNZ aloop
+atail:
+	CMPQ AX, CX
+	JGE adone
+	VMOVSS (DI)(AX*4), X0
+	VFMADD231SS (SI)(AX*4), X8, X0
+	VMOVSS X0, (DI)(AX*4)
+	INCQ AX
+	JMP atail
+adone:
+	VZEROUPPER
+	RET
+
+// func dotDAVX2(n int, a, x *float64) float64
+// Returns Σ a[i]*x[i] with four ymm accumulators (fixed order).
+TEXT ·dotDAVX2(SB), NOSPLIT, $0-32
+	MOVQ n+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ x+16(FP), DI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	XORQ AX, AX
+	MOVQ CX, DX
+	SHRQ $4, DX
+	JZ dtail
+dloop:
+	VMOVUPD (SI)(AX*8), Y4
+	VMOVUPD 32(SI)(AX*8), Y5
+	VMOVUPD 64(SI)(AX*8), Y6
+	VMOVUPD 96(SI)(AX*8), Y7
+	VFMADD231PD (DI)(AX*8), Y4, Y0
+	VFMADD231PD 32(DI)(AX*8), Y5, Y1
+	VFMADD231PD 64(DI)(AX*8), Y6, Y2
+	VFMADD231PD 96(DI)(AX*8), Y7, Y3
+	ADDQ $16, AX
+	DECQ DX
+	JNZ dloop
+dtail:
+	VADDPD Y1, Y0, Y0
+	VADDPD Y3, Y2, Y2
+	VADDPD Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPD X1, X0, X0
+	VPERMILPD $1, X0, X1
+	VADDSD X1, X0, X0
+dscalar:
+	CMPQ AX, CX
+	JGE ddone
+	VMOVSD (SI)(AX*8), X1
+	VFMADD231SD (DI)(AX*8), X1, X0
+	INCQ AX
+	JMP dscalar
+ddone:
+	VMOVSD X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func axpyDAVX2(n int, alpha float64, x, y *float64)
+// y[i] += alpha*x[i] (one FMA per element).
+TEXT ·axpyDAVX2(SB), NOSPLIT, $0-32
+	MOVQ n+0(FP), CX
+	VBROADCASTSD alpha+8(FP), Y8
+	MOVQ x+16(FP), SI
+	MOVQ y+24(FP), DI
+	XORQ AX, AX
+	MOVQ CX, DX
+	SHRQ $4, DX
+	JZ atail
+aloop:
+	VMOVUPD (DI)(AX*8), Y0
+	VMOVUPD 32(DI)(AX*8), Y1
+	VMOVUPD 64(DI)(AX*8), Y2
+	VMOVUPD 96(DI)(AX*8), Y3
+	VFMADD231PD (SI)(AX*8), Y8, Y0
+	VFMADD231PD 32(SI)(AX*8), Y8, Y1
+	VFMADD231PD 64(SI)(AX*8), Y8, Y2
+	VFMADD231PD 96(SI)(AX*8), Y8, Y3
+	VMOVUPD Y0, (DI)(AX*8)
+	VMOVUPD Y1, 32(DI)(AX*8)
+	VMOVUPD Y2, 64(DI)(AX*8)
+	VMOVUPD Y3, 96(DI)(AX*8)
+	ADDQ $16, AX
+	DECQ DX
+	JNZ aloop
+atail:
+	CMPQ AX, CX
+	JGE adone
+	VMOVSD (DI)(AX*8), X0
+	VFMADD231SD (SI)(AX*8), X8, X0
+	VMOVSD X0, (DI)(AX*8)
+	INCQ AX
+	JMP atail
+adone:
+	VZEROUPPER
+	RET
