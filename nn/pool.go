@@ -190,12 +190,14 @@ func (m *MaxPool2D[T]) Backward(dy, dx Mat[T]) {
 		panic(fmt.Sprintf("nn: MaxPool2D.Backward: dy %dx%d, dx %dx%d, want %dx%d and %dx%d",
 			dy.Rows, dy.Cols, dx.Rows, dx.Cols, m.n, m.Out.Size(), m.n, m.In.Size()))
 	}
-	dx.Zero()
 	os := m.Out.Size()
-	for i := 0; i < m.n; i++ {
-		dr, gr := dx.Row(i), dy.Row(i)
-		for o, at := range m.arg[i*os : (i+1)*os] {
-			dr[at] += gr[o]
+	parallelRange(m.n, m.In.Size(), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			dr, gr := dx.Row(i), dy.Row(i)
+			clear(dr)
+			for o, at := range m.arg[i*os : (i+1)*os] {
+				dr[at] += gr[o]
+			}
 		}
-	}
+	})
 }
