@@ -28,10 +28,16 @@ func (r GradCheckResult) String() string {
 // scalar. It probes up to perParam entries of each parameter, chosen by rng
 // (all of them when the parameter is small enough), so that every layer's
 // test is a real check of every gradient it produces — inputs and initial
-// states too, when the caller wraps them as Params.
+// states too, when the caller wraps them as Params. The gradients are read
+// before probing, so loss may run backward passes too (as a training step
+// does) without spoiling the comparison.
 func GradCheck(loss func() float64, params Params[float64], eps, atol, rtol float64, perParam int, rng *rand.Rand) GradCheckResult {
 	var res GradCheckResult
-	for _, p := range params {
+	analytic := make([][]float64, len(params))
+	for k, p := range params {
+		analytic[k] = append([]float64(nil), p.Grad...)
+	}
+	for k, p := range params {
 		idx := make([]int, p.Size())
 		for i := range idx {
 			idx[i] = i
@@ -48,7 +54,7 @@ func GradCheck(loss func() float64, params Params[float64], eps, atol, rtol floa
 			down := loss()
 			p.Value[i] = old
 			num := (up - down) / (2 * eps)
-			a := p.Grad[i]
+			a := analytic[k][i]
 			e := math.Abs(a-num) / (atol + rtol*math.Max(math.Abs(a), math.Abs(num)))
 			if math.IsNaN(e) {
 				e = math.Inf(1)

@@ -37,6 +37,7 @@ type CharLM[T nn.Float] struct {
 	ids, targets []int
 	dlogits      nn.Mat[T]
 	dhidden      nn.Mat[T]
+	dropped      nn.Mat[T]
 }
 
 // NewCharLM builds the model; the vocabulary comes from env.Meta when
@@ -71,12 +72,20 @@ func NewCharLM[T nn.Float](cfg *config.Config, env Env) (Task[T], error) {
 	return m, nil
 }
 
-// NewCharLMFromText builds the model over text held in memory, with the
-// vocabulary given (tests and examples use it: "hello" over [h,e,l,o]).
-func NewCharLMFromText[T nn.Float](cfg *config.Config, vocab *datasets.Vocab, text string, rng *rand.Rand) (*CharLM[T], error) {
+// NewCharLMFromText builds the model over training and validation text
+// held in memory, with the vocabulary given (tests and examples use it:
+// "hello" over [h,e,l,o]).
+func NewCharLMFromText[T nn.Float](cfg *config.Config, vocab *datasets.Vocab, train, val string, rng *rand.Rand) (*CharLM[T], error) {
 	m := &CharLM[T]{cfg: cfg, vocab: vocab}
-	if err := m.setText(text, io.Discard); err != nil {
-		return nil, err
+	var err error
+	if m.train, err = datasets.EncodeChars(vocab, train); err != nil {
+		return nil, fmt.Errorf("training text: %w", err)
+	}
+	if m.val, err = datasets.EncodeChars(vocab, val); err != nil {
+		return nil, fmt.Errorf("validation text: %w", err)
+	}
+	if len(m.train) < cfg.Data.SeqLen+1 || len(m.val) < 2 {
+		return nil, fmt.Errorf("texts of %d and %d characters are too short for data.seq_len %d", len(m.train), len(m.val), cfg.Data.SeqLen)
 	}
 	if err := m.build(rng); err != nil {
 		return nil, err
@@ -94,11 +103,9 @@ func (m *CharLM[T]) setText(text string, log io.Writer) error {
 	}
 	cut := int(float64(len(ids)) * (1 - m.cfg.Data.ValFraction))
 	m.train, m.val = ids[:cut], ids[cut:]
-	if len(m.train) < m.cfg.Data.SeqLen+1 {
-		return fmt.Errorf("the training part has %d characters, fewer than data.seq_len+1 = %d", len(m.train), m.cfg.Data.SeqLen+1)
-	}
-	if len(m.val) < 2 {
-		m.val = m.train // tiny texts (tests) validate on what they train on
+	if len(m.train) < m.cfg.Data.SeqLen+1 || len(m.val) < 2 {
+		return fmt.Errorf("%d characters split into %d for training and %d for validation: too short for data.seq_len %d",
+			len(ids), len(m.train), len(m.val), m.cfg.Data.SeqLen)
 	}
 	fmt.Fprintf(log, "charlm: %d characters, vocabulary %d, %d train / %d validation\n", len(ids), m.vocab.Len(), len(m.train), len(m.val))
 	return nil
@@ -164,7 +171,12 @@ func (m *CharLM[T]) forward(ids []int, steps, batch int, h0, c0 nn.Mat[T], train
 	}
 	y, hn, cn := m.rnn.Forward(x, steps, batch, h0, c0, train, rng)
 	if train && m.drop.P > 0 {
-		m.drop.Forward(y, true, rng) // y is the network's own buffer; the backward pass masks its gradient
+		// y is the recurrent layer's cache, needed by its backward pass:
+		// drop out a copy.
+		m.dropped = nn.NewMatLike(m.dropped, y.Rows, y.Cols)
+		m.dropped.CopyFrom(y)
+		m.drop.Forward(m.dropped, true, rng)
+		y = m.dropped
 	} else {
 		m.drop.Forward(y, false, nil)
 	}

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestExitStatusAndMessages(t *testing.T) {
+	dir := t.TempDir()
+	tiny := filepath.Join("..", "..", "pipeline", "testdata", "tiny.yaml")
+	text, err := filepath.Abs(filepath.Join("..", "..", "pipeline", "testdata", "tiny.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("task: charlm\ndata:\n  path: x.txt\ndecodr:\n  hidden: 3\n"), 0o644)
+	run1 := filepath.Join(dir, "run1")
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		status int
+		stderr string
+	}{
+		{"help", []string{"-help"}, exitOK, "Modes:"},
+		{"unknown flag", []string{"-colour"}, exitUsage, "flag provided but not defined"},
+		{"stray argument", []string{"-config", tiny, "extra"}, exitUsage, `unexpected argument "extra"`},
+		{"config typo", []string{"-config", bad}, exitUsage, "bad.yaml:4: decodr: unknown key (did you mean decoder?)"},
+		{"missing data", []string{"-config", tiny, "-run", filepath.Join(dir, "r0"), "-set", "data.path=nowhere.txt"}, exitFailure, "nowhere.txt"},
+		{"train", []string{"-config", tiny, "-run", run1, "-set", "data.path=" + text, "-set", "train.steps=3"}, exitOK, "stopped at step 3"},
+		{"predict", []string{"-config", tiny, "-run", run1, "-mode", "predict", "-prime", "First", "-length", "5"}, exitOK, ""},
+		{"bad temperature", []string{"-config", tiny, "-run", run1, "-mode", "predict", "-temperature", "0"}, exitUsage, "-temperature must be positive"},
+		{"prime outside vocabulary", []string{"-config", tiny, "-run", run1, "-mode", "predict", "-prime", "€"}, exitFailure, "not in the vocabulary"},
+	} {
+		var stdout, stderr bytes.Buffer
+		status := run(tc.args, strings.NewReader(""), &stdout, &stderr)
+		if status != tc.status || !strings.Contains(stderr.String(), tc.stderr) {
+			t.Errorf("%s: status %d, stderr %q; want status %d and %q", tc.name, status, stderr.String(), tc.status, tc.stderr)
+		}
+		if tc.name == "predict" && !strings.HasPrefix(stdout.String(), "First") {
+			t.Errorf("predict printed %q, want it to start with the prime", stdout.String())
+		}
+	}
+}

@@ -1,0 +1,319 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/seqtask/seqtask/config"
+	"github.com/seqtask/seqtask/nn"
+	"github.com/seqtask/seqtask/tasks"
+)
+
+func runOpts(t *testing.T, dir string, mode string, sets ...string) Options {
+	t.Helper()
+	return Options{Config: "testdata/tiny.yaml", Mode: mode, RunDir: dir, Sets: sets, Stdout: io.Discard, Stderr: io.Discard}
+}
+
+func readRecords(t *testing.T, dir string) []record {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []record
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var r record
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("metrics.jsonl line %q: %v", line, err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func TestTrainWritesRunFolder(t *testing.T) {
+	dir := t.TempDir()
+	if err := Run(context.Background(), runOpts(t, dir, "train")); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"config.yaml", "metrics.jsonl", "loss.png", "samples.txt", lastCheckpoint, bestCheckpoint} {
+		if fi, err := os.Stat(filepath.Join(dir, f)); err != nil || fi.Size() == 0 {
+			t.Errorf("run folder lacks %s (%v)", f, err)
+		}
+	}
+	recs := readRecords(t, dir)
+	var first, last float64
+	vals := 0
+	for _, r := range recs {
+		if r.Split == "train" {
+			if first == 0 {
+				first = r.Loss
+			}
+			last = r.Loss
+		} else {
+			vals++
+		}
+	}
+	if vals != 4 || !(last < first) {
+		t.Errorf("%d evaluations (want 4), train loss %.3f → %.3f (want a decrease)", vals, first, last)
+	}
+	// The checkpoint can be loaded by eval and predict.
+	var out bytes.Buffer
+	o := runOpts(t, dir, "eval")
+	o.Stdout = &out
+	if err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "loss") || !strings.Contains(out.String(), "perplexity") {
+		t.Errorf("eval printed %q", out.String())
+	}
+	out.Reset()
+	o = runOpts(t, dir, "predict")
+	o.Stdout = &out
+	n := 50
+	o.Length = &n
+	if err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	if got := []rune(strings.TrimSuffix(out.String(), "\n")); len(got) != len("ROMEO:")+50 || !strings.HasPrefix(string(got), "ROMEO:") {
+		t.Errorf("predict printed %q, want ROMEO: and 50 characters", out.String())
+	}
+}
+
+// cancelAt cancels a context when the progress output reports a step,
+// which interrupts training exactly as Ctrl-C does.
+type cancelAt struct {
+	marker string
+	cancel context.CancelFunc
+}
+
+func (c *cancelAt) Write(b []byte) (int, error) {
+	if strings.Contains(string(b), c.marker) {
+		c.cancel()
+	}
+	return len(b), nil
+}
+
+// TestResumeEqualsUninterrupted: a run interrupted after step 12 and resumed
+// logs exactly the training losses of a run that went to the end in one go,
+// and ends with identical weights.
+func TestResumeEqualsUninterrupted(t *testing.T) {
+	whole, split := t.TempDir(), t.TempDir()
+	if err := Run(context.Background(), runOpts(t, whole, "train")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	o := runOpts(t, split, "train")
+	o.Stderr = &cancelAt{marker: "step 12/20 ", cancel: cancel}
+	if err := Run(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	if recs := readRecords(t, split); recs[len(recs)-1].Step != 12 {
+		t.Fatalf("interrupted run ended at step %d, want 12", recs[len(recs)-1].Step)
+	}
+	resume := Options{Resume: split, Mode: "train", Stdout: io.Discard, Stderr: io.Discard}
+	if err := Run(context.Background(), resume); err != nil {
+		t.Fatal(err)
+	}
+	trainOnly := func(rs []record) []record {
+		var out []record
+		for _, r := range rs {
+			if r.Split == "train" {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	a, b := trainOnly(readRecords(t, whole)), trainOnly(readRecords(t, split))
+	if len(a) != 20 || len(a) != len(b) {
+		t.Fatalf("%d training records uninterrupted, %d resumed; want 20 each", len(a), len(b))
+	}
+	for i := range a {
+		if a[i].Step != b[i].Step || a[i].Loss != b[i].Loss || a[i].LR != b[i].LR {
+			t.Fatalf("record %d: uninterrupted %+v, resumed %+v", i, a[i], b[i])
+		}
+	}
+	wa, _ := os.ReadFile(filepath.Join(whole, lastCheckpoint))
+	wb, _ := os.ReadFile(filepath.Join(split, lastCheckpoint))
+	sa, _, _ := readSafetensorsBytes(t, wa)
+	sb, _, _ := readSafetensorsBytes(t, wb)
+	if sa != sb {
+		t.Error("final weights differ between the uninterrupted and the resumed run")
+	}
+}
+
+// readSafetensorsBytes returns the tensor section of a safetensors file as
+// a string, for equality checks, and its header.
+func readSafetensorsBytes(t *testing.T, b []byte) (string, map[string]any, error) {
+	t.Helper()
+	n := binary.LittleEndian.Uint64(b[:8])
+	var header map[string]any
+	if err := json.Unmarshal(b[8:8+n], &header); err != nil {
+		t.Fatal(err)
+	}
+	return string(b[8+n:]), header, nil
+}
+
+func TestInterruptSavesResumableCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // interrupted before the first step
+	if err := Run(ctx, runOpts(t, dir, "train")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, lastCheckpoint)); err != nil {
+		t.Fatalf("no checkpoint after an interrupt: %v", err)
+	}
+	resume := Options{Resume: dir, Mode: "train", Stdout: io.Discard, Stderr: io.Discard}
+	if err := Run(context.Background(), resume); err != nil {
+		t.Fatal(err)
+	}
+	recs := readRecords(t, dir)
+	if last := recs[len(recs)-1]; last.Step != 20 {
+		t.Errorf("resumed run ended at step %d, want 20", last.Step)
+	}
+}
+
+// nanTask is a task whose loss turns NaN at step nanAt.
+type nanTask struct {
+	tasks.Task[float64]
+	p     *nn.Param[float64]
+	step  int
+	nanAt int
+}
+
+func (n *nanTask) Params() nn.Params[float64] { return nn.Params[float64]{n.p} }
+func (n *nanTask) Meta() map[string]string    { return nil }
+func (n *nanTask) Evaluate() (tasks.Metrics, error) {
+	return tasks.Metrics{"loss": 1}, nil
+}
+func (n *nanTask) Sample(*rand.Rand) (string, error) { return "", nil }
+func (n *nanTask) TrainStep(*rand.Rand) (float64, int, error) {
+	n.step++
+	n.p.Grad[0] = 1
+	if n.step == n.nanAt {
+		return math.NaN(), 1, nil
+	}
+	return 1, 1, nil
+}
+
+func TestNaNLossStopsAndKeepsLastGoodCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := config.Load("testdata/tiny.yaml", []string{"train.eval_every=2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := &nanTask{p: nn.NewParam[float64]("w", 1), nanAt: 5}
+	err = train(context.Background(), Options{Stderr: io.Discard}, cfg, dir, tasks.Task[float64](task))
+	if !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), "step 5") || !strings.Contains(err.Error(), "step 4") {
+		t.Fatalf("error %v, want a non-finite loss at step 5 naming the checkpoint of step 4", err)
+	}
+	ck := checkpoint[float64]{Params: task.Params()}
+	if err := ck.load(filepath.Join(dir, lastCheckpoint)); err != nil {
+		t.Fatal(err)
+	}
+	if ck.Step != 4 || math.IsNaN(task.p.Value[0]) {
+		t.Errorf("last checkpoint at step %d with weight %v, want step 4 and a finite weight", ck.Step, task.p.Value[0])
+	}
+}
+
+func TestExportImportSafetensors(t *testing.T) {
+	dir := t.TempDir()
+	if err := Run(context.Background(), runOpts(t, dir, "train", "train.steps=5")); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "model.safetensors")
+	o := runOpts(t, dir, "export")
+	o.Output = out
+	if err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, header, _ := readSafetensorsBytes(t, b)
+	for _, name := range []string{"embedding.weight", "rnn.weight_ih_l0", "rnn.weight_hh_l1", "rnn.bias_hh_l1", "head.weight", "head.bias"} {
+		info, ok := header[name].(map[string]any)
+		if !ok || info["dtype"] != "F32" {
+			t.Errorf("export lacks %s as F32: %v", name, header[name])
+		}
+	}
+	if shape := header["rnn.weight_hh_l0"].(map[string]any)["shape"]; shape.([]any)[0].(float64) != 64 || shape.([]any)[1].(float64) != 16 {
+		t.Errorf("rnn.weight_hh_l0 shape %v, want [64 16] (PyTorch's [4H][H])", shape)
+	}
+	// Import into a fresh run and check the first evaluation equals the
+	// exporting run's weights' evaluation.
+	fresh := t.TempDir()
+	if err := Run(context.Background(), runOpts(t, fresh, "train", "train.steps=1", "train.init_from="+out, "train.optimizer.lr=1e-30")); err != nil {
+		t.Fatal(err)
+	}
+	a, b2 := readRecords(t, dir), readRecords(t, fresh)
+	if math.Abs(a[len(a)-1].Loss-b2[len(b2)-1].Loss) > 1e-5 {
+		t.Errorf("validation loss after import %.6f, exported model's %.6f", b2[len(b2)-1].Loss, a[len(a)-1].Loss)
+	}
+	bad := runOpts(t, t.TempDir(), "train", "train.init_from="+filepath.Join(dir, "config.yaml"))
+	if err := Run(context.Background(), bad); err == nil || !strings.Contains(err.Error(), "config.yaml") {
+		t.Errorf("init_from a non-safetensors file: %v", err)
+	}
+}
+
+func TestCheckpointRejectsMismatch(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.safetensors")
+	ck := checkpoint[float32]{Params: nn.Params[float32]{nn.NewParam[float32]("a", 2, 3)}, Best: math.Inf(1)}
+	if err := ck.save(path); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		params nn.Params[float32]
+		want   string
+	}{
+		{"missing tensor", nn.Params[float32]{nn.NewParam[float32]("b", 2, 3)}, `no tensor "b"`},
+		{"wrong shape", nn.Params[float32]{nn.NewParam[float32]("a", 3, 2)}, "shape [2 3]"},
+	} {
+		c := checkpoint[float32]{Params: tc.params}
+		if err := c.load(path); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	if err := os.WriteFile(path, []byte("not a checkpoint"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := (&checkpoint[float32]{}).load(path); err == nil || !strings.Contains(err.Error(), "c.safetensors") {
+		t.Errorf("corrupt file: %v", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "*.tmp-*")); len(left) > 0 {
+		t.Errorf("temporary files left behind: %v", left)
+	}
+}
+
+func TestRunUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{"no config", Options{Mode: "train"}, "-config"},
+		{"bad mode", Options{Config: "testdata/tiny.yaml", Mode: "dance"}, "unknown -mode"},
+		{"predict before training", Options{Config: "testdata/tiny.yaml", Mode: "predict", RunDir: t.TempDir()}, "no checkpoint"},
+		{"config typo", Options{Config: "testdata/tiny.yaml", Sets: []string{"trian.steps=3"}}, "did you mean train"},
+	} {
+		tc.opts.Stdout, tc.opts.Stderr = io.Discard, io.Discard
+		err := Run(context.Background(), tc.opts)
+		if err == nil || !IsUsage(err) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v (usage %v), want a usage error containing %q", tc.name, err, IsUsage(err), tc.want)
+		}
+	}
+}
