@@ -25,7 +25,9 @@ func NewParam[T Float](name string, shape ...int) *Param[T] {
 }
 
 // Mat views a two-dimensional parameter's value as a matrix.
-func (p *Param[T]) Mat() Mat[T] { return Mat[T]{Rows: p.Shape[0], Cols: p.Size() / p.Shape[0], Data: p.Value} }
+func (p *Param[T]) Mat() Mat[T] {
+	return Mat[T]{Rows: p.Shape[0], Cols: p.Size() / p.Shape[0], Data: p.Value}
+}
 
 // GradMat views a two-dimensional parameter's gradient as a matrix.
 func (p *Param[T]) GradMat() Mat[T] {
