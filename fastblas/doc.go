@@ -56,8 +56,27 @@
 // always give bitwise identical outputs on a given machine (different
 // kernels, e.g. AVX2 versus AVX-512, may round differently).
 //
+// # GEMV
+//
+// Sgemv and Dgemv use AVX2+FMA dot-product (NoTrans) and axpy (Trans) loops
+// over contiguous copies of strided x and y. Problems with m·n ≥ 2^18 are
+// split over rows of A (NoTrans) or 64-element column groups (Trans), so
+// each element of y is again owned by one goroutine with a fixed summation
+// order.
+//
+// # Validation
+//
 // Argument checking is delegated to gonum (by calling the embedded
 // implementation with alpha = 0, beta = 1, which validates and returns), so
-// bad arguments panic with exactly gonum's messages. Calls with alpha == 0 or
-// k == 0 are handed to gonum entirely.
+// bad arguments panic with exactly gonum's messages. Degenerate calls
+// (alpha == 0, k == 0, empty matrices) are handed to gonum entirely.
+//
+// # Testing
+//
+// Tests compare against gonum's reference implementation over odd shapes,
+// all transposes, padded leading dimensions and alpha/beta values including 0
+// (with NaN-filled C), for every kernel path usable on the machine
+// (setPath forces AVX-512, AVX-512 8-row, AVX2 or pure Go; a further run uses
+// the Go packing routines instead of the assembly ones). FuzzSgemm fuzzes
+// shapes, transposes, strides and scalars.
 package fastblas

@@ -79,7 +79,7 @@ func checkGemm[T float](t *testing.T, rnd *rand.Rand, tc gemmCase,
 	if tc.tB != blas.NoTrans {
 		br, bc = n, k
 	}
-	lda, ldb, ldc := ac+tc.padA, bc+tc.padB, n+tc.padC
+	lda, ldb, ldc := max(1, ac+tc.padA), max(1, bc+tc.padB), n+tc.padC
 	a := randMat[T](rnd, ar*lda)
 	b := randMat[T](rnd, br*ldb)
 	c := randMat[T](rnd, m*ldc)
