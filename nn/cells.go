@@ -6,11 +6,9 @@ package nn
 
 // rnnForward: h = tanh(pre), with pre [B][H] the summed projections.
 func rnnForward[T Float](pre, h Mat[T]) {
-	for i, p := range pre.Data[:pre.Rows*pre.Cols] {
-		v := tanh(p)
-		pre.Data[i] = v
-		h.Data[i] = v
-	}
+	n := pre.Rows * pre.Cols
+	tanhSlice(pre.Data[:n], pre.Data[:n])
+	copy(h.Data[:n], pre.Data[:n])
 }
 
 // rnnBackward: dpre = dh ⊙ (1 - h²).
@@ -28,14 +26,17 @@ func lstmForward[T Float](g, cPrev, c, tc, h Mat[T]) {
 	hid := h.Cols
 	for b := 0; b < h.Rows; b++ {
 		gr := g.Row(b)
+		sigmoidSlice(gr[:2*hid])
+		tanhSlice(gr[2*hid:3*hid], gr[2*hid:3*hid])
+		sigmoidSlice(gr[3*hid:])
 		ig, fg, gg, og := gr[:hid], gr[hid:2*hid], gr[2*hid:3*hid], gr[3*hid:]
 		cp, cr, tr, hr := cPrev.Row(b), c.Row(b), tc.Row(b), h.Row(b)
-		for j := 0; j < hid; j++ {
-			i, f, gv, o := sigmoid(ig[j]), sigmoid(fg[j]), tanh(gg[j]), sigmoid(og[j])
-			ig[j], fg[j], gg[j], og[j] = i, f, gv, o
-			cv := f*cp[j] + i*gv
-			t := tanh(cv)
-			cr[j], tr[j], hr[j] = cv, t, o*t
+		for j := range cr {
+			cr[j] = fg[j]*cp[j] + ig[j]*gg[j]
+		}
+		tanhSlice(tr, cr)
+		for j := range hr {
+			hr[j] = og[j] * tr[j]
 		}
 	}
 }
@@ -72,14 +73,19 @@ func gruForward[T Float](g, hh, hPrev, hnPre, h Mat[T]) {
 	for b := 0; b < h.Rows; b++ {
 		gr, hr := g.Row(b), hh.Row(b)
 		hp, np, out := hPrev.Row(b), hnPre.Row(b), h.Row(b)
-		for j := 0; j < hid; j++ {
-			r := sigmoid(gr[j] + hr[j])
-			z := sigmoid(gr[hid+j] + hr[hid+j])
-			hn := hr[2*hid+j]
-			nv := tanh(gr[2*hid+j] + r*hn)
-			gr[j], gr[hid+j], gr[2*hid+j] = r, z, nv
-			np[j] = hn
-			out[j] = (1-z)*nv + z*hp[j]
+		rz := gr[:2*hid]
+		for j := range rz {
+			rz[j] += hr[j]
+		}
+		sigmoidSlice(rz)
+		r, z, n := gr[:hid], gr[hid:2*hid], gr[2*hid:]
+		copy(np, hr[2*hid:])
+		for j := range n {
+			n[j] += r[j] * np[j]
+		}
+		tanhSlice(n, n)
+		for j := range out {
+			out[j] = (1-z[j])*n[j] + z[j]*hp[j]
 		}
 	}
 }

@@ -2,7 +2,6 @@ package nn
 
 import (
 	"fmt"
-	"math"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
@@ -145,10 +144,6 @@ func addColumnSums[T Float](dst []T, m Mat[T]) {
 		}
 	}
 }
-
-func sigmoid[T Float](x T) T { return T(1 / (1 + math.Exp(-float64(x)))) }
-
-func tanh[T Float](x T) T { return T(math.Tanh(float64(x))) }
 
 // NewMatLike returns a rows×cols matrix reusing buf's storage when it is
 // large enough; the contents are unspecified. Callers keep the result as

@@ -122,7 +122,31 @@ func TestTorchFixtures(t *testing.T) {
 	}
 }
 
+// checkRecurrentFixture runs the fixture's network in float64 (to 1e-9) and
+// in float32 (to 1e-4, the precision training uses).
 func checkRecurrentFixture(t *testing.T, name string, f fixture) string {
+	checked := recurrentFixture[float64](t, name, f, 1e-9)
+	recurrentFixture[float32](t, name+" (float32)", f, 1e-4)
+	return checked + "; float32 to 1e-4"
+}
+
+func toT[T Float](v []float64) []T {
+	out := make([]T, len(v))
+	for i, x := range v {
+		out[i] = T(x)
+	}
+	return out
+}
+
+func toF64[T Float](v []T) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x)
+	}
+	return out
+}
+
+func recurrentFixture[T Float](t *testing.T, name string, f fixture, rel float64) string {
 	cfg := RecurrentConfig{
 		Cell:   Cell(f["kind"].(string)),
 		Input:  f.int(t, "input_size"),
@@ -131,7 +155,7 @@ func checkRecurrentFixture(t *testing.T, name string, f fixture) string {
 	}
 	cfg.Bidirectional, _ = f["bidirectional"].(bool)
 	steps, batch := f.int(t, "seq_len"), f.int(t, "batch")
-	r, err := NewRecurrent[float64]("rnn", cfg, testRNG())
+	r, err := NewRecurrent[T]("rnn", cfg, testRNG())
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
@@ -142,24 +166,23 @@ func checkRecurrentFixture(t *testing.T, name string, f fixture) string {
 		if len(v) != p.Size() {
 			t.Fatalf("%s: %s has %d values, want %d", name, short, len(v), p.Size())
 		}
-		copy(p.Value, v)
+		copy(p.Value, toT[T](v))
 	}
 	rows, hid := r.StateRows(batch), cfg.Hidden
-	mat := func(key string, r, c int) Mat[float64] { return Mat[float64]{Rows: r, Cols: c, Data: f.floats(t, key)} }
+	mat := func(key string, r, c int) Mat[T] { return Mat[T]{Rows: r, Cols: c, Data: toT[T](f.floats(t, key))} }
 	x := mat("x", steps*batch, cfg.Input)
 	h0 := mat("h0", rows, hid)
 	lstm := cfg.Cell == CellLSTM
-	var c0, gcn Mat[float64]
+	var c0, gcn Mat[T]
 	if lstm {
 		c0, gcn = mat("c0", rows, hid), mat("grad_cn", rows, hid)
 	}
 	y, hn, cn := r.Forward(x, steps, batch, h0, c0, false, nil)
-	const rel = 1e-9
-	closeTo(t, name+" y", y.Data, f.floats(t, "y"), rel)
-	closeTo(t, name+" hn", hn.Data, f.floats(t, "hn"), rel)
+	closeTo(t, name+" y", toF64(y.Data), f.floats(t, "y"), rel)
+	closeTo(t, name+" hn", toF64(hn.Data), f.floats(t, "hn"), rel)
 	checked := []string{"y", "hn"}
 	if lstm {
-		closeTo(t, name+" cn", cn.Data, f.floats(t, "cn"), rel)
+		closeTo(t, name+" cn", toF64(cn.Data), f.floats(t, "cn"), rel)
 		checked = append(checked, "cn")
 	}
 	r.Params().ZeroGrad()
@@ -167,14 +190,14 @@ func checkRecurrentFixture(t *testing.T, name string, f fixture) string {
 	grads := f.nested(t, "grads")
 	for _, p := range r.Params() {
 		short := strings.TrimPrefix(p.Name, "rnn.")
-		closeTo(t, name+" grad "+short, p.Grad, grads.floats(t, short), rel)
+		closeTo(t, name+" grad "+short, toF64(p.Grad), grads.floats(t, short), rel)
 		checked = append(checked, "d"+short)
 	}
-	closeTo(t, name+" grad x", dx.Data, grads.floats(t, "x"), rel)
-	closeTo(t, name+" grad h0", dh0.Data, grads.floats(t, "h0"), rel)
+	closeTo(t, name+" grad x", toF64(dx.Data), grads.floats(t, "x"), rel)
+	closeTo(t, name+" grad h0", toF64(dh0.Data), grads.floats(t, "h0"), rel)
 	checked = append(checked, "dx", "dh0")
 	if lstm {
-		closeTo(t, name+" grad c0", dc0.Data, grads.floats(t, "c0"), rel)
+		closeTo(t, name+" grad c0", toF64(dc0.Data), grads.floats(t, "c0"), rel)
 		checked = append(checked, "dc0")
 	}
 	return fmt.Sprintf("%s %d layer(s) bidirectional=%v T=%d B=%d: checked %s to %g relative",
