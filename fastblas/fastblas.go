@@ -45,7 +45,7 @@ type float interface{ float32 | float64 }
 
 // kernelFunc is the micro-kernel signature; see kernels_amd64.go for the
 // contract.
-type kernelFunc[T float] func(k int, a, b, c *T, ldc int, alpha, beta T)
+type kernelFunc[T float] func(k int, a, b, c *T, ldc int, alpha, beta T, sa, sb int)
 
 // gemmKernel describes a micro-kernel and the blocking parameters used with it.
 type gemmKernel[T float] struct {
@@ -303,30 +303,56 @@ func (g *gemmArgs[T]) block(m0, m1, n0, n1 int) {
 	pa, pb := *bufA, *bufB
 	var tmp [16 * 32]T // edge tiles (mr*nr ≤ 512)
 	fn := kn.fn
+	// In-place operands: a transposed A already has each k step's rows
+	// contiguous (stride lda), and a non-transposed B each k step's columns
+	// (stride ldb). When the packed copy would be reused only a few times the
+	// kernel reads full micro-panels in place instead; edge micro-panels are
+	// still packed (zero padding).
+	directA := g.aTrans && useDirect(directModeA, (n1-n0+nr-1)/nr)
+	directB := !g.bTrans && useDirect(directModeB, (m1-m0+mr-1)/mr)
 	for jc := n0; jc < n1; jc += nc {
 		ncur := min(nc, n1-jc)
 		for pc := 0; pc < g.k; pc += kc {
 			kcur := min(kc, g.k-pc)
-			packB(pb, g.b, g.ldb, g.bTrans, pc, kcur, jc, ncur, nr)
+			if directB {
+				// Only a trailing partial panel needs packing.
+				if full := ncur / nr * nr; full < ncur {
+					packB(pb[full*kcur:], g.b, g.ldb, g.bTrans, pc, kcur, jc+full, ncur-full, nr)
+				}
+			} else {
+				packB(pb, g.b, g.ldb, g.bTrans, pc, kcur, jc, ncur, nr)
+			}
 			beta := g.beta
 			if pc > 0 {
 				beta = 1
 			}
 			for ic := m0; ic < m1; ic += mc {
 				mcur := min(mc, m1-ic)
-				packA(pa, g.a, g.lda, g.aTrans, ic, mcur, pc, kcur, mr)
+				if directA {
+					if full := mcur / mr * mr; full < mcur {
+						packA(pa[full*kcur:], g.a, g.lda, g.aTrans, ic+full, mcur-full, pc, kcur, mr)
+					}
+				} else {
+					packA(pa, g.a, g.lda, g.aTrans, ic, mcur, pc, kcur, mr)
+				}
 				for jr := 0; jr < ncur; jr += nr {
 					nrem := min(nr, ncur-jr)
-					bp := &pb[jr*kcur]
+					bp, sb := &pb[jr*kcur], nr
+					if directB && nrem == nr {
+						bp, sb = &g.b[pc*g.ldb+jc+jr], g.ldb
+					}
 					for ir := 0; ir < mcur; ir += mr {
 						mrem := min(mr, mcur-ir)
-						ap := &pa[ir*kcur]
+						ap, sa := &pa[ir*kcur], mr
+						if directA && mrem == mr {
+							ap, sa = &g.a[pc*g.lda+ic+ir], g.lda
+						}
 						ci := (ic+ir)*g.ldc + jc + jr
 						if mrem == mr && nrem == nr {
-							fn(kcur, ap, bp, &g.c[ci], g.ldc, g.alpha, beta)
+							fn(kcur, ap, bp, &g.c[ci], g.ldc, g.alpha, beta, sa, sb)
 							continue
 						}
-						fn(kcur, ap, bp, &tmp[0], nr, 1, 0)
+						fn(kcur, ap, bp, &tmp[0], nr, 1, 0, sa, sb)
 						for i := 0; i < mrem; i++ {
 							crow := g.c[ci+i*g.ldc : ci+i*g.ldc+nrem]
 							trow := tmp[i*nr : i*nr+nrem]
@@ -345,6 +371,31 @@ func (g *gemmArgs[T]) block(m0, m1, n0, n1 int) {
 			}
 		}
 	}
+}
+
+// Direct (in-place) operand modes; tests set them to force either choice.
+const (
+	directAuto   = 0
+	directAlways = 1
+	directNever  = -1
+)
+
+var (
+	directModeA = directAuto
+	directModeB = directAuto
+	// directMaxReuse: read an operand in place when its packed micro-panels
+	// would be used at most this many times.
+	directMaxReuse = 1
+)
+
+func useDirect(mode, reuse int) bool {
+	switch mode {
+	case directAlways:
+		return true
+	case directNever:
+		return false
+	}
+	return reuse <= directMaxReuse
 }
 
 // packA packs op(A)[i0:i0+mc, p0:p0+kc] into dst as consecutive mr-row

@@ -23,6 +23,14 @@ func withPath(t *testing.T, f func(t *testing.T)) {
 			f(t)
 		})
 	}
+	// Operands read in place (always / never) with the default kernels.
+	for name, mode := range map[string]int{"direct": directAlways, "packed": directNever} {
+		t.Run(name, func(t *testing.T) {
+			directModeA, directModeB = mode, mode
+			defer func() { directModeA, directModeB = directAuto, directAuto }()
+			f(t)
+		})
+	}
 	if asmPack {
 		// The default kernels with the portable Go packing routines.
 		t.Run("gopack", func(t *testing.T) {

@@ -85,13 +85,15 @@ func gen(k kern) {
 	bc := "VBROADCASTS" + k.sfx()
 	fma := "VFMADD231" + ps
 	mov := "VMOVUP" + k.sfx()
-	argsz := 48
+	argsz := 64
 	betaOff := 44
+	saOff := 48
 	if k.double {
-		argsz = 56
+		argsz = 72
 		betaOff = 48
+		saOff = 56
 	}
-	p("// func %s(k int, a, b, c *%s, ldc int, alpha, beta %s)", k.name, map[bool]string{false: "float32", true: "float64"}[k.double], map[bool]string{false: "float32", true: "float64"}[k.double])
+	p("// func %s(k int, a, b, c *%s, ldc int, alpha, beta %s, sa, sb int)", k.name, map[bool]string{false: "float32", true: "float64"}[k.double], map[bool]string{false: "float32", true: "float64"}[k.double])
 	p("// Micro-tile %dx%d.", k.mr, k.nr())
 	p("TEXT ·%s(SB), NOSPLIT, $0-%d", k.name, argsz)
 	p("\tMOVQ k+0(FP), CX")
@@ -99,11 +101,15 @@ func gen(k kern) {
 	p("\tMOVQ b+16(FP), DI")
 	p("\tMOVQ c+24(FP), DX")
 	p("\tMOVQ ldc+32(FP), BX")
+	p("\tMOVQ sa+%d(FP), R10", saOff)
+	p("\tMOVQ sb+%d(FP), R11", saOff+8)
+	sh := 2
 	if k.double {
-		p("\tSHLQ $3, BX")
-	} else {
-		p("\tSHLQ $2, BX")
+		sh = 3
 	}
+	p("\tSHLQ $%d, BX", sh)
+	p("\tSHLQ $%d, R10", sh)
+	p("\tSHLQ $%d, R11", sh)
 	for i := 0; i < nacc; i++ {
 		if k.avx512 {
 			p("\tVPXORD %s, %s, %s", k.reg(i), k.reg(i), k.reg(i))
@@ -111,9 +117,8 @@ func gen(k kern) {
 			p("\tVXORPS %s, %s, %s", k.reg(i), k.reg(i), k.reg(i))
 		}
 	}
-	body := func(u int) {
-		aoff := u * k.mr * es
-		boff := u * k.nr() * es
+	body := func() {
+		aoff, boff := 0, 0
 		for v := 0; v < k.nv; v++ {
 			p("\t%s %d(DI), %s", mov, boff+v*k.vbytes(), k.reg(breg+v))
 		}
@@ -124,27 +129,25 @@ func gen(k kern) {
 				p("\t%s %s, %s, %s", fma, r, k.reg(breg+v), k.reg(i*k.nv+v))
 			}
 		}
+		p("\tADDQ R10, SI")
+		p("\tADDQ R11, DI")
 	}
 	const unroll = 4
 	p("\tMOVQ CX, R9")
 	p("\tSHRQ $2, R9")
 	p("\tJZ tail")
 	p("loop4:")
-	p("\tPREFETCHT0 %d(SI)", unroll*k.mr*es*4)
+	p("\tPREFETCHT0 (SI)(R10*8)")
 	for u := 0; u < unroll; u++ {
-		body(u)
+		body()
 	}
-	p("\tADDQ $%d, SI", unroll*k.mr*es)
-	p("\tADDQ $%d, DI", unroll*k.nr()*es)
 	p("\tDECQ R9")
 	p("\tJNZ loop4")
 	p("tail:")
 	p("\tANDQ $3, CX")
 	p("\tJZ store")
 	p("loop1:")
-	body(0)
-	p("\tADDQ $%d, SI", k.mr*es)
-	p("\tADDQ $%d, DI", k.nr()*es)
+	body()
 	p("\tDECQ CX")
 	p("\tJNZ loop1")
 	p("store:")

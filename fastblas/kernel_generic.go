@@ -4,13 +4,13 @@ import "unsafe"
 
 // genericKernel4x4 is the portable micro-kernel (4×4 tile) used on CPUs
 // without AVX2+FMA, on non-amd64 architectures and with the purego tag.
-func genericKernel4x4[T float](k int, a, b, c *T, ldc int, alpha, beta T) {
-	as := unsafe.Slice(a, 4*k)
-	bs := unsafe.Slice(b, 4*k)
+func genericKernel4x4[T float](k int, a, b, c *T, ldc int, alpha, beta T, sa, sb int) {
+	as := unsafe.Slice(a, (k-1)*sa+4)
+	bs := unsafe.Slice(b, (k-1)*sb+4)
 	var c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 T
 	for p := 0; p < k; p++ {
-		ap := as[4*p : 4*p+4 : 4*p+4]
-		bp := bs[4*p : 4*p+4 : 4*p+4]
+		ap := as[sa*p : sa*p+4 : sa*p+4]
+		bp := bs[sb*p : sb*p+4 : sb*p+4]
 		a0, a1, a2, a3 := ap[0], ap[1], ap[2], ap[3]
 		b0, b1, b2, b3 := bp[0], bp[1], bp[2], bp[3]
 		c00 += a0 * b0

@@ -7,8 +7,9 @@ import "golang.org/x/sys/cpu"
 //go:generate go run gen_kernels.go
 
 // The assembly micro-kernels in kernels_amd64.s share one contract: with
-// packed panels a (k×mr, mr values per k step) and b (k×nr, nr values per k
-// step) they compute the mr×nr tile acc = Σ_p a[p]·b[p] in a fixed order
+// panels a (mr values per k step, steps sa elements apart; sa = mr when
+// packed, lda when read in place) and b (nr values per k step, sb apart) they
+// compute the mr×nr tile acc = Σ_p a[p]·b[p] in a fixed order
 // (p ascending, one FMA per p) and store
 //
 //	c[i*ldc+j] = alpha*acc[i][j] + beta*c[i*ldc+j]
@@ -17,22 +18,22 @@ import "golang.org/x/sys/cpu"
 // k must be ≥ 1.
 
 //go:noescape
-func sgemmKernel12x32AVX512(k int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmKernel12x32AVX512(k int, a, b, c *float32, ldc int, alpha, beta float32, sa, sb int)
 
 //go:noescape
-func sgemmKernel8x32AVX512(k int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmKernel8x32AVX512(k int, a, b, c *float32, ldc int, alpha, beta float32, sa, sb int)
 
 //go:noescape
-func dgemmKernel12x16AVX512(k int, a, b, c *float64, ldc int, alpha, beta float64)
+func dgemmKernel12x16AVX512(k int, a, b, c *float64, ldc int, alpha, beta float64, sa, sb int)
 
 //go:noescape
-func dgemmKernel8x16AVX512(k int, a, b, c *float64, ldc int, alpha, beta float64)
+func dgemmKernel8x16AVX512(k int, a, b, c *float64, ldc int, alpha, beta float64, sa, sb int)
 
 //go:noescape
-func sgemmKernel6x16AVX2(k int, a, b, c *float32, ldc int, alpha, beta float32)
+func sgemmKernel6x16AVX2(k int, a, b, c *float32, ldc int, alpha, beta float32, sa, sb int)
 
 //go:noescape
-func dgemmKernel6x8AVX2(k int, a, b, c *float64, ldc int, alpha, beta float64)
+func dgemmKernel6x8AVX2(k int, a, b, c *float64, ldc int, alpha, beta float64, sa, sb int)
 
 func init() {
 	hasAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasFMA && cpu.X86.HasAVX2
