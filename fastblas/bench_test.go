@@ -68,3 +68,14 @@ func BenchmarkSgemmPaths(b *testing.B) {
 }
 
 var _ = fmt.Sprint
+
+// BenchmarkSgemmDirect compares packed and in-place operand reading.
+func BenchmarkSgemmDirect(b *testing.B) {
+	for name, mode := range map[string]int{"always": directAlways, "never": directNever} {
+		b.Run(name, func(b *testing.B) {
+			directModeA, directModeB = mode, mode
+			defer func() { directModeA, directModeB = directAuto, directAuto }()
+			benchGemm(b, Implementation{}.Sgemm)
+		})
+	}
+}

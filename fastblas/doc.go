@@ -20,6 +20,12 @@
 //	        for ir over MC in steps of MR:
 //	          micro-kernel: MR×NR tile of C += A micro-panel · B micro-panel
 //
+// When a packed micro-panel would be reused at most a few times (e.g. op(A)
+// for n ≤ 4·NR, or op(B) for m ≤ 4·MR), an operand whose k steps are
+// already contiguous (transposed A, non-transposed B) is read in place by the
+// kernel with its leading dimension as stride, skipping the copy; strides
+// that are multiples of 2 KiB are still packed to avoid cache-set aliasing.
+//
 // Packing copies the operands into contiguous, zero-padded micro-panels, so
 // the kernel always streams unit-stride memory regardless of transposes and
 // leading dimensions (all four transpose combinations go through the same

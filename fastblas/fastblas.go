@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
@@ -308,8 +309,9 @@ func (g *gemmArgs[T]) block(m0, m1, n0, n1 int) {
 	// (stride ldb). When the packed copy would be reused only a few times the
 	// kernel reads full micro-panels in place instead; edge micro-panels are
 	// still packed (zero padding).
-	directA := g.aTrans && useDirect(directModeA, (n1-n0+nr-1)/nr)
-	directB := !g.bTrans && useDirect(directModeB, (m1-m0+mr-1)/mr)
+	es := int(unsafe.Sizeof(g.alpha))
+	directA := g.aTrans && useDirect(directModeA, (n1-n0+nr-1)/nr, g.lda*es)
+	directB := !g.bTrans && useDirect(directModeB, (m1-m0+mr-1)/mr, g.ldb*es)
 	for jc := n0; jc < n1; jc += nc {
 		ncur := min(nc, n1-jc)
 		for pc := 0; pc < g.k; pc += kc {
@@ -385,17 +387,20 @@ var (
 	directModeB = directAuto
 	// directMaxReuse: read an operand in place when its packed micro-panels
 	// would be used at most this many times.
-	directMaxReuse = 1
+	directMaxReuse = 4
 )
 
-func useDirect(mode, reuse int) bool {
+// useDirect decides whether to read an operand in place. Strides that are a
+// multiple of 2 KiB map the k steps of a micro-panel onto a few cache sets
+// (4K aliasing), so such operands are always packed.
+func useDirect(mode, reuse, strideBytes int) bool {
 	switch mode {
 	case directAlways:
 		return true
 	case directNever:
 		return false
 	}
-	return reuse <= directMaxReuse
+	return reuse <= directMaxReuse && strideBytes%2048 != 0
 }
 
 // packA packs op(A)[i0:i0+mc, p0:p0+kc] into dst as consecutive mr-row
