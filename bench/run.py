@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Benchmark seqtask against PyTorch on the same CPU in one run.
+
+Each workload runs as its own process, seqtask and PyTorch alternating,
+`--rounds` times; the table keeps each side's best rate and its peak RSS
+(from wait4, so it is the process's own high-water mark). PyTorch is tried
+at 1 and 2 threads and reported at its best. The table is printed and,
+with --write, replaces the results section of bench/README.md.
+
+Usage: /usr/bin/python3 bench/run.py [--rounds 3] [--write]
+(needs Debian's python3-torch; seqtask needs only Go)
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+# (label, Go benchmark in ./tasks, torch work, cell, target ratio)
+WORKLOADS = [
+    ("char-LM training, RNN", "CharLMTrainStep/rnn$", "train", "rnn", 1.0),
+    ("char-LM training, LSTM", "CharLMTrainStep/lstm$", "train", "lstm", 1.0),
+    ("char-LM training, GRU", "CharLMTrainStep/gru$", "train", "gru", 1.0),
+    ("sampling batch 1, LSTM", "CharLMSample/lstm$", "sample", "lstm", 5.0),
+    ("sampling batch 1, GRU", "CharLMSample/gru$", "sample", "gru", 5.0),
+]
+
+
+def measured(cmd, cwd=None):
+    with subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as p:
+        out = p.stdout.read()
+        err = p.stderr.read()
+        _, status, usage = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed:\n{err}")
+    return out, usage.ru_maxrss / 1024
+
+
+def go_rate(binary, bench):
+    out, rss = measured([binary, "-test.run", "^$", "-test.bench", bench, "-test.benchtime", "30x"], cwd=os.path.join(ROOT, "tasks"))
+    m = re.search(r"([\d.]+) (tokens/s|chars/s)", out)
+    if not m:
+        sys.exit(f"no rate in Go output:\n{out}")
+    return float(m.group(1)), rss
+
+
+def torch_rate(work, cell, threads):
+    out, rss = measured(["/usr/bin/python3", os.path.join(HERE, "torch_charlm.py"), work, cell, str(threads)])
+    r = json.loads(out.strip().splitlines()[-1])
+    return r["rate"], rss, r["torch"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--write", action="store_true", help="write the table into bench/README.md")
+    args = ap.parse_args()
+    binary = os.path.join(tempfile.mkdtemp(), "tasks.test")
+    subprocess.run(["go", "test", "-c", "-o", binary, "./tasks"], cwd=ROOT, check=True)
+    rows, version = [], "?"
+    for label, bench, work, cell, target in WORKLOADS:
+        go_best, go_rss, pt_best, pt_rss, pt_threads = 0, 0, 0, 0, 0
+        for _ in range(args.rounds):
+            rate, rss = go_rate(binary, bench)
+            if rate > go_best:
+                go_best, go_rss = rate, rss
+            for threads in (1, 2):
+                rate, rss, version = torch_rate(work, cell, threads)
+                if rate > pt_best:
+                    pt_best, pt_rss, pt_threads = rate, rss, threads
+        unit = "tokens/s" if work == "train" else "chars/s"
+        rows.append((label, unit, go_best, go_rss, pt_best, pt_threads, pt_rss, go_best / pt_best, target))
+        print(f"{label}: seqtask {go_best:,.0f} {unit} ({go_rss:.0f} MiB), PyTorch {pt_best:,.0f} ({pt_threads} threads, {pt_rss:.0f} MiB), ratio {go_best / pt_best:.2f}", flush=True)
+    table = ["| work | unit | seqtask | peak RSS | PyTorch (best threads) | peak RSS | seqtask / PyTorch | target |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for label, unit, g, grss, p, pth, prss, ratio, target in rows:
+        table.append(f"| {label} | {unit} | {g:,.0f} | {grss:.0f} MiB | {p:,.0f} ({pth}) | {prss:.0f} MiB | {ratio:.2f}× | ≥ {target:g}× |")
+    text = "\n".join(table)
+    print(text)
+    if args.write:
+        path = os.path.join(HERE, "README.md")
+        readme = open(path).read()
+        block = (f"<!-- results -->\nMeasured by `/usr/bin/python3 bench/run.py --rounds {args.rounds} --write` "
+                 f"(PyTorch {version}, {os.cpu_count()} cores):\n\n{text}\n<!-- /results -->")
+        readme = re.sub(r"<!-- results -->.*<!-- /results -->", block, readme, flags=re.S)
+        open(path, "w").write(readme)
+
+
+if __name__ == "__main__":
+    main()
