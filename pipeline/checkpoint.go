@@ -43,6 +43,7 @@ type checkpoint[T nn.Float] struct {
 	BadEvals int     // evaluations since Best improved
 	Elapsed  time.Duration
 	Params   nn.Params[T]
+	Buffers  nn.Params[T] // untrained state such as batch-norm statistics
 	Optim    nn.OptimizerState[T]
 }
 
@@ -157,7 +158,7 @@ func readSafetensors(path string) (safetensors.SafeTensors, map[string]string, e
 
 func (c *checkpoint[T]) save(path string) error {
 	tensors := make(map[string]tensor, 3*len(c.Params))
-	for _, p := range c.Params {
+	for _, p := range append(append(nn.Params[T]{}, c.Params...), c.Buffers...) {
 		tensors[p.Name] = toTensor(p.Value, p.Shape)
 	}
 	for k, v := range c.Optim.Tensors {
@@ -206,7 +207,7 @@ func (c *checkpoint[T]) load(path string) error {
 	if err != nil {
 		return err
 	}
-	if err := loadParams(st, c.Params, path); err != nil {
+	if err := loadParams(st, append(append(nn.Params[T]{}, c.Params...), c.Buffers...), path); err != nil {
 		return err
 	}
 	c.Optim.Tensors = map[string][]T{}

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+
+	"github.com/seqtask/seqtask/plots"
 )
 
 // record is one line of a run's metrics.jsonl: a training window
@@ -67,3 +69,17 @@ func (l *metricsLog) write(r record) error {
 }
 
 func (l *metricsLog) Close() error { return l.f.Close() }
+
+// plotHistory draws the loss curves of a run's records.
+func plotHistory(path, title string, records []record) error {
+	var train, val []plots.Point
+	for _, r := range records {
+		p := plots.Point{Step: float64(r.Step), Loss: r.Loss}
+		if r.Split == "train" {
+			train = append(train, p)
+		} else {
+			val = append(val, p)
+		}
+	}
+	return plots.LossCurve(path, title, train, val)
+}

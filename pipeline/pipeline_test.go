@@ -192,8 +192,9 @@ type nanTask struct {
 	nanAt int
 }
 
-func (n *nanTask) Params() nn.Params[float64] { return nn.Params[float64]{n.p} }
-func (n *nanTask) Meta() map[string]string    { return nil }
+func (n *nanTask) Params() nn.Params[float64]  { return nn.Params[float64]{n.p} }
+func (n *nanTask) Meta() map[string]string     { return nil }
+func (n *nanTask) Buffers() nn.Params[float64] { return nil }
 func (n *nanTask) Evaluate() (tasks.Metrics, error) {
 	return tasks.Metrics{"loss": 1}, nil
 }

@@ -37,9 +37,10 @@ type Options struct {
 	Length      *int
 	Temperature *float64
 
-	Input  io.Reader // predict input (stdin or -input)
-	Stdout io.Writer // results
-	Stderr io.Writer // progress and reports
+	Input     io.Reader // predict input stream (stdin)
+	InputPath string    // predict: -input, a file or folder the task reads instead of Input
+	Stdout    io.Writer // results
+	Stderr    io.Writer // progress and reports
 }
 
 // UsageError is a mistake in how the runner was called (as opposed to a
@@ -194,7 +195,7 @@ func runIn[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 	}
 	path := ckptMeta["seqtask.path"]
 	params := task.Params()
-	ck := checkpoint[T]{Params: params}
+	ck := checkpoint[T]{Params: params, Buffers: task.Buffers()}
 	if err := ck.load(path); err != nil {
 		return err
 	}
@@ -208,10 +209,10 @@ func runIn[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 		for _, k := range m.Keys() {
 			fmt.Fprintf(opts.Stdout, "%-12s %.4f\n", k, m[k])
 		}
-		return nil
+		return report(task, runDir, opts.Stdout)
 	case "predict":
 		rng, _ := newRNG(cfg.Seed, streamSample)
-		return task.Predict(opts.Input, opts.Stdout, rng)
+		return task.Predict(tasks.Input{Path: opts.InputPath, Reader: opts.Input}, opts.Stdout, rng)
 	case "export":
 		if opts.Output == "" {
 			return &UsageError{"-mode export needs -out FILE.safetensors"}
@@ -220,6 +221,19 @@ func runIn[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 			return err
 		}
 		fmt.Fprintf(opts.Stderr, "wrote %d tensors (%d parameters) from %s to %s\n", len(params), params.Count(), path, opts.Output)
+	}
+	return nil
+}
+
+// report lets a task that writes artifacts (pictures, pages) do so into
+// the run folder, and prints the task's text report if it has one.
+func report[T nn.Float](task tasks.Task[T], runDir string, w io.Writer) error {
+	r, ok := task.(tasks.Reporter)
+	if !ok {
+		return nil
+	}
+	if err := r.Report(runDir); err != nil {
+		return fmt.Errorf("report: %w", err)
 	}
 	return nil
 }

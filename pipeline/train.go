@@ -41,7 +41,7 @@ func train[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 	if err != nil {
 		return err
 	}
-	ck := checkpoint[T]{Params: params, Config: resolved, TaskMeta: task.Meta(), Best: math.Inf(1)}
+	ck := checkpoint[T]{Params: params, Buffers: task.Buffers(), Config: resolved, TaskMeta: task.Meta(), Best: math.Inf(1)}
 	lastPath, bestPath := filepath.Join(runDir, lastCheckpoint), filepath.Join(runDir, bestCheckpoint)
 	if opts.Resume != "" {
 		if err := ck.load(lastPath); err != nil {
@@ -127,7 +127,7 @@ func train[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 		if err := save(lastPath); err != nil {
 			return false, err
 		}
-		if err := plotLoss(filepath.Join(runDir, "loss.png"), cfg.Task+" — "+filepath.Base(runDir), history); err != nil {
+		if err := plotHistory(filepath.Join(runDir, "loss.png"), cfg.Task+" — "+filepath.Base(runDir), history); err != nil {
 			out.note("warning: loss plot: %v", err)
 		}
 		if tc.Patience > 0 && ck.BadEvals >= tc.Patience {
@@ -194,6 +194,9 @@ func train[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 		if _, err := evaluate(step); err != nil {
 			return err
 		}
+	}
+	if err := report(task, runDir, opts.Stdout); err != nil {
+		return err
 	}
 	out.note("stopped at step %d (%s) after %v; best validation loss %.4f; run folder %s",
 		step, stopReason, elapsed().Round(time.Second), ck.Best, runDir)

@@ -146,6 +146,9 @@ func (m *CharLM[T]) Params() nn.Params[T] {
 	return append(ps, m.head.Params()...)
 }
 
+// Buffers is nil: the model has no untrained state.
+func (m *CharLM[T]) Buffers() nn.Params[T] { return nil }
+
 // Describe lists the layers.
 func (m *CharLM[T]) Describe() []string {
 	d := m.cfg.Decoder
@@ -346,7 +349,7 @@ func (m *CharLM[T]) Sample(rng *rand.Rand) (string, error) {
 }
 
 // Predict streams a sample to out: the prime, then the generated text.
-func (m *CharLM[T]) Predict(_ io.Reader, out io.Writer, rng *rand.Rand) error {
+func (m *CharLM[T]) Predict(_ Input, out io.Writer, rng *rand.Rand) error {
 	s := m.cfg.Eval.Sample
 	w := bufio.NewWriter(out)
 	w.WriteString(s.Prime)

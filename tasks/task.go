@@ -18,6 +18,9 @@ import (
 type Task[T nn.Float] interface {
 	// Params lists the model's parameters, named as PyTorch names them.
 	Params() nn.Params[T]
+	// Buffers lists state that is not trained by the optimizer but must be
+	// checkpointed (batch-norm running statistics); nil when there is none.
+	Buffers() nn.Params[T]
 	// Describe lists the model's layers for -mode summary, one per line.
 	Describe() []string
 	// TrainStep draws one training batch with rng, runs forward and backward
@@ -31,10 +34,24 @@ type Task[T nn.Float] interface {
 	// Sample returns a short example of the model's output for the run log.
 	Sample(rng *rand.Rand) (string, error)
 	// Predict runs the task's prediction mode, writing results to out.
-	Predict(in io.Reader, out io.Writer, rng *rand.Rand) error
+	Predict(in Input, out io.Writer, rng *rand.Rand) error
 	// Meta is what a checkpoint must keep besides weights to rebuild the
 	// task without its training data (vocabularies, label sets).
 	Meta() map[string]string
+}
+
+// Input is what -mode predict reads: a path given with -input (a clip
+// folder, an image, a file of sentences) or else the stream (stdin).
+type Input struct {
+	Path   string
+	Reader io.Reader
+}
+
+// Reporter is implemented by tasks that write artifacts for people to look
+// at (a confusion-matrix picture, an HTML page of captions) into the run
+// folder after evaluating.
+type Reporter interface {
+	Report(dir string) error
 }
 
 // Metrics are the figures of one evaluation. "loss" (mean per target token,

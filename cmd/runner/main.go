@@ -119,13 +119,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	opts.Input, opts.Stdout, opts.Stderr = stdin, stdout, stderr
 	if input != "" {
-		f, err := os.Open(input)
-		if err != nil {
+		if _, err := os.Stat(input); err != nil {
 			fmt.Fprintf(stderr, "runner: -input: %v\n", err)
 			return exitUsage
 		}
-		defer f.Close()
-		opts.Input = f
+		opts.InputPath = input
 	}
 	fastblas.Install()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

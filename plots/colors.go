@@ -1,4 +1,4 @@
-package pipeline
+package plots
 
 import "image/color"
 

@@ -1,4 +1,7 @@
-package pipeline
+// Package plots draws the pictures a run leaves for people to look at —
+// loss curves, confusion matrices, attention maps — as PNG files, with
+// gonum's plot.
+package plots
 
 import (
 	"fmt"
@@ -8,17 +11,18 @@ import (
 	"gonum.org/v1/plot/vg"
 )
 
-// plotLoss draws the training and validation loss against the step into a
+// Point is one (step, loss) measurement.
+type Point struct{ Step, Loss float64 }
+
+// LossCurve draws the training and validation loss against the step into a
 // PNG, the picture people look at first to judge a run.
-func plotLoss(path, title string, records []record) error {
+func LossCurve(path, title string, trainLoss, valLoss []Point) error {
 	var train, val plotter.XYs
-	for _, r := range records {
-		switch r.Split {
-		case "train":
-			train = append(train, plotter.XY{X: float64(r.Step), Y: r.Loss})
-		case "val":
-			val = append(val, plotter.XY{X: float64(r.Step), Y: r.Loss})
-		}
+	for _, p := range trainLoss {
+		train = append(train, plotter.XY{X: p.Step, Y: p.Loss})
+	}
+	for _, p := range valLoss {
+		val = append(val, plotter.XY{X: p.Step, Y: p.Loss})
 	}
 	if len(train) == 0 && len(val) == 0 {
 		return nil

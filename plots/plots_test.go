@@ -1,0 +1,41 @@
+package plots
+
+import (
+	"image/png"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func checkPNG(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("%s is not a PNG: %v", path, err)
+	}
+	if b := img.Bounds(); b.Dx() < 100 || b.Dy() < 100 {
+		t.Errorf("%s is only %v", path, b)
+	}
+}
+
+func TestLossCurveAndConfusion(t *testing.T) {
+	dir := t.TempDir()
+	loss := filepath.Join(dir, "loss.png")
+	if err := LossCurve(loss, "test", []Point{{1, 3}, {2, 2}}, []Point{{2, 2.5}}); err != nil {
+		t.Fatal(err)
+	}
+	checkPNG(t, loss)
+	conf := filepath.Join(dir, "confusion.png")
+	if err := Confusion(conf, "test", []string{"a", "b", "c"}, [][]int{{5, 1, 0}, {0, 3, 0}, {0, 0, 0}}); err != nil {
+		t.Fatal(err)
+	}
+	checkPNG(t, conf)
+	if err := Confusion(conf, "bad", []string{"a", "b"}, [][]int{{1, 2}}); err == nil {
+		t.Error("a 1-row matrix for 2 labels was accepted")
+	}
+}
