@@ -29,24 +29,51 @@ type Config struct {
 
 // Data says where a task's examples come from and how to cut them.
 type Data struct {
-	Path        string  `yaml:"path"`
-	ValFraction float64 `yaml:"val_fraction"`
-	SeqLen      int     `yaml:"seq_len"`
+	Path        string    `yaml:"path"`
+	ValPath     string    `yaml:"val_path"`
+	ValFraction float64   `yaml:"val_fraction"`
+	SeqLen      int       `yaml:"seq_len"`
+	ImageSize   int       `yaml:"image_size"`
+	Color       string    `yaml:"color"`
+	SkipBad     bool      `yaml:"skip_bad"`
+	Generate    *Generate `yaml:"generate,omitempty"`
+}
+
+// Generate describes synthetic moving-digit clips made from MNIST when the
+// clip folders do not exist yet (video).
+type Generate struct {
+	MNIST  string   `yaml:"mnist"`
+	Frames int      `yaml:"frames"`
+	Train  GenSplit `yaml:"train"`
+	Val    GenSplit `yaml:"val"`
+}
+
+// GenSplit says which MNIST digits one generated split draws from.
+type GenSplit struct {
+	Split  string `yaml:"split"`
+	First  int    `yaml:"first"`
+	Digits int    `yaml:"digits"`
+	Clips  int    `yaml:"clips"`
 }
 
 // Encoder is the part that reads the input (absent for charlm).
 type Encoder struct {
-	Kind string `yaml:"kind"`
+	Kind      string `yaml:"kind"`
+	Channels  []int  `yaml:"channels"`
+	Kernel    int    `yaml:"kernel"`
+	BatchNorm bool   `yaml:"batchnorm"`
+	Out       int    `yaml:"out"`
 }
 
 // Decoder is the recurrent network that emits the output sequence.
 type Decoder struct {
-	Cell    string  `yaml:"cell"`
-	Hidden  int     `yaml:"hidden"`
-	Layers  int     `yaml:"layers"`
-	Embed   int     `yaml:"embed"`
-	Dropout float64 `yaml:"dropout"`
-	Init    string  `yaml:"init"`
+	Cell          string  `yaml:"cell"`
+	Hidden        int     `yaml:"hidden"`
+	Layers        int     `yaml:"layers"`
+	Bidirectional bool    `yaml:"bidirectional"`
+	Embed         int     `yaml:"embed"`
+	Dropout       float64 `yaml:"dropout"`
+	Init          string  `yaml:"init"`
 }
 
 // Train drives the optimisation loop.
@@ -98,17 +125,17 @@ type Sample struct {
 }
 
 // Tasks lists the task names a config may give.
-var Tasks = []string{"charlm"}
+var Tasks = []string{"charlm", "video"}
 
 // EncoderKinds lists the valid encoder.kind values.
-var EncoderKinds = []string{"none"}
+var EncoderKinds = []string{"none", "cnn"}
 
 // Default is the configuration every file starts from; a YAML file states
 // only what differs.
 func Default() Config {
 	return Config{
 		Seed: 1,
-		Data: Data{ValFraction: 0.1, SeqLen: 64},
+		Data: Data{ValFraction: 0.1, SeqLen: 64, ImageSize: 64, Color: "gray"},
 		Decoder: Decoder{
 			Cell: "lstm", Hidden: 256, Layers: 1, Embed: 64, Init: "default",
 		},
@@ -148,9 +175,47 @@ func (c *Config) validate() []*Error {
 		if c.Task == "charlm" && c.Encoder.Kind != "none" {
 			bad("encoder.kind", "charlm reads no input, so its encoder must be none (or absent)")
 		}
+		if c.Encoder.Kind == "cnn" {
+			if len(c.Encoder.Channels) == 0 {
+				bad("encoder.channels", "missing: give the channels of each conv stage, e.g. [16, 32]")
+			}
+			for i, ch := range c.Encoder.Channels {
+				atLeast(fmt.Sprintf("encoder.channels[%d]", i), ch, 1)
+			}
+			if k := c.Encoder.Kernel; k < 1 || k%2 == 0 {
+				bad("encoder.kernel", "%d must be odd and positive", k)
+			}
+			atLeast("encoder.out", c.Encoder.Out, 0)
+		}
+	}
+	if c.Task == "video" && (c.Encoder == nil || c.Encoder.Kind != "cnn") {
+		bad("encoder.kind", "video needs encoder.kind: cnn (a CNN over every frame)")
 	}
 	if c.Data.Path == "" {
-		bad("data.path", "missing: name the data file")
+		bad("data.path", "missing: name the data file or folder")
+	}
+	if c.Task == "video" {
+		if c.Data.ValPath == "" {
+			bad("data.val_path", "missing: name the folder of validation clips")
+		}
+		atLeast("data.image_size", c.Data.ImageSize, 4)
+		oneOf("data.color", c.Data.Color, []string{"gray", "rgb"})
+		if g := c.Data.Generate; g != nil {
+			if g.MNIST == "" {
+				bad("data.generate.mnist", "missing: name the folder with the MNIST IDX files")
+			}
+			atLeast("data.generate.frames", g.Frames, 4)
+			for _, sp := range []struct {
+				name string
+				GenSplit
+			}{{"train", g.Train}, {"val", g.Val}} {
+				key := "data.generate." + sp.name
+				oneOf(key+".split", sp.Split, []string{"train", "t10k"})
+				atLeast(key+".first", sp.First, 0)
+				atLeast(key+".digits", sp.Digits, 0)
+				atLeast(key+".clips", sp.Clips, 1)
+			}
+		}
 	}
 	if c.Data.ValFraction <= 0 || c.Data.ValFraction >= 1 {
 		bad("data.val_fraction", "%g must be in (0, 1)", c.Data.ValFraction)
@@ -159,6 +224,9 @@ func (c *Config) validate() []*Error {
 	cells := make([]string, len(nn.Cells))
 	for i, cell := range nn.Cells {
 		cells[i] = string(cell)
+	}
+	if c.Task == "video" {
+		cells = append(cells, "none") // the per-frame baseline without recurrence
 	}
 	oneOf("decoder.cell", c.Decoder.Cell, cells)
 	atLeast("decoder.hidden", c.Decoder.Hidden, 1)

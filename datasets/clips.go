@@ -585,3 +585,59 @@ func clipSafeName(s string) string {
 	}
 	return string(b)
 }
+
+// LoadClipFrames reads the frames of one clip for prediction — a clip
+// folder (frames in name order) or an animated GIF — with no labels
+// required. It returns the frames [T][C*H*W] and the frame names (file
+// names, or "frame N" for a GIF) to print beside each prediction.
+func LoadClipFrames(path string, opt ClipOptions) ([][]float32, []string, error) {
+	h, w := opt.Height, opt.Width
+	if h == 0 {
+		h = 64
+	}
+	if w == 0 {
+		w = 64
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	var frames [][]float32
+	var names []string
+	if !fi.IsDir() {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, nil, err
+		}
+		imgs, err := decodeGIFFrames(data)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w (want a clip folder or an animated GIF)", path, err)
+		}
+		for i, img := range imgs {
+			frames = append(frames, clipFrameFloats(img, h, w, opt.Color))
+			names = append(names, fmt.Sprintf("frame %d", i))
+		}
+		return frames, names, nil
+	}
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, e := range entries {
+		if !e.IsDir() && !strings.HasPrefix(e.Name(), ".") && isClipFrameFile(e.Name()) {
+			names = append(names, e.Name())
+		}
+	}
+	if len(names) == 0 {
+		return nil, nil, fmt.Errorf("%s: no frame images (.png, .jpg, .jpeg, .gif)", path)
+	}
+	sort.Slice(names, func(i, j int) bool { return naturalNameLess(names[i], names[j]) })
+	for _, n := range names {
+		img, err := decodeClipFrame(filepath.Join(path, n))
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", filepath.Join(path, n), err)
+		}
+		frames = append(frames, clipFrameFloats(img, h, w, opt.Color))
+	}
+	return frames, names, nil
+}

@@ -466,3 +466,32 @@ func TestLoadCommittedClips(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadClipFrames(t *testing.T) {
+	dir := filepath.Join("testdata", "clips")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var checked int
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		if !(e.IsDir() || strings.HasSuffix(e.Name(), ".gif")) {
+			continue
+		}
+		frames, names, err := LoadClipFrames(p, ClipOptions{Height: 8, Width: 8})
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if len(frames) == 0 || len(frames) != len(names) || len(frames[0]) != 64 {
+			t.Errorf("%s: %d frames, %d names, frame size %d", p, len(frames), len(names), len(frames[0]))
+		}
+		checked++
+	}
+	if checked < 2 {
+		t.Fatalf("checked %d clips in %s, want a folder and a GIF", checked, dir)
+	}
+	if _, _, err := LoadClipFrames(filepath.Join(dir, "README.md"), ClipOptions{}); err == nil {
+		t.Error("a text file was accepted as a clip")
+	}
+}

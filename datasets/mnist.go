@@ -56,6 +56,22 @@ type MNIST struct {
 // Len returns the number of examples.
 func (m *MNIST) Len() int { return len(m.Labels) }
 
+// Slice returns examples [first, first+count) sharing m's storage; count 0
+// means all from first on. It lets disjoint digit ranges of one split feed
+// training and validation clips.
+func (m *MNIST) Slice(first, count int) (*MNIST, error) {
+	if count == 0 {
+		count = m.Len() - first
+	}
+	if first < 0 || count < 1 || first+count > m.Len() {
+		return nil, fmt.Errorf("mnist: digits [%d, %d) are outside the %d examples", first, first+count, m.Len())
+	}
+	n := m.Images.Rows * m.Images.Cols
+	im := *m.Images
+	im.Count, im.Pixels = count, m.Images.Pixels[first*n:(first+count)*n]
+	return &MNIST{Images: &im, Labels: m.Labels[first : first+count]}, nil
+}
+
 // openIDXFile opens path and returns a reader over its decompressed bytes: gzip
 // is detected from the magic bytes 1f 8b, so both "x.gz" and plain files work.
 func openIDXFile(path string) (io.Reader, func() error, error) {

@@ -169,3 +169,22 @@ func TestLoadShippedMNIST(t *testing.T) {
 		t.Fatalf("first label %d, want 7", m.Labels[0])
 	}
 }
+
+func TestMNISTSlice(t *testing.T) {
+	m := &MNIST{Images: &IDXImages{Count: 4, Rows: 1, Cols: 2, Pixels: []byte{0, 1, 2, 3, 4, 5, 6, 7}}, Labels: []uint8{0, 1, 2, 3}}
+	s, err := m.Slice(1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Len() != 2 || s.Labels[0] != 1 || s.Images.Image(1)[1] != 5 {
+		t.Errorf("Slice(1, 2) = %+v", s)
+	}
+	if all, _ := m.Slice(2, 0); all.Len() != 2 {
+		t.Errorf("Slice(2, 0) has %d examples, want the remaining 2", all.Len())
+	}
+	for _, r := range [][2]int{{-1, 1}, {3, 2}, {4, 0}} {
+		if _, err := m.Slice(r[0], r[1]); err == nil {
+			t.Errorf("Slice(%d, %d) accepted", r[0], r[1])
+		}
+	}
+}

@@ -1,0 +1,185 @@
+// Package encoders holds the input readers a config names under encoder:
+// a CNN over images (one image for captioning, every frame of a clip for
+// video). Each is a forward/backward pair over a batch, built from nn's
+// layers, with PyTorch-style parameter names under its prefix.
+package encoders
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/seqtask/seqtask/nn"
+)
+
+// CNNConfig describes a stack of stages conv k×k (padding k/2, so the size
+// is kept) → optional batch norm → ReLU → 2×2 max pool, one stage per entry
+// of Channels, followed by a linear projection to Out features (with ReLU)
+// when Out > 0, else the flattened last feature map.
+type CNNConfig struct {
+	In        nn.ImageShape
+	Channels  []int
+	Kernel    int
+	BatchNorm bool
+	Out       int
+}
+
+// CNN encodes images [N][C*H*W] into features [N][OutSize()].
+type CNN[T nn.Float] struct {
+	cfg   CNNConfig
+	convs []*nn.Conv2D[T]
+	norms []*nn.BatchNorm2D[T]
+	relus []nn.ReLU[T]
+	pools []*nn.MaxPool2D[T]
+	proj  *nn.Linear[T]
+	relu  nn.ReLU[T]
+
+	grads []nn.Mat[T] // per stage: gradient at the pool's input
+	dins  []nn.Mat[T] // per stage: gradient at the conv's input
+	dflat nn.Mat[T]
+}
+
+// NewCNN builds the encoder with parameters named prefix.conv0.weight,
+// prefix.bn0.weight, …, prefix.proj.weight.
+func NewCNN[T nn.Float](prefix string, cfg CNNConfig, rng *rand.Rand) (*CNN[T], error) {
+	if len(cfg.Channels) == 0 {
+		return nil, fmt.Errorf("cnn: give at least one entry in channels")
+	}
+	if cfg.Kernel < 1 || cfg.Kernel%2 == 0 {
+		return nil, fmt.Errorf("cnn: kernel %d must be odd and positive (padding kernel/2 keeps the size)", cfg.Kernel)
+	}
+	c := &CNN[T]{cfg: cfg}
+	shape := cfg.In
+	for i, ch := range cfg.Channels {
+		if shape.H < 2 || shape.W < 2 {
+			return nil, fmt.Errorf("cnn: stage %d gets %v images, too small to pool; use fewer channels entries or larger images", i, shape)
+		}
+		conv, err := nn.NewConv2D[T](fmt.Sprintf("%s.conv%d", prefix, i), nn.Conv2DConfig{
+			In: shape, Out: ch, Kernel: cfg.Kernel, Padding: cfg.Kernel / 2, NoBias: cfg.BatchNorm,
+		}, rng)
+		if err != nil {
+			return nil, fmt.Errorf("cnn stage %d: %w", i, err)
+		}
+		c.convs = append(c.convs, conv)
+		shape = conv.Config.OutShape()
+		if cfg.BatchNorm {
+			bn, err := nn.NewBatchNorm2D[T](fmt.Sprintf("%s.bn%d", prefix, i), shape)
+			if err != nil {
+				return nil, fmt.Errorf("cnn stage %d: %w", i, err)
+			}
+			c.norms = append(c.norms, bn)
+		}
+		pool, err := nn.NewMaxPool2D[T](shape, 2, 2)
+		if err != nil {
+			return nil, fmt.Errorf("cnn stage %d: %w", i, err)
+		}
+		c.pools = append(c.pools, pool)
+		shape = pool.Out
+	}
+	c.relus = make([]nn.ReLU[T], len(cfg.Channels))
+	c.grads = make([]nn.Mat[T], len(cfg.Channels))
+	c.dins = make([]nn.Mat[T], len(cfg.Channels))
+	if cfg.Out > 0 {
+		c.proj = nn.NewLinear[T](prefix+".proj", shape.Size(), cfg.Out, rng)
+	}
+	return c, nil
+}
+
+// FeatureShape is the geometry of the last feature map (before projection).
+func (c *CNN[T]) FeatureShape() nn.ImageShape { return c.pools[len(c.pools)-1].Out }
+
+// OutSize is the length of one image's feature vector.
+func (c *CNN[T]) OutSize() int {
+	if c.proj != nil {
+		return c.cfg.Out
+	}
+	return c.FeatureShape().Size()
+}
+
+// Params lists the trained parameters.
+func (c *CNN[T]) Params() nn.Params[T] {
+	var ps nn.Params[T]
+	for i, conv := range c.convs {
+		ps = append(ps, conv.Params()...)
+		if c.cfg.BatchNorm {
+			ps = append(ps, c.norms[i].Params()...)
+		}
+	}
+	if c.proj != nil {
+		ps = append(ps, c.proj.Params()...)
+	}
+	return ps
+}
+
+// Buffers lists the batch-norm running statistics.
+func (c *CNN[T]) Buffers() nn.Params[T] {
+	var bs nn.Params[T]
+	for _, bn := range c.norms {
+		bs = append(bs, bn.Buffers()...)
+	}
+	return bs
+}
+
+// Describe lists the stages for a model summary.
+func (c *CNN[T]) Describe() []string {
+	var out []string
+	for i, conv := range c.convs {
+		bn := ""
+		if c.cfg.BatchNorm {
+			bn = " → batch norm"
+		}
+		out = append(out, fmt.Sprintf("conv%d      %v → %v (%d×%d)%s → ReLU → max pool 2 → %v",
+			i, conv.Config.In, conv.Config.OutShape(), c.cfg.Kernel, c.cfg.Kernel, bn, c.pools[i].Out))
+	}
+	if c.proj != nil {
+		out = append(out, fmt.Sprintf("proj       %d → %d, ReLU", c.FeatureShape().Size(), c.cfg.Out))
+	}
+	return out
+}
+
+// Forward encodes a batch of images x [N][C*H*W]; train selects batch
+// statistics for batch norm. The result is valid until the next Forward.
+func (c *CNN[T]) Forward(x nn.Mat[T], train bool) nn.Mat[T] {
+	h := x
+	for i, conv := range c.convs {
+		h = conv.Forward(h)
+		if c.cfg.BatchNorm {
+			h = c.norms[i].Forward(h, train)
+		}
+		h = c.relus[i].Forward(h)
+		h = c.pools[i].Forward(h)
+	}
+	if c.proj != nil {
+		h = c.relu.Forward(c.proj.Forward(h))
+	}
+	return h
+}
+
+// Backward takes the gradient of the features and accumulates every
+// parameter's gradient. Images need no gradient, so none is returned.
+func (c *CNN[T]) Backward(dy nn.Mat[T]) {
+	g := dy
+	if c.proj != nil {
+		c.relu.Backward(g)
+		c.dflat = nn.NewMatLike(c.dflat, g.Rows, c.FeatureShape().Size())
+		c.proj.Backward(g, c.dflat)
+		g = c.dflat
+	}
+	for i := len(c.convs) - 1; i >= 0; i-- {
+		conv := c.convs[i]
+		out := conv.Config.OutShape()
+		c.grads[i] = nn.NewMatLike(c.grads[i], g.Rows, out.Size())
+		c.pools[i].Backward(g, c.grads[i])
+		g = c.grads[i]
+		c.relus[i].Backward(g)
+		if c.cfg.BatchNorm {
+			c.norms[i].Backward(g, g)
+		}
+		var dx nn.Mat[T] // the first stage's input is the image: no gradient
+		if i > 0 {
+			c.dins[i] = nn.NewMatLike(c.dins[i], g.Rows, conv.Config.In.Size())
+			dx = c.dins[i]
+		}
+		conv.Backward(g, dx)
+		g = dx
+	}
+}
