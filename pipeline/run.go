@@ -232,7 +232,7 @@ func report[T nn.Float](task tasks.Task[T], runDir string, w io.Writer) error {
 	if !ok {
 		return nil
 	}
-	if err := r.Report(runDir); err != nil {
+	if err := r.Report(runDir, w); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	return nil

@@ -47,11 +47,11 @@ type Input struct {
 	Reader io.Reader
 }
 
-// Reporter is implemented by tasks that write artifacts for people to look
-// at (a confusion-matrix picture, an HTML page of captions) into the run
-// folder after evaluating.
+// Reporter is implemented by tasks that, after evaluating, print a text
+// report to w and write artifacts for people to look at (a confusion-matrix
+// picture, an HTML page of captions) into the run folder dir.
 type Reporter interface {
-	Report(dir string) error
+	Report(dir string, w io.Writer) error
 }
 
 // Metrics are the figures of one evaluation. "loss" (mean per target token,

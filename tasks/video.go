@@ -1,0 +1,420 @@
+package tasks
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/seqtask/seqtask/config"
+	"github.com/seqtask/seqtask/datasets"
+	"github.com/seqtask/seqtask/encoders"
+	"github.com/seqtask/seqtask/nn"
+	"github.com/seqtask/seqtask/plots"
+)
+
+func init() {
+	Register("video", Builder{New32: NewVideo[float32], New64: NewVideo[float64]})
+}
+
+// Video labels every frame of a clip: the CNN encoder runs on all frames of
+// a batch in one call, a recurrent stack runs over each clip's frame
+// features (many-to-many, synced), and a linear head gives each frame's
+// label. With decoder.cell "none" the recurrence is left out: the
+// per-frame baseline, which shows what time adds.
+type Video[T nn.Float] struct {
+	cfg    *config.Config
+	labels []string
+	train  []datasets.Clip
+	val    []datasets.Clip
+	byLen  map[int][]int // training clip indices by frame count, for equal-length batches
+
+	cnn  *encoders.CNN[T]
+	rnn  *nn.Recurrent[T] // nil for the per-frame baseline
+	drop nn.Dropout[T]
+	head *nn.Linear[T]
+
+	frames    nn.Mat[T] // [B*T][C*H*W], clip-major
+	seq       nn.Mat[T] // CNN features, time-major [T*B][F]
+	dseq      nn.Mat[T]
+	dfeat     nn.Mat[T] // clip-major [B*T][F]
+	dropped   nn.Mat[T]
+	dlogits   nn.Mat[T]
+	dhid      nn.Mat[T]
+	targets   []int
+	confusion [][]int // of the last evaluation: [true][predicted]
+}
+
+// NewVideo builds the task. The label set comes from the checkpoint when
+// restoring, else from the training clips.
+func NewVideo[T nn.Float](cfg *config.Config, env Env) (Task[T], error) {
+	v := &Video[T]{cfg: cfg}
+	if s, ok := env.Meta["labels"]; ok {
+		if err := json.Unmarshal([]byte(s), &v.labels); err != nil {
+			return nil, fmt.Errorf("checkpoint labels: %w", err)
+		}
+	}
+	if env.NeedData {
+		if err := v.loadData(env.Log); err != nil {
+			return nil, err
+		}
+	}
+	if len(v.labels) < 2 {
+		return nil, fmt.Errorf("video needs at least two labels; got %q", v.labels)
+	}
+	if err := v.build(env.RNG); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func (v *Video[T]) clipOptions() datasets.ClipOptions {
+	color := datasets.Grayscale
+	if v.cfg.Data.Color == "rgb" {
+		color = datasets.RGB
+	}
+	return datasets.ClipOptions{Height: v.cfg.Data.ImageSize, Width: v.cfg.Data.ImageSize, Color: color,
+		LabelOrder: v.labels, SkipBad: v.cfg.Data.SkipBad}
+}
+
+// loadData reads the training and validation clips, generating them first
+// from MNIST when data.generate is set and the folders do not exist.
+func (v *Video[T]) loadData(log io.Writer) error {
+	d := v.cfg.Data
+	if g := d.Generate; g != nil {
+		for _, s := range []struct {
+			dir   string
+			split config.GenSplit
+			seed  uint64
+		}{{d.Path, g.Train, v.cfg.Seed}, {d.ValPath, g.Val, v.cfg.Seed + 1}} {
+			if err := generateClips(s.dir, g, s.split, s.seed, log); err != nil {
+				return err
+			}
+		}
+	}
+	train, err := datasets.LoadClips(d.Path, v.clipOptions())
+	if err != nil {
+		return fmt.Errorf("data.path: %w", err)
+	}
+	if v.labels == nil {
+		v.labels = train.Labels
+	}
+	val, err := datasets.LoadClips(d.ValPath, v.clipOptions())
+	if err != nil {
+		return fmt.Errorf("data.val_path: %w", err)
+	}
+	v.train, v.val = train.Clips, val.Clips
+	for _, s := range []*datasets.ClipSet{train, val} {
+		for _, sk := range s.Report.Skipped {
+			fmt.Fprintf(log, "video: skipped clip %s: %v\n", sk.Name, sk.Err)
+		}
+	}
+	v.byLen = map[int][]int{}
+	frames := 0
+	for i, c := range v.train {
+		v.byLen[len(c.Frames)] = append(v.byLen[len(c.Frames)], i)
+		frames += len(c.Frames)
+	}
+	fmt.Fprintf(log, "video: %d training clips (%d frames, %d skipped), %d validation clips (%d skipped), labels %s\n",
+		len(v.train), frames, len(train.Report.Skipped), len(v.val), len(val.Report.Skipped), strings.Join(v.labels, " "))
+	return nil
+}
+
+// generateClips writes moving-MNIST clips into dir unless it exists.
+func generateClips(dir string, g *config.Generate, s config.GenSplit, seed uint64, log io.Writer) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	all, err := datasets.LoadMNIST(g.MNIST, s.Split)
+	if err != nil {
+		return fmt.Errorf("data.generate.mnist: %w", err)
+	}
+	digits, err := all.Slice(s.First, s.Digits)
+	if err != nil {
+		return fmt.Errorf("data.generate: %w", err)
+	}
+	fmt.Fprintf(log, "video: generating %d clips from MNIST %s digits %d..%d into %s\n", s.Clips, s.Split, s.First, s.First+digits.Len()-1, dir)
+	cfg := datasets.DefaultMovingDigitsConfig()
+	cfg.Frames, cfg.Seed = g.Frames, seed
+	tmp := dir + ".partial"
+	os.RemoveAll(tmp)
+	src := fmt.Sprintf("MNIST %s digits %d..%d in %s", s.Split, s.First, s.First+digits.Len()-1, g.MNIST)
+	if err := datasets.WriteMovingDigitClips(digits, src, tmp, s.Clips, cfg); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dir) // a half-written folder is never mistaken for a finished one
+}
+
+func (v *Video[T]) build(rng *rand.Rand) error {
+	e, d := v.cfg.Encoder, v.cfg.Decoder
+	ch := 1
+	if v.cfg.Data.Color == "rgb" {
+		ch = 3
+	}
+	var err error
+	v.cnn, err = encoders.NewCNN[T]("encoder", encoders.CNNConfig{
+		In:       nn.ImageShape{C: ch, H: v.cfg.Data.ImageSize, W: v.cfg.Data.ImageSize},
+		Channels: e.Channels, Kernel: e.Kernel, BatchNorm: e.BatchNorm, Out: e.Out,
+	}, rng)
+	if err != nil {
+		return fmt.Errorf("encoder: %w", err)
+	}
+	width := v.cnn.OutSize()
+	if d.Cell != "none" {
+		v.rnn, err = nn.NewRecurrent[T]("rnn", nn.RecurrentConfig{
+			Cell: nn.Cell(d.Cell), Input: width, Hidden: d.Hidden, Layers: d.Layers,
+			Bidirectional: d.Bidirectional, Dropout: d.Dropout,
+		}, rng)
+		if err != nil {
+			return fmt.Errorf("decoder: %w", err)
+		}
+		width = d.Hidden * v.rnn.Config.Directions()
+	}
+	v.drop.P = d.Dropout
+	v.head = nn.NewLinear[T]("head", width, len(v.labels), rng)
+	return nil
+}
+
+// Params lists encoder, recurrent and head parameters.
+func (v *Video[T]) Params() nn.Params[T] {
+	ps := append(nn.Params[T]{}, v.cnn.Params()...)
+	if v.rnn != nil {
+		ps = append(ps, v.rnn.Params()...)
+	}
+	return append(ps, v.head.Params()...)
+}
+
+// Buffers are the encoder's batch-norm statistics.
+func (v *Video[T]) Buffers() nn.Params[T] { return v.cnn.Buffers() }
+
+// Describe lists the layers.
+func (v *Video[T]) Describe() []string {
+	out := v.cnn.Describe()
+	if v.rnn != nil {
+		c := v.rnn.Config
+		out = append(out, fmt.Sprintf("%-10s %d → %d hidden × %d layer(s), bidirectional %v, over each clip's frames",
+			c.Cell, c.Input, c.Hidden, c.Layers, c.Bidirectional))
+	} else {
+		out = append(out, "(no recurrence: every frame is labelled on its own)")
+	}
+	return append(out, fmt.Sprintf("head       %d → %d labels (%s), softmax cross-entropy per frame",
+		v.head.Weight.Shape[1], len(v.labels), strings.Join(v.labels, ", ")))
+}
+
+// Meta keeps the label set.
+func (v *Video[T]) Meta() map[string]string {
+	b, _ := json.Marshal(v.labels)
+	return map[string]string{"labels": string(b)}
+}
+
+// forward labels a batch of equal-length clips and returns logits
+// [T*B][L], time-major. It reads frames from clips (and labels into
+// v.targets when they are present).
+func (v *Video[T]) forward(clips [][][]float32, labels [][]int, train bool, rng *rand.Rand) nn.Mat[T] {
+	batch, steps := len(clips), len(clips[0])
+	v.frames = nn.NewMatLike(v.frames, batch*steps, len(clips[0][0]))
+	v.targets = resizeInts(v.targets, steps*batch)
+	for b, c := range clips {
+		for t, f := range c {
+			row := v.frames.Row(b*steps + t)
+			for i, x := range f {
+				row[i] = T(x)
+			}
+			if labels != nil {
+				v.targets[t*batch+b] = labels[b][t]
+			}
+		}
+	}
+	feat := v.cnn.Forward(v.frames, train)
+	v.seq = nn.NewMatLike(v.seq, steps*batch, feat.Cols)
+	for b := 0; b < batch; b++ {
+		for t := 0; t < steps; t++ {
+			copy(v.seq.Row(t*batch+b), feat.Row(b*steps+t))
+		}
+	}
+	y := v.seq
+	if v.rnn != nil {
+		y, _, _ = v.rnn.Forward(v.seq, steps, batch, nn.Mat[T]{}, nn.Mat[T]{}, train, rng)
+	}
+	if train && v.drop.P > 0 {
+		v.dropped = nn.NewMatLike(v.dropped, y.Rows, y.Cols)
+		v.dropped.CopyFrom(y)
+		v.drop.Forward(v.dropped, true, rng)
+		y = v.dropped
+	} else {
+		v.drop.Forward(y, false, nil)
+	}
+	return v.head.Forward(y)
+}
+
+// TrainStep trains on train.batch random clips of one length.
+func (v *Video[T]) TrainStep(rng *rand.Rand) (float64, int, error) {
+	first := rng.IntN(len(v.train))
+	same := v.byLen[len(v.train[first].Frames)]
+	clips := make([][][]float32, v.cfg.Train.Batch)
+	labels := make([][]int, v.cfg.Train.Batch)
+	for b := range clips {
+		i := first
+		if b > 0 {
+			i = same[rng.IntN(len(same))]
+		}
+		clips[b], labels[b] = v.train[i].Frames, v.train[i].Labels
+	}
+	batch, steps := len(clips), len(clips[0])
+	logits := v.forward(clips, labels, true, rng)
+	v.dlogits = nn.NewMatLike(v.dlogits, logits.Rows, logits.Cols)
+	sum, n, err := nn.CrossEntropy(logits, v.targets, v.dlogits, 0)
+	if err != nil {
+		return 0, 0, err
+	}
+	v.dhid = nn.NewMatLike(v.dhid, logits.Rows, v.head.Weight.Shape[1])
+	v.head.Backward(v.dlogits, v.dhid)
+	v.drop.Backward(v.dhid)
+	dseq := v.dhid
+	if v.rnn != nil {
+		dseq, _, _ = v.rnn.Backward(v.dhid, nn.Mat[T]{}, nn.Mat[T]{})
+	}
+	v.dfeat = nn.NewMatLike(v.dfeat, batch*steps, dseq.Cols)
+	for b := 0; b < batch; b++ {
+		for t := 0; t < steps; t++ {
+			copy(v.dfeat.Row(b*steps+t), dseq.Row(t*batch+b))
+		}
+	}
+	v.cnn.Backward(v.dfeat)
+	return sum, n, nil
+}
+
+// predict labels each frame of the clips (equal length) by argmax.
+func (v *Video[T]) predict(clips [][][]float32, labels [][]int) ([][]int, nn.Mat[T]) {
+	logits := v.forward(clips, labels, false, nil)
+	batch, steps := len(clips), len(clips[0])
+	out := make([][]int, batch)
+	for b := range out {
+		out[b] = make([]int, steps)
+		for t := range out[b] {
+			out[b][t] = argmax(logits.Row(t*batch + b))
+		}
+	}
+	return out, logits
+}
+
+// Evaluate labels every validation clip and reports the loss per frame,
+// per-frame accuracy and clip accuracy (every frame right); it keeps the
+// confusion matrix for Report.
+func (v *Video[T]) Evaluate() (Metrics, error) {
+	nl := len(v.labels)
+	v.confusion = make([][]int, nl)
+	for i := range v.confusion {
+		v.confusion[i] = make([]int, nl)
+	}
+	var lossSum float64
+	var frames, right, clipsRight int
+	byLen := map[int][]int{}
+	var lengths []int
+	for i, c := range v.val {
+		if byLen[len(c.Frames)] == nil {
+			lengths = append(lengths, len(c.Frames))
+		}
+		byLen[len(c.Frames)] = append(byLen[len(c.Frames)], i)
+	}
+	for _, l := range lengths {
+		idx := byLen[l]
+		for lo := 0; lo < len(idx); lo += v.cfg.Train.Batch {
+			hi := min(lo+v.cfg.Train.Batch, len(idx))
+			var clips [][][]float32
+			var labels [][]int
+			for _, i := range idx[lo:hi] {
+				clips, labels = append(clips, v.val[i].Frames), append(labels, v.val[i].Labels)
+			}
+			pred, logits := v.predict(clips, labels)
+			v.dlogits = nn.NewMatLike(v.dlogits, logits.Rows, logits.Cols)
+			s, n, err := nn.CrossEntropy(logits, v.targets, v.dlogits, 0)
+			if err != nil {
+				return nil, err
+			}
+			lossSum += s
+			frames += n
+			for b := range pred {
+				all := true
+				for t, p := range pred[b] {
+					want := labels[b][t]
+					v.confusion[want][p]++
+					if p == want {
+						right++
+					} else {
+						all = false
+					}
+				}
+				if all {
+					clipsRight++
+				}
+			}
+		}
+	}
+	if frames == 0 {
+		return nil, fmt.Errorf("no validation frames")
+	}
+	return Metrics{
+		"loss":           lossSum / float64(frames),
+		"frame_accuracy": float64(right) / float64(frames),
+		"clip_accuracy":  float64(clipsRight) / float64(len(v.val)),
+	}, nil
+}
+
+// Report prints the confusion matrix of the last evaluation and draws it
+// into confusion.png in dir.
+func (v *Video[T]) Report(dir string, w io.Writer) error {
+	if v.confusion == nil {
+		return nil
+	}
+	fmt.Fprintf(w, "confusion matrix (rows: true label, columns: predicted)\n%8s", "")
+	for _, l := range v.labels {
+		fmt.Fprintf(w, "%8s", l)
+	}
+	fmt.Fprintln(w)
+	for i, row := range v.confusion {
+		fmt.Fprintf(w, "%8s", v.labels[i])
+		for _, c := range row {
+			fmt.Fprintf(w, "%8d", c)
+		}
+		fmt.Fprintln(w)
+	}
+	return plots.Confusion(filepath.Join(dir, "confusion.png"), "frame labels — "+filepath.Base(dir), v.labels, v.confusion)
+}
+
+// Sample describes the first validation clip's predicted labels.
+func (v *Video[T]) Sample(*rand.Rand) (string, error) {
+	if len(v.val) == 0 {
+		return "", nil
+	}
+	c := v.val[0]
+	pred, _ := v.predict([][][]float32{c.Frames}, [][]int{c.Labels})
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n", c.Name)
+	for t, p := range pred[0] {
+		fmt.Fprintf(&b, "%3d %-6s (true %s)\n", t, v.labels[p], v.labels[c.Labels[t]])
+	}
+	return b.String(), nil
+}
+
+// Predict labels every frame of the clip folder or animated GIF named by
+// -input, one line per frame.
+func (v *Video[T]) Predict(in Input, out io.Writer, _ *rand.Rand) error {
+	if in.Path == "" {
+		return fmt.Errorf("video prediction reads a clip: give -input CLIP_FOLDER or -input FILE.gif")
+	}
+	frames, names, err := datasets.LoadClipFrames(in.Path, v.clipOptions())
+	if err != nil {
+		return err
+	}
+	pred, _ := v.predict([][][]float32{frames}, nil)
+	for t, p := range pred[0] {
+		if _, err := fmt.Fprintf(out, "%s\t%s\n", names[t], v.labels[p]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
