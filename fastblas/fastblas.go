@@ -64,6 +64,10 @@ type kernelPair struct {
 	// (e.g. m = 32 or 64 with 8-row instead of 12-row tiles).
 	sSmall *gemmKernel[float32]
 	dSmall *gemmKernel[float64]
+	// Small-m (GEMV-like) kernels that read both operands in place; nil
+	// when the path has none. See small.go.
+	sSmallM *smallKernels[float32]
+	dSmallM *smallKernels[float64]
 }
 
 // smallMLimit is the largest m for which the small-row kernel may be chosen.
@@ -91,9 +95,11 @@ var (
 
 	registry = map[string]*kernelPair{
 		pathGeneric: {
-			name: pathGeneric,
-			s:    gemmKernel[float32]{name: "generic-s4x4", mr: 4, nr: 4, mc: 128, kc: 256, nc: 2048, fn: genericKernel4x4[float32]},
-			d:    gemmKernel[float64]{name: "generic-d4x4", mr: 4, nr: 4, mc: 128, kc: 256, nc: 2048, fn: genericKernel4x4[float64]},
+			name:    pathGeneric,
+			s:       gemmKernel[float32]{name: "generic-s4x4", mr: 4, nr: 4, mc: 128, kc: 256, nc: 2048, fn: genericKernel4x4[float32]},
+			d:       gemmKernel[float64]{name: "generic-d4x4", mr: 4, nr: 4, mc: 128, kc: 256, nc: 2048, fn: genericKernel4x4[float64]},
+			sSmallM: vecSmallKernels[float32]("generic", false, 4),
+			dSmallM: vecSmallKernels[float64]("generic", false, 4),
 		},
 	}
 	current atomic.Pointer[kernelPair]
@@ -161,6 +167,9 @@ func (impl Implementation) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float
 		return
 	}
 	kp := current.Load()
+	if gemmSmall(kp.sSmallM, tA != blas.NoTrans, tB != blas.NoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
+		return
+	}
 	gemm(pick(&kp.s, kp.sSmall, m), tA != blas.NoTrans, tB != blas.NoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
@@ -181,6 +190,9 @@ func (impl Implementation) Dgemm(tA, tB blas.Transpose, m, n, k int, alpha float
 		return
 	}
 	kp := current.Load()
+	if gemmSmall(kp.dSmallM, tA != blas.NoTrans, tB != blas.NoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
+		return
+	}
 	gemm(pick(&kp.d, kp.dSmall, m), tA != blas.NoTrans, tB != blas.NoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 

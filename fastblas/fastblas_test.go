@@ -31,6 +31,14 @@ func withPath(t *testing.T, f func(t *testing.T)) {
 			f(t)
 		})
 	}
+	// Small-m paths forced for every shape, and disabled.
+	for name, mode := range map[string]int{"small": smallAlways, "nosmall": smallNever} {
+		t.Run(name, func(t *testing.T) {
+			smallMode = mode
+			defer func() { smallMode = smallAuto }()
+			f(t)
+		})
+	}
 	if asmPack {
 		// The default kernels with the portable Go packing routines.
 		t.Run("gopack", func(t *testing.T) {

@@ -47,8 +47,18 @@ func init() {
 	if big != nil && small != nil {
 		big.sSmall, big.dSmall = &small.s, &small.d
 	}
-	registerKernels(pathAVX2, hasAVX2,
+	s, d := avx512SmallKernels()
+	for _, kp := range []*kernelPair{big, small} {
+		if kp != nil && s != nil {
+			kp.sSmallM, kp.dSmallM = s, d
+		}
+	}
+	avx2 := registerKernels(pathAVX2, hasAVX2,
 		gemmKernel[float32]{name: "avx2-s6x16", mr: 6, nr: 16, mc: 144, kc: 256, nc: 4096, fn: sgemmKernel6x16AVX2},
 		gemmKernel[float64]{name: "avx2-d6x8", mr: 6, nr: 8, mc: 96, kc: 256, nc: 2048, fn: dgemmKernel6x8AVX2})
+	if avx2 != nil {
+		avx2.sSmallM = vecSmallKernels[float32]("avx2", true, 1)
+		avx2.dSmallM = vecSmallKernels[float64]("avx2", true, 1)
+	}
 	selectDefault()
 }

@@ -1,0 +1,336 @@
+// Copyright ©2025 The seqtask Authors.
+
+//go:build ignore
+
+// gen_small generates small_amd64.s, the AVX-512 kernels of the small-m
+// (GEMV-like) paths: register-blocked dot-product tiles for
+// C = alpha·A·Bᵀ + beta·C with A and B read in place as rows, and axpy tiles
+// for C = alpha·A·B + beta·C with B rows read in place. Run with
+// `go generate ./fastblas/`.
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+)
+
+var w strings.Builder
+
+func p(format string, args ...any) { fmt.Fprintf(&w, format+"\n", args...) }
+
+type typ struct {
+	double bool
+}
+
+func (t typ) es() int {
+	if t.double {
+		return 8
+	}
+	return 4
+}
+func (t typ) lanes() int { return 64 / t.es() }
+func (t typ) sfx() string {
+	if t.double {
+		return "D"
+	}
+	return "S"
+}
+func (t typ) ps() string { return "P" + t.sfx() }
+func (t typ) goType() string {
+	if t.double {
+		return "float64"
+	}
+	return "float32"
+}
+func (t typ) prefix() string {
+	if t.double {
+		return "d"
+	}
+	return "s"
+}
+
+// Argument offsets shared by both kernel kinds:
+//
+//	k+0, a+8, lda+16, b+24, ldb+32, c+40, ldc+48, alpha+56, beta, then
+//	mrows/ncols (dot) or mask (axpy).
+func (t typ) betaOff() int { return 56 + t.es() }
+func (t typ) tailOff() int { return 56 + 2*t.es() }
+
+// ptrRegs are the general-purpose registers that hold row pointers.
+var ptrRegs = []string{"R8", "R9", "R10", "R11", "R12", "R13", "SI", "DI", "BX", "DX"}
+
+// clampRows loads count row pointers starting at base with stride ld (bytes,
+// in AX) into regs; rows at index ≥ valid (in CX) repeat the last valid row.
+func clampRows(regs []string) {
+	for r := 1; r < len(regs); r++ {
+		p("\tLEAQ (%s)(AX*1), %s", regs[r-1], regs[r])
+		p("\tCMPQ CX, $%d", r)
+		p("\tCMOVQLE %s, %s", regs[r-1], regs[r])
+	}
+}
+
+// reduce4 sums each of the four zmm accumulators acc[0..3] horizontally and
+// leaves the four sums, in order, in the low xmm (float32) or ymm (float64)
+// of acc[0]. The summation tree is the same for every accumulator.
+func reduce4(t typ, acc [4]int) {
+	for _, r := range acc {
+		p("\tVEXTRACTF64X4 $1, Z%d, Y28", r)
+		p("\tVADD%s Y28, Y%d, Y%d", t.ps(), r, r)
+	}
+	h := "VHADD" + t.ps()
+	p("\t%s Y%d, Y%d, Y%d", h, acc[1], acc[0], acc[0])
+	p("\t%s Y%d, Y%d, Y%d", h, acc[3], acc[2], acc[2])
+	if t.double {
+		p("\tVSHUFF64X2 $0, Y%d, Y%d, Y28", acc[2], acc[0])
+		p("\tVSHUFF64X2 $3, Y%d, Y%d, Y29", acc[2], acc[0])
+		p("\tVADDPD Y29, Y28, Y%d", acc[0])
+		return
+	}
+	p("\t%s Y%d, Y%d, Y%d", h, acc[2], acc[0], acc[0])
+	p("\tVEXTRACTF32X4 $1, Y%d, X28", acc[0])
+	p("\tVADDPS X28, X%d, X%d", acc[0], acc[0])
+}
+
+// genDot emits a ma×nb dot-product tile: C[i,j] = alpha·Σ_p A[i,p]·B[j,p] +
+// beta·C[i,j] for i < mrows, j < ncols, A rows lda apart and B rows ldb
+// apart (elements). Each C element has its own zmm accumulator; k is
+// consumed one vector at a time (masked loads for the remainder), so the
+// result of an element does not depend on the tile it is computed in.
+func genDot(t typ, ma, nb int) {
+	name := fmt.Sprintf("%sdotTile%dx%dAVX512", t.prefix(), ma, nb)
+	es, lanes := t.es(), t.lanes()
+	argsz := t.tailOff() + 16
+	p("// func %s(k int, a *%s, lda int, b *%s, ldb int, c *%s, ldc int, alpha, beta %s, mrows, ncols int)", name, t.goType(), t.goType(), t.goType(), t.goType())
+	p("TEXT ·%s(SB), NOSPLIT, $0-%d", name, argsz)
+	// Remainder mask of k in K1.
+	p("\tMOVQ k+0(FP), CX")
+	p("\tANDQ $%d, CX", lanes-1)
+	p("\tMOVL $1, AX")
+	p("\tSHLL CX, AX")
+	p("\tDECL AX")
+	p("\tKMOVW AX, K1")
+	aRegs := ptrRegs[:ma]
+	bRegs := ptrRegs[ma : ma+nb]
+	p("\tMOVQ a+8(FP), %s", aRegs[0])
+	p("\tMOVQ lda+16(FP), AX")
+	p("\tSHLQ $%d, AX", shift(es))
+	p("\tMOVQ mrows+%d(FP), CX", t.tailOff())
+	clampRows(aRegs)
+	p("\tMOVQ b+24(FP), %s", bRegs[0])
+	p("\tMOVQ ldb+32(FP), AX")
+	p("\tSHLQ $%d, AX", shift(es))
+	p("\tMOVQ ncols+%d(FP), CX", t.tailOff()+8)
+	clampRows(bRegs)
+	nacc := ma * nb
+	for i := 0; i < nacc; i++ {
+		p("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
+	}
+	acc := func(i, j int) int { return i*nb + j }
+	fma := "VFMADD231" + t.ps()
+	mov := "VMOVUP" + t.sfx()
+	p("\tXORQ AX, AX")
+	p("\tMOVQ k+0(FP), CX")
+	p("\tSHRQ $%d, CX", shift(lanes))
+	p("\tJZ tail")
+	p("loop:")
+	for i := 0; i < ma; i++ {
+		p("\t%s (%s)(AX*1), Z%d", mov, aRegs[i], 24+i)
+	}
+	for j := 0; j < nb; j++ {
+		if ma == 1 {
+			p("\t%s (%s)(AX*1), Z24, Z%d", fma, bRegs[j], acc(0, j))
+			continue
+		}
+		p("\t%s (%s)(AX*1), Z28", mov, bRegs[j])
+		for i := 0; i < ma; i++ {
+			p("\t%s Z28, Z%d, Z%d", fma, 24+i, acc(i, j))
+		}
+	}
+	p("\tADDQ $64, AX")
+	p("\tDECQ CX")
+	p("\tJNZ loop")
+	p("tail:")
+	p("\tMOVQ k+0(FP), CX")
+	p("\tANDQ $%d, CX", lanes-1)
+	p("\tJZ reduce")
+	for i := 0; i < ma; i++ {
+		p("\t%s.Z (%s)(AX*1), K1, Z%d", mov, aRegs[i], 24+i)
+	}
+	for j := 0; j < nb; j++ {
+		p("\t%s.Z (%s)(AX*1), K1, Z28", mov, bRegs[j])
+		for i := 0; i < ma; i++ {
+			p("\t%s Z28, Z%d, Z%d", fma, 24+i, acc(i, j))
+		}
+	}
+	p("reduce:")
+	// Column masks: group g of four columns gets bits of ncols-4g.
+	p("\tMOVQ ncols+%d(FP), CX", t.tailOff()+8)
+	p("\tMOVL $1, AX")
+	p("\tSHLL CX, AX")
+	p("\tDECL AX")
+	for g := 0; g < nb/4; g++ {
+		p("\tKMOVW AX, K%d", 2+g)
+		p("\tSHRL $4, AX")
+	}
+	p("\tVBROADCASTS%s alpha+56(FP), Y30", t.sfx())
+	p("\tMOVQ c+40(FP), DX")
+	p("\tMOVQ ldc+48(FP), BX")
+	p("\tSHLQ $%d, BX", shift(es))
+	p("\tMOVQ mrows+%d(FP), CX", t.tailOff())
+	if t.double {
+		p("\tMOVQ beta+%d(FP), AX", t.betaOff())
+		p("\tSHLQ $1, AX")
+	} else {
+		p("\tMOVL beta+%d(FP), AX", t.betaOff())
+		p("\tSHLL $1, AX")
+	}
+	p("\tVBROADCASTS%s beta+%d(FP), Y31", t.sfx(), t.betaOff())
+	vr := "X"
+	if t.double {
+		vr = "Y"
+	}
+	for i := 0; i < ma; i++ {
+		if i > 0 {
+			p("\tCMPQ CX, $%d", i)
+			p("\tJLE done")
+			p("\tADDQ BX, DX")
+		}
+		for g := 0; g < nb/4; g++ {
+			a := [4]int{acc(i, 4*g), acc(i, 4*g+1), acc(i, 4*g+2), acc(i, 4*g+3)}
+			reduce4(t, a)
+			r := a[0]
+			off := 4 * g * es
+			p("\tVMUL%s %s30, %s%d, %s%d", t.ps(), vr, vr, r, vr, r)
+			p("\tTESTQ AX, AX")
+			p("\tJZ nobeta%d_%d", i, g)
+			p("\t%s.Z %d(DX), K%d, %s29", mov, off, 2+g, vr)
+			p("\t%s %s31, %s29, %s%d", fma, vr, vr, vr, r)
+			p("nobeta%d_%d:", i, g)
+			p("\t%s %s%d, K%d, %d(DX)", mov, vr, r, 2+g, off)
+		}
+	}
+	p("done:")
+	p("\tVZEROUPPER")
+	p("\tRET")
+	p("")
+}
+
+// genAxpy emits an ma×(4 vectors) axpy tile: C[i,j] = alpha·Σ_p A[i,p]·B[p,j]
+// + beta·C[i,j] for i < ma and the columns j whose bit is set in mask (bit j
+// for column j), with A rows lda apart and B rows ldb apart (elements). Each
+// C element accumulates in one vector lane with p ascending.
+func genAxpy(t typ, ma int) {
+	name := fmt.Sprintf("%saxpyTile%dAVX512", t.prefix(), ma)
+	es, lanes := t.es(), t.lanes()
+	argsz := t.tailOff() + 8
+	p("// func %s(k int, a *%s, lda int, b *%s, ldb int, c *%s, ldc int, alpha, beta %s, mask uint64)", name, t.goType(), t.goType(), t.goType(), t.goType())
+	p("TEXT ·%s(SB), NOSPLIT, $0-%d", name, argsz)
+	p("\tMOVQ mask+%d(FP), AX", t.tailOff())
+	for v := 0; v < 4; v++ {
+		p("\tKMOVW AX, K%d", 1+v)
+		if v < 3 {
+			p("\tSHRQ $%d, AX", lanes)
+		}
+	}
+	aRegs := ptrRegs[:ma]
+	p("\tMOVQ a+8(FP), %s", aRegs[0])
+	p("\tMOVQ lda+16(FP), AX")
+	p("\tSHLQ $%d, AX", shift(es))
+	for i := 1; i < ma; i++ {
+		p("\tLEAQ (%s)(AX*1), %s", aRegs[i-1], aRegs[i])
+	}
+	p("\tMOVQ b+24(FP), SI")
+	p("\tMOVQ ldb+32(FP), DI")
+	p("\tSHLQ $%d, DI", shift(es))
+	for i := 0; i < 4*ma; i++ {
+		p("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
+	}
+	fma := "VFMADD231" + t.ps()
+	mov := "VMOVUP" + t.sfx()
+	p("\tXORQ AX, AX")
+	p("\tMOVQ k+0(FP), CX")
+	p("loop:")
+	for v := 0; v < 4; v++ {
+		p("\t%s.Z %d(SI), K%d, Z%d", mov, 64*v, 1+v, 16+v)
+	}
+	for i := 0; i < ma; i++ {
+		p("\tVBROADCASTS%s (%s)(AX*1), Z%d", t.sfx(), aRegs[i], 20+i)
+		for v := 0; v < 4; v++ {
+			p("\t%s Z%d, Z%d, Z%d", fma, 16+v, 20+i, 4*i+v)
+		}
+	}
+	p("\tADDQ $%d, AX", es)
+	p("\tADDQ DI, SI")
+	p("\tDECQ CX")
+	p("\tJNZ loop")
+	p("\tVBROADCASTS%s alpha+56(FP), Z30", t.sfx())
+	p("\tVBROADCASTS%s beta+%d(FP), Z31", t.sfx(), t.betaOff())
+	p("\tMOVQ c+40(FP), DX")
+	p("\tMOVQ ldc+48(FP), BX")
+	p("\tSHLQ $%d, BX", shift(es))
+	if t.double {
+		p("\tMOVQ beta+%d(FP), AX", t.betaOff())
+		p("\tSHLQ $1, AX")
+	} else {
+		p("\tMOVL beta+%d(FP), AX", t.betaOff())
+		p("\tSHLL $1, AX")
+	}
+	p("\tJZ beta0")
+	for i := 0; i < ma; i++ {
+		if i > 0 {
+			p("\tADDQ BX, DX")
+		}
+		for v := 0; v < 4; v++ {
+			r := 4*i + v
+			p("\tVMUL%s Z30, Z%d, Z%d", t.ps(), r, r)
+			p("\t%s.Z %d(DX), K%d, Z29", mov, 64*v, 1+v)
+			p("\t%s Z31, Z29, Z%d", fma, r)
+			p("\t%s Z%d, K%d, %d(DX)", mov, r, 1+v, 64*v)
+		}
+	}
+	p("\tVZEROUPPER")
+	p("\tRET")
+	p("beta0:")
+	for i := 0; i < ma; i++ {
+		if i > 0 {
+			p("\tADDQ BX, DX")
+		}
+		for v := 0; v < 4; v++ {
+			r := 4*i + v
+			p("\tVMUL%s Z30, Z%d, Z%d", t.ps(), r, r)
+			p("\t%s Z%d, K%d, %d(DX)", mov, r, 1+v, 64*v)
+		}
+	}
+	p("\tVZEROUPPER")
+	p("\tRET")
+	p("")
+}
+
+func shift(n int) int {
+	s := 0
+	for 1<<s < n {
+		s++
+	}
+	return s
+}
+
+func main() {
+	p("// Code generated by gen_small.go; DO NOT EDIT.")
+	p("")
+	p("//go:build amd64 && !purego")
+	p("")
+	p("#include \"textflag.h\"")
+	p("")
+	for _, t := range []typ{{false}, {true}} {
+		genDot(t, 1, 8)
+		genDot(t, 2, 8)
+		genDot(t, 4, 4)
+		for ma := 1; ma <= 4; ma++ {
+			genAxpy(t, ma)
+		}
+	}
+	if err := os.WriteFile("small_amd64.s", []byte(w.String()), 0o644); err != nil {
+		panic(err)
+	}
+}

@@ -1,0 +1,243 @@
+package fastblas
+
+import (
+	"runtime"
+	"sync"
+	"unsafe"
+)
+
+// Small-m paths. When op(A) has only a few rows, packing op(B) (which the
+// blocked GEMM does on every call) costs as much as the multiplication, so
+// these paths read both operands in place:
+//
+//   - transposed B (C[i,j] = Σ_p A[i,p]·B[j,p], rows of A and B contiguous):
+//     register-blocked dot-product tiles (1×8, 2×8, 4×4 outputs) with one
+//     vector accumulator per output and a horizontal sum at the end;
+//   - non-transposed B (C[i,:] += A[i,p]·B[p,:]): axpy tiles of up to 4 rows
+//     of C × 4 vectors of columns, broadcasting A[i,p] over rows of B.
+//
+// A transposed A is first copied into a contiguous m×k block.
+
+// dotTileFunc and axpyTileFunc are the tile contracts described in
+// small_amd64.go.
+type (
+	dotTileFunc[T float]  func(k int, a *T, lda int, b *T, ldb int, c *T, ldc int, alpha, beta T, mrows, ncols int)
+	axpyTileFunc[T float] func(k int, a *T, lda int, b *T, ldb int, c *T, ldc int, alpha, beta T, mask uint64)
+)
+
+type smallKernels[T float] struct {
+	name                   string
+	dot1x8, dot2x8, dot4x4 dotTileFunc[T]
+	axpy                   [4]axpyTileFunc[T] // by number of rows - 1
+	width                  int                // columns per axpy tile (≤ 64)
+	// dotMaxM and axpyMaxM are the largest m routed to the dot (transposed
+	// B) and axpy (non-transposed B) paths; dotMaxMLongK applies instead of
+	// dotMaxM when k ≥ 128 (longer dot products amortise the horizontal sums).
+	dotMaxM, dotMaxMLongK, axpyMaxM int
+}
+
+// use reports whether the small-m path should handle this shape.
+func (sk *smallKernels[T]) use(bTrans bool, m, k int) bool {
+	switch {
+	case sk == nil || smallMode == smallNever:
+		return false
+	case smallMode == smallAlways:
+		return true
+	case !bTrans:
+		return m <= sk.axpyMaxM
+	case k >= 128:
+		return m <= max(sk.dotMaxM, sk.dotMaxMLongK)
+	}
+	return m <= sk.dotMaxM
+}
+
+// smallParallelMin is the smallest m·n·k split across goroutines on the
+// small-m paths.
+var smallParallelMin = 1 << 21
+
+// smallMode forces (smallAlways) or disables (smallNever) the small-m paths;
+// tests and benchmarks only.
+var smallMode = smallAuto
+
+const (
+	smallAuto   = 0
+	smallAlways = 1
+	smallNever  = -1
+)
+
+func smallFor[T float](kp *kernelPair) *smallKernels[T] {
+	var z T
+	if _, ok := any(z).(float32); ok {
+		return any(kp.sSmallM).(*smallKernels[T])
+	}
+	return any(kp.dSmallM).(*smallKernels[T])
+}
+
+// numWorkers returns how many goroutines to use for work of the given size
+// (multiply-adds) made of units independent pieces.
+func numWorkers(work, units, minWork int) int {
+	workers := 1
+	if work >= minWork {
+		workers = runtime.GOMAXPROCS(0)
+		if maxWorkers > 0 && workers > maxWorkers {
+			workers = maxWorkers
+		}
+	}
+	return max(1, min(workers, units))
+}
+
+// parallel runs f(0..workers-1), f(0) on the calling goroutine.
+func parallel(workers int, f func(w int)) {
+	if workers == 1 {
+		f(0)
+		return
+	}
+	var wg sync.WaitGroup
+	wg.Add(workers - 1)
+	for w := 1; w < workers; w++ {
+		go func() {
+			defer wg.Done()
+			f(w)
+		}()
+	}
+	f(0)
+	wg.Wait()
+}
+
+// gemmSmall computes C = alpha*op(A)*op(B) + beta*C on a small-m path and
+// reports whether it did (false: m is too large for this layout or no
+// small-m kernels exist). Arguments are validated and non-degenerate.
+func gemmSmall[T float](sk *smallKernels[T], aTrans, bTrans bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) bool {
+	if !sk.use(bTrans, m, k) {
+		return false
+	}
+	if aTrans {
+		buf := getBuf[T](m * k)
+		defer putBuf(buf)
+		t := *buf
+		for p := 0; p < k; p++ {
+			row := a[p*lda : p*lda+m]
+			for i, v := range row {
+				t[i*k+p] = v
+			}
+		}
+		a, lda = t, k
+	}
+	unit := 8
+	if !bTrans {
+		unit = sk.width
+	}
+	units := (n + unit - 1) / unit
+	workers := numWorkers(m*n*k, units, smallParallelMin)
+	parallel(workers, func(w int) {
+		lo := units * w / workers * unit
+		hi := min(units*(w+1)/workers*unit, n)
+		if lo >= hi {
+			return
+		}
+		if bTrans {
+			dotRange(sk, m, lo, hi, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		} else {
+			axpyRange(sk, m, lo, hi, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		}
+	})
+	return true
+}
+
+// dotRange computes columns [j0,j1) of C = alpha·A·Bᵀ + beta·C, blocks of 8
+// rows of B outermost so that they stay in L1 while all of A streams past.
+func dotRange[T float](sk *smallKernels[T], m, j0, j1, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	for j := j0; j < j1; j += 8 {
+		nc := min(8, j1-j)
+		for i := 0; i < m; {
+			switch r := m - i; {
+			case r >= 3:
+				rows := min(4, r)
+				sk.dot4x4(k, &a[i*lda], lda, &b[j*ldb], ldb, &c[i*ldc+j], ldc, alpha, beta, rows, min(4, nc))
+				if nc > 4 {
+					sk.dot4x4(k, &a[i*lda], lda, &b[(j+4)*ldb], ldb, &c[i*ldc+j+4], ldc, alpha, beta, rows, nc-4)
+				}
+				i += rows
+			case r == 2:
+				sk.dot2x8(k, &a[i*lda], lda, &b[j*ldb], ldb, &c[i*ldc+j], ldc, alpha, beta, 2, nc)
+				i += 2
+			default:
+				sk.dot1x8(k, &a[i*lda], lda, &b[j*ldb], ldb, &c[i*ldc+j], ldc, alpha, beta, 1, nc)
+				i++
+			}
+		}
+	}
+}
+
+// axpyRange computes columns [j0,j1) of C = alpha·A·B + beta·C in panels of
+// sk.width columns, up to 4 rows of C per tile.
+func axpyRange[T float](sk *smallKernels[T], m, j0, j1, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	for j := j0; j < j1; j += sk.width {
+		wd := min(sk.width, j1-j)
+		mask := ^uint64(0)
+		if wd < 64 {
+			mask = 1<<wd - 1
+		}
+		for i := 0; i < m; i += 4 {
+			rows := min(4, m-i)
+			sk.axpy[rows-1](k, &a[i*lda], lda, &b[j], ldb, &c[i*ldc+j], ldc, alpha, beta, mask)
+		}
+	}
+}
+
+// Portable tiles with the same contracts, built on dot and axpy (AVX2 on
+// amd64 when simd is set, pure Go otherwise).
+
+func dotTileVec[T float](simd bool) dotTileFunc[T] {
+	return func(k int, a *T, lda int, b *T, ldb int, c *T, ldc int, alpha, beta T, mrows, ncols int) {
+		as := unsafe.Slice(a, (mrows-1)*lda+k)
+		bs := unsafe.Slice(b, (ncols-1)*ldb+k)
+		cs := unsafe.Slice(c, (mrows-1)*ldc+ncols)
+		for i := 0; i < mrows; i++ {
+			ar := as[i*lda : i*lda+k]
+			for j := 0; j < ncols; j++ {
+				d := alpha * dot(ar, bs[j*ldb:j*ldb+k], simd)
+				if beta == 0 {
+					cs[i*ldc+j] = d
+				} else {
+					cs[i*ldc+j] = d + beta*cs[i*ldc+j]
+				}
+			}
+		}
+	}
+}
+
+func axpyTileVec[T float](rows int, simd bool) axpyTileFunc[T] {
+	return func(k int, a *T, lda int, b *T, ldb int, c *T, ldc int, alpha, beta T, mask uint64) {
+		wd := 64
+		for wd > 0 && mask&(1<<(wd-1)) == 0 {
+			wd--
+		}
+		as := unsafe.Slice(a, (rows-1)*lda+k)
+		bs := unsafe.Slice(b, (k-1)*ldb+wd)
+		cs := unsafe.Slice(c, (rows-1)*ldc+wd)
+		for i := 0; i < rows; i++ {
+			cr := cs[i*ldc : i*ldc+wd]
+			if beta == 0 {
+				clear(cr)
+			} else if beta != 1 {
+				for j := range cr {
+					cr[j] *= beta
+				}
+			}
+			for p := 0; p < k; p++ {
+				axpy(alpha*as[i*lda+p], bs[p*ldb:p*ldb+wd], cr, simd)
+			}
+		}
+	}
+}
+
+func vecSmallKernels[T float](name string, simd bool, maxM int) *smallKernels[T] {
+	return &smallKernels[T]{
+		name:   name,
+		dot1x8: dotTileVec[T](simd), dot2x8: dotTileVec[T](simd), dot4x4: dotTileVec[T](simd),
+		axpy:    [4]axpyTileFunc[T]{axpyTileVec[T](1, simd), axpyTileVec[T](2, simd), axpyTileVec[T](3, simd), axpyTileVec[T](4, simd)},
+		width:   64,
+		dotMaxM: maxM, axpyMaxM: maxM,
+	}
+}

@@ -1,0 +1,102 @@
+package fastblas
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"gonum.org/v1/gonum/blas"
+)
+
+// smallCases covers the small-m paths: every m in 1..8 plus 31, 33 and 64,
+// odd and even n and k (including k not a multiple of the vector width and
+// n not a multiple of the tile), all transposes, padded leading dimensions
+// and alpha/beta including 0 with NaN-filled C.
+func smallCases(rnd *rand.Rand) []gemmCase {
+	var cases []gemmCase
+	ms := []int{1, 2, 3, 4, 5, 6, 7, 8, 31, 33, 64}
+	nks := []int{1, 2, 7, 8, 15, 16, 17, 63, 64, 65, 130}
+	for _, m := range ms {
+		for i := 0; i < 12; i++ {
+			n, k := nks[rnd.IntN(len(nks))], nks[rnd.IntN(len(nks))]
+			if i == 0 {
+				n, k = 257, 67 // more than one axpy panel and dot block
+			}
+			tc := gemmCase{tA: trans[rnd.IntN(2)], tB: trans[rnd.IntN(2)], m: m, n: n, k: k,
+				alpha: alphas[rnd.IntN(len(alphas)-1)], beta: betas[rnd.IntN(len(betas))],
+				padA: rnd.IntN(3) * rnd.IntN(5), padB: rnd.IntN(3) * rnd.IntN(5), padC: rnd.IntN(3) * rnd.IntN(5)}
+			tc.nanC = tc.beta == 0 && i%2 == 0
+			cases = append(cases, tc)
+		}
+	}
+	return cases
+}
+
+func TestSmallGemm(t *testing.T) {
+	for _, p := range availablePaths() {
+		t.Run(p, func(t *testing.T) {
+			old := setPath(p)
+			defer setPath(old)
+			smallMode = smallAlways
+			defer func() { smallMode = smallAuto }()
+			for _, workers := range []int{1, 0} {
+				oldMin, oldW := smallParallelMin, maxWorkers
+				smallParallelMin, maxWorkers = 1, workers
+				rnd := rand.New(rand.NewPCG(11, uint64(workers)))
+				for _, tc := range smallCases(rnd) {
+					checkGemm(t, rnd, tc, Implementation{}.Sgemm, ref.Sgemm)
+					checkGemm(t, rnd, tc, Implementation{}.Dgemm, ref.Dgemm)
+				}
+				smallParallelMin, maxWorkers = oldMin, oldW
+			}
+		})
+	}
+}
+
+// TestSmallDeterminism checks that the small-m paths give bitwise identical
+// results between calls and for any number of workers.
+func TestSmallDeterminism(t *testing.T) {
+	for _, p := range availablePaths() {
+		t.Run(p, func(t *testing.T) {
+			old := setPath(p)
+			defer setPath(old)
+			rnd := rand.New(rand.NewPCG(13, 14))
+			for _, sh := range [][3]int{{1, 1030, 257}, {4, 513, 300}, {32, 1024, 256}, {33, 200, 77}} {
+				m, n, k := sh[0], sh[1], sh[2]
+				a := randMat[float32](rnd, m*k)
+				b := randMat[float32](rnd, k*n)
+				c0 := randMat[float32](rnd, m*n)
+				ad, bd, cd := toF64(a), toF64(b), toF64(c0)
+				run := func(workers, minWork int) ([]float32, []float64) {
+					oldW, oldMin := maxWorkers, smallParallelMin
+					maxWorkers, smallParallelMin = workers, minWork
+					defer func() { maxWorkers, smallParallelMin = oldW, oldMin }()
+					c := append([]float32(nil), c0...)
+					Implementation{}.Sgemm(blas.NoTrans, blas.Trans, m, n, k, 1.5, a, k, b, k, 0.25, c, n)
+					Implementation{}.Sgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1, a, k, b, n, 1, c, n)
+					d := append([]float64(nil), cd...)
+					Implementation{}.Dgemm(blas.NoTrans, blas.Trans, m, n, k, 1.5, ad, k, bd, k, 0.25, d, n)
+					Implementation{}.Dgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1, ad, k, bd, n, 1, d, n)
+					return c, d
+				}
+				s1, d1 := run(0, smallParallelMin)
+				for _, wm := range [][2]int{{0, smallParallelMin}, {1, 1}, {2, 1}, {3, 1}} {
+					s2, d2 := run(wm[0], wm[1])
+					for i := range s1 {
+						if math.Float32bits(s1[i]) != math.Float32bits(s2[i]) || math.Float64bits(d1[i]) != math.Float64bits(d2[i]) {
+							t.Fatalf("shape %v workers %v: element %d differs", sh, wm, i)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+func toF64(s []float32) []float64 {
+	d := make([]float64, len(s))
+	for i, v := range s {
+		d[i] = float64(v)
+	}
+	return d
+}
