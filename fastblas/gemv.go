@@ -84,6 +84,23 @@ func gemv[T float](trans bool, m, n int, alpha T, a []T, lda int, x []T, incX in
 	if incY != 1 {
 		ys = append([]T(nil), ys...)
 	}
+	// With AVX-512 the small-m GEMM tiles do the work: y = A·x is a 1×m
+	// product with Aᵀ (dot tiles over rows of A), y = Aᵀ·x a 1×n product
+	// with A (axpy tiles over rows of A).
+	if sk := smallFor[T](current.Load()); sk != nil && sk.name == "avx512" {
+		var done bool
+		if trans {
+			done = gemmSmall(sk, false, false, 1, n, m, alpha, xs, m, a, lda, beta, ys, n)
+		} else {
+			done = gemmSmall(sk, false, true, 1, m, n, alpha, xs, n, a, lda, beta, ys, m)
+		}
+		if done {
+			if incY != 1 {
+				scatter(y, ys, incY)
+			}
+			return
+		}
+	}
 	workers := 1
 	if m*n >= gemvParallelMin {
 		workers = runtime.GOMAXPROCS(0)
