@@ -206,3 +206,158 @@ func TestRecurrentConfigRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestRecurrentPadded checks a padded batch two ways: gradients against
+// finite differences, and outputs and final states against running each
+// sequence alone at its own length.
+func TestRecurrentPadded(t *testing.T) {
+	for _, cfg := range []RecurrentConfig{
+		{Cell: CellRNN, Input: 3, Hidden: 4, Layers: 1, Bidirectional: true},
+		{Cell: CellLSTM, Input: 3, Hidden: 4, Layers: 2, Bidirectional: true},
+		{Cell: CellGRU, Input: 3, Hidden: 4, Layers: 1, Bidirectional: true},
+	} {
+		t.Run(string(cfg.Cell), func(t *testing.T) {
+			rng := testRNG()
+			const steps, batch = 5, 3
+			lengths := []int{5, 2, 3}
+			r, err := NewRecurrent[float64]("rnn", cfg, rng)
+			if err != nil {
+				t.Fatal(err)
+			}
+			nd, rows := cfg.Directions(), r.StateRows(batch)
+			x := randomParam("x", rng, steps*batch, cfg.Input)
+			h0 := randomParam("h0", rng, rows, cfg.Hidden)
+			c0 := randomParam("c0", rng, rows, cfg.Hidden)
+			gy := randomParam("gy", rng, steps*batch, cfg.Hidden*nd)
+			for tt := 0; tt < steps; tt++ { // the loss ignores padded outputs
+				for b, l := range lengths {
+					if tt >= l {
+						clear(gy.Value[(tt*batch+b)*cfg.Hidden*nd : (tt*batch+b+1)*cfg.Hidden*nd])
+					}
+				}
+			}
+			ghn := randomParam("ghn", rng, rows, cfg.Hidden)
+			gcn := randomParam("gcn", rng, rows, cfg.Hidden)
+			lstm := cfg.Cell == CellLSTM
+			var c0m, dcn Mat[float64]
+			if lstm {
+				c0m, dcn = c0.Mat(), gcn.Mat()
+			}
+			loss := func() float64 {
+				y, hn, cn := r.ForwardPadded(x.Mat(), steps, batch, lengths, h0.Mat(), c0m, false, nil)
+				s := dot(y, gy.Value) + dot(hn, ghn.Value)
+				if lstm {
+					s += dot(cn, gcn.Value)
+				}
+				return s
+			}
+			loss()
+			y := r.outs[len(r.outs)-1].Clone()
+			hn := r.hn.Clone()
+			// Backward with non-zero gradients at padded outputs: they must be ignored.
+			noisy := gy.Mat().Clone()
+			for i := range noisy.Data {
+				if gy.Value[i] == 0 {
+					noisy.Data[i] = 100
+				}
+			}
+			dx, dh0, dc0 := r.Backward(noisy, ghn.Mat(), dcn)
+			copy(x.Grad, dx.Data)
+			copy(h0.Grad, dh0.Data)
+			check := append(Params[float64]{x, h0}, r.Params()...)
+			if lstm {
+				copy(c0.Grad, dc0.Data)
+				check = append(check, c0)
+			}
+			checkGrad(t, "padded "+string(cfg.Cell), loss, check)
+			// Each sequence alone, at its own length.
+			for b, l := range lengths {
+				xb := NewMat[float64](l, cfg.Input)
+				for tt := 0; tt < l; tt++ {
+					copy(xb.Row(tt), x.Mat().Row(tt*batch+b))
+				}
+				hb, cb := NewMat[float64](rows/batch, cfg.Hidden), NewMat[float64](rows/batch, cfg.Hidden)
+				for k := 0; k < rows/batch; k++ {
+					copy(hb.Row(k), h0.Mat().Row(k*batch+b))
+					copy(cb.Row(k), c0.Mat().Row(k*batch+b))
+				}
+				if !lstm {
+					cb = Mat[float64]{}
+				}
+				yb, hnb, _ := r.Forward(xb, l, 1, hb, cb, false, nil)
+				for tt := 0; tt < l; tt++ {
+					for j, v := range yb.Row(tt) {
+						if d := v - y.Row(tt*batch + b)[j]; d > 1e-12 || d < -1e-12 {
+							t.Fatalf("sequence %d step %d: padded batch output differs from running alone", b, tt)
+						}
+					}
+				}
+				for k := 0; k < rows/batch; k++ {
+					for j, v := range hnb.Row(k) {
+						if d := v - hn.Row(k*batch + b)[j]; d > 1e-12 || d < -1e-12 {
+							t.Fatalf("sequence %d state %d: padded batch final state differs from running alone", b, k)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestRecurrentShareStepwise runs a sequence one step per shared view and
+// checks outputs and gradients equal the whole-sequence pass.
+func TestRecurrentShareStepwise(t *testing.T) {
+	for _, cell := range Cells {
+		cfg := RecurrentConfig{Cell: cell, Input: 3, Hidden: 4, Layers: 2}
+		rng := testRNG()
+		const steps, batch = 4, 2
+		r, _ := NewRecurrent[float64]("rnn", cfg, rng)
+		x := randomParam("x", rng, steps*batch, 3)
+		gy := randomParam("gy", rng, steps*batch, 4)
+		y, _, _ := r.Forward(x.Mat(), steps, batch, Mat[float64]{}, Mat[float64]{}, false, nil)
+		want := y.Clone()
+		r.Params().ZeroGrad()
+		dxWhole, _, _ := r.Backward(gy.Mat(), Mat[float64]{}, Mat[float64]{})
+		dxWant := dxWhole.Clone()
+		gradsWant := map[string][]float64{}
+		for _, p := range r.Params() {
+			gradsWant[p.Name] = append([]float64(nil), p.Grad...)
+		}
+		r.Params().ZeroGrad()
+		views := make([]*Recurrent[float64], steps)
+		var h, c Mat[float64]
+		for s := range views {
+			views[s] = r.Share()
+			ys, hn, cn := views[s].Forward(x.Mat().RowBlock(s*batch, (s+1)*batch), 1, batch, h, c, false, nil)
+			for i, v := range ys.Data {
+				if v != want.Data[s*batch*4+i] {
+					t.Fatalf("%s step %d: stepwise output differs", cell, s)
+				}
+			}
+			h, c = hn.Clone(), cn
+			if cell == CellLSTM {
+				c = cn.Clone()
+			}
+		}
+		var dh, dc Mat[float64]
+		for s := steps - 1; s >= 0; s-- {
+			dx, dh0, dc0 := views[s].Backward(gy.Mat().RowBlock(s*batch, (s+1)*batch), dh, dc)
+			for i, v := range dx.Data[:batch*3] {
+				if d := v - dxWant.Data[s*batch*3+i]; d > 1e-12 || d < -1e-12 {
+					t.Fatalf("%s step %d: stepwise dx differs", cell, s)
+				}
+			}
+			dh = dh0.Clone()
+			if cell == CellLSTM {
+				dc = dc0.Clone()
+			}
+		}
+		for _, p := range r.Params() {
+			for i, v := range p.Grad {
+				if d := v - gradsWant[p.Name][i]; d > 1e-12 || d < -1e-12 {
+					t.Fatalf("%s: stepwise gradient of %s differs", cell, p.Name)
+				}
+			}
+		}
+	}
+}

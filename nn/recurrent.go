@@ -127,6 +127,27 @@ func NewRecurrent[T Float](prefix string, cfg RecurrentConfig, rng *rand.Rand) (
 	return r, nil
 }
 
+// Share returns a stack that uses r's parameters (and accumulates into
+// their gradients) but has buffers of its own. A decoder whose input at
+// step t depends on its output at t-1 (input feeding, attention before the
+// step, scheduled sampling) runs one step per call through one shared view
+// per step, then backpropagates through the views in reverse order.
+func (r *Recurrent[T]) Share() *Recurrent[T] {
+	v := &Recurrent[T]{Config: r.Config}
+	for _, d := range r.dirs {
+		v.dirs = append(v.dirs, &direction[T]{cell: d.cell, hidden: d.hidden, reverse: d.reverse,
+			wih: d.wih, whh: d.whh, bih: d.bih, bhh: d.bhh})
+	}
+	n := r.Config.Layers
+	v.dropouts = make([]Dropout[T], n)
+	for l := range v.dropouts {
+		v.dropouts[l].P = r.dropouts[l].P
+	}
+	v.outs, v.ins, v.dropped, v.dIns = make([]Mat[T], n), make([]Mat[T], n), make([]Mat[T], n), make([]Mat[T], n)
+	v.dDir = make([]Mat[T], r.Config.Directions())
+	return v
+}
+
 // Params returns the parameters in PyTorch's order.
 func (r *Recurrent[T]) Params() Params[T] {
 	var ps Params[T]
@@ -145,7 +166,21 @@ func (r *Recurrent[T]) StateRows(b int) int { return r.Config.Layers * r.Config.
 // unless the cell is an LSTM). Outputs are valid until the next Forward. rng
 // draws the inter-layer dropout masks when train is set.
 func (r *Recurrent[T]) Forward(x Mat[T], steps, batch int, h0, c0 Mat[T], train bool, rng *rand.Rand) (y, hn, cn Mat[T]) {
+	return r.ForwardPadded(x, steps, batch, nil, h0, c0, train, rng)
+}
+
+// ForwardPadded is Forward over a padded batch: sequence b has lengths[b]
+// valid steps (nil means all are valid). Past its length a sequence's
+// state is carried unchanged, so hn holds each sequence's state after its
+// last valid step in both directions (the reverse direction starts at the
+// last valid step), as PyTorch's packed sequences give. Outputs at padded
+// positions are not meaningful and their gradients are ignored: mask them
+// (attention does).
+func (r *Recurrent[T]) ForwardPadded(x Mat[T], steps, batch int, lengths []int, h0, c0 Mat[T], train bool, rng *rand.Rand) (y, hn, cn Mat[T]) {
 	cfg := r.Config
+	if lengths != nil && len(lengths) != batch {
+		panic(fmt.Sprintf("nn: Recurrent.ForwardPadded: %d lengths for batch %d", len(lengths), batch))
+	}
 	if x.Rows != steps*batch || x.Cols != cfg.Input {
 		panic(fmt.Sprintf("nn: Recurrent.Forward: x is %dx%d, want %dx%d", x.Rows, x.Cols, steps*batch, cfg.Input))
 	}
@@ -177,7 +212,7 @@ func (r *Recurrent[T]) Forward(x Mat[T], steps, batch int, h0, c0 Mat[T], train 
 				dc0 = c0.RowBlock(k*batch, (k+1)*batch)
 			}
 			dir := r.dirs[k]
-			dir.forward(in, steps, batch, dh0, dc0)
+			dir.forward(in, steps, batch, lengths, dh0, dc0)
 			last := steps - 1
 			if dir.reverse {
 				last = 0
@@ -271,7 +306,11 @@ type direction[T Float] struct {
 	dh, dhp  Mat[T] // [B][H] running gradient of h and of h'
 	dc, dcp  Mat[T] // [B][H] running gradient of c and of c'
 	zeroInit bool   // h0/c0 were absent
+	lengths  []int  // valid steps per sequence; nil when all are valid
 }
+
+// padded reports whether sequence b has no step t.
+func (d *direction[T]) padded(t, b int) bool { return d.lengths != nil && t >= d.lengths[b] }
 
 func (d *direction[T]) params() Params[T] { return Params[T]{d.wih, d.whh, d.bih, d.bhh} }
 
@@ -283,10 +322,11 @@ func (d *direction[T]) stepTime(s, steps int) int {
 	return s
 }
 
-func (d *direction[T]) forward(x Mat[T], steps, batch int, h0, c0 Mat[T]) {
+func (d *direction[T]) forward(x Mat[T], steps, batch int, lengths []int, h0, c0 Mat[T]) {
 	hid, gh := d.hidden, d.cell.Gates()*d.hidden
 	n := steps * batch
 	d.x = x
+	d.lengths = lengths
 	d.gates = resize(d.gates, n, gh)
 	d.h = resize(d.h, n, hid)
 	d.h0 = resize(d.h0, batch, hid)
@@ -335,6 +375,14 @@ func (d *direction[T]) forward(x Mat[T], steps, batch int, h0, c0 Mat[T]) {
 			addRowVector(d.hh, d.bhh.Value)
 			gruForward(g, d.hh, hPrev, d.hnPre.RowBlock(t*batch, (t+1)*batch), h)
 		}
+		for b := 0; lengths != nil && b < batch; b++ {
+			if d.padded(t, b) { // carry the state through padding
+				copy(h.Row(b), hPrev.Row(b))
+				if lstm {
+					copy(d.c.Row(t*batch+b), d.cPrevRow(s, steps, batch, b))
+				}
+			}
+		}
 		hPrev = h
 	}
 }
@@ -382,6 +430,14 @@ func (d *direction[T]) backward(dy, dhn, dcn, dx Mat[T], accumulate bool) (dh0, 
 		}
 		if !dy.Empty() {
 			addInto(d.dh, rows(dy))
+			for b := 0; d.lengths != nil && b < batch; b++ {
+				if d.padded(t, b) { // outputs at padding are not part of the loss
+					dhb, dyb := d.dh.Row(b), dy.Row(t*batch+b)
+					for j := range dhb {
+						dhb[j] -= dyb[j]
+					}
+				}
+			}
 		}
 		beta := T(0)
 		switch d.cell {
@@ -394,7 +450,18 @@ func (d *direction[T]) backward(dy, dhn, dcn, dx Mat[T], accumulate bool) (dh0, 
 			gruBackward(rows(d.gates), rows(d.hnPre), hPrev, d.dh, rows(d.dgih), rows(d.dghh), d.dhp)
 			beta = 1
 		}
+		if d.lengths != nil {
+			d.maskPadded(t, batch, rows(d.dgih), rows(dghh))
+		}
 		Gemm(false, false, 1, rows(dghh), d.whh.Mat(), beta, d.dhp)
+		for b := 0; d.lengths != nil && b < batch; b++ {
+			if d.padded(t, b) { // the carried state passes its gradient straight back
+				copy(d.dhp.Row(b), d.dh.Row(b))
+				if lstm {
+					copy(d.dc.Row(b), d.dcp.Row(b)) // dc and dcp were swapped above
+				}
+			}
+		}
 		d.dh, d.dhp = d.dhp, d.dh
 	}
 	// Weight gradients over the whole sequence at once.
@@ -420,6 +487,26 @@ func (d *direction[T]) backward(dy, dhn, dcn, dx Mat[T], accumulate bool) (dh0, 
 	}
 	Gemm(false, false, 1, d.dgih, d.wih.Mat(), beta, dx)
 	return d.dh, d.dc
+}
+
+// cPrevRow is the LSTM cell state row b entering processing step s.
+func (d *direction[T]) cPrevRow(s, steps, batch, b int) []T {
+	if s == 0 {
+		return d.c0.Row(b)
+	}
+	tp := d.stepTime(s-1, steps)
+	return d.c.Row(tp*batch + b)
+}
+
+// maskPadded zeroes the pre-activation gradients of padded sequences at
+// time t: a carried state received no input and used no weights.
+func (d *direction[T]) maskPadded(t, batch int, dgih, dghh Mat[T]) {
+	for b := 0; b < batch; b++ {
+		if d.padded(t, b) {
+			clear(dgih.Row(b))
+			clear(dghh.Row(b))
+		}
+	}
 }
 
 func addInto[T Float](dst, src Mat[T]) {
