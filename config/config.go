@@ -114,6 +114,7 @@ type Schedule struct {
 // Eval says how validation and prediction run.
 type Eval struct {
 	Batches int    `yaml:"batches"`
+	Select  string `yaml:"select"`
 	Sample  Sample `yaml:"sample"`
 }
 
@@ -145,7 +146,7 @@ func Default() Config {
 			Schedule:  Schedule{Kind: "constant", Gamma: 0.5, StepSize: 1000},
 			Clip:      5, LogEvery: 50, EvalEvery: 500,
 		},
-		Eval: Eval{Batches: 20, Sample: Sample{Length: 300, Temperature: 0.8, Prime: "\n"}},
+		Eval: Eval{Batches: 20, Select: "loss", Sample: Sample{Length: 300, Temperature: 0.8, Prime: "\n"}},
 	}
 }
 
@@ -268,6 +269,9 @@ func (c *Config) validate() []*Error {
 	atLeast("train.eval_every", t.EvalEvery, 1)
 	atLeast("train.patience", t.Patience, 0)
 	atLeast("eval.batches", c.Eval.Batches, 1)
+	if c.Eval.Select == "" {
+		bad("eval.select", "missing: name the validation metric that picks the best checkpoint (loss, frame_accuracy, bleu, ...)")
+	}
 	atLeast("eval.sample.length", c.Eval.Sample.Length, 0)
 	if c.Eval.Sample.Temperature <= 0 {
 		bad("eval.sample.temperature", "%g must be positive", c.Eval.Sample.Temperature)

@@ -27,7 +27,7 @@ const (
 	metaRNG       = "seqtask.rng"
 	metaConfig    = "seqtask.config"
 	metaTask      = "seqtask.task."
-	metaBest      = "seqtask.best_loss"
+	metaBest      = "seqtask.best_score"
 	metaBadEvals  = "seqtask.evals_without_improvement"
 	metaElapsed   = "seqtask.elapsed_seconds"
 	metaPrecision = "seqtask.precision"
@@ -39,7 +39,7 @@ type checkpoint[T nn.Float] struct {
 	RNG      []byte // the training RNG's state (rand.PCG.MarshalBinary)
 	Config   []byte // the resolved YAML
 	TaskMeta map[string]string
-	Best     float64 // best validation loss so far (+Inf before the first evaluation)
+	Best     float64 // best validation score so far, lower is better (+Inf before the first evaluation)
 	BadEvals int     // evaluations since Best improved
 	Elapsed  time.Duration
 	Params   nn.Params[T]

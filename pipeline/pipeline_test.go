@@ -310,6 +310,7 @@ func TestRunUsageErrors(t *testing.T) {
 		{"bad mode", Options{Config: "testdata/tiny.yaml", Mode: "dance"}, "unknown -mode"},
 		{"predict before training", Options{Config: "testdata/tiny.yaml", Mode: "predict", RunDir: t.TempDir()}, "no checkpoint"},
 		{"config typo", Options{Config: "testdata/tiny.yaml", Sets: []string{"trian.steps=3"}}, "did you mean train"},
+		{"unknown selection metric", Options{Config: "testdata/tiny.yaml", RunDir: t.TempDir(), Sets: []string{"eval.select=bleu"}}, "eval.select"},
 	} {
 		tc.opts.Stdout, tc.opts.Stderr = io.Discard, io.Discard
 		err := Run(context.Background(), tc.opts)

@@ -54,7 +54,7 @@ func train[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 			return fmt.Errorf("resume %s: RNG state: %w", lastPath, err)
 		}
 		ck.Config = resolved // -set may have changed limits such as train.steps
-		out.note("resuming %s at step %d (best validation loss %.4f)", runDir, ck.Step, ck.Best)
+		out.note("resuming %s at step %d (best validation %s %.4f)", runDir, ck.Step, cfg.Eval.Select, displayScore(cfg.Eval.Select, ck.Best))
 	} else if cfg.Train.InitFrom != "" {
 		if err := importWeights(cfg.Train.InitFrom, params); err != nil {
 			return fmt.Errorf("train.init_from: %w", err)
@@ -102,13 +102,18 @@ func train[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 		if err := mlog.write(r); err != nil {
 			return false, err
 		}
-		improved := m["loss"] < ck.Best
+		score, ok := m[cfg.Eval.Select]
+		if !ok {
+			return false, &config.Error{Key: "eval.select", Msg: fmt.Sprintf("the %s task reports no metric %q (it reports %v)", cfg.Task, cfg.Eval.Select, m.Keys())}
+		}
+		score = displayScore(cfg.Eval.Select, score) // lower is better from here on
+		improved := score < ck.Best
 		line := fmt.Sprintf("step %d: validation", step)
 		for _, k := range m.Keys() {
 			line += fmt.Sprintf(" %s %.4f", k, m[k])
 		}
 		if improved {
-			ck.Best, ck.BadEvals = m["loss"], 0
+			ck.Best, ck.BadEvals = score, 0
 			line += " (best)"
 		} else {
 			ck.BadEvals++
@@ -131,7 +136,7 @@ func train[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 			out.note("warning: loss plot: %v", err)
 		}
 		if tc.Patience > 0 && ck.BadEvals >= tc.Patience {
-			out.note("early stop: %d evaluations without a better validation loss", ck.BadEvals)
+			out.note("early stop: %d evaluations without a better validation %s", ck.BadEvals, cfg.Eval.Select)
 			return true, nil
 		}
 		return false, nil
@@ -198,12 +203,22 @@ func train[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 	if err := report(task, runDir, opts.Stdout); err != nil {
 		return err
 	}
-	out.note("stopped at step %d (%s) after %v; best validation loss %.4f; run folder %s",
-		step, stopReason, elapsed().Round(time.Second), ck.Best, runDir)
+	out.note("stopped at step %d (%s) after %v; best validation %s %.4f; run folder %s",
+		step, stopReason, elapsed().Round(time.Second), cfg.Eval.Select, displayScore(cfg.Eval.Select, ck.Best), runDir)
 	if stopReason == "interrupted" {
 		out.note("continue with: runner -resume %s", runDir)
 	}
 	return nil
+}
+
+// displayScore maps a metric to a lower-is-better score and back: metrics
+// where higher is better (BLEU, accuracy) are negated, so that one
+// comparison serves every task.
+func displayScore(metric string, v float64) float64 {
+	if tasks.HigherIsBetter(metric) {
+		return -v
+	}
+	return v
 }
 
 // eta estimates the time left: the steps still to run at the recent pace,

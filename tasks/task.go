@@ -58,6 +58,17 @@ type Reporter interface {
 // in nats) is always present; lower is better.
 type Metrics map[string]float64
 
+// HigherIsBetter reports whether a larger value of the named metric is an
+// improvement (BLEU, accuracies, CIDEr); for losses and perplexity it is
+// not.
+func HigherIsBetter(metric string) bool {
+	switch metric {
+	case "loss", "bits", "perplexity":
+		return false
+	}
+	return true
+}
+
 // Keys returns the metric names with "loss" first, then sorted.
 func (m Metrics) Keys() []string {
 	keys := make([]string, 0, len(m))
