@@ -37,6 +37,19 @@ type Data struct {
 	Color       string    `yaml:"color"`
 	SkipBad     bool      `yaml:"skip_bad"`
 	Generate    *Generate `yaml:"generate,omitempty"`
+	Pairs       Pairs     `yaml:"pairs"`
+}
+
+// Pairs configures tab-separated sentence pairs (translation).
+type Pairs struct {
+	SourceColumn int    `yaml:"source_column"`
+	TargetColumn int    `yaml:"target_column"`
+	SourceLang   string `yaml:"source_lang"`
+	TargetLang   string `yaml:"target_lang"`
+	Lowercase    bool   `yaml:"lowercase"`
+	MaxLen       int    `yaml:"max_len"`
+	MinFreq      int    `yaml:"min_freq"`
+	MaxVocab     int    `yaml:"max_vocab"`
 }
 
 // Generate describes synthetic moving-digit clips made from MNIST when the
@@ -58,11 +71,17 @@ type GenSplit struct {
 
 // Encoder is the part that reads the input (absent for charlm).
 type Encoder struct {
-	Kind      string `yaml:"kind"`
-	Channels  []int  `yaml:"channels"`
-	Kernel    int    `yaml:"kernel"`
-	BatchNorm bool   `yaml:"batchnorm"`
-	Out       int    `yaml:"out"`
+	Kind          string  `yaml:"kind"`
+	Channels      []int   `yaml:"channels"`
+	Kernel        int     `yaml:"kernel"`
+	BatchNorm     bool    `yaml:"batchnorm"`
+	Out           int     `yaml:"out"`
+	Cell          string  `yaml:"cell"`
+	Embed         int     `yaml:"embed"`
+	Hidden        int     `yaml:"hidden"`
+	Layers        int     `yaml:"layers"`
+	Bidirectional bool    `yaml:"bidirectional"`
+	Dropout       float64 `yaml:"dropout"`
 }
 
 // Decoder is the recurrent network that emits the output sequence.
@@ -74,6 +93,9 @@ type Decoder struct {
 	Embed         int     `yaml:"embed"`
 	Dropout       float64 `yaml:"dropout"`
 	Init          string  `yaml:"init"`
+	Attention     string  `yaml:"attention"`
+	InputFeeding  bool    `yaml:"input_feeding"`
+	TieEmbeddings bool    `yaml:"tie_embeddings"`
 }
 
 // Train drives the optimisation loop.
@@ -89,6 +111,9 @@ type Train struct {
 	EvalEvery int           `yaml:"eval_every"`
 	Patience  int           `yaml:"patience"`
 	InitFrom  string        `yaml:"init_from"`
+
+	TeacherForcing    float64 `yaml:"teacher_forcing"`
+	TeacherForcingEnd float64 `yaml:"teacher_forcing_end"`
 }
 
 // Optimizer selects and tunes the update rule.
@@ -113,9 +138,20 @@ type Schedule struct {
 
 // Eval says how validation and prediction run.
 type Eval struct {
-	Batches int    `yaml:"batches"`
-	Select  string `yaml:"select"`
-	Sample  Sample `yaml:"sample"`
+	Batches       int    `yaml:"batches"`
+	Select        string `yaml:"select"`
+	Sample        Sample `yaml:"sample"`
+	Decode        Decode `yaml:"decode"`
+	BLEUSentences int    `yaml:"bleu_sentences"`
+}
+
+// Decode chooses how output sequences are generated (translation).
+type Decode struct {
+	Strategy      string  `yaml:"strategy"`
+	Beam          int     `yaml:"beam"`
+	LengthPenalty float64 `yaml:"length_penalty"`
+	MaxLen        int     `yaml:"max_len"`
+	Temperature   float64 `yaml:"temperature"`
 }
 
 // Sample configures text generation.
@@ -126,27 +162,33 @@ type Sample struct {
 }
 
 // Tasks lists the task names a config may give.
-var Tasks = []string{"charlm", "video"}
+var Tasks = []string{"charlm", "translation", "video"}
 
 // EncoderKinds lists the valid encoder.kind values.
-var EncoderKinds = []string{"none", "cnn"}
+var EncoderKinds = []string{"none", "cnn", "rnn"}
+
+// AttentionKinds lists the valid decoder.attention values.
+var AttentionKinds = []string{"none", "dot", "general", "additive"}
 
 // Default is the configuration every file starts from; a YAML file states
 // only what differs.
 func Default() Config {
 	return Config{
 		Seed: 1,
-		Data: Data{ValFraction: 0.1, SeqLen: 64, ImageSize: 64, Color: "gray"},
+		Data: Data{ValFraction: 0.1, SeqLen: 64, ImageSize: 64, Color: "gray",
+			Pairs: Pairs{SourceColumn: 0, TargetColumn: 1, SourceLang: "en", TargetLang: "fr", Lowercase: true, MaxLen: 10, MinFreq: 2}},
 		Decoder: Decoder{
-			Cell: "lstm", Hidden: 256, Layers: 1, Embed: 64, Init: "default",
+			Cell: "lstm", Hidden: 256, Layers: 1, Embed: 64, Init: "default", Attention: "none",
 		},
 		Train: Train{
 			Precision: "float32", Batch: 32, Steps: 10000,
 			Optimizer: Optimizer{Kind: "adam", LR: 0.002},
 			Schedule:  Schedule{Kind: "constant", Gamma: 0.5, StepSize: 1000},
 			Clip:      5, LogEvery: 50, EvalEvery: 500,
+			TeacherForcing: 1, TeacherForcingEnd: 1,
 		},
-		Eval: Eval{Batches: 20, Select: "loss", Sample: Sample{Length: 300, Temperature: 0.8, Prime: "\n"}},
+		Eval: Eval{Batches: 20, Select: "loss", Sample: Sample{Length: 300, Temperature: 0.8, Prime: "\n"},
+			Decode: Decode{Strategy: "greedy", Beam: 5, LengthPenalty: 0.6, MaxLen: 30, Temperature: 1}, BLEUSentences: 500},
 	}
 }
 
@@ -188,6 +230,52 @@ func (c *Config) validate() []*Error {
 			}
 			atLeast("encoder.out", c.Encoder.Out, 0)
 		}
+	}
+	if c.Task == "translation" {
+		e := c.Encoder
+		if e == nil || e.Kind != "rnn" {
+			bad("encoder.kind", "translation needs encoder.kind: rnn (an embedding and a recurrent stack over the source)")
+		} else {
+			oneOf("encoder.cell", e.Cell, []string{"rnn", "lstm", "gru"})
+			atLeast("encoder.embed", e.Embed, 1)
+			atLeast("encoder.hidden", e.Hidden, 1)
+			atLeast("encoder.layers", e.Layers, 1)
+			if e.Dropout < 0 || e.Dropout >= 1 {
+				bad("encoder.dropout", "%g must be in [0, 1)", e.Dropout)
+			}
+		}
+		p := c.Data.Pairs
+		atLeast("data.pairs.source_column", p.SourceColumn, 0)
+		atLeast("data.pairs.target_column", p.TargetColumn, 0)
+		if p.SourceColumn == p.TargetColumn {
+			bad("data.pairs.target_column", "equals source_column %d", p.SourceColumn)
+		}
+		atLeast("data.pairs.max_len", p.MaxLen, 1)
+		atLeast("data.pairs.min_freq", p.MinFreq, 1)
+		atLeast("data.pairs.max_vocab", p.MaxVocab, 0)
+		oneOf("decoder.attention", c.Decoder.Attention, AttentionKinds)
+		if c.Decoder.TieEmbeddings && c.Decoder.Embed != c.Decoder.Hidden {
+			bad("decoder.tie_embeddings", "needs decoder.embed (%d) equal to decoder.hidden (%d)", c.Decoder.Embed, c.Decoder.Hidden)
+		}
+		for _, k := range []struct {
+			key string
+			v   float64
+		}{{"train.teacher_forcing", c.Train.TeacherForcing}, {"train.teacher_forcing_end", c.Train.TeacherForcingEnd}} {
+			if k.v < 0 || k.v > 1 {
+				bad(k.key, "%g must be in [0, 1]", k.v)
+			}
+		}
+		d := c.Eval.Decode
+		oneOf("eval.decode.strategy", d.Strategy, []string{"greedy", "sample", "beam"})
+		atLeast("eval.decode.beam", d.Beam, 1)
+		atLeast("eval.decode.max_len", d.MaxLen, 1)
+		if d.LengthPenalty < 0 {
+			bad("eval.decode.length_penalty", "%g is negative", d.LengthPenalty)
+		}
+		if d.Temperature <= 0 {
+			bad("eval.decode.temperature", "%g must be positive", d.Temperature)
+		}
+		atLeast("eval.bleu_sentences", c.Eval.BLEUSentences, 0)
 	}
 	if c.Task == "video" && (c.Encoder == nil || c.Encoder.Kind != "cnn") {
 		bad("encoder.kind", "video needs encoder.kind: cnn (a CNN over every frame)")
