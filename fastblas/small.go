@@ -52,8 +52,11 @@ func (sk *smallKernels[T]) use(bTrans bool, m, k int) bool {
 }
 
 // smallParallelMin is the smallest m·n·k split across goroutines on the
-// small-m paths.
-var smallParallelMin = 1 << 21
+// small-m paths. Measured on the 2-core target: m = 1 products are limited
+// by L2 bandwidth and m = 32 products up to [32×1024]·[1024×256] run faster
+// on one goroutine than split in two (goroutine hand-off and a busy second
+// core cost more than the halved work), so only larger products are split.
+var smallParallelMin = 1 << 24
 
 // smallMode forces (smallAlways) or disables (smallNever) the small-m paths;
 // tests and benchmarks only.
