@@ -90,3 +90,7 @@ func tanh32(x float32) float32 {
 	}
 	return t
 }
+
+// Tanh sets dst[i] = tanh(src[i]) (dst and src may be the same slice), with
+// the single-precision kernel for float32.
+func Tanh[T Float](dst, src []T) { tanhSlice(dst, src) }

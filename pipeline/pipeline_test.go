@@ -199,7 +199,7 @@ func (n *nanTask) Evaluate() (tasks.Metrics, error) {
 	return tasks.Metrics{"loss": 1}, nil
 }
 func (n *nanTask) Sample(*rand.Rand) (string, error) { return "", nil }
-func (n *nanTask) TrainStep(*rand.Rand) (float64, int, error) {
+func (n *nanTask) TrainStep(int, *rand.Rand) (float64, int, error) {
 	n.step++
 	n.p.Grad[0] = 1
 	if n.step == n.nanAt {

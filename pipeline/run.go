@@ -37,10 +37,11 @@ type Options struct {
 	Length      *int
 	Temperature *float64
 
-	Input     io.Reader // predict input stream (stdin)
-	InputPath string    // predict: -input, a file or folder the task reads instead of Input
-	Stdout    io.Writer // results
-	Stderr    io.Writer // progress and reports
+	Input        io.Reader // predict input stream (stdin)
+	InputPath    string    // predict and eval: -input, a file or folder the task reads instead of Input
+	AttentionDir string    // predict: draw attention maps into this folder
+	Stdout       io.Writer // results
+	Stderr       io.Writer // progress and reports
 }
 
 // UsageError is a mistake in how the runner was called (as opposed to a
@@ -201,7 +202,17 @@ func runIn[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 	}
 	switch opts.Mode {
 	case "eval":
-		m, err := task.Evaluate()
+		var m tasks.Metrics
+		if opts.InputPath != "" {
+			fe, ok := task.(tasks.FileEvaluator)
+			if !ok {
+				return &UsageError{fmt.Sprintf("-mode eval -input: the %s task evaluates its own validation data; leave out -input", cfg.Task)}
+			}
+			path = opts.InputPath
+			m, err = fe.EvaluateFile(opts.InputPath)
+		} else {
+			m, err = task.Evaluate()
+		}
 		if err != nil {
 			return err
 		}
@@ -212,7 +223,7 @@ func runIn[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 		return report(task, runDir, opts.Stdout)
 	case "predict":
 		rng, _ := newRNG(cfg.Seed, streamSample)
-		return task.Predict(tasks.Input{Path: opts.InputPath, Reader: opts.Input}, opts.Stdout, rng)
+		return task.Predict(tasks.Input{Path: opts.InputPath, Reader: opts.Input, AttentionDir: opts.AttentionDir, Log: opts.Stderr}, opts.Stdout, rng)
 	case "export":
 		if opts.Output == "" {
 			return &UsageError{"-mode export needs -out FILE.safetensors"}

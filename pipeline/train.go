@@ -155,7 +155,7 @@ func train[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 			break
 		}
 		params.ZeroGrad()
-		sum, n, err := task.TrainStep(rng)
+		sum, n, err := task.TrainStep(step, rng)
 		if err != nil {
 			return fmt.Errorf("step %d: %w", step+1, err)
 		}

@@ -38,4 +38,12 @@ func TestLossCurveAndConfusion(t *testing.T) {
 	if err := Confusion(conf, "bad", []string{"a", "b"}, [][]int{{1, 2}}); err == nil {
 		t.Error("a 1-row matrix for 2 labels was accepted")
 	}
+	att := filepath.Join(dir, "attention.png")
+	if err := Attention(att, "the cat", []string{"the", "cat"}, []string{"le", "chat", "<eos>"}, [][]float64{{0.9, 0.1}, {0.2, 0.8}, {0.5, 0.5}}); err != nil {
+		t.Fatal(err)
+	}
+	checkPNG(t, att)
+	if err := Attention(att, "bad", []string{"a", "b"}, []string{"x"}, [][]float64{{1}}); err == nil {
+		t.Error("a weight row shorter than the source was accepted")
+	}
 }

@@ -44,7 +44,7 @@ func BenchmarkCharLMTrainStep(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				params.ZeroGrad()
-				_, n, err := m.TrainStep(rng)
+				_, n, err := m.TrainStep(i, rng)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -208,7 +208,7 @@ func resizeInts(s []int, n int) []int {
 }
 
 // TrainStep trains on batch random windows of the training text.
-func (m *CharLM[T]) TrainStep(rng *rand.Rand) (float64, int, error) {
+func (m *CharLM[T]) TrainStep(_ int, rng *rand.Rand) (float64, int, error) {
 	steps, batch := m.cfg.Data.SeqLen, m.cfg.Train.Batch
 	offsets := make([]int, batch)
 	for b := range offsets {

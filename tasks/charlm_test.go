@@ -33,7 +33,7 @@ func trainSteps[T nn.Float](t *testing.T, m *CharLM[T], steps int, lr float64, r
 	var loss float64
 	for i := 0; i < steps; i++ {
 		params.ZeroGrad()
-		sum, n, err := m.TrainStep(rng)
+		sum, n, err := m.TrainStep(i, rng)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,7 +96,7 @@ func TestCharLMGradients(t *testing.T) {
 		t.Fatal(err)
 	}
 	loss := func() float64 {
-		sum, n, err := m.TrainStep(rand.New(rand.NewPCG(9, 9)))
+		sum, n, err := m.TrainStep(0, rand.New(rand.NewPCG(9, 9)))
 		if err != nil {
 			t.Fatal(err)
 		}

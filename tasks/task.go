@@ -26,8 +26,9 @@ type Task[T nn.Float] interface {
 	// TrainStep draws one training batch with rng, runs forward and backward
 	// (accumulating into the parameters' gradients, which are scaled for the
 	// mean loss per target token) and returns the summed loss and the number
-	// of target tokens.
-	TrainStep(rng *rand.Rand) (lossSum float64, tokens int, err error)
+	// of target tokens. step counts from 0 over the whole run (resumes
+	// included), for schedules inside the task.
+	TrainStep(step int, rng *rand.Rand) (lossSum float64, tokens int, err error)
 	// Evaluate scores the validation data. It must not draw from the
 	// training RNG, so that evaluating does not change the training run.
 	Evaluate() (Metrics, error)
@@ -45,6 +46,24 @@ type Task[T nn.Float] interface {
 type Input struct {
 	Path   string
 	Reader io.Reader
+	// AttentionDir, when set, asks a model with attention to draw each
+	// prediction's attention map into that folder.
+	AttentionDir string
+	// Log receives reports (skipped lines) beside the results.
+	Log io.Writer
+}
+
+func (in Input) logWriter() io.Writer {
+	if in.Log == nil {
+		return io.Discard
+	}
+	return in.Log
+}
+
+// FileEvaluator is implemented by tasks that can score a data file given
+// with -mode eval -input (translation: a file of sentence pairs).
+type FileEvaluator interface {
+	EvaluateFile(path string) (Metrics, error)
 }
 
 // Reporter is implemented by tasks that, after evaluating, print a text

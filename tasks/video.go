@@ -251,7 +251,7 @@ func (v *Video[T]) forward(clips [][][]float32, labels [][]int, train bool, rng 
 }
 
 // TrainStep trains on train.batch random clips of one length.
-func (v *Video[T]) TrainStep(rng *rand.Rand) (float64, int, error) {
+func (v *Video[T]) TrainStep(_ int, rng *rand.Rand) (float64, int, error) {
 	first := rng.IntN(len(v.train))
 	same := v.byLen[len(v.train[first].Frames)]
 	clips := make([][][]float32, v.cfg.Train.Batch)

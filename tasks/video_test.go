@@ -46,7 +46,7 @@ func TestVideoLearnsMotion(t *testing.T) {
 		rng := rand.New(rand.NewPCG(2, 2))
 		for i := 0; i < 250; i++ {
 			params.ZeroGrad()
-			if _, _, err := task.TrainStep(rng); err != nil {
+			if _, _, err := task.TrainStep(i, rng); err != nil {
 				t.Fatal(err)
 			}
 			params.ClipGradNorm(5)

@@ -49,8 +49,10 @@ Modes:
   train    train the model; writes the run folder (default runs/<config name>):
            config.yaml, metrics.jsonl, loss.png, samples.txt,
            best.safetensors and last.safetensors (checkpoints)
-  eval     score the best checkpoint on the validation data
+  eval     score the best checkpoint on the validation data (translation: or on -input PAIRS)
   predict  charlm: sample text from the best checkpoint (-prime, -length, -temperature)
+           translation: translate lines from stdin or -input, one per line (-attention DIR)
+           video: label every frame of -input CLIP_FOLDER_OR_GIF
   summary  print the model's layers and parameter counts; no training
   export   write the best checkpoint's weights (PyTorch names) to -out FILE.safetensors
 
@@ -84,7 +86,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&opts.RunDir, "run", "", "run `folder` (default runs/<config name>)")
 	fs.StringVar(&opts.Resume, "resume", "", "continue the interrupted run in `folder`")
 	fs.StringVar(&opts.Output, "out", "", "export: safetensors `file` to write")
-	fs.StringVar(&input, "input", "", "predict: read input from `file` instead of stdin")
+	fs.StringVar(&input, "input", "", "predict: read from `path` instead of stdin (translation: a file of sentences; video: a clip folder or GIF); eval (translation): a file of sentence pairs to score")
+	fs.StringVar(&opts.AttentionDir, "attention", "", "predict (translation): draw each sentence's attention map as a PNG into `folder`")
 	fs.StringVar(&prime, "prime", "", "predict (charlm): `text` to start from (default eval.sample.prime)")
 	fs.IntVar(&length, "length", 0, "predict (charlm): characters to generate (default eval.sample.length)")
 	fs.Float64Var(&temperature, "temperature", 0, "predict (charlm): sampling temperature, 0 < t (default eval.sample.temperature)")

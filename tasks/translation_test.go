@@ -1,0 +1,207 @@
+package tasks
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/seqtask/seqtask/config"
+	"github.com/seqtask/seqtask/nn"
+)
+
+// translationCfg is a small translation model over testdata/pairs.tsv.
+func translationCfg(cell, attention string) *config.Config {
+	cfg := config.Default()
+	cfg.Task = "translation"
+	cfg.Data.Path = "testdata/pairs.tsv"
+	cfg.Data.ValFraction = 0.2
+	cfg.Data.Pairs.MaxLen = 6
+	cfg.Data.Pairs.MinFreq = 1
+	cfg.Encoder = &config.Encoder{Kind: "rnn", Cell: cell, Embed: 5, Hidden: 4, Layers: 1, Bidirectional: true}
+	cfg.Decoder = config.Decoder{Cell: cell, Hidden: 6, Layers: 1, Embed: 5, Init: "default", Attention: attention}
+	cfg.Train.Batch = 3
+	return &cfg
+}
+
+func newTranslation[T nn.Float](t *testing.T, cfg *config.Config) *Translation[T] {
+	t.Helper()
+	task, err := New[T](cfg, Env{NeedData: true, RNG: rand.New(rand.NewPCG(1, 1)), Log: &bytes.Buffer{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return task.(*Translation[T])
+}
+
+// TestTranslationGradients checks the whole seq2seq model — encoder,
+// bridge, step-wise decoder with each attention, input feeding, tied
+// embeddings, stacked layers, scheduled sampling — against finite
+// differences.
+func TestTranslationGradients(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(*config.Config)
+	}{
+		{"gru, no attention", func(c *config.Config) { c.Decoder.Attention = "none" }},
+		{"lstm, dot, input feeding", func(c *config.Config) {
+			c.Encoder.Cell, c.Decoder.Cell, c.Decoder.Attention, c.Decoder.InputFeeding = "lstm", "lstm", "dot", true
+			c.Encoder.Hidden = 3 // dot needs the key width (2×3) to equal the decoder's hidden 6
+		}},
+		{"gru, general, 2 layers", func(c *config.Config) { c.Decoder.Attention, c.Decoder.Layers = "general", 2 }},
+		{"rnn, additive (Bahdanau)", func(c *config.Config) { c.Encoder.Cell, c.Decoder.Cell, c.Decoder.Attention = "rnn", "rnn", "additive" }},
+		{"gru, general, tied embeddings, dropout", func(c *config.Config) {
+			c.Decoder.Attention, c.Decoder.TieEmbeddings, c.Decoder.Embed, c.Decoder.Dropout = "general", true, 6, 0.3
+		}},
+		{"lstm, additive, scheduled sampling", func(c *config.Config) {
+			c.Encoder.Cell, c.Decoder.Cell, c.Decoder.Attention = "lstm", "lstm", "additive"
+			c.Train.TeacherForcing, c.Train.TeacherForcingEnd = 0.5, 0.5
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := translationCfg("gru", "general")
+			tc.change(cfg)
+			m := newTranslation[float64](t, cfg)
+			ex := m.sampleBatch(rand.New(rand.NewPCG(4, 4)))
+			loss := func() float64 {
+				sum, n, err := m.trainOn(ex, m.teacherForcing(0), rand.New(rand.NewPCG(5, 5)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return sum / float64(n)
+			}
+			params := m.Params()
+			if _, err := params.ByName(); err != nil {
+				t.Fatal(err)
+			}
+			params.ZeroGrad()
+			loss()
+			res := nn.GradCheck(loss, params, 1e-6, 1e-8, 1e-5, 12, rand.New(rand.NewPCG(6, 6)))
+			if !res.OK() {
+				t.Fatalf("gradient check: %v", res)
+			}
+			t.Log(res)
+		})
+	}
+}
+
+// TestTranslationLearnsPairs overfits the small training split (the
+// "overfit a few examples" check): training loss near zero, and greedy
+// translations of training sources reproduce their references (BLEU).
+// Beam search of width 1 must give exactly greedy's output.
+func TestTranslationLearnsPairs(t *testing.T) {
+	cfg := translationCfg("gru", "general")
+	cfg.Encoder.Embed, cfg.Encoder.Hidden = 32, 32
+	cfg.Decoder.Embed, cfg.Decoder.Hidden, cfg.Decoder.InputFeeding = 32, 64, true
+	cfg.Train.Batch = 16
+	m := newTranslation[float32](t, cfg)
+	params := m.Params()
+	opt, _ := nn.NewOptimizer(nn.OptimizerConfig{Kind: "adam"}, params)
+	rng := rand.New(rand.NewPCG(2, 2))
+	var loss float64
+	for i := 0; i < 400; i++ {
+		params.ZeroGrad()
+		sum, n, err := m.TrainStep(i, rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		loss = sum / float64(n)
+		params.ClipGradNorm(5)
+		opt.Step(params, 0.01)
+	}
+	var items []devItem
+	for _, e := range m.train {
+		words, _ := m.tgt.Decode(e.Tgt)
+		items = append(items, devItem{src: e.Src, refs: []string{strings.Join(words[1:len(words)-1], " ")}})
+	}
+	bleu, err := m.bleu(items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("training loss %.3f, BLEU on the training pairs %.1f", loss, bleu.Score)
+	if loss > 0.3 || bleu.Score < 60 {
+		t.Errorf("training loss %.3f (want < 0.3), BLEU on training pairs %.1f (want ≥ 60)", loss, bleu.Score)
+	}
+	srcs := make([][]int, len(items))
+	for i, it := range items {
+		srcs[i] = it.src
+	}
+	greedy, err := m.translate(srcs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.cfg.Eval.Decode.Strategy, m.cfg.Eval.Decode.Beam = "beam", 1
+	beam, err := m.translate(srcs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range greedy {
+		if a, b := m.detokenize(greedy[i].Tokens), m.detokenize(beam[i].Tokens); a != b {
+			t.Fatalf("sentence %d: greedy %q, beam width 1 %q", i, a, b)
+		}
+	}
+	m.cfg.Eval.Decode.Beam = 4
+	if _, err := m.translate(srcs, nil); err != nil {
+		t.Fatalf("beam 4: %v", err)
+	}
+	metrics, err := m.Evaluate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := metrics["bleu"]; !ok || metrics["perplexity"] <= 1 {
+		t.Errorf("dev metrics %v", metrics)
+	}
+	// Prediction streams one line per input line; an empty line stays
+	// empty, and the attention maps are drawn.
+	var out, log bytes.Buffer
+	dir := t.TempDir()
+	in := Input{Reader: strings.NewReader("Go away.\n\nThanks.\n"), AttentionDir: dir, Log: &log}
+	if err := m.Predict(in, &out, nil); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(out.String(), "\n")
+	if len(lines) != 4 || lines[1] != "" || lines[0] == "" {
+		t.Errorf("predict output %q, want three lines with the middle one empty", out.String())
+	}
+	if pngs, _ := filepath.Glob(filepath.Join(dir, "*.png")); len(pngs) != 2 {
+		t.Errorf("attention maps %v, want two", pngs)
+	}
+	got, err := m.EvaluateFile("testdata/pairs.tsv")
+	if err != nil || got["sentences"] < 100 {
+		t.Errorf("EvaluateFile: %v, %v", got, err)
+	}
+}
+
+func TestTranslationBadInput(t *testing.T) {
+	cfg := translationCfg("gru", "dot")
+	cfg.Encoder.Hidden = 3
+	cfg.Data.Path = filepath.Join(t.TempDir(), "missing.tsv")
+	if _, err := New[float32](cfg, Env{NeedData: true, RNG: rand.New(rand.NewPCG(1, 1)), Log: &bytes.Buffer{}}); err == nil || !strings.Contains(err.Error(), "missing.tsv") {
+		t.Errorf("missing pairs file: %v", err)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.tsv")
+	os.WriteFile(bad, []byte("no tab here\nHello.\tBonjour.\n\tvide\n"), 0o644)
+	cfg.Data.Path = bad
+	var log bytes.Buffer
+	_, err := New[float32](cfg, Env{NeedData: true, RNG: rand.New(rand.NewPCG(1, 1)), Log: &log})
+	if err == nil {
+		t.Error("a file with one usable pair trained")
+	}
+	if !strings.Contains(log.String(), "no tab") || !strings.Contains(log.String(), "empty side") {
+		t.Errorf("malformed lines not reported: %q", log.String())
+	}
+	m := newTranslation[float32](t, translationCfg("gru", "none"))
+	var out bytes.Buffer
+	long := strings.Repeat("go ", maxSourceTokens+1)
+	log.Reset()
+	if err := m.Predict(Input{Reader: strings.NewReader(long + "\nGo.\n"), Log: &log}, &out, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "line 1: skipped") || strings.Count(out.String(), "\n") != 2 {
+		t.Errorf("over-long line: output %q, log %q", out.String(), log.String())
+	}
+	if err := m.Predict(Input{Reader: strings.NewReader("Go.\n"), AttentionDir: t.TempDir()}, &out, nil); err == nil {
+		t.Error("-attention accepted for a model without attention")
+	}
+}
