@@ -255,11 +255,11 @@ func summary[T nn.Float](w io.Writer, cfg *config.Config, task tasks.Task[T]) er
 	for _, l := range task.Describe() {
 		fmt.Fprintln(w, "  "+l)
 	}
-	fmt.Fprintf(w, "\n%-28s %-14s %12s\n", "parameter", "shape", "count")
+	fmt.Fprintf(w, "\n%-36s %-14s %12s\n", "parameter", "shape", "count")
 	params := task.Params()
 	for _, p := range params {
-		fmt.Fprintf(w, "%-28s %-14s %12d\n", p.Name, fmt.Sprint(p.Shape), p.Size())
+		fmt.Fprintf(w, "%-36s %-14s %12d\n", p.Name, fmt.Sprint(p.Shape), p.Size())
 	}
-	fmt.Fprintf(w, "%-28s %-14s %12d\n", "total", "", params.Count())
+	fmt.Fprintf(w, "%-36s %-14s %12d\n", "total", "", params.Count())
 	return nil
 }

@@ -53,6 +53,9 @@ type Translation[T nn.Float] struct {
 
 	views []*nn.Recurrent[T] // one shared view of rnn per decoder step
 	run   decoderRun[T]
+	// stepwise disables the whole-sequence fast path, so that tests can
+	// compare the two paths.
+	stepwise bool
 }
 
 // devItem is one distinct dev source sentence and every reference
@@ -83,6 +86,9 @@ type decoderRun[T nn.Float] struct {
 	dcat         nn.Mat[T] // gradient of combine's pre-activation [T*B][H]
 	dcatStep     nn.Mat[T] // d[ctx; h] of one step [B][Key+H]
 	srcSteps     int
+	whole        bool      // the decoder ran over the whole sequence at once (forwardWhole)
+	dcatAll      nn.Mat[T] // forwardWhole: d[ctx; h] of all steps [T*B][Key+H]
+	dyAll        nn.Mat[T] // forwardWhole: gradient of the decoder outputs [T*B][H]
 	keys         nn.Mat[T] // the encoder's states of this batch, batch-major [B*S][Key]
 	dstep        nn.Mat[T] // [B][H] scratch
 	dq           nn.Mat[T]
@@ -440,8 +446,12 @@ func (m *Translation[T]) forward(src []int, S int, tokens, targets []int, steps 
 	if m.attn != nil {
 		r.cat = nn.NewMatLike(r.cat, steps*B, K+H)
 	}
+	r.whole = ratio >= 1 && m.feedSize() == 0 && !m.stepwise
+	if r.whole {
+		m.forwardWhole(h, train, rng)
+	}
 	var c nn.Mat[T]
-	for t := 0; t < steps; t++ {
+	for t := 0; t < steps && !r.whole; t++ {
 		if t > 0 && ratio < 1 { // scheduled sampling: maybe feed the model's own guess
 			guess := m.out.Forward(r.att.RowBlock((t-1)*B, t*B))
 			for b := 0; b < B; b++ {
@@ -462,6 +472,75 @@ func (m *Translation[T]) forward(src []int, S int, tokens, targets []int, steps 
 		m.drop.Forward(y, false, nil)
 	}
 	return m.out.Forward(y), nil
+}
+
+// forwardWhole is the decoder's forward pass when no step depends on the
+// previous step's output (teacher forcing, no input feeding, attention
+// after the step, if any): the recurrent stack runs over the whole target
+// sequence in one call — its input projection one GEMM for all steps — and
+// the attentional vectors of all steps are one GEMM too.
+func (m *Translation[T]) forwardWhole(h0 nn.Mat[T], train bool, rng *rand.Rand) {
+	r := &m.run
+	B, E, K := r.batch, m.cfg.Decoder.Embed, m.enc.Width()
+	table := nn.Mat[T]{Rows: m.emb.Shape[0], Cols: E, Data: m.emb.Value}
+	for i, tok := range r.tokens {
+		copy(r.in.Row(i), table.Row(tok))
+	}
+	y, _, _ := m.rnn.Forward(r.in, r.steps, B, h0, nn.Mat[T]{}, train, rng)
+	r.hTop.CopyFrom(y)
+	if m.attn == nil {
+		r.att.CopyFrom(y)
+		return
+	}
+	for t := 0; t < r.steps; t++ {
+		ctx, _, cache := m.attn.Forward(y.RowBlock(t*B, (t+1)*B))
+		r.caches[t] = cache
+		for b := 0; b < B; b++ {
+			row := r.cat.Row(t*B + b)
+			copy(row[:K], ctx.Row(b))
+			copy(row[K:], y.Row(t*B+b))
+		}
+	}
+	nn.Gemm(false, true, 1, r.cat, m.combine.Weight.Mat(), 0, r.att)
+	nn.AddBias(r.att, m.combine.Bias.Value)
+	n := r.att.Rows * r.att.Cols
+	nn.Tanh(r.att.Data[:n], r.att.Data[:n])
+}
+
+// backwardWhole is the backward pass of forwardWhole, from the gradient of
+// the attentional vectors in r.datt; it returns the gradient of the
+// decoder's initial states.
+func (m *Translation[T]) backwardWhole() nn.Mat[T] {
+	r := &m.run
+	B, H, E, K := r.batch, m.cfg.Decoder.Hidden, m.cfg.Decoder.Embed, m.enc.Width()
+	dy := r.datt
+	if m.attn != nil {
+		for i, a := range r.att.Data[:r.att.Rows*H] {
+			r.dcat.Data[i] = r.datt.Data[i] * (1 - a*a)
+		}
+		r.dcatAll = nn.NewMatLike(r.dcatAll, r.steps*B, K+H)
+		nn.Gemm(false, false, 1, r.dcat, m.combine.Weight.Mat(), 0, r.dcatAll)
+		r.dyAll = nn.NewMatLike(r.dyAll, r.steps*B, H)
+		for t := 0; t < r.steps; t++ {
+			for b := 0; b < B; b++ {
+				row := r.dcatAll.Row(t*B + b)
+				copy(r.dctx.Row(b), row[:K])
+				copy(r.dyAll.Row(t*B+b), row[K:])
+			}
+			m.attn.Backward(r.dctx, nn.Mat[T]{}, r.caches[t], r.dq)
+			addMat(r.dyAll.RowBlock(t*B, (t+1)*B), r.dq)
+		}
+		dy = r.dyAll
+	}
+	dx, dh0, _ := m.rnn.Backward(dy, nn.Mat[T]{}, nn.Mat[T]{})
+	table := nn.Mat[T]{Rows: m.emb.Shape[0], Cols: E, Data: m.emb.Grad}
+	for i, tok := range r.tokens {
+		row := table.Row(tok)
+		for j, v := range dx.Row(i) {
+			row[j] += v
+		}
+	}
+	return dh0
 }
 
 // backward backpropagates dlogits [T*B][V] through the decoder steps in
@@ -487,7 +566,10 @@ func (m *Translation[T]) backward(dlogits nn.Mat[T]) {
 	r.dcatStep = nn.NewMatLike(r.dcatStep, B, K+H) // d[ctx; h] of one step
 	table := nn.Mat[T]{Rows: m.emb.Shape[0], Cols: E, Data: m.emb.Grad}
 	var dh, dc nn.Mat[T]
-	for t := r.steps - 1; t >= 0; t-- {
+	if r.whole {
+		dh = m.backwardWhole()
+	}
+	for t := r.steps - 1; t >= 0 && !r.whole; t-- {
 		rows := func(x nn.Mat[T]) nn.Mat[T] { return x.RowBlock(t*B, (t+1)*B) }
 		datt := rows(r.datt)
 		if feed > 0 && !m.bahdanau() && t < r.steps-1 { // input feeding: step t+1 read att_t

@@ -205,3 +205,44 @@ func TestTranslationBadInput(t *testing.T) {
 		t.Error("-attention accepted for a model without attention")
 	}
 }
+
+// TestTranslationWholeSequencePath checks that the fast path (the decoder
+// over the whole sequence at once) computes exactly the step-wise path's
+// loss and gradients.
+func TestTranslationWholeSequencePath(t *testing.T) {
+	for _, attention := range []string{"none", "general", "dot"} {
+		cfg := translationCfg("lstm", attention)
+		cfg.Encoder.Hidden = 3
+		cfg.Decoder.Layers = 2
+		m := newTranslation[float64](t, cfg)
+		ex := m.sampleBatch(rand.New(rand.NewPCG(4, 4)))
+		run := func(stepwise bool) (float64, map[string][]float64) {
+			m.stepwise = stepwise
+			m.Params().ZeroGrad()
+			sum, _, err := m.trainOn(ex, 1, rand.New(rand.NewPCG(5, 5)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.run.whole == stepwise {
+				t.Fatalf("%s: stepwise=%v but the whole-sequence path was %v", attention, stepwise, m.run.whole)
+			}
+			g := map[string][]float64{}
+			for _, p := range m.Params() {
+				g[p.Name] = append([]float64(nil), p.Grad...)
+			}
+			return sum, g
+		}
+		lw, gw := run(false)
+		ls, gs := run(true)
+		if d := lw - ls; d > 1e-10 || d < -1e-10 {
+			t.Errorf("%s: loss %v whole, %v step-wise", attention, lw, ls)
+		}
+		for name, g := range gw {
+			for i := range g {
+				if d := g[i] - gs[name][i]; d > 1e-10 || d < -1e-10 {
+					t.Fatalf("%s: %s[%d] = %v whole, %v step-wise", attention, name, i, g[i], gs[name][i])
+				}
+			}
+		}
+	}
+}
