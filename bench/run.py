@@ -21,13 +21,18 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
-# (label, Go benchmark in ./tasks, torch work, cell, target ratio)
+# (label, Go package, Go benchmark, torch work, torch argument, target ratio)
 WORKLOADS = [
-    ("char-LM training, RNN", "CharLMTrainStep/rnn$", "train", "rnn", 1.0),
-    ("char-LM training, LSTM", "CharLMTrainStep/lstm$", "train", "lstm", 1.0),
-    ("char-LM training, GRU", "CharLMTrainStep/gru$", "train", "gru", 1.0),
-    ("sampling batch 1, LSTM", "CharLMSample/lstm$", "sample", "lstm", 5.0),
-    ("sampling batch 1, GRU", "CharLMSample/gru$", "sample", "gru", 5.0),
+    ("char-LM training, RNN", "tasks", "CharLMTrainStep/rnn$", "charlm-train", "rnn", 1.0),
+    ("char-LM training, LSTM", "tasks", "CharLMTrainStep/lstm$", "charlm-train", "lstm", 1.0),
+    ("char-LM training, GRU", "tasks", "CharLMTrainStep/gru$", "charlm-train", "gru", 1.0),
+    ("sampling batch 1, LSTM", "tasks", "CharLMSample/lstm$", "charlm-sample", "lstm", 5.0),
+    ("sampling batch 1, GRU", "tasks", "CharLMSample/gru$", "charlm-sample", "gru", 5.0),
+    ("seq2seq GRU + attention training", "tasks", "Seq2SeqTrainStep$", "seq2seq-train", "-", 1.0),
+    ("seq2seq greedy translation", "tasks", "Seq2SeqDecode/greedy$", "seq2seq-greedy", "-", 1.0),
+    ("CNN forward+backward", "encoders", "CNN$", "cnn", "-", 1.0),
+    ("video CNN+GRU training", "tasks", "VideoTrainStep$", "video-train", "-", 1.0),
+    ("video CNN+GRU labelling", "tasks", "VideoLabel$", "video-label", "-", 1.0),
 ]
 
 
@@ -42,16 +47,16 @@ def measured(cmd, cwd=None):
     return out, usage.ru_maxrss / 1024
 
 
-def go_rate(binary, bench):
-    out, rss = measured([binary, "-test.run", "^$", "-test.bench", bench, "-test.benchtime", "30x"], cwd=os.path.join(ROOT, "tasks"))
-    m = re.search(r"([\d.]+) (tokens/s|chars/s)", out)
+def go_rate(binary, pkg, bench):
+    out, rss = measured([binary, "-test.run", "^$", "-test.bench", bench, "-test.benchtime", "20x"], cwd=os.path.join(ROOT, pkg))
+    m = re.search(r"([\d.]+) (tokens/s|chars/s|sentences/s|images/s|frames/s)", out)
     if not m:
         sys.exit(f"no rate in Go output:\n{out}")
     return float(m.group(1)), rss
 
 
 def torch_rate(work, cell, threads):
-    out, rss = measured(["/usr/bin/python3", os.path.join(HERE, "torch_charlm.py"), work, cell, str(threads)])
+    out, rss = measured(["/usr/bin/python3", os.path.join(HERE, "torch_bench.py"), work, cell, str(threads)])
     r = json.loads(out.strip().splitlines()[-1])
     return r["rate"], rss, r["torch"]
 
@@ -60,21 +65,28 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--write", action="store_true", help="write the table into bench/README.md")
+    ap.add_argument("--only", help="comma-separated torch work names to run (default all)")
     args = ap.parse_args()
-    binary = os.path.join(tempfile.mkdtemp(), "tasks.test")
-    subprocess.run(["go", "test", "-c", "-o", binary, "./tasks"], cwd=ROOT, check=True)
+    binaries = {}
+    for pkg in sorted({w[1] for w in WORKLOADS}):
+        binaries[pkg] = os.path.join(tempfile.mkdtemp(), pkg + ".test")
+        subprocess.run(["go", "test", "-c", "-o", binaries[pkg], "./" + pkg], cwd=ROOT, check=True)
+    only = set(args.only.split(",")) if args.only else None
     rows, version = [], "?"
-    for label, bench, work, cell, target in WORKLOADS:
+    for label, pkg, bench, work, cell, target in WORKLOADS:
+        if only and work not in only:
+            continue
         go_best, go_rss, pt_best, pt_rss, pt_threads = 0, 0, 0, 0, 0
         for _ in range(args.rounds):
-            rate, rss = go_rate(binary, bench)
+            rate, rss = go_rate(binaries[pkg], pkg, bench)
             if rate > go_best:
                 go_best, go_rss = rate, rss
             for threads in (1, 2):
                 rate, rss, version = torch_rate(work, cell, threads)
                 if rate > pt_best:
                     pt_best, pt_rss, pt_threads = rate, rss, threads
-        unit = "tokens/s" if work == "train" else "chars/s"
+        unit = {"charlm-train": "tokens/s", "charlm-sample": "chars/s", "seq2seq-train": "tokens/s",
+                "seq2seq-greedy": "sentences/s", "cnn": "images/s"}.get(work, "frames/s")
         rows.append((label, unit, go_best, go_rss, pt_best, pt_threads, pt_rss, go_best / pt_best, target))
         print(f"{label}: seqtask {go_best:,.0f} {unit} ({go_rss:.0f} MiB), PyTorch {pt_best:,.0f} ({pt_threads} threads, {pt_rss:.0f} MiB), ratio {go_best / pt_best:.2f}", flush=True)
     table = ["| work | unit | seqtask | peak RSS | PyTorch (best threads) | peak RSS | seqtask / PyTorch | target |",

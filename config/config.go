@@ -10,6 +10,7 @@ package config
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"time"
 
@@ -25,6 +26,39 @@ type Config struct {
 	Decoder Decoder  `yaml:"decoder"`
 	Train   Train    `yaml:"train"`
 	Eval    Eval     `yaml:"eval"`
+
+	source string         // file name, for errors found after loading
+	lines  map[string]int // YAML line of each key path given in the file
+}
+
+// KeyError is a problem with the value of key found after loading (a file
+// it names is missing, say), located like a loading error.
+func (c *Config) KeyError(key, format string, args ...any) *Error {
+	return &Error{File: c.source, Line: lineOf(c.lines, key), Key: key, Msg: fmt.Sprintf(format, args...)}
+}
+
+// CheckFiles reports, as located errors, the files the config names for
+// training that do not exist: data.path (unless video generates it),
+// data.val_path (likewise) and train.init_from. Prediction from a
+// checkpoint needs none of them, so this is not part of validation.
+func (c *Config) CheckFiles() error {
+	var errs Errors
+	check := func(key, path string, generated bool) {
+		if path == "" || generated {
+			return
+		}
+		if _, err := os.Stat(path); err != nil {
+			errs = append(errs, c.KeyError(key, "%v", err))
+		}
+	}
+	gen := c.Task == "video" && c.Data.Generate != nil
+	check("data.path", c.Data.Path, gen)
+	check("data.val_path", c.Data.ValPath, gen)
+	check("train.init_from", c.Train.InitFrom, false)
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
 }
 
 // Data says where a task's examples come from and how to cut them.

@@ -12,7 +12,7 @@ import (
 
 const minimal = `task: charlm
 data:
-  path: text.txt
+  path: config.go
 `
 
 func TestParseDefaultsAndOverrides(t *testing.T) {
@@ -40,7 +40,7 @@ func TestParseErrorsNameKeyAndLine(t *testing.T) {
 		{"bad duration", minimal + "train:\n  time_limit: soon\n", nil, []string{"x.yaml:5: train.time_limit: want a duration"}},
 		{"out of range", minimal + "decoder:\n  dropout: 1.5\n", nil, []string{"x.yaml:5: decoder.dropout: 1.5 must be in [0, 1)"}},
 		{"bad choice", minimal + "decoder:\n  cell: transformer\n", nil, []string{"x.yaml:5: decoder.cell: \"transformer\" is not one of [rnn lstm gru]"}},
-		{"missing task", "data:\n  path: a\n", nil, []string{"task: missing"}},
+		{"missing task", "data:\n  path: config.go\n", nil, []string{"task: missing"}},
 		{"duplicate key", minimal + "seed: 1\nseed: 2\n", nil, []string{"x.yaml:5: seed: given twice"}},
 		{"section as scalar", minimal + "train: fast\n", nil, []string{"x.yaml:4: train: want a mapping"}},
 		{"several at once", minimal + "decoder:\n  hidden: 0\n  layers: 0\n", nil, []string{"decoder.hidden: 0 is below the minimum 1", "decoder.layers: 0 is below the minimum 1"}},
@@ -66,6 +66,22 @@ func TestParseErrorsNameKeyAndLine(t *testing.T) {
 	}
 }
 
+func TestCheckFiles(t *testing.T) {
+	cfg, err := Parse([]byte("task: charlm\ndata:\n  path: nowhere.txt\n"), "x.yaml", []string{"train.init_from=gone.safetensors"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cfg.CheckFiles()
+	for _, want := range []string{"x.yaml:3: data.path: stat nowhere.txt: no such file", "x.yaml: train.init_from: stat gone.safetensors"} {
+		if err == nil || !strings.Contains(err.Error(), want) || !IsConfigError(err) {
+			t.Errorf("CheckFiles: %v, want %q", err, want)
+		}
+	}
+	if cfg, _ := Parse([]byte(minimal), "x.yaml", nil); cfg.CheckFiles() != nil {
+		t.Errorf("CheckFiles rejected an existing file: %v", cfg.CheckFiles())
+	}
+}
+
 func TestLoadMissingFile(t *testing.T) {
 	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"), nil)
 	if err == nil || !strings.Contains(err.Error(), "nope.yaml") || !IsConfigError(err) {
@@ -76,7 +92,8 @@ func TestLoadMissingFile(t *testing.T) {
 // TestReferenceDocumentsEveryKey keeps configs/reference.yaml complete: it
 // must load, and every key of the schema must appear in it.
 func TestReferenceDocumentsEveryKey(t *testing.T) {
-	path := filepath.Join("..", "configs", "reference.yaml")
+	t.Chdir("..") // config paths are relative to the repository root
+	path := filepath.Join("configs", "reference.yaml")
 	if _, err := Load(path, nil); err != nil {
 		t.Fatalf("reference config does not load: %v", err)
 	}
@@ -109,13 +126,19 @@ func TestReferenceDocumentsEveryKey(t *testing.T) {
 
 // TestShippedConfigsLoad checks every config in configs/ against the schema.
 func TestShippedConfigsLoad(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join("..", "configs", "*.yaml"))
-	if len(files) < 2 {
+	t.Chdir("..") // config paths are relative to the repository root
+	files, _ := filepath.Glob(filepath.Join("configs", "*.yaml"))
+	if len(files) < 3 {
 		t.Fatalf("found %d configs", len(files))
 	}
 	for _, f := range files {
-		if _, err := Load(f, nil); err != nil {
+		cfg, err := Load(f, nil)
+		if err != nil {
 			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if err := cfg.CheckFiles(); err != nil {
+			t.Errorf("%s names data the repository lacks: %v", f, err)
 		}
 	}
 }

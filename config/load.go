@@ -104,6 +104,7 @@ func Parse(src []byte, name string, overrides []string) (*Config, error) {
 	if len(errs) > 0 {
 		return nil, errs
 	}
+	cfg.source, cfg.lines = name, lines
 	return &cfg, nil
 }
 
@@ -149,11 +150,7 @@ func checkNode(n *yaml.Node, t reflect.Type, path, file string, lines map[string
 		*errs = append(*errs, &Error{File: file, Line: n.Line, Key: path, Msg: fmt.Sprintf("want a mapping of keys (%s), got %q", strings.Join(fieldNames(t), ", "), n.Value)})
 		return
 	}
-	fields := map[string]reflect.StructField{}
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		fields[strings.Split(f.Tag.Get("yaml"), ",")[0]] = f
-	}
+	_, fields := yamlFields(t)
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
@@ -204,11 +201,23 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
-func fieldNames(t reflect.Type) []string {
-	var names []string
+// yamlFields maps the YAML keys of struct type t to its exported fields.
+func yamlFields(t reflect.Type) (names []string, fields map[string]reflect.StructField) {
+	fields = map[string]reflect.StructField{}
 	for i := 0; i < t.NumField(); i++ {
-		names = append(names, strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0])
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		names = append(names, name)
+		fields[name] = f
 	}
+	return names, fields
+}
+
+func fieldNames(t reflect.Type) []string {
+	names, _ := yamlFields(t)
 	return names
 }
 
@@ -318,12 +327,9 @@ func KeyPaths() []string {
 			out = append(out, path)
 			return
 		}
-		for _, name := range fieldNames(t) {
-			f, _ := t.FieldByNameFunc(func(n string) bool {
-				sf, _ := t.FieldByName(n)
-				return strings.Split(sf.Tag.Get("yaml"), ",")[0] == name
-			})
-			walk(f.Type, join(path, name))
+		names, fields := yamlFields(t)
+		for _, name := range names {
+			walk(fields[name].Type, join(path, name))
 		}
 	}
 	walk(reflect.TypeOf(Config{}), "")

@@ -184,6 +184,11 @@ func runIn[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 	if ckptMeta != nil {
 		env.Meta = taskMeta(ckptMeta)
 	}
+	if env.NeedData {
+		if err := cfg.CheckFiles(); err != nil {
+			return err
+		}
+	}
 	task, err := tasks.New[T](cfg, env)
 	if err != nil {
 		return err

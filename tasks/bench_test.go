@@ -1,6 +1,8 @@
 package tasks
 
 import (
+	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -35,26 +37,29 @@ func benchCharLM(b *testing.B, cell string) *CharLM[float32] {
 func BenchmarkCharLMTrainStep(b *testing.B) {
 	fastblas.Install()
 	for _, cell := range []string{"rnn", "lstm", "gru"} {
-		b.Run(cell, func(b *testing.B) {
-			m := benchCharLM(b, cell)
-			params := m.Params()
-			opt, _ := nn.NewOptimizer(nn.OptimizerConfig{Kind: "adam"}, params)
-			rng := rand.New(rand.NewPCG(2, 2))
-			tokens := 0
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				params.ZeroGrad()
-				_, n, err := m.TrainStep(i, rng)
-				if err != nil {
-					b.Fatal(err)
-				}
-				params.ClipGradNorm(5)
-				opt.Step(params, 0.002)
-				tokens += n
-			}
-			b.ReportMetric(float64(tokens)/b.Elapsed().Seconds(), "tokens/s")
-		})
+		b.Run(cell, func(b *testing.B) { benchTrainSteps(b, benchCharLM(b, cell), 0.002, "tokens/s") })
 	}
+}
+
+// benchTrainSteps times b.N Adam steps of task (forward, backward,
+// clipping at 5, update) and reports the targets trained on per second.
+func benchTrainSteps(b *testing.B, task Task[float32], lr float64, unit string) {
+	params := task.Params()
+	opt, _ := nn.NewOptimizer(nn.OptimizerConfig{Kind: "adam"}, params)
+	rng := rand.New(rand.NewPCG(2, 2))
+	targets := 0
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		params.ZeroGrad()
+		_, n, err := task.TrainStep(i, rng)
+		if err != nil {
+			b.Fatal(err)
+		}
+		params.ClipGradNorm(5)
+		opt.Step(params, lr)
+		targets += n
+	}
+	b.ReportMetric(float64(targets)/b.Elapsed().Seconds(), unit)
 }
 
 // BenchmarkCharLMSample measures greedy-free sampling at batch 1, one step
@@ -75,4 +80,127 @@ func BenchmarkCharLMSample(b *testing.B) {
 			b.ReportMetric(float64(b.N*length)/b.Elapsed().Seconds(), "chars/s")
 		})
 	}
+}
+
+// benchTranslation builds the speed issue's seq2seq: vocabularies of 3000,
+// embedding and hidden 256, a GRU encoder, a GRU decoder with general
+// attention, batch 64, sources and targets of 10 words, on random words.
+func benchTranslation(b *testing.B) *Translation[float32] {
+	b.Helper()
+	words := make([]string, 0, 3000)
+	words = append(words, datasets.Specials...)
+	for len(words) < 3000 {
+		words = append(words, fmt.Sprintf("w%d", len(words)))
+	}
+	vocab, _ := datasets.NewVocab(words)
+	vj, _ := json.Marshal(vocab)
+	cfg := config.Default()
+	cfg.Task = "translation"
+	cfg.Encoder = &config.Encoder{Kind: "rnn", Cell: "gru", Embed: 256, Hidden: 256, Layers: 1}
+	cfg.Decoder = config.Decoder{Cell: "gru", Embed: 256, Hidden: 256, Layers: 1, Init: "default", Attention: "general"}
+	cfg.Train.Batch = 64
+	task, err := NewTranslation[float32](&cfg, Env{Meta: map[string]string{"source_vocab": string(vj), "target_vocab": string(vj)}, RNG: rand.New(rand.NewPCG(1, 1))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := task.(*Translation[float32])
+	rng := rand.New(rand.NewPCG(7, 7))
+	m.byLen = map[int][]int{}
+	for i := 0; i < 2000; i++ {
+		e := datasets.Example{Src: make([]int, 10), Tgt: make([]int, 12)}
+		for j := range e.Src {
+			e.Src[j] = 4 + rng.IntN(2996)
+		}
+		e.Tgt[0], e.Tgt[11] = m.bosID(), m.eosID()
+		for j := 1; j < 11; j++ {
+			e.Tgt[j] = 4 + rng.IntN(2996)
+		}
+		m.train = append(m.train, e)
+		m.byLen[10] = append(m.byLen[10], i)
+	}
+	return m
+}
+
+// BenchmarkSeq2SeqTrainStep measures a teacher-forced Adam step in target
+// tokens (words and <eos>) per second.
+func BenchmarkSeq2SeqTrainStep(b *testing.B) {
+	fastblas.Install()
+	benchTrainSteps(b, benchTranslation(b), 0.001, "tokens/s")
+}
+
+// BenchmarkSeq2SeqDecode measures translation speed in sentences per
+// second, greedy and beam search of width 5, 64 sentences per batch.
+func BenchmarkSeq2SeqDecode(b *testing.B) {
+	fastblas.Install()
+	m := benchTranslation(b)
+	srcs := make([][]int, 64)
+	for i := range srcs {
+		srcs[i] = m.train[i].Src
+	}
+	for _, strategy := range []string{"greedy", "beam"} {
+		b.Run(strategy, func(b *testing.B) {
+			m.cfg.Eval.Decode.Strategy, m.cfg.Eval.Decode.Beam, m.cfg.Eval.Decode.MaxLen = strategy, 5, 12
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := m.translate(srcs, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*len(srcs))/b.Elapsed().Seconds(), "sentences/s")
+		})
+	}
+}
+
+// benchVideo builds the video task of configs/video.yaml (CNN 16-32 on
+// 64×64 gray frames, projection 128, GRU 128, 5 labels) on random clips of
+// 20 frames, batch 8.
+func benchVideo(b *testing.B) *Video[float32] {
+	b.Helper()
+	cfg := config.Default()
+	cfg.Task = "video"
+	cfg.Encoder = &config.Encoder{Kind: "cnn", Channels: []int{16, 32}, Kernel: 3, Out: 128}
+	cfg.Decoder = config.Decoder{Cell: "gru", Hidden: 128, Layers: 1, Embed: 1, Init: "default"}
+	cfg.Train.Batch = 8
+	labels, _ := json.Marshal(datasets.DirectionNames)
+	task, err := NewVideo[float32](&cfg, Env{Meta: map[string]string{"labels": string(labels)}, RNG: rand.New(rand.NewPCG(1, 1))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	v := task.(*Video[float32])
+	rng := rand.New(rand.NewPCG(3, 3))
+	v.byLen = map[int][]int{}
+	for i := 0; i < 16; i++ {
+		c := datasets.Clip{Frames: make([][]float32, 20), Labels: make([]int, 20)}
+		for t := range c.Frames {
+			c.Frames[t] = make([]float32, 64*64)
+			for j := range c.Frames[t] {
+				c.Frames[t][j] = rng.Float32()
+			}
+			c.Labels[t] = rng.IntN(5)
+		}
+		v.train = append(v.train, c)
+		v.byLen[20] = append(v.byLen[20], i)
+	}
+	return v
+}
+
+// BenchmarkVideoTrainStep measures an Adam step in frames per second.
+func BenchmarkVideoTrainStep(b *testing.B) {
+	fastblas.Install()
+	benchTrainSteps(b, benchVideo(b), 0.001, "frames/s")
+}
+
+// BenchmarkVideoLabel measures labelling (forward only) in frames per second.
+func BenchmarkVideoLabel(b *testing.B) {
+	fastblas.Install()
+	v := benchVideo(b)
+	clips := make([][][]float32, 8)
+	for i := range clips {
+		clips[i] = v.train[i].Frames
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		v.predict(clips, nil)
+	}
+	b.ReportMetric(float64(b.N*8*20)/b.Elapsed().Seconds(), "frames/s")
 }

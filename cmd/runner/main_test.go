@@ -28,7 +28,7 @@ func TestExitStatusAndMessages(t *testing.T) {
 		{"unknown flag", []string{"-colour"}, exitUsage, "flag provided but not defined"},
 		{"stray argument", []string{"-config", tiny, "extra"}, exitUsage, `unexpected argument "extra"`},
 		{"config typo", []string{"-config", bad}, exitUsage, "bad.yaml:4: decodr: unknown key (did you mean decoder?)"},
-		{"missing data", []string{"-config", tiny, "-run", filepath.Join(dir, "r0"), "-set", "data.path=nowhere.txt"}, exitFailure, "nowhere.txt"},
+		{"missing data", []string{"-config", tiny, "-run", filepath.Join(dir, "r0"), "-set", "data.path=nowhere.txt"}, exitUsage, "data.path: stat nowhere.txt: no such file"},
 		{"train", []string{"-config", tiny, "-run", run1, "-set", "data.path=" + text, "-set", "train.steps=3"}, exitOK, "stopped at step 3"},
 		{"predict", []string{"-config", tiny, "-run", run1, "-mode", "predict", "-prime", "First", "-length", "5"}, exitOK, ""},
 		{"bad temperature", []string{"-config", tiny, "-run", run1, "-mode", "predict", "-temperature", "0"}, exitUsage, "-temperature must be positive"},

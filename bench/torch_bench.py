@@ -1,0 +1,194 @@
+"""PyTorch side of bench/run.py: the same work as seqtask's Go benchmarks
+(tasks/bench_test.go, encoders/bench_test.go), printed as one JSON line.
+
+Usage: torch_bench.py WORK ARG THREADS
+  charlm-train CELL   Adam steps, vocab 65, embed 64, hidden 256, seq 64, batch 32
+  charlm-sample CELL  sampling at batch 1, one step per call (temperature 1)
+  seq2seq-train -     GRU encoder + GRU decoder with Luong general attention,
+                      vocab 3000, embed/hidden 256, length 10, batch 64, teacher forcing
+  seq2seq-greedy -    greedy translation of 64 sentences at once, 12 steps
+  cnn -               conv3x3(16)-relu-pool-conv3x3(32)-relu-pool on 64x64x3, batch 32, fwd+bwd
+  video-train -       CNN(16,32)+proj 128 per frame, GRU 128, 5 labels, 8 clips x 20 frames
+  video-label -       the same model, forward only
+"""
+import json
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def timed(step, n, warmup=3):
+    for _ in range(warmup):
+        step()
+    t = time.perf_counter()
+    for _ in range(n):
+        step()
+    return (time.perf_counter() - t) / n
+
+
+class CharLM(nn.Module):
+    def __init__(self, cell):
+        super().__init__()
+        self.embedding = nn.Embedding(65, 64)
+        self.rnn = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell](64, 256)
+        self.head = nn.Linear(256, 65)
+
+    def forward(self, ids, state=None):
+        y, state = self.rnn(self.embedding(ids), state)
+        return self.head(y), state
+
+
+def charlm_train(cell):
+    model = CharLM(cell)
+    opt = torch.optim.Adam(model.parameters(), lr=0.002)
+    data = torch.randint(0, 65, (200_000,))
+
+    def step():
+        offs = torch.randint(0, len(data) - 65, (32,))
+        x = torch.stack([data[o:o + 64] for o in offs], 1)
+        y = torch.stack([data[o + 1:o + 65] for o in offs], 1)
+        opt.zero_grad()
+        logits, _ = model(x)
+        F.cross_entropy(logits.reshape(-1, 65), y.reshape(-1)).backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 5)
+        opt.step()
+
+    return 64 * 32 / timed(step, 30), "tokens/s"
+
+
+@torch.no_grad()
+def charlm_sample(cell):
+    model = CharLM(cell).eval()
+    x = torch.zeros(1, 1, dtype=torch.long)
+    state = None
+
+    def step():
+        nonlocal x, state
+        logits, state = model(x, state)
+        x = torch.multinomial(torch.softmax(logits[0, 0], -1), 1).view(1, 1)
+
+    return 1 / timed(step, 2000, warmup=50), "chars/s"
+
+
+class Seq2Seq(nn.Module):
+    def __init__(self, v=3000, e=256, h=256):
+        super().__init__()
+        self.src_emb, self.tgt_emb = nn.Embedding(v, e), nn.Embedding(v, e)
+        self.enc, self.dec = nn.GRU(e, h), nn.GRU(e, h)
+        self.bridge = nn.Linear(h, h)
+        self.attn = nn.Linear(h, h, bias=False)  # general: score = q^T W k
+        self.combine = nn.Linear(2 * h, h)
+        self.out = nn.Linear(h, v)
+
+    def encode(self, src):
+        keys, hn = self.enc(self.src_emb(src))            # keys [S][B][H]
+        return keys.transpose(0, 1), torch.tanh(self.bridge(hn))
+
+    def attend(self, y, keys):                              # y [B][T][H]
+        scores = torch.bmm(y, self.attn(keys).transpose(1, 2))
+        ctx = torch.bmm(torch.softmax(scores, -1), keys)
+        return torch.tanh(self.combine(torch.cat([ctx, y], -1)))
+
+    def forward(self, src, tgt_in):
+        keys, h0 = self.encode(src)
+        y, _ = self.dec(self.tgt_emb(tgt_in), h0)
+        return self.out(self.attend(y.transpose(0, 1), keys))  # [B][T][V]
+
+
+def seq2seq_train(_):
+    model = Seq2Seq()
+    opt = torch.optim.Adam(model.parameters(), lr=0.001)
+
+    def step():
+        src = torch.randint(4, 3000, (10, 64))
+        tgt = torch.randint(4, 3000, (12, 64))
+        opt.zero_grad()
+        logits = model(src, tgt[:-1])
+        F.cross_entropy(logits.reshape(-1, 3000), tgt[1:].transpose(0, 1).reshape(-1)).backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 5)
+        opt.step()
+
+    return 11 * 64 / timed(step, 20), "tokens/s"
+
+
+@torch.no_grad()
+def seq2seq_greedy(_):
+    model = Seq2Seq().eval()
+    src = torch.randint(4, 3000, (10, 64))
+
+    def step():
+        keys, h = model.encode(src)
+        tok = torch.ones(1, 64, dtype=torch.long)
+        for _ in range(12):
+            y, h = model.dec(model.tgt_emb(tok), h)
+            tok = model.out(model.attend(y.transpose(0, 1), keys)).argmax(-1).transpose(0, 1)
+
+    return 64 / timed(step, 20), "sentences/s"
+
+
+def cnn_layers(c_in):
+    return nn.Sequential(nn.Conv2d(c_in, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+
+
+def cnn(_):
+    model = cnn_layers(3)
+    x = torch.rand(32, 3, 64, 64)
+    r = torch.rand(32, 32, 16, 16)
+
+    def step():
+        model.zero_grad()
+        (model(x) * r).sum().backward()
+
+    return 32 / timed(step, 20), "images/s"
+
+
+class Video(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.cnn = cnn_layers(1)
+        self.proj = nn.Linear(32 * 16 * 16, 128)
+        self.rnn = nn.GRU(128, 128)
+        self.head = nn.Linear(128, 5)
+
+    def forward(self, frames):                            # [B][T][1][64][64]
+        b, t = frames.shape[:2]
+        f = F.relu(self.proj(self.cnn(frames.reshape(b * t, 1, 64, 64)).reshape(b * t, -1)))
+        y, _ = self.rnn(f.reshape(b, t, -1).transpose(0, 1))
+        return self.head(y)                                # [T][B][5]
+
+
+def video_train(_):
+    model = Video()
+    opt = torch.optim.Adam(model.parameters(), lr=0.001)
+    frames = torch.rand(8, 20, 1, 64, 64)
+    labels = torch.randint(0, 5, (20, 8))
+
+    def step():
+        opt.zero_grad()
+        F.cross_entropy(model(frames).reshape(-1, 5), labels.reshape(-1)).backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 5)
+        opt.step()
+
+    return 160 / timed(step, 10), "frames/s"
+
+
+@torch.no_grad()
+def video_label(_):
+    model = Video().eval()
+    frames = torch.rand(8, 20, 1, 64, 64)
+    return 160 / timed(lambda: model(frames).argmax(-1), 20), "frames/s"
+
+
+WORK = {"charlm-train": charlm_train, "charlm-sample": charlm_sample, "seq2seq-train": seq2seq_train,
+        "seq2seq-greedy": seq2seq_greedy, "cnn": cnn, "video-train": video_train, "video-label": video_label}
+
+if __name__ == "__main__":
+    work, arg, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    torch.set_num_threads(threads)
+    torch.manual_seed(1)
+    rate, unit = WORK[work](arg)
+    print(json.dumps({"rate": rate, "unit": unit, "torch": torch.__version__}))
