@@ -132,7 +132,7 @@ func train[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 		if err := save(lastPath); err != nil {
 			return false, err
 		}
-		if err := plotHistory(filepath.Join(runDir, "loss.png"), cfg.Task+" — "+filepath.Base(runDir), history); err != nil {
+		if err := plotHistory(filepath.Join(runDir, "loss.png"), cfg.Task+" — "+runDir, history); err != nil {
 			out.note("warning: loss plot: %v", err)
 		}
 		if tc.Patience > 0 && ck.BadEvals >= tc.Patience {

@@ -9,6 +9,7 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 )
 
 // Point is one (step, loss) measurement.
@@ -32,22 +33,25 @@ func LossCurve(path, title string, trainLoss, valLoss []Point) error {
 	p.X.Label.Text = "step"
 	p.Y.Label.Text = "loss (nats per token)"
 	p.Add(plotter.NewGrid())
-	for _, s := range []struct {
-		name string
-		xys  plotter.XYs
-		idx  int
-	}{{"train", train, 0}, {"validation", val, 1}} {
-		if len(s.xys) == 0 {
-			continue
-		}
-		l, err := plotter.NewLine(s.xys)
+	if len(train) > 0 {
+		l, err := plotter.NewLine(train)
 		if err != nil {
-			return fmt.Errorf("plot %s: %w", s.name, err)
+			return fmt.Errorf("plot train: %w", err)
 		}
-		l.Color = plotColors[s.idx]
-		l.Width = vg.Points(1.5)
+		l.Color, l.Width = plotColors[0], vg.Points(1.5)
 		p.Add(l)
-		p.Legend.Add(s.name, l)
+		p.Legend.Add("train", l)
+	}
+	if len(val) > 0 {
+		// Evaluations are few: mark each one, so that even the first shows.
+		l, pts, err := plotter.NewLinePoints(val)
+		if err != nil {
+			return fmt.Errorf("plot validation: %w", err)
+		}
+		l.Color, l.Width = plotColors[1], vg.Points(1.5)
+		pts.Color, pts.Shape = plotColors[1], draw.CircleGlyph{}
+		p.Add(l, pts)
+		p.Legend.Add("validation", l, pts)
 	}
 	p.Legend.Top = true
 	return p.Save(7*vg.Inch, 4*vg.Inch, path)
