@@ -94,3 +94,26 @@ func tanh32(x float32) float32 {
 // Tanh sets dst[i] = tanh(src[i]) (dst and src may be the same slice), with
 // the single-precision kernel for float32.
 func Tanh[T Float](dst, src []T) { tanhSlice(dst, src) }
+
+// expShifted sets dst[i] = exp(src[i] - shift) and returns the sum, in
+// float64: the softmax numerator and denominator of cross-entropy.
+func expShifted[T Float](dst, src []T, shift T) float64 {
+	var z float64
+	switch x := any(src).(type) {
+	case []float32:
+		d, s := any(dst).([]float32), float32(shift)
+		for i, v := range x {
+			e := exp32(v - s)
+			d[i] = e
+			z += float64(e)
+		}
+	case []float64:
+		d, s := any(dst).([]float64), float64(shift)
+		for i, v := range x {
+			e := math.Exp(v - s)
+			d[i] = e
+			z += e
+		}
+	}
+	return z
+}

@@ -41,20 +41,17 @@ func CrossEntropy[T Float](logits Mat[T], targets []int, dlogits Mat[T], divisor
 			clear(drow)
 			continue
 		}
-		m := float64(row[0])
+		m := row[0]
 		for _, x := range row[1:] {
-			m = math.Max(m, float64(x))
+			if x > m {
+				m = x
+			}
 		}
-		var z float64
-		for j, x := range row {
-			e := math.Exp(float64(x) - m)
-			drow[j] = T(e)
-			z += e
-		}
-		sum += math.Log(z) + m - float64(row[t])
-		inv := scale / z
+		z := expShifted(drow, row, m)
+		sum += math.Log(z) + float64(m) - float64(row[t])
+		inv := T(scale / z)
 		for j := range drow {
-			drow[j] = T(float64(drow[j]) * inv)
+			drow[j] *= inv
 		}
 		drow[t] -= T(scale)
 	}

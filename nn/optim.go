@@ -161,18 +161,23 @@ func (o *optimizer[T]) adagrad(k int, p *Param[T], lr float64) {
 	}
 }
 
-// adam is Adam with PyTorch's bias correction.
+// adam is Adam with PyTorch's bias correction, computed in T: float32
+// models update in single precision, as PyTorch's float32 Adam does.
 func (o *optimizer[T]) adam(k int, p *Param[T], lr float64) {
-	b1, b2 := o.cfg.Beta1, o.cfg.Beta2
-	c1 := 1 - math.Pow(b1, float64(o.steps))
-	c2 := math.Sqrt(1 - math.Pow(b2, float64(o.steps)))
-	step := lr / c1
-	m, v := o.slots["m"][k], o.slots["v"][k]
-	for i := range p.Value {
-		g := o.grad(p, i)
-		mi := b1*float64(m[i]) + (1-b1)*g
-		vi := b2*float64(v[i]) + (1-b2)*g*g
-		m[i], v[i] = T(mi), T(vi)
-		p.Value[i] -= T(step * mi / (math.Sqrt(vi)/c2 + o.cfg.Eps))
+	steps := float64(o.steps)
+	b1, b2 := T(o.cfg.Beta1), T(o.cfg.Beta2)
+	step := T(lr / (1 - math.Pow(o.cfg.Beta1, steps)))
+	invC2 := T(1 / math.Sqrt(1-math.Pow(o.cfg.Beta2, steps)))
+	eps, wd := T(o.cfg.Eps), T(o.cfg.WeightDecay)
+	m, v, w, g := o.slots["m"][k], o.slots["v"][k], p.Value, p.Grad
+	for i := range w {
+		gi := g[i]
+		if wd != 0 {
+			gi += wd * w[i]
+		}
+		mi := b1*m[i] + (1-b1)*gi
+		vi := b2*v[i] + (1-b2)*gi*gi
+		m[i], v[i] = mi, vi
+		w[i] -= step * mi / (T(math.Sqrt(float64(vi)))*invC2 + eps)
 	}
 }
