@@ -14,6 +14,7 @@ import (
 
 	"github.com/seqtask/seqtask/config"
 	"github.com/seqtask/seqtask/datasets"
+	"github.com/seqtask/seqtask/decoders"
 	"github.com/seqtask/seqtask/decoding"
 	"github.com/seqtask/seqtask/encoders"
 	"github.com/seqtask/seqtask/metrics"
@@ -42,20 +43,10 @@ type Translation[T nn.Float] struct {
 	dev      []datasets.Example
 	devRefs  []devItem // distinct dev sources with all their references, for BLEU
 
-	enc     *encoders.Tokens[T]
-	bridge  *nn.Linear[T]
-	emb     *nn.Param[T] // decoder embedding [V][E]
-	rnn     *nn.Recurrent[T]
-	attn    *nn.Attention[T] // nil without attention
-	combine *nn.Linear[T]    // [ctx; h] → attentional vector; nil without attention
-	out     *nn.Linear[T]
-	drop    nn.Dropout[T]
-
-	views []*nn.Recurrent[T] // one shared view of rnn per decoder step
-	run   decoderRun[T]
-	// stepwise disables the whole-sequence fast path, so that tests can
-	// compare the two paths.
-	stepwise bool
+	enc    *encoders.Tokens[T]
+	bridge *nn.Linear[T]
+	dec    *decoders.RNN[T]
+	run    seq2seqRun[T]
 }
 
 // devItem is one distinct dev source sentence and every reference
@@ -65,40 +56,18 @@ type devItem struct {
 	refs []string
 }
 
-// decoderRun holds one batch's forward values that the backward pass
-// needs, step by step; the buffers are reused across batches.
-type decoderRun[T nn.Float] struct {
-	steps, batch int
-	tokens       []int     // decoder input ids, time-major [T*B]
-	targets      []int     // target ids, time-major [T*B] (IgnoreIndex on padding)
-	in           nn.Mat[T] // decoder step inputs [T*B][E+feed]
-	hTop         nn.Mat[T] // top-layer outputs [T*B][H]
-	cat          nn.Mat[T] // combine inputs [ctx; h] [T*B][Key+H]
-	att          nn.Mat[T] // attentional vectors (or h without attention) [T*B][H]
-	dropped      nn.Mat[T] // att after dropout, fed to the output layer
-	logits       nn.Mat[T] // [T*B][V]
-	caches       []*nn.AttentionCache[T]
-	h0, c0       nn.Mat[T] // decoder initial states [L*B][H]
-	bridgeIn     nn.Mat[T] // top encoder layer's final states, concatenated [B][H_enc*dirs]
-	bridgePre    nn.Mat[T] // the bridge's output after tanh [B][H]
-	dlogits      nn.Mat[T]
-	datt         nn.Mat[T] // [T*B][H] gradient of the attentional vectors from the output layer
-	dcat         nn.Mat[T] // gradient of combine's pre-activation [T*B][H]
-	dcatStep     nn.Mat[T] // d[ctx; h] of one step [B][Key+H]
-	srcSteps     int
-	whole        bool      // the decoder ran over the whole sequence at once (forwardWhole)
-	dcatAll      nn.Mat[T] // forwardWhole: d[ctx; h] of all steps [T*B][Key+H]
-	dyAll        nn.Mat[T] // forwardWhole: gradient of the decoder outputs [T*B][H]
-	keys         nn.Mat[T] // the encoder's states of this batch, batch-major [B*S][Key]
-	dstep        nn.Mat[T] // [B][H] scratch
-	dq           nn.Mat[T]
-	dctx         nn.Mat[T]
-	dfeed        nn.Mat[T] // gradient flowing into the previous step's feed [B][feed]
-	dhTopExtra   nn.Mat[T] // Bahdanau: gradient of h_{t-1} from step t's query [B][H]
-	dkeysZero    nn.Mat[T]
-	dbridge      nn.Mat[T]
-	dhn          nn.Mat[T]
-	demb         nn.Mat[T]
+// seq2seqRun holds one batch's encoder-side values that the backward pass
+// needs; the buffers are reused across batches.
+type seq2seqRun[T nn.Float] struct {
+	batch, srcSteps int
+	bridgeIn        nn.Mat[T] // top encoder layer's final states, concatenated [B][H_enc*dirs]
+	bridgePre       nn.Mat[T] // the bridge's output after tanh [B][H]
+	h0              nn.Mat[T] // decoder initial states [L*B][H]
+	dlogits         nn.Mat[T]
+	dbridge         nn.Mat[T]
+	dhn             nn.Mat[T]
+	denc            nn.Mat[T]
+	dkeysZero       nn.Mat[T]
 }
 
 // NewTranslation builds the task; vocabularies come from the checkpoint
@@ -195,25 +164,6 @@ func (m *Translation[T]) loadData(log io.Writer) error {
 	return nil
 }
 
-// feedSize is the width of what a decoder step feeds forward besides the
-// word embedding: the attentional vector (Luong input feeding), the
-// context (Bahdanau), or nothing.
-func (m *Translation[T]) feedSize() int {
-	switch {
-	case m.attn == nil:
-		return 0
-	case m.bahdanau():
-		return m.enc.Width()
-	case m.cfg.Decoder.InputFeeding:
-		return m.cfg.Decoder.Hidden
-	}
-	return 0
-}
-
-func (m *Translation[T]) bahdanau() bool {
-	return m.attn != nil && m.attn.Config.Kind == nn.AttentionAdditive
-}
-
 func (m *Translation[T]) build(rng *rand.Rand) error {
 	e, d := m.cfg.Encoder, m.cfg.Decoder
 	var err error
@@ -223,43 +173,23 @@ func (m *Translation[T]) build(rng *rand.Rand) error {
 		return fmt.Errorf("encoder: %w", err)
 	}
 	m.bridge = nn.NewLinear[T]("bridge", m.enc.Width(), d.Hidden, rng)
-	m.emb = nn.NewParam[T]("decoder.embedding.weight", m.tgt.Len(), d.Embed)
-	nn.InitNormal(m.emb.Value, 1, rng)
-	if d.Attention != "none" {
-		m.attn, err = nn.NewAttention[T]("decoder.attention", nn.AttentionConfig{
-			Kind: nn.AttentionKind(d.Attention), Query: d.Hidden, Key: m.enc.Width(), Hidden: d.Hidden}, rng)
-		if err != nil {
-			return fmt.Errorf("decoder.attention: %w", err)
-		}
-		m.combine = nn.NewLinear[T]("decoder.combine", m.enc.Width()+d.Hidden, d.Hidden, rng)
-	}
-	m.rnn, err = nn.NewRecurrent[T]("decoder.rnn", nn.RecurrentConfig{
-		Cell: nn.Cell(d.Cell), Input: d.Embed + m.feedSize(), Hidden: d.Hidden, Layers: d.Layers, Dropout: d.Dropout}, rng)
-	if err != nil {
-		return fmt.Errorf("decoder: %w", err)
-	}
-	m.out = nn.NewLinear[T]("decoder.out", d.Hidden, m.tgt.Len(), rng)
-	if d.TieEmbeddings {
-		m.out.Weight = m.emb // one table, read by the embedding and the output layer
-	}
-	m.drop.P = d.Dropout
-	return nil
+	m.dec, err = decoders.New[T]("decoder", decoderConfig(d, m.tgt.Len(), m.enc.Width()), rng)
+	return err
+}
+
+// decoderConfig turns the decoder section into the decoder's configuration
+// for a vocabulary of vocab words attending over keys of width key.
+func decoderConfig(d config.Decoder, vocab, key int) decoders.Config {
+	return decoders.Config{Vocab: vocab, Embed: d.Embed, Cell: nn.Cell(d.Cell), Hidden: d.Hidden, Layers: d.Layers,
+		Dropout: d.Dropout, Attention: nn.AttentionKind(d.Attention), Key: key, InputFeeding: d.InputFeeding,
+		TieEmbeddings: d.TieEmbeddings, Pad: datasets.PadID}
 }
 
 // Params lists every parameter once (a tied table appears once).
 func (m *Translation[T]) Params() nn.Params[T] {
 	ps := append(nn.Params[T]{}, m.enc.Params()...)
 	ps = append(ps, m.bridge.Params()...)
-	ps = append(ps, m.emb)
-	ps = append(ps, m.rnn.Params()...)
-	if m.attn != nil {
-		ps = append(ps, m.attn.Params()...)
-		ps = append(ps, m.combine.Params()...)
-	}
-	if m.cfg.Decoder.TieEmbeddings {
-		return append(ps, m.out.Bias)
-	}
-	return append(ps, m.out.Params()...)
+	return append(ps, m.dec.Params()...)
 }
 
 // Buffers is nil: the model has no untrained state.
@@ -268,21 +198,10 @@ func (m *Translation[T]) Buffers() nn.Params[T] { return nil }
 // Describe lists the layers.
 func (m *Translation[T]) Describe() []string {
 	e, d := m.cfg.Encoder, m.cfg.Decoder
-	att := "no attention"
-	if m.attn != nil {
-		att = d.Attention + " attention"
-		if m.bahdanau() {
-			att += " (before the step, context fed in)"
-		} else if d.InputFeeding {
-			att += ", input feeding"
-		}
-	}
-	return []string{
+	return append([]string{
 		fmt.Sprintf("encoder    embedding %d → %d, %s %d hidden × %d layer(s), bidirectional %v", m.src.Len(), e.Embed, e.Cell, e.Hidden, e.Layers, e.Bidirectional),
 		fmt.Sprintf("bridge     %d → %d, tanh: the decoder's initial state", m.enc.Width(), d.Hidden),
-		fmt.Sprintf("decoder    embedding %d → %d, %s %d hidden × %d layer(s), %s", m.tgt.Len(), d.Embed, d.Cell, d.Hidden, d.Layers, att),
-		fmt.Sprintf("out        %d → %d logits (tied embeddings %v), softmax cross-entropy", d.Hidden, m.tgt.Len(), d.TieEmbeddings),
-	}
+	}, m.dec.Describe()...)
 }
 
 // Meta keeps both vocabularies.
@@ -304,32 +223,42 @@ func (m *Translation[T]) batchOf(ex []datasets.Example) (src []int, steps int, t
 		}
 		steps = max(steps, len(e.Tgt)-1)
 	}
-	tokens = make([]int, steps*b)
-	targets = make([]int, steps*b)
-	for j, e := range ex {
-		for t := 0; t < steps; t++ {
-			tokens[t*b+j], targets[t*b+j] = datasets.PadID, nn.IgnoreIndex
-			if t < len(e.Tgt)-1 {
-				tokens[t*b+j], targets[t*b+j] = e.Tgt[t], e.Tgt[t+1]
-			}
-		}
-	}
+	tokens, targets = shiftTargets(ex, steps, func(e datasets.Example) []int { return e.Tgt })
 	return src, steps, tokens, targets
 }
 
+// shiftTargets lays out sequences (<bos> ... <eos>) for teacher forcing:
+// decoder inputs and targets time-major [steps*B], the targets one token
+// ahead of the inputs, padded with PadID and IgnoreIndex.
+func shiftTargets[E any](ex []E, steps int, seq func(E) []int) (tokens, targets []int) {
+	b := len(ex)
+	tokens = make([]int, steps*b)
+	targets = make([]int, steps*b)
+	for j, e := range ex {
+		ids := seq(e)
+		for t := 0; t < steps; t++ {
+			tokens[t*b+j], targets[t*b+j] = datasets.PadID, nn.IgnoreIndex
+			if t < len(ids)-1 {
+				tokens[t*b+j], targets[t*b+j] = ids[t], ids[t+1]
+			}
+		}
+	}
+	return tokens, targets
+}
+
 // encode runs the encoder and the bridge for a batch of sources of length
-// S, sets the attention keys, and returns the decoder's initial states.
-func (m *Translation[T]) encode(src []int, S, B int, train bool, rng *rand.Rand) (h0 nn.Mat[T], err error) {
+// S, returning the decoder's initial states and the keys to attend over.
+func (m *Translation[T]) encode(src []int, S, B int, train bool, rng *rand.Rand) (h0, keys nn.Mat[T], err error) {
 	lengths := make([]int, B)
 	for i := range lengths {
 		lengths[i] = S
 	}
 	keys, hn, _, err := m.enc.Forward(src, S, B, lengths, train, rng)
 	if err != nil {
-		return h0, err
+		return h0, keys, err
 	}
 	r := &m.run
-	r.keys = keys
+	r.batch, r.srcSteps = B, S
 	ec := m.enc.RNN.Config
 	nd, top := ec.Directions(), ec.Layers-1
 	r.bridgeIn = nn.NewMatLike(r.bridgeIn, B, m.enc.Width())
@@ -347,69 +276,7 @@ func (m *Translation[T]) encode(src []int, S, B int, train bool, rng *rand.Rand)
 	for l := 0; l < layers; l++ {
 		r.h0.RowBlock(l*B, (l+1)*B).CopyFrom(out)
 	}
-	if m.attn != nil {
-		if err := m.attn.SetKeys(keys, lengths, S); err != nil {
-			return h0, err
-		}
-	}
-	return r.h0, nil
-}
-
-// step runs decoder step t of the training pass: it builds the step input
-// from the words and the previous feed, runs the recurrent view, attends,
-// and leaves the attentional vector in r.att. hPrev, cPrev are the states
-// entering the step; it returns those leaving it.
-func (m *Translation[T]) step(t int, hPrev, cPrev nn.Mat[T], train bool, rng *rand.Rand) (hn, cn nn.Mat[T]) {
-	r := &m.run
-	B, H, E := r.batch, m.cfg.Decoder.Hidden, m.cfg.Decoder.Embed
-	rows := func(x nn.Mat[T]) nn.Mat[T] { return x.RowBlock(t*B, (t+1)*B) }
-	in := rows(r.in)
-	table := nn.Mat[T]{Rows: m.emb.Shape[0], Cols: E, Data: m.emb.Value}
-	for b := 0; b < B; b++ {
-		copy(in.Row(b)[:E], table.Row(r.tokens[t*B+b]))
-	}
-	feed := m.feedSize()
-	var ctx nn.Mat[T]
-	switch {
-	case m.bahdanau():
-		q := hPrev.RowBlock((m.cfg.Decoder.Layers-1)*B, m.cfg.Decoder.Layers*B)
-		var cache *nn.AttentionCache[T]
-		ctx, _, cache = m.attn.Forward(q)
-		r.caches[t] = cache
-		for b := 0; b < B; b++ {
-			copy(in.Row(b)[E:], ctx.Row(b))
-		}
-	case feed > 0: // Luong input feeding: the previous attentional vector
-		for b := 0; b < B; b++ {
-			if t == 0 {
-				clear(in.Row(b)[E:])
-			} else {
-				copy(in.Row(b)[E:], r.att.Row((t-1)*B+b))
-			}
-		}
-	}
-	y, hn, cn := m.views[t].Forward(in, 1, B, hPrev, cPrev, train, rng)
-	rows(r.hTop).CopyFrom(y)
-	att := rows(r.att)
-	if m.attn == nil {
-		att.CopyFrom(y)
-		return hn, cn
-	}
-	if !m.bahdanau() {
-		var cache *nn.AttentionCache[T]
-		ctx, _, cache = m.attn.Forward(y)
-		r.caches[t] = cache
-	}
-	cat := rows(r.cat)
-	K := m.enc.Width()
-	for b := 0; b < B; b++ {
-		copy(cat.Row(b)[:K], ctx.Row(b))
-		copy(cat.Row(b)[K:], y.Row(b))
-	}
-	nn.Gemm(false, true, 1, cat, m.combine.Weight.Mat(), 0, att)
-	nn.AddBias(att, m.combine.Bias.Value)
-	nn.Tanh(att.Data[:B*H], att.Data[:B*H])
-	return hn, cn
+	return r.h0, keys, nil
 }
 
 // teacherForcing is the probability of feeding the true previous word at
@@ -424,225 +291,32 @@ func (m *Translation[T]) teacherForcing(step int) float64 {
 // With ratio < 1 (training), each step after the first feeds the model's
 // own previous prediction instead of the true word with probability
 // 1-ratio, per sequence.
-func (m *Translation[T]) forward(src []int, S int, tokens, targets []int, steps int, ratio float64, train bool, rng *rand.Rand) (nn.Mat[T], error) {
+func (m *Translation[T]) forward(src []int, S int, tokens []int, steps int, ratio float64, train bool, rng *rand.Rand) (nn.Mat[T], error) {
 	B := len(src) / S
-	r := &m.run
-	r.steps, r.batch, r.tokens, r.targets, r.srcSteps = steps, B, tokens, targets, S
-	H, K := m.cfg.Decoder.Hidden, m.enc.Width()
-	h, err := m.encode(src, S, B, train, rng)
+	h0, keys, err := m.encode(src, S, B, train, rng)
 	if err != nil {
 		return nn.Mat[T]{}, err
 	}
-	for len(m.views) < steps {
-		m.views = append(m.views, m.rnn.Share())
-	}
-	if cap(r.caches) < steps {
-		r.caches = make([]*nn.AttentionCache[T], steps)
-	}
-	r.caches = r.caches[:steps]
-	r.in = nn.NewMatLike(r.in, steps*B, m.cfg.Decoder.Embed+m.feedSize())
-	r.hTop = nn.NewMatLike(r.hTop, steps*B, H)
-	r.att = nn.NewMatLike(r.att, steps*B, H)
-	if m.attn != nil {
-		r.cat = nn.NewMatLike(r.cat, steps*B, K+H)
-	}
-	r.whole = ratio >= 1 && m.feedSize() == 0 && !m.stepwise
-	if r.whole {
-		m.forwardWhole(h, train, rng)
-	}
-	var c nn.Mat[T]
-	for t := 0; t < steps && !r.whole; t++ {
-		if t > 0 && ratio < 1 { // scheduled sampling: maybe feed the model's own guess
-			guess := m.out.Forward(r.att.RowBlock((t-1)*B, t*B))
-			for b := 0; b < B; b++ {
-				if r.tokens[t*B+b] != datasets.PadID && rng.Float64() >= ratio {
-					r.tokens[t*B+b] = argmax(guess.Row(b))
-				}
-			}
-		}
-		h, c = m.step(t, h, c, train, rng)
-	}
-	y := r.att
-	if train && m.drop.P > 0 {
-		r.dropped = nn.NewMatLike(r.dropped, y.Rows, y.Cols)
-		r.dropped.CopyFrom(y)
-		m.drop.Forward(r.dropped, true, rng)
-		y = r.dropped
-	} else {
-		m.drop.Forward(y, false, nil)
-	}
-	return m.out.Forward(y), nil
+	return m.dec.Forward(decoders.Batch[T]{H0: h0, Keys: keys, S: S, Tokens: tokens, Steps: steps}, ratio, train, rng)
 }
 
-// forwardWhole is the decoder's forward pass when no step depends on the
-// previous step's output (teacher forcing, no input feeding, attention
-// after the step, if any): the recurrent stack runs over the whole target
-// sequence in one call — its input projection one GEMM for all steps — and
-// the attentional vectors of all steps are one GEMM too.
-func (m *Translation[T]) forwardWhole(h0 nn.Mat[T], train bool, rng *rand.Rand) {
-	r := &m.run
-	B, E, K := r.batch, m.cfg.Decoder.Embed, m.enc.Width()
-	table := nn.Mat[T]{Rows: m.emb.Shape[0], Cols: E, Data: m.emb.Value}
-	for i, tok := range r.tokens {
-		copy(r.in.Row(i), table.Row(tok))
-	}
-	y, _, _ := m.rnn.Forward(r.in, r.steps, B, h0, nn.Mat[T]{}, train, rng)
-	r.hTop.CopyFrom(y)
-	if m.attn == nil {
-		r.att.CopyFrom(y)
-		return
-	}
-	for t := 0; t < r.steps; t++ {
-		ctx, _, cache := m.attn.Forward(y.RowBlock(t*B, (t+1)*B))
-		r.caches[t] = cache
-		for b := 0; b < B; b++ {
-			row := r.cat.Row(t*B + b)
-			copy(row[:K], ctx.Row(b))
-			copy(row[K:], y.Row(t*B+b))
-		}
-	}
-	nn.Gemm(false, true, 1, r.cat, m.combine.Weight.Mat(), 0, r.att)
-	nn.AddBias(r.att, m.combine.Bias.Value)
-	n := r.att.Rows * r.att.Cols
-	nn.Tanh(r.att.Data[:n], r.att.Data[:n])
-}
-
-// backwardWhole is the backward pass of forwardWhole, from the gradient of
-// the attentional vectors in r.datt; it returns the gradient of the
-// decoder's initial states.
-func (m *Translation[T]) backwardWhole() nn.Mat[T] {
-	r := &m.run
-	B, H, E, K := r.batch, m.cfg.Decoder.Hidden, m.cfg.Decoder.Embed, m.enc.Width()
-	dy := r.datt
-	if m.attn != nil {
-		for i, a := range r.att.Data[:r.att.Rows*H] {
-			r.dcat.Data[i] = r.datt.Data[i] * (1 - a*a)
-		}
-		r.dcatAll = nn.NewMatLike(r.dcatAll, r.steps*B, K+H)
-		nn.Gemm(false, false, 1, r.dcat, m.combine.Weight.Mat(), 0, r.dcatAll)
-		r.dyAll = nn.NewMatLike(r.dyAll, r.steps*B, H)
-		for t := 0; t < r.steps; t++ {
-			for b := 0; b < B; b++ {
-				row := r.dcatAll.Row(t*B + b)
-				copy(r.dctx.Row(b), row[:K])
-				copy(r.dyAll.Row(t*B+b), row[K:])
-			}
-			m.attn.Backward(r.dctx, nn.Mat[T]{}, r.caches[t], r.dq)
-			addMat(r.dyAll.RowBlock(t*B, (t+1)*B), r.dq)
-		}
-		dy = r.dyAll
-	}
-	dx, dh0, _ := m.rnn.Backward(dy, nn.Mat[T]{}, nn.Mat[T]{})
-	table := nn.Mat[T]{Rows: m.emb.Shape[0], Cols: E, Data: m.emb.Grad}
-	for i, tok := range r.tokens {
-		row := table.Row(tok)
-		for j, v := range dx.Row(i) {
-			row[j] += v
-		}
-	}
-	return dh0
-}
-
-// backward backpropagates dlogits [T*B][V] through the decoder steps in
-// reverse, then the bridge and the encoder.
+// backward backpropagates dlogits [T*B][V] through the decoder, then the
+// bridge and the encoder.
 func (m *Translation[T]) backward(dlogits nn.Mat[T]) {
 	r := &m.run
-	B, H, E, K := r.batch, m.cfg.Decoder.Hidden, m.cfg.Decoder.Embed, m.enc.Width()
-	L := m.cfg.Decoder.Layers
-	r.datt = nn.NewMatLike(r.datt, r.steps*B, H)
-	m.out.Backward(dlogits, r.datt)
-	m.drop.Backward(r.datt)
-	if m.attn != nil {
-		r.dcat = nn.NewMatLike(r.dcat, r.steps*B, H) // gradient of combine's pre-activation, all steps
-	}
-	r.dstep = nn.NewMatLike(r.dstep, B, H)
-	r.dq = nn.NewMatLike(r.dq, B, H)
-	r.dctx = nn.NewMatLike(r.dctx, B, K)
-	feed := m.feedSize()
-	r.dfeed = nn.NewMatLike(r.dfeed, B, max(feed, 1))
-	r.dfeed.Zero()
-	r.dhTopExtra = nn.NewMatLike(r.dhTopExtra, B, H)
-	r.dhTopExtra.Zero()
-	r.dcatStep = nn.NewMatLike(r.dcatStep, B, K+H) // d[ctx; h] of one step
-	table := nn.Mat[T]{Rows: m.emb.Shape[0], Cols: E, Data: m.emb.Grad}
-	var dh, dc nn.Mat[T]
-	if r.whole {
-		dh = m.backwardWhole()
-	}
-	for t := r.steps - 1; t >= 0 && !r.whole; t-- {
-		rows := func(x nn.Mat[T]) nn.Mat[T] { return x.RowBlock(t*B, (t+1)*B) }
-		datt := rows(r.datt)
-		if feed > 0 && !m.bahdanau() && t < r.steps-1 { // input feeding: step t+1 read att_t
-			for b := 0; b < B; b++ {
-				row := datt.Row(b)
-				for j, v := range r.dfeed.Row(b) {
-					row[j] += v
-				}
-			}
-		}
-		dy := r.dstep
-		if m.attn == nil {
-			dy.CopyFrom(datt)
-		} else {
-			att, dpre := rows(r.att), rows(r.dcat)
-			for i, a := range att.Data[:B*H] {
-				dpre.Data[i] = datt.Data[i] * (1 - a*a)
-			}
-			nn.Gemm(false, false, 1, dpre, m.combine.Weight.Mat(), 0, r.dcatStep)
-			for b := 0; b < B; b++ {
-				copy(r.dctx.Row(b), r.dcatStep.Row(b)[:K])
-				copy(dy.Row(b), r.dcatStep.Row(b)[K:])
-			}
-			if !m.bahdanau() {
-				m.attn.Backward(r.dctx, nn.Mat[T]{}, r.caches[t], r.dq)
-				addMat(dy, r.dq)
-			}
-		}
-		if m.bahdanau() {
-			addMat(dy, r.dhTopExtra)
-		}
-		dx, dh0, dc0 := m.views[t].Backward(dy, dh, dc)
-		dh, dc = dh0, dc0
-		for b := 0; b < B; b++ {
-			row := table.Row(r.tokens[t*B+b])
-			for j, v := range dx.Row(b)[:E] {
-				row[j] += v
-			}
-		}
-		switch {
-		case m.bahdanau():
-			for b := 0; b < B; b++ {
-				row := r.dctx.Row(b)
-				for j, v := range dx.Row(b)[E:] {
-					row[j] += v
-				}
-			}
-			m.attn.Backward(r.dctx, nn.Mat[T]{}, r.caches[t], r.dhTopExtra)
-		case feed > 0:
-			for b := 0; b < B; b++ {
-				copy(r.dfeed.Row(b), dx.Row(b)[E:])
-			}
-		}
-	}
-	if m.attn != nil {
-		nn.Gemm(true, false, 1, r.dcat, r.cat, 1, m.combine.Weight.GradMat())
-		nn.AddColumnSums(m.combine.Bias.Grad, r.dcat)
-	}
+	B, H, K := r.batch, m.cfg.Decoder.Hidden, m.enc.Width()
+	dh0, _, dkeys := m.dec.Backward(dlogits)
 	// The bridge feeds every decoder layer's initial state.
 	r.dbridge = nn.NewMatLike(r.dbridge, B, H)
 	r.dbridge.Zero()
-	for l := 0; l < L; l++ {
-		addMat(r.dbridge, dh.RowBlock(l*B, (l+1)*B))
-	}
-	if m.bahdanau() {
-		addMat(r.dbridge, r.dhTopExtra) // step 0's query was the top initial state
+	for l := 0; l < m.cfg.Decoder.Layers; l++ {
+		addMat(r.dbridge, dh0.RowBlock(l*B, (l+1)*B))
 	}
 	for i, o := range r.bridgePre.Data[:B*H] {
 		r.dbridge.Data[i] *= 1 - o*o
 	}
-	db := nn.NewMatLike(r.demb, B, K)
-	r.demb = db
-	m.bridge.Backward(r.dbridge, db)
+	r.denc = nn.NewMatLike(r.denc, B, K)
+	m.bridge.Backward(r.dbridge, r.denc)
 	ec := m.enc.RNN.Config
 	nd, top := ec.Directions(), ec.Layers-1
 	r.dhn = nn.NewMatLike(r.dhn, m.enc.RNN.StateRows(B), ec.Hidden)
@@ -650,13 +324,10 @@ func (m *Translation[T]) backward(dlogits nn.Mat[T]) {
 	for d := 0; d < nd; d++ {
 		k := top*nd + d
 		for b := 0; b < B; b++ {
-			copy(r.dhn.Row(k*B+b), db.Row(b)[d*ec.Hidden:(d+1)*ec.Hidden])
+			copy(r.dhn.Row(k*B+b), r.denc.Row(b)[d*ec.Hidden:(d+1)*ec.Hidden])
 		}
 	}
-	var dkeys nn.Mat[T]
-	if m.attn != nil {
-		dkeys = m.attn.KeysGrad()
-	} else {
+	if dkeys.Empty() {
 		r.dkeysZero = nn.NewMatLike(r.dkeysZero, B*r.srcSteps, K)
 		r.dkeysZero.Zero()
 		dkeys = r.dkeysZero
@@ -692,7 +363,7 @@ func (m *Translation[T]) TrainStep(step int, rng *rand.Rand) (float64, int, erro
 
 func (m *Translation[T]) trainOn(ex []datasets.Example, ratio float64, rng *rand.Rand) (float64, int, error) {
 	src, steps, tokens, targets := m.batchOf(ex)
-	logits, err := m.forward(src, len(ex[0].Src), tokens, targets, steps, ratio, true, rng)
+	logits, err := m.forward(src, len(ex[0].Src), tokens, steps, ratio, true, rng)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -713,7 +384,7 @@ func (m *Translation[T]) lossOn(examples []datasets.Example) (float64, int, erro
 	var count int
 	for _, group := range byLength(examples, m.cfg.Train.Batch) {
 		src, steps, tokens, targets := m.batchOf(group)
-		logits, err := m.forward(src, len(group[0].Src), tokens, targets, steps, 1, false, nil)
+		logits, err := m.forward(src, len(group[0].Src), tokens, steps, 1, false, nil)
 		if err != nil {
 			return 0, 0, err
 		}
@@ -845,26 +516,11 @@ func (m *Translation[T]) translate(srcs [][]int, rng *rand.Rand) ([]decoding.Hyp
 			for j, i := range part {
 				batch[j] = srcs[i]
 			}
-			t, err := m.newTranslator(batch)
+			tr, err := m.newSearch(batch)
 			if err != nil {
 				return nil, err
 			}
-			tr := t.stepper()
-			var hyps []decoding.Hypothesis
-			switch d.Strategy {
-			case "beam":
-				nbest, err := decoding.Beam(tr, len(batch), m.bosID(), m.eosID(), d.MaxLen, d.Beam, d.LengthPenalty)
-				if err != nil {
-					return nil, err
-				}
-				for _, nb := range nbest {
-					hyps = append(hyps, nb[0])
-				}
-			case "sample":
-				hyps, err = decoding.Sample(tr, len(batch), m.bosID(), m.eosID(), d.MaxLen, d.Temperature, rng)
-			default:
-				hyps, err = decoding.Greedy(tr, len(batch), m.bosID(), m.eosID(), d.MaxLen)
-			}
+			hyps, err := decoders.Decode(tr, len(batch), m.bosID(), m.eosID(), decodeOptions(d), rng)
 			if err != nil {
 				return nil, err
 			}
@@ -876,23 +532,14 @@ func (m *Translation[T]) translate(srcs [][]int, rng *rand.Rand) ([]decoding.Hyp
 	return out, nil
 }
 
-// translator adapts the model to decoding.Stepper: it holds one decoder
-// state per live hypothesis and the source each hypothesis translates.
-type translator[T nn.Float] struct {
-	m      *Translation[T]
-	S      int
-	keys   nn.Mat[T] // encoder states per source item [items*S][Key]
-	item   []int     // hypothesis → source item
-	h, c   nn.Mat[T] // [L*n][H]
-	feed   nn.Mat[T] // [n][feed]
-	in     nn.Mat[T]
-	cat    nn.Mat[T]
-	hkeys  nn.Mat[T] // keys laid out per hypothesis [n*S][Key]
-	logp   []float64
-	weight [][]float64
+// decodeOptions converts the config's eval.decode section for the decoder.
+func decodeOptions(d config.Decode) decoders.DecodeOptions {
+	return decoders.DecodeOptions{Strategy: d.Strategy, Beam: d.Beam, LengthPenalty: d.LengthPenalty, MaxLen: d.MaxLen, Temperature: d.Temperature}
 }
 
-func (m *Translation[T]) newTranslator(srcs [][]int) (*translator[T], error) {
+// newSearch encodes a batch of sources of one length and returns the
+// decoder's search over them.
+func (m *Translation[T]) newSearch(srcs [][]int) (decoding.Stepper, error) {
 	B, S := len(srcs), len(srcs[0])
 	ids := make([]int, S*B)
 	for b, s := range srcs {
@@ -900,171 +547,11 @@ func (m *Translation[T]) newTranslator(srcs [][]int) (*translator[T], error) {
 			ids[t*B+b] = id
 		}
 	}
-	h0, err := m.encode(ids, S, B, false, nil)
+	h0, keys, err := m.encode(ids, S, B, false, nil)
 	if err != nil {
 		return nil, err
 	}
-
-	tr := &translator[T]{m: m, S: S, item: make([]int, B), h: h0.Clone()}
-	for b := range tr.item {
-		tr.item[b] = b
-	}
-	if m.cfg.Decoder.Cell == string(nn.CellLSTM) {
-		tr.c = nn.NewMat[T](h0.Rows, h0.Cols)
-	}
-	tr.feed = nn.NewMat[T](B, max(m.feedSize(), 1))
-	tr.keys = m.run.keys.Clone()
-	tr.hkeys = tr.keys.Clone()
-	if m.attn != nil { // attend over the translator's own copy, which Reorder rearranges
-		lengths := make([]int, B)
-		for i := range lengths {
-			lengths[i] = S
-		}
-		if err := m.attn.SetKeys(tr.hkeys, lengths, S); err != nil {
-			return nil, err
-		}
-	}
-	return tr, nil
-}
-
-// Step feeds one token per hypothesis and returns next-token log-probabilities.
-func (tr *translator[T]) Step(tokens []int) ([]float64, error) {
-	m := tr.m
-	n := len(tokens)
-	E, H, K := m.cfg.Decoder.Embed, m.cfg.Decoder.Hidden, m.enc.Width()
-	L := m.cfg.Decoder.Layers
-	feed := m.feedSize()
-	tr.in = nn.NewMatLike(tr.in, n, E+feed)
-	table := nn.Mat[T]{Rows: m.emb.Shape[0], Cols: E, Data: m.emb.Value}
-	for b, tok := range tokens {
-		if tok < 0 || tok >= table.Rows {
-			return nil, fmt.Errorf("token %d outside the target vocabulary", tok)
-		}
-		copy(tr.in.Row(b)[:E], table.Row(tok))
-	}
-	var ctx, weights nn.Mat[T]
-	if m.bahdanau() {
-		ctx, weights, _ = m.attn.Forward(tr.h.RowBlock((L-1)*n, L*n))
-		for b := 0; b < n; b++ {
-			copy(tr.in.Row(b)[E:], ctx.Row(b))
-		}
-	} else if feed > 0 {
-		for b := 0; b < n; b++ {
-			copy(tr.in.Row(b)[E:], tr.feed.Row(b))
-		}
-	}
-	var cPrev nn.Mat[T]
-	if !tr.c.Empty() {
-		cPrev = tr.c
-	}
-	y, hn, cn := m.rnn.Forward(tr.in, 1, n, tr.h, cPrev, false, nil)
-	tr.h.CopyFrom(hn)
-	if !tr.c.Empty() {
-		tr.c.CopyFrom(cn)
-	}
-	att := y
-	if m.attn != nil {
-		if !m.bahdanau() {
-			ctx, weights, _ = m.attn.Forward(y)
-		}
-		tr.cat = nn.NewMatLike(tr.cat, n, K+H)
-		for b := 0; b < n; b++ {
-			copy(tr.cat.Row(b)[:K], ctx.Row(b))
-			copy(tr.cat.Row(b)[K:], y.Row(b))
-		}
-		att = m.combine.Forward(tr.cat)
-		nn.Tanh(att.Data[:n*H], att.Data[:n*H])
-		if feed > 0 && !m.bahdanau() {
-			tr.feed.CopyFrom(att)
-		}
-		tr.weight = tr.weight[:0]
-		for b := 0; b < n; b++ {
-			row := make([]float64, tr.S)
-			for s, w := range weights.Row(b) {
-				row[s] = float64(w)
-			}
-			tr.weight = append(tr.weight, row)
-		}
-	}
-	logits := m.out.Forward(att)
-	V := logits.Cols
-	if cap(tr.logp) < n*V {
-		tr.logp = make([]float64, n*V)
-	}
-	tr.logp = tr.logp[:n*V]
-	for b := 0; b < n; b++ {
-		logSoftmax(logits.Row(b), tr.logp[b*V:(b+1)*V])
-	}
-	return tr.logp, nil
-}
-
-// attentive is a translator whose model attends: it also reports the
-// attention weights, so the search can keep each hypothesis's alignment.
-type attentive[T nn.Float] struct{ *translator[T] }
-
-// Attention reports the last step's attention weights.
-func (a attentive[T]) Attention() [][]float64 { return a.weight }
-
-// stepper returns tr as the search should see it.
-func (tr *translator[T]) stepper() decoding.Stepper {
-	if tr.m.attn != nil {
-		return attentive[T]{tr}
-	}
-	return tr
-}
-
-// Reorder keeps the hypotheses at indices: their states, feeds and sources.
-func (tr *translator[T]) Reorder(indices []int) error {
-	m := tr.m
-	n, old := len(indices), len(tr.item)
-	L := m.cfg.Decoder.Layers
-	pick := func(src nn.Mat[T], blocks int) nn.Mat[T] {
-		dst := nn.NewMat[T](blocks*n, src.Cols)
-		for l := 0; l < blocks; l++ {
-			for i, j := range indices {
-				copy(dst.Row(l*n+i), src.Row(l*old+j))
-			}
-		}
-		return dst
-	}
-	tr.h = pick(tr.h, L)
-	if !tr.c.Empty() {
-		tr.c = pick(tr.c, L)
-	}
-	tr.feed = pick(tr.feed, 1)
-	item := make([]int, n)
-	for i, j := range indices {
-		item[i] = tr.item[j]
-	}
-	tr.item = item
-	if m.attn == nil {
-		return nil
-	}
-	tr.hkeys = nn.NewMatLike(tr.hkeys, n*tr.S, tr.keys.Cols)
-	for i, it := range item {
-		tr.hkeys.RowBlock(i*tr.S, (i+1)*tr.S).CopyFrom(tr.keys.RowBlock(it*tr.S, (it+1)*tr.S))
-	}
-	lengths := make([]int, n)
-	for i := range lengths {
-		lengths[i] = tr.S
-	}
-	return m.attn.SetKeys(tr.hkeys, lengths, tr.S)
-}
-
-// logSoftmax writes log(softmax(x)) into dst in float64.
-func logSoftmax[T nn.Float](x []T, dst []float64) {
-	mx := math.Inf(-1)
-	for _, v := range x {
-		mx = math.Max(mx, float64(v))
-	}
-	var z float64
-	for _, v := range x {
-		z += math.Exp(float64(v) - mx)
-	}
-	lz := math.Log(z) + mx
-	for i, v := range x {
-		dst[i] = float64(v) - lz
-	}
+	return m.dec.NewSearch(h0, nn.Mat[T]{}, keys, S, nil)
 }
 
 // Sample translates a few dev sentences for the run log.
@@ -1106,7 +593,7 @@ func (m *Translation[T]) Predict(in Input, out io.Writer, rng *rand.Rand) error 
 		r = f
 	}
 	if in.AttentionDir != "" {
-		if m.attn == nil {
+		if !m.dec.Attends() {
 			return fmt.Errorf("-attention: this model has no attention (decoder.attention: none)")
 		}
 		if err := os.MkdirAll(in.AttentionDir, 0o755); err != nil {

@@ -217,14 +217,14 @@ func TestTranslationWholeSequencePath(t *testing.T) {
 		m := newTranslation[float64](t, cfg)
 		ex := m.sampleBatch(rand.New(rand.NewPCG(4, 4)))
 		run := func(stepwise bool) (float64, map[string][]float64) {
-			m.stepwise = stepwise
+			m.dec.Stepwise = stepwise
 			m.Params().ZeroGrad()
 			sum, _, err := m.trainOn(ex, 1, rand.New(rand.NewPCG(5, 5)))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if m.run.whole == stepwise {
-				t.Fatalf("%s: stepwise=%v but the whole-sequence path was %v", attention, stepwise, m.run.whole)
+			if m.dec.Whole() == stepwise {
+				t.Fatalf("%s: stepwise=%v but the whole-sequence path was %v", attention, stepwise, m.dec.Whole())
 			}
 			g := map[string][]float64{}
 			for _, p := range m.Params() {

@@ -1,0 +1,239 @@
+package decoders
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/seqtask/seqtask/decoding"
+	"github.com/seqtask/seqtask/nn"
+)
+
+// DecodeOptions chooses how Decode generates sequences.
+type DecodeOptions struct {
+	Strategy      string  // greedy, sample or beam
+	Beam          int     // beam: hypotheses kept per step
+	LengthPenalty float64 // beam: scores are divided by length^LengthPenalty
+	MaxLen        int     // longest output, in tokens
+	Temperature   float64 // sample: softmax temperature
+}
+
+// Decode runs the search opt names over the n items of st, from bos until
+// eos or opt.MaxLen tokens, and returns one hypothesis per item (beam
+// search: the best). rng draws the samples of the sample strategy.
+func Decode(st decoding.Stepper, n, bos, eos int, opt DecodeOptions, rng *rand.Rand) ([]decoding.Hypothesis, error) {
+	switch opt.Strategy {
+	case "beam":
+		nbest, err := decoding.Beam(st, n, bos, eos, opt.MaxLen, opt.Beam, opt.LengthPenalty)
+		if err != nil {
+			return nil, err
+		}
+		hyps := make([]decoding.Hypothesis, len(nbest))
+		for i, nb := range nbest {
+			hyps[i] = nb[0]
+		}
+		return hyps, nil
+	case "sample":
+		return decoding.Sample(st, n, bos, eos, opt.MaxLen, opt.Temperature, rng)
+	case "greedy", "":
+		return decoding.Greedy(st, n, bos, eos, opt.MaxLen)
+	}
+	return nil, fmt.Errorf("decoder: unknown decoding strategy %q (want greedy, sample or beam)", opt.Strategy)
+}
+
+// search adapts the decoder to decoding.Stepper: it holds one decoder
+// state per live hypothesis and the item (source sentence, image) each
+// hypothesis belongs to.
+type search[T nn.Float] struct {
+	d       *RNN[T]
+	S       int
+	keys    nn.Mat[T] // keys per item [items*S][Key]
+	lengths []int     // valid keys per item
+	item    []int     // hypothesis → item
+	h, c    nn.Mat[T] // [L*n][H]
+	feed    nn.Mat[T] // [n][feed]
+	in      nn.Mat[T]
+	cat     nn.Mat[T]
+	hkeys   nn.Mat[T] // keys laid out per hypothesis [n*S][Key]
+	logp    []float64
+	weight  [][]float64
+}
+
+// NewSearch returns the decoder as a decoding.Stepper for B items starting
+// from the initial states h0 [Layers*B][Hidden] (and c0, or empty for
+// zero LSTM cells), attending over keys [B*S][Key] with lengths (nil: S
+// for every item). With attention the result is a
+// decoding.AttentionStepper. It copies its inputs; while it is in use,
+// the decoder must not run Forward.
+func (d *RNN[T]) NewSearch(h0, c0, keys nn.Mat[T], S int, lengths []int) (decoding.Stepper, error) {
+	c := d.cfg
+	if h0.Rows%c.Layers != 0 || h0.Rows == 0 || h0.Cols != c.Hidden {
+		return nil, fmt.Errorf("decoder: initial states are %d×%d, want (%d layers × batch)×%d", h0.Rows, h0.Cols, c.Layers, c.Hidden)
+	}
+	B := h0.Rows / c.Layers
+	s := &search[T]{d: d, S: S, item: make([]int, B), h: h0.Clone()}
+	for b := range s.item {
+		s.item[b] = b
+	}
+	switch {
+	case !c0.Empty() && (c0.Rows != h0.Rows || c0.Cols != h0.Cols):
+		return nil, fmt.Errorf("decoder: initial cells %d×%d for states %d×%d", c0.Rows, c0.Cols, h0.Rows, h0.Cols)
+	case !c0.Empty():
+		s.c = c0.Clone()
+	case c.Cell == nn.CellLSTM:
+		s.c = nn.NewMat[T](h0.Rows, h0.Cols)
+	}
+	s.feed = nn.NewMat[T](B, max(d.feedSize(), 1))
+	if d.attn == nil {
+		return s, nil
+	}
+	if S < 1 || keys.Rows != B*S || keys.Cols != c.Key {
+		return nil, fmt.Errorf("decoder: keys are %d×%d, want (batch %d × %d positions)×%d", keys.Rows, keys.Cols, B, S, c.Key)
+	}
+	if lengths == nil {
+		lengths = allOf(B, S)
+	}
+	s.keys = keys.Clone()
+	s.lengths = append([]int(nil), lengths...)
+	s.hkeys = s.keys.Clone()
+	// Attend over the search's own copy, which Reorder rearranges.
+	if err := d.attn.SetKeys(s.hkeys, s.lengths, S); err != nil {
+		return nil, fmt.Errorf("decoder: %w", err)
+	}
+	return attentive[T]{s}, nil
+}
+
+// Step feeds one token per hypothesis and returns next-token log-probabilities.
+func (s *search[T]) Step(tokens []int) ([]float64, error) {
+	d := s.d
+	n := len(tokens)
+	E, H, K := d.cfg.Embed, d.cfg.Hidden, d.cfg.Key
+	L := d.cfg.Layers
+	feed := d.feedSize()
+	s.in = nn.NewMatLike(s.in, n, E+feed)
+	table := nn.Mat[T]{Rows: d.emb.Shape[0], Cols: E, Data: d.emb.Value}
+	for b, tok := range tokens {
+		if tok < 0 || tok >= table.Rows {
+			return nil, fmt.Errorf("token %d outside the target vocabulary", tok)
+		}
+		copy(s.in.Row(b)[:E], table.Row(tok))
+	}
+	var ctx, weights nn.Mat[T]
+	if d.bahdanau() {
+		ctx, weights, _ = d.attn.Forward(s.h.RowBlock((L-1)*n, L*n))
+		for b := 0; b < n; b++ {
+			copy(s.in.Row(b)[E:], ctx.Row(b))
+		}
+	} else if feed > 0 {
+		for b := 0; b < n; b++ {
+			copy(s.in.Row(b)[E:], s.feed.Row(b))
+		}
+	}
+	var cPrev nn.Mat[T]
+	if !s.c.Empty() {
+		cPrev = s.c
+	}
+	y, hn, cn := d.rnn.Forward(s.in, 1, n, s.h, cPrev, false, nil)
+	s.h.CopyFrom(hn)
+	if !s.c.Empty() {
+		s.c.CopyFrom(cn)
+	}
+	att := y
+	if d.attn != nil {
+		if !d.bahdanau() {
+			ctx, weights, _ = d.attn.Forward(y)
+		}
+		s.cat = nn.NewMatLike(s.cat, n, K+H)
+		for b := 0; b < n; b++ {
+			copy(s.cat.Row(b)[:K], ctx.Row(b))
+			copy(s.cat.Row(b)[K:], y.Row(b))
+		}
+		att = d.combine.Forward(s.cat)
+		nn.Tanh(att.Data[:n*H], att.Data[:n*H])
+		if feed > 0 && !d.bahdanau() {
+			s.feed.CopyFrom(att)
+		}
+		s.weight = s.weight[:0]
+		for b := 0; b < n; b++ {
+			row := make([]float64, s.S)
+			for j, w := range weights.Row(b) {
+				row[j] = float64(w)
+			}
+			s.weight = append(s.weight, row)
+		}
+	}
+	logits := d.out.Forward(att)
+	V := logits.Cols
+	if cap(s.logp) < n*V {
+		s.logp = make([]float64, n*V)
+	}
+	s.logp = s.logp[:n*V]
+	for b := 0; b < n; b++ {
+		logSoftmax(logits.Row(b), s.logp[b*V:(b+1)*V])
+	}
+	return s.logp, nil
+}
+
+// attentive is a search whose decoder attends: it also reports the
+// attention weights, so the search can keep each hypothesis's alignment.
+type attentive[T nn.Float] struct{ *search[T] }
+
+// Attention reports the last step's attention weights.
+func (a attentive[T]) Attention() [][]float64 { return a.weight }
+
+// Reorder keeps the hypotheses at indices: their states, feeds and items.
+func (s *search[T]) Reorder(indices []int) error {
+	d := s.d
+	n, old := len(indices), len(s.item)
+	L := d.cfg.Layers
+	for _, j := range indices {
+		if j < 0 || j >= old {
+			return fmt.Errorf("decoder: reorder index %d outside %d hypotheses", j, old)
+		}
+	}
+	pick := func(src nn.Mat[T], blocks int) nn.Mat[T] {
+		dst := nn.NewMat[T](blocks*n, src.Cols)
+		for l := 0; l < blocks; l++ {
+			for i, j := range indices {
+				copy(dst.Row(l*n+i), src.Row(l*old+j))
+			}
+		}
+		return dst
+	}
+	s.h = pick(s.h, L)
+	if !s.c.Empty() {
+		s.c = pick(s.c, L)
+	}
+	s.feed = pick(s.feed, 1)
+	item := make([]int, n)
+	for i, j := range indices {
+		item[i] = s.item[j]
+	}
+	s.item = item
+	if d.attn == nil {
+		return nil
+	}
+	s.hkeys = nn.NewMatLike(s.hkeys, n*s.S, s.keys.Cols)
+	lengths := make([]int, n)
+	for i, it := range item {
+		s.hkeys.RowBlock(i*s.S, (i+1)*s.S).CopyFrom(s.keys.RowBlock(it*s.S, (it+1)*s.S))
+		lengths[i] = s.lengths[it]
+	}
+	return d.attn.SetKeys(s.hkeys, lengths, s.S)
+}
+
+// logSoftmax writes log(softmax(x)) into dst in float64.
+func logSoftmax[T nn.Float](x []T, dst []float64) {
+	mx := math.Inf(-1)
+	for _, v := range x {
+		mx = math.Max(mx, float64(v))
+	}
+	var z float64
+	for _, v := range x {
+		z += math.Exp(float64(v) - mx)
+	}
+	lz := math.Log(z) + mx
+	for i, v := range x {
+		dst[i] = float64(v) - lz
+	}
+}
