@@ -39,7 +39,7 @@ func (c *Config) KeyError(key, format string, args ...any) *Error {
 
 // CheckFiles reports, as located errors, the files the config names for
 // training that do not exist: data.path (unless video generates it),
-// data.val_path (likewise) and train.init_from. Prediction from a
+// data.val_path (likewise), data.images (captioning) and train.init_from. Prediction from a
 // checkpoint needs none of them, so this is not part of validation.
 func (c *Config) CheckFiles() error {
 	var errs Errors
@@ -54,6 +54,9 @@ func (c *Config) CheckFiles() error {
 	gen := c.Task == "video" && c.Data.Generate != nil
 	check("data.path", c.Data.Path, gen)
 	check("data.val_path", c.Data.ValPath, gen)
+	if c.Task == "captioning" {
+		check("data.images", c.Data.Images, false)
+	}
 	check("train.init_from", c.Train.InitFrom, false)
 	if len(errs) > 0 {
 		return errs
@@ -72,6 +75,22 @@ type Data struct {
 	SkipBad     bool      `yaml:"skip_bad"`
 	Generate    *Generate `yaml:"generate,omitempty"`
 	Pairs       Pairs     `yaml:"pairs"`
+	Images      string    `yaml:"images"`
+	Captions    Captions  `yaml:"captions"`
+	Augment     Augment   `yaml:"augment"`
+}
+
+// Captions configures captioned images (captioning).
+type Captions struct {
+	Format  string `yaml:"format"`
+	MinFreq int    `yaml:"min_freq"`
+	MaxLen  int    `yaml:"max_len"`
+}
+
+// Augment configures training-time image augmentation (captioning).
+type Augment struct {
+	Pad  int  `yaml:"pad"`
+	Flip bool `yaml:"flip"`
 }
 
 // Pairs configures tab-separated sentence pairs (translation).
@@ -196,7 +215,7 @@ type Sample struct {
 }
 
 // Tasks lists the task names a config may give.
-var Tasks = []string{"charlm", "translation", "video"}
+var Tasks = []string{"charlm", "translation", "video", "captioning"}
 
 // EncoderKinds lists the valid encoder.kind values.
 var EncoderKinds = []string{"none", "cnn", "rnn"}
@@ -210,7 +229,8 @@ func Default() Config {
 	return Config{
 		Seed: 1,
 		Data: Data{ValFraction: 0.1, SeqLen: 64, ImageSize: 64, Color: "gray",
-			Pairs: Pairs{SourceColumn: 0, TargetColumn: 1, SourceLang: "en", TargetLang: "fr", Lowercase: true, MaxLen: 10, MinFreq: 2}},
+			Pairs:    Pairs{SourceColumn: 0, TargetColumn: 1, SourceLang: "en", TargetLang: "fr", Lowercase: true, MaxLen: 10, MinFreq: 2},
+			Captions: Captions{Format: "auto", MinFreq: 5, MaxLen: 20}},
 		Decoder: Decoder{
 			Cell: "lstm", Hidden: 256, Layers: 1, Embed: 64, Init: "default", Attention: "none",
 		},
@@ -287,6 +307,22 @@ func (c *Config) validate() []*Error {
 		atLeast("data.pairs.max_len", p.MaxLen, 1)
 		atLeast("data.pairs.min_freq", p.MinFreq, 1)
 		atLeast("data.pairs.max_vocab", p.MaxVocab, 0)
+	}
+	if c.Task == "captioning" {
+		if c.Encoder == nil || c.Encoder.Kind != "cnn" {
+			bad("encoder.kind", "captioning needs encoder.kind: cnn (a CNN over each image)")
+		}
+		cp := c.Data.Captions
+		oneOf("data.captions.format", cp.Format, []string{"auto", "flickr8k", "coco"})
+		atLeast("data.captions.min_freq", cp.MinFreq, 1)
+		atLeast("data.captions.max_len", cp.MaxLen, 1)
+		atLeast("data.image_size", c.Data.ImageSize, 4)
+		oneOf("data.color", c.Data.Color, []string{"gray", "rgb"})
+		if a := c.Data.Augment; a.Pad < 0 || a.Pad > c.Data.ImageSize {
+			bad("data.augment.pad", "%d is outside 0..data.image_size (%d)", a.Pad, c.Data.ImageSize)
+		}
+	}
+	if c.Task == "translation" || c.Task == "captioning" {
 		oneOf("decoder.attention", c.Decoder.Attention, AttentionKinds)
 		if c.Decoder.TieEmbeddings && c.Decoder.Embed != c.Decoder.Hidden {
 			bad("decoder.tie_embeddings", "needs decoder.embed (%d) equal to decoder.hidden (%d)", c.Decoder.Embed, c.Decoder.Hidden)

@@ -33,6 +33,7 @@ type CNN[T nn.Float] struct {
 	proj  *nn.Linear[T]
 	relu  nn.ReLU[T]
 
+	fmap  nn.Mat[T]   // the last Forward's last feature map [N][FeatureShape().Size()]
 	grads []nn.Mat[T] // per stage: gradient at the pool's input
 	dins  []nn.Mat[T] // per stage: gradient at the conv's input
 	dflat nn.Mat[T]
@@ -148,21 +149,38 @@ func (c *CNN[T]) Forward(x nn.Mat[T], train bool) nn.Mat[T] {
 		h = c.relus[i].Forward(h)
 		h = c.pools[i].Forward(h)
 	}
+	c.fmap = h
 	if c.proj != nil {
 		h = c.relu.Forward(c.proj.Forward(h))
 	}
 	return h
 }
 
+// FeatureMap returns the last Forward's last feature map, before the
+// projection, [N][C*H*W] in CHW order with the geometry of FeatureShape:
+// the grid of image regions an attending decoder reads. It is valid until
+// the next Forward.
+func (c *CNN[T]) FeatureMap() nn.Mat[T] { return c.fmap }
+
 // Backward takes the gradient of the features and accumulates every
 // parameter's gradient. Images need no gradient, so none is returned.
-func (c *CNN[T]) Backward(dy nn.Mat[T]) {
+func (c *CNN[T]) Backward(dy nn.Mat[T]) { c.BackwardWithMap(dy, nn.Mat[T]{}) }
+
+// BackwardWithMap is Backward when the feature map was used too: dmap
+// (shaped like FeatureMap, or empty) is its gradient, added to what flows
+// back from the features. Like Backward, it may overwrite dy.
+func (c *CNN[T]) BackwardWithMap(dy, dmap nn.Mat[T]) {
 	g := dy
 	if c.proj != nil {
 		c.relu.Backward(g)
 		c.dflat = nn.NewMatLike(c.dflat, g.Rows, c.FeatureShape().Size())
 		c.proj.Backward(g, c.dflat)
 		g = c.dflat
+	}
+	if !dmap.Empty() {
+		for i, v := range dmap.Data[:dmap.Rows*dmap.Cols] {
+			g.Data[i] += v
+		}
 	}
 	for i := len(c.convs) - 1; i >= 0; i-- {
 		conv := c.convs[i]
