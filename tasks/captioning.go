@@ -1,0 +1,865 @@
+package tasks
+
+import (
+	"bufio"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/seqtask/seqtask/config"
+	"github.com/seqtask/seqtask/datasets"
+	"github.com/seqtask/seqtask/decoders"
+	"github.com/seqtask/seqtask/encoders"
+	"github.com/seqtask/seqtask/metrics"
+	"github.com/seqtask/seqtask/nn"
+)
+
+func init() {
+	Register("captioning", Builder{New32: NewCaptioning[float32], New64: NewCaptioning[float64]})
+}
+
+// Captioning describes photos in a sentence: a CNN encodes the image, a
+// bridge (linear + tanh) turns its feature vector into the decoder's
+// initial state (hidden state, and cell for an LSTM), and the recurrent
+// decoder of package decoders emits the caption word by word — optionally
+// attending over the CNN's last feature map as a grid of image regions
+// ("show, attend and tell"). Each training step draws a batch of images
+// with one of their captions each; validation scores the dev images
+// against all their references with BLEU-1..4 and CIDEr-D.
+type Captioning[T nn.Float] struct {
+	cfg        *config.Config
+	vocab      *datasets.Vocab
+	loader     *datasets.ImageLoader
+	train, dev *datasets.CaptionSet
+	trainIDs   [][][]int // per training image, its captions as ids (<bos> … <eos>)
+	devIDs     [][][]int
+
+	cnn     *encoders.CNN[T]
+	bridge  *nn.Linear[T] // features → initial hidden state
+	bridgeC *nn.Linear[T] // features → initial LSTM cell; nil for other cells
+	dec     *decoders.RNN[T]
+	run     captionRun[T]
+
+	baseline *constantCaption // the best-constant baseline, found on the first Evaluate
+	last     []string         // the captions of the last evaluation's dev images, for Report
+	lastM    Metrics
+}
+
+// captionRun holds one batch's values that the backward pass needs; the
+// buffers are reused across batches.
+type captionRun[T nn.Float] struct {
+	h, c     nn.Mat[T] // bridge outputs after tanh [B][H]
+	h0, c0   nn.Mat[T] // decoder initial states [L*B][H]
+	keys     nn.Mat[T] // the feature map as a grid, [B*S][C]
+	dlogits  nn.Mat[T]
+	dbridge  nn.Mat[T]
+	dfeat    nn.Mat[T]
+	dfeatC   nn.Mat[T]
+	dmap     nn.Mat[T]
+	imageBuf nn.Mat[T]
+}
+
+// constantCaption is the baseline a captioner must beat: the one training
+// caption that, given to every training image, scores best.
+type constantCaption struct {
+	caption          string
+	train, dev       float64 // its BLEU-4 on the training images searched and on the dev images
+	candidates, imgs int     // how many captions were tried on how many training images
+}
+
+// Caps on the best-constant search: the candidate captions (evenly spaced
+// over the distinct training captions) and the training images they are
+// scored on. The full search (every caption on every image) is quadratic
+// in the data set and too slow for Flickr8k's 30,000 captions.
+const (
+	baselineCandidates = 200
+	baselineImages     = 300
+)
+
+// NewCaptioning builds the task; the vocabulary comes from the checkpoint
+// when restoring, else from the training captions.
+func NewCaptioning[T nn.Float](cfg *config.Config, env Env) (Task[T], error) {
+	m := &Captioning[T]{cfg: cfg}
+	if s, ok := env.Meta["vocab"]; ok {
+		m.vocab = &datasets.Vocab{}
+		if err := json.Unmarshal([]byte(s), m.vocab); err != nil {
+			return nil, fmt.Errorf("checkpoint vocabulary: %w", err)
+		}
+	}
+	a := cfg.Data.Augment
+	var err error
+	m.loader, err = datasets.NewImageLoader(datasets.ImageConfig{Size: cfg.Data.ImageSize, Pad: a.Pad, Flip: a.Flip})
+	if err != nil {
+		return nil, fmt.Errorf("data: %w", err)
+	}
+	if env.NeedData {
+		if err := m.loadData(env.Log); err != nil {
+			return nil, err
+		}
+	}
+	if m.vocab == nil {
+		return nil, fmt.Errorf("captioning needs either the captions (data.path) or a checkpoint's vocabulary")
+	}
+	if err := m.build(env.RNG); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// captionFormat resolves data.captions.format auto by the extension of
+// data.path: .json is COCO, anything else the Flickr8k token file.
+func captionFormat(d config.Data) string {
+	if f := d.Captions.Format; f != "auto" {
+		return f
+	}
+	if strings.EqualFold(filepath.Ext(d.Path), ".json") {
+		return "coco"
+	}
+	return "flickr8k"
+}
+
+// imageDir is data.images, or else the first Flickr8k image folder found
+// beside data.path.
+func imageDir(d config.Data) (string, error) {
+	if d.Images != "" {
+		return d.Images, nil
+	}
+	base := filepath.Dir(d.Path)
+	for _, name := range datasets.Flickr8kImageDirs {
+		if fi, err := os.Stat(filepath.Join(base, name)); err == nil && fi.IsDir() {
+			return filepath.Join(base, name), nil
+		}
+	}
+	return "", fmt.Errorf("data.images: not given, and %s has none of %s", base, strings.Join(datasets.Flickr8kImageDirs, ", "))
+}
+
+// loadData reads the captions and splits, decodes every image once
+// (reporting and skipping missing or corrupt ones), builds the vocabulary
+// from the training captions and encodes them.
+func (m *Captioning[T]) loadData(log io.Writer) error {
+	d := m.cfg.Data
+	images, err := imageDir(d)
+	if err != nil {
+		return err
+	}
+	var train, dev *datasets.CaptionSet
+	switch captionFormat(d) {
+	case "coco":
+		all, err := datasets.ReadCOCOCaptions(d.Path, images)
+		if err != nil {
+			return fmt.Errorf("data.path: %w", err)
+		}
+		reportCaptions(log, all.Report)
+		if d.ValPath != "" {
+			train = all
+			if dev, err = datasets.ReadCOCOCaptions(d.ValPath, images); err != nil {
+				return fmt.Errorf("data.val_path: %w", err)
+			}
+			reportCaptions(log, dev.Report)
+		} else {
+			tr, dv, err := datasets.SplitBy(all.Images, func(im datasets.CaptionedImage) string { return im.File },
+				datasets.SplitOptions{DevFraction: d.ValFraction, Seed: m.cfg.Seed})
+			if err != nil {
+				return fmt.Errorf("data.val_fraction: %w", err)
+			}
+			train = &datasets.CaptionSet{ImageDir: images, Images: tr, Report: datasets.CaptionReport{Source: d.Path}}
+			dev = &datasets.CaptionSet{ImageDir: images, Images: dv, Report: datasets.CaptionReport{Source: d.Path + " (dev split)"}}
+		}
+	default:
+		all, err := datasets.ReadFlickr8kTokens(d.Path, images)
+		if err != nil {
+			return fmt.Errorf("data.path: %w", err)
+		}
+		reportCaptions(log, all.Report)
+		for _, sp := range []struct {
+			list string
+			dst  **datasets.CaptionSet
+		}{{datasets.Flickr8kTrainList, &train}, {datasets.Flickr8kDevList, &dev}} {
+			p := filepath.Join(filepath.Dir(d.Path), sp.list)
+			names, err := datasets.ReadImageList(p)
+			if err != nil {
+				return fmt.Errorf("data.path: the split list beside it: %w", err)
+			}
+			if *sp.dst, err = all.Select(names, p); err != nil {
+				return fmt.Errorf("data.path: %w", err)
+			}
+			reportCaptions(log, (*sp.dst).Report)
+		}
+	}
+	for _, sp := range []struct {
+		name string
+		set  **datasets.CaptionSet
+	}{{"training", &train}, {"dev", &dev}} {
+		if len((*sp.set).Images) == 0 {
+			return fmt.Errorf("data.path: no %s images", sp.name)
+		}
+		usable, rep, err := m.loader.FilterUsable(*sp.set)
+		if err != nil {
+			return fmt.Errorf("%s images: %w", sp.name, err)
+		}
+		for _, f := range rep.Failed {
+			fmt.Fprintf(log, "captioning: skipped %s image %s: %s\n", sp.name, f.File, f.Reason)
+		}
+		if len(rep.Failed) > 0 {
+			fmt.Fprintf(log, "captioning: %d of %d %s images unusable, skipped\n", len(rep.Failed), rep.Requested, sp.name)
+		}
+		*sp.set = usable
+	}
+	m.train, m.dev = train, dev
+	opt := datasets.CaptionOptions{MaxLen: d.Captions.MaxLen, MinFreq: d.Captions.MinFreq}
+	if m.vocab == nil {
+		m.vocab = datasets.CaptionVocab(train, opt)
+	}
+	if m.trainIDs, err = encodeCaptions(train, m.vocab, opt); err != nil {
+		return err
+	}
+	if m.devIDs, err = encodeCaptions(dev, m.vocab, opt); err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "captioning: %d training images (%d captions), %d dev images (%d captions); vocabulary %d words (min_freq %d)\n",
+		len(train.Images), train.NumCaptions(), len(dev.Images), dev.NumCaptions(), m.vocab.Len(), d.Captions.MinFreq)
+	return nil
+}
+
+// reportCaptions logs what a caption reader skipped: each item, then the count.
+func reportCaptions(log io.Writer, r datasets.CaptionReport) {
+	for _, s := range r.Skipped {
+		fmt.Fprintf(log, "captioning: %s: skipped %s\n", r.Source, s)
+	}
+	if r.SpaceSeparated > 0 {
+		fmt.Fprintf(log, "captioning: %s: %d line(s) separate key and caption by a space, read anyway\n", r.Source, r.SpaceSeparated)
+	}
+	if n := len(r.Skipped); n > 0 {
+		fmt.Fprintf(log, "captioning: %s: %d item(s) skipped (%d captions)\n", r.Source, n, r.SkippedCaptions)
+	}
+}
+
+// encodeCaptions returns each image's captions as ids.
+func encodeCaptions(set *datasets.CaptionSet, v *datasets.Vocab, opt datasets.CaptionOptions) ([][][]int, error) {
+	ex, err := set.Encode(v, opt)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][][]int, len(set.Images))
+	for _, e := range ex {
+		out[e.Image] = append(out[e.Image], e.IDs)
+	}
+	return out, nil
+}
+
+// channels is the number of image channels the CNN reads.
+func (m *Captioning[T]) channels() int {
+	if m.cfg.Data.Color == "rgb" {
+		return 3
+	}
+	return 1
+}
+
+func (m *Captioning[T]) build(rng *rand.Rand) error {
+	e, d := m.cfg.Encoder, m.cfg.Decoder
+	size := m.cfg.Data.ImageSize
+	var err error
+	m.cnn, err = encoders.NewCNN[T]("encoder", encoders.CNNConfig{
+		In:       nn.ImageShape{C: m.channels(), H: size, W: size},
+		Channels: e.Channels, Kernel: e.Kernel, BatchNorm: e.BatchNorm, Out: e.Out,
+	}, rng)
+	if err != nil {
+		return fmt.Errorf("encoder: %w", err)
+	}
+	m.bridge = nn.NewLinear[T]("bridge", m.cnn.OutSize(), d.Hidden, rng)
+	if d.Cell == string(nn.CellLSTM) {
+		m.bridgeC = nn.NewLinear[T]("bridge_c", m.cnn.OutSize(), d.Hidden, rng)
+	}
+	m.dec, err = decoders.New[T]("decoder", decoderConfig(d, m.vocab.Len(), m.cnn.FeatureShape().C), rng)
+	return err
+}
+
+// Params lists the encoder, bridges and decoder parameters.
+func (m *Captioning[T]) Params() nn.Params[T] {
+	ps := append(nn.Params[T]{}, m.cnn.Params()...)
+	ps = append(ps, m.bridge.Params()...)
+	if m.bridgeC != nil {
+		ps = append(ps, m.bridgeC.Params()...)
+	}
+	return append(ps, m.dec.Params()...)
+}
+
+// Buffers are the encoder's batch-norm statistics.
+func (m *Captioning[T]) Buffers() nn.Params[T] { return m.cnn.Buffers() }
+
+// Describe lists the layers.
+func (m *Captioning[T]) Describe() []string {
+	out := m.cnn.Describe()
+	start := "h0"
+	if m.bridgeC != nil {
+		start = "h0 and (bridge_c) c0"
+	}
+	out = append(out, fmt.Sprintf("bridge     %d → %d, tanh: the decoder's %s", m.cnn.OutSize(), m.cfg.Decoder.Hidden, start))
+	if m.dec.Attends() {
+		fs := m.cnn.FeatureShape()
+		out = append(out, fmt.Sprintf("grid       the last feature map as %d×%d = %d regions of %d features, attended over", fs.H, fs.W, fs.H*fs.W, fs.C))
+	}
+	return append(out, m.dec.Describe()...)
+}
+
+// Meta keeps the vocabulary.
+func (m *Captioning[T]) Meta() map[string]string {
+	v, _ := json.Marshal(m.vocab)
+	return map[string]string{"vocab": string(v)}
+}
+
+// putImage writes an image tensor into one row of the CNN's input, averaging
+// the colour channels for gray input.
+func (m *Captioning[T]) putImage(dst []T, t *datasets.ImageTensor) {
+	if m.channels() == 3 {
+		for i, v := range t.Data {
+			dst[i] = T(v)
+		}
+		return
+	}
+	plane := t.H * t.W
+	for i := range plane {
+		dst[i] = T((t.Data[i] + t.Data[plane+i] + t.Data[2*plane+i]) / 3)
+	}
+}
+
+// imagesOf loads the evaluation tensors of paths into rows of x.
+func (m *Captioning[T]) imagesOf(paths []string) (nn.Mat[T], error) {
+	size := m.cfg.Data.ImageSize
+	x := nn.NewMatLike(m.run.imageBuf, len(paths), m.channels()*size*size)
+	m.run.imageBuf = x
+	for i, p := range paths {
+		t, err := m.loader.Load(p)
+		if err != nil {
+			return x, err
+		}
+		m.putImage(x.Row(i), t)
+	}
+	return x, nil
+}
+
+// encode runs the CNN over images x [B][C*H*W] and the bridges, returning
+// the decoder's initial states and, with attention, the last feature map
+// as keys [B*S][C] with S its positions.
+func (m *Captioning[T]) encode(x nn.Mat[T], train bool) (h0, c0, keys nn.Mat[T], S int) {
+	r := &m.run
+	B, L, H := x.Rows, m.cfg.Decoder.Layers, m.cfg.Decoder.Hidden
+	feat := m.cnn.Forward(x, train)
+	bridged := func(l *nn.Linear[T], out, states nn.Mat[T]) (nn.Mat[T], nn.Mat[T]) {
+		y := l.Forward(feat)
+		nn.Tanh(y.Data[:B*H], y.Data[:B*H])
+		states = nn.NewMatLike(states, L*B, H)
+		for k := 0; k < L; k++ {
+			states.RowBlock(k*B, (k+1)*B).CopyFrom(y)
+		}
+		return y, states
+	}
+	r.h, r.h0 = bridged(m.bridge, r.h, r.h0)
+	h0 = r.h0
+	if m.bridgeC != nil {
+		r.c, r.c0 = bridged(m.bridgeC, r.c, r.c0)
+		c0 = r.c0
+	}
+	if m.dec.Attends() {
+		fs := m.cnn.FeatureShape()
+		S = fs.H * fs.W
+		fm := m.cnn.FeatureMap()
+		r.keys = nn.NewMatLike(r.keys, B*S, fs.C)
+		for b := 0; b < B; b++ {
+			row := fm.Row(b)
+			for s := 0; s < S; s++ {
+				key := r.keys.Row(b*S + s)
+				for c := range key {
+					key[c] = row[c*S+s]
+				}
+			}
+		}
+		keys = r.keys
+	}
+	return h0, c0, keys, S
+}
+
+// forward runs the model over images x with one caption (ids, <bos> …
+// <eos>) per row and returns the logits and the targets.
+func (m *Captioning[T]) forward(x nn.Mat[T], seqs [][]int, ratio float64, train bool, rng *rand.Rand) (nn.Mat[T], []int, error) {
+	h0, c0, keys, S := m.encode(x, train)
+	steps := 0
+	for _, s := range seqs {
+		steps = max(steps, len(s)-1)
+	}
+	tokens, targets := shiftTargets(seqs, steps, func(s []int) []int { return s })
+	logits, err := m.dec.Forward(decoders.Batch[T]{H0: h0, C0: c0, Keys: keys, S: S, Tokens: tokens, Steps: steps}, ratio, train, rng)
+	return logits, targets, err
+}
+
+// backward backpropagates dlogits through the decoder, the bridges and the
+// CNN (through its features and, with attention, its feature map).
+func (m *Captioning[T]) backward(dlogits nn.Mat[T]) {
+	r := &m.run
+	dh0, dc0, dkeys := m.dec.Backward(dlogits)
+	B, L, H := r.h.Rows, m.cfg.Decoder.Layers, m.cfg.Decoder.Hidden
+	// Each bridge feeds every decoder layer's initial state.
+	throughBridge := func(l *nn.Linear[T], y, dstates, dfeat nn.Mat[T]) nn.Mat[T] {
+		r.dbridge = nn.NewMatLike(r.dbridge, B, H)
+		r.dbridge.Zero()
+		for k := 0; k < L; k++ {
+			addMat(r.dbridge, dstates.RowBlock(k*B, (k+1)*B))
+		}
+		for i, o := range y.Data[:B*H] {
+			r.dbridge.Data[i] *= 1 - o*o
+		}
+		dfeat = nn.NewMatLike(dfeat, B, m.cnn.OutSize())
+		l.Backward(r.dbridge, dfeat)
+		return dfeat
+	}
+	r.dfeat = throughBridge(m.bridge, r.h, dh0, r.dfeat)
+	if m.bridgeC != nil && !dc0.Empty() {
+		r.dfeatC = throughBridge(m.bridgeC, r.c, dc0, r.dfeatC)
+		addMat(r.dfeat, r.dfeatC)
+	}
+	var dmap nn.Mat[T]
+	if m.dec.Attends() {
+		fs := m.cnn.FeatureShape()
+		S := fs.H * fs.W
+		r.dmap = nn.NewMatLike(r.dmap, B, fs.Size())
+		for b := 0; b < B; b++ {
+			row := r.dmap.Row(b)
+			for s := 0; s < S; s++ {
+				for c, v := range dkeys.Row(b*S + s) {
+					row[c*S+s] = v
+				}
+			}
+		}
+		dmap = r.dmap
+	}
+	m.cnn.BackwardWithMap(r.dfeat, dmap)
+}
+
+// teacherForcing is the probability of feeding the true previous word at
+// training step (moving linearly over train.steps: scheduled sampling).
+func (m *Captioning[T]) teacherForcing(step int) float64 {
+	tr := m.cfg.Train
+	frac := math.Min(float64(step)/float64(max(tr.Steps, 1)), 1)
+	return tr.TeacherForcing + (tr.TeacherForcingEnd-tr.TeacherForcing)*frac
+}
+
+// sampleBatch draws train.batch training images, one of each image's
+// captions and its augmentation, all with the training RNG so that a
+// resumed run is identical to an uninterrupted one.
+func (m *Captioning[T]) sampleBatch(rng *rand.Rand) (nn.Mat[T], [][]int, error) {
+	size := m.cfg.Data.ImageSize
+	n := m.cfg.Train.Batch
+	x := nn.NewMatLike(m.run.imageBuf, n, m.channels()*size*size)
+	m.run.imageBuf = x
+	seqs := make([][]int, n)
+	for i := range seqs {
+		img := rng.IntN(len(m.train.Images))
+		caps := m.trainIDs[img]
+		seqs[i] = caps[rng.IntN(len(caps))]
+		t, err := m.loader.LoadTrain(m.train.Path(img), rng)
+		if err != nil {
+			return x, nil, err
+		}
+		m.putImage(x.Row(i), t)
+	}
+	return x, seqs, nil
+}
+
+// TrainStep trains on one batch; the loss is the mean per target token.
+func (m *Captioning[T]) TrainStep(step int, rng *rand.Rand) (float64, int, error) {
+	x, seqs, err := m.sampleBatch(rng)
+	if err != nil {
+		return 0, 0, err
+	}
+	return m.trainOn(x, seqs, m.teacherForcing(step), rng)
+}
+
+func (m *Captioning[T]) trainOn(x nn.Mat[T], seqs [][]int, ratio float64, rng *rand.Rand) (float64, int, error) {
+	logits, targets, err := m.forward(x, seqs, ratio, true, rng)
+	if err != nil {
+		return 0, 0, err
+	}
+	r := &m.run
+	r.dlogits = nn.NewMatLike(r.dlogits, logits.Rows, logits.Cols)
+	sum, n, err := nn.CrossEntropy(logits, targets, r.dlogits, 0)
+	if err != nil {
+		return 0, 0, err
+	}
+	m.backward(r.dlogits)
+	return sum, n, nil
+}
+
+// lossOn returns the summed loss and target count of every caption of the
+// images of set under teacher forcing.
+func (m *Captioning[T]) lossOn(set *datasets.CaptionSet, ids [][][]int) (float64, int, error) {
+	var paths []string
+	var seqs [][]int
+	for i := range set.Images {
+		for _, s := range ids[i] {
+			paths = append(paths, set.Path(i))
+			seqs = append(seqs, s)
+		}
+	}
+	var sum float64
+	var count int
+	size := m.cfg.Train.Batch
+	for lo := 0; lo < len(paths); lo += size {
+		hi := min(lo+size, len(paths))
+		x, err := m.imagesOf(paths[lo:hi])
+		if err != nil {
+			return 0, 0, err
+		}
+		logits, targets, err := m.forward(x, seqs[lo:hi], 1, false, nil)
+		if err != nil {
+			return 0, 0, err
+		}
+		m.run.dlogits = nn.NewMatLike(m.run.dlogits, logits.Rows, logits.Cols)
+		s, n, err := nn.CrossEntropy(logits, targets, m.run.dlogits, 0)
+		if err != nil {
+			return 0, 0, err
+		}
+		sum += s
+		count += n
+	}
+	return sum, count, nil
+}
+
+func (m *Captioning[T]) bosID() int { id, _ := m.vocab.ID(datasets.BOSToken); return id }
+func (m *Captioning[T]) eosID() int { id, _ := m.vocab.ID(datasets.EOSToken); return id }
+
+// words turns caption ids into text, leaving out the special tokens except
+// <unk>.
+func (m *Captioning[T]) words(ids []int) string {
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if id == datasets.PadID || id == m.bosID() || id == m.eosID() {
+			continue
+		}
+		out = append(out, m.vocab.Token(id))
+	}
+	return strings.Join(out, " ")
+}
+
+// caption describes each image in paths, decoded as eval.decode says, in
+// batches. With rng nil, sampling draws from a fixed seed.
+func (m *Captioning[T]) caption(paths []string, rng *rand.Rand) ([]string, error) {
+	d := m.cfg.Eval.Decode
+	if rng == nil {
+		rng = rand.New(rand.NewPCG(m.cfg.Seed, 0xdec0de))
+	}
+	size := m.cfg.Train.Batch
+	if d.Strategy == "beam" {
+		size = max(1, size/d.Beam)
+	}
+	out := make([]string, 0, len(paths))
+	for lo := 0; lo < len(paths); lo += size {
+		part := paths[lo:min(lo+size, len(paths))]
+		x, err := m.imagesOf(part)
+		if err != nil {
+			return nil, err
+		}
+		h0, c0, keys, S := m.encode(x, false)
+		st, err := m.dec.NewSearch(h0, c0, keys, S, nil)
+		if err != nil {
+			return nil, err
+		}
+		hyps, err := decoders.Decode(st, len(part), m.bosID(), m.eosID(), decodeOptions(d), rng)
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range hyps {
+			out = append(out, m.words(h.Tokens))
+		}
+	}
+	return out, nil
+}
+
+// references returns each image's captions preprocessed as the training
+// captions are (lowercase, no punctuation) but not cut to max_len: the
+// references of BLEU and CIDEr-D.
+func references(set *datasets.CaptionSet, n int) [][]string {
+	out := make([][]string, n)
+	for i := range out {
+		for _, c := range set.Images[i].Captions {
+			out[i] = append(out[i], strings.Join(datasets.PreprocessCaption(c, 0), " "))
+		}
+	}
+	return out
+}
+
+// streams transposes per-image references into BLEU's reference streams
+// (an image with fewer references gets "", "no reference").
+func streams(refs [][]string) [][]string {
+	k := 0
+	for _, r := range refs {
+		k = max(k, len(r))
+	}
+	out := make([][]string, k)
+	for j := range out {
+		out[j] = make([]string, len(refs))
+		for i, r := range refs {
+			if j < len(r) {
+				out[j][i] = r[j]
+			}
+		}
+	}
+	return out
+}
+
+// bleu is corpus BLEU of order n over already tokenised captions.
+func bleu(hyps []string, refStreams [][]string, n int) (float64, error) {
+	s, err := metrics.CorpusBLEU(hyps, refStreams, metrics.BLEUOptions{Tokenize: metrics.TokenizeNone, MaxOrder: n})
+	return s.Score, err
+}
+
+// captionScores scores captions of the first len(hyps) images of set.
+func captionScores(hyps []string, set *datasets.CaptionSet) (Metrics, error) {
+	refs := references(set, len(hyps))
+	st := streams(refs)
+	out := Metrics{}
+	for n := 1; n <= 4; n++ {
+		s, err := bleu(hyps, st, n)
+		if err != nil {
+			return nil, err
+		}
+		out[fmt.Sprintf("bleu%d", n)] = s
+	}
+	cider, err := metrics.CIDErD(hyps, refs, metrics.CIDErDOptions{})
+	if err != nil {
+		return nil, err
+	}
+	out["cider"] = cider.Score
+	distinct := map[string]bool{}
+	for _, h := range hyps {
+		distinct[h] = true
+	}
+	out["distinct"] = float64(len(distinct))
+	return out, nil
+}
+
+// Evaluate reports the dev loss per target token (all captions, teacher
+// forcing) and perplexity; BLEU-1..4, CIDEr-D and the number of distinct
+// captions of up to eval.bleu_sentences dev images captioned as
+// eval.decode says, against all their references; and baseline_bleu4, the
+// dev BLEU-4 of the best constant caption.
+func (m *Captioning[T]) Evaluate() (Metrics, error) {
+	sum, n, err := m.lossOn(m.dev, m.devIDs)
+	if err != nil {
+		return nil, err
+	}
+	count := len(m.dev.Images)
+	if k := m.cfg.Eval.BLEUSentences; k > 0 && k < count {
+		count = k
+	}
+	hyps, err := m.caption(m.dev.Paths()[:count], nil)
+	if err != nil {
+		return nil, err
+	}
+	out, err := captionScores(hyps, m.dev)
+	if err != nil {
+		return nil, err
+	}
+	if m.baseline == nil {
+		if m.baseline, err = m.bestConstant(count); err != nil {
+			return nil, err
+		}
+	}
+	loss := sum / float64(max(n, 1))
+	out["loss"], out["perplexity"], out["baseline_bleu4"] = loss, math.Exp(loss), m.baseline.dev
+	m.last, m.lastM = hyps, out
+	return out, nil
+}
+
+// bestConstant finds the baseline: among up to baselineCandidates distinct
+// training captions (evenly spaced), the one whose BLEU-4 is highest when
+// it is given to each of up to baselineImages training images (evenly
+// spaced); and its BLEU-4 on the first devImages dev images.
+func (m *Captioning[T]) bestConstant(devImages int) (*constantCaption, error) {
+	seen := map[string]bool{}
+	var all []string
+	for _, im := range m.train.Images {
+		for _, c := range im.Captions {
+			s := strings.Join(datasets.PreprocessCaption(c, 0), " ")
+			if s != "" && !seen[s] {
+				seen[s] = true
+				all = append(all, s)
+			}
+		}
+	}
+	cands := spaced(all, baselineCandidates)
+	sub := &datasets.CaptionSet{ImageDir: m.train.ImageDir, Images: spaced(m.train.Images, baselineImages)}
+	trainRefs := streams(references(sub, len(sub.Images)))
+	best := &constantCaption{train: -1, candidates: len(cands), imgs: len(sub.Images)}
+	hyps := make([]string, len(sub.Images))
+	for _, c := range cands {
+		for i := range hyps {
+			hyps[i] = c
+		}
+		s, err := bleu(hyps, trainRefs, 4)
+		if err != nil {
+			return nil, fmt.Errorf("baseline: %w", err)
+		}
+		if s > best.train {
+			best.caption, best.train = c, s
+		}
+	}
+	devHyps := make([]string, devImages)
+	for i := range devHyps {
+		devHyps[i] = best.caption
+	}
+	var err error
+	if best.dev, err = bleu(devHyps, streams(references(m.dev, devImages)), 4); err != nil {
+		return nil, fmt.Errorf("baseline: %w", err)
+	}
+	return best, nil
+}
+
+// spaced returns up to n items of s, evenly spaced, in order.
+func spaced[E any](s []E, n int) []E {
+	if len(s) <= n {
+		return s
+	}
+	out := make([]E, n)
+	step := float64(len(s)) / float64(n)
+	for i := range out {
+		out[i] = s[int(float64(i)*step)]
+	}
+	return out
+}
+
+// Sample captions a few dev images for the run log.
+func (m *Captioning[T]) Sample(rng *rand.Rand) (string, error) {
+	n := min(4, len(m.dev.Images))
+	hyps, err := m.caption(m.dev.Paths()[:n], rng)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for i, h := range hyps {
+		fmt.Fprintf(&b, "image:     %s\noutput:    %s\nreference: %s\n", m.dev.Images[i].File, h, m.dev.Images[i].Captions[0])
+	}
+	return b.String(), nil
+}
+
+// Predict captions images: the one named by -input, or else each image
+// path read from the stream, one per line, printed as "path<TAB>caption".
+// A stream path whose image is missing or corrupt is reported and skipped.
+func (m *Captioning[T]) Predict(in Input, out io.Writer, rng *rand.Rand) error {
+	if in.AttentionDir != "" {
+		return fmt.Errorf("-attention: captioning does not draw attention maps")
+	}
+	if in.Path != "" {
+		caps, err := m.caption([]string{in.Path}, rng)
+		if err != nil {
+			return fmt.Errorf("-input: %w", err)
+		}
+		_, err = fmt.Fprintln(out, caps[0])
+		return err
+	}
+	w := bufio.NewWriter(out)
+	sc := bufio.NewScanner(in.Reader)
+	line, skipped := 0, 0
+	for sc.Scan() {
+		line++
+		path := strings.TrimSpace(sc.Text())
+		if path == "" {
+			continue
+		}
+		caps, err := m.caption([]string{path}, rng)
+		if err != nil {
+			skipped++
+			fmt.Fprintf(in.logWriter(), "line %d: skipped: %v\n", line, err)
+			continue
+		}
+		fmt.Fprintf(w, "%s\t%s\n", path, caps[0])
+		if err := w.Flush(); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("line %d: %w", line+1, err)
+	}
+	if skipped > 0 {
+		fmt.Fprintf(in.logWriter(), "captioned %d images; skipped %d unusable\n", line-skipped, skipped)
+	}
+	return nil
+}
+
+// reportFile is the page Report writes into the run folder.
+const reportFile = "captions.html"
+
+var reportPage = template.Must(template.New("captions").Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Captions of the dev images</title>
+<style>body{font-family:sans-serif;max-width:60em;margin:auto}td{vertical-align:top;padding:.4em}img{width:128px;image-rendering:pixelated}.gen{font-weight:bold}</style>
+</head><body>
+<h1>Captions of {{len .Rows}} dev images</h1>
+<p>{{.Summary}}</p>
+<p>Best constant caption (baseline): “{{.Baseline}}”</p>
+<table>
+{{range .Rows}}<tr><td>{{if .Src}}<img src="{{.Src}}" alt="{{.File}}">{{end}}<br>{{.File}}</td>
+<td><p class="gen">{{.Caption}}</p><ol>{{range .Refs}}<li>{{.}}</li>{{end}}</ol></td></tr>
+{{end}}</table></body></html>
+`))
+
+type reportRow struct {
+	File, Caption string
+	Src           template.URL // the image embedded as a data URL; empty when unreadable
+	Refs          []string
+}
+
+// Report writes captions.html into dir: each dev image of the last
+// evaluation (embedded, so the page stands alone) beside its generated
+// caption and its references; it prints the scores and the baseline to w.
+func (m *Captioning[T]) Report(dir string, w io.Writer) error {
+	if m.dev == nil {
+		return fmt.Errorf("captioning report: no dev data loaded")
+	}
+	if m.last == nil {
+		if _, err := m.Evaluate(); err != nil {
+			return err
+		}
+	}
+	var rows []reportRow
+	for i, c := range m.last {
+		im := m.dev.Images[i]
+		row := reportRow{File: im.File, Caption: c, Refs: im.Captions}
+		if b, err := os.ReadFile(m.dev.Path(i)); err == nil {
+			row.Src = template.URL("data:" + http.DetectContentType(b) + ";base64," + base64.StdEncoding.EncodeToString(b))
+		}
+		rows = append(rows, row)
+	}
+	var summary strings.Builder
+	for _, k := range m.lastM.Keys() {
+		fmt.Fprintf(&summary, "%s %.4g  ", k, m.lastM[k])
+	}
+	f, err := os.Create(filepath.Join(dir, reportFile))
+	if err != nil {
+		return err
+	}
+	err = reportPage.Execute(f, struct {
+		Summary, Baseline string
+		Rows              []reportRow
+	}{strings.TrimSpace(summary.String()), m.baseline.caption, rows})
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", reportFile, err)
+	}
+	fmt.Fprintf(w, "dev images: %d; %s\n", len(rows), strings.TrimSpace(summary.String()))
+	fmt.Fprintf(w, "baseline: the constant caption %q scores BLEU-4 %.2f on the dev images (best of %d training captions tried on %d training images, where it scores %.2f)\n",
+		m.baseline.caption, m.baseline.dev, m.baseline.candidates, m.baseline.imgs, m.baseline.train)
+	fmt.Fprintf(w, "captions beside their images: %s\n", filepath.Join(dir, reportFile))
+	return nil
+}
+
+// The pipeline writes the HTML page through the Reporter interface.
+var _ Reporter = (*Captioning[float32])(nil)

@@ -1,0 +1,269 @@
+package tasks
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/seqtask/seqtask/config"
+	"github.com/seqtask/seqtask/datasets"
+	"github.com/seqtask/seqtask/metrics"
+	"github.com/seqtask/seqtask/nn"
+)
+
+const demo = "../data/flickr8k-demo"
+
+// captioningCfg is a tiny captioning model over the shipped demo subset.
+func captioningCfg(cell, attention string) *config.Config {
+	cfg := config.Default()
+	cfg.Task = "captioning"
+	cfg.Data.Path = filepath.Join(demo, datasets.Flickr8kTokenFile)
+	cfg.Data.Images = filepath.Join(demo, "images_64x64")
+	cfg.Data.ImageSize, cfg.Data.Color = 8, "rgb"
+	cfg.Data.Captions = config.Captions{Format: "auto", MinFreq: 1, MaxLen: 5}
+	cfg.Encoder = &config.Encoder{Kind: "cnn", Channels: []int{3}, Kernel: 3, Out: 5}
+	cfg.Decoder = config.Decoder{Cell: cell, Hidden: 4, Layers: 1, Embed: 3, Init: "default", Attention: attention}
+	cfg.Train.Batch = 3
+	return &cfg
+}
+
+func newCaptioning[T nn.Float](t *testing.T, cfg *config.Config) (*Captioning[T], string) {
+	t.Helper()
+	var log bytes.Buffer
+	task, err := New[T](cfg, Env{NeedData: true, RNG: rand.New(rand.NewPCG(1, 1)), Log: &log})
+	if err != nil {
+		t.Fatalf("%v\nlog: %s", err, log.String())
+	}
+	return task.(*Captioning[T]), log.String()
+}
+
+// TestCaptioningGradients checks the whole model — CNN (its features
+// through the bridges, its feature map through attention), bridges and
+// decoder — against finite differences.
+func TestCaptioningGradients(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(*config.Config)
+	}{
+		{"gru, no attention", func(c *config.Config) {}},
+		{"lstm (bridged cell), general attention", func(c *config.Config) { c.Decoder.Cell, c.Decoder.Attention = "lstm", "general" }},
+		{"gru, additive attention, 2 layers, gray, batch norm", func(c *config.Config) {
+			c.Decoder.Attention, c.Decoder.Layers, c.Data.Color, c.Encoder.BatchNorm = "additive", 2, "gray", true
+		}},
+		{"lstm, dot attention, flattened features, scheduled sampling", func(c *config.Config) {
+			c.Decoder.Cell, c.Decoder.Attention, c.Encoder.Out, c.Encoder.Channels = "lstm", "dot", 0, []int{4}
+			c.Train.TeacherForcing, c.Train.TeacherForcingEnd = 0.5, 0.5
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := captioningCfg("gru", "none")
+			tc.change(cfg)
+			m, _ := newCaptioning[float64](t, cfg)
+			x, seqs, err := m.sampleBatch(rand.New(rand.NewPCG(4, 4)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			x = x.Clone()
+			loss := func() float64 {
+				sum, n, err := m.trainOn(x, seqs, m.teacherForcing(0), rand.New(rand.NewPCG(5, 5)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return sum / float64(n)
+			}
+			params := m.Params()
+			if _, err := params.ByName(); err != nil {
+				t.Fatal(err)
+			}
+			params.ZeroGrad()
+			loss()
+			res := nn.GradCheck(loss, params, 1e-6, 1e-8, 1e-5, 12, rand.New(rand.NewPCG(6, 6)))
+			if !res.OK() {
+				t.Fatalf("gradient check: %v", res)
+			}
+			t.Log(res)
+		})
+	}
+}
+
+// TestCaptioningLearns overfits a handful of training images, one caption
+// each: the training loss falls far, and greedy captions of those images
+// reproduce their captions (BLEU-4 against them). It then checks the dev
+// evaluation, the HTML report and prediction on a shipped image.
+func TestCaptioningLearns(t *testing.T) {
+	cfg := captioningCfg("lstm", "general")
+	cfg.Data.ImageSize = 32
+	cfg.Data.Captions.MaxLen = 8
+	cfg.Encoder = &config.Encoder{Kind: "cnn", Channels: []int{8, 16}, Kernel: 3, Out: 32}
+	cfg.Decoder.Embed, cfg.Decoder.Hidden = 32, 64
+	cfg.Train.Batch = 8
+	cfg.Eval.BLEUSentences = 12
+	m, _ := newCaptioning[float32](t, cfg)
+	const n = 6
+	m.train.Images = m.train.Images[:n]
+	m.trainIDs = m.trainIDs[:n]
+	for i := range m.trainIDs {
+		m.trainIDs[i] = m.trainIDs[i][:1]
+	}
+	params := m.Params()
+	opt, _ := nn.NewOptimizer(nn.OptimizerConfig{Kind: "adam"}, params)
+	rng := rand.New(rand.NewPCG(2, 2))
+	first, loss := 0.0, 0.0
+	for i := 0; i < 400; i++ {
+		params.ZeroGrad()
+		sum, cnt, err := m.TrainStep(i, rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		loss = sum / float64(cnt)
+		if i == 0 {
+			first = loss
+		}
+		params.ClipGradNorm(5)
+		opt.Step(params, 0.01)
+	}
+	hyps, err := m.caption(m.train.Paths(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := make([]string, n)
+	for i := range refs {
+		refs[i] = m.words(m.trainIDs[i][0])
+	}
+	score, err := metrics.CorpusBLEU(hyps, [][]string{refs}, metrics.BLEUOptions{Tokenize: metrics.TokenizeNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("training loss %.3f → %.3f; BLEU-4 of greedy captions of the training images %.1f\n%q\n%q", first, loss, score.Score, hyps, refs)
+	if loss > 0.1*first || score.Score < 70 {
+		t.Errorf("training loss %.3f → %.3f (want below a tenth), BLEU-4 on training images %.1f (want ≥ 70)", first, loss, score.Score)
+	}
+
+	got, err := m.Evaluate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"loss", "perplexity", "bleu1", "bleu2", "bleu3", "bleu4", "cider", "distinct", "baseline_bleu4"} {
+		if _, ok := got[k]; !ok {
+			t.Errorf("Evaluate lacks %s: %v", k, got)
+		}
+	}
+	if got["distinct"] < 1 || got["distinct"] > 12 || got["baseline_bleu4"] <= 0 {
+		t.Errorf("dev metrics %v", got)
+	}
+
+	dir := t.TempDir()
+	var text bytes.Buffer
+	if err := m.Report(dir, &text); err != nil {
+		t.Fatal(err)
+	}
+	page, err := os.ReadFile(filepath.Join(dir, "captions.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 12; i++ {
+		im := m.dev.Images[i]
+		if !bytes.Contains(page, []byte(im.File)) || !bytes.Contains(page, []byte(m.last[i])) {
+			t.Errorf("report lacks image %s or its caption %q", im.File, m.last[i])
+		}
+	}
+	if c := bytes.Count(page, []byte("data:image/jpeg;base64,")); c != 12 {
+		t.Errorf("report embeds %d images, want 12", c)
+	}
+	if !strings.Contains(text.String(), "baseline") || !strings.Contains(text.String(), "bleu4") {
+		t.Errorf("report text %q", text.String())
+	}
+
+	// Predict one shipped image, then a stream of paths with a missing one.
+	var out, log bytes.Buffer
+	img := m.train.Path(0)
+	if err := m.Predict(Input{Path: img}, &out, nil); err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(out.String()) != hyps[0] {
+		t.Errorf("predict %q, want the greedy caption %q", out.String(), hyps[0])
+	}
+	out.Reset()
+	in := Input{Reader: strings.NewReader(img + "\nnowhere.jpg\n"), Log: &log}
+	if err := m.Predict(in, &out, nil); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != img+"\t"+hyps[0]+"\n" || !strings.Contains(log.String(), "line 2: skipped") {
+		t.Errorf("predict stream: output %q, log %q", out.String(), log.String())
+	}
+	if err := m.Predict(Input{Path: "nowhere.jpg"}, &out, nil); err == nil || !strings.Contains(err.Error(), "nowhere.jpg") {
+		t.Errorf("predict on a missing image: %v", err)
+	}
+}
+
+// TestCaptioningBadImages builds a small Flickr8k folder with a corrupt
+// image, a listed image that is missing and a caption line whose image is
+// not there: each is reported and skipped, and training runs on the rest.
+func TestCaptioningBadImages(t *testing.T) {
+	dir := t.TempDir()
+	imgs := filepath.Join(dir, "images")
+	os.Mkdir(imgs, 0o755)
+	tokens, err := os.ReadFile(filepath.Join(demo, datasets.Flickr8kTokenFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(tokens), "\n")[:25] // five images, five captions each
+	var names []string
+	for i := 0; i < 25; i += 5 {
+		names = append(names, strings.SplitN(lines[i], "#", 2)[0])
+	}
+	for _, name := range names[:3] {
+		b, err := os.ReadFile(filepath.Join(demo, "images_64x64", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(imgs, name), b, 0o644)
+	}
+	os.WriteFile(filepath.Join(imgs, names[3]), []byte("not a jpeg"), 0o644) // corrupt; names[4] is missing
+	os.WriteFile(filepath.Join(dir, datasets.Flickr8kTokenFile), []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, datasets.Flickr8kTrainList), []byte(strings.Join([]string{names[0], names[1], names[3], names[4]}, "\n")+"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, datasets.Flickr8kDevList), []byte(names[2]+"\n"), 0o644)
+
+	cfg := captioningCfg("gru", "none")
+	cfg.Data.Path, cfg.Data.Images = filepath.Join(dir, datasets.Flickr8kTokenFile), imgs
+	m, log := newCaptioning[float32](t, cfg)
+	for _, want := range []string{names[3], names[4], "1 of 3 training images unusable"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log does not mention %q:\n%s", want, log)
+		}
+	}
+	if len(m.train.Images) != 2 || len(m.dev.Images) != 1 {
+		t.Errorf("%d training and %d dev images, want 2 and 1", len(m.train.Images), len(m.dev.Images))
+	}
+	if _, _, err := m.TrainStep(0, rand.New(rand.NewPCG(1, 1))); err != nil {
+		t.Fatal(err)
+	}
+
+	// No usable training image at all is an error naming the file.
+	os.WriteFile(filepath.Join(dir, datasets.Flickr8kTrainList), []byte(names[3]+"\n"), 0o644)
+	if _, err := New[float32](cfg, Env{NeedData: true, RNG: rand.New(rand.NewPCG(1, 1)), Log: &bytes.Buffer{}}); err == nil || !strings.Contains(err.Error(), "no usable image") {
+		t.Errorf("only a corrupt training image: %v", err)
+	}
+}
+
+// TestCaptioningFromCheckpointMeta rebuilds the task for prediction from
+// its Meta alone, without the data.
+func TestCaptioningFromCheckpointMeta(t *testing.T) {
+	m, _ := newCaptioning[float32](t, captioningCfg("gru", "none"))
+	cfg := captioningCfg("gru", "none")
+	cfg.Data.Path = filepath.Join(t.TempDir(), "gone.txt")
+	task, err := New[float32](cfg, Env{Meta: m.Meta(), RNG: rand.New(rand.NewPCG(1, 1))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := task.Predict(Input{Path: m.dev.Path(0)}, &out, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New[float32](cfg, Env{NeedData: true, RNG: rand.New(rand.NewPCG(1, 1)), Log: &bytes.Buffer{}}); err == nil || !strings.Contains(err.Error(), "gone.txt") {
+		t.Errorf("missing caption file: %v", err)
+	}
+}
