@@ -165,3 +165,45 @@ func TestMarshalRoundTrip(t *testing.T) {
 		t.Errorf("round trip changed the config:\n%+v\n%+v", cfg, back)
 	}
 }
+
+// TestCaptioningValidation checks the captioning keys: each bad value is
+// reported under its key path, and a missing image folder by CheckFiles.
+func TestCaptioningValidation(t *testing.T) {
+	const base = `task: captioning
+data:
+  path: config.go
+encoder:
+  kind: cnn
+  channels: [4]
+  kernel: 3
+`
+	if _, err := Parse([]byte(base), "c.yaml", nil); err != nil {
+		t.Fatalf("valid captioning config: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		sets []string
+		want string
+	}{
+		{"rnn encoder", []string{"encoder.kind=rnn"}, "encoder.kind: captioning needs encoder.kind: cnn"},
+		{"caption format", []string{"data.captions.format=csv"}, `data.captions.format: "csv" is not one of [auto flickr8k coco]`},
+		{"min_freq", []string{"data.captions.min_freq=0"}, "data.captions.min_freq: 0 is below the minimum 1"},
+		{"max_len", []string{"data.captions.max_len=0"}, "data.captions.max_len: 0 is below the minimum 1"},
+		{"pad beyond the image", []string{"data.augment.pad=65"}, "data.augment.pad: 65 is outside 0..data.image_size (64)"},
+		{"attention", []string{"decoder.attention=global"}, `decoder.attention: "global" is not one of`},
+		{"decode strategy", []string{"eval.decode.strategy=best"}, `eval.decode.strategy: "best" is not one of`},
+		{"tied sizes", []string{"decoder.tie_embeddings=true"}, "decoder.tie_embeddings: needs decoder.embed (64) equal to decoder.hidden (256)"},
+	} {
+		_, err := Parse([]byte(base), "c.yaml", tc.sets)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	cfg, err := Parse([]byte(base), "c.yaml", []string{"data.images=no/such/folder"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.CheckFiles(); err == nil || !strings.Contains(err.Error(), "data.images: stat no/such/folder") {
+		t.Errorf("CheckFiles with a missing image folder: %v", err)
+	}
+}
