@@ -445,11 +445,7 @@ func (m *Captioning[T]) backward(dlogits nn.Mat[T]) {
 
 // teacherForcing is the probability of feeding the true previous word at
 // training step (moving linearly over train.steps: scheduled sampling).
-func (m *Captioning[T]) teacherForcing(step int) float64 {
-	tr := m.cfg.Train
-	frac := math.Min(float64(step)/float64(max(tr.Steps, 1)), 1)
-	return tr.TeacherForcing + (tr.TeacherForcingEnd-tr.TeacherForcing)*frac
-}
+func (m *Captioning[T]) teacherForcing(step int) float64 { return teacherForcingAt(m.cfg.Train, step) }
 
 // sampleBatch draws train.batch training images, one of each image's
 // captions and its augmentation, all with the training RNG so that a
@@ -763,6 +759,9 @@ func (m *Captioning[T]) Predict(in Input, out io.Writer, rng *rand.Rand) error {
 		}
 		_, err = fmt.Fprintln(out, caps[0])
 		return err
+	}
+	if in.Reader == nil {
+		return fmt.Errorf("captioning: give an image with -input, or image paths on the standard input")
 	}
 	w := bufio.NewWriter(out)
 	sc := bufio.NewScanner(in.Reader)

@@ -281,8 +281,11 @@ func (m *Translation[T]) encode(src []int, S, B int, train bool, rng *rand.Rand)
 
 // teacherForcing is the probability of feeding the true previous word at
 // training step (moving linearly over train.steps: scheduled sampling).
-func (m *Translation[T]) teacherForcing(step int) float64 {
-	tr := m.cfg.Train
+func (m *Translation[T]) teacherForcing(step int) float64 { return teacherForcingAt(m.cfg.Train, step) }
+
+// teacherForcingAt moves the teacher-forcing probability linearly from
+// train.teacher_forcing to train.teacher_forcing_end over train.steps.
+func teacherForcingAt(tr config.Train, step int) float64 {
 	frac := math.Min(float64(step)/float64(max(tr.Steps, 1)), 1)
 	return tr.TeacherForcing + (tr.TeacherForcingEnd-tr.TeacherForcing)*frac
 }
