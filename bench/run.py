@@ -7,8 +7,9 @@ Each workload runs as its own process, seqtask and PyTorch alternating,
 at 1 and 2 threads and reported at its best. The table is printed and,
 with --write, replaces the results section of bench/README.md.
 
-Usage: /usr/bin/python3 bench/run.py [--rounds 3] [--write]
-(needs Debian's python3-torch; seqtask needs only Go)
+Usage: /usr/bin/python3 bench/run.py [--rounds 3] [--write] [--only WORK,...]
+(needs Debian's python3-torch and libopenblas0-pthread, which gives PyTorch
+OpenBLAS instead of the reference BLAS; seqtask needs only Go)
 """
 import argparse
 import json
@@ -33,11 +34,14 @@ WORKLOADS = [
     ("CNN forward+backward", "encoders", "CNN$", "cnn", "-", 1.0),
     ("video CNN+GRU training", "tasks", "VideoTrainStep$", "video-train", "-", 1.0),
     ("video CNN+GRU labelling", "tasks", "VideoLabel$", "video-label", "-", 1.0),
+    ("SGEMM 32×1024×256 (h·Wᵀ)", "fastblas", "Sgemm$/32x1024x256_NT$", "gemm", "32x1024x256_NT", 0.5),
+    ("SGEMM 256×32×1024 (weight gradient)", "fastblas", "Sgemm$/256x32x1024_TN$", "gemm", "256x32x1024_TN", 0.5),
+    ("SGEMM 32×256×1024 (input gradient)", "fastblas", "Sgemm$/32x256x1024_NN$", "gemm", "32x256x1024_NN", 0.5),
 ]
 
 
-def measured(cmd, cwd=None):
-    with subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as p:
+def measured(cmd, cwd=None, env=None):
+    with subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as p:
         out = p.stdout.read()
         err = p.stderr.read()
         _, status, usage = os.wait4(p.pid, 0)
@@ -48,15 +52,21 @@ def measured(cmd, cwd=None):
 
 
 def go_rate(binary, pkg, bench):
-    out, rss = measured([binary, "-test.run", "^$", "-test.bench", bench, "-test.benchtime", "20x"], cwd=os.path.join(ROOT, pkg))
-    m = re.search(r"([\d.]+) (tokens/s|chars/s|sentences/s|images/s|frames/s)", out)
+    benchtime = "200ms" if pkg == "fastblas" else "20x"
+    out, rss = measured([binary, "-test.run", "^$", "-test.bench", bench, "-test.benchtime", benchtime], cwd=os.path.join(ROOT, pkg))
+    m = re.search(r"([\d.]+) (tokens/s|chars/s|sentences/s|images/s|frames/s|GFLOP/s)", out)
     if not m:
         sys.exit(f"no rate in Go output:\n{out}")
     return float(m.group(1)), rss
 
 
+# This machine sets OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for old OpenBLAS
+# builds; they slow a current one, so PyTorch runs without both.
+TORCH_ENV = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+
+
 def torch_rate(work, cell, threads):
-    out, rss = measured(["/usr/bin/python3", os.path.join(HERE, "torch_bench.py"), work, cell, str(threads)])
+    out, rss = measured(["/usr/bin/python3", os.path.join(HERE, "torch_bench.py"), work, cell, str(threads)], env=TORCH_ENV)
     r = json.loads(out.strip().splitlines()[-1])
     return r["rate"], rss, r["torch"]
 
@@ -86,7 +96,7 @@ def main():
                 if rate > pt_best:
                     pt_best, pt_rss, pt_threads = rate, rss, threads
         unit = {"charlm-train": "tokens/s", "charlm-sample": "chars/s", "seq2seq-train": "tokens/s",
-                "seq2seq-greedy": "sentences/s", "cnn": "images/s"}.get(work, "frames/s")
+                "seq2seq-greedy": "sentences/s", "cnn": "images/s", "gemm": "GFLOP/s"}.get(work, "frames/s")
         rows.append((label, unit, go_best, go_rss, pt_best, pt_threads, pt_rss, go_best / pt_best, target))
         print(f"{label}: seqtask {go_best:,.0f} {unit} ({go_rss:.0f} MiB), PyTorch {pt_best:,.0f} ({pt_threads} threads, {pt_rss:.0f} MiB), ratio {go_best / pt_best:.2f}", flush=True)
     table = ["| work | unit | seqtask | peak RSS | PyTorch (best threads) | peak RSS | seqtask / PyTorch | target |",

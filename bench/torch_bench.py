@@ -10,6 +10,7 @@ Usage: torch_bench.py WORK ARG THREADS
   cnn -               conv3x3(16)-relu-pool-conv3x3(32)-relu-pool on 64x64x3, batch 32, fwd+bwd
   video-train -       CNN(16,32)+proj 128 per frame, GRU 128, 5 labels, 8 clips x 20 frames
   video-label -       the same model, forward only
+  gemm SHAPE          torch.mm float32 (OpenBLAS) at an m×n×k shape, e.g. 32x1024x256_NT
 """
 import json
 import sys
@@ -183,7 +184,17 @@ def video_label(_):
     return 160 / timed(lambda: model(frames).argmax(-1), 20), "frames/s"
 
 
-WORK = {"charlm-train": charlm_train, "charlm-sample": charlm_sample, "seq2seq-train": seq2seq_train,
+def gemm(shape):
+    """torch.mm (OpenBLAS) float32 GFLOP/s at an m×n×k shape like 32x1024x256_NT."""
+    dims, trans = shape.split("_")
+    m, n, k = map(int, dims.split("x"))
+    a = torch.rand(k, m).t() if trans[0] == "T" else torch.rand(m, k)
+    b = torch.rand(n, k).t() if trans[1] == "T" else torch.rand(k, n)
+    c = torch.empty(m, n)
+    return 2 * m * n * k / timed(lambda: torch.mm(a, b, out=c), 200, warmup=20) / 1e9, "GFLOP/s"
+
+
+WORK = {"gemm": gemm, "charlm-train": charlm_train, "charlm-sample": charlm_sample, "seq2seq-train": seq2seq_train,
         "seq2seq-greedy": seq2seq_greedy, "cnn": cnn, "video-train": video_train, "video-label": video_label}
 
 if __name__ == "__main__":
