@@ -2,7 +2,6 @@ package decoders
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 
 	"github.com/seqtask/seqtask/decoding"
@@ -224,15 +223,7 @@ func (s *search[T]) Reorder(indices []int) error {
 
 // logSoftmax writes log(softmax(x)) into dst in float64.
 func logSoftmax[T nn.Float](x []T, dst []float64) {
-	mx := math.Inf(-1)
-	for _, v := range x {
-		mx = math.Max(mx, float64(v))
-	}
-	var z float64
-	for _, v := range x {
-		z += math.Exp(float64(v) - mx)
-	}
-	lz := math.Log(z) + mx
+	lz := nn.LogSumExp(x)
 	for i, v := range x {
 		dst[i] = float64(v) - lz
 	}

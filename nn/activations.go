@@ -117,3 +117,32 @@ func expShifted[T Float](dst, src []T, shift T) float64 {
 	}
 	return z
 }
+
+// LogSumExp is log Σ exp(x[i]), computed stably (shifted by the maximum) in
+// float64 with the single-precision exp for float32: the normaliser of a
+// log-softmax, which decoders evaluate over the whole vocabulary per step.
+func LogSumExp[T Float](x []T) float64 {
+	if len(x) == 0 {
+		return math.Inf(-1)
+	}
+	m := x[0]
+	for _, v := range x[1:] {
+		if v > m {
+			m = v
+		}
+	}
+	var z float64
+	switch s := any(x).(type) {
+	case []float32:
+		mf := float32(m)
+		for _, v := range s {
+			z += float64(exp32(v - mf))
+		}
+	case []float64:
+		mf := float64(m)
+		for _, v := range s {
+			z += math.Exp(v - mf)
+		}
+	}
+	return math.Log(z) + float64(m)
+}
