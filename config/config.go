@@ -72,6 +72,7 @@ type Data struct {
 	SeqLen      int       `yaml:"seq_len"`
 	ImageSize   int       `yaml:"image_size"`
 	Color       string    `yaml:"color"`
+	FPS         float64   `yaml:"fps"`
 	SkipBad     bool      `yaml:"skip_bad"`
 	Generate    *Generate `yaml:"generate,omitempty"`
 	Pairs       Pairs     `yaml:"pairs"`
@@ -318,6 +319,9 @@ func (c *Config) validate() []*Error {
 		atLeast("data.captions.max_len", cp.MaxLen, 1)
 		atLeast("data.image_size", c.Data.ImageSize, 4)
 		oneOf("data.color", c.Data.Color, []string{"gray", "rgb"})
+		if c.Data.FPS < 0 || c.Data.FPS > 1000 {
+			bad("data.fps", "%g must be in [0, 1000]", c.Data.FPS)
+		}
 		if a := c.Data.Augment; a.Pad < 0 || a.Pad > c.Data.ImageSize {
 			bad("data.augment.pad", "%d is outside 0..data.image_size (%d)", a.Pad, c.Data.ImageSize)
 		}
@@ -359,6 +363,9 @@ func (c *Config) validate() []*Error {
 		}
 		atLeast("data.image_size", c.Data.ImageSize, 4)
 		oneOf("data.color", c.Data.Color, []string{"gray", "rgb"})
+		if c.Data.FPS < 0 || c.Data.FPS > 1000 {
+			bad("data.fps", "%g must be in [0, 1000]", c.Data.FPS)
+		}
 		if g := c.Data.Generate; g != nil {
 			if g.MNIST == "" {
 				bad("data.generate.mnist", "missing: name the folder with the MNIST IDX files")

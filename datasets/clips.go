@@ -73,6 +73,9 @@ type ClipOptions struct {
 	// DirectionNames, or the labels saved in a checkpoint); a label outside
 	// it is an error. When nil, the label set is every label seen, sorted.
 	LabelOrder []string
+	// FPS is the frame rate at which frames are extracted from video files
+	// (with ffmpeg); 0 means 10.
+	FPS float64
 	// SkipBad skips a clip that fails (undecodable frame, missing or bad
 	// labels, count mismatch) and records it in the report, instead of
 	// failing the whole load.
@@ -203,6 +206,9 @@ func LoadClips(dir string, opt ClipOptions) (*ClipSet, error) {
 		case strings.EqualFold(filepath.Ext(name), ".gif"):
 			clipName = strings.TrimSuffix(name, filepath.Ext(name))
 			rc, err = loadGIFClip(path, filepath.Join(dir, clipName+gifLabelsSuffix), clipName, h, w, opt.Color)
+		case IsVideoFile(name):
+			clipName = strings.TrimSuffix(name, filepath.Ext(name))
+			rc, err = loadVideoClip(path, filepath.Join(dir, clipName+gifLabelsSuffix), clipName, h, w, opt)
 		default:
 			continue
 		}
@@ -586,9 +592,56 @@ func clipSafeName(s string) string {
 	return string(b)
 }
 
+// videoExtensions are the file types read through ffmpeg.
+var videoExtensions = []string{".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg"}
+
+// IsVideoFile reports whether name has the extension of a video file that
+// clips are extracted from with ffmpeg.
+func IsVideoFile(name string) bool {
+	ext := strings.ToLower(filepath.Ext(name))
+	for _, v := range videoExtensions {
+		if ext == v {
+			return true
+		}
+	}
+	return false
+}
+
+// defaultVideoFPS is the extraction rate when ClipOptions.FPS is 0.
+const defaultVideoFPS = 10
+
+// loadVideoClip extracts a video's frames with ffmpeg at opt.FPS into a
+// temporary clip folder, labels them from labelPath (NAME.labels.txt, one
+// label per extracted frame) and loads it like any clip folder.
+func loadVideoClip(path, labelPath, name string, h, w int, opt ClipOptions) (rawClip, error) {
+	labelFile := filepath.Base(labelPath)
+	labels, err := readClipLabels(labelPath)
+	if err != nil {
+		return rawClip{name: name, labelFile: labelFile}, asClipError(err, name, labelFile)
+	}
+	frames, err := extractVideo(path, opt.FPS)
+	if err != nil {
+		return rawClip{name: name}, &ClipError{Clip: name, File: filepath.Base(path), Err: err}
+	}
+	defer os.RemoveAll(frames)
+	if err := os.WriteFile(filepath.Join(frames, ClipLabelsFile), []byte(strings.Join(labels, "\n")+"\n"), 0o644); err != nil {
+		return rawClip{name: name}, &ClipError{Clip: name, Err: err}
+	}
+	rc, err := loadClipDir(frames, name, h, w, opt.Color)
+	rc.labelFile = labelFile
+	return rc, err
+}
+
+func extractVideo(path string, fps float64) (string, error) {
+	if fps == 0 {
+		fps = defaultVideoFPS
+	}
+	return ExtractFrames(context.Background(), path, fps, "")
+}
+
 // LoadClipFrames reads the frames of one clip for prediction — a clip
-// folder (frames in name order) or an animated GIF — with no labels
-// required. It returns the frames [T][C*H*W] and the frame names (file
+// folder (frames in name order), an animated GIF, or a video file, whose
+// frames ffmpeg extracts at opt.FPS — with no labels required. It returns the frames [T][C*H*W] and the frame names (file
 // names, or "frame N" for a GIF) to print beside each prediction.
 func LoadClipFrames(path string, opt ClipOptions) ([][]float32, []string, error) {
 	h, w := opt.Height, opt.Width
@@ -604,7 +657,14 @@ func LoadClipFrames(path string, opt ClipOptions) ([][]float32, []string, error)
 	}
 	var frames [][]float32
 	var names []string
-	if !fi.IsDir() {
+	if !fi.IsDir() && IsVideoFile(path) {
+		dir, err := extractVideo(path, opt.FPS)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer os.RemoveAll(dir)
+		path = dir
+	} else if !fi.IsDir() {
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return nil, nil, err

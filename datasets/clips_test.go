@@ -495,3 +495,46 @@ func TestLoadClipFrames(t *testing.T) {
 		t.Error("a text file was accepted as a clip")
 	}
 }
+
+// TestVideoFileClips: a video file with NAME.labels.txt is a clip, its
+// frames extracted by ffmpeg; without ffmpeg the error names the tool and
+// the clip (or the clip is skipped and counted with SkipBad).
+func TestVideoFileClips(t *testing.T) {
+	dir := t.TempDir()
+	video := filepath.Join(dir, "walk.mp4")
+	labels := strings.Repeat("still\n", 10)
+	if err := os.WriteFile(filepath.Join(dir, "walk.labels.txt"), []byte(labels), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if ffmpeg, err := exec.LookPath("ffmpeg"); err == nil {
+		cmd := exec.Command(ffmpeg, "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=32x32:rate=10", "-t", "1", "-pix_fmt", "yuv420p", video)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("making a test video: %v: %s", err, out)
+		}
+		set, err := LoadClips(dir, ClipOptions{Height: 16, Width: 16, FPS: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(set.Clips) != 1 || len(set.Clips[0].Frames) != 10 || set.Clips[0].Name != "walk" {
+			t.Fatalf("video clip: %+v", set.Report)
+		}
+		frames, _, err := LoadClipFrames(video, ClipOptions{Height: 16, Width: 16, FPS: 5})
+		if err != nil || len(frames) != 5 {
+			t.Fatalf("LoadClipFrames at 5 fps: %d frames, %v", len(frames), err)
+		}
+	} else {
+		os.WriteFile(video, []byte("not really a video"), 0o644)
+	}
+	t.Setenv("PATH", "")
+	if _, err := LoadClips(dir, ClipOptions{}); err == nil || !strings.Contains(err.Error(), "ffmpeg") || !strings.Contains(err.Error(), "walk") {
+		t.Errorf("without ffmpeg: %v, want an error naming ffmpeg and the clip", err)
+	}
+	tdGrayClip(t, filepath.Join(dir, "ok"), []string{"a.png", "b.png"}, []uint8{0, 255}, 4, 4, "still\nstill\n")
+	set, err := LoadClips(dir, ClipOptions{SkipBad: true})
+	if err != nil || len(set.Report.Skipped) != 1 || set.Report.Skipped[0].Name != "walk" {
+		t.Errorf("SkipBad without ffmpeg: %v, %+v", err, set)
+	}
+	if _, _, err := LoadClipFrames(video, ClipOptions{}); err == nil || !strings.Contains(err.Error(), "ffmpeg") {
+		t.Errorf("LoadClipFrames without ffmpeg: %v", err)
+	}
+}

@@ -77,7 +77,7 @@ func (v *Video[T]) clipOptions() datasets.ClipOptions {
 		color = datasets.RGB
 	}
 	return datasets.ClipOptions{Height: v.cfg.Data.ImageSize, Width: v.cfg.Data.ImageSize, Color: color,
-		LabelOrder: v.labels, SkipBad: v.cfg.Data.SkipBad}
+		LabelOrder: v.labels, SkipBad: v.cfg.Data.SkipBad, FPS: v.cfg.Data.FPS}
 }
 
 // loadData reads the training and validation clips, generating them first
@@ -404,7 +404,7 @@ func (v *Video[T]) Sample(*rand.Rand) (string, error) {
 // -input, one line per frame.
 func (v *Video[T]) Predict(in Input, out io.Writer, _ *rand.Rand) error {
 	if in.Path == "" {
-		return fmt.Errorf("video prediction reads a clip: give -input CLIP_FOLDER or -input FILE.gif")
+		return fmt.Errorf("video prediction reads a clip: give -input CLIP_FOLDER, FILE.gif or a video file")
 	}
 	frames, names, err := datasets.LoadClipFrames(in.Path, v.clipOptions())
 	if err != nil {
