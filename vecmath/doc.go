@@ -1,0 +1,23 @@
+// Package vecmath evaluates float32 exp, sigmoid and tanh over slices.
+//
+// The approximations are those of the scalar Cephes-style code the
+// recurrent cells used per element: exp reduces x by n·ln 2 (n =
+// floor(x·log2(e) + 1/2), ln 2 split into c1 + c2 so that x - n·c1 is
+// exact), evaluates a degree-6 polynomial on the remainder r, and scales by
+// 2^n as 2^h · 2^(n-h) with h = n/2, so that results from the subnormal
+// range (n down to -150) up to n = 128 are formed without overflowing the
+// exponent field. Inputs above maxArg = 88.72283 give +Inf, inputs below
+// minArg = -103.97208 give 0 and NaN stays NaN. tanh uses an odd
+// polynomial for |x| < 0.625, 1 - 2/(e^(2|x|)+1) up to |x| = 9.1 and ±1
+// beyond; sigmoid is 1/(1+e^-x).
+//
+// On amd64 with AVX-512F (detected at run time with golang.org/x/sys/cpu)
+// the slice functions run the same algorithm sixteen lanes at a time in
+// hand-written assembly (exp_amd64.s): VRNDSCALEPS for the floor, FMA for
+// the reduction and the polynomial, integer shifts to build the two 2^h
+// factors, compare masks for the +Inf/0/NaN cases and a masked load/store
+// for the last len%16 elements. Because of the fused multiply-adds results
+// may differ from the scalar code by an ulp; both stay within about 1 ulp
+// (3e-7 relative) of the exact exp. Elsewhere, and with the purego build
+// tag, a pure-Go loop runs the scalar algorithm exactly.
+package vecmath

@@ -1,0 +1,134 @@
+package vecmath
+
+import "math"
+
+// Exp32 sets dst[i] = e^src[i] for i < len(src). dst must be at least as
+// long as src and may be the same slice (but not a shifted overlap).
+func Exp32(dst, src []float32) {
+	dst = dst[:len(src)]
+	if len(src) == 0 {
+		return
+	}
+	exp32Slice(dst, src)
+}
+
+// Sigmoid32 sets dst[i] = 1/(1+e^-src[i]); dst may be the same slice as
+// src.
+func Sigmoid32(dst, src []float32) {
+	dst = dst[:len(src)]
+	if len(src) == 0 {
+		return
+	}
+	sigmoid32Slice(dst, src)
+}
+
+// Tanh32 sets dst[i] = tanh(src[i]); dst may be the same slice as src.
+func Tanh32(dst, src []float32) {
+	dst = dst[:len(src)]
+	if len(src) == 0 {
+		return
+	}
+	tanh32Slice(dst, src)
+}
+
+// SumExpShifted32 sets dst[i] = e^(src[i]-shift) and returns the sum of
+// those values accumulated in float64 (the numerator and denominator of a
+// softmax shifted by its maximum) in a single pass. dst may be nil, in
+// which case only the sum is computed, or the same slice as src.
+func SumExpShifted32(dst, src []float32, shift float32) float64 {
+	if dst != nil {
+		dst = dst[:len(src)]
+	}
+	if len(src) == 0 {
+		return 0
+	}
+	return sumExpShifted32Slice(dst, src, shift)
+}
+
+// Scalar reference algorithm; the pure-Go paths below use it per element.
+
+const (
+	maxArg = 88.72283
+	minArg = -103.97208
+)
+
+// exp32 is e^x in single precision.
+func exp32(x float32) float32 {
+	const (
+		log2e = 1.44269504088896341
+		c1    = 0.693359375
+		c2    = -2.12194440e-4
+	)
+	switch {
+	case x != x:
+		return x
+	case x > maxArg:
+		return float32(math.Inf(1))
+	case x < minArg:
+		return 0
+	}
+	n := float32(math.Floor(float64(x*log2e + 0.5)))
+	r := x - n*c1 - n*c2
+	p := ((((1.9875691500e-4*r+1.3981999507e-3)*r+8.3334519073e-3)*r+4.1665795894e-2)*r+1.6666665459e-1)*r + 5.0000001201e-1
+	p = p*r*r + r + 1
+	k := int32(n)
+	h := k / 2
+	return p * math.Float32frombits(uint32(h+127)<<23) * math.Float32frombits(uint32(k-h+127)<<23)
+}
+
+// tanh32 is tanh in single precision.
+func tanh32(x float32) float32 {
+	a := x
+	if a < 0 {
+		a = -a
+	}
+	if a < 0.625 {
+		z := x * x
+		return ((((-5.70498872745e-3*z+2.06390887954e-2)*z-5.37397155531e-2)*z+1.33314422036e-1)*z-3.33332819422e-1)*z*x + x
+	}
+	if a > 9.1 {
+		if x < 0 {
+			return -1
+		}
+		return 1
+	}
+	t := 1 - 2/(exp32(2*a)+1)
+	if x < 0 {
+		return -t
+	}
+	return t
+}
+
+func exp32Go(dst, src []float32) {
+	for i, x := range src {
+		dst[i] = exp32(x)
+	}
+}
+
+func sigmoid32Go(dst, src []float32) {
+	for i, x := range src {
+		dst[i] = 1 / (1 + exp32(-x))
+	}
+}
+
+func tanh32Go(dst, src []float32) {
+	for i, x := range src {
+		dst[i] = tanh32(x)
+	}
+}
+
+func sumExpShifted32Go(dst, src []float32, shift float32) float64 {
+	var z float64
+	if dst == nil {
+		for _, x := range src {
+			z += float64(exp32(x - shift))
+		}
+		return z
+	}
+	for i, x := range src {
+		e := exp32(x - shift)
+		dst[i] = e
+		z += float64(e)
+	}
+	return z
+}

@@ -1,0 +1,65 @@
+//go:build amd64 && !purego
+
+package vecmath
+
+import "golang.org/x/sys/cpu"
+
+// haveAVX512 reports whether the CPU and OS support the AVX-512F kernels;
+// useAVX512 selects them (tests switch it off to compare with the pure-Go
+// path).
+var (
+	haveAVX512 = cpu.X86.HasAVX512F
+	useAVX512  = haveAVX512
+)
+
+// The kernels process n > 0 elements, sixteen per iteration and the rest
+// under a mask. dst may equal src; for sumExpShifted32AVX512 it may be nil.
+
+//go:noescape
+func exp32AVX512(dst, src *float32, n int)
+
+//go:noescape
+func sigmoid32AVX512(dst, src *float32, n int)
+
+//go:noescape
+func tanh32AVX512(dst, src *float32, n int)
+
+//go:noescape
+func sumExpShifted32AVX512(dst, src *float32, n int, shift float32) float64
+
+func exp32Slice(dst, src []float32) {
+	if useAVX512 {
+		exp32AVX512(&dst[0], &src[0], len(src))
+		return
+	}
+	exp32Go(dst, src)
+}
+
+func sigmoid32Slice(dst, src []float32) {
+	if useAVX512 {
+		sigmoid32AVX512(&dst[0], &src[0], len(src))
+		return
+	}
+	sigmoid32Go(dst, src)
+}
+
+func tanh32Slice(dst, src []float32) {
+	if useAVX512 {
+		tanh32AVX512(&dst[0], &src[0], len(src))
+		return
+	}
+	tanh32Go(dst, src)
+}
+
+func sumExpShifted32Slice(dst, src []float32, shift float32) float64 {
+	if !useAVX512 {
+		return sumExpShifted32Go(dst, src, shift)
+	}
+	var d *float32
+	if dst != nil {
+		d = &dst[0]
+	}
+	return sumExpShifted32AVX512(d, &src[0], len(src), shift)
+}
+
+func haveAVX512Kernels() bool { return haveAVX512 }

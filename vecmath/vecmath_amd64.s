@@ -1,0 +1,316 @@
+//go:build amd64 && !purego
+
+// AVX-512F kernels for exp, sigmoid, tanh and the shifted exp-sum over
+// float32 slices, written by hand. Each runs the scalar algorithm of
+// vecmath.go on sixteen lanes: the main loop handles sixteen elements per
+// iteration and the last n%16 go through one masked load and store (K7),
+// which does not touch memory beyond the slices.
+//
+// Register use: Z16-Z30 hold the exp constants, broadcast once per call
+// (EXPCONSTS); EXPCORE uses Z2-Z4 as scratch; the kernels keep x in Z0 and
+// the result in Z1, with Z5-Z15 for their own temporaries and constants.
+
+#include "textflag.h"
+
+// Constant table: float32 bit patterns (int 127 at offset 44).
+DATA expconst<>+0(SB)/4, $0x3fb8aa3b  // log2(e)
+DATA expconst<>+4(SB)/4, $0x3f000000  // 0.5
+DATA expconst<>+8(SB)/4, $0x3f318000  // c1 = 0.693359375
+DATA expconst<>+12(SB)/4, $0xb95e8083 // c2 = -2.12194440e-4
+DATA expconst<>+16(SB)/4, $0x39506967 // p0 = 1.9875691500e-4
+DATA expconst<>+20(SB)/4, $0x3ab743ce // p1 = 1.3981999507e-3
+DATA expconst<>+24(SB)/4, $0x3c088908 // p2 = 8.3334519073e-3
+DATA expconst<>+28(SB)/4, $0x3d2aa9c1 // p3 = 4.1665795894e-2
+DATA expconst<>+32(SB)/4, $0x3e2aaaaa // p4 = 1.6666665459e-1
+DATA expconst<>+36(SB)/4, $0x3f000000 // p5 = 5.0000001201e-1
+DATA expconst<>+40(SB)/4, $0x3f800000 // 1
+DATA expconst<>+44(SB)/4, $0x0000007f // exponent bias 127 (int32)
+DATA expconst<>+48(SB)/4, $0x42b17217 // maxArg = 88.72283
+DATA expconst<>+52(SB)/4, $0xc2cff1b4 // minArg = -103.97208
+DATA expconst<>+56(SB)/4, $0x7f800000 // +Inf
+DATA expconst<>+60(SB)/4, $0x80000000 // sign bit
+DATA expconst<>+64(SB)/4, $0x7fffffff // abs mask
+DATA expconst<>+68(SB)/4, $0x40000000 // 2
+DATA expconst<>+72(SB)/4, $0x4111999a // 9.1: tanh saturates beyond
+DATA expconst<>+76(SB)/4, $0x3f200000 // 0.625: tanh polynomial below
+DATA expconst<>+80(SB)/4, $0xbbbaf0ea // t0 = -5.70498872745e-3
+DATA expconst<>+84(SB)/4, $0x3ca9134e // t1 = 2.06390887954e-2
+DATA expconst<>+88(SB)/4, $0xbd5c1e2d // t2 = -5.37397155531e-2
+DATA expconst<>+92(SB)/4, $0x3e088393 // t3 = 1.33314422036e-1
+DATA expconst<>+96(SB)/4, $0xbeaaaa99 // t4 = -3.33332819422e-1
+GLOBL expconst<>(SB), RODATA|NOPTR, $100
+
+#define EXPCONSTS \
+	VBROADCASTSS expconst<>+0(SB), Z16  \
+	VBROADCASTSS expconst<>+4(SB), Z17  \
+	VBROADCASTSS expconst<>+8(SB), Z18  \
+	VBROADCASTSS expconst<>+12(SB), Z19 \
+	VBROADCASTSS expconst<>+16(SB), Z20 \
+	VBROADCASTSS expconst<>+20(SB), Z21 \
+	VBROADCASTSS expconst<>+24(SB), Z22 \
+	VBROADCASTSS expconst<>+28(SB), Z23 \
+	VBROADCASTSS expconst<>+32(SB), Z24 \
+	VBROADCASTSS expconst<>+36(SB), Z25 \
+	VBROADCASTSS expconst<>+40(SB), Z26 \
+	VBROADCASTSS expconst<>+44(SB), Z27 \
+	VBROADCASTSS expconst<>+48(SB), Z28 \
+	VBROADCASTSS expconst<>+52(SB), Z29 \
+	VBROADCASTSS expconst<>+56(SB), Z30
+
+// EXPCORE sets Y = e^X for X in [minArg, maxArg] (other lanes: garbage,
+// see EXPFIX). n = floor(X*log2e + 0.5) (multiply and add rounded
+// separately, as in the scalar code); r = X - n*c1 - n*c2; p = degree-5
+// Horner in r; Y = p*r*r + r + 1, scaled by 2^h * 2^(n-h), h = n>>1, each
+// factor built as (h+127)<<23.
+#define EXPCORE(X, Y) \
+	VMULPS       Z16, X, Z2     \
+	VADDPS       Z17, Z2, Z2    \
+	VRNDSCALEPS  $0x09, Z2, Z2  \
+	VMOVAPS      X, Z3          \
+	VFNMADD231PS Z18, Z2, Z3    \
+	VFNMADD231PS Z19, Z2, Z3    \
+	VMOVAPS      Z20, Y         \
+	VFMADD213PS  Z21, Z3, Y     \
+	VFMADD213PS  Z22, Z3, Y     \
+	VFMADD213PS  Z23, Z3, Y     \
+	VFMADD213PS  Z24, Z3, Y     \
+	VFMADD213PS  Z25, Z3, Y     \
+	VMULPS       Z3, Z3, Z4     \
+	VFMADD213PS  Z3, Z4, Y      \
+	VADDPS       Z26, Y, Y      \
+	VCVTPS2DQ    Z2, Z2         \
+	VPSRAD       $1, Z2, Z4     \
+	VPSUBD       Z4, Z2, Z2     \
+	VPADDD       Z27, Z4, Z4    \
+	VPADDD       Z27, Z2, Z2    \
+	VPSLLD       $23, Z4, Z4    \
+	VPSLLD       $23, Z2, Z2    \
+	VMULPS       Z4, Y, Y       \
+	VMULPS       Z2, Y, Y
+
+// EXPFIX applies the scalar code's special cases to Y = EXPCORE(X):
+// X > maxArg gives +Inf, X < minArg gives 0, NaN gives X.
+#define EXPFIX(X, Y) \
+	VCMPPS  $0x1e, Z28, X, K1 \ // X > maxArg (GT_OQ)
+	VCMPPS  $0x11, Z29, X, K2 \ // X < minArg (LT_OQ)
+	VCMPPS  $0x03, X, X, K3   \ // unordered
+	VMOVAPS Z30, K1, Y        \
+	VPXORD  Y, Y, K2, Y       \
+	VMOVAPS X, K3, Y
+
+// TAILMASK sets K7 to the low CX bits (0 < CX < 16).
+#define TAILMASK \
+	MOVL  $1, AX  \
+	SHLL  CX, AX  \
+	DECL  AX      \
+	KMOVW AX, K7
+
+// func exp32AVX512(dst, src *float32, n int)
+TEXT ·exp32AVX512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	EXPCONSTS
+
+eloop:
+	CMPQ    CX, $16
+	JB      etail
+	VMOVUPS (SI), Z0
+	EXPCORE(Z0, Z1)
+	EXPFIX(Z0, Z1)
+	VMOVUPS Z1, (DI)
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	SUBQ    $16, CX
+	JMP     eloop
+
+etail:
+	TESTQ     CX, CX
+	JZ        edone
+	TAILMASK
+	VMOVUPS.Z (SI), K7, Z0
+	EXPCORE(Z0, Z1)
+	EXPFIX(Z0, Z1)
+	VMOVUPS   Z1, K7, (DI)
+
+edone:
+	VZEROUPPER
+	RET
+
+// func sigmoid32AVX512(dst, src *float32, n int)
+// 1/(1+e^-x), with the division done exactly (VDIVPS) as in the scalar code.
+TEXT ·sigmoid32AVX512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	EXPCONSTS
+	VBROADCASTSS expconst<>+60(SB), Z31 // sign bit
+
+sloop:
+	CMPQ    CX, $16
+	JB      stail
+	VMOVUPS (SI), Z0
+	VPXORD  Z31, Z0, Z5
+	EXPCORE(Z5, Z1)
+	EXPFIX(Z5, Z1)
+	VADDPS  Z26, Z1, Z1
+	VDIVPS  Z1, Z26, Z1
+	VMOVUPS Z1, (DI)
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	SUBQ    $16, CX
+	JMP     sloop
+
+stail:
+	TESTQ     CX, CX
+	JZ        sdone
+	TAILMASK
+	VMOVUPS.Z (SI), K7, Z0
+	VPXORD    Z31, Z0, Z5
+	EXPCORE(Z5, Z1)
+	EXPFIX(Z5, Z1)
+	VADDPS    Z26, Z1, Z1
+	VDIVPS    Z1, Z26, Z1
+	VMOVUPS   Z1, K7, (DI)
+
+sdone:
+	VZEROUPPER
+	RET
+
+// TANHBODY sets Z1 = tanh(Z0): 1 - 2/(e^(2a)+1) with a = |x| and the sign
+// of x, then ±1 where a > 9.1 and the odd polynomial where a < 0.625. NaN
+// propagates through the exp form (neither compare holds). Needs the
+// constants loaded by TANHCONSTS.
+#define TANHBODY \
+	VPANDD      Z28, Z0, Z5     \ // a = |x|
+	VPANDD      Z9, Z0, Z6      \ // sign of x
+	VADDPS      Z5, Z5, Z7      \ // 2a
+	EXPCORE(Z7, Z1)             \
+	VADDPS      Z26, Z1, Z1     \
+	VDIVPS      Z1, Z29, Z1     \ // 2/(e+1)
+	VSUBPS      Z1, Z26, Z1     \ // 1 - 2/(e+1)
+	VCMPPS      $0x1e, Z30, Z5, K1 \ // a > 9.1
+	VMOVAPS     Z26, K1, Z1     \
+	VPORD       Z6, Z1, Z1      \
+	VMULPS      Z0, Z0, Z7      \ // z = x*x
+	VMOVAPS     Z10, Z8         \
+	VFMADD213PS Z11, Z7, Z8     \
+	VFMADD213PS Z12, Z7, Z8     \
+	VFMADD213PS Z13, Z7, Z8     \
+	VFMADD213PS Z14, Z7, Z8     \
+	VMULPS      Z7, Z8, Z8      \
+	VFMADD213PS Z0, Z0, Z8      \ // q*z*x + x
+	VCMPPS      $0x11, Z31, Z5, K2 \ // a < 0.625
+	VMOVAPS     Z8, K2, Z1
+
+// TANHCONSTS loads what TANHBODY needs beyond EXPCONSTS, replacing the
+// exp special-case constants (tanh never needs EXPFIX).
+#define TANHCONSTS \
+	VBROADCASTSS expconst<>+64(SB), Z28 \
+	VBROADCASTSS expconst<>+68(SB), Z29 \
+	VBROADCASTSS expconst<>+72(SB), Z30 \
+	VBROADCASTSS expconst<>+76(SB), Z31 \
+	VBROADCASTSS expconst<>+60(SB), Z9  \
+	VBROADCASTSS expconst<>+80(SB), Z10 \
+	VBROADCASTSS expconst<>+84(SB), Z11 \
+	VBROADCASTSS expconst<>+88(SB), Z12 \
+	VBROADCASTSS expconst<>+92(SB), Z13 \
+	VBROADCASTSS expconst<>+96(SB), Z14
+
+// func tanh32AVX512(dst, src *float32, n int)
+TEXT ·tanh32AVX512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	EXPCONSTS
+	TANHCONSTS
+
+tloop:
+	CMPQ    CX, $16
+	JB      ttail
+	VMOVUPS (SI), Z0
+	TANHBODY
+	VMOVUPS Z1, (DI)
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	SUBQ    $16, CX
+	JMP     tloop
+
+ttail:
+	TESTQ     CX, CX
+	JZ        tdone
+	TAILMASK
+	VMOVUPS.Z (SI), K7, Z0
+	TANHBODY
+	VMOVUPS   Z1, K7, (DI)
+
+tdone:
+	VZEROUPPER
+	RET
+
+// func sumExpShifted32AVX512(dst, src *float32, n int, shift float32) float64
+// dst[i] = e^(src[i]-shift) unless dst is nil; returns the sum accumulated
+// in float64 (two eight-lane accumulators, reduced at the end).
+TEXT ·sumExpShifted32AVX512(SB), NOSPLIT, $0-40
+	MOVQ         dst+0(FP), DI
+	MOVQ         src+8(FP), SI
+	MOVQ         n+16(FP), CX
+	VBROADCASTSS shift+24(FP), Z15
+	MOVQ         DI, R8 // R8 == 0: no stores
+	EXPCONSTS
+	VPXORD       Z10, Z10, Z10
+	VPXORD       Z11, Z11, Z11
+
+xloop:
+	CMPQ    CX, $16
+	JB      xtail
+	VMOVUPS (SI), Z0
+	VSUBPS  Z15, Z0, Z5
+	EXPCORE(Z5, Z1)
+	EXPFIX(Z5, Z1)
+	TESTQ   R8, R8
+	JZ      xsum
+	VMOVUPS Z1, (DI)
+
+xsum:
+	VCVTPS2PD     Y1, Z6
+	VEXTRACTF64X4 $1, Z1, Y7
+	VCVTPS2PD     Y7, Z7
+	VADDPD        Z6, Z10, Z10
+	VADDPD        Z7, Z11, Z11
+	ADDQ          $64, SI
+	ADDQ          $64, DI
+	SUBQ          $16, CX
+	JMP           xloop
+
+xtail:
+	TESTQ     CX, CX
+	JZ        xdone
+	TAILMASK
+	VMOVUPS.Z (SI), K7, Z0
+	VSUBPS    Z15, Z0, Z5
+	EXPCORE(Z5, Z1)
+	EXPFIX(Z5, Z1)
+	VMOVAPS.Z Z1, K7, Z1 // lanes past n add nothing
+	TESTQ     R8, R8
+	JZ        xtsum
+	VMOVUPS   Z1, K7, (DI)
+
+xtsum:
+	VCVTPS2PD     Y1, Z6
+	VEXTRACTF64X4 $1, Z1, Y7
+	VCVTPS2PD     Y7, Z7
+	VADDPD        Z6, Z10, Z10
+	VADDPD        Z7, Z11, Z11
+
+xdone:
+	VADDPD        Z11, Z10, Z10
+	VEXTRACTF64X4 $1, Z10, Y11
+	VADDPD        Y11, Y10, Y10
+	VEXTRACTF128  $1, Y10, X11
+	VADDPD        X11, X10, X10
+	VPERMILPD     $1, X10, X11
+	VADDSD        X11, X10, X10
+	VMOVSD        X10, ret+32(FP)
+	VZEROUPPER
+	RET

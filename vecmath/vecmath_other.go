@@ -1,0 +1,16 @@
+//go:build !amd64 || purego
+
+package vecmath
+
+// useAVX512 is always false without the assembly kernels.
+var useAVX512 = false
+
+func exp32Slice(dst, src []float32)     { exp32Go(dst, src) }
+func sigmoid32Slice(dst, src []float32) { sigmoid32Go(dst, src) }
+func tanh32Slice(dst, src []float32)    { tanh32Go(dst, src) }
+
+func sumExpShifted32Slice(dst, src []float32, shift float32) float64 {
+	return sumExpShifted32Go(dst, src, shift)
+}
+
+func haveAVX512Kernels() bool { return false }

@@ -1,0 +1,328 @@
+package vecmath
+
+import (
+	"fmt"
+	"math"
+	"testing"
+)
+
+// paths runs f once per available implementation, with the kernel forced.
+func paths(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	saved := useAVX512
+	defer func() { useAVX512 = saved }()
+	useAVX512 = false
+	t.Run("go", f)
+	if haveAVX512Kernels() {
+		useAVX512 = true
+		t.Run("avx512", f)
+	}
+}
+
+// denseInputs covers -110..90 in steps of about 1e-3, the float32 values
+// around the saturation thresholds, subnormal-producing arguments and the
+// special values.
+func denseInputs() []float32 {
+	var xs []float32
+	for x := -110.0; x <= 90; x += 0.000977 {
+		xs = append(xs, float32(x))
+	}
+	for _, c := range []float32{maxArg, minArg, 9.1, -9.1, 0.625, -0.625, 0, -87.33655, -88.72283} {
+		v := c
+		for i := 0; i < 40; i++ {
+			v = math.Nextafter32(v, float32(math.Inf(-1)))
+		}
+		for i := 0; i < 80; i++ {
+			xs = append(xs, v)
+			v = math.Nextafter32(v, float32(math.Inf(1)))
+		}
+	}
+	inf := float32(math.Inf(1))
+	return append(xs, inf, -inf, float32(math.NaN()), -float32(math.NaN()),
+		math.MaxFloat32, -math.MaxFloat32, 1e30, -1e30, 1e-30, -1e-30, float32(math.Copysign(0, -1)))
+}
+
+func ulpsApart(a, b float32) int64 {
+	if a == b || (a != a && b != b) {
+		return 0
+	}
+	if a != a || b != b || math.Signbit(float64(a)) != math.Signbit(float64(b)) {
+		return math.MaxInt64
+	}
+	d := int64(math.Float32bits(a)) - int64(math.Float32bits(b))
+	if d < 0 {
+		d = -d
+	}
+	return d
+}
+
+func TestExp32Accuracy(t *testing.T) {
+	xs := denseInputs()
+	paths(t, func(t *testing.T) {
+		got := make([]float32, len(xs))
+		Exp32(got, xs)
+		var worst float64
+		var worstX float32
+		for i, x := range xs {
+			g := got[i]
+			switch {
+			case x != x:
+				if g == g {
+					t.Errorf("Exp32(NaN) = %g", g)
+				}
+				continue
+			case x > maxArg:
+				if !math.IsInf(float64(g), 1) {
+					t.Errorf("Exp32(%g) = %g, want +Inf", x, g)
+				}
+				continue
+			case x < minArg:
+				if g != 0 {
+					t.Errorf("Exp32(%g) = %g, want 0", x, g)
+				}
+				continue
+			}
+			want := math.Exp(float64(x))
+			if want < 0x1p-126 {
+				// Subnormal results: absolute error within an ulp of the
+				// subnormal spacing (2^-149).
+				if d := math.Abs(float64(g) - want); d > 0x1p-149 {
+					t.Errorf("Exp32(%g) = %g, want %g (subnormal, off by %g)", x, g, want, d)
+				}
+				continue
+			}
+			if math.IsInf(float64(g), 0) || g <= 0 {
+				t.Errorf("Exp32(%g) = %g, want %g", x, g, want)
+				continue
+			}
+			if e := math.Abs(float64(g)-want) / want; e > worst {
+				worst, worstX = e, x
+			}
+		}
+		t.Logf("worst relative error %.3g at %g (%d inputs)", worst, worstX, len(xs))
+		if worst > 3e-7 {
+			t.Errorf("worst relative error %.3g at %g, want ≤ 3e-7", worst, worstX)
+		}
+		// Exact values at the extremes and at zero.
+		for _, tc := range []struct{ x, want float32 }{
+			{0, 1}, {100, float32(math.Inf(1))}, {-200, 0}, {float32(math.Inf(1)), float32(math.Inf(1))},
+			{float32(math.Inf(-1)), 0}, {88.72284, float32(math.Inf(1))}, {-104, 0},
+		} {
+			d := []float32{tc.x}
+			Exp32(d, d)
+			if d[0] != tc.want {
+				t.Errorf("Exp32(%g) = %g, want %g", tc.x, d[0], tc.want)
+			}
+		}
+		// maxArg itself is finite and close to MaxFloat32; the smallest
+		// arguments give subnormals that decrease monotonically to 0.
+		d := []float32{maxArg, -100, -103, minArg}
+		Exp32(d, d)
+		if math.IsInf(float64(d[0]), 0) || d[0] < 3.4e38 {
+			t.Errorf("Exp32(maxArg) = %g", d[0])
+		}
+		if !(d[1] > d[2] && d[2] >= d[3] && d[3] >= 0 && d[1] < 0x1p-126) {
+			t.Errorf("subnormal range not monotone: %g", d[1:])
+		}
+	})
+}
+
+func TestSigmoidTanhAccuracy(t *testing.T) {
+	var xs []float32
+	for x := -30.0; x <= 30; x += 0.000731 {
+		xs = append(xs, float32(x))
+	}
+	xs = append(xs, 200, -200, 9.1, -9.1, 0.625, -0.625, math.Nextafter32(0.625, 0), math.Nextafter32(9.1, 10))
+	paths(t, func(t *testing.T) {
+		sig := make([]float32, len(xs))
+		th := make([]float32, len(xs))
+		Sigmoid32(sig, xs)
+		Tanh32(th, xs)
+		var ws, wt float64
+		for i, x := range xs {
+			f := float64(x)
+			if e := math.Abs(float64(sig[i]) - 1/(1+math.Exp(-f))); e > ws {
+				ws = e
+			}
+			if e := math.Abs(float64(th[i]) - math.Tanh(f)); e > wt {
+				wt = e
+			}
+		}
+		t.Logf("worst absolute error: sigmoid %.3g, tanh %.3g", ws, wt)
+		if ws > 2e-7 || wt > 3e-7 {
+			t.Errorf("sigmoid %.3g / tanh %.3g absolute error too large", ws, wt)
+		}
+		inf := float32(math.Inf(1))
+		in := []float32{inf, -inf, 20, -20, float32(math.NaN()), 0, float32(math.Copysign(0, -1))}
+		s, h := make([]float32, len(in)), make([]float32, len(in))
+		Sigmoid32(s, in)
+		Tanh32(h, in)
+		want := []struct{ s, h float32 }{{1, 1}, {0, -1}, {1, 1}, {2.0611537e-09, -1}, {}, {0.5, 0}, {0.5, 0}}
+		for i, x := range in {
+			if x != x {
+				if s[i] == s[i] || h[i] == h[i] {
+					t.Errorf("NaN: sigmoid %g, tanh %g", s[i], h[i])
+				}
+				continue
+			}
+			if ulpsApart(s[i], want[i].s) > 1 || h[i] != want[i].h {
+				t.Errorf("x=%g: sigmoid %g, tanh %g; want %g, %g", x, s[i], h[i], want[i].s, want[i].h)
+			}
+		}
+	})
+}
+
+func TestSumExpShifted32(t *testing.T) {
+	src := make([]float32, 1000)
+	for i := range src {
+		src[i] = float32(math.Sin(float64(i)*0.37))*40 - 5
+	}
+	src[3] = float32(math.Inf(-1))
+	src[7] = -1e6
+	paths(t, func(t *testing.T) {
+		for _, n := range []int{0, 1, 15, 16, 17, 33, 1000} {
+			for _, shift := range []float32{0, 35, -3} {
+				dst := make([]float32, n)
+				got := SumExpShifted32(dst, src[:n], shift)
+				gotNil := SumExpShifted32(nil, src[:n], shift)
+				var want float64
+				for i, x := range src[:n] {
+					e := math.Exp(float64(x - shift)) // the kernels subtract in float32
+					want += e
+					if r := math.Abs(float64(dst[i])-e) / e; e > 0x1p-126 && r > 3e-7 {
+						t.Fatalf("n=%d shift=%g: dst[%d] = %g, want %g", n, shift, i, dst[i], e)
+					}
+				}
+				if got != gotNil {
+					t.Errorf("n=%d: sum with dst %g, without %g", n, got, gotNil)
+				}
+				if math.Abs(got-want) > 3e-7*want {
+					t.Errorf("n=%d shift=%g: sum %g, want %g", n, shift, got, want)
+				}
+			}
+		}
+	})
+}
+
+// TestLengthsAndAliasing checks every length 0..70 (all tail sizes, with
+// guard elements after the end that must stay untouched), in place and
+// out of place, against the scalar reference per element.
+func TestLengthsAndAliasing(t *testing.T) {
+	const guard = 17
+	funcs := []struct {
+		name   string
+		vec    func(dst, src []float32)
+		scalar func(float32) float32
+	}{
+		{"exp", Exp32, exp32},
+		{"sigmoid", Sigmoid32, func(x float32) float32 { return 1 / (1 + exp32(-x)) }},
+		{"tanh", Tanh32, tanh32},
+		{"sumexp", func(dst, src []float32) { SumExpShifted32(dst, src, 1.5) }, func(x float32) float32 { return exp32(x - 1.5) }},
+	}
+	paths(t, func(t *testing.T) {
+		for _, f := range funcs {
+			for n := 0; n <= 70; n++ {
+				src := make([]float32, n+guard)
+				for i := range src {
+					src[i] = float32(i%23)*0.7 - 8
+				}
+				dst := make([]float32, n+guard)
+				for i := range dst {
+					dst[i] = -42
+				}
+				f.vec(dst[:n], src[:n])
+				alias := append([]float32(nil), src...)
+				f.vec(alias[:n], alias[:n])
+				for i := range n {
+					want := f.scalar(src[i])
+					if ulpsApart(dst[i], want) > 1 || ulpsApart(alias[i], want) > 1 {
+						t.Fatalf("%s n=%d: [%d] = %g (in place %g), want %g", f.name, n, i, dst[i], alias[i], want)
+					}
+				}
+				for i := n; i < n+guard; i++ {
+					if dst[i] != -42 || alias[i] != src[i] {
+						t.Fatalf("%s n=%d: wrote past the end at %d", f.name, n, i)
+					}
+				}
+			}
+		}
+	})
+}
+
+// TestPathsAgree compares the AVX-512 kernels with the pure-Go scalar
+// algorithm element by element: exp and tanh at most 1 ulp apart (the
+// kernels fuse multiply-adds the scalar code rounds twice). sigmoid may be
+// 3 ulp apart: for large -x, 1/(1+e) turns exp's 1 ulp at a mantissa near 1
+// into 2 ulp at a mantissa near 2, plus a rounding.
+func TestPathsAgree(t *testing.T) {
+	if !haveAVX512Kernels() {
+		t.Skip("no AVX-512 kernels on this machine/build")
+	}
+	xs := denseInputs()
+	saved := useAVX512
+	defer func() { useAVX512 = saved }()
+	for _, f := range []struct {
+		name   string
+		fn     func(dst, src []float32)
+		maxUlp int64
+	}{{"exp", Exp32, 1}, {"sigmoid", Sigmoid32, 3}, {"tanh", Tanh32, 1}} {
+		ref, vec := make([]float32, len(xs)), make([]float32, len(xs))
+		useAVX512 = false
+		f.fn(ref, xs)
+		useAVX512 = true
+		f.fn(vec, xs)
+		var differ, worst int64
+		for i := range xs {
+			u := ulpsApart(ref[i], vec[i])
+			if u > 0 {
+				differ++
+			}
+			if u > worst {
+				worst = u
+			}
+			if u > f.maxUlp {
+				t.Errorf("%s(%g): go %g, avx512 %g (%d ulp)", f.name, xs[i], ref[i], vec[i], u)
+			}
+		}
+		t.Logf("%s: %d of %d results differ, worst %d ulp", f.name, differ, len(xs), worst)
+	}
+}
+
+func BenchmarkVecmath(b *testing.B) {
+	const n = 4096
+	src := make([]float32, n)
+	for i := range src {
+		src[i] = float32(i%200)*0.1 - 10
+	}
+	dst := make([]float32, n)
+	kernels := []struct {
+		name string
+		fn   func()
+	}{
+		{"Exp32", func() { Exp32(dst, src) }},
+		{"Sigmoid32", func() { Sigmoid32(dst, src) }},
+		{"Tanh32", func() { Tanh32(dst, src) }},
+		{"SumExpShifted32", func() { SumExpShifted32(nil, src, 3) }},
+	}
+	saved := useAVX512
+	defer func() { useAVX512 = saved }()
+	for _, k := range kernels {
+		for _, simd := range []bool{false, true} {
+			if simd && !haveAVX512Kernels() {
+				continue
+			}
+			name := "go"
+			if simd {
+				name = "avx512"
+			}
+			b.Run(fmt.Sprintf("%s/%s", k.name, name), func(b *testing.B) {
+				useAVX512 = simd
+				b.SetBytes(4 * n)
+				for b.Loop() {
+					k.fn()
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/elem")
+			})
+		}
+	}
+}
