@@ -1,20 +1,24 @@
 package nn
 
-import "math"
+import (
+	"math"
+
+	"github.com/seqtask/seqtask/vecmath"
+)
 
 // The recurrent cells spend much of their time in exp: for float32 models
 // a Cephes-style single-precision exp (range reduction by ln 2 and a
 // degree-6 polynomial, about 1 ulp) replaces the float64 math.Exp, which is
-// several times slower. float64 models keep math's functions exactly, so
-// the PyTorch parity tests hold to 1e-9.
+// several times slower. The slice functions below run it through package
+// vecmath (sixteen lanes at a time with AVX-512, the same algorithm as
+// exp32 in pure Go elsewhere). float64 models keep math's functions
+// exactly, so the PyTorch parity tests hold to 1e-9.
 
 // sigmoidSlice sets v[i] = 1/(1+exp(-v[i])).
 func sigmoidSlice[T Float](v []T) {
 	switch x := any(v).(type) {
 	case []float32:
-		for i, a := range x {
-			x[i] = 1 / (1 + exp32(-a))
-		}
+		vecmath.Sigmoid32(x, x)
 	case []float64:
 		for i, a := range x {
 			x[i] = 1 / (1 + math.Exp(-a))
@@ -26,10 +30,7 @@ func sigmoidSlice[T Float](v []T) {
 func tanhSlice[T Float](dst, src []T) {
 	switch x := any(src).(type) {
 	case []float32:
-		d := any(dst).([]float32)
-		for i, a := range x {
-			d[i] = tanh32(a)
-		}
+		vecmath.Tanh32(any(dst).([]float32), x)
 	case []float64:
 		d := any(dst).([]float64)
 		for i, a := range x {
@@ -38,8 +39,9 @@ func tanhSlice[T Float](dst, src []T) {
 	}
 }
 
-// exp32 is e^x in single precision. Inputs beyond float32's range saturate
-// to 0 and +Inf as math.Exp would; NaN stays NaN.
+// exp32 is e^x in single precision, one element at a time (vecmath.Exp32
+// is the slice form). Inputs beyond float32's range saturate to 0 and +Inf
+// as math.Exp would; NaN stays NaN.
 func exp32(x float32) float32 {
 	const (
 		maxArg = 88.72283
@@ -67,30 +69,6 @@ func exp32(x float32) float32 {
 	return p * math.Float32frombits(uint32(h+127)<<23) * math.Float32frombits(uint32(k-h+127)<<23)
 }
 
-// tanh32 is tanh in single precision: an odd polynomial near zero, where
-// 1-2/(e^2x+1) would lose digits to cancellation, and the exp form beyond.
-func tanh32(x float32) float32 {
-	a := x
-	if a < 0 {
-		a = -a
-	}
-	if a < 0.625 {
-		z := x * x
-		return ((((-5.70498872745e-3*z+2.06390887954e-2)*z-5.37397155531e-2)*z+1.33314422036e-1)*z-3.33332819422e-1)*z*x + x
-	}
-	if a > 9.1 { // tanh rounds to ±1 in float32
-		if x < 0 {
-			return -1
-		}
-		return 1
-	}
-	t := 1 - 2/(exp32(2*a)+1)
-	if x < 0 {
-		return -t
-	}
-	return t
-}
-
 // Tanh sets dst[i] = tanh(src[i]) (dst and src may be the same slice), with
 // the single-precision kernel for float32.
 func Tanh[T Float](dst, src []T) { tanhSlice(dst, src) }
@@ -101,12 +79,7 @@ func expShifted[T Float](dst, src []T, shift T) float64 {
 	var z float64
 	switch x := any(src).(type) {
 	case []float32:
-		d, s := any(dst).([]float32), float32(shift)
-		for i, v := range x {
-			e := exp32(v - s)
-			d[i] = e
-			z += float64(e)
-		}
+		z = vecmath.SumExpShifted32(any(dst).([]float32), x, float32(shift))
 	case []float64:
 		d, s := any(dst).([]float64), float64(shift)
 		for i, v := range x {
@@ -134,10 +107,7 @@ func LogSumExp[T Float](x []T) float64 {
 	var z float64
 	switch s := any(x).(type) {
 	case []float32:
-		mf := float32(m)
-		for _, v := range s {
-			z += float64(exp32(v - mf))
-		}
+		z = vecmath.SumExpShifted32(nil, s, float32(m))
 	case []float64:
 		mf := float64(m)
 		for _, v := range s {

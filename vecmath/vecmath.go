@@ -5,7 +5,7 @@ import "math"
 // Exp32 sets dst[i] = e^src[i] for i < len(src). dst must be at least as
 // long as src and may be the same slice (but not a shifted overlap).
 func Exp32(dst, src []float32) {
-	dst = dst[:len(src)]
+	dst = fit(dst, src)
 	if len(src) == 0 {
 		return
 	}
@@ -15,7 +15,7 @@ func Exp32(dst, src []float32) {
 // Sigmoid32 sets dst[i] = 1/(1+e^-src[i]); dst may be the same slice as
 // src.
 func Sigmoid32(dst, src []float32) {
-	dst = dst[:len(src)]
+	dst = fit(dst, src)
 	if len(src) == 0 {
 		return
 	}
@@ -24,7 +24,7 @@ func Sigmoid32(dst, src []float32) {
 
 // Tanh32 sets dst[i] = tanh(src[i]); dst may be the same slice as src.
 func Tanh32(dst, src []float32) {
-	dst = dst[:len(src)]
+	dst = fit(dst, src)
 	if len(src) == 0 {
 		return
 	}
@@ -37,12 +37,20 @@ func Tanh32(dst, src []float32) {
 // which case only the sum is computed, or the same slice as src.
 func SumExpShifted32(dst, src []float32, shift float32) float64 {
 	if dst != nil {
-		dst = dst[:len(src)]
+		dst = fit(dst, src)
 	}
 	if len(src) == 0 {
 		return 0
 	}
 	return sumExpShifted32Slice(dst, src, shift)
+}
+
+// fit returns dst[:len(src)], panicking if dst is shorter than src.
+func fit(dst, src []float32) []float32 {
+	if len(dst) < len(src) {
+		panic("vecmath: dst shorter than src")
+	}
+	return dst[:len(src)]
 }
 
 // Scalar reference algorithm; the pure-Go paths below use it per element.
