@@ -98,21 +98,22 @@ func LogSumExp[T Float](x []T) float64 {
 	if len(x) == 0 {
 		return math.Inf(-1)
 	}
-	m := x[0]
-	for _, v := range x[1:] {
-		if v > m {
-			m = v
-		}
-	}
-	var z float64
 	switch s := any(x).(type) {
 	case []float32:
-		z = vecmath.SumExpShifted32(nil, s, float32(m))
+		m := vecmath.Max32(s)
+		return math.Log(vecmath.SumExpShifted32(nil, s, m)) + float64(m)
 	case []float64:
-		mf := float64(m)
-		for _, v := range s {
-			z += math.Exp(v - mf)
+		m := s[0]
+		for _, v := range s[1:] {
+			if v > m {
+				m = v
+			}
 		}
+		var z float64
+		for _, v := range s {
+			z += math.Exp(v - m)
+		}
+		return math.Log(z) + m
 	}
-	return math.Log(z) + float64(m)
+	panic("unreachable")
 }

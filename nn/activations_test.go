@@ -112,4 +112,10 @@ func TestFloat32SlicesMatchScalar(t *testing.T) {
 	if lse, w := LogSumExp(src), math.Log(want)+float64(m); math.Abs(lse-w) > 1e-6 {
 		t.Errorf("LogSumExp %g, scalar %g", lse, w)
 	}
+	if lse, w := LogSumExp([]float64{1, 3, -2}), math.Log(math.E+math.Exp(3)+math.Exp(-2)); math.Abs(lse-w) > 1e-15 {
+		t.Errorf("float64 LogSumExp %g, want %g", lse, w)
+	}
+	if lse := LogSumExp([]float32{}); !math.IsInf(lse, -1) {
+		t.Errorf("LogSumExp of nothing = %g, want -Inf", lse)
+	}
 }

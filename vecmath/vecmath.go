@@ -140,3 +140,24 @@ func sumExpShifted32Go(dst, src []float32, shift float32) float64 {
 	}
 	return z
 }
+
+// Max32 returns the largest element of x, as the loop
+//
+//	m := x[0]; for _, v := range x[1:] { if v > m { m = v } }
+//
+// would: NaN elements after the first are skipped, a NaN first element is
+// returned. It panics if x is empty.
+func Max32(x []float32) float32 {
+	_ = x[0]
+	return max32Slice(x)
+}
+
+func max32Go(x []float32) float32 {
+	m := x[0]
+	for _, v := range x[1:] {
+		if v > m {
+			m = v
+		}
+	}
+	return m
+}

@@ -63,3 +63,13 @@ func sumExpShifted32Slice(dst, src []float32, shift float32) float64 {
 }
 
 func haveAVX512Kernels() bool { return haveAVX512 }
+
+//go:noescape
+func max32AVX512(x *float32, n int) float32
+
+func max32Slice(x []float32) float32 {
+	if useAVX512 {
+		return max32AVX512(&x[0], len(x))
+	}
+	return max32Go(x)
+}

@@ -314,3 +314,55 @@ xdone:
 	VMOVSD        X10, ret+32(FP)
 	VZEROUPPER
 	RET
+
+// func max32AVX512(x *float32, n int) float32
+// Every lane starts at x[0] and keeps m = v > m ? v : m (VMAXPS with the
+// new vector as first source), so NaN elements are skipped unless x[0] is
+// NaN; the masked tail merges into x[0]. Two accumulators, 32 per iteration.
+TEXT ·max32AVX512(SB), NOSPLIT, $0-20
+	MOVQ         x+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS (SI), Z0
+	VMOVAPS      Z0, Z1
+	VMOVAPS      Z0, Z5
+
+mloop32:
+	CMPQ    CX, $32
+	JB      mloop16
+	VMOVUPS (SI), Z2
+	VMOVUPS 64(SI), Z3
+	VMAXPS  Z0, Z2, Z0
+	VMAXPS  Z1, Z3, Z1
+	ADDQ    $128, SI
+	SUBQ    $32, CX
+	JMP     mloop32
+
+mloop16:
+	CMPQ    CX, $16
+	JB      mtail
+	VMOVUPS (SI), Z2
+	VMAXPS  Z0, Z2, Z0
+	ADDQ    $64, SI
+	SUBQ    $16, CX
+
+mtail:
+	TESTQ   CX, CX
+	JZ      mreduce
+	TAILMASK
+	VMOVAPS Z5, Z2
+	VMOVUPS (SI), K7, Z2
+	VMAXPS  Z0, Z2, Z0
+
+mreduce:
+	VMAXPS        Z1, Z0, Z0
+	VEXTRACTF64X4 $1, Z0, Y1
+	VMAXPS        Y1, Y0, Y0
+	VEXTRACTF128  $1, Y0, X1
+	VMAXPS        X1, X0, X0
+	VPERMILPS     $0x4e, X0, X1
+	VMAXPS        X1, X0, X0
+	VPERMILPS     $0xb1, X0, X1
+	VMAXSS        X1, X0, X0
+	VMOVSS        X0, ret+16(FP)
+	VZEROUPPER
+	RET

@@ -14,3 +14,5 @@ func sumExpShifted32Slice(dst, src []float32, shift float32) float64 {
 }
 
 func haveAVX512Kernels() bool { return false }
+
+func max32Slice(x []float32) float32 { return max32Go(x) }

@@ -303,6 +303,7 @@ func BenchmarkVecmath(b *testing.B) {
 		{"Sigmoid32", func() { Sigmoid32(dst, src) }},
 		{"Tanh32", func() { Tanh32(dst, src) }},
 		{"SumExpShifted32", func() { SumExpShifted32(nil, src, 3) }},
+		{"Max32", func() { Max32(src) }},
 	}
 	saved := useAVX512
 	defer func() { useAVX512 = saved }()
@@ -325,4 +326,36 @@ func BenchmarkVecmath(b *testing.B) {
 			})
 		}
 	}
+}
+
+func TestMax32(t *testing.T) {
+	nan := float32(math.NaN())
+	paths(t, func(t *testing.T) {
+		for n := 1; n <= 100; n++ {
+			x := make([]float32, n+5)
+			for i := range x {
+				x[i] = float32(math.Sin(float64(i)*1.7)) * 10
+			}
+			x[n] = 1e9 // beyond the end: must be ignored
+			for _, pos := range []int{0, n / 2, n - 1} {
+				y := append([]float32(nil), x...)
+				y[pos] = 100 + float32(pos)
+				if got := Max32(y[:n]); got != y[pos] {
+					t.Fatalf("n=%d: Max32 = %g, want %g", n, got, y[pos])
+				}
+				y[pos] = nan // skipped unless first
+				got, want := Max32(y[:n]), max32Go(y[:n])
+				if (pos == 0) != (got != got) || (pos != 0 && got != want) {
+					t.Fatalf("n=%d NaN at %d: Max32 = %g, want %g", n, pos, got, want)
+				}
+			}
+			neg := make([]float32, n)
+			for i := range neg {
+				neg[i] = -1000 - float32(i)
+			}
+			if got := Max32(neg); got != -1000 {
+				t.Fatalf("n=%d all negative: Max32 = %g", n, got)
+			}
+		}
+	})
 }
