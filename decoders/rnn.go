@@ -276,7 +276,7 @@ func (d *RNN[T]) Forward(b Batch[T], ratio float64, train bool, rng *rand.Rand) 
 			guess := d.out.Forward(r.att.RowBlock((t-1)*B, t*B))
 			for i := 0; i < B; i++ {
 				if r.tokens[t*B+i] != c.Pad && rng.Float64() >= ratio {
-					r.tokens[t*B+i] = argmax(guess.Row(i))
+					r.tokens[t*B+i] = nn.Argmax(guess.Row(i))
 				}
 			}
 		}
@@ -403,7 +403,7 @@ func (d *RNN[T]) backwardWhole() (dh0, dc0 nn.Mat[T]) {
 				copy(r.dyAll.Row(t*B+b), row[K:])
 			}
 			d.attn.Backward(r.dctx, nn.Mat[T]{}, r.caches[t], r.dq)
-			addMat(r.dyAll.RowBlock(t*B, (t+1)*B), r.dq)
+			nn.AddTo(r.dyAll.RowBlock(t*B, (t+1)*B), r.dq)
 		}
 		dy = r.dyAll
 	}
@@ -473,11 +473,11 @@ func (d *RNN[T]) Backward(dlogits nn.Mat[T]) (dh0, dc0, dkeys nn.Mat[T]) {
 			}
 			if !d.bahdanau() {
 				d.attn.Backward(r.dctx, nn.Mat[T]{}, r.caches[t], r.dq)
-				addMat(dy, r.dq)
+				nn.AddTo(dy, r.dq)
 			}
 		}
 		if d.bahdanau() {
-			addMat(dy, r.dhTopExtra)
+			nn.AddTo(dy, r.dhTopExtra)
 		}
 		dx, dhPrev, dcPrev := d.views[t].Backward(dy, dh, dc)
 		dh, dc = dhPrev, dcPrev
@@ -510,23 +510,7 @@ func (d *RNN[T]) Backward(dlogits nn.Mat[T]) (dh0, dc0, dkeys nn.Mat[T]) {
 	r.dh0 = nn.NewMatLike(r.dh0, L*B, H)
 	r.dh0.CopyFrom(dh)
 	if d.bahdanau() {
-		addMat(r.dh0.RowBlock((L-1)*B, L*B), r.dhTopExtra) // step 0's query was the top initial state
+		nn.AddTo(r.dh0.RowBlock((L-1)*B, L*B), r.dhTopExtra) // step 0's query was the top initial state
 	}
 	return r.dh0, dc, dkeys
-}
-
-func addMat[T nn.Float](dst, src nn.Mat[T]) {
-	for i, v := range src.Data[:src.Rows*src.Cols] {
-		dst.Data[i] += v
-	}
-}
-
-func argmax[T nn.Float](v []T) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
 }

@@ -85,12 +85,12 @@ func (f *fixture) loss(t *testing.T, ratio float64) float64 {
 		t.Fatal(err)
 	}
 	dh0, dc0, dkeys := f.d.Backward(dlogits)
-	addMat(f.h0.GradMat(), dh0)
+	nn.AddTo(f.h0.GradMat(), dh0)
 	if f.c0 != nil {
-		addMat(f.c0.GradMat(), dc0)
+		nn.AddTo(f.c0.GradMat(), dc0)
 	}
 	if f.keys != nil {
-		addMat(f.keys.GradMat(), dkeys)
+		nn.AddTo(f.keys.GradMat(), dkeys)
 	}
 	return sum / float64(n)
 }

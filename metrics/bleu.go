@@ -433,3 +433,24 @@ func (c *bleuConfig) compute(st sentenceStats) BLEUScore {
 	s.Score = s.BP * math.Exp(sum/float64(effOrder))
 	return s
 }
+
+// ReferenceStreams turns per-sentence reference lists (refs[i] = every
+// reference of sentence i, any number) into the streams CorpusBLEU takes
+// (streams[k][i] = k-th reference of sentence i), padding with empty
+// strings, which BLEU skips as sacreBLEU does.
+func ReferenceStreams(refs [][]string) [][]string {
+	k := 0
+	for _, r := range refs {
+		k = max(k, len(r))
+	}
+	out := make([][]string, k)
+	for j := range out {
+		out[j] = make([]string, len(refs))
+		for i, r := range refs {
+			if j < len(r) {
+				out[j][i] = r[j]
+			}
+		}
+	}
+	return out
+}

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -171,5 +172,13 @@ func TestBLEUScoreString(t *testing.T) {
 	}
 	if got := (BLEUScore{Precisions: make([]float64, 4)}).String(); got != "BLEU = 0.00 0.0/0.0/0.0/0.0 (BP = 0.000 ratio = 0.000 hyp_len = 0 ref_len = 0)" {
 		t.Errorf("zero String() = %s", got)
+	}
+}
+
+func TestReferenceStreams(t *testing.T) {
+	got := ReferenceStreams([][]string{{"a", "b"}, {"c"}, {"d", "e", "f"}})
+	want := [][]string{{"a", "c", "d"}, {"b", "", "e"}, {"", "", "f"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("ReferenceStreams = %q, want %q", got, want)
 	}
 }

@@ -156,3 +156,21 @@ func AddBias[T Float](m Mat[T], b []T) { addRowVector(m, b) }
 
 // AddColumnSums adds the sum of m's rows to dst: a bias's gradient.
 func AddColumnSums[T Float](dst []T, m Mat[T]) { addColumnSums(dst, m) }
+
+// AddTo adds src to dst element by element (same shape), for gradients that
+// reach one value along several paths.
+func AddTo[T Float](dst, src Mat[T]) {
+	mustSameShape("AddTo", dst, src)
+	addInto(dst, src)
+}
+
+// Argmax is the index of the largest element of v (the first on ties).
+func Argmax[T Float](v []T) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
+}

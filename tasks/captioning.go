@@ -411,7 +411,7 @@ func (m *Captioning[T]) backward(dlogits nn.Mat[T]) {
 		r.dbridge = nn.NewMatLike(r.dbridge, B, H)
 		r.dbridge.Zero()
 		for k := 0; k < L; k++ {
-			addMat(r.dbridge, dstates.RowBlock(k*B, (k+1)*B))
+			nn.AddTo(r.dbridge, dstates.RowBlock(k*B, (k+1)*B))
 		}
 		for i, o := range y.Data[:B*H] {
 			r.dbridge.Data[i] *= 1 - o*o
@@ -423,7 +423,7 @@ func (m *Captioning[T]) backward(dlogits nn.Mat[T]) {
 	r.dfeat = throughBridge(m.bridge, r.h, dh0, r.dfeat)
 	if m.bridgeC != nil && !dc0.Empty() {
 		r.dfeatC = throughBridge(m.bridgeC, r.c, dc0, r.dfeatC)
-		addMat(r.dfeat, r.dfeatC)
+		nn.AddTo(r.dfeat, r.dfeatC)
 	}
 	var dmap nn.Mat[T]
 	if m.dec.Attends() {
@@ -593,23 +593,6 @@ func references(set *datasets.CaptionSet, n int) [][]string {
 
 // streams transposes per-image references into BLEU's reference streams
 // (an image with fewer references gets "", "no reference").
-func streams(refs [][]string) [][]string {
-	k := 0
-	for _, r := range refs {
-		k = max(k, len(r))
-	}
-	out := make([][]string, k)
-	for j := range out {
-		out[j] = make([]string, len(refs))
-		for i, r := range refs {
-			if j < len(r) {
-				out[j][i] = r[j]
-			}
-		}
-	}
-	return out
-}
-
 // bleu is corpus BLEU of order n over already tokenised captions.
 func bleu(hyps []string, refStreams [][]string, n int) (float64, error) {
 	s, err := metrics.CorpusBLEU(hyps, refStreams, metrics.BLEUOptions{Tokenize: metrics.TokenizeNone, MaxOrder: n})
@@ -619,7 +602,7 @@ func bleu(hyps []string, refStreams [][]string, n int) (float64, error) {
 // captionScores scores captions of the first len(hyps) images of set.
 func captionScores(hyps []string, set *datasets.CaptionSet) (Metrics, error) {
 	refs := references(set, len(hyps))
-	st := streams(refs)
+	st := metrics.ReferenceStreams(refs)
 	out := Metrics{}
 	for n := 1; n <= 4; n++ {
 		s, err := bleu(hyps, st, n)
@@ -692,7 +675,7 @@ func (m *Captioning[T]) bestConstant(devImages int) (*constantCaption, error) {
 	}
 	cands := spaced(all, baselineCandidates)
 	sub := &datasets.CaptionSet{ImageDir: m.train.ImageDir, Images: spaced(m.train.Images, baselineImages)}
-	trainRefs := streams(references(sub, len(sub.Images)))
+	trainRefs := metrics.ReferenceStreams(references(sub, len(sub.Images)))
 	best := &constantCaption{train: -1, candidates: len(cands), imgs: len(sub.Images)}
 	hyps := make([]string, len(sub.Images))
 	for _, c := range cands {
@@ -712,7 +695,7 @@ func (m *Captioning[T]) bestConstant(devImages int) (*constantCaption, error) {
 		devHyps[i] = best.caption
 	}
 	var err error
-	if best.dev, err = bleu(devHyps, streams(references(m.dev, devImages)), 4); err != nil {
+	if best.dev, err = bleu(devHyps, metrics.ReferenceStreams(references(m.dev, devImages)), 4); err != nil {
 		return nil, fmt.Errorf("baseline: %w", err)
 	}
 	return best, nil

@@ -295,7 +295,7 @@ func (m *CharLM[T]) Generate(prime string, length int, temperature float64, rng 
 	for i := 0; i < length; i++ {
 		last := logits.Row(logits.Rows - 1)
 		if temperature == 0 {
-			next[0] = argmax(last)
+			next[0] = nn.Argmax(last)
 		} else {
 			nn.Softmax(last, temperature, probs)
 			next[0] = sample(probs, rng)
@@ -312,16 +312,6 @@ func (m *CharLM[T]) Generate(prime string, length int, temperature float64, rng 
 		}
 	}
 	return nil
-}
-
-func argmax[T nn.Float](v []T) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
 }
 
 // sample draws an index from the distribution probs.

@@ -70,7 +70,7 @@ func TestHello(t *testing.T) {
 			}
 			var got strings.Builder
 			for i := 0; i < 4; i++ {
-				got.WriteString(vocab.Token(argmax(logits.Row(i))))
+				got.WriteString(vocab.Token(nn.Argmax(logits.Row(i))))
 			}
 			if got.String() != "ello" {
 				t.Errorf("predictions after \"hell\" = %q, want \"ello\"", got.String())

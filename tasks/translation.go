@@ -313,7 +313,7 @@ func (m *Translation[T]) backward(dlogits nn.Mat[T]) {
 	r.dbridge = nn.NewMatLike(r.dbridge, B, H)
 	r.dbridge.Zero()
 	for l := 0; l < m.cfg.Decoder.Layers; l++ {
-		addMat(r.dbridge, dh0.RowBlock(l*B, (l+1)*B))
+		nn.AddTo(r.dbridge, dh0.RowBlock(l*B, (l+1)*B))
 	}
 	for i, o := range r.bridgePre.Data[:B*H] {
 		r.dbridge.Data[i] *= 1 - o*o
@@ -336,12 +336,6 @@ func (m *Translation[T]) backward(dlogits nn.Mat[T]) {
 		dkeys = r.dkeysZero
 	}
 	m.enc.Backward(dkeys, r.dhn, nn.Mat[T]{})
-}
-
-func addMat[T nn.Float](dst, src nn.Mat[T]) {
-	for i, v := range src.Data[:src.Rows*src.Cols] {
-		dst.Data[i] += v
-	}
 }
 
 // sampleBatch draws train.batch examples whose sources have the length of
@@ -456,21 +450,11 @@ func (m *Translation[T]) bleu(items []devItem) (metrics.BLEUScore, error) {
 		return metrics.BLEUScore{}, err
 	}
 	out := make([]string, len(items))
-	streams := 0
+	refs := make([][]string, len(items))
 	for i, h := range hyps {
-		out[i] = m.detokenize(h.Tokens)
-		streams = max(streams, len(items[i].refs))
+		out[i], refs[i] = m.detokenize(h.Tokens), items[i].refs
 	}
-	refs := make([][]string, streams)
-	for k := range refs {
-		refs[k] = make([]string, len(items))
-		for i, it := range items {
-			if k < len(it.refs) {
-				refs[k][i] = it.refs[k]
-			}
-		}
-	}
-	return metrics.CorpusBLEU(out, refs, metrics.BLEUOptions{Lowercase: m.cfg.Data.Pairs.Lowercase})
+	return metrics.CorpusBLEU(out, metrics.ReferenceStreams(refs), metrics.BLEUOptions{Lowercase: m.cfg.Data.Pairs.Lowercase})
 }
 
 // detokenize turns target ids into text, leaving out the special tokens

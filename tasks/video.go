@@ -295,7 +295,7 @@ func (v *Video[T]) predict(clips [][][]float32, labels [][]int) ([][]int, nn.Mat
 	for b := range out {
 		out[b] = make([]int, steps)
 		for t := range out[b] {
-			out[b][t] = argmax(logits.Row(t*batch + b))
+			out[b][t] = nn.Argmax(logits.Row(t*batch + b))
 		}
 	}
 	return out, logits
