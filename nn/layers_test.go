@@ -1,7 +1,9 @@
 package nn
 
 import (
+	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -94,6 +96,52 @@ func TestCrossEntropyGradients(t *testing.T) {
 	}
 	if _, _, err := CrossEntropy(NewMat[float64](1, 4), []int{4}, NewMat[float64](1, 4), 0); err == nil {
 		t.Error("target 4 with 4 classes accepted")
+	}
+}
+
+func TestBinaryCrossEntropyGradients(t *testing.T) {
+	rng := testRNG()
+	logits := randomParam("logits", rng, 3, 5)
+	for i := range logits.Value {
+		logits.Value[i] *= 8 // reach the saturated ends, where the stable form matters
+	}
+	targets := NewMat[float64](3, 5)
+	for i := range targets.Data {
+		targets.Data[i] = float64(i % 2)
+	}
+	targets.Data[3] = 0.25 // soft labels are allowed
+	d := NewMat[float64](3, 5)
+	loss := func() float64 {
+		s, n, err := BinaryCrossEntropy(logits.Mat(), targets, d, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s / float64(n)
+	}
+	loss()
+	copy(logits.Grad, d.Data)
+	checkGrad(t, "binary cross-entropy", loss, Params[float64]{logits})
+
+	// Against the textbook form −y·log σ(x) − (1−y)·log(1−σ(x)) where it is
+	// still accurate.
+	x, y := NewMat[float64](1, 3), NewMat[float64](1, 3)
+	copy(x.Data, []float64{-2, 0.5, 3})
+	copy(y.Data, []float64{0, 1, 0.5})
+	s, _, err := BinaryCrossEntropy(x, y, NewMat[float64](1, 3), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want float64
+	for i, xi := range x.Data {
+		p := 1 / (1 + math.Exp(-xi))
+		want -= y.Data[i]*math.Log(p) + (1-y.Data[i])*math.Log(1-p)
+	}
+	if math.Abs(s-want) > 1e-12 {
+		t.Errorf("loss %g, want %g", s, want)
+	}
+	y.Data[1] = 2
+	if _, _, err := BinaryCrossEntropy(x, y, NewMat[float64](1, 3), 0); err == nil || !strings.Contains(err.Error(), "[0][1]") {
+		t.Errorf("target 2 accepted or not located: %v", err)
 	}
 }
 

@@ -74,3 +74,34 @@ func Softmax[T Float](logits []T, temperature float64, probs []float64) {
 		probs[j] /= z
 	}
 }
+
+// BinaryCrossEntropy computes the sigmoid cross-entropy of logits [N][V]
+// against targets of the same shape, each in [0,1] (PyTorch's
+// BCEWithLogitsLoss): every entry is an independent yes/no label, as in
+// multi-label prediction. It returns the summed loss and the number of
+// entries, and writes into dlogits the gradient of sum/divisor; divisor
+// <= 0 means the number of entries. The loss is computed in the stable
+// form max(x,0) − x·y + log(1+e^−|x|).
+func BinaryCrossEntropy[T Float](logits, targets, dlogits Mat[T], divisor float64) (sum float64, count int, err error) {
+	if targets.Rows != logits.Rows || targets.Cols != logits.Cols {
+		return 0, 0, fmt.Errorf("binary cross-entropy: targets %d×%d for logits %d×%d", targets.Rows, targets.Cols, logits.Rows, logits.Cols)
+	}
+	count = logits.Rows * logits.Cols
+	if divisor <= 0 {
+		divisor = float64(max(count, 1))
+	}
+	scale := 1 / divisor
+	for i := range logits.Rows {
+		row, trow, drow := logits.Row(i), targets.Row(i), dlogits.Row(i)
+		for j, x := range row {
+			y := float64(trow[j])
+			if y < 0 || y > 1 || math.IsNaN(y) {
+				return 0, 0, fmt.Errorf("binary cross-entropy: target %g at [%d][%d] is outside [0,1]", y, i, j)
+			}
+			xf := float64(x)
+			sum += max(xf, 0) - xf*y + math.Log1p(math.Exp(-math.Abs(xf)))
+			drow[j] = T((1/(1+math.Exp(-xf)) - y) * scale)
+		}
+	}
+	return sum, count, nil
+}

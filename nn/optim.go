@@ -18,7 +18,9 @@ type Optimizer[T Float] interface {
 	SetState(params Params[T], s OptimizerState[T]) error
 }
 
-// OptimizerState is what a checkpoint keeps of an optimizer.
+// OptimizerState is what a checkpoint keeps of an optimizer: the number of
+// Step calls, and its tensors, among them each parameter's own update count
+// ("<kind>.step/<param>", one value) since frozen parameters skip updates.
 type OptimizerState[T Float] struct {
 	Steps   int
 	Tensors map[string][]T
@@ -74,6 +76,7 @@ type optimizer[T Float] struct {
 	cfg    OptimizerConfig
 	kind   string
 	steps  int
+	counts []int            // per parameter, in Params order: the updates it has had (Adam's bias correction)
 	slots  map[string][][]T // slot name → one vector per parameter, in Params order
 	names  []string         // parameter names, in Params order
 	update func(k int, p *Param[T], lr float64)
@@ -88,6 +91,7 @@ func (o *optimizer[T]) addSlots(params Params[T], names ...string) {
 		}
 		o.slots[n] = vecs
 	}
+	o.counts = make([]int, len(params))
 	for _, p := range params {
 		o.names = append(o.names, p.Name)
 	}
@@ -96,9 +100,16 @@ func (o *optimizer[T]) addSlots(params Params[T], names ...string) {
 func (o *optimizer[T]) Step(params Params[T], lr float64) {
 	o.steps++
 	for k, p := range params {
+		if p.Frozen {
+			continue
+		}
+		o.counts[k]++
 		o.update(k, p, lr)
 	}
 }
+
+// stepKey names the tensor holding parameter name's update count.
+func (o *optimizer[T]) stepKey(name string) string { return o.kind + ".step/" + name }
 
 func (o *optimizer[T]) State() OptimizerState[T] {
 	st := OptimizerState[T]{Steps: o.steps, Tensors: map[string][]T{}}
@@ -106,6 +117,9 @@ func (o *optimizer[T]) State() OptimizerState[T] {
 		for i, v := range vecs {
 			st.Tensors[o.kind+"."+slot+"/"+o.names[i]] = v
 		}
+	}
+	for i, n := range o.counts {
+		st.Tensors[o.stepKey(o.names[i])] = []T{T(n)}
 	}
 	return st
 }
@@ -125,6 +139,14 @@ func (o *optimizer[T]) SetState(params Params[T], st OptimizerState[T]) error {
 		}
 	}
 	o.steps = st.Steps
+	for i, p := range params {
+		// A checkpoint from before per-parameter counts: every parameter
+		// was updated at every step.
+		o.counts[i] = st.Steps
+		if v, ok := st.Tensors[o.stepKey(p.Name)]; ok && len(v) == 1 {
+			o.counts[i] = int(v[0])
+		}
+	}
 	return nil
 }
 
@@ -161,10 +183,11 @@ func (o *optimizer[T]) adagrad(k int, p *Param[T], lr float64) {
 	}
 }
 
-// adam is Adam with PyTorch's bias correction, computed in T: float32
-// models update in single precision, as PyTorch's float32 Adam does.
+// adam is Adam with PyTorch's bias correction, counted per parameter as
+// PyTorch does, computed in T: float32 models update in single precision,
+// as PyTorch's float32 Adam does.
 func (o *optimizer[T]) adam(k int, p *Param[T], lr float64) {
-	steps := float64(o.steps)
+	steps := float64(o.counts[k])
 	b1, b2 := T(o.cfg.Beta1), T(o.cfg.Beta2)
 	step := T(lr / (1 - math.Pow(o.cfg.Beta1, steps)))
 	invC2 := T(1 / math.Sqrt(1-math.Pow(o.cfg.Beta2, steps)))

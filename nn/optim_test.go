@@ -60,6 +60,52 @@ func TestAdamFirstStepIsSignTimesLR(t *testing.T) {
 	}
 }
 
+// A frozen parameter keeps its value and state under every optimizer (even
+// with weight decay, which would move it), and when it thaws Adam's bias
+// correction starts from its own first update: its first step is again
+// lr·sign(g), whatever the optimizer's global step count.
+func TestFrozenParamsAreSkipped(t *testing.T) {
+	for _, kind := range OptimizerKinds {
+		frozen, live := NewParam[float64]("frozen", 2), NewParam[float64]("live", 2)
+		ps := Params[float64]{frozen, live}
+		opt, err := NewOptimizer(OptimizerConfig{Kind: kind, Momentum: 0.9, WeightDecay: 0.1}, ps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		frozen.Frozen = true
+		for i := range 20 {
+			for _, p := range ps {
+				p.Grad[0], p.Grad[1] = 1, float64(-i)
+			}
+			opt.Step(ps, 0.1)
+		}
+		if frozen.Value[0] != 0 || frozen.Value[1] != 0 {
+			t.Errorf("%s: frozen parameter moved to %v", kind, frozen.Value)
+		}
+		if live.Value[0] == 0 {
+			t.Errorf("%s: live parameter did not move", kind)
+		}
+		st := opt.State()
+		if got := st.Tensors[kind+".step/frozen"]; len(got) != 1 || got[0] != 0 {
+			t.Errorf("%s: frozen parameter's update count %v, want [0]", kind, got)
+		}
+		if got := st.Tensors[kind+".step/live"]; len(got) != 1 || got[0] != 20 {
+			t.Errorf("%s: live parameter's update count %v, want [20]", kind, got)
+		}
+	}
+	p := NewParam[float64]("p", 1)
+	opt, _ := NewOptimizer(OptimizerConfig{Kind: "adam"}, Params[float64]{p})
+	p.Frozen = true
+	for range 1000 {
+		opt.Step(Params[float64]{p}, 0.1)
+	}
+	p.Frozen, p.Grad[0] = false, 2
+	opt.Step(Params[float64]{p}, 0.1)
+	if math.Abs(p.Value[0]+0.1) > 1e-6 {
+		t.Errorf("first update after thawing moved p to %g, want -0.1", p.Value[0])
+	}
+}
+
 func TestOptimizerStateRoundTrip(t *testing.T) {
 	target := []float64{1, -2, 3}
 	run := func(split bool) []float64 {

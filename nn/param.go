@@ -13,6 +13,10 @@ type Param[T Float] struct {
 	Shape []int // PyTorch's shape, e.g. [G*H, D] for weight_ih
 	Value []T
 	Grad  []T
+	// Frozen parameters keep their values: optimizers skip them, leaving
+	// their moments and step count as they are, so that a model can train
+	// in phases (a pre-trained encoder held fixed under a new decoder).
+	Frozen bool
 }
 
 // NewParam allocates a zeroed parameter of the given shape.
