@@ -71,18 +71,9 @@ type captionRun[T nn.Float] struct {
 // caption that, given to every training image, scores best.
 type constantCaption struct {
 	caption          string
-	train, dev       float64 // its BLEU-4 on the training images searched and on the dev images
+	train, dev       float64 // its BLEU-4 on the training images and on the dev images
 	candidates, imgs int     // how many captions were tried on how many training images
 }
-
-// Caps on the best-constant search: the candidate captions (evenly spaced
-// over the distinct training captions) and the training images they are
-// scored on. The full search (every caption on every image) is quadratic
-// in the data set and too slow for Flickr8k's 30,000 captions.
-const (
-	baselineCandidates = 200
-	baselineImages     = 300
-)
 
 // NewCaptioning builds the task; the vocabulary comes from the checkpoint
 // when restoring, else from the training captions.
@@ -591,8 +582,6 @@ func references(set *datasets.CaptionSet, n int) [][]string {
 	return out
 }
 
-// streams transposes per-image references into BLEU's reference streams
-// (an image with fewer references gets "", "no reference").
 // bleu is corpus BLEU of order n over already tokenised captions.
 func bleu(hyps []string, refStreams [][]string, n int) (float64, error) {
 	s, err := metrics.CorpusBLEU(hyps, refStreams, metrics.BLEUOptions{Tokenize: metrics.TokenizeNone, MaxOrder: n})
@@ -657,61 +646,36 @@ func (m *Captioning[T]) Evaluate() (Metrics, error) {
 	return out, nil
 }
 
-// bestConstant finds the baseline: among up to baselineCandidates distinct
-// training captions (evenly spaced), the one whose BLEU-4 is highest when
-// it is given to each of up to baselineImages training images (evenly
-// spaced); and its BLEU-4 on the first devImages dev images.
+// bestConstant finds the baseline by exhaustive search: every distinct
+// training caption is scored by BLEU-4 as the caption of every training
+// image, and the best is scored on the first devImages dev images.
 func (m *Captioning[T]) bestConstant(devImages int) (*constantCaption, error) {
+	opts := metrics.BLEUOptions{Tokenize: metrics.TokenizeNone, MaxOrder: 4}
+	trainRefs := references(m.train, len(m.train.Images))
+	index, err := metrics.NewConstantBLEU(trainRefs, opts)
+	if err != nil {
+		return nil, fmt.Errorf("baseline: %w", err)
+	}
+	best := &constantCaption{train: -1, imgs: len(trainRefs)}
 	seen := map[string]bool{}
-	var all []string
-	for _, im := range m.train.Images {
-		for _, c := range im.Captions {
-			s := strings.Join(datasets.PreprocessCaption(c, 0), " ")
-			if s != "" && !seen[s] {
-				seen[s] = true
-				all = append(all, s)
+	for _, refs := range trainRefs {
+		for _, c := range refs {
+			if c == "" || seen[c] {
+				continue
+			}
+			seen[c] = true
+			if s := index.Score(c).Score; s > best.train {
+				best.caption, best.train = c, s
 			}
 		}
 	}
-	cands := spaced(all, baselineCandidates)
-	sub := &datasets.CaptionSet{ImageDir: m.train.ImageDir, Images: spaced(m.train.Images, baselineImages)}
-	trainRefs := metrics.ReferenceStreams(references(sub, len(sub.Images)))
-	best := &constantCaption{train: -1, candidates: len(cands), imgs: len(sub.Images)}
-	hyps := make([]string, len(sub.Images))
-	for _, c := range cands {
-		for i := range hyps {
-			hyps[i] = c
-		}
-		s, err := bleu(hyps, trainRefs, 4)
-		if err != nil {
-			return nil, fmt.Errorf("baseline: %w", err)
-		}
-		if s > best.train {
-			best.caption, best.train = c, s
-		}
-	}
-	devHyps := make([]string, devImages)
-	for i := range devHyps {
-		devHyps[i] = best.caption
-	}
-	var err error
-	if best.dev, err = bleu(devHyps, metrics.ReferenceStreams(references(m.dev, devImages)), 4); err != nil {
+	best.candidates = len(seen)
+	devIndex, err := metrics.NewConstantBLEU(references(m.dev, devImages), opts)
+	if err != nil {
 		return nil, fmt.Errorf("baseline: %w", err)
 	}
+	best.dev = devIndex.Score(best.caption).Score
 	return best, nil
-}
-
-// spaced returns up to n items of s, evenly spaced, in order.
-func spaced[E any](s []E, n int) []E {
-	if len(s) <= n {
-		return s
-	}
-	out := make([]E, n)
-	step := float64(len(s)) / float64(n)
-	for i := range out {
-		out[i] = s[int(float64(i)*step)]
-	}
-	return out
 }
 
 // Sample captions a few dev images for the run log.

@@ -199,6 +199,56 @@ func TestCaptioningLearns(t *testing.T) {
 	}
 }
 
+// TestCaptioningBaseline checks the best-constant search against brute
+// force: every distinct training caption given to every training image and
+// scored by CorpusBLEU.
+func TestCaptioningBaseline(t *testing.T) {
+	m, _ := newCaptioning[float32](t, captioningCfg("gru", "none"))
+	m.train.Images = m.train.Images[:40]
+	got, err := m.bestConstant(20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := references(m.train, len(m.train.Images))
+	streams := metrics.ReferenceStreams(refs)
+	opts := metrics.BLEUOptions{Tokenize: metrics.TokenizeNone}
+	want, wantScore, tried := "", -1.0, map[string]bool{}
+	for _, rs := range refs {
+		for _, c := range rs {
+			if tried[c] {
+				continue
+			}
+			tried[c] = true
+			hyps := make([]string, len(refs))
+			for i := range hyps {
+				hyps[i] = c
+			}
+			s, err := metrics.CorpusBLEU(hyps, streams, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Score > wantScore {
+				want, wantScore = c, s.Score
+			}
+		}
+	}
+	if got.caption != want || got.train != wantScore || got.candidates != len(tried) || got.imgs != 40 {
+		t.Errorf("baseline %q (BLEU-4 %.3f, %d candidates on %d images), brute force finds %q (%.3f of %d)",
+			got.caption, got.train, got.candidates, got.imgs, want, wantScore, len(tried))
+	}
+	devHyps := make([]string, 20)
+	for i := range devHyps {
+		devHyps[i] = want
+	}
+	dev, err := metrics.CorpusBLEU(devHyps, metrics.ReferenceStreams(references(m.dev, 20)), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.dev != dev.Score {
+		t.Errorf("baseline's dev BLEU-4 %.4f, want %.4f", got.dev, dev.Score)
+	}
+}
+
 // TestCaptioningBadImages builds a small Flickr8k folder with a corrupt
 // image, a listed image that is missing and a caption line whose image is
 // not there: each is reported and skipped, and training runs on the rest.
