@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 )
 
 // IgnoreIndex marks a target position (padding) that contributes neither loss
@@ -104,4 +105,34 @@ func BinaryCrossEntropy[T Float](logits, targets, dlogits Mat[T], divisor float6
 		}
 	}
 	return sum, count, nil
+}
+
+// SampleSoftmax draws an index from softmax(logits/temperature) with one
+// rng.Float64, using probs [len(logits)] as scratch. It draws exactly what
+// Softmax followed by an inverse-CDF walk (u < p[i], else u -= p[i]) draws —
+// the same probabilities, rounded alike — but normalises only the
+// probabilities it walks past.
+func SampleSoftmax[T Float](logits []T, temperature float64, probs []float64, rng *rand.Rand) int {
+	probs = probs[:len(logits)]
+	m := math.Inf(-1)
+	for j, x := range logits {
+		v := float64(x) / temperature
+		probs[j] = v
+		m = math.Max(m, v)
+	}
+	var z float64
+	for j, v := range probs {
+		e := math.Exp(v - m)
+		probs[j] = e
+		z += e
+	}
+	u := rng.Float64()
+	for i, e := range probs {
+		p := e / z
+		if u < p {
+			return i
+		}
+		u -= p
+	}
+	return len(probs) - 1
 }

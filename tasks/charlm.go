@@ -280,50 +280,31 @@ func (m *CharLM[T]) Generate(prime string, length int, temperature float64, rng 
 	if err != nil {
 		return fmt.Errorf("prime: %w", err)
 	}
-	rows := m.rnn.StateRows(1)
-	h := nn.NewMat[T](rows, m.cfg.Decoder.Hidden)
-	var c nn.Mat[T]
-	if m.cfg.Decoder.Cell == string(nn.CellLSTM) {
-		c = nn.NewMat[T](rows, m.cfg.Decoder.Hidden)
+	// One step per character at batch 1: the stepper precomputes the first
+	// layer's input projection of every character once per call.
+	st := m.rnn.NewTokenStepper(m.emb.Weight.Mat())
+	st.Reset(nn.Mat[T]{}, nn.Mat[T]{})
+	var top nn.Mat[T]
+	for _, id := range ids {
+		top = st.StepToken(id)
 	}
 	probs := make([]float64, m.vocab.Len())
-	logits, hn, cn, err := m.forward(ids, len(ids), 1, h, c, false, nil)
-	if err != nil {
-		return err
-	}
-	next := [1]int{}
 	for i := 0; i < length; i++ {
-		last := logits.Row(logits.Rows - 1)
+		last := m.head.Forward(top).Row(0)
+		var next int
 		if temperature == 0 {
-			next[0] = nn.Argmax(last)
+			next = nn.Argmax(last)
 		} else {
-			nn.Softmax(last, temperature, probs)
-			next[0] = sample(probs, rng)
+			next = nn.SampleSoftmax(last, temperature, probs, rng)
 		}
-		if err := emit(m.vocab.Token(next[0])); err != nil {
+		if err := emit(m.vocab.Token(next)); err != nil {
 			return err
 		}
-		h.CopyFrom(hn)
-		if !c.Empty() {
-			c.CopyFrom(cn)
-		}
-		if logits, hn, cn, err = m.forward(next[:], 1, 1, h, c, false, nil); err != nil {
-			return err
+		if i+1 < length {
+			top = st.StepToken(next)
 		}
 	}
 	return nil
-}
-
-// sample draws an index from the distribution probs.
-func sample(probs []float64, rng *rand.Rand) int {
-	u := rng.Float64()
-	for i, p := range probs {
-		if u < p {
-			return i
-		}
-		u -= p
-	}
-	return len(probs) - 1
 }
 
 // Sample generates eval.sample.length characters after eval.sample.prime.

@@ -1,0 +1,131 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"testing"
+)
+
+// TestStepperMatchesForward runs token sequences through Recurrent.Forward
+// (whole sequence, batch 1) and through a Stepper, one step at a time, from
+// the same random initial states, and compares every step's output, the
+// logits of a linear head on it (as the char LM samples) and the final
+// states: exactly enough for float64, to float32 rounding for float32.
+func TestStepperMatchesForward(t *testing.T) {
+	for _, cell := range Cells {
+		for _, layers := range []int{1, 2} {
+			for _, tokens := range []bool{true, false} {
+				name := fmt.Sprintf("%s/layers%d/tokens=%v", cell, layers, tokens)
+				t.Run(name+"/float64", func(t *testing.T) { testStepper[float64](t, cell, layers, tokens, 1e-12) })
+				t.Run(name+"/float32", func(t *testing.T) { testStepper[float32](t, cell, layers, tokens, 2e-5) })
+			}
+		}
+	}
+}
+
+func testStepper[T Float](t *testing.T, cell Cell, layers int, tokens bool, tol float64) {
+	rng := testRNG()
+	const vocab, in, hid, steps = 11, 5, 37, 9 // 37: rows not a multiple of any tile
+	cfg := RecurrentConfig{Cell: cell, Input: in, Hidden: hid, Layers: layers}
+	r, err := NewRecurrent[T]("rnn", cfg, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	emb := NewEmbedding[T]("emb", vocab, in, rng)
+	ids := make([]int, steps)
+	for i := range ids {
+		ids[i] = rng.IntN(vocab)
+	}
+	h0 := NewMat[T](layers, hid)
+	InitUniform(h0.Data, 1, rng)
+	var c0 Mat[T]
+	if cell == CellLSTM {
+		c0 = NewMat[T](layers, hid)
+		InitUniform(c0.Data, 1, rng)
+	}
+	x, err := emb.Forward(ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x = x.Clone()
+	y, hn, cn := r.Forward(x, steps, 1, h0, c0, false, nil)
+	y, hn, cn = y.Clone(), hn.Clone(), cn.Clone()
+	head := NewLinear[T]("head", hid, vocab, rng)
+	logits := head.Forward(y).Clone()
+
+	var s *Stepper[T]
+	if tokens {
+		s = r.NewTokenStepper(emb.Weight.Mat())
+	} else {
+		s = r.NewStepper()
+	}
+	s.Reset(h0, c0)
+	for i, id := range ids {
+		var out Mat[T]
+		if tokens {
+			out = s.StepToken(id)
+		} else {
+			out = s.Step(x.RowBlock(i, i+1))
+		}
+		assertClose(t, fmt.Sprintf("step %d output", i), out.Data, y.Row(i), tol)
+		assertClose(t, fmt.Sprintf("step %d logits", i), head.Forward(out).Row(0), logits.Row(i), tol)
+	}
+	gotH := NewMat[T](layers, hid)
+	var gotC Mat[T]
+	if cell == CellLSTM {
+		gotC = NewMat[T](layers, hid)
+	}
+	s.State(gotH, gotC)
+	assertClose(t, "hn", gotH.Data, hn.Data, tol)
+	if cell == CellLSTM {
+		assertClose(t, "cn", gotC.Data, cn.Data, tol)
+	}
+
+	// Reset with empty states starts from zeros, as Forward does.
+	s.Reset(Mat[T]{}, Mat[T]{})
+	y0, _, _ := r.Forward(x.RowBlock(0, 1), 1, 1, Mat[T]{}, Mat[T]{}, false, nil)
+	var out Mat[T]
+	if tokens {
+		out = s.StepToken(ids[0])
+	} else {
+		out = s.Step(x.RowBlock(0, 1))
+	}
+	assertClose(t, "first step from zeros", out.Data, y0.Row(0), tol)
+}
+
+// assertClose fails when got and want differ by more than tol relative to
+// max(1, |want|) anywhere.
+func assertClose[T Float](t *testing.T, what string, got, want []T, tol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+	}
+	for i := range want {
+		g, w := float64(got[i]), float64(want[i])
+		if !(math.Abs(g-w) <= tol*math.Max(1, math.Abs(w))) {
+			t.Fatalf("%s[%d] = %g, want %g (tolerance %g)", what, i, g, w, tol)
+		}
+	}
+}
+
+func TestStepperRejects(t *testing.T) {
+	rng := testRNG()
+	bi, _ := NewRecurrent[float32]("rnn", RecurrentConfig{Cell: CellGRU, Input: 2, Hidden: 3, Layers: 1, Bidirectional: true}, rng)
+	r, _ := NewRecurrent[float32]("rnn", RecurrentConfig{Cell: CellGRU, Input: 2, Hidden: 3, Layers: 1}, rng)
+	for name, f := range map[string]func(){
+		"bidirectional":             func() { bi.NewStepper() },
+		"embedding width":           func() { r.NewTokenStepper(NewMat[float32](4, 3)) },
+		"token out of range":        func() { r.NewTokenStepper(NewMat[float32](4, 2)).StepToken(4) },
+		"token on a vector stepper": func() { r.NewStepper().StepToken(0) },
+		"input width":               func() { r.NewStepper().Step(NewMat[float32](1, 3)) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: no panic", name)
+				}
+			}()
+			f()
+		}()
+	}
+}
