@@ -136,6 +136,8 @@ type Encoder struct {
 	Layers        int     `yaml:"layers"`
 	Bidirectional bool    `yaml:"bidirectional"`
 	Dropout       float64 `yaml:"dropout"`
+	Freeze        bool    `yaml:"freeze"`
+	PretrainSteps int     `yaml:"pretrain_steps"`
 }
 
 // Decoder is the recurrent network that emits the output sequence.
@@ -309,9 +311,22 @@ func (c *Config) validate() []*Error {
 		atLeast("data.pairs.min_freq", p.MinFreq, 1)
 		atLeast("data.pairs.max_vocab", p.MaxVocab, 0)
 	}
+	if c.Encoder != nil && c.Task != "captioning" {
+		if c.Encoder.Freeze {
+			bad("encoder.freeze", "only captioning holds its encoder fixed; remove the key")
+		}
+		if c.Encoder.PretrainSteps != 0 {
+			bad("encoder.pretrain_steps", "only captioning pre-trains its encoder; remove the key")
+		}
+	}
 	if c.Task == "captioning" {
 		if c.Encoder == nil || c.Encoder.Kind != "cnn" {
 			bad("encoder.kind", "captioning needs encoder.kind: cnn (a CNN over each image)")
+		} else {
+			atLeast("encoder.pretrain_steps", c.Encoder.PretrainSteps, 0)
+			if n := c.Encoder.PretrainSteps; n > 0 && n >= c.Train.Steps {
+				bad("encoder.pretrain_steps", "%d leaves no steps of train.steps (%d) for the decoder", n, c.Train.Steps)
+			}
 		}
 		cp := c.Data.Captions
 		oneOf("data.captions.format", cp.Format, []string{"auto", "flickr8k", "coco"})

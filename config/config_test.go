@@ -48,6 +48,7 @@ func TestParseErrorsNameKeyAndLine(t *testing.T) {
 		{"override into scalar", minimal, []string{"task.x=1"}, []string{"task is not a section"}},
 		{"override without =", minimal, []string{"seed"}, []string{"want key.path=value"}},
 		{"encoder for charlm", minimal + "encoder:\n  kind: cnn\n", nil, []string{"encoder.kind"}},
+		{"frozen encoder outside captioning", minimal + "encoder:\n  freeze: true\n  pretrain_steps: 5\n", nil, []string{"encoder.freeze", "encoder.pretrain_steps"}},
 		{"syntax", "task: [", nil, []string{"x.yaml"}},
 	} {
 		_, err := Parse([]byte(tc.yaml), "x.yaml", tc.sets)
@@ -193,6 +194,8 @@ encoder:
 		{"attention", []string{"decoder.attention=global"}, `decoder.attention: "global" is not one of`},
 		{"decode strategy", []string{"eval.decode.strategy=best"}, `eval.decode.strategy: "best" is not one of`},
 		{"tied sizes", []string{"decoder.tie_embeddings=true"}, "decoder.tie_embeddings: needs decoder.embed (64) equal to decoder.hidden (256)"},
+		{"negative pre-training", []string{"encoder.pretrain_steps=-1"}, "encoder.pretrain_steps: -1 is below the minimum 0"},
+		{"pre-training takes every step", []string{"encoder.pretrain_steps=10", "train.steps=10"}, "encoder.pretrain_steps: 10 leaves no steps of train.steps (10) for the decoder"},
 	} {
 		_, err := Parse([]byte(base), "c.yaml", tc.sets)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -38,6 +38,18 @@ type ImageTensor struct {
 // At returns the value of channel c at row y, column x.
 func (t *ImageTensor) At(c, y, x int) float32 { return t.Data[(c*t.H+y)*t.W+x] }
 
+// Mirror returns a copy of t flipped left to right.
+func (t *ImageTensor) Mirror() *ImageTensor {
+	out := &ImageTensor{C: t.C, H: t.H, W: t.W, Data: make([]float32, len(t.Data))}
+	for r := 0; r < t.C*t.H; r++ {
+		src, dst := t.Data[r*t.W:(r+1)*t.W], out.Data[r*t.W:(r+1)*t.W]
+		for x, v := range src {
+			dst[t.W-1-x] = v
+		}
+	}
+	return out
+}
+
 // ImageConfig controls ImageLoader. Zero fields take the defaults noted.
 type ImageConfig struct {
 	Size   int        // output height and width; default 64

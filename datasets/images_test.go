@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -470,5 +471,40 @@ func TestFilterUsableFlickr(t *testing.T) {
 	_, _, err = l.FilterUsable(&CaptionSet{ImageDir: captionImages(), Images: []CaptionedImage{{"corrupt.jpg", []string{"x"}}}, Report: CaptionReport{Source: "s.txt"}})
 	if err == nil || !strings.Contains(err.Error(), "s.txt: no usable image") {
 		t.Errorf("all corrupt: err = %v", err)
+	}
+}
+
+// Mirror matches the loader's own flip: with no padding, LoadTrain's
+// flipped draws equal the mirrored evaluation tensor.
+func TestImageTensorMirror(t *testing.T) {
+	p := writePNG(t, t.TempDir(), "a.png", 8, 8, func(x, y int) color.NRGBA {
+		return color.NRGBA{R: uint8(30 * x), G: uint8(20 * y), B: uint8(7 * x * y), A: 255}
+	})
+	l, err := NewImageLoader(ImageConfig{Size: 8, Resize: 8, Flip: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := l.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := ev.Mirror()
+	if m.At(1, 2, 0) != ev.At(1, 2, 7) || m.At(2, 7, 3) != ev.At(2, 7, 4) {
+		t.Fatal("Mirror does not flip left to right")
+	}
+	flips := 0
+	for seed := range uint64(20) {
+		tr, err := l.LoadTrain(p, rand.New(rand.NewPCG(seed, 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.Equal(tr.Data, m.Data) {
+			flips++
+		} else if !slices.Equal(tr.Data, ev.Data) {
+			t.Fatalf("seed %d: a training draw that is neither the image nor its mirror", seed)
+		}
+	}
+	if flips == 0 || flips == 20 {
+		t.Errorf("%d of 20 draws flipped", flips)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/seqtask/seqtask/config"
 	"github.com/seqtask/seqtask/datasets"
@@ -43,10 +44,15 @@ type Captioning[T nn.Float] struct {
 	devIDs     [][][]int
 
 	cnn     *encoders.CNN[T]
+	head    *nn.Linear[T] // features → vocabulary logits, for pre-training; nil without
 	bridge  *nn.Linear[T] // features → initial hidden state
 	bridgeC *nn.Linear[T] // features → initial LSTM cell; nil for other cells
 	dec     *decoders.RNN[T]
 	run     captionRun[T]
+	log     io.Writer
+
+	pretraining bool             // the phase the last TrainStep was in
+	cache       *featureCache[T] // the frozen encoder's outputs, built when the decoder starts training
 
 	baseline *constantCaption // the best-constant baseline, found on the first Evaluate
 	last     []string         // the captions of the last evaluation's dev images, for Report
@@ -65,6 +71,26 @@ type captionRun[T nn.Float] struct {
 	dfeatC   nn.Mat[T]
 	dmap     nn.Mat[T]
 	imageBuf nn.Mat[T]
+	words    nn.Mat[T] // pre-training targets [B][V]: 1 for each word the image's captions use
+	dwords   nn.Mat[T]
+	feat     nn.Mat[T] // features gathered from the cache [B][OutSize]
+	fmap     nn.Mat[T] // feature maps gathered from the cache [B][C*S]
+}
+
+// encoded is what the decoder starts from: its initial states and, with
+// attention, the image grid as keys [B*S][C].
+type encoded[T nn.Float] struct {
+	h0, c0, keys nn.Mat[T]
+	S            int
+}
+
+// featureCache holds a frozen encoder's outputs per image view: the
+// feature vector and, with attention, the last feature map.
+type featureCache[T nn.Float] struct {
+	rows   map[string]int // image path → row of its plain view
+	mirror map[string]int // training image path → row of its mirror view (with data.augment.flip)
+	feat   nn.Mat[T]      // [rows][OutSize]
+	fmap   nn.Mat[T]      // [rows][C*S]; empty without attention
 }
 
 // constantCaption is the baseline a captioner must beat: the one training
@@ -78,7 +104,10 @@ type constantCaption struct {
 // NewCaptioning builds the task; the vocabulary comes from the checkpoint
 // when restoring, else from the training captions.
 func NewCaptioning[T nn.Float](cfg *config.Config, env Env) (Task[T], error) {
-	m := &Captioning[T]{cfg: cfg}
+	m := &Captioning[T]{cfg: cfg, log: env.Log}
+	if m.log == nil {
+		m.log = io.Discard
+	}
 	if s, ok := env.Meta["vocab"]; ok {
 		m.vocab = &datasets.Vocab{}
 		if err := json.Unmarshal([]byte(s), m.vocab); err != nil {
@@ -265,6 +294,9 @@ func (m *Captioning[T]) build(rng *rand.Rand) error {
 	if err != nil {
 		return fmt.Errorf("encoder: %w", err)
 	}
+	if e.PretrainSteps > 0 {
+		m.head = nn.NewLinear[T]("encoder_head", m.cnn.OutSize(), m.vocab.Len(), rng)
+	}
 	m.bridge = nn.NewLinear[T]("bridge", m.cnn.OutSize(), d.Hidden, rng)
 	if d.Cell == string(nn.CellLSTM) {
 		m.bridgeC = nn.NewLinear[T]("bridge_c", m.cnn.OutSize(), d.Hidden, rng)
@@ -273,9 +305,13 @@ func (m *Captioning[T]) build(rng *rand.Rand) error {
 	return err
 }
 
-// Params lists the encoder, bridges and decoder parameters.
+// Params lists the encoder, pre-training head, bridges and decoder
+// parameters.
 func (m *Captioning[T]) Params() nn.Params[T] {
 	ps := append(nn.Params[T]{}, m.cnn.Params()...)
+	if m.head != nil {
+		ps = append(ps, m.head.Params()...)
+	}
 	ps = append(ps, m.bridge.Params()...)
 	if m.bridgeC != nil {
 		ps = append(ps, m.bridgeC.Params()...)
@@ -289,6 +325,13 @@ func (m *Captioning[T]) Buffers() nn.Params[T] { return m.cnn.Buffers() }
 // Describe lists the layers.
 func (m *Captioning[T]) Describe() []string {
 	out := m.cnn.Describe()
+	if m.head != nil {
+		out = append(out, fmt.Sprintf("head       %d → %d, sigmoid: pre-training only (steps 1–%d), which words an image's captions use",
+			m.cnn.OutSize(), m.vocab.Len(), m.cfg.Encoder.PretrainSteps))
+	}
+	if m.cfg.Encoder.Freeze {
+		out = append(out, "           the CNN is frozen while the decoder trains; its features are cached per image")
+	}
 	start := "h0"
 	if m.bridgeC != nil {
 		start = "h0 and (bridge_c) c0"
@@ -337,13 +380,23 @@ func (m *Captioning[T]) imagesOf(paths []string) (nn.Mat[T], error) {
 	return x, nil
 }
 
-// encode runs the CNN over images x [B][C*H*W] and the bridges, returning
-// the decoder's initial states and, with attention, the last feature map
-// as keys [B*S][C] with S its positions.
-func (m *Captioning[T]) encode(x nn.Mat[T], train bool) (h0, c0, keys nn.Mat[T], S int) {
-	r := &m.run
-	B, L, H := x.Rows, m.cfg.Decoder.Layers, m.cfg.Decoder.Hidden
+// encode runs the CNN over images x [B][C*H*W] and starts the decoder
+// from its outputs.
+func (m *Captioning[T]) encode(x nn.Mat[T], train bool) encoded[T] {
 	feat := m.cnn.Forward(x, train)
+	var fmap nn.Mat[T]
+	if m.dec.Attends() {
+		fmap = m.cnn.FeatureMap()
+	}
+	return m.start(feat, fmap)
+}
+
+// start turns encoder outputs — features [B][OutSize] and, with attention,
+// feature maps [B][C*S] — into the decoder's initial states (through the
+// bridges) and its keys, the maps as grids of S positions.
+func (m *Captioning[T]) start(feat, fmap nn.Mat[T]) encoded[T] {
+	r := &m.run
+	B, L, H := feat.Rows, m.cfg.Decoder.Layers, m.cfg.Decoder.Hidden
 	bridged := func(l *nn.Linear[T], out, states nn.Mat[T]) (nn.Mat[T], nn.Mat[T]) {
 		y := l.Forward(feat)
 		nn.Tanh(y.Data[:B*H], y.Data[:B*H])
@@ -353,19 +406,19 @@ func (m *Captioning[T]) encode(x nn.Mat[T], train bool) (h0, c0, keys nn.Mat[T],
 		}
 		return y, states
 	}
+	var e encoded[T]
 	r.h, r.h0 = bridged(m.bridge, r.h, r.h0)
-	h0 = r.h0
+	e.h0 = r.h0
 	if m.bridgeC != nil {
 		r.c, r.c0 = bridged(m.bridgeC, r.c, r.c0)
-		c0 = r.c0
+		e.c0 = r.c0
 	}
 	if m.dec.Attends() {
 		fs := m.cnn.FeatureShape()
-		S = fs.H * fs.W
-		fm := m.cnn.FeatureMap()
+		S := fs.H * fs.W
 		r.keys = nn.NewMatLike(r.keys, B*S, fs.C)
 		for b := 0; b < B; b++ {
-			row := fm.Row(b)
+			row := fmap.Row(b)
 			for s := 0; s < S; s++ {
 				key := r.keys.Row(b*S + s)
 				for c := range key {
@@ -373,27 +426,65 @@ func (m *Captioning[T]) encode(x nn.Mat[T], train bool) (h0, c0, keys nn.Mat[T],
 				}
 			}
 		}
-		keys = r.keys
+		e.keys, e.S = r.keys, S
 	}
-	return h0, c0, keys, S
+	return e
 }
 
-// forward runs the model over images x with one caption (ids, <bos> …
-// <eos>) per row and returns the logits and the targets.
-func (m *Captioning[T]) forward(x nn.Mat[T], seqs [][]int, ratio float64, train bool, rng *rand.Rand) (nn.Mat[T], []int, error) {
-	h0, c0, keys, S := m.encode(x, train)
+// encodePaths encodes images for evaluation: from the feature cache when
+// the encoder is frozen and has cached them all, else through the CNN.
+func (m *Captioning[T]) encodePaths(paths []string) (encoded[T], error) {
+	if c := m.cache; c != nil {
+		rows := make([]int, len(paths))
+		ok := true
+		for i, p := range paths {
+			if rows[i], ok = c.rows[p]; !ok {
+				break
+			}
+		}
+		if ok {
+			return m.startCached(rows), nil
+		}
+	}
+	x, err := m.imagesOf(paths)
+	if err != nil {
+		return encoded[T]{}, err
+	}
+	return m.encode(x, false), nil
+}
+
+// startCached starts the decoder from the cached rows' features.
+func (m *Captioning[T]) startCached(rows []int) encoded[T] {
+	c, r := m.cache, &m.run
+	r.feat = nn.NewMatLike(r.feat, len(rows), c.feat.Cols)
+	for i, row := range rows {
+		copy(r.feat.Row(i), c.feat.Row(row))
+	}
+	if !c.fmap.Empty() {
+		r.fmap = nn.NewMatLike(r.fmap, len(rows), c.fmap.Cols)
+		for i, row := range rows {
+			copy(r.fmap.Row(i), c.fmap.Row(row))
+		}
+	}
+	return m.start(r.feat, r.fmap)
+}
+
+// forward runs the decoder from e over one caption (ids, <bos> … <eos>)
+// per image and returns the logits and the targets.
+func (m *Captioning[T]) forward(e encoded[T], seqs [][]int, ratio float64, train bool, rng *rand.Rand) (nn.Mat[T], []int, error) {
 	steps := 0
 	for _, s := range seqs {
 		steps = max(steps, len(s)-1)
 	}
 	tokens, targets := shiftTargets(seqs, steps, func(s []int) []int { return s })
-	logits, err := m.dec.Forward(decoders.Batch[T]{H0: h0, C0: c0, Keys: keys, S: S, Tokens: tokens, Steps: steps}, ratio, train, rng)
+	logits, err := m.dec.Forward(decoders.Batch[T]{H0: e.h0, C0: e.c0, Keys: e.keys, S: e.S, Tokens: tokens, Steps: steps}, ratio, train, rng)
 	return logits, targets, err
 }
 
-// backward backpropagates dlogits through the decoder, the bridges and the
-// CNN (through its features and, with attention, its feature map).
-func (m *Captioning[T]) backward(dlogits nn.Mat[T]) {
+// backward backpropagates dlogits through the decoder, the bridges and,
+// unless the features came from the cache, the CNN (through its features
+// and, with attention, its feature map).
+func (m *Captioning[T]) backward(dlogits nn.Mat[T], cached bool) {
 	r := &m.run
 	dh0, dc0, dkeys := m.dec.Backward(dlogits)
 	B, L, H := r.h.Rows, m.cfg.Decoder.Layers, m.cfg.Decoder.Hidden
@@ -407,6 +498,10 @@ func (m *Captioning[T]) backward(dlogits nn.Mat[T]) {
 		for i, o := range y.Data[:B*H] {
 			r.dbridge.Data[i] *= 1 - o*o
 		}
+		if cached {
+			l.Backward(r.dbridge, nn.Mat[T]{})
+			return dfeat
+		}
 		dfeat = nn.NewMatLike(dfeat, B, m.cnn.OutSize())
 		l.Backward(r.dbridge, dfeat)
 		return dfeat
@@ -414,7 +509,12 @@ func (m *Captioning[T]) backward(dlogits nn.Mat[T]) {
 	r.dfeat = throughBridge(m.bridge, r.h, dh0, r.dfeat)
 	if m.bridgeC != nil && !dc0.Empty() {
 		r.dfeatC = throughBridge(m.bridgeC, r.c, dc0, r.dfeatC)
-		nn.AddTo(r.dfeat, r.dfeatC)
+		if !cached {
+			nn.AddTo(r.dfeat, r.dfeatC)
+		}
+	}
+	if cached {
+		return
 	}
 	var dmap nn.Mat[T]
 	if m.dec.Attends() {
@@ -440,37 +540,199 @@ func (m *Captioning[T]) teacherForcing(step int) float64 { return teacherForcing
 
 // sampleBatch draws train.batch training images, one of each image's
 // captions and its augmentation, all with the training RNG so that a
-// resumed run is identical to an uninterrupted one.
-func (m *Captioning[T]) sampleBatch(rng *rand.Rand) (nn.Mat[T], [][]int, error) {
+// resumed run is identical to an uninterrupted one. It returns the images,
+// their indices and the captions.
+func (m *Captioning[T]) sampleBatch(rng *rand.Rand) (nn.Mat[T], []int, [][]int, error) {
 	size := m.cfg.Data.ImageSize
 	n := m.cfg.Train.Batch
 	x := nn.NewMatLike(m.run.imageBuf, n, m.channels()*size*size)
 	m.run.imageBuf = x
-	seqs := make([][]int, n)
+	imgs, seqs := make([]int, n), make([][]int, n)
+	for i := range seqs {
+		img := rng.IntN(len(m.train.Images))
+		caps := m.trainIDs[img]
+		imgs[i], seqs[i] = img, caps[rng.IntN(len(caps))]
+		t, err := m.loader.LoadTrain(m.train.Path(img), rng)
+		if err != nil {
+			return x, nil, nil, err
+		}
+		m.putImage(x.Row(i), t)
+	}
+	return x, imgs, seqs, nil
+}
+
+// sampleCached draws train.batch training images, one of each image's
+// captions and, with data.augment.flip, one of its two views, returning
+// their rows in the feature cache and the captions.
+func (m *Captioning[T]) sampleCached(rng *rand.Rand) ([]int, [][]int) {
+	n := m.cfg.Train.Batch
+	rows, seqs := make([]int, n), make([][]int, n)
 	for i := range seqs {
 		img := rng.IntN(len(m.train.Images))
 		caps := m.trainIDs[img]
 		seqs[i] = caps[rng.IntN(len(caps))]
-		t, err := m.loader.LoadTrain(m.train.Path(img), rng)
-		if err != nil {
-			return x, nil, err
+		p := m.train.Path(img)
+		rows[i] = m.cache.rows[p]
+		if m.cfg.Data.Augment.Flip && rng.IntN(2) == 1 {
+			rows[i] = m.cache.mirror[p]
 		}
-		m.putImage(x.Row(i), t)
 	}
-	return x, seqs, nil
+	return rows, seqs
 }
 
-// TrainStep trains on one batch; the loss is the mean per target token.
+// TrainStep trains on one batch. In the first encoder.pretrain_steps steps
+// it pre-trains the CNN (the loss is the mean binary cross-entropy per
+// vocabulary word); after them it trains the decoder, the loss being the
+// mean per target token — from cached features when encoder.freeze holds
+// the CNN fixed, else end to end.
 func (m *Captioning[T]) TrainStep(step int, rng *rand.Rand) (float64, int, error) {
-	x, seqs, err := m.sampleBatch(rng)
+	m.setPhase(step < m.cfg.Encoder.PretrainSteps, step)
+	if m.pretraining {
+		x, imgs, _, err := m.sampleBatch(rng)
+		if err != nil {
+			return 0, 0, err
+		}
+		return m.pretrainOn(x, imgs)
+	}
+	if m.cfg.Encoder.Freeze {
+		if err := m.buildCache(); err != nil {
+			return 0, 0, err
+		}
+		rows, seqs := m.sampleCached(rng)
+		return m.trainCachedOn(rows, seqs, m.teacherForcing(step), rng)
+	}
+	x, _, seqs, err := m.sampleBatch(rng)
 	if err != nil {
 		return 0, 0, err
 	}
 	return m.trainOn(x, seqs, m.teacherForcing(step), rng)
 }
 
+// setPhase freezes what the phase does not train: the decoder and bridges
+// while pre-training; afterwards the head, and the CNN too with
+// encoder.freeze. The phase depends only on the step, so a resumed run
+// picks up where it left off.
+func (m *Captioning[T]) setPhase(pretraining bool, step int) {
+	if m.pretraining && !pretraining {
+		fmt.Fprintf(m.log, "captioning: encoder pre-trained for %d steps; the decoder trains from step %d\n", m.cfg.Encoder.PretrainSteps, step+1)
+	}
+	m.pretraining = pretraining
+	freeze := func(ps nn.Params[T], frozen bool) {
+		for _, p := range ps {
+			p.Frozen = frozen
+		}
+	}
+	freeze(m.Params(), pretraining)
+	freeze(m.cnn.Params(), !pretraining && m.cfg.Encoder.Freeze)
+	if m.head != nil {
+		freeze(m.head.Params(), !pretraining)
+	}
+}
+
+// pretrainOn trains the CNN and the head on images x to predict which
+// vocabulary words (special tokens aside) the captions of each image use.
+func (m *Captioning[T]) pretrainOn(x nn.Mat[T], imgs []int) (float64, int, error) {
+	r := &m.run
+	V := m.vocab.Len()
+	r.words = nn.NewMatLike(r.words, len(imgs), V)
+	r.words.Zero()
+	special := map[int]bool{datasets.PadID: true, m.bosID(): true, m.eosID(): true}
+	for i, img := range imgs {
+		row := r.words.Row(i)
+		for _, c := range m.trainIDs[img] {
+			for _, id := range c {
+				if !special[id] {
+					row[id] = 1
+				}
+			}
+		}
+	}
+	logits := m.head.Forward(m.cnn.Forward(x, true))
+	r.dwords = nn.NewMatLike(r.dwords, len(imgs), V)
+	sum, n, err := nn.BinaryCrossEntropy(logits, r.words, r.dwords, 0)
+	if err != nil {
+		return 0, 0, err
+	}
+	r.dfeat = nn.NewMatLike(r.dfeat, len(imgs), m.cnn.OutSize())
+	m.head.Backward(r.dwords, r.dfeat)
+	m.cnn.Backward(r.dfeat)
+	return sum, n, nil
+}
+
+// buildCache computes the frozen encoder's outputs once: for every
+// training image and its mirror (with data.augment.flip) and every dev
+// image, in evaluation mode.
+func (m *Captioning[T]) buildCache() error {
+	if m.cache != nil {
+		return nil
+	}
+	began := time.Now()
+	c := &featureCache[T]{rows: map[string]int{}, mirror: map[string]int{}}
+	type view struct {
+		path   string
+		mirror bool
+	}
+	var views []view
+	for _, set := range []*datasets.CaptionSet{m.train, m.dev} {
+		for _, p := range set.Paths() {
+			views = append(views, view{path: p})
+		}
+	}
+	if m.cfg.Data.Augment.Flip {
+		for _, p := range m.train.Paths() {
+			views = append(views, view{path: p, mirror: true})
+		}
+	}
+	size := m.cfg.Data.ImageSize
+	c.feat = nn.NewMat[T](len(views), m.cnn.OutSize())
+	if m.dec.Attends() {
+		c.fmap = nn.NewMat[T](len(views), m.cnn.FeatureShape().Size())
+	}
+	batch := max(m.cfg.Train.Batch, 64)
+	for lo := 0; lo < len(views); lo += batch {
+		part := views[lo:min(lo+batch, len(views))]
+		x := nn.NewMatLike(m.run.imageBuf, len(part), m.channels()*size*size)
+		m.run.imageBuf = x
+		for i, v := range part {
+			t, err := m.loader.Load(v.path)
+			if err != nil {
+				return fmt.Errorf("caching features: %w", err)
+			}
+			if v.mirror {
+				t = t.Mirror()
+				c.mirror[v.path] = lo + i
+			} else {
+				c.rows[v.path] = lo + i
+			}
+			m.putImage(x.Row(i), t)
+		}
+		c.feat.RowBlock(lo, lo+len(part)).CopyFrom(m.cnn.Forward(x, false))
+		if !c.fmap.Empty() {
+			c.fmap.RowBlock(lo, lo+len(part)).CopyFrom(m.cnn.FeatureMap())
+		}
+	}
+	m.cache = c
+	bytes := 8
+	if _, single := any(T(0)).(float32); single {
+		bytes = 4
+	}
+	fmt.Fprintf(m.log, "captioning: encoder frozen; cached its features of %d image views in %v (%.0f MiB)\n",
+		len(views), time.Since(began).Round(time.Millisecond), float64((len(c.feat.Data)+len(c.fmap.Data))*bytes)/(1<<20))
+	return nil
+}
+
+// trainOn trains end to end on images x and their captions.
 func (m *Captioning[T]) trainOn(x nn.Mat[T], seqs [][]int, ratio float64, rng *rand.Rand) (float64, int, error) {
-	logits, targets, err := m.forward(x, seqs, ratio, true, rng)
+	return m.trainFrom(m.encode(x, true), false, seqs, ratio, rng)
+}
+
+// trainCachedOn trains the bridges and decoder on cached features.
+func (m *Captioning[T]) trainCachedOn(rows []int, seqs [][]int, ratio float64, rng *rand.Rand) (float64, int, error) {
+	return m.trainFrom(m.startCached(rows), true, seqs, ratio, rng)
+}
+
+func (m *Captioning[T]) trainFrom(e encoded[T], cached bool, seqs [][]int, ratio float64, rng *rand.Rand) (float64, int, error) {
+	logits, targets, err := m.forward(e, seqs, ratio, true, rng)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -480,7 +742,7 @@ func (m *Captioning[T]) trainOn(x nn.Mat[T], seqs [][]int, ratio float64, rng *r
 	if err != nil {
 		return 0, 0, err
 	}
-	m.backward(r.dlogits)
+	m.backward(r.dlogits, cached)
 	return sum, n, nil
 }
 
@@ -500,11 +762,11 @@ func (m *Captioning[T]) lossOn(set *datasets.CaptionSet, ids [][][]int) (float64
 	size := m.cfg.Train.Batch
 	for lo := 0; lo < len(paths); lo += size {
 		hi := min(lo+size, len(paths))
-		x, err := m.imagesOf(paths[lo:hi])
+		e, err := m.encodePaths(paths[lo:hi])
 		if err != nil {
 			return 0, 0, err
 		}
-		logits, targets, err := m.forward(x, seqs[lo:hi], 1, false, nil)
+		logits, targets, err := m.forward(e, seqs[lo:hi], 1, false, nil)
 		if err != nil {
 			return 0, 0, err
 		}
@@ -549,12 +811,11 @@ func (m *Captioning[T]) caption(paths []string, rng *rand.Rand) ([]string, error
 	out := make([]string, 0, len(paths))
 	for lo := 0; lo < len(paths); lo += size {
 		part := paths[lo:min(lo+size, len(paths))]
-		x, err := m.imagesOf(part)
+		e, err := m.encodePaths(part)
 		if err != nil {
 			return nil, err
 		}
-		h0, c0, keys, S := m.encode(x, false)
-		st, err := m.dec.NewSearch(h0, c0, keys, S, nil)
+		st, err := m.dec.NewSearch(e.h0, e.c0, e.keys, e.S, nil)
 		if err != nil {
 			return nil, err
 		}

@@ -62,7 +62,7 @@ func TestCaptioningGradients(t *testing.T) {
 			cfg := captioningCfg("gru", "none")
 			tc.change(cfg)
 			m, _ := newCaptioning[float64](t, cfg)
-			x, seqs, err := m.sampleBatch(rand.New(rand.NewPCG(4, 4)))
+			x, _, seqs, err := m.sampleBatch(rand.New(rand.NewPCG(4, 4)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -87,6 +87,179 @@ func TestCaptioningGradients(t *testing.T) {
 			t.Log(res)
 		})
 	}
+}
+
+// live returns the parameters the current phase trains.
+func live[T nn.Float](ps nn.Params[T]) nn.Params[T] {
+	var out nn.Params[T]
+	for _, p := range ps {
+		if !p.Frozen {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// TestCaptioningPhaseGradients checks the two other training paths against
+// finite differences: pre-training (CNN and word head, sigmoid
+// cross-entropy) and the decoder on cached features of a frozen CNN.
+func TestCaptioningPhaseGradients(t *testing.T) {
+	cfg := captioningCfg("lstm", "general")
+	cfg.Encoder.BatchNorm, cfg.Encoder.PretrainSteps, cfg.Encoder.Freeze = true, 2, true
+	cfg.Data.Augment.Flip = true
+	m, _ := newCaptioning[float64](t, cfg)
+	check := func(name string, loss func() float64) {
+		params := live(m.Params())
+		params.ZeroGrad()
+		loss()
+		res := nn.GradCheck(loss, params, 1e-6, 1e-8, 1e-5, 12, rand.New(rand.NewPCG(6, 6)))
+		if !res.OK() {
+			t.Errorf("%s: gradient check: %v", name, res)
+		}
+	}
+	m.setPhase(true, 0)
+	x, imgs, _, err := m.sampleBatch(rand.New(rand.NewPCG(4, 4)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x = x.Clone()
+	check("pre-training", func() float64 {
+		sum, n, err := m.pretrainOn(x, imgs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum / float64(n)
+	})
+	m.setPhase(false, 2)
+	if err := m.buildCache(); err != nil {
+		t.Fatal(err)
+	}
+	rows, seqs := m.sampleCached(rand.New(rand.NewPCG(4, 4)))
+	check("cached features", func() float64 {
+		sum, n, err := m.trainCachedOn(rows, seqs, 1, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum / float64(n)
+	})
+}
+
+// TestCaptioningPhases runs pre-training then frozen-encoder training
+// through TrainStep with an optimizer: pre-training moves only the CNN and
+// the head and lowers its loss; afterwards only the bridges and decoder
+// move, trained from cached features that equal the CNN's own (plain and
+// mirrored views), and the caption loss falls.
+func TestCaptioningPhases(t *testing.T) {
+	cfg := captioningCfg("gru", "general")
+	cfg.Data.ImageSize, cfg.Data.Augment.Flip = 16, true
+	cfg.Encoder = &config.Encoder{Kind: "cnn", Channels: []int{8}, Kernel: 3, Out: 16, PretrainSteps: 150, Freeze: true}
+	cfg.Decoder.Hidden, cfg.Decoder.Embed = 16, 8
+	cfg.Train.Batch = 8
+	m, _ := newCaptioning[float64](t, cfg)
+	const n = 8
+	m.train.Images, m.trainIDs = m.train.Images[:n], m.trainIDs[:n]
+	params := m.Params()
+	opt, _ := nn.NewOptimizer(nn.OptimizerConfig{Kind: "adam"}, params)
+	rng := rand.New(rand.NewPCG(2, 2))
+	snapshot := func() map[string][]float64 {
+		out := map[string][]float64{}
+		for _, p := range params {
+			out[p.Name] = append([]float64(nil), p.Value...)
+		}
+		return out
+	}
+	moved := func(before map[string][]float64) map[string]bool {
+		out := map[string]bool{}
+		for _, p := range params {
+			for i, v := range p.Value {
+				if v != before[p.Name][i] {
+					out[p.Name] = true
+					break
+				}
+			}
+		}
+		return out
+	}
+	run := func(from, to int) (first, last float64) {
+		for step := from; step < to; step++ {
+			params.ZeroGrad()
+			sum, cnt, err := m.TrainStep(step, rng)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if step == from {
+				first = sum / float64(cnt)
+			}
+			last = sum / float64(cnt)
+			opt.Step(params, 0.01)
+		}
+		return first, last
+	}
+	before := snapshot()
+	first, last := run(0, 150)
+	if last > 0.5*first {
+		t.Errorf("pre-training loss %.4f → %.4f, want it halved", first, last)
+	}
+	for name, ok := range moved(before) {
+		isEncoder := strings.HasPrefix(name, "encoder")
+		if ok != isEncoder {
+			t.Errorf("pre-training: %s moved=%v", name, ok)
+		}
+	}
+	if len(moved(before)) == 0 {
+		t.Fatal("pre-training moved nothing")
+	}
+
+	before = snapshot()
+	first, last = run(150, 450)
+	if m.cache == nil {
+		t.Fatal("no feature cache after the decoder's steps")
+	}
+	if last > 0.5*first {
+		t.Errorf("caption loss on cached features %.3f → %.3f, want it halved", first, last)
+	}
+	for _, p := range params {
+		ok := moved(before)[p.Name]
+		if ok == strings.HasPrefix(p.Name, "encoder") {
+			t.Errorf("decoder phase: %s moved=%v", p.Name, ok)
+		}
+	}
+
+	// The cache holds what the CNN computes, for plain and mirrored views.
+	for _, mirror := range []bool{false, true} {
+		p := m.train.Path(3)
+		img, err := m.loader.Load(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		row := m.cache.rows[p]
+		if mirror {
+			img, row = img.Mirror(), m.cache.mirror[p]
+		}
+		x := nn.NewMat[float64](1, len(img.Data))
+		m.putImage(x.Row(0), img)
+		want := m.cnn.Forward(x, false)
+		for j, v := range want.Row(0) {
+			if d := v - m.cache.feat.Row(row)[j]; d > 1e-12 || d < -1e-12 {
+				t.Fatalf("mirror=%v: cached feature %d is %g, the CNN gives %g", mirror, j, m.cache.feat.Row(row)[j], v)
+			}
+		}
+		if fm := m.cnn.FeatureMap().Row(0); !closeSlices(fm, m.cache.fmap.Row(row), 1e-12) {
+			t.Fatalf("mirror=%v: cached feature map differs from the CNN's", mirror)
+		}
+	}
+}
+
+func closeSlices(a, b []float64, tol float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if d := a[i] - b[i]; d > tol || d < -tol {
+			return false
+		}
+	}
+	return true
 }
 
 // TestCaptioningLearns overfits a handful of training images, one caption
