@@ -97,8 +97,18 @@ func reduce4(t typ, acc [4]int) {
 // apart (elements). Each C element has its own zmm accumulator; k is
 // consumed one vector at a time (masked loads for the remainder), so the
 // result of an element does not depend on the tile it is computed in.
-func genDot(t typ, ma, nb int) {
+func genDot(t typ, ma, nb int) { genDotKernel(t, ma, nb, false) }
+
+// genDotRows emits the 1×8 dot tile looped over ncols/8 consecutive tiles
+// (ncols a positive multiple of 8): a whole GEMV y = alpha·B·x + beta·y in
+// one call, each element computed exactly as the 1×8 tile computes it.
+func genDotRows(t typ) { genDotKernel(t, 1, 8, true) }
+
+func genDotKernel(t typ, ma, nb int, rows bool) {
 	name := fmt.Sprintf("%sdotTile%dx%dAVX512", t.prefix(), ma, nb)
+	if rows {
+		name = fmt.Sprintf("%sdotRows%dx%dAVX512", t.prefix(), ma, nb)
+	}
 	es, lanes := t.es(), t.lanes()
 	argsz := t.tailOff() + 16
 	p("// func %s(k int, a *%s, lda int, b *%s, ldb int, c *%s, ldc int, alpha, beta %s, mrows, ncols int)", name, t.goType(), t.goType(), t.goType(), t.goType())
@@ -117,6 +127,9 @@ func genDot(t typ, ma, nb int) {
 	p("\tSHLQ $%d, AX", shift(es))
 	p("\tMOVQ mrows+%d(FP), CX", t.tailOff())
 	clampRows(aRegs)
+	if rows {
+		p("block:")
+	}
 	p("\tMOVQ b+24(FP), %s", bRegs[0])
 	p("\tMOVQ ldb+32(FP), AX")
 	p("\tSHLQ $%d, AX", shift(es))
@@ -165,10 +178,14 @@ func genDot(t typ, ma, nb int) {
 	}
 	p("reduce:")
 	// Column masks: group g of four columns gets bits of ncols-4g.
-	p("\tMOVQ ncols+%d(FP), CX", t.tailOff()+8)
-	p("\tMOVL $1, AX")
-	p("\tSHLL CX, AX")
-	p("\tDECL AX")
+	if rows {
+		p("\tMOVL $%d, AX", 1<<nb-1)
+	} else {
+		p("\tMOVQ ncols+%d(FP), CX", t.tailOff()+8)
+		p("\tMOVL $1, AX")
+		p("\tSHLL CX, AX")
+		p("\tDECL AX")
+	}
 	for g := 0; g < nb/4; g++ {
 		p("\tKMOVW AX, K%d", 2+g)
 		p("\tSHRL $4, AX")
@@ -209,6 +226,14 @@ func genDot(t typ, ma, nb int) {
 			p("nobeta%d_%d:", i, g)
 			p("\t%s %s%d, K%d, %d(DX)", mov, vr, r, 2+g, off)
 		}
+	}
+	if rows {
+		p("\tMOVQ ldb+32(FP), CX")
+		p("\tSHLQ $%d, CX", shift(es*nb))
+		p("\tADDQ CX, b+24(FP)")
+		p("\tADDQ $%d, c+40(FP)", nb*es)
+		p("\tSUBQ $%d, ncols+%d(FP)", nb, t.tailOff()+8)
+		p("\tJNZ block")
 	}
 	p("done:")
 	p("\tVZEROUPPER")
@@ -326,6 +351,7 @@ func main() {
 		genDot(t, 1, 8)
 		genDot(t, 2, 8)
 		genDot(t, 4, 4)
+		genDotRows(t)
 		for ma := 1; ma <= 4; ma++ {
 			genAxpy(t, ma)
 		}

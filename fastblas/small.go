@@ -28,8 +28,11 @@ type (
 type smallKernels[T float] struct {
 	name                   string
 	dot1x8, dot2x8, dot4x4 dotTileFunc[T]
-	axpy                   [4]axpyTileFunc[T] // by number of rows - 1
-	width                  int                // columns per axpy tile (≤ 64)
+	// dotRows, when not nil, is dot1x8 looped over a multiple of 8
+	// columns in one call (m = 1 products: no call per tile).
+	dotRows dotTileFunc[T]
+	axpy    [4]axpyTileFunc[T] // by number of rows - 1
+	width   int                // columns per axpy tile (≤ 64)
 	// dotMaxM and axpyMaxM are the largest m routed to the dot (transposed
 	// B) and axpy (non-transposed B) paths; dotMaxMLongK applies instead of
 	// dotMaxM when k ≥ 128 (longer dot products amortise the horizontal sums).
@@ -150,6 +153,12 @@ func gemmSmall[T float](sk *smallKernels[T], aTrans, bTrans bool, m, n, k int, a
 // dotRange computes columns [j0,j1) of C = alpha·A·Bᵀ + beta·C, blocks of 8
 // rows of B outermost so that they stay in L1 while all of A streams past.
 func dotRange[T float](sk *smallKernels[T], m, j0, j1, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	if m == 1 && sk.dotRows != nil {
+		if full := (j1 - j0) / 8 * 8; full > 0 {
+			sk.dotRows(k, &a[0], lda, &b[j0*ldb], ldb, &c[j0], ldc, alpha, beta, 1, full)
+			j0 += full
+		}
+	}
 	for j := j0; j < j1; j += 8 {
 		nc := min(8, j1-j)
 		for i := 0; i < m; {

@@ -32,6 +32,17 @@ func ddotTile2x8AVX512(k int, a *float64, lda int, b *float64, ldb int, c *float
 //go:noescape
 func ddotTile4x4AVX512(k int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, mrows, ncols int)
 
+// sdotRows1x8AVX512 and ddotRows1x8AVX512 are the 1×8 dot tile repeated
+// over ncols/8 consecutive tiles (ncols a positive multiple of 8), B and C
+// advancing 8 rows and 8 columns per tile: a whole m = 1 product in one
+// call, every element computed exactly as by the 1×8 tile.
+//
+//go:noescape
+func sdotRows1x8AVX512(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mrows, ncols int)
+
+//go:noescape
+func ddotRows1x8AVX512(k int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, mrows, ncols int)
+
 //go:noescape
 func saxpyTile1AVX512(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint64)
 
@@ -68,6 +79,7 @@ func avx512SmallKernels() (*smallKernels[float32], *smallKernels[float64]) {
 	s := &smallKernels[float32]{
 		name:   "avx512",
 		dot1x8: sdotTile1x8AVX512, dot2x8: sdotTile2x8AVX512, dot4x4: sdotTile4x4AVX512,
+		dotRows: sdotRows1x8AVX512,
 		axpy:    [4]axpyTileFunc[float32]{saxpyTile1AVX512, saxpyTile2AVX512, saxpyTile3AVX512, saxpyTile4AVX512},
 		width:   64,
 		dotMaxM: 32, dotMaxMLongK: 64, axpyMaxM: 64,
@@ -75,6 +87,7 @@ func avx512SmallKernels() (*smallKernels[float32], *smallKernels[float64]) {
 	d := &smallKernels[float64]{
 		name:   "avx512",
 		dot1x8: ddotTile1x8AVX512, dot2x8: ddotTile2x8AVX512, dot4x4: ddotTile4x4AVX512,
+		dotRows: ddotRows1x8AVX512,
 		axpy:    [4]axpyTileFunc[float64]{daxpyTile1AVX512, daxpyTile2AVX512, daxpyTile3AVX512, daxpyTile4AVX512},
 		width:   32,
 		dotMaxM: 32, dotMaxMLongK: 64, axpyMaxM: 64,

@@ -100,3 +100,42 @@ func toF64(s []float32) []float64 {
 	}
 	return d
 }
+
+// TestDotRowsMatchesTiles checks that the looped m = 1 kernel (dotRows)
+// gives bitwise the results of calling the 1×8 tile per block of 8 columns,
+// including k not a multiple of the vector width, padded rows of B and
+// every alpha/beta.
+func TestDotRowsMatchesTiles(t *testing.T) {
+	kp := registry[pathAVX512]
+	if kp == nil || kp.sSmallM == nil || kp.sSmallM.dotRows == nil {
+		t.Skip("no AVX-512 small-m kernels on this CPU")
+	}
+	rnd := rand.New(rand.NewPCG(21, 22))
+	for _, n := range []int{8, 16, 64, 1024} {
+		for _, k := range []int{1, 15, 16, 17, 64, 256, 257} {
+			for _, ab := range [][2]float64{{1, 1}, {1, 0}, {-0.5, 2}} {
+				ldb := k + rnd.IntN(3)
+				testDotRows(t, kp.sSmallM, rnd, n, k, ldb, float32(ab[0]), float32(ab[1]))
+				testDotRows(t, kp.dSmallM, rnd, n, k, ldb, ab[0], ab[1])
+			}
+		}
+	}
+}
+
+func testDotRows[T float](t *testing.T, sk *smallKernels[T], rnd *rand.Rand, n, k, ldb int, alpha, beta T) {
+	t.Helper()
+	a := randMat[T](rnd, k)
+	b := randMat[T](rnd, (n-1)*ldb+k)
+	c0 := randMat[T](rnd, n)
+	want := append([]T(nil), c0...)
+	for j := 0; j < n; j += 8 {
+		sk.dot1x8(k, &a[0], k, &b[j*ldb], ldb, &want[j], n, alpha, beta, 1, 8)
+	}
+	got := append([]T(nil), c0...)
+	sk.dotRows(k, &a[0], k, &b[0], ldb, &got[0], n, alpha, beta, 1, n)
+	for j := range want {
+		if got[j] != want[j] {
+			t.Fatalf("n %d k %d ldb %d alpha %v beta %v: element %d = %v, want %v", n, k, ldb, alpha, beta, j, got[j], want[j])
+		}
+	}
+}
