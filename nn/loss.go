@@ -118,7 +118,9 @@ func SampleSoftmax[T Float](logits []T, temperature float64, probs []float64, rn
 	for j, x := range logits {
 		v := float64(x) / temperature
 		probs[j] = v
-		m = math.Max(m, v)
+		if v > m || v != v { // math.Max's result, NaN included, without its call
+			m = v
+		}
 	}
 	var z float64
 	for j, v := range probs {

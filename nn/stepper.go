@@ -15,10 +15,11 @@ import "fmt"
 // rounding (the sums are grouped differently).
 //
 // The stepper copies what it precomputes (the table and the summed biases),
-// so a stepper built before the weights change keeps the old values: build a
-// new one after each update.
+// so a stepper built before the weights change keeps the old values: call
+// Reload after each update.
 type Stepper[T Float] struct {
 	r      *Recurrent[T]
+	emb    Mat[T]   // [V][D] the token stepper's embedding table
 	table  Mat[T]   // [V][G*H] first-layer pre-activations per token (token steppers)
 	bias   [][]T    // per layer, the bias added before the input product (G*H)
 	h, c   []Mat[T] // per layer [1][H]: the current states
@@ -37,17 +38,11 @@ func (r *Recurrent[T]) NewStepper() *Stepper[T] {
 	}
 	hid, gh := cfg.Hidden, cfg.Cell.Gates()*cfg.Hidden
 	s := &Stepper[T]{r: r}
-	for _, d := range r.dirs {
-		b := append([]T(nil), d.bih.Value...)
-		if d.cell != CellGRU {
-			for j, v := range d.bhh.Value {
-				b[j] += v
-			}
-		}
-		s.bias = append(s.bias, b)
+	for range r.dirs {
+		s.bias = append(s.bias, make([]T, gh))
 		s.h = append(s.h, NewMat[T](1, hid))
 		s.hn = append(s.hn, NewMat[T](1, hid))
-		if d.cell == CellLSTM {
+		if cfg.Cell == CellLSTM {
 			s.c = append(s.c, NewMat[T](1, hid))
 			s.cn = append(s.cn, NewMat[T](1, hid))
 		}
@@ -60,6 +55,7 @@ func (r *Recurrent[T]) NewStepper() *Stepper[T] {
 		s.hh = NewMat[T](1, gh)
 		s.hnPre = NewMat[T](1, hid)
 	}
+	s.Reload()
 	return s
 }
 
@@ -70,11 +66,29 @@ func (r *Recurrent[T]) NewTokenStepper(emb Mat[T]) *Stepper[T] {
 		panic(fmt.Sprintf("nn: Recurrent.NewTokenStepper: embedding width %d, want input %d", emb.Cols, r.Config.Input))
 	}
 	s := r.NewStepper()
-	d := r.dirs[0]
+	s.emb = emb
 	s.table = NewMat[T](emb.Rows, s.gates.Cols)
-	Gemm(false, true, 1, emb, d.wih.Mat(), 0, s.table)
-	addRowVector(s.table, s.bias[0])
+	s.Reload()
 	return s
+}
+
+// Reload recomputes what the stepper precomputed (the summed biases and, for
+// a token stepper, the table from the embedding it was given) from the
+// current weights, reusing its storage. The states are kept.
+func (s *Stepper[T]) Reload() {
+	for l, d := range s.r.dirs {
+		b := s.bias[l]
+		copy(b, d.bih.Value)
+		if d.cell != CellGRU {
+			for j, v := range d.bhh.Value {
+				b[j] += v
+			}
+		}
+	}
+	if !s.table.Empty() {
+		Gemm(false, true, 1, s.emb, s.r.dirs[0].wih.Mat(), 0, s.table)
+		addRowVector(s.table, s.bias[0])
+	}
 }
 
 // Reset sets the states as Forward's h0 and c0 ([layers][H], c0 for LSTM

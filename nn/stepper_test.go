@@ -32,6 +32,7 @@ func testStepper[T Float](t *testing.T, cell Cell, layers int, tokens bool, tol 
 		t.Fatal(err)
 	}
 	emb := NewEmbedding[T]("emb", vocab, in, rng)
+	head := NewLinear[T]("head", hid, vocab, rng)
 	ids := make([]int, steps)
 	for i := range ids {
 		ids[i] = rng.IntN(vocab)
@@ -43,54 +44,58 @@ func testStepper[T Float](t *testing.T, cell Cell, layers int, tokens bool, tol 
 		c0 = NewMat[T](layers, hid)
 		InitUniform(c0.Data, 1, rng)
 	}
-	x, err := emb.Forward(ids)
-	if err != nil {
-		t.Fatal(err)
-	}
-	x = x.Clone()
-	y, hn, cn := r.Forward(x, steps, 1, h0, c0, false, nil)
-	y, hn, cn = y.Clone(), hn.Clone(), cn.Clone()
-	head := NewLinear[T]("head", hid, vocab, rng)
-	logits := head.Forward(y).Clone()
-
 	var s *Stepper[T]
 	if tokens {
 		s = r.NewTokenStepper(emb.Weight.Mat())
 	} else {
 		s = r.NewStepper()
 	}
-	s.Reset(h0, c0)
-	for i, id := range ids {
-		var out Mat[T]
-		if tokens {
-			out = s.StepToken(id)
-		} else {
-			out = s.Step(x.RowBlock(i, i+1))
+	// Round 1 uses the weights the stepper was built with; round 2 new
+	// weights after Reload.
+	for round := 1; round <= 2; round++ {
+		if round == 2 {
+			for _, p := range append(r.Params(), emb.Weight) {
+				InitUniform(p.Value, 0.5, rng)
+			}
+			s.Reload()
 		}
-		assertClose(t, fmt.Sprintf("step %d output", i), out.Data, y.Row(i), tol)
-		assertClose(t, fmt.Sprintf("step %d logits", i), head.Forward(out).Row(0), logits.Row(i), tol)
-	}
-	gotH := NewMat[T](layers, hid)
-	var gotC Mat[T]
-	if cell == CellLSTM {
-		gotC = NewMat[T](layers, hid)
-	}
-	s.State(gotH, gotC)
-	assertClose(t, "hn", gotH.Data, hn.Data, tol)
-	if cell == CellLSTM {
-		assertClose(t, "cn", gotC.Data, cn.Data, tol)
-	}
+		x, err := emb.Forward(ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x = x.Clone()
+		y, hn, cn := r.Forward(x, steps, 1, h0, c0, false, nil)
+		y, hn, cn = y.Clone(), hn.Clone(), cn.Clone()
+		logits := head.Forward(y).Clone()
+		step := func(i int) Mat[T] {
+			if tokens {
+				return s.StepToken(ids[i])
+			}
+			return s.Step(x.RowBlock(i, i+1))
+		}
 
-	// Reset with empty states starts from zeros, as Forward does.
-	s.Reset(Mat[T]{}, Mat[T]{})
-	y0, _, _ := r.Forward(x.RowBlock(0, 1), 1, 1, Mat[T]{}, Mat[T]{}, false, nil)
-	var out Mat[T]
-	if tokens {
-		out = s.StepToken(ids[0])
-	} else {
-		out = s.Step(x.RowBlock(0, 1))
+		s.Reset(h0, c0)
+		for i := range ids {
+			out := step(i)
+			assertClose(t, fmt.Sprintf("round %d step %d output", round, i), out.Data, y.Row(i), tol)
+			assertClose(t, fmt.Sprintf("round %d step %d logits", round, i), head.Forward(out).Row(0), logits.Row(i), tol)
+		}
+		gotH := NewMat[T](layers, hid)
+		var gotC Mat[T]
+		if cell == CellLSTM {
+			gotC = NewMat[T](layers, hid)
+		}
+		s.State(gotH, gotC)
+		assertClose(t, "hn", gotH.Data, hn.Data, tol)
+		if cell == CellLSTM {
+			assertClose(t, "cn", gotC.Data, cn.Data, tol)
+		}
+
+		// Reset with empty states starts from zeros, as Forward does.
+		s.Reset(Mat[T]{}, Mat[T]{})
+		y0, _, _ := r.Forward(x.RowBlock(0, 1), 1, 1, Mat[T]{}, Mat[T]{}, false, nil)
+		assertClose(t, "first step from zeros", step(0).Data, y0.Row(0), tol)
 	}
-	assertClose(t, "first step from zeros", out.Data, y0.Row(0), tol)
 }
 
 // assertClose fails when got and want differ by more than tol relative to

@@ -35,6 +35,7 @@ type CharLM[T nn.Float] struct {
 	head *nn.Linear[T]
 
 	ids, targets []int
+	stepper      *nn.Stepper[T] // Generate's, kept for its storage
 	dlogits      nn.Mat[T]
 	dhidden      nn.Mat[T]
 	dropped      nn.Mat[T]
@@ -281,8 +282,16 @@ func (m *CharLM[T]) Generate(prime string, length int, temperature float64, rng 
 		return fmt.Errorf("prime: %w", err)
 	}
 	// One step per character at batch 1: the stepper precomputes the first
-	// layer's input projection of every character once per call.
-	st := m.rnn.NewTokenStepper(m.emb.Weight.Mat())
+	// layer's input projection of every character once per call (the
+	// weights may have changed since the last), into storage kept between
+	// calls.
+	st := m.stepper
+	if st == nil {
+		st = m.rnn.NewTokenStepper(m.emb.Weight.Mat())
+		m.stepper = st
+	} else {
+		st.Reload()
+	}
 	st.Reset(nn.Mat[T]{}, nn.Mat[T]{})
 	var top nn.Mat[T]
 	for _, id := range ids {
