@@ -629,26 +629,29 @@ func (m *Captioning[T]) setPhase(pretraining bool, step int) {
 	}
 }
 
-// pretrainOn trains the CNN and the head on images x to predict which
-// vocabulary words (special tokens aside) the captions of each image use.
-func (m *Captioning[T]) pretrainOn(x nn.Mat[T], imgs []int) (float64, int, error) {
-	r := &m.run
-	V := m.vocab.Len()
-	r.words = nn.NewMatLike(r.words, len(imgs), V)
-	r.words.Zero()
-	special := map[int]bool{datasets.PadID: true, m.bosID(): true, m.eosID(): true}
-	for i, img := range imgs {
-		row := r.words.Row(i)
-		for _, c := range m.trainIDs[img] {
-			for _, id := range c {
-				if !special[id] {
-					row[id] = 1
-				}
+// wordTargets writes into row 1 for each vocabulary word (special tokens
+// aside) that captions use, 0 elsewhere: the pre-training targets.
+func (m *Captioning[T]) wordTargets(row []T, captions [][]int) {
+	clear(row)
+	for _, c := range captions {
+		for _, id := range c {
+			if id != datasets.PadID && id != m.bosID() && id != m.eosID() {
+				row[id] = 1
 			}
 		}
 	}
+}
+
+// pretrainOn trains the CNN and the head on images x to predict which
+// vocabulary words the captions of each image use.
+func (m *Captioning[T]) pretrainOn(x nn.Mat[T], imgs []int) (float64, int, error) {
+	r := &m.run
+	r.words = nn.NewMatLike(r.words, len(imgs), m.vocab.Len())
+	for i, img := range imgs {
+		m.wordTargets(r.words.Row(i), m.trainIDs[img])
+	}
 	logits := m.head.Forward(m.cnn.Forward(x, true))
-	r.dwords = nn.NewMatLike(r.dwords, len(imgs), V)
+	r.dwords = nn.NewMatLike(r.dwords, len(imgs), m.vocab.Len())
 	sum, n, err := nn.BinaryCrossEntropy(logits, r.words, r.dwords, 0)
 	if err != nil {
 		return 0, 0, err
@@ -657,6 +660,49 @@ func (m *Captioning[T]) pretrainOn(x nn.Mat[T], imgs []int) (float64, int, error
 	m.head.Backward(r.dwords, r.dfeat)
 	m.cnn.Backward(r.dfeat)
 	return sum, n, nil
+}
+
+// wordLosses returns the pre-training loss on the dev images (mean binary
+// cross-entropy per vocabulary word) and, for scale, that of the best
+// image-blind prediction: each word's frequency over the training images.
+func (m *Captioning[T]) wordLosses() (model, prior float64, err error) {
+	V := m.vocab.Len()
+	freq := make([]float64, V)
+	row := make([]T, V)
+	for _, caps := range m.trainIDs {
+		m.wordTargets(row, caps)
+		for w, v := range row {
+			freq[w] += float64(v) / float64(len(m.trainIDs))
+		}
+	}
+	r := &m.run
+	var sum, priorSum float64
+	var count int
+	paths := m.dev.Paths()
+	for lo := 0; lo < len(paths); lo += m.cfg.Train.Batch {
+		hi := min(lo+m.cfg.Train.Batch, len(paths))
+		x, err := m.imagesOf(paths[lo:hi])
+		if err != nil {
+			return 0, 0, err
+		}
+		r.words = nn.NewMatLike(r.words, hi-lo, V)
+		for i := lo; i < hi; i++ {
+			m.wordTargets(r.words.Row(i-lo), m.devIDs[i])
+			for w, y := range r.words.Row(i - lo) {
+				p := min(max(freq[w], 1e-7), 1-1e-7)
+				priorSum -= float64(y)*math.Log(p) + (1-float64(y))*math.Log(1-p)
+			}
+		}
+		logits := m.head.Forward(m.cnn.Forward(x, false))
+		r.dwords = nn.NewMatLike(r.dwords, hi-lo, V)
+		s, n, err := nn.BinaryCrossEntropy(logits, r.words, r.dwords, 0)
+		if err != nil {
+			return 0, 0, err
+		}
+		sum += s
+		count += n
+	}
+	return sum / float64(count), priorSum / float64(count), nil
 }
 
 // buildCache computes the frozen encoder's outputs once: for every
@@ -877,8 +923,10 @@ func captionScores(hyps []string, set *datasets.CaptionSet) (Metrics, error) {
 // Evaluate reports the dev loss per target token (all captions, teacher
 // forcing) and perplexity; BLEU-1..4, CIDEr-D and the number of distinct
 // captions of up to eval.bleu_sentences dev images captioned as
-// eval.decode says, against all their references; and baseline_bleu4, the
-// dev BLEU-4 of the best constant caption.
+// eval.decode says, against all their references; baseline_bleu4, the
+// dev BLEU-4 of the best constant caption; and with pre-training,
+// words_loss, the head's loss on the dev images, beside words_prior_loss,
+// that of predicting each word's training frequency whatever the image.
 func (m *Captioning[T]) Evaluate() (Metrics, error) {
 	sum, n, err := m.lossOn(m.dev, m.devIDs)
 	if err != nil {
@@ -903,6 +951,11 @@ func (m *Captioning[T]) Evaluate() (Metrics, error) {
 	}
 	loss := sum / float64(max(n, 1))
 	out["loss"], out["perplexity"], out["baseline_bleu4"] = loss, math.Exp(loss), m.baseline.dev
+	if m.head != nil {
+		if out["words_loss"], out["words_prior_loss"], err = m.wordLosses(); err != nil {
+			return nil, err
+		}
+	}
 	m.last, m.lastM = hyps, out
 	return out, nil
 }

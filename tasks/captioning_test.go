@@ -209,6 +209,17 @@ func TestCaptioningPhases(t *testing.T) {
 	if len(moved(before)) == 0 {
 		t.Fatal("pre-training moved nothing")
 	}
+	// On the images it was trained on, the head beats the image-blind prior.
+	dev, devIDs := m.dev, m.devIDs
+	m.dev, m.devIDs = m.train, m.trainIDs
+	words, prior, err := m.wordLosses()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !(words < 0.8*prior) {
+		t.Errorf("pre-trained head's loss on its training images %.4f, prior's %.4f", words, prior)
+	}
+	m.dev, m.devIDs = dev, devIDs
 
 	before = snapshot()
 	first, last = run(150, 450)
