@@ -1,5 +1,7 @@
 package nn
 
+import "github.com/seqtask/seqtask/vecmath"
+
 // The element-wise halves of one recurrent step, fused: each reads its
 // pre-activations once and writes activations (or gradients) in one pass,
 // with no allocation. Rows are the B sequences of the step; H = len(h row).
@@ -29,15 +31,25 @@ func lstmForward[T Float](g, cPrev, c, tc, h Mat[T]) {
 		sigmoidSlice(gr[:2*hid])
 		tanhSlice(gr[2*hid:3*hid], gr[2*hid:3*hid])
 		sigmoidSlice(gr[3*hid:])
-		ig, fg, gg, og := gr[:hid], gr[hid:2*hid], gr[2*hid:3*hid], gr[3*hid:]
-		cp, cr, tr, hr := cPrev.Row(b), c.Row(b), tc.Row(b), h.Row(b)
-		for j := range cr {
-			cr[j] = fg[j]*cp[j] + ig[j]*gg[j]
-		}
-		tanhSlice(tr, cr)
-		for j := range hr {
-			hr[j] = og[j] * tr[j]
-		}
+		lstmTail(gr, cPrev.Row(b), c.Row(b), tc.Row(b), h.Row(b))
+	}
+}
+
+// lstmTail sets c = f⊙c' + i⊙g, tc = tanh(c) and h = o⊙tc from the
+// activated gates g = [i f g o] of one row, in one vecmath pass for float32.
+func lstmTail[T Float](g, cPrev, c, tc, h []T) {
+	if c32, ok := any(c).([]float32); ok {
+		vecmath.LSTMCell32(c32, any(tc).([]float32), any(h).([]float32), any(g).([]float32), any(cPrev).([]float32))
+		return
+	}
+	hid := len(c)
+	ig, fg, gg, og := g[:hid], g[hid:2*hid], g[2*hid:3*hid], g[3*hid:]
+	for j := range c {
+		c[j] = fg[j]*cPrev[j] + ig[j]*gg[j]
+	}
+	tanhSlice(tc, c)
+	for j := range h {
+		h[j] = og[j] * tc[j]
 	}
 }
 

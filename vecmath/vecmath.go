@@ -45,6 +45,39 @@ func SumExpShifted32(dst, src []float32, shift float32) float64 {
 	return sumExpShifted32Slice(dst, src, shift)
 }
 
+// LSTMCell32 finishes an LSTM step in one pass. gates holds the activated
+// gates i, f, g, o in four consecutive blocks of n = len(c); with cPrev the
+// previous cell state it sets
+//
+//	c = f⊙cPrev + i⊙g,  tc = tanh(c),  h = o⊙tc,
+//
+// each product rounded before the sum (as Go's scalar code) and tanh as
+// Tanh32 computes it. c may be the same slice as cPrev; tc, h and cPrev
+// must be at least n long and gates 4n.
+func LSTMCell32(c, tc, h, gates, cPrev []float32) {
+	n := len(c)
+	if len(tc) < n || len(h) < n || len(cPrev) < n || len(gates) < 4*n {
+		panic("vecmath: LSTMCell32: slice shorter than the cell state")
+	}
+	if n == 0 {
+		return
+	}
+	lstmCell32Slice(c, tc[:n], h[:n], gates[:4*n], cPrev[:n])
+}
+
+func lstmCell32Go(c, tc, h, gates, cPrev []float32) {
+	n := len(c)
+	ig, fg, gg, og := gates[:n], gates[n:2*n], gates[2*n:3*n], gates[3*n:4*n]
+	tc, h, cPrev = tc[:n], h[:n], cPrev[:n]
+	for j := range c {
+		c[j] = fg[j]*cPrev[j] + ig[j]*gg[j]
+	}
+	tanh32Go(tc, c)
+	for j := range h {
+		h[j] = og[j] * tc[j]
+	}
+}
+
 // fit returns dst[:len(src)], panicking if dst is shorter than src.
 func fit(dst, src []float32) []float32 {
 	if len(dst) < len(src) {

@@ -65,6 +65,17 @@ func sumExpShifted32Slice(dst, src []float32, shift float32) float64 {
 func haveAVX512Kernels() bool { return haveAVX512 }
 
 //go:noescape
+func lstmCell32AVX512(c, tc, h, gates, cPrev *float32, n int)
+
+func lstmCell32Slice(c, tc, h, gates, cPrev []float32) {
+	if useAVX512 {
+		lstmCell32AVX512(&c[0], &tc[0], &h[0], &gates[0], &cPrev[0], len(c))
+		return
+	}
+	lstmCell32Go(c, tc, h, gates, cPrev)
+}
+
+//go:noescape
 func max32AVX512(x *float32, n int) float32
 
 func max32Slice(x []float32) float32 {

@@ -248,6 +248,71 @@ tdone:
 	VZEROUPPER
 	RET
 
+// func lstmCell32AVX512(c, tc, h, gates, cPrev *float32, n int)
+// With the activated gates i, f, g, o in four consecutive blocks of n:
+// c = f*cPrev + i*g (both products rounded, then the sum, as Go's scalar
+// code without FMA), tc = tanh(c) (TANHBODY, as tanh32AVX512), h = o*tc.
+TEXT ·lstmCell32AVX512(SB), NOSPLIT, $0-48
+	MOVQ c+0(FP), R13
+	MOVQ tc+8(FP), DI
+	MOVQ h+16(FP), SI
+	MOVQ gates+24(FP), R8
+	MOVQ cPrev+32(FP), R12
+	MOVQ n+40(FP), CX
+	MOVQ CX, DX
+	SHLQ $2, DX
+	LEAQ (R8)(DX*1), R9   // f
+	LEAQ (R9)(DX*1), R10  // g
+	LEAQ (R10)(DX*1), R11 // o
+	EXPCONSTS
+	TANHCONSTS
+
+lloop:
+	CMPQ    CX, $16
+	JB      ltail
+	VMOVUPS (R9), Z2
+	VMULPS  (R12), Z2, Z2
+	VMOVUPS (R8), Z3
+	VMULPS  (R10), Z3, Z3
+	VADDPS  Z3, Z2, Z0
+	VMOVUPS Z0, (R13)
+	TANHBODY
+	VMOVUPS Z1, (DI)
+	VMULPS  (R11), Z1, Z1
+	VMOVUPS Z1, (SI)
+	ADDQ    $64, R8
+	ADDQ    $64, R9
+	ADDQ    $64, R10
+	ADDQ    $64, R11
+	ADDQ    $64, R12
+	ADDQ    $64, R13
+	ADDQ    $64, DI
+	ADDQ    $64, SI
+	SUBQ    $16, CX
+	JMP     lloop
+
+ltail:
+	TESTQ     CX, CX
+	JZ        ldone
+	TAILMASK
+	VMOVUPS.Z (R9), K7, Z2
+	VMOVUPS.Z (R12), K7, Z4
+	VMULPS    Z4, Z2, Z2
+	VMOVUPS.Z (R8), K7, Z3
+	VMOVUPS.Z (R10), K7, Z4
+	VMULPS    Z4, Z3, Z3
+	VADDPS    Z3, Z2, Z0
+	VMOVUPS   Z0, K7, (R13)
+	TANHBODY
+	VMOVUPS   Z1, K7, (DI)
+	VMOVUPS.Z (R11), K7, Z2
+	VMULPS    Z2, Z1, Z1
+	VMOVUPS   Z1, K7, (SI)
+
+ldone:
+	VZEROUPPER
+	RET
+
 // func sumExpShifted32AVX512(dst, src *float32, n int, shift float32) float64
 // dst[i] = e^(src[i]-shift) unless dst is nil; returns the sum accumulated
 // in float64 (two eight-lane accumulators, reduced at the end).

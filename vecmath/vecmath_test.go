@@ -359,3 +359,62 @@ func TestMax32(t *testing.T) {
 		}
 	})
 }
+
+// TestLSTMCell32 checks the fused LSTM tail against its definition —
+// f*cPrev + i*g element by element, Tanh32 of that, o*tanh — bitwise, on
+// every path, for lengths around the vector width, in place (c == cPrev)
+// and without writing past n.
+func TestLSTMCell32(t *testing.T) {
+	const guard = 5
+	paths(t, func(t *testing.T) {
+		for _, n := range []int{0, 1, 15, 16, 17, 31, 33, 256, 257} {
+			gates := make([]float32, 4*n)
+			cPrev := make([]float32, n)
+			for i := range gates {
+				gates[i] = float32(math.Sin(float64(i)*0.37))*0.5 + 0.5
+			}
+			for i := range cPrev {
+				cPrev[i] = float32(i%29)*0.9 - 12
+			}
+			for i := 2 * n; i < 3*n; i++ { // the candidate gate is a tanh in [-1, 1]
+				gates[i] = 2*gates[i] - 1
+			}
+			wantC, wantT, wantH := make([]float32, n), make([]float32, n), make([]float32, n)
+			for j := 0; j < n; j++ {
+				p, q := gates[n+j]*cPrev[j], gates[j]*gates[2*n+j]
+				wantC[j] = p + q
+			}
+			Tanh32(wantT, wantC)
+			for j := 0; j < n; j++ {
+				wantH[j] = gates[3*n+j] * wantT[j]
+			}
+			c, tc, h := make([]float32, n+guard), make([]float32, n+guard), make([]float32, n+guard)
+			for i := n; i < n+guard; i++ {
+				c[i], tc[i], h[i] = -42, -42, -42
+			}
+			LSTMCell32(c[:n], tc, h, gates, cPrev)
+			inPlace := append([]float32(nil), cPrev...)
+			tc2, h2 := make([]float32, n), make([]float32, n)
+			LSTMCell32(inPlace, tc2, h2, gates, inPlace)
+			for j := 0; j < n; j++ {
+				if c[j] != wantC[j] || tc[j] != wantT[j] || h[j] != wantH[j] {
+					t.Fatalf("n=%d [%d]: c %g tc %g h %g, want %g %g %g", n, j, c[j], tc[j], h[j], wantC[j], wantT[j], wantH[j])
+				}
+				if inPlace[j] != wantC[j] || tc2[j] != wantT[j] || h2[j] != wantH[j] {
+					t.Fatalf("n=%d [%d]: in place c %g tc %g h %g, want %g %g %g", n, j, inPlace[j], tc2[j], h2[j], wantC[j], wantT[j], wantH[j])
+				}
+			}
+			for i := n; i < n+guard; i++ {
+				if c[i] != -42 || tc[i] != -42 || h[i] != -42 {
+					t.Fatalf("n=%d: wrote past the end at %d", n, i)
+				}
+			}
+		}
+	})
+	defer func() {
+		if recover() == nil {
+			t.Error("LSTMCell32 with short gates did not panic")
+		}
+	}()
+	LSTMCell32(make([]float32, 4), make([]float32, 4), make([]float32, 4), make([]float32, 15), make([]float32, 4))
+}
