@@ -3,6 +3,7 @@ package decoders
 import (
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 
 	"github.com/seqtask/seqtask/decoding"
@@ -259,5 +260,88 @@ func TestBadInput(t *testing.T) {
 	}
 	if _, err := Decode(nil, 1, 1, 2, DecodeOptions{Strategy: "psychic"}, nil); err == nil {
 		t.Error("Decode accepted an unknown strategy")
+	}
+}
+
+// stepOnly hides a search's StepArgmax (and keeps its attention when it
+// has one), so that Greedy runs on Step's log-probabilities.
+type stepOnly struct{ decoding.Stepper }
+
+type stepOnlyAtt struct{ decoding.AttentionStepper }
+
+// TestGreedyArgmaxMatchesStep checks that greedy search through the
+// search's StepArgmax finds exactly what it finds through Step — the same
+// tokens, bitwise the same log-probabilities, the same attention — for
+// every attention kind and cell, in float64 and float32.
+func TestGreedyArgmaxMatchesStep(t *testing.T) {
+	for _, attention := range []nn.AttentionKind{"none", "general", "additive"} {
+		for _, cell := range []nn.Cell{nn.CellGRU, nn.CellLSTM} {
+			cfg := Config{Vocab: 40, Embed: 5, Cell: cell, Hidden: 6, Layers: 2, Key: 6, Attention: attention}
+			t.Run(string(attention)+"/"+string(cell)+"/float64", func(t *testing.T) { testGreedyArgmax[float64](t, cfg) })
+			t.Run(string(attention)+"/"+string(cell)+"/float32", func(t *testing.T) { testGreedyArgmax[float32](t, cfg) })
+		}
+	}
+}
+
+func testGreedyArgmax[T nn.Float](t *testing.T, cfg Config) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	d, err := New[T]("decoder", cfg, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const B, S = 6, 5
+	h0 := nn.NewMat[T](cfg.Layers*B, cfg.Hidden)
+	nn.InitNormal(h0.Data, 2, rng)
+	var c0, keys nn.Mat[T]
+	if cfg.Cell == nn.CellLSTM {
+		c0 = nn.NewMat[T](cfg.Layers*B, cfg.Hidden)
+		nn.InitNormal(c0.Data, 1, rng)
+	}
+	lengths := []int{S, 1, 3, S, 2, 4}
+	if d.Attends() {
+		keys = nn.NewMat[T](B*S, cfg.Key)
+		nn.InitNormal(keys.Data, 1, rng)
+	} else {
+		lengths = nil
+	}
+	search := func() decoding.Stepper {
+		st, err := d.NewSearch(h0, c0, keys, S, lengths)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	// One search at a time: a search sets the decoder's attention keys.
+	const bos, eos, maxLen = 1, 2, 12
+	fast := search()
+	if _, ok := fast.(decoding.ArgmaxStepper); !ok {
+		t.Fatal("the search is not a decoding.ArgmaxStepper")
+	}
+	got, err := decoding.Greedy(fast, B, bos, eos, maxLen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := search()
+	if a, ok := slow.(decoding.AttentionStepper); ok {
+		slow = stepOnlyAtt{a}
+	} else {
+		slow = stepOnly{slow}
+	}
+	if _, ok := slow.(decoding.ArgmaxStepper); ok {
+		t.Fatal("the wrapper still has StepArgmax")
+	}
+	want, err := decoding.Greedy(slow, B, bos, eos, maxLen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := 0
+	for i := range want {
+		tokens += len(want[i].Tokens)
+		if !reflect.DeepEqual(got[i], want[i]) {
+			t.Fatalf("item %d: StepArgmax path %+v, Step path %+v", i, got[i], want[i])
+		}
+	}
+	if tokens < B*3 {
+		t.Fatalf("only %d tokens generated: the test exercises too little", tokens)
 	}
 }

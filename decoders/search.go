@@ -55,6 +55,8 @@ type search[T nn.Float] struct {
 	cat     nn.Mat[T]
 	hkeys   nn.Mat[T] // keys laid out per hypothesis [n*S][Key]
 	logp    []float64
+	best    []int // StepArgmax's answers, reused
+	bestLP  []float64
 	weight  [][]float64
 }
 
@@ -104,6 +106,52 @@ func (d *RNN[T]) NewSearch(h0, c0, keys nn.Mat[T], S int, lengths []int) (decodi
 
 // Step feeds one token per hypothesis and returns next-token log-probabilities.
 func (s *search[T]) Step(tokens []int) ([]float64, error) {
+	logits, err := s.logits(tokens)
+	if err != nil {
+		return nil, err
+	}
+	n, V := logits.Rows, logits.Cols
+	if cap(s.logp) < n*V {
+		s.logp = make([]float64, n*V)
+	}
+	s.logp = s.logp[:n*V]
+	for b := 0; b < n; b++ {
+		logSoftmax(logits.Row(b), s.logp[b*V:(b+1)*V])
+	}
+	return s.logp, nil
+}
+
+// StepArgmax is Step for greedy search (decoding.ArgmaxStepper): per
+// hypothesis only the most likely token and its log-probability, chosen
+// among exactly the values Step would return, as decoding's argmax does
+// (the first maximum), without storing every log-probability.
+func (s *search[T]) StepArgmax(tokens []int) (best []int, logProbs []float64, vocab int, err error) {
+	logits, err := s.logits(tokens)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	n := logits.Rows
+	if cap(s.best) < n {
+		s.best, s.bestLP = make([]int, n), make([]float64, n)
+	}
+	s.best, s.bestLP = s.best[:n], s.bestLP[:n]
+	for b := 0; b < n; b++ {
+		row := logits.Row(b)
+		lz := nn.LogSumExp(row)
+		k, top := 0, float64(row[0])-lz
+		for i, v := range row[1:] {
+			if x := float64(v) - lz; x > top {
+				k, top = i+1, x
+			}
+		}
+		s.best[b], s.bestLP[b] = k, top
+	}
+	return s.best, s.bestLP, logits.Cols, nil
+}
+
+// logits runs one decoder step and returns the output logits [n][V],
+// valid until the next step.
+func (s *search[T]) logits(tokens []int) (nn.Mat[T], error) {
 	d := s.d
 	n := len(tokens)
 	E, H, K := d.cfg.Embed, d.cfg.Hidden, d.cfg.Key
@@ -113,7 +161,7 @@ func (s *search[T]) Step(tokens []int) ([]float64, error) {
 	table := nn.Mat[T]{Rows: d.emb.Shape[0], Cols: E, Data: d.emb.Value}
 	for b, tok := range tokens {
 		if tok < 0 || tok >= table.Rows {
-			return nil, fmt.Errorf("token %d outside the target vocabulary", tok)
+			return nn.Mat[T]{}, fmt.Errorf("token %d outside the target vocabulary", tok)
 		}
 		copy(s.in.Row(b)[:E], table.Row(tok))
 	}
@@ -161,16 +209,7 @@ func (s *search[T]) Step(tokens []int) ([]float64, error) {
 			s.weight = append(s.weight, row)
 		}
 	}
-	logits := d.out.Forward(att)
-	V := logits.Cols
-	if cap(s.logp) < n*V {
-		s.logp = make([]float64, n*V)
-	}
-	s.logp = s.logp[:n*V]
-	for b := 0; b < n; b++ {
-		logSoftmax(logits.Row(b), s.logp[b*V:(b+1)*V])
-	}
-	return s.logp, nil
+	return d.out.Forward(att), nil
 }
 
 // attentive is a search whose decoder attends: it also reports the

@@ -53,6 +53,22 @@ type Stepper interface {
 	Reorder(indices []int) error
 }
 
+// ArgmaxStepper is a [Stepper] that can also answer a step with only what
+// greedy search needs: for each state i, the most likely next token best[i]
+// and its log-probability logProbs[i], plus the vocabulary size. best[i]
+// must be the token greedy search would pick from Step's row (the smallest
+// id on ties) and logProbs[i] that row's value for it: a NaN or +Inf
+// anywhere in the row must show as a NaN or +Inf logProbs[i] (a log-sum-exp
+// normaliser does this), so that the search reports it as it would from
+// Step. The slices may be reused on the next call.
+//
+// [Greedy] uses it automatically when the model implements it.
+type ArgmaxStepper interface {
+	Stepper
+
+	StepArgmax(tokens []int) (best []int, logProbs []float64, vocab int, err error)
+}
+
 // AttentionStepper is a [Stepper] that can also report the attention weights
 // of its last Step, so that the search can return the attention matrix of each
 // hypothesis (for alignment plots or replacing unknown words).
@@ -132,6 +148,60 @@ func newStepper(m Stepper, eos int) *stepper {
 	return s
 }
 
+// stepArgmax calls the model's StepArgmax and checks its answer as step
+// checks Step's.
+func (s *stepper) stepArgmax(m ArgmaxStepper, tokens []int) ([]int, []float64, [][]float64, error) {
+	s.steps++
+	best, lp, v, err := m.StepArgmax(tokens)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("decoding: step %d: %w", s.steps, err)
+	}
+	n := len(tokens)
+	if len(best) != n || len(lp) != n || v < 1 {
+		return nil, nil, nil, fmt.Errorf("decoding: step %d: model returned %d tokens and %d log-probabilities over %d for %d tokens", s.steps, len(best), len(lp), v, n)
+	}
+	if err := s.vocab(v); err != nil {
+		return nil, nil, nil, err
+	}
+	for i, x := range lp {
+		if best[i] < 0 || best[i] >= v {
+			return nil, nil, nil, fmt.Errorf("decoding: step %d: model chose token %d outside the vocabulary of %d for hypothesis %d", s.steps, best[i], v, i)
+		}
+		if !(x <= math.MaxFloat64) {
+			return nil, nil, nil, fmt.Errorf("decoding: step %d: log-probability %v for token %d of hypothesis %d", s.steps, x, best[i], i)
+		}
+	}
+	att, err := s.attention(n)
+	return best, lp, att, err
+}
+
+// vocab checks the vocabulary size v of a step's answer: eos within it, and
+// the same at every step.
+func (s *stepper) vocab(v int) error {
+	if s.v == 0 {
+		if s.eos >= v {
+			return fmt.Errorf("%w: eos %d outside the vocabulary of %d tokens", errBadArgs, s.eos, v)
+		}
+		s.v = v
+	} else if v != s.v {
+		return fmt.Errorf("decoding: step %d: vocabulary size changed from %d to %d", s.steps, s.v, v)
+	}
+	return nil
+}
+
+// attention returns the model's attention rows for n tokens (nil when it
+// does not report attention).
+func (s *stepper) attention(n int) ([][]float64, error) {
+	if s.att == nil {
+		return nil, nil
+	}
+	att := s.att.Attention()
+	if len(att) != n {
+		return nil, fmt.Errorf("decoding: step %d: model returned %d attention rows for %d tokens", s.steps, len(att), n)
+	}
+	return att, nil
+}
+
 // step calls the model and checks the shape of its answer. It returns the
 // log-probabilities and, for an AttentionStepper, the attention rows.
 func (s *stepper) step(tokens []int) ([]float64, [][]float64, error) {
@@ -145,25 +215,17 @@ func (s *stepper) step(tokens []int) ([]float64, [][]float64, error) {
 		return nil, nil, fmt.Errorf("decoding: step %d: model returned %d log-probabilities for %d tokens", s.steps, len(lp), n)
 	}
 	v := len(lp) / n
-	if s.v == 0 {
-		if s.eos >= v {
-			return nil, nil, fmt.Errorf("%w: eos %d outside the vocabulary of %d tokens", errBadArgs, s.eos, v)
-		}
-		s.v = v
-	} else if v != s.v {
-		return nil, nil, fmt.Errorf("decoding: step %d: vocabulary size changed from %d to %d", s.steps, s.v, v)
+	if err := s.vocab(v); err != nil {
+		return nil, nil, err
 	}
 	for i, x := range lp {
 		if !(x <= math.MaxFloat64) { // NaN or +Inf; -Inf is a valid log(0)
 			return nil, nil, fmt.Errorf("decoding: step %d: log-probability %v for token %d of hypothesis %d", s.steps, x, i%v, i/v)
 		}
 	}
-	var att [][]float64
-	if s.att != nil {
-		att = s.att.Attention()
-		if len(att) != n {
-			return nil, nil, fmt.Errorf("decoding: step %d: model returned %d attention rows for %d tokens", s.steps, len(att), n)
-		}
+	att, err := s.attention(n)
+	if err != nil {
+		return nil, nil, err
 	}
 	return lp, att, nil
 }

@@ -18,7 +18,7 @@ func Greedy(m Stepper, batch, bos, eos, maxLen int) ([]Hypothesis, error) {
 	if err := checkArgs(batch, eos, maxLen); err != nil {
 		return nil, err
 	}
-	return decode(m, batch, bos, eos, maxLen, func(row []float64) int { return argmax(row) })
+	return decode(m, batch, bos, eos, maxLen, nil)
 }
 
 // Sample decodes batch items at once like [Greedy], but draws every next token
@@ -38,7 +38,7 @@ func Sample(m Stepper, batch, bos, eos, maxLen int, temperature float64, rng *ra
 	case math.IsNaN(temperature) || temperature < 0 || math.IsInf(temperature, 1):
 		return nil, fmt.Errorf("%w: temperature %v", errBadArgs, temperature)
 	case temperature == 0:
-		return decode(m, batch, bos, eos, maxLen, func(row []float64) int { return argmax(row) })
+		return decode(m, batch, bos, eos, maxLen, nil)
 	case rng == nil:
 		return nil, fmt.Errorf("%w: nil random source", errBadArgs)
 	}
@@ -72,13 +72,19 @@ func Sample(m Stepper, batch, bos, eos, maxLen int, temperature float64, rng *ra
 }
 
 // decode runs a search that extends every live item by the token choose
-// picks from its row of log-probabilities.
+// picks from its row of log-probabilities; a nil choose is greedy's argmax,
+// through the model's StepArgmax when it is an [ArgmaxStepper].
 func decode(m Stepper, batch, bos, eos, maxLen int, choose func(row []float64) int) ([]Hypothesis, error) {
 	hyps := make([]Hypothesis, batch)
 	if batch == 0 || maxLen == 0 {
 		return hyps, nil
 	}
 	s := newStepper(m, eos)
+	am, fast := m.(ArgmaxStepper)
+	fast = fast && choose == nil
+	if choose == nil {
+		choose = argmax
+	}
 	live := make([]int, batch) // live[i] is the item held in model state i
 	tokens := make([]int, batch)
 	for i := range live {
@@ -87,16 +93,31 @@ func decode(m Stepper, batch, bos, eos, maxLen int, choose func(row []float64) i
 	}
 	keep := make([]int, 0, batch)
 	for t := 1; ; t++ {
-		lp, att, err := s.step(tokens)
+		var lp, bestLP []float64
+		var best []int
+		var att [][]float64
+		var err error
+		if fast {
+			best, bestLP, att, err = s.stepArgmax(am, tokens)
+		} else {
+			lp, att, err = s.step(tokens)
+		}
 		if err != nil {
 			return nil, err
 		}
 		keep = keep[:0]
 		for i, item := range live {
-			row := lp[i*s.v : (i+1)*s.v]
-			k := choose(row)
+			var k int
+			var l float64
+			if fast {
+				k, l = best[i], bestLP[i]
+			} else {
+				row := lp[i*s.v : (i+1)*s.v]
+				k = choose(row)
+				l = row[k]
+			}
 			h := &hyps[item]
-			h.LogProb += row[k]
+			h.LogProb += l
 			if att != nil {
 				h.Attention = append(h.Attention, clone(att[i]))
 			}
