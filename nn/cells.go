@@ -90,15 +90,27 @@ func gruForward[T Float](g, hh, hPrev, hnPre, h Mat[T]) {
 			rz[j] += hr[j]
 		}
 		sigmoidSlice(rz)
-		r, z, n := gr[:hid], gr[hid:2*hid], gr[2*hid:]
-		copy(np, hr[2*hid:])
-		for j := range n {
-			n[j] += r[j] * np[j]
-		}
-		tanhSlice(n, n)
-		for j := range out {
-			out[j] = (1-z[j])*n[j] + z[j]*hp[j]
-		}
+		gruTail(gr, hr, hp, np, out)
+	}
+}
+
+// gruTail sets hnPre = hh_n, n = tanh(g_n + r⊙hh_n) (in g) and
+// h = (1-z)⊙n + z⊙h' from one row's activated r, z, in one vecmath pass for
+// float32.
+func gruTail[T Float](g, hh, hPrev, hnPre, h []T) {
+	if h32, ok := any(h).([]float32); ok {
+		vecmath.GRUCell32(h32, any(hnPre).([]float32), any(g).([]float32), any(hh).([]float32), any(hPrev).([]float32))
+		return
+	}
+	hid := len(h)
+	r, z, n := g[:hid], g[hid:2*hid], g[2*hid:]
+	copy(hnPre, hh[2*hid:])
+	for j := range n {
+		n[j] += r[j] * hnPre[j]
+	}
+	tanhSlice(n, n)
+	for j := range h {
+		h[j] = (1-z[j])*n[j] + z[j]*hPrev[j]
 	}
 }
 

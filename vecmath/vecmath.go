@@ -78,6 +78,40 @@ func lstmCell32Go(c, tc, h, gates, cPrev []float32) {
 	}
 }
 
+// GRUCell32 finishes a GRU step in one pass. gates holds the activated
+// gates r and z and the input pre-activation of n in three consecutive
+// blocks of n = len(h); hh = [hh_r hh_z hh_n] is W_hh·h' + b_hh. It sets
+//
+//	hnPre = hh_n,  gates_n = tanh(gates_n + r⊙hh_n),  h = (1-z)⊙gates_n + z⊙hPrev,
+//
+// each product rounded before its sum (as Go's scalar code) and tanh as
+// Tanh32 computes it. h may be the same slice as hPrev; hnPre and hPrev
+// must be at least n long, gates and hh 3n.
+func GRUCell32(h, hnPre, gates, hh, hPrev []float32) {
+	n := len(h)
+	if len(hnPre) < n || len(hPrev) < n || len(gates) < 3*n || len(hh) < 3*n {
+		panic("vecmath: GRUCell32: slice shorter than the state")
+	}
+	if n == 0 {
+		return
+	}
+	gruCell32Slice(h, hnPre[:n], gates[:3*n], hh[:3*n], hPrev[:n])
+}
+
+func gruCell32Go(h, hnPre, gates, hh, hPrev []float32) {
+	n := len(h)
+	r, z, g := gates[:n], gates[n:2*n], gates[2*n:3*n]
+	hnPre, hPrev = hnPre[:n], hPrev[:n]
+	copy(hnPre, hh[2*n:3*n])
+	for j := range g {
+		g[j] += r[j] * hnPre[j]
+	}
+	tanh32Go(g, g)
+	for j := range h {
+		h[j] = (1-z[j])*g[j] + z[j]*hPrev[j]
+	}
+}
+
 // fit returns dst[:len(src)], panicking if dst is shorter than src.
 func fit(dst, src []float32) []float32 {
 	if len(dst) < len(src) {

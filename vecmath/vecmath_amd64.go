@@ -67,6 +67,17 @@ func haveAVX512Kernels() bool { return haveAVX512 }
 //go:noescape
 func lstmCell32AVX512(c, tc, h, gates, cPrev *float32, n int)
 
+//go:noescape
+func gruCell32AVX512(h, hnPre, gates, hh, hPrev *float32, n int)
+
+func gruCell32Slice(h, hnPre, gates, hh, hPrev []float32) {
+	if useAVX512 {
+		gruCell32AVX512(&h[0], &hnPre[0], &gates[0], &hh[0], &hPrev[0], len(h))
+		return
+	}
+	gruCell32Go(h, hnPre, gates, hh, hPrev)
+}
+
 func lstmCell32Slice(c, tc, h, gates, cPrev []float32) {
 	if useAVX512 {
 		lstmCell32AVX512(&c[0], &tc[0], &h[0], &gates[0], &cPrev[0], len(c))

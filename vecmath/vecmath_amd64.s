@@ -313,6 +313,76 @@ ldone:
 	VZEROUPPER
 	RET
 
+// func gruCell32AVX512(h, hnPre, gates, hh, hPrev *float32, n int)
+// With the activated gates r, z and the input pre-activation of n in three
+// consecutive blocks of n, and hh = [hh_r hh_z hh_n]: hnPre = hh_n,
+// gates_n = tanh(gates_n + r*hh_n), h = (1-z)*gates_n + z*hPrev, each
+// product and sum rounded as Go's scalar code without FMA, tanh as
+// tanh32AVX512.
+TEXT ·gruCell32AVX512(SB), NOSPLIT, $0-48
+	MOVQ h+0(FP), SI
+	MOVQ hnPre+8(FP), DI
+	MOVQ gates+16(FP), R8 // r
+	MOVQ hh+24(FP), R11
+	MOVQ hPrev+32(FP), R12
+	MOVQ n+40(FP), CX
+	MOVQ CX, DX
+	SHLQ $2, DX
+	LEAQ (R8)(DX*1), R9   // z
+	LEAQ (R9)(DX*1), R10  // gates_n
+	LEAQ (R11)(DX*2), R11 // hh_n
+	EXPCONSTS
+	TANHCONSTS
+
+gloop:
+	CMPQ    CX, $16
+	JB      gtail
+	VMOVUPS (R11), Z2
+	VMOVUPS Z2, (DI)
+	VMULPS  (R8), Z2, Z2
+	VADDPS  (R10), Z2, Z0
+	TANHBODY
+	VMOVUPS Z1, (R10)
+	VMOVUPS (R9), Z2
+	VSUBPS  Z2, Z26, Z3
+	VMULPS  Z1, Z3, Z3
+	VMULPS  (R12), Z2, Z2
+	VADDPS  Z2, Z3, Z3
+	VMOVUPS Z3, (SI)
+	ADDQ    $64, R8
+	ADDQ    $64, R9
+	ADDQ    $64, R10
+	ADDQ    $64, R11
+	ADDQ    $64, R12
+	ADDQ    $64, DI
+	ADDQ    $64, SI
+	SUBQ    $16, CX
+	JMP     gloop
+
+gtail:
+	TESTQ     CX, CX
+	JZ        gdone
+	TAILMASK
+	VMOVUPS.Z (R11), K7, Z2
+	VMOVUPS   Z2, K7, (DI)
+	VMOVUPS.Z (R8), K7, Z3
+	VMULPS    Z3, Z2, Z2
+	VMOVUPS.Z (R10), K7, Z3
+	VADDPS    Z3, Z2, Z0
+	TANHBODY
+	VMOVUPS   Z1, K7, (R10)
+	VMOVUPS.Z (R9), K7, Z2
+	VSUBPS    Z2, Z26, Z3
+	VMULPS    Z1, Z3, Z3
+	VMOVUPS.Z (R12), K7, Z4
+	VMULPS    Z4, Z2, Z2
+	VADDPS    Z2, Z3, Z3
+	VMOVUPS   Z3, K7, (SI)
+
+gdone:
+	VZEROUPPER
+	RET
+
 // func sumExpShifted32AVX512(dst, src *float32, n int, shift float32) float64
 // dst[i] = e^(src[i]-shift) unless dst is nil; returns the sum accumulated
 // in float64 (two eight-lane accumulators, reduced at the end).

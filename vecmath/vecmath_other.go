@@ -15,6 +15,8 @@ func sumExpShifted32Slice(dst, src []float32, shift float32) float64 {
 
 func haveAVX512Kernels() bool { return false }
 
+func gruCell32Slice(h, hnPre, gates, hh, hPrev []float32) { gruCell32Go(h, hnPre, gates, hh, hPrev) }
+
 func lstmCell32Slice(c, tc, h, gates, cPrev []float32) { lstmCell32Go(c, tc, h, gates, cPrev) }
 
 func max32Slice(x []float32) float32 { return max32Go(x) }

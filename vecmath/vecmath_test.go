@@ -418,3 +418,68 @@ func TestLSTMCell32(t *testing.T) {
 	}()
 	LSTMCell32(make([]float32, 4), make([]float32, 4), make([]float32, 4), make([]float32, 15), make([]float32, 4))
 }
+
+// TestGRUCell32 checks the fused GRU tail against its definition — hh_n
+// copied, tanh(n + r*hh_n) through Tanh32, (1-z)*n + z*hPrev — bitwise, on
+// every path, for lengths around the vector width, in place (h == hPrev)
+// and without writing past n.
+func TestGRUCell32(t *testing.T) {
+	const guard = 5
+	paths(t, func(t *testing.T) {
+		for _, n := range []int{0, 1, 15, 16, 17, 31, 33, 256, 257} {
+			gates := make([]float32, 3*n)
+			hh := make([]float32, 3*n)
+			hPrev := make([]float32, n)
+			for i := range gates {
+				gates[i] = float32(math.Sin(float64(i)*0.37))*0.5 + 0.5
+				hh[i] = float32(math.Cos(float64(i)*0.11)) * 3
+			}
+			for i := 2 * n; i < 3*n; i++ { // n's input pre-activation is unbounded
+				gates[i] = float32(i%31)*0.8 - 12
+			}
+			for i := range hPrev {
+				hPrev[i] = float32(math.Sin(float64(i) * 1.3))
+			}
+			wantN, wantH := make([]float32, n), make([]float32, n)
+			for j := 0; j < n; j++ {
+				p := gates[j] * hh[2*n+j]
+				wantN[j] = gates[2*n+j] + p
+			}
+			Tanh32(wantN, wantN)
+			for j := 0; j < n; j++ {
+				p, q := (1-gates[n+j])*wantN[j], gates[n+j]*hPrev[j]
+				wantH[j] = p + q
+			}
+			g := append([]float32(nil), gates...)
+			h, hnPre := make([]float32, n+guard), make([]float32, n+guard)
+			for i := n; i < n+guard; i++ {
+				h[i], hnPre[i] = -42, -42
+			}
+			GRUCell32(h[:n], hnPre, g, hh, hPrev)
+			g2 := append([]float32(nil), gates...)
+			inPlace := append([]float32(nil), hPrev...)
+			GRUCell32(inPlace, make([]float32, n), g2, hh, inPlace)
+			for j := 0; j < n; j++ {
+				if h[j] != wantH[j] || g[2*n+j] != wantN[j] || hnPre[j] != hh[2*n+j] || inPlace[j] != wantH[j] {
+					t.Fatalf("n=%d [%d]: h %g (in place %g) n %g hnPre %g, want %g %g %g", n, j, h[j], inPlace[j], g[2*n+j], hnPre[j], wantH[j], wantN[j], hh[2*n+j])
+				}
+			}
+			for i := 0; i < 2*n; i++ {
+				if g[i] != gates[i] {
+					t.Fatalf("n=%d: gate %d changed", n, i)
+				}
+			}
+			for i := n; i < n+guard; i++ {
+				if h[i] != -42 || hnPre[i] != -42 {
+					t.Fatalf("n=%d: wrote past the end at %d", n, i)
+				}
+			}
+		}
+	})
+	defer func() {
+		if recover() == nil {
+			t.Error("GRUCell32 with short hh did not panic")
+		}
+	}()
+	GRUCell32(make([]float32, 4), make([]float32, 4), make([]float32, 12), make([]float32, 11), make([]float32, 4))
+}
