@@ -1,4 +1,6 @@
-// Package vecmath evaluates float32 exp, sigmoid and tanh over slices.
+// Package vecmath evaluates float32 exp, sigmoid and tanh over slices, and
+// the element-wise tails of the LSTM and GRU steps (LSTMCell32, GRUCell32)
+// in one pass each.
 //
 // The approximations are those of the scalar Cephes-style code the
 // recurrent cells used per element: exp reduces x by n·ln 2 (n =
@@ -19,5 +21,8 @@
 // for the last len%16 elements. Because of the fused multiply-adds results
 // may differ from the scalar code by an ulp; both stay within about 1 ulp
 // (3e-7 relative) of the exact exp. Elsewhere, and with the purego build
-// tag, a pure-Go loop runs the scalar algorithm exactly.
+// tag, a pure-Go loop runs the scalar algorithm exactly. The cell tails
+// round every product and sum separately (no FMA), as Go's scalar code
+// does, and take tanh from the same kernel as Tanh32, so they are bitwise
+// equal to the loops they replace on either path.
 package vecmath
