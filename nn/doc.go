@@ -22,4 +22,8 @@
 // layer reuses on its next Forward, so callers copy what they want to keep.
 // Backward accumulates into parameter gradients (call ZeroGrad between steps)
 // and returns the gradient of its input.
+//
+// Inference one token at a time (sampling at batch 1) goes through a
+// Stepper instead of Recurrent.Forward: no caches, no allocation per step,
+// and a token stepper's first-layer input projection precomputed per token.
 package nn
