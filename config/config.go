@@ -355,7 +355,7 @@ func (c *Config) validate() []*Error {
 			}
 		}
 		d := c.Eval.Decode
-		oneOf("eval.decode.strategy", d.Strategy, []string{"greedy", "sample", "beam"})
+		oneOf("eval.decode.strategy", d.Strategy, []string{"greedy", "sample", "beam", "mbr"})
 		atLeast("eval.decode.beam", d.Beam, 1)
 		atLeast("eval.decode.max_len", d.MaxLen, 1)
 		if d.LengthPenalty < 0 {

@@ -850,10 +850,7 @@ func (m *Captioning[T]) caption(paths []string, rng *rand.Rand) ([]string, error
 	if rng == nil {
 		rng = rand.New(rand.NewPCG(m.cfg.Seed, 0xdec0de))
 	}
-	size := m.cfg.Train.Batch
-	if d.Strategy == "beam" {
-		size = max(1, size/d.Beam)
-	}
+	size := decodeBatch(m.cfg)
 	out := make([]string, 0, len(paths))
 	for lo := 0; lo < len(paths); lo += size {
 		part := paths[lo:min(lo+size, len(paths))]
@@ -865,7 +862,7 @@ func (m *Captioning[T]) caption(paths []string, rng *rand.Rand) ([]string, error
 		if err != nil {
 			return nil, err
 		}
-		hyps, err := decoders.Decode(st, len(part), m.bosID(), m.eosID(), decodeOptions(d), rng)
+		hyps, err := decode(st, len(part), m.bosID(), m.eosID(), d, rng)
 		if err != nil {
 			return nil, err
 		}

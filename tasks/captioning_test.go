@@ -325,6 +325,16 @@ func TestCaptioningLearns(t *testing.T) {
 	if loss > 0.1*first || score.Score < 70 {
 		t.Errorf("training loss %.3f → %.3f (want below a tenth), BLEU-4 on training images %.1f (want ≥ 70)", first, loss, score.Score)
 	}
+	// The minimum-Bayes-risk choice among the beam's captions also finds them.
+	m.cfg.Eval.Decode = config.Decode{Strategy: "mbr", Beam: 4, MaxLen: 10}
+	mbr, err := m.caption(m.train.Paths(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := metrics.CorpusBLEU(mbr, [][]string{refs}, metrics.BLEUOptions{Tokenize: metrics.TokenizeNone}); err != nil || s.Score < 70 {
+		t.Errorf("BLEU-4 of MBR captions of the training images %.1f (want ≥ 70), %v\n%q", s.Score, err, mbr)
+	}
+	m.cfg.Eval.Decode.Strategy = "greedy"
 
 	got, err := m.Evaluate()
 	if err != nil {

@@ -491,10 +491,7 @@ func (m *Translation[T]) translate(srcs [][]int, rng *rand.Rand) ([]decoding.Hyp
 	if rng == nil {
 		rng = rand.New(rand.NewPCG(m.cfg.Seed, 0xdec0de))
 	}
-	size := m.cfg.Train.Batch
-	if d.Strategy == "beam" {
-		size = max(1, size/d.Beam)
-	}
+	size := decodeBatch(m.cfg)
 	for _, l := range lengths {
 		idx := byLen[l]
 		for lo := 0; lo < len(idx); lo += size {
@@ -507,7 +504,7 @@ func (m *Translation[T]) translate(srcs [][]int, rng *rand.Rand) ([]decoding.Hyp
 			if err != nil {
 				return nil, err
 			}
-			hyps, err := decoders.Decode(tr, len(batch), m.bosID(), m.eosID(), decodeOptions(d), rng)
+			hyps, err := decode(tr, len(batch), m.bosID(), m.eosID(), d, rng)
 			if err != nil {
 				return nil, err
 			}
@@ -517,11 +514,6 @@ func (m *Translation[T]) translate(srcs [][]int, rng *rand.Rand) ([]decoding.Hyp
 		}
 	}
 	return out, nil
-}
-
-// decodeOptions converts the config's eval.decode section for the decoder.
-func decodeOptions(d config.Decode) decoders.DecodeOptions {
-	return decoders.DecodeOptions{Strategy: d.Strategy, Beam: d.Beam, LengthPenalty: d.LengthPenalty, MaxLen: d.MaxLen, Temperature: d.Temperature}
 }
 
 // newSearch encodes a batch of sources of one length and returns the
