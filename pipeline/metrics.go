@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
+	"path/filepath"
 
 	"github.com/seqtask/seqtask/plots"
 )
@@ -70,16 +72,32 @@ func (l *metricsLog) write(r record) error {
 
 func (l *metricsLog) Close() error { return l.f.Close() }
 
-// plotHistory draws the loss curves of a run's records.
-func plotHistory(path, title string, records []record) error {
-	var train, val []plots.Point
+// plotHistory draws the loss curves of a run's records into loss.png in
+// dir and, when runs are selected by another metric (BLEU, accuracy), that
+// metric's validation curve into <metric>.png, beside the task's baseline
+// for it if it reports one (baseline_<metric>).
+func plotHistory(dir, title, metric string, records []record) error {
+	var train, val, score []plots.Point
+	baseline := math.NaN()
 	for _, r := range records {
-		p := plots.Point{Step: float64(r.Step), Loss: r.Loss}
+		p := plots.Point{Step: float64(r.Step), Value: r.Loss}
 		if r.Split == "train" {
 			train = append(train, p)
-		} else {
-			val = append(val, p)
+			continue
+		}
+		val = append(val, p)
+		if v, ok := r.Metrics[metric]; ok {
+			score = append(score, plots.Point{Step: float64(r.Step), Value: v})
+		}
+		if v, ok := r.Metrics["baseline_"+metric]; ok {
+			baseline = v
 		}
 	}
-	return plots.LossCurve(path, title, train, val)
+	if err := plots.LossCurve(filepath.Join(dir, "loss.png"), title, train, val); err != nil {
+		return err
+	}
+	if metric == "loss" {
+		return nil
+	}
+	return plots.MetricCurve(filepath.Join(dir, metric+".png"), title, metric, score, baseline)
 }

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -316,6 +317,42 @@ func TestRunUsageErrors(t *testing.T) {
 		err := Run(context.Background(), tc.opts)
 		if err == nil || !IsUsage(err) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v (usage %v), want a usage error containing %q", tc.name, err, IsUsage(err), tc.want)
+		}
+	}
+}
+
+// TestPlotHistory draws the loss curves, and the selected metric's curve
+// (with its baseline) only when runs are selected by something else.
+func TestPlotHistory(t *testing.T) {
+	recs := []record{
+		{Step: 10, Split: "train", Loss: 3},
+		{Step: 10, Split: "val", Loss: 3.2, Metrics: map[string]float64{"bleu4": 7, "baseline_bleu4": 9}},
+		{Step: 20, Split: "train", Loss: 2},
+		{Step: 20, Split: "val", Loss: 2.9, Metrics: map[string]float64{"bleu4": 12, "baseline_bleu4": 9}},
+	}
+	for _, tc := range []struct {
+		metric string
+		files  []string
+	}{
+		{"loss", []string{"loss.png"}},
+		{"bleu4", []string{"loss.png", "bleu4.png"}},
+	} {
+		dir := t.TempDir()
+		if err := plotHistory(dir, "test", tc.metric, recs); err != nil {
+			t.Fatal(err)
+		}
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range entries {
+			got = append(got, e.Name())
+		}
+		slices.Sort(got)
+		slices.Sort(tc.files)
+		if !slices.Equal(got, tc.files) {
+			t.Errorf("select %s: wrote %v, want %v", tc.metric, got, tc.files)
 		}
 	}
 }

@@ -132,8 +132,8 @@ func train[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 		if err := save(lastPath); err != nil {
 			return false, err
 		}
-		if err := plotHistory(filepath.Join(runDir, "loss.png"), cfg.Task+" — "+runDir, history); err != nil {
-			out.note("warning: loss plot: %v", err)
+		if err := plotHistory(runDir, cfg.Task+" — "+runDir, cfg.Eval.Select, history); err != nil {
+			out.note("warning: plots: %v", err)
 		}
 		if tc.Patience > 0 && ck.BadEvals >= tc.Patience {
 			out.note("early stop: %d evaluations without a better validation %s", ck.BadEvals, cfg.Eval.Select)

@@ -2,6 +2,7 @@ package plots
 
 import (
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -30,6 +31,19 @@ func TestLossCurveAndConfusion(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkPNG(t, loss)
+	for _, baseline := range []float64{math.NaN(), 9} {
+		metric := filepath.Join(dir, "bleu4.png")
+		if err := MetricCurve(metric, "test", "bleu4", []Point{{100, 5}, {200, 11}, {300, 12}}, baseline); err != nil {
+			t.Fatal(err)
+		}
+		checkPNG(t, metric)
+	}
+	if err := MetricCurve(filepath.Join(dir, "none.png"), "test", "bleu4", nil, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "none.png")); err == nil {
+		t.Error("a curve without points was drawn")
+	}
 	conf := filepath.Join(dir, "confusion.png")
 	if err := Confusion(conf, "test", []string{"a", "b", "c"}, [][]int{{5, 1, 0}, {0, 3, 0}, {0, 0, 0}}); err != nil {
 		t.Fatal(err)
