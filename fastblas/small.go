@@ -135,6 +135,16 @@ func gemmSmall[T float](sk *smallKernels[T], aTrans, bTrans bool, m, n, k int, a
 	}
 	units := (n + unit - 1) / unit
 	workers := numWorkers(m*n*k, units, smallParallelMin)
+	if workers == 1 {
+		// Directly, without the closure below: it escapes (goroutines
+		// run it), so building it would allocate on every call.
+		if bTrans {
+			dotRange(sk, m, 0, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		} else {
+			axpyRange(sk, m, 0, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		}
+		return true
+	}
 	parallel(workers, func(w int) {
 		lo := units * w / workers * unit
 		hi := min(units*(w+1)/workers*unit, n)
