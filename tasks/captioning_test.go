@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"bytes"
+	"encoding/json"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -509,5 +510,90 @@ func TestCaptioningFromCheckpointMeta(t *testing.T) {
 	}
 	if _, err := New[float32](cfg, Env{NeedData: true, RNG: rand.New(rand.NewPCG(1, 1)), Log: &bytes.Buffer{}}); err == nil || !strings.Contains(err.Error(), "gone.txt") {
 		t.Errorf("missing caption file: %v", err)
+	}
+}
+
+// TestCaptioningCOCO reads COCO-format captions (images[{id,file_name}],
+// annotations[{image_id,caption}]) over the demo photos: split into train
+// and dev by data.val_fraction, or with the dev set from data.val_path.
+// Training steps and an evaluation run on either.
+func TestCaptioningCOCO(t *testing.T) {
+	demoSet, err := datasets.ReadFlickr8kTokens(filepath.Join(demo, datasets.Flickr8kTokenFile), filepath.Join(demo, "images_64x64"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeCOCO := func(path string, images []datasets.CaptionedImage) {
+		type img struct {
+			ID   int    `json:"id"`
+			File string `json:"file_name"`
+		}
+		type ann struct {
+			ImageID int    `json:"image_id"`
+			Caption string `json:"caption"`
+		}
+		var doc struct {
+			Images      []img `json:"images"`
+			Annotations []ann `json:"annotations"`
+		}
+		for i, im := range images {
+			doc.Images = append(doc.Images, img{ID: 100 + i, File: im.File})
+			for _, c := range im.Captions {
+				doc.Annotations = append(doc.Annotations, ann{ImageID: 100 + i, Caption: c})
+			}
+		}
+		b, err := json.Marshal(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	all, val := filepath.Join(dir, "captions_train.json"), filepath.Join(dir, "captions_val.json")
+	writeCOCO(all, demoSet.Images[:40])
+	writeCOCO(val, demoSet.Images[40:50])
+	for _, tc := range []struct {
+		name       string
+		valPath    string
+		train, dev int
+	}{
+		{"val_fraction split", "", 31, 9}, // split by a hash of the file name: about a quarter
+		{"val_path", val, 40, 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := captioningCfg("gru", "general")
+			cfg.Data.Path, cfg.Data.ValPath, cfg.Data.ValFraction = all, tc.valPath, 0.25
+			cfg.Eval.BLEUSentences = 5
+			m, _ := newCaptioning[float32](t, cfg)
+			if len(m.train.Images) != tc.train || len(m.dev.Images) != tc.dev {
+				t.Fatalf("%d training and %d dev images, want %d and %d", len(m.train.Images), len(m.dev.Images), tc.train, tc.dev)
+			}
+			inTrain := map[string]bool{}
+			for _, im := range m.train.Images {
+				inTrain[im.File] = true
+			}
+			for _, im := range m.dev.Images {
+				if inTrain[im.File] {
+					t.Errorf("%s is in both splits", im.File)
+				}
+			}
+			if m.train.NumCaptions() != 5*tc.train {
+				t.Errorf("%d training captions, want %d", m.train.NumCaptions(), 5*tc.train)
+			}
+			rng := rand.New(rand.NewPCG(1, 2))
+			for step := range 3 {
+				if _, n, err := m.TrainStep(step, rng); err != nil || n == 0 {
+					t.Fatalf("step %d: %d targets, %v", step, n, err)
+				}
+			}
+			got, err := m.Evaluate()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got["distinct"] < 1 {
+				t.Errorf("evaluation %v", got)
+			}
+		})
 	}
 }
