@@ -61,12 +61,16 @@ func (c Conv2DConfig) Validate() error {
 // Conv2D is a 2-D cross-correlation over a batch of images, as
 // torch.nn.Conv2d: y[n][o] = b[o] + Σ_c W[o][c] ⋆ x[n][c].
 //
-// It lowers the convolution to a single matrix product over the whole batch
-// (im2col): the patches under every kernel position of every image become the
-// columns of a [C*K*K][N*Ho*Wo] matrix, so Forward is one GEMM
-// W[Out][C*K*K] · col, and Backward is two GEMMs (dW += dY·colᵀ and
-// dcol = Wᵀ·dY) plus col2im, which scatters dcol back onto the input. The
-// patch matrix is cached for Backward; all buffers are reused across calls.
+// It lowers the convolution to matrix products (im2col): the patches under
+// every kernel position of a group of images become the columns of a
+// [C*K*K][G*Ho*Wo] matrix, so Forward is one GEMM W[Out][C*K*K] · col per
+// group, and Backward two (dW += dY·colᵀ and dcol = Wᵀ·dY) plus col2im,
+// which scatters dcol back onto the input. Groups hold as many images as fit
+// in colBudget values: the patch matrix is K*K times the input, and
+// building it for a whole batch of video frames would cost more memory than
+// everything else the network keeps. Backward rebuilds each group's patches
+// from a copy of the input instead of keeping them. Buffers are reused
+// across calls.
 type Conv2D[T Float] struct {
 	Weight *Param[T] // [Out][C][K][K]
 	Bias   *Param[T] // [Out]; nil with NoBias
@@ -74,12 +78,28 @@ type Conv2D[T Float] struct {
 	Config  Conv2DConfig
 	In, Out ImageShape // geometry of an input row and of an output row
 
-	n     int    // batch of the last Forward
-	col   Mat[T] // [C*K*K][N*Ho*Wo] patches of the last input
-	prod  Mat[T] // [Out][N*Ho*Wo]: W·col, channel-major over the batch
+	maxGroup int // images per im2col group; 0 sizes groups by colBudget (tests force small groups)
+
+	x     Mat[T] // [N][C*H*W] copy of the last input
+	col   Mat[T] // [C*K*K][G*Ho*Wo] patches of one group of images
+	prod  Mat[T] // [Out][G*Ho*Wo]: W·col, channel-major over the group
 	y     Mat[T] // [N][Out*Ho*Wo] output, reused
-	dprod Mat[T] // [Out][N*Ho*Wo]: dy rearranged for the GEMMs
-	dcol  Mat[T] // [C*K*K][N*Ho*Wo]: Wᵀ·dprod
+	dprod Mat[T] // [Out][G*Ho*Wo]: one group's dy rearranged for the GEMMs
+	dcol  Mat[T] // [C*K*K][G*Ho*Wo]: Wᵀ·dprod
+}
+
+// colBudget bounds the values of one group's patch matrix (8 MiB of
+// float32): large enough for GEMMs thousands of columns wide, small enough
+// to stay out of the way of the activations.
+const colBudget = 1 << 21
+
+// group returns how many images one im2col group holds.
+func (c *Conv2D[T]) group() int {
+	if c.maxGroup > 0 {
+		return c.maxGroup
+	}
+	k := c.Config.Kernel
+	return max(1, colBudget/(c.In.C*k*k*c.Out.H*c.Out.W))
 }
 
 // NewConv2D returns a Conv2D named prefix.weight / prefix.bias, initialised
@@ -119,87 +139,100 @@ func (c *Conv2D[T]) Params() Params[T] {
 }
 
 // Forward maps x [N][C*H*W] to y [N][Out*Ho*Wo] (geometry c.In to c.Out).
-// y is valid until the next Forward; x must stay unchanged only until
-// Forward returns, since the patches are copied out of it.
+// y is valid until the next Forward; x is copied, so the caller may reuse
+// it at once.
 func (c *Conv2D[T]) Forward(x Mat[T]) Mat[T] {
 	if x.Cols != c.In.Size() {
 		panic(fmt.Sprintf("nn: Conv2D.Forward: input has %d columns, want %v = %d", x.Cols, c.In, c.In.Size()))
 	}
 	n, p := x.Rows, c.Out.H*c.Out.W
-	k := c.Config.Kernel
-	c.n = n
-	c.col = resize(c.col, c.In.C*k*k, n*p)
-	c.prod = resize(c.prod, c.Out.C, n*p)
+	c.x = resize(c.x, n, x.Cols)
+	c.x.CopyFrom(x)
 	c.y = resize(c.y, n, c.Out.Size())
-	parallelRange(n, c.In.Size()*k*k, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			c.im2col(x.Row(i), i)
-		}
-	})
-	Gemm(false, false, 1, c.Weight.Mat(), c.col, 0, c.prod)
-	// prod is [Out][N][P]; y wants [N][Out][P]: move P-long blocks, adding
-	// the bias on the way.
-	parallelRange(n, c.Out.Size(), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			yr := c.y.Row(i)
-			for o := 0; o < c.Out.C; o++ {
-				src := c.prod.Row(o)[i*p : (i+1)*p]
-				dst := yr[o*p : (o+1)*p]
-				if c.Bias == nil {
-					copy(dst, src)
-					continue
-				}
-				b := c.Bias.Value[o]
-				for j, v := range src {
-					dst[j] = v + b
+	for lo := 0; lo < n; lo += c.group() {
+		hi := min(lo+c.group(), n)
+		c.patches(lo, hi)
+		c.prod = resize(c.prod, c.Out.C, (hi-lo)*p)
+		Gemm(false, false, 1, c.Weight.Mat(), c.col, 0, c.prod)
+		// prod is [Out][G][P]; y wants [G][Out][P]: move P-long blocks,
+		// adding the bias on the way.
+		parallelRange(hi-lo, c.Out.Size(), func(glo, ghi int) {
+			for g := glo; g < ghi; g++ {
+				yr := c.y.Row(lo + g)
+				for o := 0; o < c.Out.C; o++ {
+					src := c.prod.Row(o)[g*p : (g+1)*p]
+					dst := yr[o*p : (o+1)*p]
+					if c.Bias == nil {
+						copy(dst, src)
+						continue
+					}
+					b := c.Bias.Value[o]
+					for j, v := range src {
+						dst[j] = v + b
+					}
 				}
 			}
+		})
+	}
+	return c.y
+}
+
+// patches fills c.col with the patches of input images [lo, hi).
+func (c *Conv2D[T]) patches(lo, hi int) {
+	k := c.Config.Kernel
+	c.col = resize(c.col, c.In.C*k*k, (hi-lo)*c.Out.H*c.Out.W)
+	parallelRange(hi-lo, c.In.Size()*k*k, func(glo, ghi int) {
+		for g := glo; g < ghi; g++ {
+			c.im2col(c.x.Row(lo+g), g)
 		}
 	})
-	return c.y
 }
 
 // Backward takes dy [N][Out*Ho*Wo] for the last Forward, accumulates
 // dW += dY·colᵀ (and db += Σ dy per channel), and writes dx [N][C*H*W] when
 // dx is not empty (pass an empty Mat for the network's input images).
 func (c *Conv2D[T]) Backward(dy, dx Mat[T]) {
-	n, p := c.n, c.Out.H*c.Out.W
+	n, p := c.x.Rows, c.Out.H*c.Out.W
 	if dy.Rows != n || dy.Cols != c.Out.Size() {
 		panic(fmt.Sprintf("nn: Conv2D.Backward: dy is %dx%d, want %dx%d", dy.Rows, dy.Cols, n, c.Out.Size()))
 	}
-	c.dprod = resize(c.dprod, c.Out.C, n*p)
-	parallelRange(n, c.Out.Size(), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			dr := dy.Row(i)
-			for o := 0; o < c.Out.C; o++ {
-				copy(c.dprod.Row(o)[i*p:(i+1)*p], dr[o*p:(o+1)*p])
-			}
-		}
-	})
-	if c.Bias != nil {
-		for o := 0; o < c.Out.C; o++ {
-			var s T
-			for _, v := range c.dprod.Row(o) {
-				s += v
-			}
-			c.Bias.Grad[o] += s
-		}
-	}
-	Gemm(false, true, 1, c.dprod, c.col, 1, c.Weight.GradMat())
-	if dx.Empty() {
-		return
-	}
-	if dx.Rows != n || dx.Cols != c.In.Size() {
+	if !dx.Empty() && (dx.Rows != n || dx.Cols != c.In.Size()) {
 		panic(fmt.Sprintf("nn: Conv2D.Backward: dx is %dx%d, want %dx%d", dx.Rows, dx.Cols, n, c.In.Size()))
 	}
-	c.dcol = resize(c.dcol, c.col.Rows, c.col.Cols)
-	Gemm(true, false, 1, c.Weight.Mat(), c.dprod, 0, c.dcol)
 	k := c.Config.Kernel
-	parallelRange(n, c.In.Size()*k*k, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			c.col2im(dx.Row(i), i)
+	for lo := 0; lo < n; lo += c.group() {
+		hi := min(lo+c.group(), n)
+		c.dprod = resize(c.dprod, c.Out.C, (hi-lo)*p)
+		parallelRange(hi-lo, c.Out.Size(), func(glo, ghi int) {
+			for g := glo; g < ghi; g++ {
+				dr := dy.Row(lo + g)
+				for o := 0; o < c.Out.C; o++ {
+					copy(c.dprod.Row(o)[g*p:(g+1)*p], dr[o*p:(o+1)*p])
+				}
+			}
+		})
+		if c.Bias != nil {
+			for o := 0; o < c.Out.C; o++ {
+				var s T
+				for _, v := range c.dprod.Row(o) {
+					s += v
+				}
+				c.Bias.Grad[o] += s
+			}
 		}
-	})
+		c.patches(lo, hi)
+		Gemm(false, true, 1, c.dprod, c.col, 1, c.Weight.GradMat())
+		if dx.Empty() {
+			continue
+		}
+		c.dcol = resize(c.dcol, c.col.Rows, c.col.Cols)
+		Gemm(true, false, 1, c.Weight.Mat(), c.dprod, 0, c.dcol)
+		parallelRange(hi-lo, c.In.Size()*k*k, func(glo, ghi int) {
+			for g := glo; g < ghi; g++ {
+				c.col2im(dx.Row(lo+g), g)
+			}
+		})
+	}
 }
 
 // spanX returns the output columns [lo, hi) whose input column ox*s + off
@@ -214,9 +247,9 @@ func spanX(off, s, w, wo int) (lo, hi int) {
 	return lo, max(lo, hi)
 }
 
-// im2col writes image img's patches, x [C*H*W], into its N*P-wide segment
-// [img*P, (img+1)*P) of every row (ch*K + ky)*K + kx of c.col, zero where
-// the kernel overhangs the padding.
+// im2col writes the patches of x [C*H*W], image img of the current group,
+// into its segment [img*P, (img+1)*P) of every row (ch*K + ky)*K + kx of
+// c.col, zero where the kernel overhangs the padding.
 func (c *Conv2D[T]) im2col(x []T, img int) {
 	in, out := c.In, c.Out
 	k, s, pad := c.Config.Kernel, c.Config.Stride, c.Config.Padding
@@ -253,9 +286,9 @@ func (c *Conv2D[T]) im2col(x []T, img int) {
 	}
 }
 
-// col2im is im2col's adjoint: it overwrites dx [C*H*W] of image img with the
-// sum, over kernel positions, of the entries of c.dcol that im2col copied
-// from each input pixel.
+// col2im is im2col's adjoint: it overwrites dx [C*H*W] of image img of the
+// current group with the sum, over kernel positions, of the entries of
+// c.dcol that im2col copied from each input pixel.
 func (c *Conv2D[T]) col2im(dx []T, img int) {
 	in, out := c.In, c.Out
 	k, s, pad := c.Config.Kernel, c.Config.Stride, c.Config.Padding

@@ -15,32 +15,35 @@ func TestConv2DGradients(t *testing.T) {
 		{In: ImageShape{1, 5, 7}, Out: 2, Kernel: 3, Stride: 3, Padding: 2, NoBias: true},
 		{In: ImageShape{2, 4, 3}, Out: 4, Kernel: 1},
 	} {
-		name := fmt.Sprintf("in %v out %d k%d s%d p%d nobias=%v", cfg.In, cfg.Out, cfg.Kernel, cfg.Stride, cfg.Padding, cfg.NoBias)
-		t.Run(name, func(t *testing.T) {
-			rng := testRNG()
-			c, err := NewConv2D[float64]("conv", cfg, rng)
-			if err != nil {
-				t.Fatal(err)
-			}
-			const n = 3
-			x := randomParam("x", rng, n, cfg.In.Size())
-			proj := randomParam("proj", rng, n, c.Out.Size())
-			loss := func() float64 { return dot(c.Forward(x.Mat()), proj.Value) }
-			loss()
-			c.Params().ZeroGrad()
-			c.Backward(proj.Mat(), x.GradMat())
-			checkGrad(t, name, loss, append(c.Params(), x))
-			// A second backward without dx must add the same parameter
-			// gradients again and leave the input alone.
-			loss() // GradCheck's last forward saw a perturbed input
-			w := append([]float64(nil), c.Weight.Grad...)
-			c.Backward(proj.Mat(), Mat[float64]{})
-			for i, g := range c.Weight.Grad {
-				if math.Abs(g-2*w[i]) > 1e-12*math.Max(1, math.Abs(g)) {
-					t.Fatalf("weight grad[%d] = %g after two backwards, want %g", i, g, 2*w[i])
+		for _, group := range []int{0, 2} { // the batch of 3 as one im2col group, and as groups of 2 and 1
+			name := fmt.Sprintf("in %v out %d k%d s%d p%d nobias=%v group %d", cfg.In, cfg.Out, cfg.Kernel, cfg.Stride, cfg.Padding, cfg.NoBias, group)
+			t.Run(name, func(t *testing.T) {
+				rng := testRNG()
+				c, err := NewConv2D[float64]("conv", cfg, rng)
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-		})
+				c.maxGroup = group
+				const n = 3
+				x := randomParam("x", rng, n, cfg.In.Size())
+				proj := randomParam("proj", rng, n, c.Out.Size())
+				loss := func() float64 { return dot(c.Forward(x.Mat()), proj.Value) }
+				loss()
+				c.Params().ZeroGrad()
+				c.Backward(proj.Mat(), x.GradMat())
+				checkGrad(t, name, loss, append(c.Params(), x))
+				// A second backward without dx must add the same parameter
+				// gradients again and leave the input alone.
+				loss() // GradCheck's last forward saw a perturbed input
+				w := append([]float64(nil), c.Weight.Grad...)
+				c.Backward(proj.Mat(), Mat[float64]{})
+				for i, g := range c.Weight.Grad {
+					if math.Abs(g-2*w[i]) > 1e-12*math.Max(1, math.Abs(g)) {
+						t.Fatalf("weight grad[%d] = %g after two backwards, want %g", i, g, 2*w[i])
+					}
+				}
+			})
+		}
 	}
 }
 
