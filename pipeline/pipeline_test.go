@@ -108,48 +108,60 @@ func (c *cancelAt) Write(b []byte) (int, error) {
 // TestResumeEqualsUninterrupted: a run interrupted after step 12 and resumed
 // logs exactly the training losses of a run that went to the end in one go,
 // and ends with identical weights.
+// TestResumeEqualsUninterrupted interrupts a run at step 12 of 20 and
+// resumes it: the training records and final weights must equal an
+// uninterrupted run's. The captioning config is interrupted after its
+// encoder was pre-trained and frozen, so the resumed run must rebuild the
+// feature cache and keep each phase's parameters frozen.
 func TestResumeEqualsUninterrupted(t *testing.T) {
-	whole, split := t.TempDir(), t.TempDir()
-	if err := Run(context.Background(), runOpts(t, whole, "train")); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	o := runOpts(t, split, "train")
-	o.Stderr = &cancelAt{marker: "step 12/20 ", cancel: cancel}
-	if err := Run(ctx, o); err != nil {
-		t.Fatal(err)
-	}
-	if recs := readRecords(t, split); recs[len(recs)-1].Step != 12 {
-		t.Fatalf("interrupted run ended at step %d, want 12", recs[len(recs)-1].Step)
-	}
-	resume := Options{Resume: split, Mode: "train", Stdout: io.Discard, Stderr: io.Discard}
-	if err := Run(context.Background(), resume); err != nil {
-		t.Fatal(err)
-	}
-	trainOnly := func(rs []record) []record {
-		var out []record
-		for _, r := range rs {
-			if r.Split == "train" {
-				out = append(out, r)
+	for _, config := range []string{"testdata/tiny.yaml", "testdata/captioning.yaml"} {
+		t.Run(config, func(t *testing.T) {
+			whole, split := t.TempDir(), t.TempDir()
+			o := runOpts(t, whole, "train")
+			o.Config = config
+			if err := Run(context.Background(), o); err != nil {
+				t.Fatal(err)
 			}
-		}
-		return out
-	}
-	a, b := trainOnly(readRecords(t, whole)), trainOnly(readRecords(t, split))
-	if len(a) != 20 || len(a) != len(b) {
-		t.Fatalf("%d training records uninterrupted, %d resumed; want 20 each", len(a), len(b))
-	}
-	for i := range a {
-		if a[i].Step != b[i].Step || a[i].Loss != b[i].Loss || a[i].LR != b[i].LR {
-			t.Fatalf("record %d: uninterrupted %+v, resumed %+v", i, a[i], b[i])
-		}
-	}
-	wa, _ := os.ReadFile(filepath.Join(whole, lastCheckpoint))
-	wb, _ := os.ReadFile(filepath.Join(split, lastCheckpoint))
-	sa, _, _ := readSafetensorsBytes(t, wa)
-	sb, _, _ := readSafetensorsBytes(t, wb)
-	if sa != sb {
-		t.Error("final weights differ between the uninterrupted and the resumed run")
+			ctx, cancel := context.WithCancel(context.Background())
+			o = runOpts(t, split, "train")
+			o.Config = config
+			o.Stderr = &cancelAt{marker: "step 12/20 ", cancel: cancel}
+			if err := Run(ctx, o); err != nil {
+				t.Fatal(err)
+			}
+			if recs := readRecords(t, split); recs[len(recs)-1].Step != 12 {
+				t.Fatalf("interrupted run ended at step %d, want 12", recs[len(recs)-1].Step)
+			}
+			resume := Options{Resume: split, Mode: "train", Stdout: io.Discard, Stderr: io.Discard}
+			if err := Run(context.Background(), resume); err != nil {
+				t.Fatal(err)
+			}
+			trainOnly := func(rs []record) []record {
+				var out []record
+				for _, r := range rs {
+					if r.Split == "train" {
+						out = append(out, r)
+					}
+				}
+				return out
+			}
+			a, b := trainOnly(readRecords(t, whole)), trainOnly(readRecords(t, split))
+			if len(a) != 20 || len(a) != len(b) {
+				t.Fatalf("%d training records uninterrupted, %d resumed; want 20 each", len(a), len(b))
+			}
+			for i := range a {
+				if a[i].Step != b[i].Step || a[i].Loss != b[i].Loss || a[i].LR != b[i].LR {
+					t.Fatalf("record %d: uninterrupted %+v, resumed %+v", i, a[i], b[i])
+				}
+			}
+			wa, _ := os.ReadFile(filepath.Join(whole, lastCheckpoint))
+			wb, _ := os.ReadFile(filepath.Join(split, lastCheckpoint))
+			sa, _, _ := readSafetensorsBytes(t, wa)
+			sb, _, _ := readSafetensorsBytes(t, wb)
+			if sa != sb {
+				t.Error("final weights differ between the uninterrupted and the resumed run")
+			}
+		})
 	}
 }
 
