@@ -93,6 +93,9 @@ func MetricCurve(path, title, metric string, points []Point, baseline float64) e
 		p.Y.Min = min(p.Y.Min, baseline)
 		p.Y.Max = max(p.Y.Max, baseline)
 	}
-	p.Legend.Top, p.Legend.Left = true, true
+	// Scores are read against zero (a jump from 11.6 to 12.5 BLEU is not a
+	// doubling), which also leaves the legend room at the bottom.
+	p.Y.Min = min(p.Y.Min, 0)
+	p.Legend.Top, p.Legend.Left = false, false
 	return p.Save(7*vg.Inch, 4*vg.Inch, path)
 }
