@@ -193,14 +193,18 @@ func (o *optimizer[T]) adam(k int, p *Param[T], lr float64) {
 	invC2 := T(1 / math.Sqrt(1-math.Pow(o.cfg.Beta2, steps)))
 	eps, wd := T(o.cfg.Eps), T(o.cfg.WeightDecay)
 	m, v, w, g := o.slots["m"][k], o.slots["v"][k], p.Value, p.Grad
-	for i := range w {
-		gi := g[i]
-		if wd != 0 {
-			gi += wd * w[i]
+	// Element-wise, so splitting large parameters over the cores gives the
+	// same values bit for bit.
+	parallelRange(len(w), 4, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			gi := g[i]
+			if wd != 0 {
+				gi += wd * w[i]
+			}
+			mi := b1*m[i] + (1-b1)*gi
+			vi := b2*v[i] + (1-b2)*gi*gi
+			m[i], v[i] = mi, vi
+			w[i] -= step * mi / (T(math.Sqrt(float64(vi)))*invC2 + eps)
 		}
-		mi := b1*m[i] + (1-b1)*gi
-		vi := b2*v[i] + (1-b2)*gi*gi
-		m[i], v[i] = mi, vi
-		w[i] -= step * mi / (T(math.Sqrt(float64(vi)))*invC2 + eps)
-	}
+	})
 }

@@ -2,6 +2,8 @@ package nn
 
 import (
 	"math"
+	"math/rand/v2"
+	"runtime"
 	"testing"
 )
 
@@ -170,6 +172,30 @@ func TestSchedules(t *testing.T) {
 	for _, bad := range []Schedule{{Kind: "linear"}, {Kind: "step"}, {Kind: "cosine"}} {
 		if bad.Validate() == nil {
 			t.Errorf("%+v validated", bad)
+		}
+	}
+}
+
+// Adam splits large parameters over the cores; the result must equal the
+// one-core update bit for bit, so that a run does not depend on the
+// machine's core count.
+func TestAdamParallelEqualsSerial(t *testing.T) {
+	run := func(procs int) []float32 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		rng := rand.New(rand.NewPCG(3, 3))
+		p := NewParam[float32]("p", 300, 400)
+		InitUniform(p.Value, 1, rng)
+		opt, _ := NewOptimizer(OptimizerConfig{Kind: "adam", WeightDecay: 0.01}, Params[float32]{p})
+		for range 3 {
+			InitUniform(p.Grad, 1, rng)
+			opt.Step(Params[float32]{p}, 0.01)
+		}
+		return p.Value
+	}
+	serial, parallel := run(1), run(2)
+	for i := range serial {
+		if serial[i] != parallel[i] {
+			t.Fatalf("element %d: %v on one core, %v on two", i, serial[i], parallel[i])
 		}
 	}
 }
