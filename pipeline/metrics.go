@@ -13,7 +13,8 @@ import (
 )
 
 // record is one line of a run's metrics.jsonl: a training window
-// (split "train") or an evaluation (split "val").
+// (split "train"), an evaluation (split "val"), or an evaluation while only
+// part of the model trains (split "pretrain", see tasks.Pretrainer).
 type record struct {
 	Step    int                `json:"step"`
 	Split   string             `json:"split"`
@@ -81,8 +82,11 @@ func plotHistory(dir, title, metric string, records []record) error {
 	baseline := math.NaN()
 	for _, r := range records {
 		p := plots.Point{Step: float64(r.Step), Value: r.Loss}
-		if r.Split == "train" {
+		switch r.Split {
+		case "train":
 			train = append(train, p)
+			continue
+		case "pretrain":
 			continue
 		}
 		val = append(val, p)

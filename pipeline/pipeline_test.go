@@ -105,9 +105,6 @@ func (c *cancelAt) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// TestResumeEqualsUninterrupted: a run interrupted after step 12 and resumed
-// logs exactly the training losses of a run that went to the end in one go,
-// and ends with identical weights.
 // TestResumeEqualsUninterrupted interrupts a run at step 12 of 20 and
 // resumes it: the training records and final weights must equal an
 // uninterrupted run's. The captioning config is interrupted after its
@@ -366,5 +363,36 @@ func TestPlotHistory(t *testing.T) {
 		if !slices.Equal(got, tc.files) {
 			t.Errorf("select %s: wrote %v, want %v", tc.metric, got, tc.files)
 		}
+	}
+}
+
+// TestPretrainingEvaluations: evaluations that fall inside a task's
+// pre-training log what the pre-trained part learned under split
+// "pretrain" and select nothing, so that eval.select (BLEU-4 here) and
+// patience only see evaluations of the whole model.
+func TestPretrainingEvaluations(t *testing.T) {
+	dir := t.TempDir()
+	o := runOpts(t, dir, "train", "train.eval_every=3", "train.patience=1")
+	o.Config = "testdata/captioning.yaml"
+	if err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	var pre, val []int
+	for _, r := range readRecords(t, dir) {
+		switch r.Split {
+		case "pretrain":
+			pre = append(pre, r.Step)
+			if _, ok := r.Metrics["words_loss"]; !ok || len(r.Metrics) != 2 {
+				t.Errorf("pre-training evaluation at step %d reports %v, want words_loss and words_prior_loss", r.Step, r.Metrics)
+			}
+		case "val":
+			val = append(val, r.Step)
+			if _, ok := r.Metrics["bleu4"]; !ok {
+				t.Errorf("evaluation at step %d lacks bleu4: %v", r.Step, r.Metrics)
+			}
+		}
+	}
+	if !slices.Equal(pre, []int{3, 6}) || len(val) < 2 || val[0] != 9 {
+		t.Errorf("pre-training evaluations at %v, others at %v; want [3 6], then from step 9 on (patience 1 may stop early)", pre, val)
 	}
 }

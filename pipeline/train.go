@@ -92,15 +92,34 @@ func train[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 	var winTokens, winSteps int
 	var winNorm float64
 	winStart := time.Now()
+	pretrainSteps := 0
+	if p, ok := task.(tasks.Pretrainer); ok {
+		pretrainSteps = p.PretrainSteps()
+	}
 	evaluate := func(step int) (stop bool, err error) {
 		m, err := task.Evaluate()
 		if err != nil {
 			return false, fmt.Errorf("evaluate at step %d: %w", step, err)
 		}
+		pretraining := step > 0 && step <= pretrainSteps
 		r := record{Step: step, Split: "val", Loss: m["loss"], Elapsed: elapsed().Seconds(), Metrics: m}
+		if pretraining {
+			r.Split = "pretrain"
+		}
 		history = append(history, r)
 		if err := mlog.write(r); err != nil {
 			return false, err
+		}
+		if pretraining {
+			// Only part of the model has trained: log what it learned and
+			// keep the run resumable, but select nothing by it.
+			line := fmt.Sprintf("step %d: pre-training", step)
+			for _, k := range m.Keys() {
+				line += fmt.Sprintf(" %s %.4f", k, m[k])
+			}
+			out.note("%s", line)
+			ck.Step, ck.Elapsed = step, elapsed()
+			return false, save(lastPath)
 		}
 		score, ok := m[cfg.Eval.Select]
 		if !ok {

@@ -121,7 +121,7 @@ func NewCaptioning[T nn.Float](cfg *config.Config, env Env) (Task[T], error) {
 		return nil, fmt.Errorf("data: %w", err)
 	}
 	if env.NeedData {
-		if err := m.loadData(env.Log); err != nil {
+		if err := m.loadData(m.log); err != nil {
 			return nil, err
 		}
 	}
@@ -344,6 +344,10 @@ func (m *Captioning[T]) Describe() []string {
 	return append(out, m.dec.Describe()...)
 }
 
+// PretrainSteps is encoder.pretrain_steps: the steps that train the CNN
+// alone.
+func (m *Captioning[T]) PretrainSteps() int { return m.cfg.Encoder.PretrainSteps }
+
 // Meta keeps the vocabulary.
 func (m *Captioning[T]) Meta() map[string]string {
 	v, _ := json.Marshal(m.vocab)
@@ -431,9 +435,10 @@ func (m *Captioning[T]) start(feat, fmap nn.Mat[T]) encoded[T] {
 	return e
 }
 
-// encodePaths encodes images for evaluation: from the feature cache when
-// the encoder is frozen and has cached them all, else through the CNN.
-func (m *Captioning[T]) encodePaths(paths []string) (encoded[T], error) {
+// featuresOf returns the encoder's outputs for images in evaluation mode:
+// features and, with attention, feature maps — from the cache when the
+// encoder is frozen and has cached them all, else through the CNN.
+func (m *Captioning[T]) featuresOf(paths []string) (feat, fmap nn.Mat[T], err error) {
 	if c := m.cache; c != nil {
 		rows := make([]int, len(paths))
 		ok := true
@@ -443,18 +448,32 @@ func (m *Captioning[T]) encodePaths(paths []string) (encoded[T], error) {
 			}
 		}
 		if ok {
-			return m.startCached(rows), nil
+			feat, fmap = m.gather(rows)
+			return feat, fmap, nil
 		}
 	}
 	x, err := m.imagesOf(paths)
 	if err != nil {
-		return encoded[T]{}, err
+		return feat, fmap, err
 	}
-	return m.encode(x, false), nil
+	feat = m.cnn.Forward(x, false)
+	if m.dec.Attends() {
+		fmap = m.cnn.FeatureMap()
+	}
+	return feat, fmap, nil
 }
 
-// startCached starts the decoder from the cached rows' features.
-func (m *Captioning[T]) startCached(rows []int) encoded[T] {
+// encodePaths starts the decoder from images, for evaluation.
+func (m *Captioning[T]) encodePaths(paths []string) (encoded[T], error) {
+	feat, fmap, err := m.featuresOf(paths)
+	if err != nil {
+		return encoded[T]{}, err
+	}
+	return m.start(feat, fmap), nil
+}
+
+// gather copies cached rows' features and feature maps into batch buffers.
+func (m *Captioning[T]) gather(rows []int) (feat, fmap nn.Mat[T]) {
 	c, r := m.cache, &m.run
 	r.feat = nn.NewMatLike(r.feat, len(rows), c.feat.Cols)
 	for i, row := range rows {
@@ -466,8 +485,11 @@ func (m *Captioning[T]) startCached(rows []int) encoded[T] {
 			copy(r.fmap.Row(i), c.fmap.Row(row))
 		}
 	}
-	return m.start(r.feat, r.fmap)
+	return r.feat, r.fmap
 }
+
+// startCached starts the decoder from the cached rows' features.
+func (m *Captioning[T]) startCached(rows []int) encoded[T] { return m.start(m.gather(rows)) }
 
 // forward runs the decoder from e over one caption (ids, <bos> … <eos>)
 // per image and returns the logits and the targets.
@@ -629,8 +651,9 @@ func (m *Captioning[T]) setPhase(pretraining bool, step int) {
 	}
 }
 
-// wordTargets writes into row 1 for each vocabulary word (special tokens
-// aside) that captions use, 0 elsewhere: the pre-training targets.
+// wordTargets writes into row 1 for each vocabulary word that captions use
+// (padding, <bos> and <eos> aside; <unk> counts as a word), 0 elsewhere:
+// the pre-training targets.
 func (m *Captioning[T]) wordTargets(row []T, captions [][]int) {
 	clear(row)
 	for _, c := range captions {
@@ -681,7 +704,7 @@ func (m *Captioning[T]) wordLosses() (model, prior float64, err error) {
 	paths := m.dev.Paths()
 	for lo := 0; lo < len(paths); lo += m.cfg.Train.Batch {
 		hi := min(lo+m.cfg.Train.Batch, len(paths))
-		x, err := m.imagesOf(paths[lo:hi])
+		feat, _, err := m.featuresOf(paths[lo:hi])
 		if err != nil {
 			return 0, 0, err
 		}
@@ -693,7 +716,7 @@ func (m *Captioning[T]) wordLosses() (model, prior float64, err error) {
 				priorSum -= float64(y)*math.Log(p) + (1-float64(y))*math.Log(1-p)
 			}
 		}
-		logits := m.head.Forward(m.cnn.Forward(x, false))
+		logits := m.head.Forward(feat)
 		r.dwords = nn.NewMatLike(r.dwords, hi-lo, V)
 		s, n, err := nn.BinaryCrossEntropy(logits, r.words, r.dwords, 0)
 		if err != nil {
@@ -924,7 +947,15 @@ func captionScores(hyps []string, set *datasets.CaptionSet) (Metrics, error) {
 // dev BLEU-4 of the best constant caption; and with pre-training,
 // words_loss, the head's loss on the dev images, beside words_prior_loss,
 // that of predicting each word's training frequency whatever the image.
+// While the encoder is pre-training it reports only those two.
 func (m *Captioning[T]) Evaluate() (Metrics, error) {
+	if m.pretraining {
+		words, prior, err := m.wordLosses()
+		if err != nil {
+			return nil, err
+		}
+		return Metrics{"words_loss": words, "words_prior_loss": prior}, nil
+	}
 	sum, n, err := m.lossOn(m.dev, m.devIDs)
 	if err != nil {
 		return nil, err
@@ -1083,6 +1114,10 @@ func (m *Captioning[T]) Report(dir string, w io.Writer) error {
 		if _, err := m.Evaluate(); err != nil {
 			return err
 		}
+	}
+	if m.last == nil {
+		fmt.Fprintf(w, "no captions yet: the run stopped while the encoder was pre-training (encoder.pretrain_steps %d)\n", m.cfg.Encoder.PretrainSteps)
+		return nil
 	}
 	var rows []reportRow
 	for i, c := range m.last {

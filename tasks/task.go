@@ -66,6 +66,14 @@ type FileEvaluator interface {
 	EvaluateFile(path string) (Metrics, error)
 }
 
+// Pretrainer is implemented by tasks whose first PretrainSteps training
+// steps train only part of the model (captioning's encoder). Evaluations
+// within them report only what that part learns, so the pipeline neither
+// selects checkpoints nor counts patience by them.
+type Pretrainer interface {
+	PretrainSteps() int
+}
+
 // Reporter is implemented by tasks that, after evaluating, print a text
 // report to w and write artifacts for people to look at (a confusion-matrix
 // picture, an HTML page of captions) into the run folder dir.
