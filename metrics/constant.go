@@ -12,6 +12,9 @@ import (
 // (the baseline a captioner must beat) affordable: every training caption
 // tried on every training image.
 //
+// A ConstantBLEU is not safe for concurrent use: Score caches the summed
+// reference lengths per hypothesis length.
+//
 // It relies on a constant hypothesis's statistics decomposing: for each of
 // its n-grams g occurring k times, the clipped matches summed over the
 // corpus are Σ_items min(k, maxref_i(g)) = Σ_{j=1..k} |{i : maxref_i(g) ≥ j}|,

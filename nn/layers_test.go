@@ -139,6 +139,9 @@ func TestBinaryCrossEntropyGradients(t *testing.T) {
 	if math.Abs(s-want) > 1e-12 {
 		t.Errorf("loss %g, want %g", s, want)
 	}
+	if _, _, err := BinaryCrossEntropy(x, y, NewMat[float64](1, 2), 0); err == nil || !strings.Contains(err.Error(), "dlogits 1×2") {
+		t.Errorf("a short gradient buffer accepted or not named: %v", err)
+	}
 	y.Data[1] = 2
 	if _, _, err := BinaryCrossEntropy(x, y, NewMat[float64](1, 3), 0); err == nil || !strings.Contains(err.Error(), "[0][1]") {
 		t.Errorf("target 2 accepted or not located: %v", err)

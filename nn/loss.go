@@ -84,8 +84,13 @@ func Softmax[T Float](logits []T, temperature float64, probs []float64) {
 // <= 0 means the number of entries. The loss is computed in the stable
 // form max(x,0) − x·y + log(1+e^−|x|).
 func BinaryCrossEntropy[T Float](logits, targets, dlogits Mat[T], divisor float64) (sum float64, count int, err error) {
-	if targets.Rows != logits.Rows || targets.Cols != logits.Cols {
-		return 0, 0, fmt.Errorf("binary cross-entropy: targets %d×%d for logits %d×%d", targets.Rows, targets.Cols, logits.Rows, logits.Cols)
+	for _, m := range []struct {
+		name string
+		m    Mat[T]
+	}{{"targets", targets}, {"dlogits", dlogits}} {
+		if m.m.Rows != logits.Rows || m.m.Cols != logits.Cols {
+			return 0, 0, fmt.Errorf("binary cross-entropy: %s %d×%d for logits %d×%d", m.name, m.m.Rows, m.m.Cols, logits.Rows, logits.Cols)
+		}
 	}
 	count = logits.Rows * logits.Cols
 	if divisor <= 0 {

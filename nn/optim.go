@@ -143,7 +143,10 @@ func (o *optimizer[T]) SetState(params Params[T], st OptimizerState[T]) error {
 		// A checkpoint from before per-parameter counts: every parameter
 		// was updated at every step.
 		o.counts[i] = st.Steps
-		if v, ok := st.Tensors[o.stepKey(p.Name)]; ok && len(v) == 1 {
+		if v, ok := st.Tensors[o.stepKey(p.Name)]; ok {
+			if len(v) != 1 {
+				return fmt.Errorf("optimizer state %q has %d values, want 1", o.stepKey(p.Name), len(v))
+			}
 			o.counts[i] = int(v[0])
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -100,6 +101,15 @@ func TestFrozenParamsAreSkipped(t *testing.T) {
 	p.Frozen = true
 	for range 1000 {
 		opt.Step(Params[float64]{p}, 0.1)
+	}
+	st := opt.State()
+	st.Tensors["adam.step/p"] = []float64{1, 2}
+	if err := opt.SetState(Params[float64]{p}, st); err == nil || !strings.Contains(err.Error(), `"adam.step/p" has 2 values`) {
+		t.Errorf("a malformed update count accepted or not named: %v", err)
+	}
+	st.Tensors["adam.step/p"] = []float64{0}
+	if err := opt.SetState(Params[float64]{p}, st); err != nil {
+		t.Fatal(err)
 	}
 	p.Frozen, p.Grad[0] = false, 2
 	opt.Step(Params[float64]{p}, 0.1)

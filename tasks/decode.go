@@ -1,6 +1,7 @@
 package tasks
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -49,6 +50,9 @@ func decode(st decoding.Stepper, n, bos, eos int, d config.Decode, rng *rand.Ran
 			s, _ := metrics.SentenceBLEU(texts[i], texts[j:j+1], metrics.BLEUOptions{Tokenize: metrics.TokenizeNone})
 			return s.Score
 		})
+		if pick < 0 {
+			return nil, fmt.Errorf("mbr: beam search returned no hypothesis for item %d", k)
+		}
 		out[k] = c[pick]
 	}
 	return out, nil
