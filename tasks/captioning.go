@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -232,6 +233,20 @@ func (m *Captioning[T]) loadData(log io.Writer) error {
 			fmt.Fprintf(log, "captioning: %d of %d %s images unusable, skipped\n", len(rep.Failed), rep.Requested, sp.name)
 		}
 		*sp.set = usable
+		// An image whose captions are all empty once preprocessed (a COCO
+		// caption of ".") can be neither learned from nor scored.
+		var kept []datasets.CaptionedImage
+		for _, im := range usable.Images {
+			if slices.ContainsFunc(im.Captions, func(c string) bool { return len(datasets.PreprocessCaption(c, 0)) > 0 }) {
+				kept = append(kept, im)
+				continue
+			}
+			fmt.Fprintf(log, "captioning: skipped %s image %s: its captions are empty without punctuation\n", sp.name, im.File)
+		}
+		if len(kept) == 0 {
+			return fmt.Errorf("data.path: no %s image has a non-empty caption", sp.name)
+		}
+		usable.Images = kept
 	}
 	m.train, m.dev = train, dev
 	opt := datasets.CaptionOptions{MaxLen: d.Captions.MaxLen, MinFreq: d.Captions.MinFreq}

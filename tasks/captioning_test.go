@@ -551,7 +551,8 @@ func TestCaptioningCOCO(t *testing.T) {
 	}
 	dir := t.TempDir()
 	all, val := filepath.Join(dir, "captions_train.json"), filepath.Join(dir, "captions_val.json")
-	writeCOCO(all, demoSet.Images[:40])
+	blank := datasets.CaptionedImage{File: demoSet.Images[45].File, Captions: []string{".", " , "}}
+	writeCOCO(all, append(append([]datasets.CaptionedImage{}, demoSet.Images[:40]...), blank))
 	writeCOCO(val, demoSet.Images[40:50])
 	for _, tc := range []struct {
 		name       string
@@ -565,7 +566,10 @@ func TestCaptioningCOCO(t *testing.T) {
 			cfg := captioningCfg("gru", "general")
 			cfg.Data.Path, cfg.Data.ValPath, cfg.Data.ValFraction = all, tc.valPath, 0.25
 			cfg.Eval.BLEUSentences = 5
-			m, _ := newCaptioning[float32](t, cfg)
+			m, log := newCaptioning[float32](t, cfg)
+			if !strings.Contains(log, blank.File+": its captions are empty") {
+				t.Errorf("the image with only punctuation for captions was not reported:\n%s", log)
+			}
 			if len(m.train.Images) != tc.train || len(m.dev.Images) != tc.dev {
 				t.Fatalf("%d training and %d dev images, want %d and %d", len(m.train.Images), len(m.dev.Images), tc.train, tc.dev)
 			}
