@@ -10,9 +10,9 @@ import (
 // a Cephes-style single-precision exp (range reduction by ln 2 and a
 // degree-6 polynomial, about 1 ulp) replaces the float64 math.Exp, which is
 // several times slower. The slice functions below run it through package
-// vecmath (sixteen lanes at a time with AVX-512, the same algorithm as
-// exp32 in pure Go elsewhere). float64 models keep math's functions
-// exactly, so the PyTorch parity tests hold to 1e-9.
+// vecmath (sixteen lanes at a time with AVX-512, the same algorithm in pure
+// Go elsewhere). float64 models keep math's functions exactly, so the
+// PyTorch parity tests hold to 1e-9.
 
 // sigmoidSlice sets v[i] = 1/(1+exp(-v[i])).
 func sigmoidSlice[T Float](v []T) {
@@ -37,36 +37,6 @@ func tanhSlice[T Float](dst, src []T) {
 			d[i] = math.Tanh(a)
 		}
 	}
-}
-
-// exp32 is e^x in single precision, one element at a time (vecmath.Exp32
-// is the slice form). Inputs beyond float32's range saturate to 0 and +Inf
-// as math.Exp would; NaN stays NaN.
-func exp32(x float32) float32 {
-	const (
-		maxArg = 88.72283
-		minArg = -103.97208
-		log2e  = 1.44269504088896341
-		c1     = 0.693359375
-		c2     = -2.12194440e-4
-	)
-	switch {
-	case x != x:
-		return x
-	case x > maxArg:
-		return float32(math.Inf(1))
-	case x < minArg:
-		return 0
-	}
-	n := float32(math.Floor(float64(x*log2e + 0.5)))
-	r := x - n*c1 - n*c2
-	p := ((((1.9875691500e-4*r+1.3981999507e-3)*r+8.3334519073e-3)*r+4.1665795894e-2)*r+1.6666665459e-1)*r + 5.0000001201e-1
-	p = p*r*r + r + 1
-	// Scale by 2^n in two halves so that n down to -149 (subnormals) and up
-	// to 128 stays exact without overflowing the exponent field.
-	k := int32(n)
-	h := k / 2
-	return p * math.Float32frombits(uint32(h+127)<<23) * math.Float32frombits(uint32(k-h+127)<<23)
 }
 
 // Tanh sets dst[i] = tanh(src[i]) (dst and src may be the same slice), with

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/seqtask/seqtask/vecmath"
 	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/blas/blas64"
 )
@@ -465,9 +466,7 @@ func softmaxPrefix[T Float](row []T, n int) {
 	}
 	switch f := any(x).(type) {
 	case []float32:
-		for i, v := range f {
-			f[i] = exp32(v)
-		}
+		vecmath.Exp32(f, f)
 	case []float64:
 		for i, v := range f {
 			f[i] = math.Exp(v)
