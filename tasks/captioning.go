@@ -384,11 +384,16 @@ func (m *Captioning[T]) putImage(dst []T, t *datasets.ImageTensor) {
 	}
 }
 
+// imageBatch returns the reused input buffer shaped for n images.
+func (m *Captioning[T]) imageBatch(n int) nn.Mat[T] {
+	size := m.cfg.Data.ImageSize
+	m.run.imageBuf = nn.NewMatLike(m.run.imageBuf, n, m.channels()*size*size)
+	return m.run.imageBuf
+}
+
 // imagesOf loads the evaluation tensors of paths into rows of x.
 func (m *Captioning[T]) imagesOf(paths []string) (nn.Mat[T], error) {
-	size := m.cfg.Data.ImageSize
-	x := nn.NewMatLike(m.run.imageBuf, len(paths), m.channels()*size*size)
-	m.run.imageBuf = x
+	x := m.imageBatch(len(paths))
 	for i, p := range paths {
 		t, err := m.loader.Load(p)
 		if err != nil {
@@ -416,7 +421,7 @@ func (m *Captioning[T]) encode(x nn.Mat[T], train bool) encoded[T] {
 func (m *Captioning[T]) start(feat, fmap nn.Mat[T]) encoded[T] {
 	r := &m.run
 	B, L, H := feat.Rows, m.cfg.Decoder.Layers, m.cfg.Decoder.Hidden
-	bridged := func(l *nn.Linear[T], out, states nn.Mat[T]) (nn.Mat[T], nn.Mat[T]) {
+	bridged := func(l *nn.Linear[T], states nn.Mat[T]) (nn.Mat[T], nn.Mat[T]) {
 		y := l.Forward(feat)
 		nn.Tanh(y.Data[:B*H], y.Data[:B*H])
 		states = nn.NewMatLike(states, L*B, H)
@@ -426,10 +431,10 @@ func (m *Captioning[T]) start(feat, fmap nn.Mat[T]) encoded[T] {
 		return y, states
 	}
 	var e encoded[T]
-	r.h, r.h0 = bridged(m.bridge, r.h, r.h0)
+	r.h, r.h0 = bridged(m.bridge, r.h0)
 	e.h0 = r.h0
 	if m.bridgeC != nil {
-		r.c, r.c0 = bridged(m.bridgeC, r.c, r.c0)
+		r.c, r.c0 = bridged(m.bridgeC, r.c0)
 		e.c0 = r.c0
 	}
 	if m.dec.Attends() {
@@ -580,10 +585,8 @@ func (m *Captioning[T]) teacherForcing(step int) float64 { return teacherForcing
 // resumed run is identical to an uninterrupted one. It returns the images,
 // their indices and the captions.
 func (m *Captioning[T]) sampleBatch(rng *rand.Rand) (nn.Mat[T], []int, [][]int, error) {
-	size := m.cfg.Data.ImageSize
 	n := m.cfg.Train.Batch
-	x := nn.NewMatLike(m.run.imageBuf, n, m.channels()*size*size)
-	m.run.imageBuf = x
+	x := m.imageBatch(n)
 	imgs, seqs := make([]int, n), make([][]int, n)
 	for i := range seqs {
 		img := rng.IntN(len(m.train.Images))
@@ -767,7 +770,6 @@ func (m *Captioning[T]) buildCache() error {
 			views = append(views, view{path: p, mirror: true})
 		}
 	}
-	size := m.cfg.Data.ImageSize
 	c.feat = nn.NewMat[T](len(views), m.cnn.OutSize())
 	if m.dec.Attends() {
 		c.fmap = nn.NewMat[T](len(views), m.cnn.FeatureShape().Size())
@@ -775,8 +777,7 @@ func (m *Captioning[T]) buildCache() error {
 	batch := max(m.cfg.Train.Batch, 64)
 	for lo := 0; lo < len(views); lo += batch {
 		part := views[lo:min(lo+batch, len(views))]
-		x := nn.NewMatLike(m.run.imageBuf, len(part), m.channels()*size*size)
-		m.run.imageBuf = x
+		x := m.imageBatch(len(part))
 		for i, v := range part {
 			t, err := m.loader.Load(v.path)
 			if err != nil {
