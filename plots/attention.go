@@ -49,5 +49,5 @@ func Attention(path, title string, source, output []string, weights [][]float64)
 	p.Y.Min, p.Y.Max = -0.5, float64(rows)-0.5
 	w := vg.Length(0.5*float64(len(source))+2) * vg.Inch
 	h := vg.Length(0.4*float64(rows)+2) * vg.Inch
-	return p.Save(w, h, path)
+	return save(p, w, h, path)
 }

@@ -87,7 +87,7 @@ func Confusion(path, title string, labels []string, counts [][]int) error {
 	p.X.Min, p.X.Max = -0.5, float64(n)-0.5
 	p.Y.Min, p.Y.Max = -0.5, float64(n)-0.5
 	side := vg.Length(1.2*float64(n)+2) * vg.Inch
-	return p.Save(side, side, path)
+	return save(p, side, side, path)
 }
 
 type reversedPalette struct{ c []color.Color }

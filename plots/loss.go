@@ -55,7 +55,7 @@ func LossCurve(path, title string, trainLoss, valLoss []Point) error {
 		p.Legend.Add("validation", l, pts)
 	}
 	p.Legend.Top = true
-	return p.Save(7*vg.Inch, 4*vg.Inch, path)
+	return save(p, 7*vg.Inch, 4*vg.Inch, path)
 }
 
 // MetricCurve draws a validation score (BLEU, accuracy) against the step
@@ -97,5 +97,5 @@ func MetricCurve(path, title, metric string, points []Point, baseline float64) e
 	// doubling), which also leaves the legend room at the bottom.
 	p.Y.Min = min(p.Y.Min, 0)
 	p.Legend.Top, p.Legend.Left = false, false
-	return p.Save(7*vg.Inch, 4*vg.Inch, path)
+	return save(p, 7*vg.Inch, 4*vg.Inch, path)
 }
