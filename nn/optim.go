@@ -125,15 +125,26 @@ func (o *optimizer[T]) State() OptimizerState[T] {
 }
 
 func (o *optimizer[T]) SetState(params Params[T], st OptimizerState[T]) error {
+	if st.Steps < 0 {
+		return fmt.Errorf("optimizer state: %d steps", st.Steps)
+	}
+	expected := make(map[string]bool, len(st.Tensors))
 	for slot, vecs := range o.slots {
 		for i, p := range params {
 			key := o.kind + "." + slot + "/" + p.Name
+			expected[key] = true
 			v, ok := st.Tensors[key]
 			if !ok {
 				return fmt.Errorf("optimizer state has no %q", key)
 			}
 			if len(v) != len(vecs[i]) {
 				return fmt.Errorf("optimizer state %q has %d values, want %d", key, len(v), len(vecs[i]))
+			}
+			for j, x := range v {
+				// Adam divides by the square root of its second moment.
+				if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) || (slot == "v" && x < 0) {
+					return fmt.Errorf("optimizer state %q: value %d is %v", key, j, x)
+				}
 			}
 			copy(vecs[i], v)
 		}
@@ -143,11 +154,23 @@ func (o *optimizer[T]) SetState(params Params[T], st OptimizerState[T]) error {
 		// A checkpoint from before per-parameter counts: every parameter
 		// was updated at every step.
 		o.counts[i] = st.Steps
-		if v, ok := st.Tensors[o.stepKey(p.Name)]; ok {
-			if len(v) != 1 {
-				return fmt.Errorf("optimizer state %q has %d values, want 1", o.stepKey(p.Name), len(v))
-			}
-			o.counts[i] = int(v[0])
+		key := o.stepKey(p.Name)
+		v, ok := st.Tensors[key]
+		if !ok {
+			continue
+		}
+		expected[key] = true
+		if len(v) != 1 {
+			return fmt.Errorf("optimizer state %q has %d values, want 1", key, len(v))
+		}
+		if n := float64(v[0]); n != math.Trunc(n) || n < 0 || n > float64(st.Steps) {
+			return fmt.Errorf("optimizer state %q: %v updates, want a whole number in 0..%d (the optimizer's steps)", key, v[0], st.Steps)
+		}
+		o.counts[i] = int(v[0])
+	}
+	for key := range st.Tensors {
+		if !expected[key] {
+			return fmt.Errorf("optimizer state %q belongs to no parameter of this model (is the checkpoint from another config or optimizer?)", key)
 		}
 	}
 	return nil

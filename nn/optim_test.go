@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"maps"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -207,5 +208,46 @@ func TestAdamParallelEqualsSerial(t *testing.T) {
 		if serial[i] != parallel[i] {
 			t.Fatalf("element %d: %v on one core, %v on two", i, serial[i], parallel[i])
 		}
+	}
+}
+
+// TestOptimizerStateRejectsBadState: a checkpoint's optimizer state is
+// checked tensor by tensor before any of it is used, and each problem names
+// the tensor.
+func TestOptimizerStateRejectsBadState(t *testing.T) {
+	p := NewParam[float64]("p", 2)
+	good := func() OptimizerState[float64] {
+		opt, _ := NewOptimizer(OptimizerConfig{Kind: "adam"}, Params[float64]{p})
+		p.Grad[0] = 1
+		opt.Step(Params[float64]{p}, 0.1)
+		st := opt.State()
+		st.Tensors = maps.Clone(st.Tensors)
+		return st
+	}
+	for _, tc := range []struct {
+		name  string
+		spoil func(*OptimizerState[float64])
+		want  string
+	}{
+		{"negative steps", func(s *OptimizerState[float64]) { s.Steps = -1 }, "-1 steps"},
+		{"missing slot", func(s *OptimizerState[float64]) { delete(s.Tensors, "adam.m/p") }, `no "adam.m/p"`},
+		{"short slot", func(s *OptimizerState[float64]) { s.Tensors["adam.m/p"] = []float64{1} }, `"adam.m/p" has 1 values, want 2`},
+		{"NaN moment", func(s *OptimizerState[float64]) { s.Tensors["adam.m/p"] = []float64{0, math.NaN()} }, `"adam.m/p": value 1 is NaN`},
+		{"negative second moment", func(s *OptimizerState[float64]) { s.Tensors["adam.v/p"] = []float64{-1, 0} }, `"adam.v/p": value 0 is -1`},
+		{"fractional count", func(s *OptimizerState[float64]) { s.Tensors["adam.step/p"] = []float64{0.5} }, "0.5 updates"},
+		{"count above steps", func(s *OptimizerState[float64]) { s.Tensors["adam.step/p"] = []float64{7} }, "7 updates"},
+		{"foreign tensor", func(s *OptimizerState[float64]) { s.Tensors["adam.m/q"] = []float64{0} }, `"adam.m/q" belongs to no parameter`},
+		{"other optimizer", func(s *OptimizerState[float64]) { s.Tensors["sgd.momentum/p"] = []float64{0, 0} }, `"sgd.momentum/p" belongs to no parameter`},
+	} {
+		st := good()
+		tc.spoil(&st)
+		opt, _ := NewOptimizer(OptimizerConfig{Kind: "adam"}, Params[float64]{p})
+		if err := opt.SetState(Params[float64]{p}, st); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error containing %q", tc.name, err, tc.want)
+		}
+	}
+	opt, _ := NewOptimizer(OptimizerConfig{Kind: "adam"}, Params[float64]{p})
+	if err := opt.SetState(Params[float64]{p}, good()); err != nil {
+		t.Errorf("a good state was refused: %v", err)
 	}
 }
