@@ -2,16 +2,18 @@ package pipeline
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/nlpodyssey/safetensors"
 
+	"github.com/seqtask/seqtask/internal/atomicfile"
 	"github.com/seqtask/seqtask/nn"
 )
 
@@ -104,55 +106,34 @@ func fromTensor[T nn.Float](name string, tv safetensors.TensorView, dst []T) err
 	return nil
 }
 
-// writeSafetensors writes tensors and metadata to path atomically: a
-// temporary file in the same folder, fsync, rename, fsync of the folder.
-// A crash leaves either the old file or the new one, never half of one.
+// writeSafetensors writes tensors and metadata to path atomically
+// (package atomicfile): a crash leaves either the old file or the new one,
+// never half of one.
 func writeSafetensors(path string, tensors map[string]tensor, meta map[string]string) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	fail := func(err error) error {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := safetensors.SerializeToWriter(tensors, meta, f); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		return fail(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.Write(path, 0o644, func(w io.Writer) error {
+		return safetensors.SerializeToWriter(tensors, meta, w)
+	})
 }
 
-// readSafetensors returns a file's tensors and its header metadata.
+// readSafetensors returns a file's tensors and its header metadata. The
+// file must be a regular file: reading /dev/zero or a FIFO would never end.
 func readSafetensors(path string) (safetensors.SafeTensors, map[string]string, error) {
-	b, err := os.ReadFile(path)
+	fi, err := os.Stat(path)
 	if err != nil {
 		return safetensors.SafeTensors{}, nil, err
 	}
-	_, header, err := safetensors.ReadMetadata(b)
+	if !fi.Mode().IsRegular() {
+		return safetensors.SafeTensors{}, nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return safetensors.SafeTensors{}, nil, fmt.Errorf("%s: not a valid safetensors file: %w", path, err)
+		return safetensors.SafeTensors{}, nil, err
 	}
 	st, err := safetensors.Deserialize(b)
 	if err != nil {
 		return st, nil, fmt.Errorf("%s: not a valid safetensors file: %w", path, err)
 	}
+	_, header, _ := safetensors.ReadMetadata(b) // Deserialize read it without error
 	return st, header.Metadata(), nil
 }
 
@@ -169,7 +150,7 @@ func (c *checkpoint[T]) save(path string) error {
 		"format":      "pt",
 		metaStep:      strconv.Itoa(c.Step),
 		metaOptSteps:  strconv.Itoa(c.Optim.Steps),
-		metaRNG:       fmt.Sprintf("%x", c.RNG),
+		metaRNG:       hex.EncodeToString(c.RNG),
 		metaConfig:    string(c.Config),
 		metaBest:      strconv.FormatFloat(c.Best, 'g', -1, 64),
 		metaBadEvals:  strconv.Itoa(c.BadEvals),
@@ -184,9 +165,16 @@ func (c *checkpoint[T]) save(path string) error {
 
 // readCheckpointMeta returns a checkpoint's metadata (config, task meta)
 // without touching its tensors, so the task can be built before loading.
+// A file without a stored config is not a checkpoint (an export, say).
 func readCheckpointMeta(path string) (map[string]string, error) {
 	_, meta, err := readSafetensors(path)
-	return meta, err
+	if err != nil {
+		return nil, err
+	}
+	if meta[metaConfig] == "" {
+		return nil, fmt.Errorf("%s: not a seqtask checkpoint: its metadata holds no %s (an exported weights file cannot be resumed or evaluated; use it with train.init_from)", path, metaConfig)
+	}
+	return meta, nil
 }
 
 // taskMeta extracts the task's own entries from checkpoint metadata.
@@ -200,54 +188,77 @@ func taskMeta(meta map[string]string) map[string]string {
 	return out
 }
 
-// loadCheckpoint fills c.Params (which must be built already) and the rest
-// of c from the file at path.
+// load fills c.Params and c.Buffers (which must be built already) and the
+// rest of c from the checkpoint at path, after checking all of it: every
+// tensor's type, rank and shape against the model, every value finite, the
+// optimizer state's shapes, and the metadata's numbers. A problem is an
+// error naming the file and the tensor or metadata key.
 func (c *checkpoint[T]) load(path string) error {
 	st, meta, err := readSafetensors(path)
 	if err != nil {
 		return err
 	}
-	if err := loadParams(st, append(append(nn.Params[T]{}, c.Params...), c.Buffers...), path); err != nil {
-		return err
+	model := append(append(nn.Params[T]{}, c.Params...), c.Buffers...)
+	known := make(map[string]bool, len(model))
+	for _, p := range model {
+		known[p.Name] = true
 	}
 	c.Optim.Tensors = map[string][]T{}
 	for _, name := range st.Names() {
-		key, ok := strings.CutPrefix(name, optimPrefix)
-		if !ok {
-			continue
-		}
 		tv, _ := st.Tensor(name)
-		v := make([]T, tv.Shape()[0])
-		if err := fromTensor(name, tv, v); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+		key, isOptim := strings.CutPrefix(name, optimPrefix)
+		switch {
+		case isOptim:
+			if len(tv.Shape()) != 1 {
+				return fmt.Errorf("%s: tensor %q has shape %v; optimizer state is one vector per slot", path, name, tv.Shape())
+			}
+			v := make([]T, tv.Shape()[0])
+			if err := fromTensor(name, tv, v); err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			c.Optim.Tensors[key] = v
+		case !known[name]:
+			return fmt.Errorf("%s: tensor %q is not part of this model (was the file written for another config?)", path, name)
 		}
-		c.Optim.Tensors[key] = v
 	}
-	ints := map[string]*int{metaStep: &c.Step, metaOptSteps: &c.Optim.Steps, metaBadEvals: &c.BadEvals}
-	for k, dst := range ints {
-		if *dst, err = strconv.Atoi(meta[k]); err != nil {
-			return fmt.Errorf("%s: metadata %s: %w", path, k, err)
+	if err := loadParams(st, model, path); err != nil {
+		return err
+	}
+	ints := []struct {
+		key string
+		dst *int
+	}{{metaStep, &c.Step}, {metaOptSteps, &c.Optim.Steps}, {metaBadEvals, &c.BadEvals}}
+	for _, k := range ints {
+		n, err := strconv.Atoi(meta[k.key])
+		if err != nil || n < 0 {
+			return fmt.Errorf("%s: metadata %s is %q, want a whole number ≥ 0", path, k.key, meta[k.key])
 		}
+		*k.dst = n
 	}
-	if c.Best, err = strconv.ParseFloat(meta[metaBest], 64); err != nil {
-		return fmt.Errorf("%s: metadata %s: %w", path, metaBest, err)
+	if c.Best, err = strconv.ParseFloat(meta[metaBest], 64); err != nil || math.IsNaN(c.Best) {
+		return fmt.Errorf("%s: metadata %s is %q, want a number", path, metaBest, meta[metaBest])
 	}
 	secs, err := strconv.ParseFloat(meta[metaElapsed], 64)
-	if err != nil {
-		return fmt.Errorf("%s: metadata %s: %w", path, metaElapsed, err)
+	if err != nil || secs < 0 || math.IsInf(secs, 0) || math.IsNaN(secs) {
+		return fmt.Errorf("%s: metadata %s is %q, want seconds ≥ 0", path, metaElapsed, meta[metaElapsed])
 	}
 	c.Elapsed = time.Duration(secs * float64(time.Second))
-	if _, err := fmt.Sscanf(meta[metaRNG], "%x", &c.RNG); err != nil {
-		return fmt.Errorf("%s: metadata %s: %w", path, metaRNG, err)
+	if c.RNG, err = hex.DecodeString(meta[metaRNG]); err != nil || len(c.RNG) == 0 {
+		return fmt.Errorf("%s: metadata %s is not the hex of a generator state", path, metaRNG)
+	}
+	if p := meta[metaPrecision]; p != "float32" && p != "float64" {
+		return fmt.Errorf("%s: metadata %s is %q, want float32 or float64", path, metaPrecision, p)
 	}
 	c.Config = []byte(meta[metaConfig])
 	c.TaskMeta = taskMeta(meta)
 	return nil
 }
 
-// loadParams copies every parameter from st; a missing tensor or a shape
-// mismatch is an error naming it, since a partial load would train or
-// predict with random weights without saying so.
+// loadParams copies every parameter from st; a missing tensor, a shape
+// mismatch or a non-finite value is an error naming it, since a partial or
+// poisoned load would train or predict with garbage without saying so.
+// Tensors of st that params do not name are left alone (train.init_from may
+// take the part of a model that fits).
 func loadParams[T nn.Float](st safetensors.SafeTensors, params nn.Params[T], path string) error {
 	for _, p := range params {
 		tv, ok := st.Tensor(p.Name)
@@ -259,6 +270,11 @@ func loadParams[T nn.Float](st safetensors.SafeTensors, params nn.Params[T], pat
 		}
 		if err := fromTensor(p.Name, tv, p.Value); err != nil {
 			return fmt.Errorf("%s: %w", path, err)
+		}
+		for i, v := range p.Value {
+			if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
+				return fmt.Errorf("%s: tensor %q: value %d is %v", path, p.Name, i, f)
+			}
 		}
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/seqtask/seqtask/internal/atomicfile"
 	"github.com/seqtask/seqtask/plots"
 )
 
@@ -51,7 +52,10 @@ func openMetricsLog(path string, keep int) (*metricsLog, []record, error) {
 			buf.Write(sc.Bytes())
 			buf.WriteByte('\n')
 		}
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		if err := sc.Err(); err != nil {
+			return nil, nil, fmt.Errorf("read %s: %w", path, err)
+		}
+		if err := atomicfile.WriteFile(path, buf.Bytes(), 0o644); err != nil {
 			return nil, nil, fmt.Errorf("rewrite %s: %w", path, err)
 		}
 	}

@@ -22,7 +22,11 @@ import (
 
 func runOpts(t *testing.T, dir string, mode string, sets ...string) Options {
 	t.Helper()
-	return Options{Config: "testdata/tiny.yaml", Mode: mode, RunDir: dir, Sets: sets, Stdout: io.Discard, Stderr: io.Discard}
+	o := Options{Config: "testdata/tiny.yaml", Mode: mode, RunDir: dir, Sets: sets, Stdout: io.Discard, Stderr: io.Discard}
+	if mode != "train" {
+		o.Config = "" // the run folder's checkpoint holds the config
+	}
+	return o
 }
 
 func readRecords(t *testing.T, dir string) []record {
@@ -291,7 +295,8 @@ func TestCheckpointRejectsMismatch(t *testing.T) {
 		params nn.Params[float32]
 		want   string
 	}{
-		{"missing tensor", nn.Params[float32]{nn.NewParam[float32]("b", 2, 3)}, `no tensor "b"`},
+		{"missing tensor", nn.Params[float32]{nn.NewParam[float32]("a", 2, 3), nn.NewParam[float32]("b", 2, 3)}, `no tensor "b"`},
+		{"foreign tensor", nn.Params[float32]{nn.NewParam[float32]("b", 2, 3)}, `tensor "a" is not part of this model`},
 		{"wrong shape", nn.Params[float32]{nn.NewParam[float32]("a", 3, 2)}, "shape [2 3]"},
 	} {
 		c := checkpoint[float32]{Params: tc.params}
@@ -318,7 +323,7 @@ func TestRunUsageErrors(t *testing.T) {
 	}{
 		{"no config", Options{Mode: "train"}, "-config"},
 		{"bad mode", Options{Config: "testdata/tiny.yaml", Mode: "dance"}, "unknown -mode"},
-		{"predict before training", Options{Config: "testdata/tiny.yaml", Mode: "predict", RunDir: t.TempDir()}, "no checkpoint"},
+		{"predict before training", Options{Mode: "predict", RunDir: t.TempDir()}, "no checkpoint"},
 		{"config typo", Options{Config: "testdata/tiny.yaml", Sets: []string{"trian.steps=3"}}, "did you mean train"},
 		{"unknown selection metric", Options{Config: "testdata/tiny.yaml", RunDir: t.TempDir(), Sets: []string{"eval.select=bleu"}}, "eval.select"},
 	} {

@@ -32,6 +32,10 @@ type Options struct {
 	Resume string   // run folder of an interrupted run to continue (train)
 	Output string   // export: the safetensors file to write
 
+	// Overwrite lets training replace a run already in the run folder;
+	// without it, training into a folder that holds a run is refused.
+	Overwrite bool
+
 	// Prediction settings; nil leaves the config's value.
 	Prime       *string
 	Length      *int
@@ -53,7 +57,8 @@ func (e *UsageError) Error() string { return e.Msg }
 // IsUsage reports whether err is a usage or configuration error.
 func IsUsage(err error) bool {
 	var u *UsageError
-	return errors.As(err, &u) || config.IsConfigError(err)
+	var busy *RunFolderInUseError
+	return errors.As(err, &u) || errors.As(err, &busy) || config.IsConfigError(err)
 }
 
 // Checkpoint file names inside a run folder.
@@ -90,48 +95,44 @@ func Run(ctx context.Context, opts Options) error {
 	return runIn[float32](ctx, opts, cfg, runDir, ckptMeta)
 }
 
-// resolve finds the config and run folder. Training reads the config file
-// (or, with -resume, the run folder's copy); eval, predict and export read
-// the config stored in the run folder's checkpoint, so that they rebuild
-// exactly the trained model. -set applies in every case.
+// resolve finds the config and run folder, refusing combinations of flags
+// that would otherwise be silently ignored. Training reads the config file;
+// -resume reads the run folder's own (its last checkpoint's, or config.yaml
+// when the run stopped before its first checkpoint); eval, predict and
+// export read the config stored in the run's checkpoint, so that they
+// rebuild exactly the trained model. -set applies in every case.
 func resolve(opts Options) (*config.Config, string, map[string]string, error) {
-	runDir := opts.RunDir
 	if opts.Resume != "" {
-		if opts.Mode != "train" {
-			return nil, "", nil, &UsageError{"-resume continues training; use -run to name the folder for -mode " + opts.Mode}
-		}
-		runDir = opts.Resume
+		return resolveResume(opts)
 	}
-	if runDir == "" {
-		if opts.Config == "" {
-			return nil, "", nil, &UsageError{"give -config FILE (or -run/-resume DIR)"}
-		}
-		runDir = filepath.Join("runs", strings.TrimSuffix(filepath.Base(opts.Config), filepath.Ext(opts.Config)))
+	if opts.Overwrite && opts.Mode != "train" {
+		return nil, "", nil, &UsageError{"-overwrite replaces a run when training; -mode " + opts.Mode + " writes no run"}
 	}
-	if opts.Mode == "train" && opts.Resume == "" {
+	fromConfig := opts.Mode == "train" || (opts.Mode == "summary" && opts.RunDir == "")
+	if fromConfig {
 		if opts.Config == "" {
-			return nil, "", nil, &UsageError{"training needs -config FILE"}
+			return nil, "", nil, &UsageError{"give -config FILE (or, for eval, predict, export and summary, -run DIR)"}
 		}
 		cfg, err := config.Load(opts.Config, opts.Sets)
-		return cfg, runDir, nil, err
+		return cfg, defaultRunDir(opts), nil, err
 	}
-	if opts.Mode == "summary" && opts.Config != "" {
-		cfg, err := config.Load(opts.Config, opts.Sets)
-		return cfg, runDir, nil, err
+	if opts.Config != "" && opts.RunDir != "" {
+		return nil, "", nil, &UsageError{fmt.Sprintf("-mode %s reads the config stored in the run folder: give -run %s or -config %s (which names runs/%s), not both",
+			opts.Mode, opts.RunDir, opts.Config, configName(opts.Config))}
 	}
-	name := bestCheckpoint
-	if opts.Resume != "" {
-		name = lastCheckpoint
+	if opts.Config == "" && opts.RunDir == "" {
+		return nil, "", nil, &UsageError{fmt.Sprintf("-mode %s needs the run: give -run DIR (or -config FILE for runs/<config name>)", opts.Mode)}
 	}
-	path := filepath.Join(runDir, name)
-	if _, err := os.Stat(path); err != nil && name == bestCheckpoint {
+	runDir := defaultRunDir(opts)
+	path := filepath.Join(runDir, bestCheckpoint)
+	if _, err := os.Stat(path); err != nil {
 		path = filepath.Join(runDir, lastCheckpoint) // evaluated never yet: fall back to the latest weights
 	}
 	meta, err := readCheckpointMeta(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, "", nil, &UsageError{fmt.Sprintf("no checkpoint in %s: train first (runner -config FILE) or name the run folder with -run", runDir)}
+	}
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, "", nil, &UsageError{fmt.Sprintf("no checkpoint in %s: train first (runner -config FILE) or name the run folder with -run", runDir)}
-		}
 		return nil, "", nil, err
 	}
 	cfg, err := config.Parse([]byte(meta[metaConfig]), path+" (stored config)", opts.Sets)
@@ -140,6 +141,57 @@ func resolve(opts Options) (*config.Config, string, map[string]string, error) {
 	}
 	meta["seqtask.path"] = path
 	return cfg, runDir, meta, nil
+}
+
+// resolveResume resolves -resume DIR: the run continues with its own
+// config, so -config and another -run are mistakes, not choices.
+func resolveResume(opts Options) (*config.Config, string, map[string]string, error) {
+	dir := opts.Resume
+	switch {
+	case opts.Mode != "train":
+		return nil, "", nil, &UsageError{"-resume continues training; use -run to name the folder for -mode " + opts.Mode}
+	case opts.RunDir != "" && filepath.Clean(opts.RunDir) != filepath.Clean(dir):
+		return nil, "", nil, &UsageError{fmt.Sprintf("-resume %s -run %s: a run resumes in its own folder; give one of them", dir, opts.RunDir)}
+	case opts.Config != "":
+		return nil, "", nil, &UsageError{fmt.Sprintf("-resume %s continues with the run's own config (%s); leave out -config and change keys with -set",
+			dir, filepath.Join(dir, "config.yaml"))}
+	case opts.Overwrite:
+		return nil, "", nil, &UsageError{"-resume continues a run and -overwrite replaces it: give one of them"}
+	}
+	path := filepath.Join(dir, lastCheckpoint)
+	meta, err := readCheckpointMeta(path)
+	if errors.Is(err, os.ErrNotExist) {
+		// Stopped before its first checkpoint: start over from its config.
+		yamlPath := filepath.Join(dir, "config.yaml")
+		if _, serr := os.Stat(yamlPath); serr != nil {
+			return nil, "", nil, &UsageError{fmt.Sprintf("nothing to resume in %s: it holds no %s and no config.yaml", dir, lastCheckpoint)}
+		}
+		cfg, err := config.Load(yamlPath, opts.Sets)
+		return cfg, dir, nil, err
+	}
+	if err != nil {
+		return nil, "", nil, err
+	}
+	cfg, err := config.Parse([]byte(meta[metaConfig]), path+" (stored config)", opts.Sets)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	meta["seqtask.path"] = path
+	return cfg, dir, meta, nil
+}
+
+// configName is a config file's name without folder and extension: the
+// default run folder is runs/<configName>.
+func configName(path string) string {
+	return strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+}
+
+// defaultRunDir is -run, or else runs/<config name>.
+func defaultRunDir(opts Options) string {
+	if opts.RunDir != "" {
+		return opts.RunDir
+	}
+	return filepath.Join("runs", configName(opts.Config))
 }
 
 func contains(list []string, s string) bool {
@@ -232,6 +284,9 @@ func runIn[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 	case "export":
 		if opts.Output == "" {
 			return &UsageError{"-mode export needs -out FILE.safetensors"}
+		}
+		if fi, err := os.Stat(opts.Output); err == nil && (!fi.Mode().IsRegular() || inRunFolder(opts.Output)) {
+			return &UsageError{fmt.Sprintf("-out %s: will not write over a file of a run folder (or a non-regular file); name a new file", opts.Output)}
 		}
 		if err := exportWeights(opts.Output, params); err != nil {
 			return err

@@ -10,20 +10,24 @@ import (
 	"time"
 
 	"github.com/seqtask/seqtask/config"
+	"github.com/seqtask/seqtask/internal/atomicfile"
 	"github.com/seqtask/seqtask/nn"
 	"github.com/seqtask/seqtask/tasks"
 )
 
-// ErrNonFinite reports a NaN or infinite loss or gradient, which stops
-// training rather than letting it write garbage weights.
-var ErrNonFinite = errors.New("non-finite loss")
+// ErrNonFinite reports a NaN or infinite loss, gradient or validation
+// metric, which stops training rather than letting it write garbage
+// weights.
+var ErrNonFinite = errors.New("training diverged")
 
 // train runs the optimisation loop for task, writing the run folder.
 func train[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, runDir string, task tasks.Task[T]) error {
-	if err := os.MkdirAll(runDir, 0o755); err != nil {
-		return fmt.Errorf("run folder: %w", err)
-	}
 	out := newProgress(opts.Stderr)
+	lock, err := prepareRunFolder(runDir, opts.Resume != "", opts.Overwrite, out.note)
+	if err != nil {
+		return err
+	}
+	defer lock.release()
 	params := task.Params()
 	if _, err := params.ByName(); err != nil {
 		return err
@@ -43,7 +47,12 @@ func train[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 	}
 	ck := checkpoint[T]{Params: params, Buffers: task.Buffers(), Config: resolved, TaskMeta: task.Meta(), Best: math.Inf(1)}
 	lastPath, bestPath := filepath.Join(runDir, lastCheckpoint), filepath.Join(runDir, bestCheckpoint)
-	if opts.Resume != "" {
+	_, statErr := os.Stat(lastPath)
+	resuming := opts.Resume != "" && statErr == nil
+	if opts.Resume != "" && !resuming {
+		out.note("%s stopped before its first checkpoint: training it from step 0 with its config.yaml", runDir)
+	}
+	if resuming {
 		if err := ck.load(lastPath); err != nil {
 			return fmt.Errorf("resume: %w", err)
 		}
@@ -61,7 +70,7 @@ func train[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 		}
 		out.note("initialised weights from %s", cfg.Train.InitFrom)
 	}
-	if err := os.WriteFile(filepath.Join(runDir, "config.yaml"), resolved, 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(runDir, "config.yaml"), resolved, 0o644); err != nil {
 		return err
 	}
 	mlog, history, err := openMetricsLog(filepath.Join(runDir, "metrics.jsonl"), ck.Step)
@@ -75,6 +84,10 @@ func train[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 	}
 	defer samples.Close()
 
+	lastGood := "none was written yet" // for the message that stops a diverged run
+	if resuming {
+		lastGood = fmt.Sprintf("%s (step %d)", lastPath, ck.Step)
+	}
 	save := func(path string) error {
 		ck.Optim = opt.State()
 		b, err := pcg.MarshalBinary()
@@ -82,7 +95,17 @@ func train[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 			return err
 		}
 		ck.RNG = b
-		return ck.save(path)
+		if err := ck.save(path); err != nil {
+			return err
+		}
+		if path == lastPath {
+			lastGood = fmt.Sprintf("%s (step %d)", lastPath, ck.Step)
+		}
+		return nil
+	}
+	diverged := func(step int, what string) error {
+		return fmt.Errorf("step %d: %w (%s): training stopped; the last good checkpoint is %s; lower train.optimizer.lr or set train.clip",
+			step, ErrNonFinite, what, lastGood)
 	}
 	start := time.Now()
 	prior := ck.Elapsed
@@ -100,6 +123,11 @@ func train[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 		m, err := task.Evaluate()
 		if err != nil {
 			return false, fmt.Errorf("evaluate at step %d: %w", step, err)
+		}
+		for _, k := range m.Keys() {
+			if v := m[k]; math.IsNaN(v) || math.IsInf(v, 0) {
+				return false, diverged(step, fmt.Sprintf("validation %s %v", k, v))
+			}
 		}
 		pretraining := step > 0 && step <= pretrainSteps
 		r := record{Step: step, Split: "val", Loss: m["loss"], Elapsed: elapsed().Seconds(), Metrics: m}
@@ -181,8 +209,7 @@ func train[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 		loss := sum / float64(max(n, 1))
 		norm := params.ClipGradNorm(tc.Clip)
 		if math.IsNaN(loss) || math.IsInf(loss, 0) || math.IsNaN(norm) || math.IsInf(norm, 0) {
-			return fmt.Errorf("step %d: %w (loss %v, gradient norm %v): training stopped; the last good checkpoint is %s (step %d); lower train.optimizer.lr or set train.clip",
-				step+1, ErrNonFinite, loss, norm, lastPath, ck.Step)
+			return diverged(step+1, fmt.Sprintf("loss %v, gradient norm %v", loss, norm))
 		}
 		lr := sched.LR(step)
 		opt.Step(params, lr)
@@ -192,7 +219,7 @@ func train[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 		winSteps++
 		winNorm += norm
 		if step%tc.LogEvery == 0 || step == tc.Steps {
-			secs := time.Since(winStart).Seconds()
+			secs := max(time.Since(winStart).Seconds(), 1e-9)
 			r := record{Step: step, Split: "train", Loss: winLoss / float64(max(winTokens, 1)), LR: lr,
 				TokS: float64(winTokens) / secs, Norm: winNorm / float64(winSteps), Elapsed: elapsed().Seconds()}
 			history = append(history, r)

@@ -17,16 +17,21 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
+	"syscall"
 
 	"github.com/seqtask/seqtask/fastblas"
 	"github.com/seqtask/seqtask/pipeline"
 )
 
-// Exit statuses.
+// Exit statuses, as shells and schedulers read them.
 const (
 	exitOK      = 0
 	exitFailure = 1 // something failed while running
 	exitUsage   = 2 // bad flags or config
+	// A run stopped by a signal exits with 128 plus the signal's number
+	// (130 for Ctrl-C, 143 for SIGTERM), after saving its checkpoint.
+	exitSignal = 128
 )
 
 type multiFlag []string
@@ -58,9 +63,15 @@ Modes:
 
 Every config key is documented in configs/reference.yaml; -set overrides any
 of them, e.g. -set train.optimizer.lr=0.001 -set decoder.cell=gru.
-Ctrl-C during training saves a checkpoint; -resume DIR continues from it.
+Training into a folder that already holds a run is refused: continue it
+with -resume DIR, pick another folder with -run, or replace it with
+-overwrite. One process trains in a run folder at a time (its .lock file).
 
-Exit status: 0 success, 1 failure while running, 2 usage or config error.
+Ctrl-C (or SIGTERM) during training saves a checkpoint and exits 130 (143);
+-resume DIR continues from it. A second Ctrl-C aborts at once.
+
+Exit status: 0 success, 1 failure while running, 2 usage or config error,
+128+signal after an interrupted training run.
 
 Flags:
 `
@@ -85,6 +96,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.Var(&sets, "set", "override a config key, `key.path=value` (repeatable)")
 	fs.StringVar(&opts.RunDir, "run", "", "run `folder` (default runs/<config name>)")
 	fs.StringVar(&opts.Resume, "resume", "", "continue the interrupted run in `folder`")
+	fs.BoolVar(&opts.Overwrite, "overwrite", false, "train: replace the run already in the run folder (its checkpoints, metrics and plots are removed)")
 	fs.StringVar(&opts.Output, "out", "", "export: safetensors `file` to write")
 	fs.StringVar(&input, "input", "", "predict: read from `path` instead of stdin (translation: a file of sentences; video: a clip folder or GIF); eval (translation): a file of sentence pairs to score")
 	fs.StringVar(&opts.AttentionDir, "attention", "", "predict (translation): draw each sentence's attention map as a PNG into `folder`")
@@ -129,14 +141,47 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		opts.InputPath = input
 	}
 	fastblas.Install()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := pipeline.Run(ctx, opts); err != nil {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stopped atomic.Value // the signal that stopped training
+	if opts.Mode == "" || opts.Mode == "train" {
+		// The first Ctrl-C (or SIGTERM, as a scheduler sends before it kills)
+		// stops training at the next step and saves a checkpoint; a second
+		// one aborts at once. Other modes keep the default: stop at once.
+		sigs := make(chan os.Signal, 2)
+		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+		defer signal.Stop(sigs)
+		go func() {
+			sig, ok := <-sigs
+			if !ok {
+				return
+			}
+			stopped.Store(sig)
+			fmt.Fprintf(stderr, "\nrunner: %v: saving a checkpoint, then stopping (again to abort at once)\n", sig)
+			cancel()
+			if sig, ok = <-sigs; ok {
+				fmt.Fprintf(stderr, "runner: %v: aborted without saving\n", sig)
+				os.Exit(exitSignal + signalNumber(sig))
+			}
+		}()
+	}
+	err := pipeline.Run(ctx, opts)
+	if err != nil {
 		fmt.Fprintf(stderr, "runner: %v\n", err)
 		if pipeline.IsUsage(err) {
 			return exitUsage
 		}
 		return exitFailure
 	}
+	if sig, ok := stopped.Load().(os.Signal); ok {
+		return exitSignal + signalNumber(sig)
+	}
 	return exitOK
+}
+
+func signalNumber(sig os.Signal) int {
+	if s, ok := sig.(syscall.Signal); ok {
+		return int(s)
+	}
+	return int(syscall.SIGINT)
 }

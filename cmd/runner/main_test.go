@@ -30,9 +30,9 @@ func TestExitStatusAndMessages(t *testing.T) {
 		{"config typo", []string{"-config", bad}, exitUsage, "bad.yaml:4: decodr: unknown key (did you mean decoder?)"},
 		{"missing data", []string{"-config", tiny, "-run", filepath.Join(dir, "r0"), "-set", "data.path=nowhere.txt"}, exitUsage, "data.path: stat nowhere.txt: no such file"},
 		{"train", []string{"-config", tiny, "-run", run1, "-set", "data.path=" + text, "-set", "train.steps=3"}, exitOK, "stopped at step 3"},
-		{"predict", []string{"-config", tiny, "-run", run1, "-mode", "predict", "-prime", "First", "-length", "5"}, exitOK, ""},
-		{"bad temperature", []string{"-config", tiny, "-run", run1, "-mode", "predict", "-temperature", "0"}, exitUsage, "-temperature must be positive"},
-		{"prime outside vocabulary", []string{"-config", tiny, "-run", run1, "-mode", "predict", "-prime", "€"}, exitFailure, "not in the vocabulary"},
+		{"predict", []string{"-run", run1, "-mode", "predict", "-prime", "First", "-length", "5"}, exitOK, ""},
+		{"bad temperature", []string{"-run", run1, "-mode", "predict", "-temperature", "0"}, exitUsage, "-temperature must be positive"},
+		{"prime outside vocabulary", []string{"-run", run1, "-mode", "predict", "-prime", "€"}, exitFailure, "not in the vocabulary"},
 	} {
 		var stdout, stderr bytes.Buffer
 		status := run(tc.args, strings.NewReader(""), &stdout, &stderr)

@@ -1,0 +1,269 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/seqtask/seqtask/config"
+	"github.com/seqtask/seqtask/nn"
+	"github.com/seqtask/seqtask/tasks"
+)
+
+// snapshot reads the files of a run folder, to check that a refused command
+// changed none of them.
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[e.Name()] = string(b)
+	}
+	return out
+}
+
+func sameSnapshot(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// TestTrainingTwiceRefuses: training into a folder that holds a run is a
+// usage error that changes nothing and says how to go on; -overwrite
+// starts over.
+func TestTrainingTwiceRefuses(t *testing.T) {
+	dir := t.TempDir()
+	if err := Run(context.Background(), runOpts(t, dir, "train", "train.steps=4")); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, dir)
+	err := Run(context.Background(), runOpts(t, dir, "train", "train.steps=8"))
+	if err == nil || !IsUsage(err) {
+		t.Fatalf("second training: %v, want a usage error", err)
+	}
+	for _, want := range []string{"already holds a run", "trained to step 4", "-resume " + dir, "-run " + dir + "-2", "-overwrite"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("refusal %q does not say %q", err, want)
+		}
+	}
+	if !sameSnapshot(before, snapshot(t, dir)) {
+		t.Error("the refused run changed the run folder")
+	}
+	var log bytes.Buffer
+	o := runOpts(t, dir, "train", "train.steps=8")
+	o.Overwrite, o.Stderr = true, &log
+	if err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	recs := readRecords(t, dir)
+	if recs[0].Step > 4 || recs[len(recs)-1].Step != 8 || !strings.Contains(log.String(), "-overwrite removed") {
+		t.Errorf("after -overwrite: records from step %d to %d, log %q; want a fresh run to step 8", recs[0].Step, recs[len(recs)-1].Step, log.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, lockFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the lock file outlived the run: %v", err)
+	}
+}
+
+// TestRunFolderLock: a second process on a run folder is refused, naming
+// the owner; a lock file left by a process that died is taken over.
+func TestRunFolderLock(t *testing.T) {
+	dir := t.TempDir()
+	held, stale, err := lockFolder(dir)
+	if err != nil || stale != "" {
+		t.Fatalf("lock a new folder: %v (stale %q)", err, stale)
+	}
+	err = Run(context.Background(), runOpts(t, dir, "train", "train.steps=2"))
+	var busy *RunFolderInUseError
+	if !errors.As(err, &busy) || !IsUsage(err) || !strings.Contains(err.Error(), "in use by process") {
+		t.Fatalf("training into a locked folder: %v, want RunFolderInUseError naming the process", err)
+	}
+	if holdsRun(dir) {
+		t.Error("the refused run wrote into the folder")
+	}
+	held.release()
+
+	// A lock file nobody holds: its owner died without removing it.
+	if err := os.WriteFile(filepath.Join(dir, lockFile), []byte("process 4194303 on elsewhere, since yesterday\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	o := runOpts(t, dir, "train", "train.steps=2")
+	o.Stderr = &log
+	if err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "took over the lock of process 4194303") {
+		t.Errorf("log %q does not report the stale lock", log.String())
+	}
+}
+
+// TestStrayTemporaryFilesRemoved: a write cut short by a crash leaves a
+// temporary file; the next run in the folder removes it and says so.
+func TestStrayTemporaryFilesRemoved(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	o := runOpts(t, dir, "train")
+	o.Stderr = &cancelAt{marker: "step 6/20 ", cancel: cancel}
+	if err := Run(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	stray := filepath.Join(dir, lastCheckpoint+".tmp-123456")
+	if err := os.WriteFile(stray, []byte("half a checkpoint"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	if err := Run(context.Background(), Options{Resume: dir, Mode: "train", Stdout: io.Discard, Stderr: &log}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stray); !errors.Is(err, os.ErrNotExist) || !strings.Contains(log.String(), "removed 1 temporary file") {
+		t.Errorf("stray file: %v; log %q", err, log.String())
+	}
+}
+
+// TestResumeBeforeFirstCheckpoint: a run killed before it wrote any
+// checkpoint resumes from step 0 with the config.yaml it left.
+func TestResumeBeforeFirstCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := config.Load("testdata/tiny.yaml", []string{"train.steps=3", "data.path=" + filepath.Join("testdata", "tiny.txt")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := cfg.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	if err := Run(context.Background(), Options{Resume: dir, Mode: "train", Stdout: io.Discard, Stderr: &log}); err != nil {
+		t.Fatal(err)
+	}
+	if recs := readRecords(t, dir); recs[len(recs)-1].Step != 3 || !strings.Contains(log.String(), "before its first checkpoint") {
+		t.Errorf("resumed run ended at step %d, log %q", recs[len(recs)-1].Step, log.String())
+	}
+	if err := Run(context.Background(), Options{Resume: t.TempDir(), Mode: "train", Stdout: io.Discard, Stderr: io.Discard}); err == nil || !IsUsage(err) || !strings.Contains(err.Error(), "nothing to resume") {
+		t.Errorf("resume of an empty folder: %v", err)
+	}
+}
+
+// TestExportNeverOverwritesARun: -out naming a file of a run folder is
+// refused and the file is unchanged.
+func TestExportNeverOverwritesARun(t *testing.T) {
+	dir := t.TempDir()
+	if err := Run(context.Background(), runOpts(t, dir, "train", "train.steps=2")); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, dir)
+	for _, name := range []string{bestCheckpoint, lastCheckpoint, "metrics.jsonl", "loss.png"} {
+		o := runOpts(t, dir, "export")
+		o.Output = filepath.Join(dir, name)
+		if err := Run(context.Background(), o); err == nil || !IsUsage(err) || !strings.Contains(err.Error(), "run folder") {
+			t.Errorf("export -out %s: %v, want a usage error", name, err)
+		}
+	}
+	if !sameSnapshot(before, snapshot(t, dir)) {
+		t.Error("a refused export changed the run folder")
+	}
+}
+
+// TestConflictingFlags: flags that would be silently ignored are errors.
+func TestConflictingFlags(t *testing.T) {
+	run := t.TempDir()
+	if err := Run(context.Background(), runOpts(t, run, "train", "train.steps=2")); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{"resume and another run", Options{Mode: "train", Resume: run, RunDir: t.TempDir()}, "a run resumes in its own folder"},
+		{"resume and a config", Options{Mode: "train", Resume: run, Config: "testdata/captioning.yaml"}, "leave out -config"},
+		{"resume and overwrite", Options{Mode: "train", Resume: run, Overwrite: true}, "give one of them"},
+		{"resume in predict", Options{Mode: "predict", Resume: run}, "-resume continues training"},
+		{"config and run in predict", Options{Mode: "predict", RunDir: run, Config: "testdata/tiny.yaml"}, "not both"},
+		{"config and run in eval", Options{Mode: "eval", RunDir: run, Config: "testdata/tiny.yaml"}, "not both"},
+		{"overwrite in eval", Options{Mode: "eval", RunDir: run, Overwrite: true}, "-overwrite replaces a run when training"},
+		{"no run for predict", Options{Mode: "predict"}, "needs the run"},
+	} {
+		tc.opts.Stdout, tc.opts.Stderr = io.Discard, io.Discard
+		if err := Run(context.Background(), tc.opts); err == nil || !IsUsage(err) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want a usage error containing %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// infTask's validation perplexity overflows at its second evaluation.
+type infTask struct {
+	nanTask
+	evals int
+}
+
+func (n *infTask) Evaluate() (tasks.Metrics, error) {
+	n.evals++
+	if n.evals == 2 {
+		return tasks.Metrics{"loss": 800, "perplexity": math.Inf(1)}, nil
+	}
+	return tasks.Metrics{"loss": 1, "perplexity": math.E}, nil
+}
+func (n *infTask) TrainStep(int, *rand.Rand) (float64, int, error) {
+	n.p.Grad[0] = 1
+	return 1, 1, nil
+}
+
+// TestInfiniteMetricStopsTraining: a validation metric that overflows stops
+// training like a NaN loss, naming the last checkpoint that exists; nothing
+// ends in a JSON error.
+func TestInfiniteMetricStopsTraining(t *testing.T) {
+	for _, tc := range []struct {
+		failFirst bool // the first evaluation overflows, before any checkpoint
+		want      string
+	}{
+		{false, "last good checkpoint is %s (step 2)"},
+		{true, "none was written yet"},
+	} {
+		dir := t.TempDir()
+		cfg, err := config.Load("testdata/tiny.yaml", []string{"train.eval_every=2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		task := &infTask{nanTask: nanTask{p: nn.NewParam[float64]("w", 1)}}
+		if tc.failFirst {
+			task.evals = 1
+		}
+		err = train(context.Background(), Options{Stderr: io.Discard}, cfg, dir, tasks.Task[float64](task))
+		want := tc.want
+		if strings.Contains(want, "%s") {
+			want = strings.Replace(want, "%s", filepath.Join(dir, lastCheckpoint), 1)
+		}
+		if !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), "perplexity +Inf") || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v, want a divergence naming perplexity +Inf and %q", err, want)
+		}
+		for _, r := range readRecords(t, dir) {
+			if r.Split == "val" && r.Loss != 1 {
+				t.Errorf("the diverged evaluation was logged: %+v", r)
+			}
+		}
+	}
+}
