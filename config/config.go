@@ -217,6 +217,13 @@ type Sample struct {
 	Prime       string  `yaml:"prime"`
 }
 
+// Caps on generated lengths: a value beyond them is a typo or would run
+// for hours and hold its output in memory, not a request anyone means.
+const (
+	MaxDecodeLen    = 1000      // eval.decode.max_len: tokens of one translation or caption
+	MaxSampleLength = 1_000_000 // eval.sample.length and -length: characters of one sample
+)
+
 // Tasks lists the task names a config may give.
 var Tasks = []string{"charlm", "translation", "video", "captioning"}
 
@@ -263,6 +270,12 @@ func (c *Config) validate() []*Error {
 	atLeast := func(key string, v, lo int) {
 		if v < lo {
 			bad(key, "%d is below the minimum %d", v, lo)
+		}
+	}
+	inRange := func(key string, v, lo, hi int) {
+		atLeast(key, v, lo)
+		if v > hi {
+			bad(key, "%d is above the maximum %d", v, hi)
 		}
 	}
 	if c.Task == "" {
@@ -357,7 +370,6 @@ func (c *Config) validate() []*Error {
 		d := c.Eval.Decode
 		oneOf("eval.decode.strategy", d.Strategy, []string{"greedy", "sample", "beam", "mbr"})
 		atLeast("eval.decode.beam", d.Beam, 1)
-		atLeast("eval.decode.max_len", d.MaxLen, 1)
 		if d.LengthPenalty < 0 {
 			bad("eval.decode.length_penalty", "%g is negative", d.LengthPenalty)
 		}
@@ -452,7 +464,8 @@ func (c *Config) validate() []*Error {
 	if c.Eval.Select == "" {
 		bad("eval.select", "missing: name the validation metric that picks the best checkpoint (loss, frame_accuracy, bleu, ...)")
 	}
-	atLeast("eval.sample.length", c.Eval.Sample.Length, 0)
+	inRange("eval.sample.length", c.Eval.Sample.Length, 0, MaxSampleLength)
+	inRange("eval.decode.max_len", c.Eval.Decode.MaxLen, 1, MaxDecodeLen)
 	if c.Eval.Sample.Temperature <= 0 {
 		bad("eval.sample.temperature", "%g must be positive", c.Eval.Sample.Temperature)
 	}

@@ -50,6 +50,12 @@ func TestParseErrorsNameKeyAndLine(t *testing.T) {
 		{"encoder for charlm", minimal + "encoder:\n  kind: cnn\n", nil, []string{"encoder.kind"}},
 		{"frozen encoder outside captioning", minimal + "encoder:\n  freeze: true\n  pretrain_steps: 5\n", nil, []string{"encoder.freeze", "encoder.pretrain_steps"}},
 		{"syntax", "task: [", nil, []string{"x.yaml"}},
+		{"second document", minimal + "---\ntask: video\n", nil, []string{"x.yaml:4: a second YAML document"}},
+		{"infinite number", minimal + "train:\n  optimizer:\n    lr: .inf\n", nil, []string{"x.yaml:6: train.optimizer.lr: want a finite number, got .inf"}},
+		{"NaN number", minimal + "decoder:\n  dropout: .nan\n", nil, []string{"x.yaml:5: decoder.dropout: want a finite number"}},
+		{"infinite override", minimal, []string{"eval.sample.temperature=-.inf"}, []string{"eval.sample.temperature: want a finite number"}},
+		{"decode length over the cap", minimal, []string{"eval.decode.max_len=100000"}, []string{"eval.decode.max_len: 100000 is above the maximum"}},
+		{"sample length over the cap", minimal, []string{"eval.sample.length=100000000"}, []string{"eval.sample.length: 100000000 is above the maximum"}},
 	} {
 		_, err := Parse([]byte(tc.yaml), "x.yaml", tc.sets)
 		if err == nil {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"os"
 	"reflect"
 	"sort"
@@ -69,8 +71,19 @@ func Load(path string, overrides []string) (*Config, error) {
 // Parse is Load for YAML already in memory; name labels errors.
 func Parse(src []byte, name string, overrides []string) (*Config, error) {
 	var doc yaml.Node
-	if err := yaml.Unmarshal(src, &doc); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		return nil, &Error{File: name, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	// A second document would be silently ignored: the user meant
+	// something by it.
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		line := extra.Line
+		if err != nil {
+			return nil, &Error{File: name, Msg: "after the first document: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+		}
+		return nil, &Error{File: name, Line: line, Msg: "a second YAML document (after ---): a config is one document; merge it into the first or use another file"}
 	}
 	root := &doc
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
@@ -143,6 +156,11 @@ func checkNode(n *yaml.Node, t reflect.Type, path, file string, lines map[string
 				}
 			}
 			*errs = append(*errs, &Error{File: file, Line: n.Line, Key: path, Msg: fmt.Sprintf("want %s: %s", kindName(t), msg)})
+			return
+		}
+		// YAML spells infinities and NaN .inf and .nan; no key takes them.
+		if f := probe.Elem(); f.CanFloat() && (math.IsInf(f.Float(), 0) || math.IsNaN(f.Float())) {
+			*errs = append(*errs, &Error{File: file, Line: n.Line, Key: path, Msg: fmt.Sprintf("want a finite number, got %s", n.Value)})
 		}
 		return
 	}

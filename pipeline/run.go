@@ -58,7 +58,8 @@ func (e *UsageError) Error() string { return e.Msg }
 func IsUsage(err error) bool {
 	var u *UsageError
 	var busy *RunFolderInUseError
-	return errors.As(err, &u) || errors.As(err, &busy) || config.IsConfigError(err)
+	var input *tasks.InputError
+	return errors.As(err, &u) || errors.As(err, &busy) || errors.As(err, &input) || config.IsConfigError(err)
 }
 
 // Checkpoint file names inside a run folder.
@@ -222,6 +223,9 @@ func runIn[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 		cfg.Eval.Sample.Prime = *opts.Prime
 	}
 	if opts.Length != nil {
+		if *opts.Length > config.MaxSampleLength {
+			return &UsageError{fmt.Sprintf("-length %d is above the maximum %d characters", *opts.Length, config.MaxSampleLength)}
+		}
 		cfg.Eval.Sample.Length = *opts.Length
 	}
 	if opts.Temperature != nil {

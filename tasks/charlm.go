@@ -275,11 +275,11 @@ func (m *CharLM[T]) Evaluate() (Metrics, error) {
 // temperature of 0 takes the most likely character (greedy).
 func (m *CharLM[T]) Generate(prime string, length int, temperature float64, rng *rand.Rand, emit func(string) error) error {
 	if prime == "" {
-		return fmt.Errorf("the prime text is empty: give at least one character")
+		return inputErrorf("prime", "empty: give at least one character")
 	}
 	ids, err := datasets.EncodeChars(m.vocab, prime)
 	if err != nil {
-		return fmt.Errorf("prime: %w", err)
+		return &InputError{Field: "prime", Err: err}
 	}
 	// One step per character at batch 1: the stepper precomputes the first
 	// layer's input projection of every character once per call (the

@@ -60,6 +60,23 @@ func (in Input) logWriter() io.Writer {
 	return in.Log
 }
 
+// InputError is a mistake in what a user asked a model to do — a prime
+// with characters the model never saw, a missing or unusable input — as
+// opposed to a failure while doing it. The runner exits with its usage
+// status for it; a server answers 400 and names Field.
+type InputError struct {
+	Field string // the flag or request field at fault: "prime", "input", ...
+	Err   error
+}
+
+func (e *InputError) Error() string { return e.Field + ": " + e.Err.Error() }
+func (e *InputError) Unwrap() error { return e.Err }
+
+// inputErrorf returns an InputError for field.
+func inputErrorf(field, format string, args ...any) *InputError {
+	return &InputError{Field: field, Err: fmt.Errorf(format, args...)}
+}
+
 // FileEvaluator is implemented by tasks that can score a data file given
 // with -mode eval -input (translation: a file of sentence pairs).
 type FileEvaluator interface {

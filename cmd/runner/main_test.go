@@ -18,6 +18,8 @@ func TestExitStatusAndMessages(t *testing.T) {
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("task: charlm\ndata:\n  path: x.txt\ndecodr:\n  hidden: 3\n"), 0o644)
 	run1 := filepath.Join(dir, "run1")
+	twoDocs := filepath.Join(dir, "two.yaml")
+	os.WriteFile(twoDocs, []byte("task: charlm\ndata:\n  path: x.txt\n---\ntask: video\n"), 0o644)
 	for _, tc := range []struct {
 		name   string
 		args   []string
@@ -32,7 +34,10 @@ func TestExitStatusAndMessages(t *testing.T) {
 		{"train", []string{"-config", tiny, "-run", run1, "-set", "data.path=" + text, "-set", "train.steps=3"}, exitOK, "stopped at step 3"},
 		{"predict", []string{"-run", run1, "-mode", "predict", "-prime", "First", "-length", "5"}, exitOK, ""},
 		{"bad temperature", []string{"-run", run1, "-mode", "predict", "-temperature", "0"}, exitUsage, "-temperature must be positive"},
-		{"prime outside vocabulary", []string{"-run", run1, "-mode", "predict", "-prime", "€"}, exitFailure, "not in the vocabulary"},
+		{"prime outside vocabulary", []string{"-run", run1, "-mode", "predict", "-prime", "€"}, exitUsage, "prime: character '€'"},
+		{"length over the cap", []string{"-run", run1, "-mode", "predict", "-length", "2000000"}, exitUsage, "-length 2000000 is above the maximum"},
+		{"train twice", []string{"-config", tiny, "-run", run1, "-set", "data.path=" + text}, exitUsage, "already holds a run"},
+		{"second YAML document", []string{"-config", twoDocs}, exitUsage, "a second YAML document"},
 	} {
 		var stdout, stderr bytes.Buffer
 		status := run(tc.args, strings.NewReader(""), &stdout, &stderr)
