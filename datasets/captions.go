@@ -7,11 +7,11 @@ package datasets
 // id sequences. Images themselves are decoded by ImageLoader (images.go).
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -58,11 +58,11 @@ func (i CaptionIssue) String() string {
 // data loss is visible: every skipped image is named with its reason.
 type CaptionReport struct {
 	Source          string         // the file the captions came from
-	Lines           int            // non-blank caption lines (Flickr8k), annotations (COCO) or split-list entries (Select) read
+	Lines           int            // non-blank caption lines, too long ones included (Flickr8k), annotations (COCO) or split-list entries (Select) read
 	SpaceSeparated  int            // Flickr8k lines whose key and caption are separated by a space, not a tab (the line-1 quirk)
 	Captions        int            // captions kept
 	SkippedCaptions int            // captions dropped together with a skipped image
-	Skipped         []CaptionIssue // images skipped (no image file, not in the caption file, no captions, unknown image id)
+	Skipped         []CaptionIssue // images skipped (no image file, not in the caption file, no captions, unknown image id) and Flickr8k lines too long to read
 }
 
 // SkippedImages is the number of images (or split entries) skipped.
@@ -156,26 +156,35 @@ func imageExists(dir, name string) bool {
 // the real file, and lines 6 and 12 too); both are accepted and counted. Images appear in order of
 // first mention, captions in file order. An image id whose file does not
 // exist in imageDir (for example the release's defective
-// "2258277193_586949ec62.jpg.1") is skipped with its captions and reported.
-// A line that is not a caption line is an error naming the file and line.
+// "2258277193_586949ec62.jpg.1") is skipped with its captions and reported,
+// and so is a line longer than MaxLineBytes. Any other line that is not a
+// caption line is an error naming the file and line.
 func ReadFlickr8kTokens(tokenPath, imageDir string) (*CaptionSet, error) {
-	f, err := os.Open(tokenPath)
+	f, err := OpenFile(tokenPath)
 	if err != nil {
 		return nil, fmt.Errorf("flickr8k captions: %w", err)
 	}
 	defer f.Close()
+	return readFlickr8kTokens(f, tokenPath, imageDir, func(name string) bool { return imageExists(imageDir, name) })
+}
+
+// readFlickr8kTokens is ReadFlickr8kTokens over r, the content of tokenPath,
+// with exists telling whether an image file is there.
+func readFlickr8kTokens(r io.Reader, tokenPath, imageDir string, exists func(name string) bool) (*CaptionSet, error) {
 	set := &CaptionSet{ImageDir: imageDir, Report: CaptionReport{Source: tokenPath}}
 	index := map[string]int{}    // image -> position in set.Images
 	missing := map[string]bool{} // images skipped for a missing file
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	line := 0
-	for sc.Scan() {
-		line++
-		text := strings.TrimRight(sc.Text(), "\r")
-		if line == 1 {
-			text = strings.TrimPrefix(text, "\ufeff")
+	lr := NewLineReader(r, MaxLineBytes)
+	for lr.Next() {
+		line := lr.LineNumber()
+		if lr.TooLong() {
+			set.Report.Lines++
+			set.Report.SkippedCaptions++
+			set.Report.Skipped = append(set.Report.Skipped, CaptionIssue{Item: "caption line", Line: line,
+				Reason: fmt.Sprintf("longer than the %s line limit, not read", formatBytes(int64(lr.Max())))})
+			continue
 		}
+		text := lr.Text()
 		if strings.TrimSpace(text) == "" {
 			continue
 		}
@@ -199,7 +208,7 @@ func ReadFlickr8kTokens(tokenPath, imageDir string) (*CaptionSet, error) {
 			return nil, fmt.Errorf("%s:%d: caption key %q: caption number %q is not an integer", tokenPath, line, captionClip(key), captionClip(num))
 		}
 		if caption == "" {
-			return nil, fmt.Errorf("%s:%d: caption %s is empty", tokenPath, line, key)
+			return nil, fmt.Errorf("%s:%d: caption %s is empty", tokenPath, line, captionClip(key))
 		}
 		if i, ok := index[image]; ok {
 			set.Images[i].Captions = append(set.Images[i].Captions, caption)
@@ -210,7 +219,7 @@ func ReadFlickr8kTokens(tokenPath, imageDir string) (*CaptionSet, error) {
 			set.Report.SkippedCaptions++
 			continue
 		}
-		if !imageExists(imageDir, image) {
+		if !exists(image) {
 			missing[image] = true
 			set.Report.Skipped = append(set.Report.Skipped, CaptionIssue{Item: image, Line: line, Reason: "image file not found in " + imageDir})
 			set.Report.SkippedCaptions++
@@ -220,8 +229,8 @@ func ReadFlickr8kTokens(tokenPath, imageDir string) (*CaptionSet, error) {
 		set.Images = append(set.Images, CaptionedImage{File: image, Captions: []string{caption}})
 		set.Report.Captions++
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s:%d: %w", tokenPath, line+1, err)
+	if err := lr.Err(); err != nil {
+		return nil, fmt.Errorf("%s:%d: %w", tokenPath, lr.LineNumber(), err)
 	}
 	if len(set.Images) == 0 {
 		return nil, fmt.Errorf("%s: no captioned image with an existing file (%d lines, %d images skipped)", tokenPath, set.Report.Lines, len(set.Report.Skipped))
@@ -231,24 +240,31 @@ func ReadFlickr8kTokens(tokenPath, imageDir string) (*CaptionSet, error) {
 
 // ReadImageList reads a split list such as Flickr_8k.trainImages.txt: one
 // image file name a line; blank lines are ignored, surrounding space trimmed.
+// A line that cannot be a file name (with a tab or '#', or longer than
+// MaxLineBytes) is an error naming the line.
 func ReadImageList(path string) ([]string, error) {
-	b, err := os.ReadFile(path)
+	f, err := OpenFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("image list: %w", err)
 	}
+	defer f.Close()
 	var names []string
-	for i, l := range strings.Split(string(b), "\n") {
-		l = strings.TrimSpace(l)
-		if i == 0 {
-			l = strings.TrimPrefix(l, "\ufeff")
+	lr := NewLineReader(f, MaxLineBytes)
+	for lr.Next() {
+		if lr.TooLong() {
+			return nil, fmt.Errorf("%s:%d: longer than the %s line limit: not an image file name", path, lr.LineNumber(), formatBytes(int64(lr.Max())))
 		}
+		l := strings.TrimSpace(lr.Text())
 		if l == "" {
 			continue
 		}
 		if strings.ContainsAny(l, "\t#") {
-			return nil, fmt.Errorf("%s:%d: %q is not an image file name (is this a caption file?)", path, i+1, captionClip(l))
+			return nil, fmt.Errorf("%s:%d: %q is not an image file name (is this a caption file?)", path, lr.LineNumber(), captionClip(l))
 		}
 		names = append(names, l)
+	}
+	if err := lr.Err(); err != nil {
+		return nil, fmt.Errorf("image list %s:%d: %w", path, lr.LineNumber(), err)
 	}
 	return names, nil
 }
@@ -321,18 +337,28 @@ type cocoCaptions struct {
 	} `json:"annotations"`
 }
 
+// MaxCaptionFileBytes bounds the COCO captions JSON file ReadCOCOCaptions
+// reads whole: 256 MiB, nearly three times captions_train2017.json.
+const MaxCaptionFileBytes = 256 << 20
+
 // ReadCOCOCaptions reads a COCO captions JSON file: "images" with id and
 // file_name, "annotations" with image_id and caption. Images keep the order of
 // the "images" array and captions the order of the annotations. Images whose
 // file is missing from imageDir, images without captions and annotations
 // naming an unknown image are reported and skipped. Malformed JSON, a
 // duplicate image id or an image without id or file_name is an error; JSON
-// errors name the line.
+// errors name the line. A file over MaxCaptionFileBytes is an error.
 func ReadCOCOCaptions(path, imageDir string) (*CaptionSet, error) {
-	b, err := os.ReadFile(path)
+	b, err := ReadFile(path, MaxCaptionFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("coco captions: %w", err)
 	}
+	return parseCOCOCaptions(b, path, imageDir, func(name string) bool { return imageExists(imageDir, name) })
+}
+
+// parseCOCOCaptions is ReadCOCOCaptions over b, the content of path, with
+// exists telling whether an image file is there.
+func parseCOCOCaptions(b []byte, path, imageDir string, exists func(name string) bool) (*CaptionSet, error) {
 	var doc cocoCaptions
 	if err := json.Unmarshal(b, &doc); err != nil {
 		return nil, fmt.Errorf("%s:%d: coco captions: %w", path, captionJSONLine(b, err), err)
@@ -375,7 +401,7 @@ func ReadCOCOCaptions(path, imageDir string) (*CaptionSet, error) {
 		switch {
 		case len(im.Captions) == 0:
 			set.Report.Skipped = append(set.Report.Skipped, CaptionIssue{Item: im.File, Reason: "no captions"})
-		case !imageExists(imageDir, im.File):
+		case !exists(im.File):
 			set.Report.Skipped = append(set.Report.Skipped, CaptionIssue{Item: im.File, Reason: "image file not found in " + imageDir})
 			set.Report.SkippedCaptions += len(im.Captions)
 		default:

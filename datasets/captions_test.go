@@ -84,6 +84,32 @@ func TestReadFlickr8kTokensErrors(t *testing.T) {
 	}
 }
 
+// TestReadFlickr8kTokensLongLine checks that a line over MaxLineBytes is
+// skipped and reported with its number, and the lines after it are read.
+func TestReadFlickr8kTokensLongLine(t *testing.T) {
+	imgs, _ := filepath.Abs(captionImages())
+	p := filepath.Join(t.TempDir(), "tokens.txt")
+	content := "a.jpg#0\tA dog .\nb.png#0\t" + strings.Repeat("word ", MaxLineBytes/5+1) + "\n\nb.png#1\tChildren .\n"
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	set, err := ReadFlickr8kTokens(p, imgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []CaptionedImage{{"a.jpg", []string{"A dog ."}}, {"b.png", []string{"Children ."}}}
+	if !reflect.DeepEqual(set.Images, want) {
+		t.Errorf("images %q, want %q", set.Images, want)
+	}
+	r := set.Report
+	if r.Lines != 3 || r.Captions != 2 || r.SkippedCaptions != 1 || len(r.Skipped) != 1 {
+		t.Fatalf("report %+v: want 3 lines, 2 captions, 1 skipped", r)
+	}
+	if sk := r.Skipped[0]; sk.Line != 2 || !strings.Contains(sk.String(), "line 2: caption line: longer than the 64 KiB line limit") {
+		t.Errorf("skipped %q", sk)
+	}
+}
+
 func TestLoadFlickr8k(t *testing.T) {
 	d, err := LoadFlickr8k(captionTestdata, captionImages())
 	if err != nil {
@@ -189,6 +215,7 @@ func TestReadImageList(t *testing.T) {
 		{"plain", "a.jpg\nb.jpg\n", []string{"a.jpg", "b.jpg"}, ""},
 		{"crlf blank bom", "\ufeffa.jpg\r\n\r\n  b.jpg  \r\n", []string{"a.jpg", "b.jpg"}, ""},
 		{"caption file", "a.jpg\na.jpg#0\tA dog\n", nil, ":2: "},
+		{"line too long", "a.jpg\n" + strings.Repeat("x", MaxLineBytes+1) + "\nb.jpg\n", nil, ":2: longer than the 64 KiB line limit"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

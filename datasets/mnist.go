@@ -7,9 +7,7 @@ package datasets
 // errors naming the file rather than producing misaligned images and labels.
 
 import (
-	"bufio"
 	"bytes"
-	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -72,48 +70,30 @@ func (m *MNIST) Slice(first, count int) (*MNIST, error) {
 	return &MNIST{Images: &im, Labels: m.Labels[first : first+count]}, nil
 }
 
-// openIDXFile opens path and returns a reader over its decompressed bytes: gzip
-// is detected from the magic bytes 1f 8b, so both "x.gz" and plain files work.
-func openIDXFile(path string) (io.Reader, func() error, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	br := bufio.NewReader(f)
-	head, _ := br.Peek(2)
-	if bytes.Equal(head, []byte{0x1f, 0x8b}) {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			f.Close()
-			return nil, nil, fmt.Errorf("gzip header: %w", err)
-		}
-		return zr, func() error { zr.Close(); return f.Close() }, nil
-	}
-	return br, f.Close, nil
-}
-
-// ReadIDXImages reads an IDX3 image file (gzipped or plain).
+// ReadIDXImages reads an IDX3 image file, gzipped (recognised by its magic
+// bytes) or plain, as a stream of at most 1 GiB after decompression.
 func ReadIDXImages(path string) (*IDXImages, error) {
-	r, closeFn, err := openIDXFile(path)
+	s, err := openStream(path)
 	if err != nil {
-		return nil, fmt.Errorf("mnist images %s: %w", path, err)
+		return nil, fmt.Errorf("mnist images: %w", err)
 	}
-	defer closeFn()
-	m, err := DecodeIDXImages(r)
+	defer s.Close()
+	m, err := DecodeIDXImages(s)
 	if err != nil {
 		return nil, fmt.Errorf("mnist images %s: %w", path, err)
 	}
 	return m, nil
 }
 
-// ReadIDXLabels reads an IDX1 label file (gzipped or plain).
+// ReadIDXLabels reads an IDX1 label file, gzipped or plain, like
+// ReadIDXImages.
 func ReadIDXLabels(path string) ([]uint8, error) {
-	r, closeFn, err := openIDXFile(path)
+	s, err := openStream(path)
 	if err != nil {
-		return nil, fmt.Errorf("mnist labels %s: %w", path, err)
+		return nil, fmt.Errorf("mnist labels: %w", err)
 	}
-	defer closeFn()
-	l, err := DecodeIDXLabels(r)
+	defer s.Close()
+	l, err := DecodeIDXLabels(s)
 	if err != nil {
 		return nil, fmt.Errorf("mnist labels %s: %w", path, err)
 	}
@@ -126,7 +106,7 @@ func ReadIDXLabels(path string) ([]uint8, error) {
 func DecodeIDXImages(r io.Reader) (*IDXImages, error) {
 	var hdr [4]uint32
 	if err := binary.Read(r, binary.BigEndian, &hdr); err != nil {
-		return nil, fmt.Errorf("truncated header (want 16 bytes): %w", idxEOFUnexpected(err))
+		return nil, fmt.Errorf("truncated header (want 16 bytes): %w", eofUnexpected(err))
 	}
 	if hdr[0] != IDXImagesMagic {
 		return nil, fmt.Errorf("bad magic 0x%08x, want 0x%08x (IDX3 uint8 images)", hdr[0], IDXImagesMagic)
@@ -150,7 +130,7 @@ func DecodeIDXImages(r io.Reader) (*IDXImages, error) {
 func DecodeIDXLabels(r io.Reader) ([]uint8, error) {
 	var hdr [2]uint32
 	if err := binary.Read(r, binary.BigEndian, &hdr); err != nil {
-		return nil, fmt.Errorf("truncated header (want 8 bytes): %w", idxEOFUnexpected(err))
+		return nil, fmt.Errorf("truncated header (want 8 bytes): %w", eofUnexpected(err))
 	}
 	if hdr[0] != IDXLabelsMagic {
 		return nil, fmt.Errorf("bad magic 0x%08x, want 0x%08x (IDX1 uint8 labels)", hdr[0], IDXLabelsMagic)
@@ -187,13 +167,6 @@ func readIDXBody(r io.Reader, n int64) ([]byte, error) {
 		return nil, fmt.Errorf("after body: %w", err)
 	}
 	return buf.Bytes(), nil
-}
-
-func idxEOFUnexpected(err error) error {
-	if errors.Is(err, io.EOF) {
-		return io.ErrUnexpectedEOF
-	}
-	return err
 }
 
 // MNISTFiles returns the image and label file paths of a split in an MNIST

@@ -1,13 +1,9 @@
 package datasets
 
 import (
-	"bufio"
 	"bytes"
-	"compress/gzip"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -54,6 +50,7 @@ const (
 	SkipMissingCol  SkipReason = "missing column" // fewer columns than SrcColumn/TgtColumn need
 	SkipEmptySide   SkipReason = "empty side"     // the source or target column is blank
 	SkipInvalidUTF8 SkipReason = "invalid UTF-8"  // bytes that are not UTF-8
+	SkipTooLong     SkipReason = "line too long"  // over MaxLineBytes, not read
 )
 
 // SkipCount is how often one reason occurred and the first line numbers.
@@ -126,11 +123,24 @@ func (r PairReport) String() string {
 // was not asked for, and trims white space around each sentence.
 //
 // A malformed line (blank, no tab, too few columns, an empty side, invalid
-// UTF-8) is not fatal: it is skipped and counted in the report with its line
-// number. It is an error when the file cannot be opened or read (naming the
-// file and, for read errors, the line) and when it holds no usable pair; in
-// that last case the returned *Pairs is non-nil and its Report says why.
+// UTF-8, longer than MaxLineBytes) is not fatal: it is skipped and counted in
+// the report with its line number. It is an error when the file is not a
+// regular file or cannot be read (naming the file and, for read errors, the
+// line), when its content exceeds 1 GiB (after decompression: a gzip bomb is
+// an error, not exhausted memory), and when it holds no usable pair; in that
+// last case the returned *Pairs is non-nil and its Report says why.
 func ReadPairs(path string, opt PairOptions) (*Pairs, error) {
+	f, err := OpenFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read pairs: %w", err) // *PathError names the file
+	}
+	defer f.Close()
+	return readPairs(f, path, opt)
+}
+
+// readPairs is ReadPairs over the content of r; path names it in the report
+// and in errors.
+func readPairs(r io.Reader, path string, opt PairOptions) (*Pairs, error) {
 	src, tgt := opt.SrcColumn, opt.TgtColumn
 	if src == 0 && tgt == 0 {
 		tgt = 1
@@ -142,26 +152,13 @@ func ReadPairs(path string, opt PairOptions) (*Pairs, error) {
 	if keep <= 0 {
 		keep = 5
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read pairs: %w", err) // *PathError names the file
-	}
-	defer f.Close()
-
 	out := &Pairs{Report: PairReport{Path: path, Skipped: map[SkipReason]SkipCount{}}}
 	rep := &out.Report
-	br := bufio.NewReaderSize(f, 1<<16)
-	var r io.Reader = br
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("read pairs %s: gzip header: %w", path, err)
-		}
-		defer zr.Close()
-		r = zr
-		rep.Gzipped = true
+	content, gz, err := decompress(r, maxStreamBytes)
+	if err != nil {
+		return nil, fmt.Errorf("read pairs %s: %w", path, err)
 	}
-	lr := bufio.NewReaderSize(r, 1<<16)
+	rep.Gzipped = gz
 
 	skip := func(reason SkipReason, line int) {
 		c := rep.Skipped[reason]
@@ -172,33 +169,15 @@ func ReadPairs(path string, opt PairOptions) (*Pairs, error) {
 		rep.Skipped[reason] = c
 	}
 	need := max(src, tgt) + 1
-	for line := 1; ; line++ {
-		raw, err := lr.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			// A line longer than the buffer: collect it whole.
-			long := append([]byte(nil), raw...)
-			for errors.Is(err, bufio.ErrBufferFull) {
-				raw, err = lr.ReadSlice('\n')
-				long = append(long, raw...)
-			}
-			raw = long
-		}
-		if err != nil && err != io.EOF {
-			return nil, fmt.Errorf("read pairs %s:%d: %w", path, line, err)
-		}
-		if len(raw) == 0 && err == io.EOF {
-			break
-		}
-		rep.Lines++
-		if line == 1 {
-			raw = bytes.TrimPrefix(raw, []byte("\ufeff"))
-		}
-		raw = bytes.TrimSuffix(raw, []byte("\n"))
-		if bytes.HasSuffix(raw, []byte("\r")) {
+	lr := NewLineReader(content, MaxLineBytes)
+	for lr.Next() {
+		line, raw := lr.LineNumber(), lr.Line()
+		if lr.CRLF() {
 			rep.CRLF++
-			raw = raw[:len(raw)-1]
 		}
 		switch {
+		case lr.TooLong():
+			skip(SkipTooLong, line)
 		case !utf8.Valid(raw):
 			skip(SkipInvalidUTF8, line)
 		case len(bytes.TrimSpace(raw)) == 0:
@@ -219,9 +198,10 @@ func ReadPairs(path string, opt PairOptions) (*Pairs, error) {
 			}
 			out.Pairs = append(out.Pairs, Pair{Src: s, Tgt: t, Line: line})
 		}
-		if err == io.EOF {
-			break
-		}
+	}
+	rep.Lines = lr.LineNumber()
+	if err := lr.Err(); err != nil {
+		return nil, fmt.Errorf("read pairs %s:%d: %w", path, lr.LineNumber(), err)
 	}
 	rep.Pairs = len(out.Pairs)
 	if len(out.Pairs) == 0 {

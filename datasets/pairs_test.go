@@ -139,15 +139,23 @@ func TestReadPairsErrors(t *testing.T) {
 	if _, err := ReadPairs(zero, PairOptions{}); err == nil {
 		t.Error("empty file accepted")
 	}
-	// A very long line is read whole, not rejected.
+	// A long line within MaxLineBytes is read whole; one over it is skipped
+	// and counted, and the lines after it are read.
 	long := filepath.Join(t.TempDir(), "long.tsv")
-	src := strings.Repeat("word ", 40000) + "end"
-	if err := os.WriteFile(long, []byte(src+"\tfin\nGo.\tVa !\n"), 0o644); err != nil {
+	src := strings.Repeat("word ", 12000) + "end"
+	huge := strings.Repeat("x", MaxLineBytes) + "\ty"
+	if err := os.WriteFile(long, []byte(src+"\tfin\n"+huge+"\nGo.\tVa !\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	p, err = ReadPairs(long, PairOptions{})
-	if err != nil || len(p.Pairs) != 2 || p.Pairs[0].Src != src || p.Pairs[1].Line != 2 {
-		t.Errorf("long line: err %v, pairs %d", err, len(p.Pairs))
+	if err != nil || len(p.Pairs) != 2 || p.Pairs[0].Src != src || p.Pairs[1].Line != 3 {
+		t.Fatalf("long lines: err %v, pairs %d", err, len(p.Pairs))
+	}
+	if c := p.Report.Skipped[SkipTooLong]; c.Count != 1 || !reflect.DeepEqual(c.Lines, []int{2}) || p.Report.Lines != 3 {
+		t.Errorf("long lines: report %+v", p.Report)
+	}
+	if s := p.Report.String(); !strings.Contains(s, "line too long: 1 (line 2)") {
+		t.Errorf("long lines: report string %q", s)
 	}
 }
 
