@@ -18,7 +18,6 @@ package datasets
 // SkipBad a skipped clip listed in the report.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -26,9 +25,10 @@ import (
 	"image"
 	"image/color"
 	"image/draw"
-	"image/gif"
-	_ "image/jpeg" // frame formats
+	_ "image/gif" // frame formats
+	_ "image/jpeg"
 	_ "image/png"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,10 +44,6 @@ const ClipLabelsFile = "labels.txt"
 
 // gifLabelsSuffix names the label file of an animated GIF clip NAME.gif.
 const gifLabelsSuffix = ".labels.txt"
-
-// maxClipFramePixels bounds the decoded size of one frame (64 megapixels), so a
-// hostile header cannot make the loader allocate gigabytes.
-const maxClipFramePixels = 1 << 26
 
 // ColorMode selects the channels of loaded frames.
 type ColorMode int
@@ -157,7 +153,7 @@ func LoadClips(dir string, opt ClipOptions) (*ClipSet, error) {
 	if w == 0 {
 		w = 64
 	}
-	if h < 0 || w < 0 || int64(h)*int64(w) > maxClipFramePixels {
+	if h < 0 || w < 0 || int64(h)*int64(w) > MaxImagePixels {
 		return nil, fmt.Errorf("load clips %s: bad frame size %d×%d", dir, h, w)
 	}
 	if opt.Color != Grayscale && opt.Color != RGB {
@@ -297,6 +293,9 @@ func loadClipDir(path, name string, h, w int, mode ColorMode) (rawClip, error) {
 	if len(files) == 0 {
 		return rc, &ClipError{Clip: name, Err: errors.New("no frame images (.png, .jpg, .jpeg, .gif)")}
 	}
+	if len(files) > MaxClipFrames {
+		return rc, &ClipError{Clip: name, Err: fmt.Errorf("%d frame images, more than the %d a clip may have", len(files), MaxClipFrames)}
+	}
 	if err := checkLabelCount(len(labels), len(files)); err != nil {
 		return rc, asClipError(err, name, ClipLabelsFile)
 	}
@@ -320,20 +319,20 @@ func loadGIFClip(path, labelPath, name string, h, w int, mode ColorMode) (rawCli
 	if err != nil {
 		return rc, asClipError(err, name, labelFile)
 	}
-	data, err := os.ReadFile(path)
+	g, err := openGIF(path)
 	if err != nil {
 		return rc, &ClipError{Clip: name, File: filepath.Base(path), Err: err}
 	}
-	frames, err := decodeGIFFrames(data)
-	if err != nil {
-		return rc, &ClipError{Clip: name, File: filepath.Base(path), Err: err}
-	}
-	if err := checkLabelCount(len(labels), len(frames)); err != nil {
+	defer g.Close()
+	if err := checkLabelCount(len(labels), g.frames); err != nil {
 		return rc, asClipError(err, name, labelFile)
 	}
 	rc.labels = labels
-	for _, img := range frames {
+	err = g.decodeFrames(func(img image.Image) {
 		rc.frames = append(rc.frames, clipFrameFloats(img, h, w, mode))
+	})
+	if err != nil {
+		return rc, &ClipError{Clip: name, File: filepath.Base(path), Err: err}
 	}
 	return rc, nil
 }
@@ -355,28 +354,51 @@ func asClipError(err error, clip, file string) error {
 	return &ClipError{Clip: clip, File: file, Err: err}
 }
 
-// readClipLabels reads one label per line. A final newline ends the last
-// line; surrounding spaces and a CR are trimmed; an empty line is an error.
+// readClipLabels reads the label file path with parseClipLabels; a missing
+// file is an error that says what the file should hold.
 func readClipLabels(path string) ([]string, error) {
-	data, err := os.ReadFile(path)
+	f, err := OpenFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, errors.New("missing (one label name per line, one line per frame)")
 		}
 		return nil, err
 	}
+	defer f.Close()
+	return parseClipLabels(f)
+}
+
+// parseClipLabels reads one label per line, surrounding space trimmed. Blank
+// lines at the end are ignored (an editor's trailing newlines); a blank line
+// before a label, a line longer than MaxLineBytes and more than
+// MaxClipFrames labels are errors naming the line (*labelLineError), as is
+// a file without labels.
+func parseClipLabels(r io.Reader) ([]string, error) {
 	var labels []string
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 4096), 1<<20)
-	for line := 1; sc.Scan(); line++ {
-		l := strings.TrimSpace(sc.Text())
+	blank := 0 // the first of the blank lines since the last label, or 0
+	lr := NewLineReader(r, MaxLineBytes)
+	for lr.Next() {
+		line := lr.LineNumber()
+		if lr.TooLong() {
+			return nil, &labelLineError{line, fmt.Errorf("longer than the %s line limit", formatBytes(int64(lr.Max())))}
+		}
+		l := strings.TrimSpace(lr.Text())
 		if l == "" {
-			return nil, &labelLineError{line, errors.New("empty label")}
+			if blank == 0 {
+				blank = line
+			}
+			continue
+		}
+		if blank > 0 {
+			return nil, &labelLineError{blank, errors.New("empty label (blank lines may only end the file)")}
+		}
+		if len(labels) == MaxClipFrames {
+			return nil, &labelLineError{line, fmt.Errorf("more than %d labels, the most frames a clip may have", MaxClipFrames)}
 		}
 		labels = append(labels, l)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, err
+	if err := lr.Err(); err != nil {
+		return nil, &labelLineError{lr.LineNumber(), err}
 	}
 	if len(labels) == 0 {
 		return nil, errors.New("no labels")
@@ -399,69 +421,7 @@ func checkLabelCount(labels, frames int) error {
 // decodeClipFrame decodes one frame image (the first frame of a GIF),
 // applying JPEG EXIF orientation, after checking its declared size.
 func decodeClipFrame(path string) (image.Image, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
-	if err != nil {
-		return nil, fmt.Errorf("decode: %w", err)
-	}
-	if int64(cfg.Width)*int64(cfg.Height) > maxClipFramePixels || cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, fmt.Errorf("decode: implausible size %d×%d", cfg.Width, cfg.Height)
-	}
-	img, err := imaging.Decode(bytes.NewReader(data), imaging.AutoOrientation(true))
-	if err != nil {
-		return nil, fmt.Errorf("decode: %w", err)
-	}
-	return img, nil
-}
-
-// decodeGIFFrames decodes every frame of an animated GIF as the full
-// composited picture shown at that point.
-func decodeGIFFrames(data []byte) ([]image.Image, error) {
-	cfg, err := gif.DecodeConfig(bytes.NewReader(data))
-	if err != nil {
-		return nil, fmt.Errorf("decode: %w", err)
-	}
-	if int64(cfg.Width)*int64(cfg.Height) > maxClipFramePixels || cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, fmt.Errorf("decode: implausible size %d×%d", cfg.Width, cfg.Height)
-	}
-	g, err := gif.DecodeAll(bytes.NewReader(data))
-	if err != nil {
-		return nil, fmt.Errorf("decode: %w", err)
-	}
-	if len(g.Image) == 0 {
-		return nil, errors.New("decode: GIF has no frames")
-	}
-	if int64(len(g.Image))*int64(cfg.Width)*int64(cfg.Height) > 4*maxClipFramePixels {
-		return nil, fmt.Errorf("decode: %d frames of %d×%d is too large", len(g.Image), cfg.Width, cfg.Height)
-	}
-	bounds := image.Rect(0, 0, g.Config.Width, g.Config.Height)
-	canvas := image.NewRGBA(bounds)
-	out := make([]image.Image, 0, len(g.Image))
-	for i, fr := range g.Image {
-		var saved *image.RGBA
-		disposal := byte(0)
-		if i < len(g.Disposal) {
-			disposal = g.Disposal[i]
-		}
-		if disposal == gif.DisposalPrevious {
-			saved = image.NewRGBA(bounds)
-			copy(saved.Pix, canvas.Pix)
-		}
-		draw.Draw(canvas, fr.Bounds(), fr, fr.Bounds().Min, draw.Over)
-		snap := image.NewRGBA(bounds)
-		copy(snap.Pix, canvas.Pix)
-		out = append(out, snap)
-		switch disposal {
-		case gif.DisposalBackground:
-			draw.Draw(canvas, fr.Bounds(), image.Transparent, image.Point{}, draw.Src)
-		case gif.DisposalPrevious:
-			canvas = saved
-		}
-	}
-	return out, nil
+	return decodeImageFile(path, imaging.AutoOrientation(true))
 }
 
 // clipFrameFloats composites img over black (transparent pixels are black),
@@ -553,7 +513,7 @@ func ExtractFrames(ctx context.Context, video string, fps float64, tmpRoot strin
 	if err != nil {
 		return "", fmt.Errorf("extract frames from %s: the ffmpeg tool is required but was not found on PATH (install ffmpeg, or extract the frames into a clip folder yourself): %w", video, err)
 	}
-	if _, err := os.Stat(video); err != nil {
+	if err := statRegular(video); err != nil {
 		return "", fmt.Errorf("extract frames: %w", err)
 	}
 	base := strings.TrimSuffix(filepath.Base(video), filepath.Ext(video))
@@ -665,17 +625,17 @@ func LoadClipFrames(path string, opt ClipOptions) ([][]float32, []string, error)
 		defer os.RemoveAll(dir)
 		path = dir
 	} else if !fi.IsDir() {
-		data, err := os.ReadFile(path)
+		g, err := openGIF(path)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, fmt.Errorf("%s: %w (want a clip folder, an animated GIF or a video file)", path, err)
 		}
-		imgs, err := decodeGIFFrames(data)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w (want a clip folder or an animated GIF)", path, err)
-		}
-		for i, img := range imgs {
+		defer g.Close()
+		err = g.decodeFrames(func(img image.Image) {
+			names = append(names, fmt.Sprintf("frame %d", len(frames)))
 			frames = append(frames, clipFrameFloats(img, h, w, opt.Color))
-			names = append(names, fmt.Sprintf("frame %d", i))
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
 		}
 		return frames, names, nil
 	}
@@ -690,6 +650,9 @@ func LoadClipFrames(path string, opt ClipOptions) ([][]float32, []string, error)
 	}
 	if len(names) == 0 {
 		return nil, nil, fmt.Errorf("%s: no frame images (.png, .jpg, .jpeg, .gif)", path)
+	}
+	if len(names) > MaxClipFrames {
+		return nil, nil, fmt.Errorf("%s: %d frame images, more than the %d a clip may have", path, len(names), MaxClipFrames)
 	}
 	sort.Slice(names, func(i, j int) bool { return naturalNameLess(names[i], names[j]) })
 	for _, n := range names {

@@ -264,6 +264,70 @@ func TestLoadClipsErrors(t *testing.T) {
 	}
 }
 
+// TestParseClipLabels checks labels.txt parsing: trailing blank lines are
+// an editor's and accepted, a blank line before a label is an error naming
+// it, and so are an over-long line and more labels than a clip may have.
+func TestParseClipLabels(t *testing.T) {
+	many := strings.Repeat("a\n", MaxClipFrames)
+	for _, tc := range []struct {
+		name     string
+		in       string
+		want     []string
+		wantLine int    // line of the *labelLineError; 0 for none
+		wantErr  string // "" = success
+	}{
+		{"plain", "a\nb\n", []string{"a", "b"}, 0, ""},
+		{"no final newline", "a\nb", []string{"a", "b"}, 0, ""},
+		{"one trailing blank line", "a\nb\n\n", []string{"a", "b"}, 0, ""},
+		{"several trailing blank lines", "a\nb\n\n  \n\t\n", []string{"a", "b"}, 0, ""},
+		{"CRLF with trailing blank", "a\r\nb\r\n\r\n", []string{"a", "b"}, 0, ""},
+		{"padded, with BOM", "\ufeff  a \n b\n", []string{"a", "b"}, 0, ""},
+		{"exactly MaxClipFrames", many, strings.Split(strings.TrimSuffix(many, "\n"), "\n"), 0, ""},
+		{"blank line in the middle", "a\n\nb\n", nil, 2, "empty label"},
+		{"blank lines in the middle", "a\n \n\nb\n\n", nil, 2, "empty label"},
+		{"blank first line", "\na\n", nil, 1, "empty label"},
+		{"line too long", "a\n" + strings.Repeat("x", MaxLineBytes+1) + "\n", nil, 2, "longer than the 64 KiB line limit"},
+		{"too many labels", many + "a\n", nil, MaxClipFrames + 1, "more than 10000 labels"},
+		{"empty", "", nil, 0, "no labels"},
+		{"only blank lines", "\n \n", nil, 0, "no labels"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseClipLabels(strings.NewReader(tc.in))
+			if tc.wantErr == "" {
+				if err != nil || !reflect.DeepEqual(got, tc.want) {
+					t.Fatalf("got %d labels, err %v; want %d", len(got), err, len(tc.want))
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v, want %q", err, tc.wantErr)
+			}
+			var le *labelLineError
+			line := 0 // no line
+			if errors.As(err, &le) {
+				line = le.line
+			}
+			if line != tc.wantLine {
+				t.Errorf("error %v at line %d, want line %d", err, line, tc.wantLine)
+			}
+		})
+	}
+}
+
+// TestLoadClipsTrailingBlankLabels loads a clip whose labels.txt ends in
+// blank lines, as editors leave them.
+func TestLoadClipsTrailingBlankLabels(t *testing.T) {
+	dir := t.TempDir()
+	tdGrayClip(t, filepath.Join(dir, "c"), []string{"f0.png", "f1.png"}, []uint8{1, 2}, 4, 4, "a\nb\n\n\n")
+	set, err := LoadClips(dir, ClipOptions{Height: 4, Width: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Clips) != 1 || !reflect.DeepEqual(set.Clips[0].Labels, []int{0, 1}) {
+		t.Fatalf("clips %+v", set.Clips)
+	}
+}
+
 func TestLoadClipsNoUsableClips(t *testing.T) {
 	empty := t.TempDir()
 	tdWriteFile(t, filepath.Join(empty, "README.md"), []byte("no clips here"))

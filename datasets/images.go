@@ -9,7 +9,6 @@ package datasets
 // memory, and can be saved to and restored from a disk cache file.
 
 import (
-	"bytes"
 	"encoding/gob"
 	"errors"
 	"fmt"
@@ -156,22 +155,12 @@ func (l *ImageLoader) entry(path string) *cachedImage {
 }
 
 // decode opens path and returns it resized (shorter side to Resize, keeping
-// the aspect ratio) and centre-cropped to a Resize x Resize square.
+// the aspect ratio) and centre-cropped to a Resize x Resize square. The size
+// is checked from the file's header before decoding (decodeImageFile), and
+// an aspect ratio so extreme that the resized image would exceed
+// MaxImagePixels is refused.
 func (l *ImageLoader) decode(path string) (*image.NRGBA, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("image %s: %w", path, err)
-	}
-	// Check the header first so that a forged or enormous size cannot make
-	// the decoder allocate gigabytes.
-	hdr, _, err := image.DecodeConfig(bytes.NewReader(data))
-	if err != nil {
-		return nil, fmt.Errorf("image %s: %w", path, err)
-	}
-	if int64(hdr.Width)*int64(hdr.Height) > MaxImagePixels {
-		return nil, fmt.Errorf("image %s: %dx%d is larger than %d pixels", path, hdr.Width, hdr.Height, MaxImagePixels)
-	}
-	img, err := imaging.Decode(bytes.NewReader(data))
+	img, err := decodeImageFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", path, err)
 	}
@@ -180,6 +169,9 @@ func (l *ImageLoader) decode(path string) (*image.NRGBA, error) {
 		return nil, fmt.Errorf("image %s: empty (%dx%d)", path, b.Dx(), b.Dy())
 	}
 	r := l.cfg.Resize
+	if long, short := int64(max(b.Dx(), b.Dy())), int64(min(b.Dx(), b.Dy())); int64(r)*int64(r)*long/short > MaxImagePixels {
+		return nil, fmt.Errorf("image %s: %dx%d resized to a shorter side of %d would be larger than %d pixels", path, b.Dx(), b.Dy(), r, MaxImagePixels)
+	}
 	w, h := r, r
 	if b.Dx() > b.Dy() {
 		w = 0 // imaging keeps the aspect ratio for a 0 dimension
