@@ -167,17 +167,13 @@ func learnBPE(o Options, texts []string) (Tokenizer, error) {
 	if len(counts) == 0 {
 		return nil, errors.New("no training text")
 	}
-	// Sorted segments make learning independent of map order.
+	// The order of segs (map order) changes nothing learned: it only orders
+	// the segments a merge rewrites, and the queue's order is total.
 	segs := make([]string, 0, len(counts))
 	for seg := range counts {
 		segs = append(segs, seg)
 	}
-	slices.Sort(segs)
-
-	alphabet, err := chooseAlphabet(segs, counts, o.CharacterCoverage)
-	if err != nil {
-		return nil, err
-	}
+	alphabet := chooseAlphabet(segs, counts, o.CharacterCoverage)
 	if need := 256 + len(alphabet); o.VocabSize < need {
 		return nil, fmt.Errorf("vocabulary size %d is too small: the 256 byte pieces and the %d base characters of the training text need %d (raise VocabSize or lower CharacterCoverage)",
 			o.VocabSize, len(alphabet), need)
@@ -224,7 +220,7 @@ func learnBPE(o Options, texts []string) (Tokenizer, error) {
 // they cover the given fraction of all character occurrences (all if
 // coverage is 0 or 1), by decreasing frequency, then by code point. The space
 // is always in; a literal "▁" never is (see bpe).
-func chooseAlphabet(segs []string, counts map[string]int, coverage float64) ([]rune, error) {
+func chooseAlphabet(segs []string, counts map[string]int, coverage float64) []rune {
 	freq := make(map[rune]int64)
 	var total int64
 	for _, seg := range segs {
@@ -250,18 +246,18 @@ func chooseAlphabet(segs []string, counts map[string]int, coverage float64) ([]r
 		return int(x - y)
 	})
 	if coverage == 0 || coverage == 1 {
-		return alphabet, nil
+		return alphabet
 	}
 	var covered int64
 	for i, r := range alphabet {
 		if float64(covered) >= coverage*float64(total) && r != ' ' {
 			// Keep the space whatever its rank: every text starts with one.
 			kept := slices.DeleteFunc(alphabet[i:], func(r rune) bool { return r != ' ' })
-			return append(alphabet[:i], kept...), nil
+			return append(alphabet[:i], kept...)
 		}
 		covered += freq[r]
 	}
-	return alphabet, nil
+	return alphabet
 }
 
 // newBPE returns a bpe tokenizer with the byte pieces and the given alphabet
@@ -496,7 +492,8 @@ func (t *bpe) encodeSegment(seg string) []int32 {
 	if len(t.cache) >= maxCached {
 		clear(t.cache)
 	}
-	t.cache[seg] = ids
+	// A copy, as seg shares the memory of the whole text.
+	t.cache[strings.Clone(seg)] = ids
 	t.mu.Unlock()
 	return ids
 }

@@ -205,3 +205,79 @@ func FuzzBPERoundTrip(f *testing.F) {
 		}
 	})
 }
+
+// TestBPEMatchesNaive checks the incremental learner against the textbook
+// algorithm, which counts every pair again before each merge, on real text.
+func TestBPEMatchesNaive(t *testing.T) {
+	texts := append(sample(t, 300), scripts...)
+	const merges = 400
+	o := Options{Kind: "bpe", Normalization: "nfc"}
+	counts := make(map[string]int)
+	for _, text := range texts {
+		s, _ := o.Normalize(text)
+		if s != "" {
+			segments(" "+s, func(seg string) { counts[seg]++ })
+		}
+	}
+	var segs []string
+	for seg := range counts {
+		segs = append(segs, seg)
+	}
+	alphabet := chooseAlphabet(segs, counts, 0)
+	o.VocabSize = 256 + len(alphabet) + merges
+	ref := newBPE(o, nil, alphabet)
+	words := make([][]int32, len(segs))
+	for i, seg := range segs {
+		words[i] = ref.symbols(nil, seg)
+	}
+	var want []string
+	for len(want) < merges {
+		pairs := make(map[[2]int32]int)
+		for i, w := range words {
+			for j := 0; j+1 < len(w); j++ {
+				if w[j] >= 0 && w[j+1] >= 0 && !reserved(ref.pieces[w[j]]+ref.pieces[w[j+1]]) {
+					pairs[[2]int32{w[j], w[j+1]}] += counts[segs[i]]
+				}
+			}
+		}
+		var best [2]int32
+		bestN := 0
+		for p, n := range pairs {
+			pa, pb, ba, bb := ref.pieces[p[0]], ref.pieces[p[1]], ref.pieces[best[0]], ref.pieces[best[1]]
+			if n > bestN || n == bestN && (pa < ba || pa == ba && pb < bb) {
+				best, bestN = p, n
+			}
+		}
+		if bestN == 0 {
+			break
+		}
+		c := ref.addMerge(best[0], best[1])
+		want = append(want, ref.pieces[best[0]]+" "+ref.pieces[best[1]])
+		for i, w := range words {
+			out := w[:0]
+			for j := 0; j < len(w); j++ {
+				if j+1 < len(w) && w[j] == best[0] && w[j+1] == best[1] {
+					out = append(out, c)
+					j++
+				} else {
+					out = append(out, w[j])
+				}
+			}
+			words[i] = out
+		}
+	}
+	got := learnedMerges(t, mustNew(t, o, texts))
+	if !slices.Equal(got, want) {
+		for i := range min(len(got), len(want)) {
+			if got[i] != want[i] {
+				t.Fatalf("merge %d: %q, naive %q", i, got[i], want[i])
+			}
+		}
+		t.Fatalf("%d merges, naive %d", len(got), len(want))
+	}
+	// The order of the texts changes nothing.
+	slices.Reverse(texts)
+	if again := learnedMerges(t, mustNew(t, o, texts)); !slices.Equal(again, got) {
+		t.Error("learning from the texts in reverse order gave other merges")
+	}
+}

@@ -72,18 +72,16 @@ type spModel struct {
 	removeExtraWhitespaces bool   // NormalizerSpec.remove_extra_whitespaces
 	escapeWhitespaces      bool   // NormalizerSpec.escape_whitespaces
 	denormalizes           bool   // a DenormalizerSpec with rules
-
-	// rewritten is the model in the form go-sentencepiece runs correctly:
-	// add_dummy_prefix and remove_extra_whitespaces cleared, and a padding
-	// piece (see parseSPModel).
-	rewritten []byte
 }
 
 var spModelTypes = map[uint64]string{1: "unigram", 2: "bpe", 3: "word", 4: "char"}
 
 // parseSPModel reads the fields of spModel from a serialised ModelProto and
-// checks that go-sentencepiece can run it exactly.
-func parseSPModel(data []byte) (spModel, error) {
+// checks that go-sentencepiece can run it exactly. It also returns the model
+// rewritten in the form go-sentencepiece runs correctly: add_dummy_prefix and
+// remove_extra_whitespaces cleared (the caller carries them out), and a
+// padding piece.
+func parseSPModel(data []byte) (spModel, []byte, error) {
 	m := spModel{modelType: 1, addDummyPrefix: true, removeExtraWhitespaces: true, escapeWhitespaces: true}
 	var keep []byte // top-level fields but the normalizer spec
 	var normSpec []byte
@@ -139,7 +137,7 @@ func parseSPModel(data []byte) (spModel, error) {
 		return nil
 	})
 	if err != nil {
-		return m, fmt.Errorf("not a SentencePiece model: %w", err)
+		return m, nil, fmt.Errorf("not a SentencePiece model: %w", err)
 	}
 	var spec []byte // the normalizer spec without the two flags
 	err = forFields(normSpec, func(num protowire.Number, typ protowire.Type, v uint64, b, raw []byte) error {
@@ -161,10 +159,10 @@ func parseSPModel(data []byte) (spModel, error) {
 		return nil
 	})
 	if err != nil {
-		return m, fmt.Errorf("not a SentencePiece model: normalizer spec: %w", err)
+		return m, nil, fmt.Errorf("not a SentencePiece model: normalizer spec: %w", err)
 	}
 	if len(m.pieces) == 0 {
-		return m, errors.New("not a SentencePiece model: it has no pieces")
+		return m, nil, errors.New("not a SentencePiece model: it has no pieces")
 	}
 	switch {
 	case m.modelType != 2:
@@ -172,15 +170,15 @@ func parseSPModel(data []byte) (spModel, error) {
 		if name == "" {
 			name = fmt.Sprint(m.modelType)
 		}
-		return m, fmt.Errorf("model type %s is not supported: go-sentencepiece runs BPE models only (train with spm_train --model_type=bpe)", name)
+		return m, nil, fmt.Errorf("model type %s is not supported: go-sentencepiece runs BPE models only (train with spm_train --model_type=bpe)", name)
 	case m.charsMap > 0:
-		return m, fmt.Errorf("normalization rule %q is not supported: go-sentencepiece applies no rules (train with --normalization_rule_name=identity and set this tokenizer's Normalization, e.g. nfkc)", m.normName)
+		return m, nil, fmt.Errorf("normalization rule %q is not supported: go-sentencepiece applies no rules (train with --normalization_rule_name=identity and set this tokenizer's Normalization, e.g. nfkc)", m.normName)
 	case m.denormalizes:
-		return m, errors.New("denormalization rules are not supported by go-sentencepiece")
+		return m, nil, errors.New("denormalization rules are not supported by go-sentencepiece")
 	case m.whitespaceSuffix:
-		return m, errors.New("--treat_whitespace_as_suffix is not supported by go-sentencepiece")
+		return m, nil, errors.New("--treat_whitespace_as_suffix is not supported by go-sentencepiece")
 	case !m.escapeWhitespaces:
-		return m, errors.New("--escape_whitespaces=false is not supported by go-sentencepiece")
+		return m, nil, errors.New("--escape_whitespaces=false is not supported by go-sentencepiece")
 	}
 	spec = protowire.AppendTag(spec, 3, protowire.VarintType)
 	spec = protowire.AppendVarint(spec, 0)
@@ -206,8 +204,7 @@ func parseSPModel(data []byte) (spModel, error) {
 	pad = protowire.AppendTag(pad, 3, protowire.VarintType)
 	pad = protowire.AppendVarint(pad, spUnused)
 	keep = protowire.AppendTag(keep, 1, protowire.BytesType)
-	m.rewritten = protowire.AppendBytes(keep, pad)
-	return m, nil
+	return m, protowire.AppendBytes(keep, pad), nil
 }
 
 // forFields calls f on each field of a serialised protobuf message with its
@@ -270,11 +267,11 @@ func newSentencePiece(o Options, data []byte) (*sentencePiece, error) {
 	if err != nil {
 		return nil, err
 	}
-	spec, err := parseSPModel(data)
+	spec, rewritten, err := parseSPModel(data)
 	if err != nil {
 		return nil, err
 	}
-	proc, err := sentencepiece.NewProcessor(bytes.NewReader(spec.rewritten))
+	proc, err := sentencepiece.NewProcessor(bytes.NewReader(rewritten))
 	if err != nil {
 		return nil, fmt.Errorf("go-sentencepiece: %w", err)
 	}

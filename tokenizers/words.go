@@ -18,7 +18,8 @@ import (
 // keeps is every other character, in order: Decode(Encode(x)) with its
 // spaces removed equals datasets.Normalize of the normalised x with its
 // spaces removed (up to the typography just listed); and a decoded text
-// encodes to the same pieces again (tested on the shipped corpus).
+// encodes to the same pieces again (tested on every seventh sentence of the
+// shipped corpus, English and French rules, and on text in other scripts).
 type words struct {
 	opts Options
 	norm func(string) string
