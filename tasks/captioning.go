@@ -1052,7 +1052,8 @@ func (m *Captioning[T]) Sample(rng *rand.Rand) (string, error) {
 
 // Predict captions images: the one named by -input, or else each image
 // path read from the stream, one per line, printed as "path<TAB>caption".
-// A stream path whose image is missing or corrupt is reported and skipped.
+// Blank lines are ignored; a stream path whose image is missing or corrupt,
+// and a line longer than datasets.MaxLineBytes, is reported and skipped.
 func (m *Captioning[T]) Predict(in Input, out io.Writer, rng *rand.Rand) error {
 	if in.AttentionDir != "" {
 		return fmt.Errorf("-attention: captioning does not draw attention maps")
@@ -1069,11 +1070,16 @@ func (m *Captioning[T]) Predict(in Input, out io.Writer, rng *rand.Rand) error {
 		return fmt.Errorf("captioning: give an image with -input, or image paths on the standard input")
 	}
 	w := bufio.NewWriter(out)
-	sc := bufio.NewScanner(in.Reader)
-	line, skipped := 0, 0
-	for sc.Scan() {
-		line++
-		path := strings.TrimSpace(sc.Text())
+	lr := datasets.NewLineReader(in.Reader, datasets.MaxLineBytes)
+	captioned, skipped := 0, 0
+	for lr.Next() {
+		line := lr.LineNumber()
+		if lr.TooLong() {
+			skipped++
+			fmt.Fprintf(in.logWriter(), "line %d: skipped: longer than %d bytes\n", line, lr.Max())
+			continue
+		}
+		path := strings.TrimSpace(lr.Text())
 		if path == "" {
 			continue
 		}
@@ -1087,12 +1093,13 @@ func (m *Captioning[T]) Predict(in Input, out io.Writer, rng *rand.Rand) error {
 		if err := w.Flush(); err != nil {
 			return err
 		}
+		captioned++
 	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("line %d: %w", line+1, err)
+	if err := lr.Err(); err != nil {
+		return fmt.Errorf("line %d: %w", lr.LineNumber(), err)
 	}
 	if skipped > 0 {
-		fmt.Fprintf(in.logWriter(), "captioned %d images; skipped %d unusable\n", line-skipped, skipped)
+		fmt.Fprintf(in.logWriter(), "captioned %d images; skipped %d unusable\n", captioned, skipped)
 	}
 	return nil
 }

@@ -556,15 +556,17 @@ func (m *Translation[T]) Sample(rng *rand.Rand) (string, error) {
 // reported and skipped rather than translated into nonsense at great cost.
 const maxSourceTokens = 200
 
-// Predict translates each line of the input (a file named by -input, or
-// stdin) into one output line, streaming: every line is written as soon as
-// it is translated. An empty line gives an empty line; a line longer than
-// maxSourceTokens gives an empty line and a report. With in.AttentionDir set,
-// each sentence's attention map is drawn into that folder.
+// Predict translates each line of the input (a regular file named by
+// -input, or stdin) into one output line, streaming: every line is written
+// as soon as it is translated. An empty line gives an empty line; a line
+// longer than maxSourceTokens or datasets.MaxLineBytes gives an empty line
+// and a report, and the rest of the input is translated. With
+// in.AttentionDir set, each sentence's attention map is drawn into that
+// folder.
 func (m *Translation[T]) Predict(in Input, out io.Writer, rng *rand.Rand) error {
 	r := in.Reader
 	if in.Path != "" {
-		f, err := os.Open(in.Path)
+		f, err := datasets.OpenFile(in.Path)
 		if err != nil {
 			return err
 		}
@@ -581,12 +583,17 @@ func (m *Translation[T]) Predict(in Input, out io.Writer, rng *rand.Rand) error 
 	}
 	so, _ := m.tokenizeOptions()
 	w := bufio.NewWriter(out)
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	line, skipped := 0, 0
-	for sc.Scan() {
-		line++
-		words := datasets.Tokenize(sc.Text(), so)
+	lr := datasets.NewLineReader(r, datasets.MaxLineBytes)
+	translated, skipped := 0, 0
+	for lr.Next() {
+		line, text := lr.LineNumber(), lr.Text()
+		if lr.TooLong() {
+			fmt.Fprintf(in.logWriter(), "line %d: skipped: longer than %d bytes\n", line, lr.Max())
+			w.WriteString("\n")
+			w.Flush()
+			continue
+		}
+		words := datasets.Tokenize(text, so)
 		if len(words) > maxSourceTokens {
 			skipped++
 			fmt.Fprintf(in.logWriter(), "line %d: skipped: %d tokens, more than the %d allowed\n", line, len(words), maxSourceTokens)
@@ -608,6 +615,7 @@ func (m *Translation[T]) Predict(in Input, out io.Writer, rng *rand.Rand) error 
 		if err := w.Flush(); err != nil {
 			return err
 		}
+		translated++
 		if in.AttentionDir != "" && hyps[0].Attention != nil {
 			outWords := make([]string, 0, len(hyps[0].Tokens)+1)
 			for _, id := range hyps[0].Tokens {
@@ -617,16 +625,17 @@ func (m *Translation[T]) Predict(in Input, out io.Writer, rng *rand.Rand) error 
 				outWords = append(outWords, datasets.EOSToken)
 			}
 			path := filepath.Join(in.AttentionDir, fmt.Sprintf("attention_%04d.png", line))
-			if err := plots.Attention(path, sc.Text(), words, outWords, hyps[0].Attention); err != nil {
+			if err := plots.Attention(path, text, words, outWords, hyps[0].Attention); err != nil {
 				return fmt.Errorf("line %d: %w", line, err)
 			}
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("line %d: %w", line+1, err)
+	if err := lr.Err(); err != nil {
+		return fmt.Errorf("line %d: %w", lr.LineNumber(), err)
 	}
-	if skipped > 0 {
-		fmt.Fprintf(in.logWriter(), "translated %d lines; skipped %d longer than %d tokens\n", line-skipped, skipped, maxSourceTokens)
+	if skipped > 0 || lr.Skipped() > 0 {
+		fmt.Fprintf(in.logWriter(), "translated %d lines; skipped %d longer than %d tokens and %d longer than %d bytes\n",
+			translated, skipped, maxSourceTokens, lr.Skipped(), lr.Max())
 	}
 	return nil
 }
