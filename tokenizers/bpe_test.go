@@ -281,3 +281,36 @@ func TestBPEMatchesNaive(t *testing.T) {
 		t.Error("learning from the texts in reverse order gave other merges")
 	}
 }
+
+// TestBPEConcurrent checks that goroutines sharing a tokenizer (and its
+// cache, which starts empty) get the pieces one goroutine gets alone; run
+// with -race.
+func TestBPEConcurrent(t *testing.T) {
+	texts := sample(t, 40)
+	tok := mustNew(t, Options{Kind: "bpe", VocabSize: 2000}, texts)
+	data, err := json.Marshal(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := Unmarshal(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan string, 4)
+	for g := range 4 {
+		go func() {
+			for i := g; i < len(texts); i += 2 {
+				if got, want := fresh.Encode(texts[i]), tok.Encode(texts[i]); !slices.Equal(got, want) {
+					errs <- texts[i]
+					return
+				}
+			}
+			errs <- ""
+		}()
+	}
+	for range 4 {
+		if s := <-errs; s != "" {
+			t.Errorf("%q encoded differently", s)
+		}
+	}
+}

@@ -81,9 +81,10 @@ type Options struct {
 	// Lang selects the apostrophe rules of the words kind ("en", "fr"; see
 	// datasets.Tokenize). Words only.
 	Lang string `json:"lang,omitempty"`
-	// VocabSize is the number of pieces a bpe tokenizer learns, counting its
-	// 256 byte pieces and its base characters (not the caller's special
-	// tokens). Bpe only, required.
+	// VocabSize is the number of pieces a bpe tokenizer learns: its 256 byte
+	// pieces, its base characters and its merges (not the caller's special
+	// tokens). Fewer if the training text runs out of pairs to merge. Bpe
+	// only, required.
 	VocabSize int `json:"vocab_size,omitempty"`
 	// CharacterCoverage is the fraction of the training text's character
 	// occurrences that bpe's base alphabet must cover, most frequent
