@@ -168,8 +168,13 @@ func TestMarshalRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("resolved config does not parse: %v\n%s", err, b)
 	}
-	if back.Train != cfg.Train || back.Decoder != cfg.Decoder || back.Data != cfg.Data {
+	if back.Train != cfg.Train || back.Decoder != cfg.Decoder || back.Data != cfg.Data || back.Eval != cfg.Eval {
 		t.Errorf("round trip changed the config:\n%+v\n%+v", cfg, back)
+	}
+	// The default prime is a line break, which yaml.v3 would write as a
+	// block literal and read back as "" (found by FuzzParse).
+	if back.Eval.Sample.Prime != "\n" {
+		t.Errorf("prime %q after a round trip, want a line break", back.Eval.Sample.Prime)
 	}
 }
 

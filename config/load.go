@@ -321,15 +321,54 @@ func clearLines(n *yaml.Node) {
 	}
 }
 
-// Marshal renders the resolved config as YAML, as a run folder keeps it.
+// Marshal renders the resolved config as YAML, as a run folder keeps it
+// and a checkpoint stores it: Parse of the result gives the same config.
 func (c *Config) Marshal() ([]byte, error) {
+	var doc yaml.Node
+	if err := doc.Encode(c); err != nil {
+		return nil, err
+	}
+	restoreLineBreaks(&doc, reflect.ValueOf(c))
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
-	if err := enc.Encode(c); err != nil {
+	if err := enc.Encode(&doc); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), enc.Close()
+}
+
+// restoreLineBreaks puts back the strings with line breaks that yaml.v3
+// loses when it encodes into a node ("\n", the default prime, becomes ""),
+// double-quoted so that they survive the text too. n is the node v
+// encoded into.
+func restoreLineBreaks(n *yaml.Node, v reflect.Value) {
+	for v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return
+		}
+		v = v.Elem()
+	}
+	switch v.Kind() {
+	case reflect.String:
+		if strings.ContainsAny(v.String(), "\n\r") {
+			n.Value, n.Tag, n.Style = v.String(), "!!str", yaml.DoubleQuotedStyle
+		}
+	case reflect.Slice:
+		for i := 0; i < v.Len() && i < len(n.Content); i++ {
+			restoreLineBreaks(n.Content[i], v.Index(i))
+		}
+	case reflect.Struct:
+		if v.Type() == durationType || n.Kind != yaml.MappingNode {
+			return
+		}
+		_, fields := yamlFields(v.Type())
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if f, ok := fields[n.Content[i].Value]; ok {
+				restoreLineBreaks(n.Content[i+1], v.FieldByIndex(f.Index))
+			}
+		}
+	}
 }
 
 // KeyPaths lists every dotted key the schema accepts, sorted; the reference

@@ -129,6 +129,12 @@ func readSafetensors(path string) (safetensors.SafeTensors, map[string]string, e
 	if err != nil {
 		return safetensors.SafeTensors{}, nil, err
 	}
+	return parseSafetensors(b, path)
+}
+
+// parseSafetensors is readSafetensors for a file's bytes; path labels
+// errors.
+func parseSafetensors(b []byte, path string) (safetensors.SafeTensors, map[string]string, error) {
 	st, err := safetensors.Deserialize(b)
 	if err != nil {
 		return st, nil, fmt.Errorf("%s: not a valid safetensors file: %w", path, err)
@@ -198,6 +204,12 @@ func (c *checkpoint[T]) load(path string) error {
 	if err != nil {
 		return err
 	}
+	return c.decode(st, meta, path)
+}
+
+// decode is load for a file already parsed.
+func (c *checkpoint[T]) decode(st safetensors.SafeTensors, meta map[string]string, path string) error {
+	var err error
 	model := append(append(nn.Params[T]{}, c.Params...), c.Buffers...)
 	known := make(map[string]bool, len(model))
 	for _, p := range model {
