@@ -61,7 +61,7 @@ type CaptionReport struct {
 	Lines           int            // non-blank caption lines, too long ones included (Flickr8k), annotations (COCO) or split-list entries (Select) read
 	SpaceSeparated  int            // Flickr8k lines whose key and caption are separated by a space, not a tab (the line-1 quirk)
 	Captions        int            // captions kept
-	SkippedCaptions int            // captions dropped together with a skipped image
+	SkippedCaptions int            // captions dropped together with a skipped image, or on a line too long to read
 	Skipped         []CaptionIssue // images skipped (no image file, not in the caption file, no captions, unknown image id) and Flickr8k lines too long to read
 }
 

@@ -2,6 +2,13 @@
 // text, sentence pairs, captioned images, labelled clips), turns them into
 // integer sequences through vocabularies, and splits and batches them
 // deterministically.
+//
+// Every reader bounds what it holds, whatever its input: files are opened
+// through OpenFile and ReadFile (regular files only, whole-file reads
+// capped), lines are read through LineReader (a line over MaxLineBytes is
+// skipped and counted, not held), gzip input is a stream capped after
+// decompression, and images and GIF clips are checked from their headers
+// before any pixel is decoded.
 package datasets
 
 import (
