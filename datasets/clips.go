@@ -293,8 +293,8 @@ func loadClipDir(path, name string, h, w int, mode ColorMode) (rawClip, error) {
 	if len(files) == 0 {
 		return rc, &ClipError{Clip: name, Err: errors.New("no frame images (.png, .jpg, .jpeg, .gif)")}
 	}
-	if len(files) > MaxClipFrames {
-		return rc, &ClipError{Clip: name, Err: fmt.Errorf("%d frame images, more than the %d a clip may have", len(files), MaxClipFrames)}
+	if len(files) > maxClipFrames {
+		return rc, &ClipError{Clip: name, Err: fmt.Errorf("more than the %d frames a clip may have", maxClipFrames)}
 	}
 	if err := checkLabelCount(len(labels), len(files)); err != nil {
 		return rc, asClipError(err, name, ClipLabelsFile)
@@ -392,8 +392,8 @@ func parseClipLabels(r io.Reader) ([]string, error) {
 		if blank > 0 {
 			return nil, &labelLineError{blank, errors.New("empty label (blank lines may only end the file)")}
 		}
-		if len(labels) == MaxClipFrames {
-			return nil, &labelLineError{line, fmt.Errorf("more than %d labels, the most frames a clip may have", MaxClipFrames)}
+		if len(labels) == maxClipFrames {
+			return nil, &labelLineError{line, fmt.Errorf("more than %d labels, the most frames a clip may have", maxClipFrames)}
 		}
 		labels = append(labels, l)
 	}
@@ -501,6 +501,8 @@ func clipIsDigit(c byte) bool { return '0' <= c && c <= '9' }
 // per second into a new folder under tmpRoot (os.TempDir() when empty), as
 // frame_000001.png, … and returns that folder; the caller adds labels.txt
 // (one line per frame) to make it a clip and removes the folder when done.
+// At most MaxClipFrames+1 frames are extracted: enough for the loader to
+// tell that the video is too long for a clip, without filling the disk.
 // When ffmpeg is not on PATH the error says so (and wraps exec.ErrNotFound).
 func ExtractFrames(ctx context.Context, video string, fps float64, tmpRoot string) (string, error) {
 	if ctx == nil {
@@ -522,7 +524,7 @@ func ExtractFrames(ctx context.Context, video string, fps float64, tmpRoot strin
 		return "", fmt.Errorf("extract frames from %s: %w", video, err)
 	}
 	cmd := exec.CommandContext(ctx, ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
-		"-i", video, "-vf", "fps="+strconv.FormatFloat(fps, 'f', -1, 64),
+		"-i", video, "-vf", "fps="+strconv.FormatFloat(fps, 'f', -1, 64), "-frames:v", strconv.Itoa(maxClipFrames+1),
 		filepath.Join(dir, "frame_%06d.png"))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -617,6 +619,7 @@ func LoadClipFrames(path string, opt ClipOptions) ([][]float32, []string, error)
 	}
 	var frames [][]float32
 	var names []string
+	source := path // what errors about the whole clip name
 	if !fi.IsDir() && IsVideoFile(path) {
 		dir, err := extractVideo(path, opt.FPS)
 		if err != nil {
@@ -649,10 +652,10 @@ func LoadClipFrames(path string, opt ClipOptions) ([][]float32, []string, error)
 		}
 	}
 	if len(names) == 0 {
-		return nil, nil, fmt.Errorf("%s: no frame images (.png, .jpg, .jpeg, .gif)", path)
+		return nil, nil, fmt.Errorf("%s: no frame images (.png, .jpg, .jpeg, .gif)", source)
 	}
-	if len(names) > MaxClipFrames {
-		return nil, nil, fmt.Errorf("%s: %d frame images, more than the %d a clip may have", path, len(names), MaxClipFrames)
+	if len(names) > maxClipFrames {
+		return nil, nil, fmt.Errorf("%s: more than the %d frames a clip may have", source, maxClipFrames)
 	}
 	sort.Slice(names, func(i, j int) bool { return naturalNameLess(names[i], names[j]) })
 	for _, n := range names {

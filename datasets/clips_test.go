@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/gif"
@@ -328,6 +329,26 @@ func TestLoadClipsTrailingBlankLabels(t *testing.T) {
 	}
 }
 
+// TestClipFrameLimit gives a clip folder one frame file more than the limit,
+// lowered to 20 (empty files: the count is checked before any decoding).
+func TestClipFrameLimit(t *testing.T) {
+	defer func(n int) { maxClipFrames = n }(maxClipFrames)
+	maxClipFrames = 20
+	dir := t.TempDir()
+	clip := filepath.Join(dir, "long")
+	tdWriteFile(t, filepath.Join(clip, ClipLabelsFile), []byte("a\n"))
+	for i := range maxClipFrames + 1 {
+		tdWriteFile(t, filepath.Join(clip, fmt.Sprintf("f%02d.png", i)), nil)
+	}
+	want := "more than the 20 frames a clip may have"
+	if _, err := LoadClips(dir, ClipOptions{}); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), `clip "long"`) {
+		t.Errorf("LoadClips: err = %v, want %q naming the clip", err, want)
+	}
+	if _, _, err := LoadClipFrames(clip, ClipOptions{}); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), clip) {
+		t.Errorf("LoadClipFrames: err = %v, want %q naming %s", err, want, clip)
+	}
+}
+
 func TestLoadClipsNoUsableClips(t *testing.T) {
 	empty := t.TempDir()
 	tdWriteFile(t, filepath.Join(empty, "README.md"), []byte("no clips here"))
@@ -445,7 +466,7 @@ func TestExtractFrames(t *testing.T) {
 	}
 	t.Run("stand-in ffmpeg succeeds", func(t *testing.T) {
 		fake(t, `for a; do last="$a"; done
-case "$*" in *"-vf fps=2.5 "*) ;; *) echo "bad args: $*" >&2; exit 3;; esac
+case "$*" in *"-vf fps=2.5 -frames:v 10001 "*) ;; *) echo "bad args: $*" >&2; exit 3;; esac
 exec CP "${0%/*}/frame.png" "${last%/*}/frame_000001.png"
 `)
 		root := t.TempDir()

@@ -27,6 +27,10 @@ const MaxImageSide = 1 << 15
 // frames per second.
 const MaxClipFrames = 10_000
 
+// maxClipFrames is the MaxClipFrames in force, a variable so that a test can
+// lower it instead of writing 10,001 files.
+var maxClipFrames = MaxClipFrames
+
 // maxGIFWork bounds an animated GIF's frame count times its logical
 // screen's pixels: the pixels gif.DecodeAll may allocate and the work of
 // compositing and resizing every frame. 2^28 is 65,536 frames of 64×64
@@ -195,8 +199,8 @@ func scanGIF(r *bufio.Reader) (int, error) {
 				return 0, fmt.Errorf("decode: GIF frame %d (%dx%d at %d,%d) exceeds the %dx%d screen", frames, fw, fh, left, top, w, h)
 			}
 			frames++
-			if frames > MaxClipFrames {
-				return 0, fmt.Errorf("decode: GIF has more than %d frames", MaxClipFrames)
+			if frames > maxClipFrames {
+				return 0, fmt.Errorf("decode: GIF has more than %d frames", maxClipFrames)
 			}
 			if int64(frames)*int64(w)*int64(h) > maxGIFWork {
 				return 0, fmt.Errorf("decode: GIF has more than %d frames of %dx%d (at most %d pixels in all)", frames-1, w, h, maxGIFWork)
