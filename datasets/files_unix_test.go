@@ -47,6 +47,7 @@ func TestReadersRefuseNonRegularFiles(t *testing.T) {
 		{"ReadIDXImages", func(p string) error { _, err := ReadIDXImages(p); return err }},
 		{"ReadIDXLabels", func(p string) error { _, err := ReadIDXLabels(p); return err }},
 		{"ImageLoader.Load", func(p string) error { _, err := loader.Load(p); return err }},
+		{"ImageLoader.LoadCache", func(p string) error { _, err := loader.LoadCache(p); return err }},
 		{"LoadClipFrames", func(p string) error { _, _, err := LoadClipFrames(p, ClipOptions{}); return err }},
 	}
 	targets := map[string]string{

@@ -388,7 +388,7 @@ func (l *ImageLoader) SaveCache(path string) error {
 // the same Size, Resize, Mean and Std, and returns how many images it added.
 // Paths already cached are kept as they are.
 func (l *ImageLoader) LoadCache(path string) (int, error) {
-	f, err := os.Open(path)
+	f, err := OpenFile(path)
 	if err != nil {
 		return 0, fmt.Errorf("image cache: %w", err)
 	}
