@@ -1,8 +1,10 @@
-package config
+package config_test
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/seqtask/seqtask/config"
 )
 
 // FuzzParse feeds arbitrary YAML and one -set override to the config
@@ -11,16 +13,16 @@ import (
 // unchanged (what a run folder's config.yaml relies on).
 func FuzzParse(f *testing.F) {
 	for _, seed := range []struct{ yaml, set string }{
-		{minimal, "train.optimizer.lr=0.001"},
-		{minimal + "decoder:\n  hidden: 8\n  cell: gru\n", "decoder.layers=2"},
+		{"task: charlm\ndata:\n  path: config.go\n", "train.optimizer.lr=0.001"},
+		{"task: charlm\ndata:\n  path: x\ndecoder:\n  hidden: 8\n  cell: gru\n", "decoder.layers=2"},
 		{"task: translation\ndata: {path: x}\nencoder: {kind: rnn, cell: gru, embed: 4, hidden: 4, layers: 1}\n", "eval.decode.strategy=beam"},
 		{"task: video\ndata: {path: a, val_path: b}\nencoder: {kind: cnn, channels: [2], kernel: 3}\n", "decoder.cell=none"},
 		{"task: captioning\ndata: {path: a}\nencoder: {kind: cnn, channels: [2, 4], kernel: 3, pretrain_steps: 2}\n", "train.steps=5"},
-		{minimal + "---\ntask: video\n", "seed=3"},
-		{minimal + "train: {time_limit: 1h30m}\n", "train.time_limit=-5s"},
+		{"task: charlm\ndata: {path: x}\n---\ntask: video\n", "seed=3"},
+		{"task: charlm\ndata: {path: x}\ntrain: {time_limit: 1h30m}\n", "train.time_limit=-5s"},
 		{"task: [", "x"},
 		{"&a [*a]", "a.b.c=d"},
-		{minimal + "eval: {sample: {prime: \"ROMEO:\"}}\n", "eval.sample.prime=ROMEO:"},
+		{"task: charlm\ndata: {path: x}\neval: {sample: {prime: \"ROMEO:\"}}\n", "eval.sample.prime=ROMEO:"},
 	} {
 		f.Add([]byte(seed.yaml), seed.set)
 	}
@@ -29,9 +31,9 @@ func FuzzParse(f *testing.F) {
 		if set != "" {
 			sets = []string{set}
 		}
-		cfg, err := Parse(src, "fuzz.yaml", sets)
+		cfg, err := config.Parse(src, "fuzz.yaml", sets)
 		if err != nil {
-			if !IsConfigError(err) {
+			if !config.IsConfigError(err) {
 				t.Fatalf("error %T is not a config error: %v", err, err)
 			}
 			if !strings.HasPrefix(err.Error(), "fuzz.yaml") {
@@ -43,7 +45,7 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			t.Fatalf("an accepted config does not marshal: %v", err)
 		}
-		again, err := Parse(b, "again.yaml", nil)
+		again, err := config.Parse(b, "again.yaml", nil)
 		if err != nil {
 			t.Fatalf("an accepted config does not parse again: %v\n%s", err, b)
 		}

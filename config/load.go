@@ -41,6 +41,15 @@ func (e *Error) Error() string {
 // Errors collects every problem found, so that a user fixes them in one go.
 type Errors []*Error
 
+// Unwrap lets errors.Is and errors.As look at each problem.
+func (es Errors) Unwrap() []error {
+	out := make([]error, len(es))
+	for i, e := range es {
+		out[i] = e
+	}
+	return out
+}
+
 func (es Errors) Error() string {
 	msgs := make([]string, len(es))
 	for i, e := range es {
@@ -70,46 +79,15 @@ func Load(path string, overrides []string) (*Config, error) {
 
 // Parse is Load for YAML already in memory; name labels errors.
 func Parse(src []byte, name string, overrides []string) (*Config, error) {
-	var doc yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(src))
-	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		return nil, &Error{File: name, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	root, lines, err := parseKeys(src, name, overrides)
+	if err != nil {
+		return nil, err
 	}
-	// A second document would be silently ignored: the user meant
-	// something by it.
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		line := extra.Line
-		if err != nil {
-			return nil, &Error{File: name, Msg: "after the first document: " + strings.TrimPrefix(err.Error(), "yaml: ")}
-		}
-		return nil, &Error{File: name, Line: line, Msg: "a second YAML document (after ---): a config is one document; merge it into the first or use another file"}
-	}
-	root := &doc
-	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
-		root = doc.Content[0]
-	}
-	if doc.Kind == 0 { // empty file
-		root = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-	}
-	if root.Kind != yaml.MappingNode {
-		return nil, &Error{File: name, Line: root.Line, Msg: "the config must be a mapping of sections (task:, data:, decoder:, ...)"}
-	}
-	for _, o := range overrides {
-		if err := applyOverride(root, o); err != nil {
-			return nil, &Error{File: name, Key: o, Msg: "in -set: " + err.Error()}
-		}
-	}
-	lines := map[string]int{}
-	var errs Errors
-	checkNode(root, reflect.TypeOf(Config{}), "", name, lines, &errs)
-	if len(errs) > 0 {
-		return nil, errs
-	}
-	cfg := Default()
+	cfg := DefaultFor(taskOf(root))
 	if err := root.Decode(&cfg); err != nil {
 		return nil, &Error{File: name, Msg: err.Error()}
 	}
+	var errs Errors
 	for _, e := range cfg.validate() {
 		e.File, e.Line = name, lineOf(lines, e.Key)
 		errs = append(errs, e)
@@ -119,6 +97,67 @@ func Parse(src []byte, name string, overrides []string) (*Config, error) {
 	}
 	cfg.source, cfg.lines = name, lines
 	return &cfg, nil
+}
+
+// CheckKeys checks a YAML document against the schema's keys and types
+// only, not against any task's rules: the check for a file that documents
+// every key at once, like configs/reference.yaml.
+func CheckKeys(src []byte, name string) error {
+	_, _, err := parseKeys(src, name, nil)
+	return err
+}
+
+// parseKeys reads one YAML document, applies the overrides and checks
+// every key and type against the schema, returning the document's root
+// and the line of each key path given.
+func parseKeys(src []byte, name string, overrides []string) (*yaml.Node, map[string]int, error) {
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return nil, nil, &Error{File: name, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	// A second document would be silently ignored: the user meant
+	// something by it.
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		line := extra.Line
+		if err != nil {
+			return nil, nil, &Error{File: name, Msg: "after the first document: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+		}
+		return nil, nil, &Error{File: name, Line: line, Msg: "a second YAML document (after ---): a config is one document; merge it into the first or use another file"}
+	}
+	root := &doc
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
+		root = doc.Content[0]
+	}
+	if doc.Kind == 0 { // empty file
+		root = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	}
+	if root.Kind != yaml.MappingNode {
+		return nil, nil, &Error{File: name, Line: root.Line, Msg: "the config must be a mapping of sections (task:, data:, decoder:, ...)"}
+	}
+	for _, o := range overrides {
+		if err := applyOverride(root, o); err != nil {
+			return nil, nil, &Error{File: name, Key: o, Msg: "in -set: " + err.Error()}
+		}
+	}
+	lines := map[string]int{}
+	var errs Errors
+	checkNode(root, reflect.TypeOf(Config{}), "", name, lines, &errs)
+	if len(errs) > 0 {
+		return nil, nil, errs
+	}
+	return root, lines, nil
+}
+
+// taskOf returns the value of the top-level task key, "" if there is none.
+func taskOf(root *yaml.Node) string {
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value == "task" && root.Content[i+1].Kind == yaml.ScalarNode {
+			return root.Content[i+1].Value
+		}
+	}
+	return ""
 }
 
 // lineOf finds the line of key or, failing that, of its nearest ancestor.
