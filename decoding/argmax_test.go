@@ -102,7 +102,7 @@ func TestArgmaxStepperErrors(t *testing.T) {
 		}, eos, nil},
 		{"too few answers", func(b []int, lp []float64, v int) ([]int, []float64, int) { return b[1:], lp[1:], v }, eos, nil},
 		{"no vocabulary", func(b []int, lp []float64, v int) ([]int, []float64, int) { return b, lp, 0 }, eos, nil},
-		{"eos outside the vocabulary", nil, 3, errBadArgs},
+		{"eos outside the vocabulary", nil, 3, ErrInvalidArgument},
 	} {
 		m := &argmaxModel{Stepper: newMarkov(2, 3, fixed(rows)), edit: tc.edit}
 		_, err := Greedy(m, 2, bos, tc.eos, 5)

@@ -36,10 +36,10 @@ func Beam(m Stepper, batch, bos, eos, maxLen, width int, lengthPenalty float64) 
 		return nil, err
 	}
 	if width < 1 {
-		return nil, fmt.Errorf("%w: beam width %d < 1", errBadArgs, width)
+		return nil, fmt.Errorf("%w: beam width %d < 1", ErrInvalidArgument, width)
 	}
 	if math.IsNaN(lengthPenalty) || math.IsInf(lengthPenalty, 0) {
-		return nil, fmt.Errorf("%w: length penalty %v", errBadArgs, lengthPenalty)
+		return nil, fmt.Errorf("%w: length penalty %v", ErrInvalidArgument, lengthPenalty)
 	}
 	b := &beam{
 		s:     newStepper(m, eos),

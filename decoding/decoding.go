@@ -115,19 +115,20 @@ type Hypothesis struct {
 	Attention [][]float64
 }
 
-// errBadArgs is wrapped by the argument errors so tests and callers can tell
-// them apart from model errors.
-var errBadArgs = errors.New("decoding: invalid argument")
+// ErrInvalidArgument is wrapped by the errors about a search's arguments
+// (a beam width below 1, an unknown strategy), so that callers can tell a
+// bad request apart from a failure of the model.
+var ErrInvalidArgument = errors.New("decoding: invalid argument")
 
 // checkArgs validates the arguments shared by all searches.
 func checkArgs(batch, eos, maxLen int) error {
 	switch {
 	case batch < 0:
-		return fmt.Errorf("%w: batch %d < 0", errBadArgs, batch)
+		return fmt.Errorf("%w: batch %d < 0", ErrInvalidArgument, batch)
 	case eos < 0:
-		return fmt.Errorf("%w: eos %d < 0", errBadArgs, eos)
+		return fmt.Errorf("%w: eos %d < 0", ErrInvalidArgument, eos)
 	case maxLen < 0:
-		return fmt.Errorf("%w: maxLen %d < 0", errBadArgs, maxLen)
+		return fmt.Errorf("%w: maxLen %d < 0", ErrInvalidArgument, maxLen)
 	}
 	return nil
 }
@@ -180,7 +181,7 @@ func (s *stepper) stepArgmax(m ArgmaxStepper, tokens []int) ([]int, []float64, [
 func (s *stepper) vocab(v int) error {
 	if s.v == 0 {
 		if s.eos >= v {
-			return fmt.Errorf("%w: eos %d outside the vocabulary of %d tokens", errBadArgs, s.eos, v)
+			return fmt.Errorf("%w: eos %d outside the vocabulary of %d tokens", ErrInvalidArgument, s.eos, v)
 		}
 		s.v = v
 	} else if v != s.v {

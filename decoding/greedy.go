@@ -36,11 +36,11 @@ func Sample(m Stepper, batch, bos, eos, maxLen int, temperature float64, rng *ra
 	}
 	switch {
 	case math.IsNaN(temperature) || temperature < 0 || math.IsInf(temperature, 1):
-		return nil, fmt.Errorf("%w: temperature %v", errBadArgs, temperature)
+		return nil, fmt.Errorf("%w: temperature %v", ErrInvalidArgument, temperature)
 	case temperature == 0:
 		return decode(m, batch, bos, eos, maxLen, nil)
 	case rng == nil:
-		return nil, fmt.Errorf("%w: nil random source", errBadArgs)
+		return nil, fmt.Errorf("%w: nil random source", ErrInvalidArgument)
 	}
 	var p []float64 // unnormalised probabilities, reused across steps
 	return decode(m, batch, bos, eos, maxLen, func(row []float64) int {
