@@ -91,3 +91,42 @@ func (x *ConstantBLEU) Score(hyp string) BLEUScore {
 	}
 	return x.c.compute(st)
 }
+
+// Constant is the result of BestConstant: the best constant output found,
+// its score on the corpus it was chosen on, and the size of the search.
+type Constant struct {
+	Output     string
+	Score      float64 // corpus BLEU of Output given for every item of the corpus
+	Candidates int     // distinct outputs tried
+	Items      int     // items each was tried on
+}
+
+// BestConstant searches exhaustively for the best constant output of a
+// corpus: every distinct reference of every item is tried as the output
+// for all items, scored by corpus BLEU against references, and the best
+// wins (the first found on ties). The baseline a captioner must beat is
+// this search over its training captions.
+func BestConstant(references [][]string, opts BLEUOptions) (Constant, error) {
+	index, err := NewConstantBLEU(references, opts)
+	if err != nil {
+		return Constant{}, err
+	}
+	best := Constant{Score: -1, Items: len(references)}
+	seen := map[string]bool{}
+	for _, refs := range references {
+		for _, r := range refs {
+			if r == "" || seen[r] {
+				continue
+			}
+			seen[r] = true
+			if s := index.Score(r).Score; s > best.Score {
+				best.Output, best.Score = r, s
+			}
+		}
+	}
+	best.Candidates = len(seen)
+	if best.Candidates == 0 {
+		return Constant{}, errors.New("best constant: no non-empty reference to try")
+	}
+	return best, nil
+}

@@ -56,3 +56,56 @@ func TestConstantBLEUEqualsCorpusBLEU(t *testing.T) {
 		t.Error("no references accepted")
 	}
 }
+
+// TestBestConstantIsBruteForce: the search's winner and score are those of
+// scoring every distinct reference with CorpusBLEU, the slow way.
+func TestBestConstantIsBruteForce(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	words := strings.Fields("a the dog man runs play in water is grass")
+	sentence := func() string {
+		w := make([]string, 1+rng.IntN(8))
+		for i := range w {
+			w[i] = words[rng.IntN(len(words))]
+		}
+		return strings.Join(w, " ")
+	}
+	opts := BLEUOptions{Tokenize: TokenizeNone}
+	for range 5 {
+		refs := make([][]string, 12)
+		for i := range refs {
+			for range 3 {
+				refs[i] = append(refs[i], sentence())
+			}
+		}
+		got, err := BestConstant(refs, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		best, bestScore, tried := "", -1.0, map[string]bool{}
+		for _, rs := range refs {
+			for _, r := range rs {
+				if tried[r] {
+					continue
+				}
+				tried[r] = true
+				same := make([]string, len(refs))
+				for i := range same {
+					same[i] = r
+				}
+				s, err := CorpusBLEU(same, ReferenceStreams(refs), opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s.Score > bestScore {
+					best, bestScore = r, s.Score
+				}
+			}
+		}
+		if got.Output != best || got.Score != bestScore || got.Candidates != len(tried) || got.Items != len(refs) {
+			t.Errorf("BestConstant = %+v; brute force %q %v over %d candidates", got, best, bestScore, len(tried))
+		}
+	}
+	if _, err := BestConstant([][]string{{""}}, opts); err == nil {
+		t.Error("a corpus of empty references gave a best constant")
+	}
+}
