@@ -1,0 +1,231 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+)
+
+// ErrQueueFull is returned by Submit when the queue cannot take the items:
+// the server answers 503 with Retry-After, telling the client to back off
+// instead of letting latency grow without bound.
+var ErrQueueFull = errors.New("queue full")
+
+// errClosed is returned by Submit after Close.
+var errClosed = errors.New("server shutting down")
+
+// BatchFunc runs one batch: all ins share key; it returns one output per
+// input, in order.
+type BatchFunc[K comparable, In, Out any] func(key K, ins []In) ([]Out, error)
+
+// Batcher gathers items submitted by concurrent requests into batches run
+// by one goroutine, which is also the only user of the model behind run
+// (models keep per-call buffers and are not safe for concurrent use). A
+// batch closes when it holds MaxBatch items or when its first item has
+// waited MaxWait; items with different keys (decoding options, say) never
+// share a batch. Items whose request was cancelled before their batch
+// started are dropped.
+type Batcher[K comparable, In, Out any] struct {
+	run      BatchFunc[K, In, Out]
+	maxBatch int
+	maxWait  time.Duration
+	capacity int
+	observe  func(size int) // called with the size of every batch run
+
+	mu     sync.Mutex
+	queue  []*item[K, In, Out]
+	closed bool
+	wake   chan struct{} // signalled when items arrive or the batcher closes
+	done   chan struct{} // closed when the worker has exited
+}
+
+type item[K comparable, In, Out any] struct {
+	ctx      context.Context
+	key      K
+	in       In
+	out      Out
+	err      error
+	enqueued time.Time
+	finished chan struct{}
+}
+
+// BatchOptions sizes a Batcher.
+type BatchOptions struct {
+	MaxBatch int           // items per batch, at least 1
+	MaxWait  time.Duration // how long the first item of a batch waits for others
+	Queue    int           // items waiting at most; more are refused with ErrQueueFull
+	Observe  func(size int)
+}
+
+// NewBatcher starts a batcher's worker; Close stops it.
+func NewBatcher[K comparable, In, Out any](run BatchFunc[K, In, Out], opt BatchOptions) *Batcher[K, In, Out] {
+	b := &Batcher[K, In, Out]{run: run, maxBatch: max(opt.MaxBatch, 1), maxWait: opt.MaxWait, capacity: max(opt.Queue, 1),
+		observe: opt.Observe, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go b.work()
+	return b
+}
+
+// Depth is the number of items waiting.
+func (b *Batcher[K, In, Out]) Depth() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.queue)
+}
+
+// Submit queues ins under key and waits for their outputs. It returns
+// ErrQueueFull at once if the queue cannot take all of them, and ctx's
+// error if ctx ends first (the items not yet started are then dropped).
+func (b *Batcher[K, In, Out]) Submit(ctx context.Context, key K, ins []In) ([]Out, error) {
+	items := make([]*item[K, In, Out], len(ins))
+	now := time.Now()
+	for i, in := range ins {
+		items[i] = &item[K, In, Out]{ctx: ctx, key: key, in: in, enqueued: now, finished: make(chan struct{})}
+	}
+	b.mu.Lock()
+	switch {
+	case b.closed:
+		b.mu.Unlock()
+		return nil, errClosed
+	case len(b.queue)+len(items) > b.capacity:
+		b.mu.Unlock()
+		return nil, ErrQueueFull
+	}
+	b.queue = append(b.queue, items...)
+	b.mu.Unlock()
+	b.signal()
+	outs := make([]Out, len(items))
+	for i, it := range items {
+		select {
+		case <-it.finished:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if it.err != nil {
+			return nil, it.err
+		}
+		outs[i] = it.out
+	}
+	return outs, nil
+}
+
+func (b *Batcher[K, In, Out]) signal() {
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Close stops taking items, lets the queued ones finish and waits for the
+// worker to exit.
+func (b *Batcher[K, In, Out]) Close() {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
+	b.signal()
+	<-b.done
+}
+
+func (b *Batcher[K, In, Out]) work() {
+	defer close(b.done)
+	for {
+		batch, ok := b.next()
+		if !ok {
+			return
+		}
+		if len(batch) == 0 {
+			continue
+		}
+		ins := make([]In, len(batch))
+		for i, it := range batch {
+			ins[i] = it.in
+		}
+		if b.observe != nil {
+			b.observe(len(batch))
+		}
+		outs, err := b.run(batch[0].key, ins)
+		if err == nil && len(outs) != len(ins) {
+			err = errors.New("model returned a wrong number of outputs")
+		}
+		for i, it := range batch {
+			if err != nil {
+				it.err = err
+			} else {
+				it.out = outs[i]
+			}
+			close(it.finished)
+		}
+	}
+}
+
+// next waits for the next batch: the oldest item's key, up to maxBatch
+// items of it, once the batch is full or the oldest has waited maxWait.
+// It reports false once the batcher is closed and empty.
+func (b *Batcher[K, In, Out]) next() ([]*item[K, In, Out], bool) {
+	for {
+		b.mu.Lock()
+		b.dropCancelled()
+		if len(b.queue) == 0 {
+			closed := b.closed
+			b.mu.Unlock()
+			if closed {
+				return nil, false
+			}
+			<-b.wake
+			continue
+		}
+		first := b.queue[0]
+		n := 0
+		for _, it := range b.queue {
+			if it.key == first.key {
+				n++
+			}
+		}
+		wait := b.maxWait - time.Since(first.enqueued)
+		if n >= b.maxBatch || wait <= 0 || b.closed {
+			batch := b.take(first.key)
+			b.mu.Unlock()
+			return batch, true
+		}
+		b.mu.Unlock()
+		timer := time.NewTimer(wait)
+		select {
+		case <-b.wake:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+// dropCancelled finishes, with their context's error, the queued items
+// whose request has gone. b.mu must be held.
+func (b *Batcher[K, In, Out]) dropCancelled() {
+	kept := b.queue[:0]
+	for _, it := range b.queue {
+		if err := it.ctx.Err(); err != nil {
+			it.err = err
+			close(it.finished)
+			continue
+		}
+		kept = append(kept, it)
+	}
+	clear(b.queue[len(kept):])
+	b.queue = kept
+}
+
+// take removes and returns up to maxBatch items of key, oldest first.
+// b.mu must be held.
+func (b *Batcher[K, In, Out]) take(key K) []*item[K, In, Out] {
+	var batch []*item[K, In, Out]
+	kept := b.queue[:0]
+	for _, it := range b.queue {
+		if it.key == key && len(batch) < b.maxBatch {
+			batch = append(batch, it)
+			continue
+		}
+		kept = append(kept, it)
+	}
+	clear(b.queue[len(kept):])
+	b.queue = kept
+	return batch
+}

@@ -1,0 +1,138 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+// recorder is a BatchFunc that squares its inputs and records each batch.
+type recorder struct {
+	mu      sync.Mutex
+	batches [][]int
+	keys    []string
+	gate    chan struct{} // when set, each batch waits for a value from it
+}
+
+func (r *recorder) run(key string, ins []int) ([]int, error) {
+	if r.gate != nil {
+		<-r.gate
+	}
+	r.mu.Lock()
+	r.batches = append(r.batches, append([]int(nil), ins...))
+	r.keys = append(r.keys, key)
+	r.mu.Unlock()
+	out := make([]int, len(ins))
+	for i, x := range ins {
+		out[i] = x * x
+	}
+	return out, nil
+}
+
+// TestBatcherGathersConcurrentRequests: concurrent requests share batches
+// of at most MaxBatch items of one key, and each gets its own outputs.
+func TestBatcherGathersConcurrentRequests(t *testing.T) {
+	r := &recorder{}
+	var sizes []int
+	var mu sync.Mutex
+	b := NewBatcher(r.run, BatchOptions{MaxBatch: 8, MaxWait: 50 * time.Millisecond, Queue: 1000, Observe: func(n int) {
+		mu.Lock()
+		sizes = append(sizes, n)
+		mu.Unlock()
+	}})
+	var wg sync.WaitGroup
+	for i := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			key := []string{"greedy", "beam"}[i%2]
+			out, err := b.Submit(context.Background(), key, []int{i, i + 1000})
+			if err != nil || len(out) != 2 || out[0] != i*i || out[1] != (i+1000)*(i+1000) {
+				t.Errorf("request %d: %v, %v", i, out, err)
+			}
+		}()
+	}
+	wg.Wait()
+	b.Close()
+	largest := 0
+	for i, batch := range r.batches {
+		if len(batch) > 8 {
+			t.Errorf("batch of %d > MaxBatch", len(batch))
+		}
+		for _, x := range batch {
+			if want := []string{"greedy", "beam"}[x%1000%2]; r.keys[i] != want {
+				t.Errorf("item %d of key %s ran in a %s batch", x, want, r.keys[i])
+			}
+		}
+		largest = max(largest, len(batch))
+	}
+	if largest < 4 || len(sizes) != len(r.batches) {
+		t.Errorf("batches %v (observed %v): concurrent requests were not gathered", r.batches, sizes)
+	}
+}
+
+// TestBatcherQueueFull: a full queue refuses at once with ErrQueueFull.
+func TestBatcherQueueFull(t *testing.T) {
+	r := &recorder{gate: make(chan struct{})}
+	b := NewBatcher(r.run, BatchOptions{MaxBatch: 1, Queue: 2})
+	done := make(chan error, 3)
+	for i := range 3 { // one runs (blocked at the gate), two wait
+		go func() { _, err := b.Submit(context.Background(), "k", []int{i}); done <- err }()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for b.Depth() < 2 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := b.Submit(context.Background(), "k", []int{9}); !errors.Is(err, ErrQueueFull) {
+		t.Errorf("submit to a full queue: %v, want ErrQueueFull", err)
+	}
+	for range 3 {
+		r.gate <- struct{}{}
+	}
+	for range 3 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+	b.Close()
+	if _, err := b.Submit(context.Background(), "k", []int{1}); err == nil {
+		t.Error("submit after Close accepted")
+	}
+}
+
+// TestBatcherDropsCancelledItems: an item whose request is cancelled before
+// its batch starts never reaches the model.
+func TestBatcherDropsCancelledItems(t *testing.T) {
+	r := &recorder{gate: make(chan struct{})}
+	b := NewBatcher(r.run, BatchOptions{MaxBatch: 1, Queue: 10})
+	first := make(chan error, 1)
+	go func() { _, err := b.Submit(context.Background(), "k", []int{1}); first <- err }()
+	for b.Depth() > 0 || len(r.gate) > 0 {
+		time.Sleep(time.Millisecond) // wait until the first item runs
+	}
+	time.Sleep(10 * time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	second := make(chan error, 1)
+	go func() { _, err := b.Submit(ctx, "k", []int{2}); second <- err }()
+	for b.Depth() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-second; !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled request: %v", err)
+	}
+	r.gate <- struct{}{}
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	for _, batch := range r.batches {
+		for _, x := range batch {
+			if x == 2 {
+				t.Error("the cancelled item reached the model")
+			}
+		}
+	}
+}
