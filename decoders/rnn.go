@@ -46,19 +46,19 @@ type RNN[T nn.Float] struct {
 	emb     *nn.Param[T] // [V][E]
 	rnn     *nn.Recurrent[T]
 	attn    *nn.Attention[T] // nil without attention
-	combine *nn.Linear[T]    // [ctx; h] → attentional vector; nil without attention
+	combine *nn.Linear[T]    // [ctx; h] → attentional vector (tanh after it); nil without attention
 	out     *nn.Linear[T]
 	drop    nn.Dropout[T]
 
-	views []*nn.Recurrent[T] // one shared view of rnn per step of the step-wise path
-	run   run[T]
+	run run[T]
 	// Stepwise disables the whole-sequence fast path, so that tests can
 	// compare the two paths.
 	Stepwise bool
 }
 
-// run holds one batch's forward values that the backward pass needs, step
-// by step; the buffers are reused across batches.
+// run holds one batch's forward values that the backward pass needs — the
+// layers' caches among them — step by step; the buffers are reused across
+// batches.
 type run[T nn.Float] struct {
 	steps, batch int
 	tokens       []int     // decoder input ids, time-major [T*B]
@@ -66,10 +66,15 @@ type run[T nn.Float] struct {
 	cat          nn.Mat[T] // combine inputs [ctx; h] [T*B][Key+H]
 	att          nn.Mat[T] // attentional vectors (or h without attention) [T*B][H]
 	dropped      nn.Mat[T] // att after dropout, fed to the output layer
-	caches       []*nn.AttentionCache[T]
+	keys         nn.AttentionKeys[T]
+	step         []*stepCache[T] // per step: what the step-wise path keeps; attention's caches in both paths
+	rnn          nn.RecurrentCache[T]
+	combine      nn.LinearCache[T] // forwardWhole: combine over all steps
+	drop         nn.DropoutCache[T]
+	out          nn.LinearCache[T]
 	whole        bool      // the decoder ran over the whole sequence at once (forwardWhole)
 	datt         nn.Mat[T] // [T*B][H] gradient of the attentional vectors from the output layer
-	dcat         nn.Mat[T] // gradient of combine's pre-activation [T*B][H]
+	dcat         nn.Mat[T] // gradient of combine's output before tanh [T*B][H]
 	dcatStep     nn.Mat[T] // d[ctx; h] of one step [B][Key+H]
 	dcatAll      nn.Mat[T] // forwardWhole: d[ctx; h] of all steps [T*B][Key+H]
 	dyAll        nn.Mat[T] // forwardWhole: gradient of the decoder outputs [T*B][H]
@@ -79,6 +84,13 @@ type run[T nn.Float] struct {
 	dfeed        nn.Mat[T] // gradient flowing into the previous step's feed [B][feed]
 	dhTopExtra   nn.Mat[T] // Bahdanau: gradient of h_{t-1} from step t's query [B][H]
 	dh0          nn.Mat[T] // gradient of the initial states [L*B][H]
+}
+
+// stepCache is one step's layer caches.
+type stepCache[T nn.Float] struct {
+	rnn     nn.RecurrentCache[T] // the step-wise path runs the stack one step per call
+	attn    nn.AttentionCache[T]
+	combine nn.LinearCache[T] // step-wise path
 }
 
 // New builds a decoder, drawing its initial weights from rng.
@@ -169,7 +181,7 @@ func (d *RNN[T]) feedSize() int {
 	switch {
 	case d.cfg.Attention == "":
 		return 0
-	case d.cfg.Attention == nn.AttentionAdditive:
+	case d.bahdanau():
 		return d.cfg.Key
 	case d.cfg.InputFeeding:
 		return d.cfg.Hidden
@@ -177,7 +189,9 @@ func (d *RNN[T]) feedSize() int {
 	return 0
 }
 
-func (d *RNN[T]) bahdanau() bool { return d.cfg.Attention == nn.AttentionAdditive }
+// bahdanau reports whether the decoder attends before each step and feeds
+// the context into it, as its attention kind was published with.
+func (d *RNN[T]) bahdanau() bool { return d.cfg.Attention.BeforeStep() }
 
 // Batch is one batch for Forward.
 type Batch[T nn.Float] struct {
@@ -205,7 +219,7 @@ func (d *RNN[T]) check(b Batch[T]) (int, error) {
 		return 0, fmt.Errorf("decoder: initial states are %d×%d, want (%d layers × batch)×%d", b.H0.Rows, b.H0.Cols, c.Layers, c.Hidden)
 	}
 	B := b.H0.Rows / c.Layers
-	if !b.C0.Empty() && (b.C0.Rows != b.H0.Rows || b.C0.Cols != b.H0.Cols || c.Cell != nn.CellLSTM) {
+	if !b.C0.Empty() && (b.C0.Rows != b.H0.Rows || b.C0.Cols != b.H0.Cols || !c.Cell.HasCellState()) {
 		return 0, fmt.Errorf("decoder: initial cells %d×%d given to a %s decoder with states %d×%d", b.C0.Rows, b.C0.Cols, c.Cell, b.H0.Rows, b.H0.Cols)
 	}
 	if b.Steps < 1 || len(b.Tokens) != b.Steps*B {
@@ -250,17 +264,13 @@ func (d *RNN[T]) Forward(b Batch[T], ratio float64, train bool, rng *rand.Rand) 
 		if lengths == nil {
 			lengths = allOf(B, b.S)
 		}
-		if err := d.attn.SetKeys(b.Keys, lengths, b.S); err != nil {
+		if err := d.attn.SetKeys(&r.keys, b.Keys, lengths, b.S); err != nil {
 			return nn.Mat[T]{}, fmt.Errorf("decoder: %w", err)
 		}
 	}
-	for len(d.views) < steps {
-		d.views = append(d.views, d.rnn.Share())
+	for len(r.step) < steps {
+		r.step = append(r.step, new(stepCache[T]))
 	}
-	if cap(r.caches) < steps {
-		r.caches = make([]*nn.AttentionCache[T], steps)
-	}
-	r.caches = r.caches[:steps]
 	r.in = nn.NewMatLike(r.in, steps*B, c.Embed+d.feedSize())
 	r.att = nn.NewMatLike(r.att, steps*B, c.Hidden)
 	if d.attn != nil {
@@ -273,7 +283,8 @@ func (d *RNN[T]) Forward(b Batch[T], ratio float64, train bool, rng *rand.Rand) 
 	h, cs := b.H0, b.C0
 	for t := 0; t < steps && !r.whole; t++ {
 		if t > 0 && ratio < 1 { // scheduled sampling: maybe feed the model's own guess
-			guess := d.out.Forward(r.att.RowBlock((t-1)*B, t*B))
+			// (through the output layer's cache, which its last use below refills)
+			guess := d.out.Forward(&r.out, r.att.RowBlock((t-1)*B, t*B))
 			for i := 0; i < B; i++ {
 				if r.tokens[t*B+i] != c.Pad && rng.Float64() >= ratio {
 					r.tokens[t*B+i] = nn.Argmax(guess.Row(i))
@@ -286,21 +297,23 @@ func (d *RNN[T]) Forward(b Batch[T], ratio float64, train bool, rng *rand.Rand) 
 	if train && d.drop.P > 0 {
 		r.dropped = nn.NewMatLike(r.dropped, y.Rows, y.Cols)
 		r.dropped.CopyFrom(y)
-		d.drop.Forward(r.dropped, true, rng)
+		d.drop.Forward(&r.drop, r.dropped, true, rng)
 		y = r.dropped
 	} else {
-		d.drop.Forward(y, false, nil)
+		d.drop.Forward(&r.drop, y, false, nil)
 	}
-	return d.out.Forward(y), nil
+	return d.out.Forward(&r.out, y), nil
 }
 
-// step runs step t of the step-wise path: it builds the step input from the
-// words and the previous feed, runs the recurrent view, attends, and
-// leaves the attentional vector in r.att. hPrev, cPrev are the states
-// entering the step; it returns those leaving it.
+// step runs step t of the step-wise path with step t's caches: it builds
+// the step input from the words and the previous feed, runs the recurrent
+// stack over one step, attends, combines, and leaves the attentional vector
+// in r.att. hPrev, cPrev are the states entering the step; it returns
+// those leaving it.
 func (d *RNN[T]) step(t int, hPrev, cPrev nn.Mat[T], train bool, rng *rand.Rand) (hn, cn nn.Mat[T]) {
 	r := &d.run
-	B, H, E := r.batch, d.cfg.Hidden, d.cfg.Embed
+	sc := r.step[t]
+	B, E := r.batch, d.cfg.Embed
 	rows := func(x nn.Mat[T]) nn.Mat[T] { return x.RowBlock(t*B, (t+1)*B) }
 	in := rows(r.in)
 	table := nn.Mat[T]{Rows: d.emb.Shape[0], Cols: E, Data: d.emb.Value}
@@ -312,9 +325,7 @@ func (d *RNN[T]) step(t int, hPrev, cPrev nn.Mat[T], train bool, rng *rand.Rand)
 	switch {
 	case d.bahdanau():
 		q := hPrev.RowBlock((d.cfg.Layers-1)*B, d.cfg.Layers*B)
-		var cache *nn.AttentionCache[T]
-		ctx, _, cache = d.attn.Forward(q)
-		r.caches[t] = cache
+		ctx, _ = d.attn.Forward(&r.keys, &sc.attn, q)
 		for b := 0; b < B; b++ {
 			copy(in.Row(b)[E:], ctx.Row(b))
 		}
@@ -327,16 +338,14 @@ func (d *RNN[T]) step(t int, hPrev, cPrev nn.Mat[T], train bool, rng *rand.Rand)
 			}
 		}
 	}
-	y, hn, cn := d.views[t].Forward(in, 1, B, hPrev, cPrev, train, rng)
+	y, hn, cn := d.rnn.Forward(&sc.rnn, in, 1, B, hPrev, cPrev, train, rng)
 	att := rows(r.att)
 	if d.attn == nil {
 		att.CopyFrom(y)
 		return hn, cn
 	}
 	if !d.bahdanau() {
-		var cache *nn.AttentionCache[T]
-		ctx, _, cache = d.attn.Forward(y)
-		r.caches[t] = cache
+		ctx, _ = d.attn.Forward(&r.keys, &sc.attn, y)
 	}
 	cat := rows(r.cat)
 	K := d.cfg.Key
@@ -344,17 +353,16 @@ func (d *RNN[T]) step(t int, hPrev, cPrev nn.Mat[T], train bool, rng *rand.Rand)
 		copy(cat.Row(b)[:K], ctx.Row(b))
 		copy(cat.Row(b)[K:], y.Row(b))
 	}
-	nn.Gemm(false, true, 1, cat, d.combine.Weight.Mat(), 0, att)
-	nn.AddBias(att, d.combine.Bias.Value)
-	nn.Tanh(att.Data[:B*H], att.Data[:B*H])
+	pre := d.combine.Forward(&sc.combine, cat)
+	nn.Tanh(att.Data[:att.Rows*att.Cols], pre.Data[:pre.Rows*pre.Cols])
 	return hn, cn
 }
 
 // forwardWhole is the forward pass when no step depends on the previous
 // step's output (teacher forcing, no input feeding, attention after the
 // step, if any): the recurrent stack runs over the whole sequence in one
-// call — its input projection one GEMM for all steps — and the attentional
-// vectors of all steps are one GEMM too.
+// call — its input projection one GEMM for all steps — and the combine
+// layer over all steps at once too.
 func (d *RNN[T]) forwardWhole(h0, c0 nn.Mat[T], train bool, rng *rand.Rand) {
 	r := &d.run
 	B, E, K := r.batch, d.cfg.Embed, d.cfg.Key
@@ -362,24 +370,22 @@ func (d *RNN[T]) forwardWhole(h0, c0 nn.Mat[T], train bool, rng *rand.Rand) {
 	for i, tok := range r.tokens {
 		copy(r.in.Row(i), table.Row(tok))
 	}
-	y, _, _ := d.rnn.Forward(r.in, r.steps, B, h0, c0, train, rng)
+	y, _, _ := d.rnn.Forward(&r.rnn, r.in, r.steps, B, h0, c0, train, rng)
 	if d.attn == nil {
 		r.att.CopyFrom(y)
 		return
 	}
 	for t := 0; t < r.steps; t++ {
-		ctx, _, cache := d.attn.Forward(y.RowBlock(t*B, (t+1)*B))
-		r.caches[t] = cache
+		ctx, _ := d.attn.Forward(&r.keys, &r.step[t].attn, y.RowBlock(t*B, (t+1)*B))
 		for b := 0; b < B; b++ {
 			row := r.cat.Row(t*B + b)
 			copy(row[:K], ctx.Row(b))
 			copy(row[K:], y.Row(t*B+b))
 		}
 	}
-	nn.Gemm(false, true, 1, r.cat, d.combine.Weight.Mat(), 0, r.att)
-	nn.AddBias(r.att, d.combine.Bias.Value)
+	pre := d.combine.Forward(&r.combine, r.cat)
 	n := r.att.Rows * r.att.Cols
-	nn.Tanh(r.att.Data[:n], r.att.Data[:n])
+	nn.Tanh(r.att.Data[:n], pre.Data[:n])
 }
 
 // backwardWhole is the backward pass of forwardWhole, from the gradient of
@@ -394,7 +400,7 @@ func (d *RNN[T]) backwardWhole() (dh0, dc0 nn.Mat[T]) {
 			r.dcat.Data[i] = r.datt.Data[i] * (1 - a*a)
 		}
 		r.dcatAll = nn.NewMatLike(r.dcatAll, r.steps*B, K+H)
-		nn.Gemm(false, false, 1, r.dcat, d.combine.Weight.Mat(), 0, r.dcatAll)
+		d.combine.Backward(&r.combine, r.dcat, r.dcatAll)
 		r.dyAll = nn.NewMatLike(r.dyAll, r.steps*B, H)
 		for t := 0; t < r.steps; t++ {
 			for b := 0; b < B; b++ {
@@ -402,12 +408,12 @@ func (d *RNN[T]) backwardWhole() (dh0, dc0 nn.Mat[T]) {
 				copy(r.dctx.Row(b), row[:K])
 				copy(r.dyAll.Row(t*B+b), row[K:])
 			}
-			d.attn.Backward(r.dctx, nn.Mat[T]{}, r.caches[t], r.dq)
+			d.attn.Backward(&r.keys, &r.step[t].attn, r.dctx, nn.Mat[T]{}, r.dq)
 			nn.AddTo(r.dyAll.RowBlock(t*B, (t+1)*B), r.dq)
 		}
 		dy = r.dyAll
 	}
-	dx, dh0, dc0 := d.rnn.Backward(dy, nn.Mat[T]{}, nn.Mat[T]{})
+	dx, dh0, dc0 := d.rnn.Backward(&r.rnn, dy, nn.Mat[T]{}, nn.Mat[T]{})
 	table := nn.Mat[T]{Rows: d.emb.Shape[0], Cols: E, Data: d.emb.Grad}
 	for i, tok := range r.tokens {
 		row := table.Row(tok)
@@ -428,10 +434,10 @@ func (d *RNN[T]) Backward(dlogits nn.Mat[T]) (dh0, dc0, dkeys nn.Mat[T]) {
 	B, H, E, K := r.batch, d.cfg.Hidden, d.cfg.Embed, d.cfg.Key
 	L := d.cfg.Layers
 	r.datt = nn.NewMatLike(r.datt, r.steps*B, H)
-	d.out.Backward(dlogits, r.datt)
-	d.drop.Backward(r.datt)
+	d.out.Backward(&r.out, dlogits, r.datt)
+	d.drop.Backward(&r.drop, r.datt)
 	if d.attn != nil {
-		r.dcat = nn.NewMatLike(r.dcat, r.steps*B, H) // gradient of combine's pre-activation, all steps
+		r.dcat = nn.NewMatLike(r.dcat, r.steps*B, H) // gradient of combine's output before tanh, all steps
 	}
 	r.dstep = nn.NewMatLike(r.dstep, B, H)
 	r.dq = nn.NewMatLike(r.dq, B, H)
@@ -449,6 +455,7 @@ func (d *RNN[T]) Backward(dlogits nn.Mat[T]) (dh0, dc0, dkeys nn.Mat[T]) {
 	}
 	for t := r.steps - 1; t >= 0 && !r.whole; t-- {
 		rows := func(x nn.Mat[T]) nn.Mat[T] { return x.RowBlock(t*B, (t+1)*B) }
+		sc := r.step[t]
 		datt := rows(r.datt)
 		if feed > 0 && !d.bahdanau() && t < r.steps-1 { // input feeding: step t+1 read att_t
 			for b := 0; b < B; b++ {
@@ -466,20 +473,20 @@ func (d *RNN[T]) Backward(dlogits nn.Mat[T]) (dh0, dc0, dkeys nn.Mat[T]) {
 			for i, a := range att.Data[:B*H] {
 				dpre.Data[i] = datt.Data[i] * (1 - a*a)
 			}
-			nn.Gemm(false, false, 1, dpre, d.combine.Weight.Mat(), 0, r.dcatStep)
+			d.combine.Backward(&sc.combine, dpre, r.dcatStep)
 			for b := 0; b < B; b++ {
 				copy(r.dctx.Row(b), r.dcatStep.Row(b)[:K])
 				copy(dy.Row(b), r.dcatStep.Row(b)[K:])
 			}
 			if !d.bahdanau() {
-				d.attn.Backward(r.dctx, nn.Mat[T]{}, r.caches[t], r.dq)
+				d.attn.Backward(&r.keys, &sc.attn, r.dctx, nn.Mat[T]{}, r.dq)
 				nn.AddTo(dy, r.dq)
 			}
 		}
 		if d.bahdanau() {
 			nn.AddTo(dy, r.dhTopExtra)
 		}
-		dx, dhPrev, dcPrev := d.views[t].Backward(dy, dh, dc)
+		dx, dhPrev, dcPrev := d.rnn.Backward(&sc.rnn, dy, dh, dc)
 		dh, dc = dhPrev, dcPrev
 		for b := 0; b < B; b++ {
 			row := table.Row(r.tokens[t*B+b])
@@ -495,7 +502,7 @@ func (d *RNN[T]) Backward(dlogits nn.Mat[T]) (dh0, dc0, dkeys nn.Mat[T]) {
 					row[j] += v
 				}
 			}
-			d.attn.Backward(r.dctx, nn.Mat[T]{}, r.caches[t], r.dhTopExtra)
+			d.attn.Backward(&r.keys, &sc.attn, r.dctx, nn.Mat[T]{}, r.dhTopExtra)
 		case feed > 0:
 			for b := 0; b < B; b++ {
 				copy(r.dfeed.Row(b), dx.Row(b)[E:])
@@ -503,9 +510,7 @@ func (d *RNN[T]) Backward(dlogits nn.Mat[T]) (dh0, dc0, dkeys nn.Mat[T]) {
 		}
 	}
 	if d.attn != nil {
-		nn.Gemm(true, false, 1, r.dcat, r.cat, 1, d.combine.Weight.GradMat())
-		nn.AddColumnSums(d.combine.Bias.Grad, r.dcat)
-		dkeys = d.attn.KeysGrad()
+		dkeys = d.attn.KeysGrad(&r.keys)
 	}
 	r.dh0 = nn.NewMatLike(r.dh0, L*B, H)
 	r.dh0.CopyFrom(dh)

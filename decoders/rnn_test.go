@@ -311,7 +311,6 @@ func testGreedyArgmax[T nn.Float](t *testing.T, cfg Config) {
 		}
 		return st
 	}
-	// One search at a time: a search sets the decoder's attention keys.
 	const bos, eos, maxLen = 1, 2, 12
 	fast := search()
 	if _, ok := fast.(decoding.ArgmaxStepper); !ok {

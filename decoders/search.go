@@ -41,10 +41,15 @@ func Decode(st decoding.Stepper, n, bos, eos int, opt DecodeOptions, rng *rand.R
 }
 
 // search adapts the decoder to decoding.Stepper: it holds one decoder
-// state per live hypothesis and the item (source sentence, image) each
-// hypothesis belongs to.
+// state per live hypothesis, the item (source sentence, image) each
+// hypothesis belongs to, and its own caches of the decoder's layers.
 type search[T nn.Float] struct {
 	d       *RNN[T]
+	rnn     nn.RecurrentCache[T]
+	attKeys nn.AttentionKeys[T]
+	att     nn.AttentionCache[T]
+	combine nn.LinearCache[T]
+	out     nn.LinearCache[T]
 	S       int
 	keys    nn.Mat[T] // keys per item [items*S][Key]
 	lengths []int     // valid keys per item
@@ -64,8 +69,8 @@ type search[T nn.Float] struct {
 // from the initial states h0 [Layers*B][Hidden] (and c0, or empty for
 // zero LSTM cells), attending over keys [B*S][Key] with lengths (nil: S
 // for every item). With attention the result is a
-// decoding.AttentionStepper. It copies its inputs; while it is in use,
-// the decoder must not run Forward.
+// decoding.AttentionStepper. It copies its inputs and keeps caches of its
+// own: the decoder's Forward and Backward do not disturb it.
 func (d *RNN[T]) NewSearch(h0, c0, keys nn.Mat[T], S int, lengths []int) (decoding.Stepper, error) {
 	c := d.cfg
 	if h0.Rows%c.Layers != 0 || h0.Rows == 0 || h0.Cols != c.Hidden {
@@ -81,7 +86,7 @@ func (d *RNN[T]) NewSearch(h0, c0, keys nn.Mat[T], S int, lengths []int) (decodi
 		return nil, fmt.Errorf("decoder: initial cells %d×%d for states %d×%d", c0.Rows, c0.Cols, h0.Rows, h0.Cols)
 	case !c0.Empty():
 		s.c = c0.Clone()
-	case c.Cell == nn.CellLSTM:
+	case c.Cell.HasCellState():
 		s.c = nn.NewMat[T](h0.Rows, h0.Cols)
 	}
 	s.feed = nn.NewMat[T](B, max(d.feedSize(), 1))
@@ -98,7 +103,7 @@ func (d *RNN[T]) NewSearch(h0, c0, keys nn.Mat[T], S int, lengths []int) (decodi
 	s.lengths = append([]int(nil), lengths...)
 	s.hkeys = s.keys.Clone()
 	// Attend over the search's own copy, which Reorder rearranges.
-	if err := d.attn.SetKeys(s.hkeys, s.lengths, S); err != nil {
+	if err := d.attn.SetKeys(&s.attKeys, s.hkeys, s.lengths, S); err != nil {
 		return nil, fmt.Errorf("decoder: %w", err)
 	}
 	return attentive[T]{s}, nil
@@ -167,7 +172,7 @@ func (s *search[T]) logits(tokens []int) (nn.Mat[T], error) {
 	}
 	var ctx, weights nn.Mat[T]
 	if d.bahdanau() {
-		ctx, weights, _ = d.attn.Forward(s.h.RowBlock((L-1)*n, L*n))
+		ctx, weights = d.attn.Forward(&s.attKeys, &s.att, s.h.RowBlock((L-1)*n, L*n))
 		for b := 0; b < n; b++ {
 			copy(s.in.Row(b)[E:], ctx.Row(b))
 		}
@@ -180,7 +185,7 @@ func (s *search[T]) logits(tokens []int) (nn.Mat[T], error) {
 	if !s.c.Empty() {
 		cPrev = s.c
 	}
-	y, hn, cn := d.rnn.Forward(s.in, 1, n, s.h, cPrev, false, nil)
+	y, hn, cn := d.rnn.Forward(&s.rnn, s.in, 1, n, s.h, cPrev, false, nil)
 	s.h.CopyFrom(hn)
 	if !s.c.Empty() {
 		s.c.CopyFrom(cn)
@@ -188,14 +193,14 @@ func (s *search[T]) logits(tokens []int) (nn.Mat[T], error) {
 	att := y
 	if d.attn != nil {
 		if !d.bahdanau() {
-			ctx, weights, _ = d.attn.Forward(y)
+			ctx, weights = d.attn.Forward(&s.attKeys, &s.att, y)
 		}
 		s.cat = nn.NewMatLike(s.cat, n, K+H)
 		for b := 0; b < n; b++ {
 			copy(s.cat.Row(b)[:K], ctx.Row(b))
 			copy(s.cat.Row(b)[K:], y.Row(b))
 		}
-		att = d.combine.Forward(s.cat)
+		att = d.combine.Forward(&s.combine, s.cat)
 		nn.Tanh(att.Data[:n*H], att.Data[:n*H])
 		if feed > 0 && !d.bahdanau() {
 			s.feed.CopyFrom(att)
@@ -209,7 +214,7 @@ func (s *search[T]) logits(tokens []int) (nn.Mat[T], error) {
 			s.weight = append(s.weight, row)
 		}
 	}
-	return d.out.Forward(att), nil
+	return d.out.Forward(&s.out, att), nil
 }
 
 // attentive is a search whose decoder attends: it also reports the
@@ -257,7 +262,7 @@ func (s *search[T]) Reorder(indices []int) error {
 		s.hkeys.RowBlock(i*s.S, (i+1)*s.S).CopyFrom(s.keys.RowBlock(it*s.S, (it+1)*s.S))
 		lengths[i] = s.lengths[it]
 	}
-	return d.attn.SetKeys(s.hkeys, lengths, s.S)
+	return d.attn.SetKeys(&s.attKeys, s.hkeys, lengths, s.S)
 }
 
 // logSoftmax writes log(softmax(x)) into dst in float64.

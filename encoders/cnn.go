@@ -23,20 +23,32 @@ type CNNConfig struct {
 	Out       int
 }
 
-// CNN encodes images [N][C*H*W] into features [N][OutSize()].
+// CNN encodes images [N][C*H*W] into features [N][OutSize()]. It keeps
+// its layers' caches, one per layer, for the Backward of its last Forward.
 type CNN[T nn.Float] struct {
 	cfg   CNNConfig
 	convs []*nn.Conv2D[T]
 	norms []*nn.BatchNorm2D[T]
-	relus []nn.ReLU[T]
 	pools []*nn.MaxPool2D[T]
 	proj  *nn.Linear[T]
 	relu  nn.ReLU[T]
+
+	stages   []cnnStage[T]
+	projC    nn.LinearCache[T]
+	projReLU nn.ReLUCache[T]
 
 	fmap  nn.Mat[T]   // the last Forward's last feature map [N][FeatureShape().Size()]
 	grads []nn.Mat[T] // per stage: gradient at the pool's input
 	dins  []nn.Mat[T] // per stage: gradient at the conv's input
 	dflat nn.Mat[T]
+}
+
+// cnnStage holds one stage's layer caches.
+type cnnStage[T nn.Float] struct {
+	conv nn.Conv2DCache[T]
+	norm nn.BatchNorm2DCache[T]
+	relu nn.ReLUCache[T]
+	pool nn.MaxPool2DCache[T]
 }
 
 // NewCNN builds the encoder with parameters named prefix.conv0.weight,
@@ -76,7 +88,7 @@ func NewCNN[T nn.Float](prefix string, cfg CNNConfig, rng *rand.Rand) (*CNN[T], 
 		c.pools = append(c.pools, pool)
 		shape = pool.Out
 	}
-	c.relus = make([]nn.ReLU[T], len(cfg.Channels))
+	c.stages = make([]cnnStage[T], len(cfg.Channels))
 	c.grads = make([]nn.Mat[T], len(cfg.Channels))
 	c.dins = make([]nn.Mat[T], len(cfg.Channels))
 	if cfg.Out > 0 {
@@ -142,16 +154,17 @@ func (c *CNN[T]) Describe() []string {
 func (c *CNN[T]) Forward(x nn.Mat[T], train bool) nn.Mat[T] {
 	h := x
 	for i, conv := range c.convs {
-		h = conv.Forward(h)
+		st := &c.stages[i]
+		h = conv.Forward(&st.conv, h)
 		if c.cfg.BatchNorm {
-			h = c.norms[i].Forward(h, train)
+			h = c.norms[i].Forward(&st.norm, h, train)
 		}
-		h = c.relus[i].Forward(h)
-		h = c.pools[i].Forward(h)
+		h = c.relu.Forward(&st.relu, h)
+		h = c.pools[i].Forward(&st.pool, h)
 	}
 	c.fmap = h
 	if c.proj != nil {
-		h = c.relu.Forward(c.proj.Forward(h))
+		h = c.relu.Forward(&c.projReLU, c.proj.Forward(&c.projC, h))
 	}
 	return h
 }
@@ -172,9 +185,9 @@ func (c *CNN[T]) Backward(dy nn.Mat[T]) { c.BackwardWithMap(dy, nn.Mat[T]{}) }
 func (c *CNN[T]) BackwardWithMap(dy, dmap nn.Mat[T]) {
 	g := dy
 	if c.proj != nil {
-		c.relu.Backward(g)
+		c.relu.Backward(&c.projReLU, g)
 		c.dflat = nn.NewMatLike(c.dflat, g.Rows, c.FeatureShape().Size())
-		c.proj.Backward(g, c.dflat)
+		c.proj.Backward(&c.projC, g, c.dflat)
 		g = c.dflat
 	}
 	if !dmap.Empty() {
@@ -183,21 +196,21 @@ func (c *CNN[T]) BackwardWithMap(dy, dmap nn.Mat[T]) {
 		}
 	}
 	for i := len(c.convs) - 1; i >= 0; i-- {
-		conv := c.convs[i]
+		conv, st := c.convs[i], &c.stages[i]
 		out := conv.Config.OutShape()
 		c.grads[i] = nn.NewMatLike(c.grads[i], g.Rows, out.Size())
-		c.pools[i].Backward(g, c.grads[i])
+		c.pools[i].Backward(&st.pool, g, c.grads[i])
 		g = c.grads[i]
-		c.relus[i].Backward(g)
+		c.relu.Backward(&st.relu, g)
 		if c.cfg.BatchNorm {
-			c.norms[i].Backward(g, g)
+			c.norms[i].Backward(&st.norm, g, g)
 		}
 		var dx nn.Mat[T] // the first stage's input is the image: no gradient
 		if i > 0 {
 			c.dins[i] = nn.NewMatLike(c.dins[i], g.Rows, conv.Config.In.Size())
 			dx = c.dins[i]
 		}
-		conv.Backward(g, dx)
+		conv.Backward(&st.conv, g, dx)
 		g = dx
 	}
 }

@@ -15,11 +15,14 @@ type TokenConfig struct {
 }
 
 // Tokens encodes padded batches of token ids into one state per source
-// position (for attention) and final states (for the decoder's start).
+// position (for attention) and final states (for the decoder's start). It
+// keeps its layers' caches for the Backward of its last Forward.
 type Tokens[T nn.Float] struct {
 	Embedding *nn.Embedding[T]
 	RNN       *nn.Recurrent[T]
 
+	embC         nn.EmbeddingCache[T]
+	rnnC         nn.RecurrentCache[T]
 	steps, batch int
 	keys         nn.Mat[T] // outputs, batch-major [B*S][H*dirs]
 	dout         nn.Mat[T] // output gradient, time-major [S*B][H*dirs]
@@ -52,11 +55,11 @@ func (e *Tokens[T]) Width() int { return e.RNN.Config.Hidden * e.RNN.Config.Dire
 // attention reads — and the final states hn [layers*dirs*B][H] (cn for
 // LSTM). Results are valid until the next Forward.
 func (e *Tokens[T]) Forward(ids []int, steps, batch int, lengths []int, train bool, rng *rand.Rand) (keys, hn, cn nn.Mat[T], err error) {
-	x, err := e.Embedding.Forward(ids)
+	x, err := e.Embedding.Forward(&e.embC, ids)
 	if err != nil {
 		return keys, hn, cn, fmt.Errorf("source: %w", err)
 	}
-	y, hn, cn := e.RNN.ForwardPadded(x, steps, batch, lengths, nn.Mat[T]{}, nn.Mat[T]{}, train, rng)
+	y, hn, cn := e.RNN.ForwardPadded(&e.rnnC, x, steps, batch, lengths, nn.Mat[T]{}, nn.Mat[T]{}, train, rng)
 	e.steps, e.batch = steps, batch
 	e.keys = nn.NewMatLike(e.keys, batch*steps, y.Cols)
 	for s := 0; s < steps; s++ {
@@ -77,6 +80,6 @@ func (e *Tokens[T]) Backward(dkeys, dhn, dcn nn.Mat[T]) {
 			copy(e.dout.Row(s*e.batch+b), dkeys.Row(b*e.steps+s))
 		}
 	}
-	dx, _, _ := e.RNN.Backward(e.dout, dhn, dcn)
-	e.Embedding.Backward(dx)
+	dx, _, _ := e.RNN.Backward(&e.rnnC, e.dout, dhn, dcn)
+	e.Embedding.Backward(&e.embC, dx)
 }

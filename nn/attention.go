@@ -4,25 +4,23 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/seqtask/seqtask/vecmath"
 	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/blas/blas64"
 )
 
-// AttentionKind names a scoring function as configs spell it.
+// AttentionKind names a scoring function as configs spell it. Each kind
+// lives in its own file (attention_dot.go, attention_general.go,
+// attention_additive.go): its parameters, its scores forward and backward,
+// and an init function that registers it, so a new kind is one file (plus
+// its gradient check).
 type AttentionKind string
 
-// The attention scores between a query q and a key k (the keys double as
-// the values the context averages).
-const (
-	AttentionDot      AttentionKind = "dot"      // Luong: qᵀk (needs Query == Key)
-	AttentionGeneral  AttentionKind = "general"  // Luong: qᵀ W k, W [Query][Key]
-	AttentionAdditive AttentionKind = "additive" // Bahdanau: vᵀ tanh(W_q q + W_k k + b)
-)
-
-// AttentionKinds lists the valid kinds.
-var AttentionKinds = []AttentionKind{AttentionDot, AttentionGeneral, AttentionAdditive}
+// AttentionKinds lists the registered kinds, in the order configs and
+// error messages name them.
+var AttentionKinds []AttentionKind
 
 // AttentionConfig sizes an attention layer: Query is the decoder state's
 // width, Key the encoder states' width, Hidden the width of the additive
@@ -34,28 +32,85 @@ type AttentionConfig struct {
 
 // Validate reports the first impossible setting.
 func (c AttentionConfig) Validate() error {
+	k, ok := attentionRegistry[c.Kind]
 	switch {
-	case c.Kind != AttentionDot && c.Kind != AttentionGeneral && c.Kind != AttentionAdditive:
+	case !ok:
 		return fmt.Errorf("unknown attention %q (want one of %v)", c.Kind, AttentionKinds)
 	case c.Query < 1 || c.Key < 1:
 		return fmt.Errorf("attention query size %d and key size %d must both be at least 1", c.Query, c.Key)
-	case c.Kind == AttentionDot && c.Query != c.Key:
-		return fmt.Errorf("dot attention needs query size %d to equal key size %d (use general or additive)", c.Query, c.Key)
-	case c.Kind == AttentionAdditive && c.Hidden < 1:
-		return fmt.Errorf("additive attention hidden size %d must be at least 1", c.Hidden)
+	}
+	if k.check != nil {
+		return k.check(c)
 	}
 	return nil
 }
 
+// BeforeStep reports whether a decoder using this kind attends before its
+// recurrent step, with the previous state as the query, and feeds the
+// context into the step (Bahdanau et al.), rather than after it with the
+// new state (Luong et al.): the convention each score was published with.
+func (k AttentionKind) BeforeStep() bool { return attentionRegistry[k].beforeStep }
+
+// attentionScore is one kind's scoring function at one element type, with
+// its parameters. The shared code does the rest: the softmax over each
+// sequence's valid positions, the context, their backward pass, and the
+// bookkeeping of a batch's steps.
+type attentionScore[T Float] interface {
+	params() Params[T]
+	// setKeys sizes k's buffers for the kind and does the work all of a
+	// batch's steps share.
+	setKeys(k *AttentionKeys[T])
+	// score writes into c.weights the scores of the query c.q against the
+	// valid keys of each sequence (the softmax comes after), keeping in c
+	// what backward needs.
+	score(k *AttentionKeys[T], c *AttentionCache[T])
+	// backward takes the scores' gradient k.ds, accumulates the
+	// parameters' gradients and the keys' (into k.dkeys, or into k.dproj
+	// with k.pending set, for flush), and writes the queries' gradient
+	// into dq unless dq is empty.
+	backward(k *AttentionKeys[T], c *AttentionCache[T], dq Mat[T])
+	// flush pushes k.dproj into k.dkeys and the parameters' gradients.
+	flush(k *AttentionKeys[T])
+}
+
+// attentionEntry is a registered kind.
+type attentionEntry struct {
+	order      int
+	beforeStep bool
+	check      func(AttentionConfig) error // the kind's own size checks; nil for none
+	f32        func(prefix string, cfg AttentionConfig, rng *rand.Rand) attentionScore[float32]
+	f64        func(prefix string, cfg AttentionConfig, rng *rand.Rand) attentionScore[float64]
+}
+
+var attentionRegistry = map[AttentionKind]attentionEntry{}
+
+// registerAttention adds a kind under name; e.order places it in
+// AttentionKinds. A duplicate name or order is a programming error and
+// panics.
+func registerAttention(name AttentionKind, e attentionEntry) {
+	for n, o := range attentionRegistry {
+		if n == name || o.order == e.order {
+			panic(fmt.Sprintf("nn: attention %q registered twice (or at the order of %q)", name, n))
+		}
+	}
+	attentionRegistry[name] = e
+	AttentionKinds = append(AttentionKinds, name)
+	slices.SortFunc(AttentionKinds, func(a, b AttentionKind) int {
+		return attentionRegistry[a].order - attentionRegistry[b].order
+	})
+}
+
 // Attention scores one decoder query per sequence against that sequence's
 // encoder states and returns their softmax-weighted average, for a decoder
-// that runs one target step at a time.
+// that runs one target step at a time. It holds only its parameters; a
+// batch's state lives in an AttentionKeys and each step's in an
+// AttentionCache, both owned by the caller.
 //
 // Use per batch: SetKeys once with the encoder states, Forward once per
-// decoder step (each returns its own cache, kept by the caller), then
-// Backward once per cache in any order (usually reverse), then KeysGrad for
-// the gradient of the encoder states. Shapes: B sequences, S source
-// positions, keys [B*S][Key] batch-major (row b*S+s), queries [B][Query].
+// decoder step with a cache per step, then Backward once per cache in any
+// order (usually reverse), then KeysGrad for the gradient of the encoder
+// states. Shapes: B sequences, S source positions, keys [B*S][Key]
+// batch-major (row b*S+s), queries [B][Query].
 //
 // Parameters, named as the PyTorch modules computing the same scores:
 //
@@ -63,60 +118,50 @@ func (c AttentionConfig) Validate() error {
 //	additive: prefix.query_layer.weight [Hidden][Query],
 //	          prefix.key_layer.weight [Hidden][Key], prefix.key_layer.bias [Hidden],
 //	          prefix.energy_layer.weight [1][Hidden]
-//
-// Work shared by all steps is done once per batch: additive projects every
-// key (W_k k + b) in SetKeys. General could either project every key (W k,
-// B·S·Query·Key multiply-adds, plus twice that in backward) or project each
-// step's query (Wᵀq, B·Query·Key per step, plus twice that in backward);
-// the first is cheaper when the decoder runs more than S steps, which is
-// not known in advance, so a batch starts with per-step projections and
-// switches to projecting the keys at step S. That never costs more than
-// twice the cheaper choice and equals it when T <= S.
 type Attention[T Float] struct {
 	Config AttentionConfig
+	score  attentionScore[T]
+}
 
-	weight        *Param[T] // general
-	wq, wk, bk, v *Param[T] // additive
-	precomputeAt  int       // general: first step using W k; < 0 means S
-
-	// Per batch, set by SetKeys.
-	keys      Mat[T]
+// AttentionKeys is one batch's state of an Attention: the keys SetKeys was
+// given, the work every step shares (a kind's projection of the keys), the
+// keys' gradient and scratch for the steps. Its zero value is ready for
+// SetKeys.
+type AttentionKeys[T Float] struct {
+	keys      Mat[T] // [B*S][Key], the caller's
 	lengths   []int
 	batch, sl int
-	gen       uint64
+	gen       uint64 // counts SetKeys, so that a cache of an earlier batch is refused
 	steps     int    // Forward calls since SetKeys
 	backSteps int    // Backward calls since SetKeys
-	proj      Mat[T] // W k [B*S][Query] (general) or W_k k + b [B*S][Hidden] (additive)
+	proj      Mat[T] // the kind's projection of every key (general: W k; additive: W_k k + b)
 	projReady bool
-	dproj     Mat[T] // gradient of proj not yet pushed into keys and parameters
+	dproj     Mat[T] // gradient of proj not yet pushed into dkeys and the parameters
 	pending   bool
 	dkeys     Mat[T]
-	caches    []*AttentionCache[T] // pool, reused across batches
-
-	// Scratch for one call.
-	pq Mat[T] // additive: W_q q [B][Hidden]
-	ds Mat[T] // dscores [B][S]
-	du Mat[T] // general: d(Wᵀq) [B][Key]; additive: d(W_q q) [B][Hidden]
+	ds        Mat[T] // scratch: dscores [B][S]
+	du        Mat[T] // scratch: the kind's query-side gradient
 }
 
 // AttentionCache holds one Forward step's outputs and what its Backward
-// needs. It belongs to the Attention that made it and is recycled by its
-// next SetKeys.
+// needs; its zero value is ready to use. Pass a cache to Backward with the
+// AttentionKeys of its Forward, before their next SetKeys.
 type AttentionCache[T Float] struct {
 	context Mat[T] // [B][Key]
 	weights Mat[T] // [B][S]
 	q       Mat[T] // copy of the query [B][Query]
-	u       Mat[T] // general per-step: Wᵀq [B][Key]
-	e       Mat[T] // additive: tanh(W_q q + W_k k + b) [B*S][Hidden], valid rows only
-	viaProj bool   // general: scored against proj rather than Wᵀq
+	u       Mat[T] // the kind's transform of the query (general: Wᵀq [B][Key]; additive: W_q q [B][Hidden])
+	e       Mat[T] // the kind's per-position values (additive: tanh(W_q q + W_k k + b) [B*S][Hidden], valid rows only)
+	viaProj bool   // general: scored against the projected keys rather than Wᵀq
+	keys    *AttentionKeys[T]
 	gen     uint64
 	done    bool
 }
 
-// Context returns the step's context [B][Key] (valid until the next SetKeys).
+// Context returns the step's context [B][Key], held by the cache.
 func (c *AttentionCache[T]) Context() Mat[T] { return c.context }
 
-// Weights returns the step's attention weights [B][S] (valid until the next SetKeys).
+// Weights returns the step's attention weights [B][S], held by the cache.
 func (c *AttentionCache[T]) Weights() Mat[T] { return c.weights }
 
 // NewAttention builds an attention layer with parameters named under prefix
@@ -125,45 +170,28 @@ func NewAttention[T Float](prefix string, cfg AttentionConfig, rng *rand.Rand) (
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", prefix, err)
 	}
-	a := &Attention[T]{Config: cfg, precomputeAt: -1}
-	bound := func(in int) float64 { return 1 / math.Sqrt(float64(in)) }
-	switch cfg.Kind {
-	case AttentionGeneral:
-		a.weight = NewParam[T](prefix+".weight", cfg.Query, cfg.Key)
-		InitUniform(a.weight.Value, bound(cfg.Key), rng)
-	case AttentionAdditive:
-		h := cfg.Hidden
-		a.wq = NewParam[T](prefix+".query_layer.weight", h, cfg.Query)
-		a.wk = NewParam[T](prefix+".key_layer.weight", h, cfg.Key)
-		a.bk = NewParam[T](prefix+".key_layer.bias", h)
-		a.v = NewParam[T](prefix+".energy_layer.weight", 1, h)
-		InitUniform(a.wq.Value, bound(cfg.Query), rng)
-		InitUniform(a.wk.Value, bound(cfg.Key), rng)
-		InitUniform(a.bk.Value, bound(cfg.Key), rng)
-		InitUniform(a.v.Value, bound(h), rng)
+	e := attentionRegistry[cfg.Kind]
+	a := &Attention[T]{Config: cfg}
+	if _, single := any(T(0)).(float32); single {
+		a.score = any(e.f32(prefix, cfg, rng)).(attentionScore[T])
+	} else {
+		a.score = any(e.f64(prefix, cfg, rng)).(attentionScore[T])
 	}
 	return a, nil
 }
 
 // Params returns the learnable parameters (none for dot attention).
-func (a *Attention[T]) Params() Params[T] {
-	switch a.Config.Kind {
-	case AttentionGeneral:
-		return Params[T]{a.weight}
-	case AttentionAdditive:
-		return Params[T]{a.wq, a.wk, a.bk, a.v}
-	}
-	return nil
-}
+func (a *Attention[T]) Params() Params[T] { return a.score.params() }
 
-// SetKeys starts a batch: keys [B*S][Key] batch-major, with B = len(lengths)
-// sequences of which sequence b has lengths[b] valid positions; the rest
-// are padding, which gets zero weight and zero gradient (its values must
-// be finite but are otherwise ignored). keys is used in place, not copied,
-// and must stay unchanged until the batch's last Backward. SetKeys does the
-// work every step shares, clears the keys' gradient and recycles the caches
-// of the previous batch.
-func (a *Attention[T]) SetKeys(keys Mat[T], lengths []int, S int) error {
+// SetKeys starts a batch in k: keys [B*S][Key] batch-major, with
+// B = len(lengths) sequences of which sequence b has lengths[b] valid
+// positions; the rest are padding, which gets zero weight and zero
+// gradient (its values must be finite but are otherwise ignored). keys is
+// used in place, not copied, and must stay unchanged until the batch's
+// last Backward. SetKeys does the work every step shares and clears the
+// keys' gradient; caches of k's previous batch can no longer be
+// backpropagated.
+func (a *Attention[T]) SetKeys(k *AttentionKeys[T], keys Mat[T], lengths []int, S int) error {
 	cfg := a.Config
 	switch {
 	case len(lengths) == 0:
@@ -181,121 +209,128 @@ func (a *Attention[T]) SetKeys(keys Mat[T], lengths []int, S int) error {
 		}
 	}
 	B := len(lengths)
-	a.keys, a.batch, a.sl = keys, B, S
-	a.lengths = append(a.lengths[:0], lengths...)
-	a.gen++
-	a.steps, a.backSteps = 0, 0
-	a.projReady, a.pending = false, false
-	a.dkeys = resize(a.dkeys, B*S, cfg.Key)
-	a.dkeys.Zero()
-	a.ds = resize(a.ds, B, S)
-	switch cfg.Kind {
-	case AttentionGeneral:
-		a.proj = resize(a.proj, B*S, cfg.Query)
-		a.dproj = resize(a.dproj, B*S, cfg.Query)
-		a.dproj.Zero()
-		a.du = resize(a.du, B, cfg.Key)
-	case AttentionAdditive:
-		h := cfg.Hidden
-		a.proj = resize(a.proj, B*S, h)
-		Gemm(false, true, 1, keys, a.wk.Mat(), 0, a.proj)
-		addRowVector(a.proj, a.bk.Value)
-		a.projReady = true
-		a.dproj = resize(a.dproj, B*S, h)
-		a.dproj.Zero()
-		a.pq = resize(a.pq, B, h)
-		a.du = resize(a.du, B, h)
-	}
+	k.keys, k.batch, k.sl = keys, B, S
+	k.lengths = append(k.lengths[:0], lengths...)
+	k.gen++
+	k.steps, k.backSteps = 0, 0
+	k.projReady, k.pending = false, false
+	k.dkeys = resize(k.dkeys, B*S, cfg.Key)
+	k.dkeys.Zero()
+	k.ds = resize(k.ds, B, S)
+	a.score.setKeys(k)
 	return nil
 }
 
-// Forward attends with one step's queries q [B][Query] and returns the
-// context [B][Key] (Σ_s w_s k_s over valid positions), the weights [B][S]
-// (a softmax over each sequence's valid positions, exactly 0 on padding)
-// and the cache to pass to Backward. The outputs live in the cache, so they
-// stay valid until the next SetKeys; q is copied.
-func (a *Attention[T]) Forward(q Mat[T]) (context, weights Mat[T], cache *AttentionCache[T]) {
+// Forward attends with one step's queries q [B][Query] over the batch in k
+// and returns the context [B][Key] (Σ_s w_s k_s over valid positions) and
+// the weights [B][S] (a softmax over each sequence's valid positions,
+// exactly 0 on padding). Both are held by c, which keeps what Backward
+// needs; q is copied.
+func (a *Attention[T]) Forward(k *AttentionKeys[T], c *AttentionCache[T], q Mat[T]) (context, weights Mat[T]) {
 	cfg := a.Config
-	if a.batch == 0 {
+	if k.batch == 0 {
 		panic("nn: Attention.Forward before SetKeys")
 	}
-	if q.Rows != a.batch || q.Cols != cfg.Query {
-		panic(fmt.Sprintf("nn: Attention.Forward: query is %dx%d, want %dx%d", q.Rows, q.Cols, a.batch, cfg.Query))
+	if q.Rows != k.batch || q.Cols != cfg.Query {
+		panic(fmt.Sprintf("nn: Attention.Forward: query is %dx%d, want %dx%d", q.Rows, q.Cols, k.batch, cfg.Query))
 	}
-	B, S := a.batch, a.sl
-	c := a.nextCache()
+	B, S := k.batch, k.sl
+	c.context = resize(c.context, B, cfg.Key)
+	c.weights = resize(c.weights, B, S)
+	c.weights.Zero()
+	c.q = resize(c.q, B, cfg.Query)
 	c.q.CopyFrom(q)
-	a.steps++
-	w := c.weights
-	switch cfg.Kind {
-	case AttentionDot:
-		scoreRows(w, c.q, a.keys, a.lengths)
-	case AttentionGeneral:
-		at := a.precomputeAt
-		if at < 0 {
-			at = S
-		}
-		if a.steps-1 >= at && !a.projReady {
-			Gemm(false, true, 1, a.keys, a.weight.Mat(), 0, a.proj)
-			a.projReady = true
-		}
-		c.viaProj = a.projReady
-		if c.viaProj {
-			scoreRows(w, c.q, a.proj, a.lengths)
-		} else {
-			c.u = resize(c.u, B, cfg.Key)
-			Gemm(false, false, 1, c.q, a.weight.Mat(), 0, c.u)
-			scoreRows(w, c.u, a.keys, a.lengths)
-		}
-	case AttentionAdditive:
-		h := cfg.Hidden
-		Gemm(false, true, 1, c.q, a.wq.Mat(), 0, a.pq)
-		c.e = resize(c.e, B*S, h)
-		v := a.v.Value
-		for b := 0; b < B; b++ {
-			n, lo := a.lengths[b], b*S
-			pq := a.pq.Row(b)
-			blk := c.e.Data[lo*h : (lo+n)*h]
-			pk := a.proj.Data[lo*h : (lo+n)*h]
-			for s := 0; s < n; s++ {
-				eb, kb := blk[s*h:(s+1)*h], pk[s*h:(s+1)*h]
-				for j, x := range pq {
-					eb[j] = kb[j] + x
-				}
-			}
-			tanhSlice(blk, blk)
-			row := w.Row(b)
-			for s := 0; s < n; s++ {
-				row[s] = vecDot(blk[s*h:(s+1)*h], v)
-			}
-		}
-	}
-	ctx := c.context
+	c.keys, c.gen, c.done, c.viaProj = k, k.gen, false, false
+	k.steps++
+	a.score.score(k, c)
+	w, ctx := c.weights, c.context
 	for b := 0; b < B; b++ {
-		n, row := a.lengths[b], w.Row(b)
+		n, row := k.lengths[b], w.Row(b)
 		softmaxPrefix(row, n)
 		out := ctx.Row(b)
 		clear(out)
 		for s := 0; s < n; s++ {
-			vecAxpy(row[s], a.keys.Row(b*S+s), out)
+			vecAxpy(row[s], k.keys.Row(b*S+s), out)
 		}
 	}
-	return ctx, w, c
+	return ctx, w
 }
 
-// nextCache hands out the next pooled cache, sized for the current batch.
-func (a *Attention[T]) nextCache() *AttentionCache[T] {
-	if a.steps == len(a.caches) {
-		a.caches = append(a.caches, new(AttentionCache[T]))
-	}
-	c := a.caches[a.steps]
+// Backward backpropagates the step whose Forward filled c, over the batch
+// in k, given the gradients of its context dcontext [B][Key] and,
+// optionally (empty Mat for none), of its weights dweights [B][S]. It
+// accumulates into the parameters' gradients and the keys' gradient, and
+// writes the queries' gradient into dq [B][Query] unless dq is empty. Each
+// cache may be backpropagated once. Gradients that flow through the shared
+// per-batch work reach the parameters and keys when the last cache made
+// since SetKeys is backpropagated, or at KeysGrad; run all of a batch's
+// Forward steps before its Backward steps, as a decoder does, or that
+// per-batch work is repeated at every step.
+func (a *Attention[T]) Backward(k *AttentionKeys[T], c *AttentionCache[T], dcontext, dweights, dq Mat[T]) {
 	cfg := a.Config
-	c.context = resize(c.context, a.batch, cfg.Key)
-	c.weights = resize(c.weights, a.batch, a.sl)
-	c.weights.Zero()
-	c.q = resize(c.q, a.batch, cfg.Query)
-	c.gen, c.done, c.viaProj = a.gen, false, false
-	return c
+	if c.keys != k || c.gen != k.gen {
+		panic("nn: Attention.Backward: cache from another batch (SetKeys since its Forward)")
+	}
+	if c.done {
+		panic("nn: Attention.Backward: cache already backpropagated")
+	}
+	B, S := k.batch, k.sl
+	if dcontext.Rows != B || dcontext.Cols != cfg.Key {
+		panic(fmt.Sprintf("nn: Attention.Backward: dcontext is %dx%d, want %dx%d", dcontext.Rows, dcontext.Cols, B, cfg.Key))
+	}
+	if !dweights.Empty() {
+		mustSameShape("Attention.Backward dweights", dweights, c.weights)
+	}
+	if !dq.Empty() {
+		mustSameShape("Attention.Backward dq", dq, c.q)
+	}
+	c.done = true
+	k.backSteps++
+
+	// Through the weighted average and the softmax: dscore = w ⊙ (dw - Σ w dw)
+	// with dw_s = dcontext·k_s (+ dweights_s).
+	ds := k.ds
+	for b := 0; b < B; b++ {
+		n, w, dc, d := k.lengths[b], c.weights.Row(b), dcontext.Row(b), ds.Row(b)
+		var sum T
+		for s := 0; s < n; s++ {
+			key := k.keys.Row(b*S + s)
+			g := vecDot(dc, key)
+			if !dweights.Empty() {
+				g += dweights.Row(b)[s]
+			}
+			d[s] = g
+			sum += w[s] * g
+			vecAxpy(w[s], dc, k.dkeys.Row(b*S+s))
+		}
+		for s := 0; s < n; s++ {
+			d[s] = w[s] * (d[s] - sum)
+		}
+	}
+	a.score.backward(k, c, dq)
+	if k.backSteps == k.steps {
+		a.flush(k)
+	}
+}
+
+// flush pushes the accumulated gradient of the shared projection into the
+// keys' gradient and the parameters' gradients, and clears it.
+func (a *Attention[T]) flush(k *AttentionKeys[T]) {
+	if !k.pending {
+		return
+	}
+	a.score.flush(k)
+	k.dproj.Zero()
+	k.pending = false
+}
+
+// KeysGrad returns the gradient of k's keys [B*S][Key] accumulated by the
+// Backward calls since SetKeys, including what flows through the shared
+// per-batch work (whose parameter gradients it also completes). Padding
+// rows are exactly zero. The result is held by k until its next SetKeys.
+func (a *Attention[T]) KeysGrad(k *AttentionKeys[T]) Mat[T] {
+	a.flush(k)
+	return k.dkeys
 }
 
 // scoreRows sets w[b][s] = u_b · m_{b*S+s} for the valid positions of each
@@ -307,101 +342,6 @@ func scoreRows[T Float](w, u, m Mat[T], lengths []int) {
 		for s := 0; s < n; s++ {
 			row[s] = vecDot(ub, m.Row(b*S+s))
 		}
-	}
-}
-
-// Backward backpropagates one step given the gradients of its context
-// dcontext [B][Key] and, optionally (empty Mat for none), of its weights
-// dweights [B][S]. It accumulates into the parameters' gradients and the
-// keys' gradient, and writes the queries' gradient into dq [B][Query]
-// unless dq is empty. Each cache may be backpropagated once. Gradients that
-// flow through the shared per-batch work reach the parameters and keys
-// when the last cache made since SetKeys is backpropagated, or at KeysGrad;
-// run all of a batch's Forward steps before its Backward steps, as a
-// decoder does, or that per-batch work is repeated at every step.
-func (a *Attention[T]) Backward(dcontext, dweights Mat[T], cache *AttentionCache[T], dq Mat[T]) {
-	cfg := a.Config
-	c := cache
-	if c.gen != a.gen {
-		panic("nn: Attention.Backward: cache from an earlier batch (SetKeys since its Forward)")
-	}
-	if c.done {
-		panic("nn: Attention.Backward: cache already backpropagated")
-	}
-	B, S := a.batch, a.sl
-	if dcontext.Rows != B || dcontext.Cols != cfg.Key {
-		panic(fmt.Sprintf("nn: Attention.Backward: dcontext is %dx%d, want %dx%d", dcontext.Rows, dcontext.Cols, B, cfg.Key))
-	}
-	if !dweights.Empty() {
-		mustSameShape("Attention.Backward dweights", dweights, c.weights)
-	}
-	if !dq.Empty() {
-		mustSameShape("Attention.Backward dq", dq, c.q)
-	}
-	c.done = true
-	a.backSteps++
-
-	// Through the weighted average and the softmax: dscore = w ⊙ (dw - Σ w dw)
-	// with dw_s = dcontext·k_s (+ dweights_s).
-	ds := a.ds
-	for b := 0; b < B; b++ {
-		n, w, dc, d := a.lengths[b], c.weights.Row(b), dcontext.Row(b), ds.Row(b)
-		var sum T
-		for s := 0; s < n; s++ {
-			k := a.keys.Row(b*S + s)
-			g := vecDot(dc, k)
-			if !dweights.Empty() {
-				g += dweights.Row(b)[s]
-			}
-			d[s] = g
-			sum += w[s] * g
-			vecAxpy(w[s], dc, a.dkeys.Row(b*S+s))
-		}
-		for s := 0; s < n; s++ {
-			d[s] = w[s] * (d[s] - sum)
-		}
-	}
-
-	switch cfg.Kind {
-	case AttentionDot:
-		scoreBackward(ds, c.q, a.keys, a.dkeys, dq, a.lengths)
-	case AttentionGeneral:
-		if c.viaProj {
-			scoreBackward(ds, c.q, a.proj, a.dproj, dq, a.lengths)
-			a.pending = true
-		} else {
-			scoreBackward(ds, c.u, a.keys, a.dkeys, a.du, a.lengths)
-			Gemm(true, false, 1, c.q, a.du, 1, a.weight.GradMat())
-			if !dq.Empty() {
-				Gemm(false, true, 1, a.du, a.weight.Mat(), 0, dq)
-			}
-		}
-	case AttentionAdditive:
-		h := cfg.Hidden
-		v, dv := a.v.Value, a.v.Grad
-		a.du.Zero()
-		for b := 0; b < B; b++ {
-			n, d, dpq := a.lengths[b], ds.Row(b), a.du.Row(b)
-			for s := 0; s < n; s++ {
-				r := b*S + s
-				e, dpk := c.e.Data[r*h:(r+1)*h], a.dproj.Data[r*h:(r+1)*h]
-				g := d[s]
-				vecAxpy(g, e, dv)
-				for j, x := range e {
-					p := g * v[j] * (1 - x*x)
-					dpk[j] += p
-					dpq[j] += p
-				}
-			}
-		}
-		a.pending = true
-		Gemm(true, false, 1, a.du, c.q, 1, a.wq.GradMat())
-		if !dq.Empty() {
-			Gemm(false, false, 1, a.du, a.wq.Mat(), 0, dq)
-		}
-	}
-	if a.backSteps == a.steps {
-		a.flush()
 	}
 }
 
@@ -424,34 +364,6 @@ func scoreBackward[T Float](ds, u, m, dm, du Mat[T], lengths []int) {
 			}
 		}
 	}
-}
-
-// flush pushes the accumulated gradient of the shared projection into the
-// keys' gradient and the parameters' gradients, and clears it.
-func (a *Attention[T]) flush() {
-	if !a.pending {
-		return
-	}
-	switch a.Config.Kind {
-	case AttentionGeneral:
-		Gemm(false, false, 1, a.dproj, a.weight.Mat(), 1, a.dkeys)
-		Gemm(true, false, 1, a.dproj, a.keys, 1, a.weight.GradMat())
-	case AttentionAdditive:
-		Gemm(false, false, 1, a.dproj, a.wk.Mat(), 1, a.dkeys)
-		Gemm(true, false, 1, a.dproj, a.keys, 1, a.wk.GradMat())
-		addColumnSums(a.bk.Grad, a.dproj)
-	}
-	a.dproj.Zero()
-	a.pending = false
-}
-
-// KeysGrad returns the gradient of the keys [B*S][Key] accumulated by the
-// Backward calls since SetKeys, including what flows through the shared
-// per-batch work (whose parameter gradients it also completes). Padding
-// rows are exactly zero. The result is valid until the next SetKeys.
-func (a *Attention[T]) KeysGrad() Mat[T] {
-	a.flush()
-	return a.dkeys
 }
 
 // softmaxPrefix replaces row[:n] by its softmax and zeroes row[n:].

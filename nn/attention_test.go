@@ -16,25 +16,35 @@ type attnRun[T Float] struct {
 	step0ctx Mat[T] // step 0's context copied right after its Forward
 }
 
+// attnState is the caller's side of an Attention: a batch's keys state and
+// a cache per step, reused across runs.
+type attnState[T Float] struct {
+	keys   AttentionKeys[T]
+	caches []*AttentionCache[T]
+}
+
 // runAttention sets the keys, runs one Forward per query with loss
 // Σ_t Σ ctx_t⊙rc_t + Σ w_t⊙rw_t (rw may be nil), and, when backward is set,
 // backpropagates the steps in reverse order.
-func runAttention[T Float](t testing.TB, a *Attention[T], keys Mat[T], lengths []int, S int, qs, rc, rw []Mat[T], backward bool) attnRun[T] {
+func runAttention[T Float](t testing.TB, a *Attention[T], st *attnState[T], keys Mat[T], lengths []int, S int, qs, rc, rw []Mat[T], backward bool) attnRun[T] {
 	t.Helper()
-	if err := a.SetKeys(keys, lengths, S); err != nil {
+	if err := a.SetKeys(&st.keys, keys, lengths, S); err != nil {
 		t.Fatal(err)
 	}
 	var r attnRun[T]
-	caches := make([]*AttentionCache[T], len(qs))
+	for len(st.caches) < len(qs) {
+		st.caches = append(st.caches, new(AttentionCache[T]))
+	}
+	caches := st.caches
 	for i, q := range qs {
-		ctx, w, c := a.Forward(q)
+		c := caches[i]
+		ctx, w := a.Forward(&st.keys, c, q)
 		if !sameMat(ctx, c.Context()) || !sameMat(w, c.Weights()) {
 			t.Fatal("the cache's outputs differ from Forward's")
 		}
 		if i == 0 {
 			r.step0ctx = ctx.Clone()
 		}
-		caches[i] = c
 		r.ctx, r.w = append(r.ctx, ctx), append(r.w, w)
 		for j, v := range ctx.Data[:ctx.Rows*ctx.Cols] {
 			r.loss += float64(v) * float64(rc[i].Data[j])
@@ -55,10 +65,18 @@ func runAttention[T Float](t testing.TB, a *Attention[T], keys Mat[T], lengths [
 		if rw != nil {
 			dw = rw[i]
 		}
-		a.Backward(rc[i], dw, caches[i], r.dq[i])
+		a.Backward(&st.keys, caches[i], rc[i], dw, r.dq[i])
 	}
-	r.dkeys = a.KeysGrad()
+	r.dkeys = a.KeysGrad(&st.keys)
 	return r
+}
+
+// setPrecomputeAt moves the step at which general attention switches to
+// projecting the keys (no effect on the other kinds).
+func setPrecomputeAt[T Float](a *Attention[T], at int) {
+	if g, ok := a.score.(*generalScore[T]); ok {
+		g.precomputeAt = at
+	}
 }
 
 func toMat[T Float](p *Param[float64]) Mat[T] {
@@ -123,7 +141,7 @@ func TestAttentionGradients(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			a.precomputeAt = tc.precomputeAt
+			setPrecomputeAt(a, tc.precomputeAt)
 			B := len(tc.lengths)
 			in := newAttnInputs(rng, tc.cfg, B, tc.S, steps, tc.weightsLoss)
 			qs := make([]Mat[float64], steps)
@@ -131,12 +149,13 @@ func TestAttentionGradients(t *testing.T) {
 				qs[i] = q.Mat()
 			}
 			rc, rw := paramMats[float64](in.rc), paramMats[float64](in.rw)
+			var st attnState[float64]
 			loss := func() float64 {
-				return runAttention(t, a, in.keys.Mat(), tc.lengths, tc.S, qs, rc, rw, false).loss
+				return runAttention(t, a, &st, in.keys.Mat(), tc.lengths, tc.S, qs, rc, rw, false).loss
 			}
 			a.Params().ZeroGrad()
-			r := runAttention(t, a, in.keys.Mat(), tc.lengths, tc.S, qs, rc, rw, true)
-			if g := a.KeysGrad(); &g.Data[0] != &r.dkeys.Data[0] || g.Data[0] != r.dkeys.Data[0] {
+			r := runAttention(t, a, &st, in.keys.Mat(), tc.lengths, tc.S, qs, rc, rw, true)
+			if g := a.KeysGrad(&st.keys); &g.Data[0] != &r.dkeys.Data[0] || g.Data[0] != r.dkeys.Data[0] {
 				t.Error("a second KeysGrad changed the gradient")
 			}
 			copy(in.keys.Grad, r.dkeys.Data)
@@ -201,7 +220,7 @@ func TestAttentionIgnoresPadding(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			a.precomputeAt = 1
+			setPrecomputeAt(a, 1)
 			in := newAttnInputs(rng, cfg, len(lengths), S, 3, true)
 			for s := lengths[0]; s < S; s++ {
 				for j := range in.keys.Mat().Row(s) {
@@ -209,7 +228,7 @@ func TestAttentionIgnoresPadding(t *testing.T) {
 				}
 			}
 			qs := paramMats[float64](in.qs)
-			r := runAttention(t, a, in.keys.Mat(), lengths, S, qs, paramMats[float64](in.rc), paramMats[float64](in.rw), true)
+			r := runAttention(t, a, new(attnState[float64]), in.keys.Mat(), lengths, S, qs, paramMats[float64](in.rc), paramMats[float64](in.rw), true)
 			r.dkeys = r.dkeys.Clone()
 			for _, p := range a.Params() {
 				r.dq = append(r.dq, Mat[float64]{Rows: 1, Cols: len(p.Grad), Data: append([]float64(nil), p.Grad...)})
@@ -247,7 +266,10 @@ func TestAttentionFloat32(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		a64.precomputeAt, a32.precomputeAt = tc.precomputeAt, tc.precomputeAt
+		setPrecomputeAt(a64, tc.precomputeAt)
+		setPrecomputeAt(a32, tc.precomputeAt)
+		var st64 attnState[float64]
+		var st32 attnState[float32]
 		rng := rand.New(rand.NewPCG(5, 6))
 		for _, batch := range []struct {
 			lengths []int
@@ -256,9 +278,9 @@ func TestAttentionFloat32(t *testing.T) {
 			in := newAttnInputs(rng, tc.cfg, len(batch.lengths), batch.S, 4, true)
 			a64.Params().ZeroGrad()
 			a32.Params().ZeroGrad()
-			r64 := runAttention(t, a64, toMat[float64](in.keys), batch.lengths, batch.S,
+			r64 := runAttention(t, a64, &st64, toMat[float64](in.keys), batch.lengths, batch.S,
 				paramMats[float64](in.qs), paramMats[float64](in.rc), paramMats[float64](in.rw), true)
-			r32 := runAttention(t, a32, toMat[float32](in.keys), batch.lengths, batch.S,
+			r32 := runAttention(t, a32, &st32, toMat[float32](in.keys), batch.lengths, batch.S,
 				paramMats[float32](in.qs), paramMats[float32](in.rc), paramMats[float32](in.rw), true)
 			name := string(tc.cfg.Kind)
 			for i := range r64.ctx {
@@ -320,7 +342,8 @@ func TestAttentionRejects(t *testing.T) {
 		{"no sequences", keys, nil, 5, "no sequences"},
 		{"zero S", NewMat[float32](0, 4), []int{1}, 0, "source length"},
 	} {
-		if err := a.SetKeys(tc.keys, tc.lengths, tc.S); err == nil || !strings.Contains(err.Error(), tc.want) {
+		var k AttentionKeys[float32]
+		if err := a.SetKeys(&k, tc.keys, tc.lengths, tc.S); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("SetKeys %s: error %v, want one mentioning %q", tc.name, err, tc.want)
 		}
 	}
@@ -332,19 +355,27 @@ func TestAttentionMisuse(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := NewMat[float64](4, 2)
-	if err := a.SetKeys(keys, []int{2, 1}, 2); err != nil {
+	var k AttentionKeys[float64]
+	var c AttentionCache[float64]
+	if err := a.SetKeys(&k, keys, []int{2, 1}, 2); err != nil {
 		t.Fatal(err)
 	}
-	_, _, c := a.Forward(NewMat[float64](2, 2))
+	a.Forward(&k, &c, NewMat[float64](2, 2))
 	d := NewMat[float64](2, 2)
-	a.Backward(d, Mat[float64]{}, c, Mat[float64]{})
-	mustPanic(t, "second Backward of a cache", func() { a.Backward(d, Mat[float64]{}, c, Mat[float64]{}) })
-	_, _, c = a.Forward(NewMat[float64](2, 2))
-	if err := a.SetKeys(keys, []int{2, 2}, 2); err != nil {
+	a.Backward(&k, &c, d, Mat[float64]{}, Mat[float64]{})
+	mustPanic(t, "second Backward of a cache", func() { a.Backward(&k, &c, d, Mat[float64]{}, Mat[float64]{}) })
+	a.Forward(&k, &c, NewMat[float64](2, 2))
+	if err := a.SetKeys(&k, keys, []int{2, 2}, 2); err != nil {
 		t.Fatal(err)
 	}
-	mustPanic(t, "Backward of a cache from an earlier batch", func() { a.Backward(d, Mat[float64]{}, c, d) })
-	mustPanic(t, "Forward with a wrong query shape", func() { a.Forward(NewMat[float64](3, 2)) })
+	mustPanic(t, "Backward of a cache from an earlier batch", func() { a.Backward(&k, &c, d, Mat[float64]{}, d) })
+	var other AttentionKeys[float64]
+	if err := a.SetKeys(&other, keys, []int{2, 2}, 2); err != nil {
+		t.Fatal(err)
+	}
+	a.Forward(&other, &c, NewMat[float64](2, 2))
+	mustPanic(t, "Backward of a cache with another batch's keys", func() { a.Backward(&k, &c, d, Mat[float64]{}, d) })
+	mustPanic(t, "Forward with a wrong query shape", func() { a.Forward(&k, &c, NewMat[float64](3, 2)) })
 }
 
 func mustPanic(t *testing.T, what string, f func()) {
@@ -383,20 +414,21 @@ func BenchmarkAttentionStep(b *testing.B) {
 			dctx := NewMat[float32](batch, dim)
 			InitUniform(dctx.Data, 1, rng)
 			dq := NewMat[float32](batch, dim)
-			caches := make([]*AttentionCache[float32], steps)
+			var ks AttentionKeys[float32]
+			caches := make([]AttentionCache[float32], steps)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if err := a.SetKeys(keys, lengths, S); err != nil {
+				if err := a.SetKeys(&ks, keys, lengths, S); err != nil {
 					b.Fatal(err)
 				}
 				for t := range caches {
-					_, _, caches[t] = a.Forward(q)
+					a.Forward(&ks, &caches[t], q)
 				}
 				for t := steps - 1; t >= 0; t-- {
-					a.Backward(dctx, Mat[float32]{}, caches[t], dq)
+					a.Backward(&ks, &caches[t], dctx, Mat[float32]{}, dq)
 				}
-				a.KeysGrad()
+				a.KeysGrad(&ks)
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*steps), "ns/step")
 		})

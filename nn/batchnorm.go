@@ -25,12 +25,16 @@ type BatchNorm2D[T Float] struct {
 
 	In            ImageShape // geometry of an input (and output) row
 	Eps, Momentum float64    // 1e-5 and 0.1 by default, as PyTorch
+}
 
+// BatchNorm2DCache is what BatchNorm2D.Forward keeps for Backward and the
+// output buffer it reuses; its zero value is ready to use.
+type BatchNorm2DCache[T Float] struct {
 	train  bool
 	n      int
-	xhat   Mat[T] // [N][C*H*W] normalised input of the last Forward
-	y      Mat[T] // [N][C*H*W] output, reused
-	invStd []T    // [C] 1/sqrt(var+Eps) used by the last Forward
+	xhat   Mat[T] // [N][C*H*W] normalised input
+	y      Mat[T] // [N][C*H*W] output
+	invStd []T    // [C] 1/sqrt(var+Eps) the Forward used
 }
 
 // NewBatchNorm2D returns a BatchNorm2D over images of geometry in, with
@@ -48,7 +52,6 @@ func NewBatchNorm2D[T Float](prefix string, in ImageShape) (*BatchNorm2D[T], err
 		In:          in,
 		Eps:         1e-5,
 		Momentum:    0.1,
-		invStd:      make([]T, in.C),
 	}
 	for i := range b.Weight.Value {
 		b.Weight.Value[i] = 1
@@ -64,19 +67,22 @@ func (b *BatchNorm2D[T]) Params() Params[T] { return Params[T]{b.Weight, b.Bias}
 // keep alongside Params, but that no optimizer may update.
 func (b *BatchNorm2D[T]) Buffers() Params[T] { return Params[T]{b.RunningMean, b.RunningVar} }
 
-// Forward normalises x [N][C*H*W] into y [N][C*H*W], with the batch's
-// statistics (updating the running ones) when train is set, else with the
-// running statistics. y is valid until the next Forward. Training on a
+// Forward normalises x [N][C*H*W] into y [N][C*H*W], held by bc until its
+// next Forward, with the batch's statistics (updating the running ones)
+// when train is set, else with the running statistics. Training on a
 // batch with a single value per channel (N*H*W = 1) updates the running
 // variance with the biased estimate, where PyTorch refuses.
-func (b *BatchNorm2D[T]) Forward(x Mat[T], train bool) Mat[T] {
+func (b *BatchNorm2D[T]) Forward(bc *BatchNorm2DCache[T], x Mat[T], train bool) Mat[T] {
 	if x.Cols != b.In.Size() {
 		panic(fmt.Sprintf("nn: BatchNorm2D.Forward: input has %d columns, want %v = %d", x.Cols, b.In, b.In.Size()))
 	}
 	n, p := x.Rows, b.In.H*b.In.W
-	b.train, b.n = train, n
-	b.xhat = resize(b.xhat, n, x.Cols)
-	b.y = resize(b.y, n, x.Cols)
+	bc.train, bc.n = train, n
+	bc.xhat = resize(bc.xhat, n, x.Cols)
+	bc.y = resize(bc.y, n, x.Cols)
+	if len(bc.invStd) != b.In.C {
+		bc.invStd = make([]T, b.In.C)
+	}
 	if train {
 		b.BatchesTracked++
 	}
@@ -111,13 +117,13 @@ func (b *BatchNorm2D[T]) Forward(x Mat[T], train bool) Mat[T] {
 			mean = float64(b.RunningMean.Value[c])
 			inv = 1 / math.Sqrt(float64(b.RunningVar.Value[c])+b.Eps)
 		}
-		b.invStd[c] = T(inv)
+		bc.invStd[c] = T(inv)
 		tm, ti := T(mean), T(inv)
 		w, sh := b.Weight.Value[c], b.Bias.Value[c]
 		for i := 0; i < n; i++ {
 			xs := x.Row(i)[c*p : (c+1)*p]
-			hs := b.xhat.Row(i)[c*p : (c+1)*p]
-			ys := b.y.Row(i)[c*p : (c+1)*p]
+			hs := bc.xhat.Row(i)[c*p : (c+1)*p]
+			ys := bc.y.Row(i)[c*p : (c+1)*p]
 			for j, v := range xs {
 				h := (v - tm) * ti
 				hs[j] = h
@@ -125,26 +131,26 @@ func (b *BatchNorm2D[T]) Forward(x Mat[T], train bool) Mat[T] {
 			}
 		}
 	}
-	return b.y
+	return bc.y
 }
 
-// Backward takes dy [N][C*H*W] for the last Forward, accumulates
+// Backward takes dy [N][C*H*W] for the Forward that filled bc, accumulates
 // dweight += Σ dy*x̂ and dbias += Σ dy per channel, and writes dx
 // [N][C*H*W] when dx is not empty. After a training Forward, dx includes
 // the paths through the batch mean and variance:
 // dx = weight/sqrt(var+Eps) * (dy - mean(dy) - x̂*mean(dy*x̂)); after an
 // evaluation Forward the statistics are constants and dx = dy*weight/sqrt(rv+Eps).
-func (b *BatchNorm2D[T]) Backward(dy, dx Mat[T]) {
-	n, p := b.n, b.In.H*b.In.W
-	mustSameShape("BatchNorm2D.Backward", b.y, dy)
+func (b *BatchNorm2D[T]) Backward(bc *BatchNorm2DCache[T], dy, dx Mat[T]) {
+	n, p := bc.n, b.In.H*b.In.W
+	mustSameShape("BatchNorm2D.Backward", bc.y, dy)
 	if !dx.Empty() {
-		mustSameShape("BatchNorm2D.Backward dx", b.y, dx)
+		mustSameShape("BatchNorm2D.Backward dx", bc.y, dx)
 	}
 	m := float64(n * p)
 	for c := 0; c < b.In.C; c++ {
 		var sdy, sdyh float64
 		for i := 0; i < n; i++ {
-			hs := b.xhat.Row(i)[c*p : (c+1)*p]
+			hs := bc.xhat.Row(i)[c*p : (c+1)*p]
 			for j, g := range dy.Row(i)[c*p : (c+1)*p] {
 				sdy += float64(g)
 				sdyh += float64(g * hs[j])
@@ -155,13 +161,13 @@ func (b *BatchNorm2D[T]) Backward(dy, dx Mat[T]) {
 		if dx.Empty() {
 			continue
 		}
-		scale := b.Weight.Value[c] * b.invStd[c]
+		scale := b.Weight.Value[c] * bc.invStd[c]
 		var mdy, mdyh T // zero in evaluation, where the statistics are constants
-		if b.train {
+		if bc.train {
 			mdy, mdyh = T(sdy/m), T(sdyh/m)
 		}
 		for i := 0; i < n; i++ {
-			hs := b.xhat.Row(i)[c*p : (c+1)*p]
+			hs := bc.xhat.Row(i)[c*p : (c+1)*p]
 			ds := dx.Row(i)[c*p : (c+1)*p]
 			for j, g := range dy.Row(i)[c*p : (c+1)*p] {
 				ds[j] = scale * (g - mdy - hs[j]*mdyh)

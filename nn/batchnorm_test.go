@@ -25,10 +25,11 @@ func TestBatchNorm2DGradients(t *testing.T) {
 			const n = 2
 			x := randomParam("x", rng, n, in.Size())
 			proj := randomParam("proj", rng, n, in.Size())
-			loss := func() float64 { return dot(b.Forward(x.Mat(), train), proj.Value) }
+			var c BatchNorm2DCache[float64]
+			loss := func() float64 { return dot(b.Forward(&c, x.Mat(), train), proj.Value) }
 			loss()
 			b.Params().ZeroGrad()
-			b.Backward(proj.Mat(), x.GradMat())
+			b.Backward(&c, proj.Mat(), x.GradMat())
 			checkGrad(t, name, loss, append(b.Params(), x))
 		})
 	}
@@ -49,13 +50,14 @@ func TestBatchNorm2DStatistics(t *testing.T) {
 		t.Fatalf("names %v, want %v", names, want)
 	}
 	const n, p = 3, 12
+	var bc BatchNorm2DCache[float64]
 	wantMean, wantVar := []float64{0, 0}, []float64{1, 1}
 	for step := 0; step < 2; step++ {
 		x := randomParam("x", rng, n, in.Size()).Mat()
 		for i := range x.Data {
 			x.Data[i] = 3*x.Data[i] + 2 // mean 2, far from the initial running mean
 		}
-		y := b.Forward(x, true)
+		y := b.Forward(&bc, x, true)
 		for c := 0; c < in.C; c++ {
 			var s, ss, ys, yss float64
 			for i := 0; i < n; i++ {
@@ -87,7 +89,7 @@ func TestBatchNorm2DStatistics(t *testing.T) {
 		t.Errorf("BatchesTracked = %d, want 2", b.BatchesTracked)
 	}
 	x := randomParam("x", rng, 1, in.Size()).Mat()
-	y := b.Forward(x, false)
+	y := b.Forward(&bc, x, false)
 	for c := 0; c < in.C; c++ {
 		want := (x.Data[c*p] - wantMean[c]) / math.Sqrt(wantVar[c]+1e-5)
 		if math.Abs(y.Data[c*p]-want) > 1e-12 {

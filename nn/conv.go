@@ -67,8 +67,7 @@ func (c Conv2DConfig) Validate() error {
 // in colBudget values: the patch matrix is K*K times the input, and
 // building it for a whole batch of video frames would cost more memory than
 // everything else the network keeps. Backward rebuilds each group's patches
-// from a copy of the input instead of keeping them. Buffers are reused
-// across calls.
+// from a copy of the input instead of keeping them.
 type Conv2D[T Float] struct {
 	Weight *Param[T] // [Out][C][K][K]
 	Bias   *Param[T] // [Out]; nil with NoBias
@@ -77,11 +76,15 @@ type Conv2D[T Float] struct {
 	In, Out ImageShape // geometry of an input row and of an output row
 
 	maxGroup int // images per im2col group; 0 sizes groups by colBudget (tests force small groups)
+}
 
-	x     Mat[T] // [N][C*H*W] copy of the last input
+// Conv2DCache is what Conv2D.Forward keeps for Backward (a copy of the
+// input) and the buffers both reuse; its zero value is ready to use.
+type Conv2DCache[T Float] struct {
+	x     Mat[T] // [N][C*H*W] copy of the input
 	col   Mat[T] // [C*K*K][G*Ho*Wo] patches of one group of images
 	prod  Mat[T] // [Out][G*Ho*Wo]: W·col, channel-major over the group
-	y     Mat[T] // [N][Out*Ho*Wo] output, reused
+	y     Mat[T] // [N][Out*Ho*Wo] output
 	dprod Mat[T] // [Out][G*Ho*Wo]: one group's dy rearranged for the GEMMs
 	dcol  Mat[T] // [C*K*K][G*Ho*Wo]: Wᵀ·dprod
 }
@@ -136,29 +139,29 @@ func (c *Conv2D[T]) Params() Params[T] {
 	return Params[T]{c.Weight, c.Bias}
 }
 
-// Forward maps x [N][C*H*W] to y [N][Out*Ho*Wo] (geometry c.In to c.Out).
-// y is valid until the next Forward; x is copied, so the caller may reuse
+// Forward maps x [N][C*H*W] to y [N][Out*Ho*Wo] (geometry c.In to c.Out),
+// held by cc until its next Forward; x is copied, so the caller may reuse
 // it at once.
-func (c *Conv2D[T]) Forward(x Mat[T]) Mat[T] {
+func (c *Conv2D[T]) Forward(cc *Conv2DCache[T], x Mat[T]) Mat[T] {
 	if x.Cols != c.In.Size() {
 		panic(fmt.Sprintf("nn: Conv2D.Forward: input has %d columns, want %v = %d", x.Cols, c.In, c.In.Size()))
 	}
 	n, p := x.Rows, c.Out.H*c.Out.W
-	c.x = resize(c.x, n, x.Cols)
-	c.x.CopyFrom(x)
-	c.y = resize(c.y, n, c.Out.Size())
+	cc.x = resize(cc.x, n, x.Cols)
+	cc.x.CopyFrom(x)
+	cc.y = resize(cc.y, n, c.Out.Size())
 	for lo := 0; lo < n; lo += c.group() {
 		hi := min(lo+c.group(), n)
-		c.patches(lo, hi)
-		c.prod = resize(c.prod, c.Out.C, (hi-lo)*p)
-		Gemm(false, false, 1, c.Weight.Mat(), c.col, 0, c.prod)
+		c.patches(cc, lo, hi)
+		cc.prod = resize(cc.prod, c.Out.C, (hi-lo)*p)
+		Gemm(false, false, 1, c.Weight.Mat(), cc.col, 0, cc.prod)
 		// prod is [Out][G][P]; y wants [G][Out][P]: move P-long blocks,
 		// adding the bias on the way.
 		parallelRange(hi-lo, c.Out.Size(), func(glo, ghi int) {
 			for g := glo; g < ghi; g++ {
-				yr := c.y.Row(lo + g)
+				yr := cc.y.Row(lo + g)
 				for o := 0; o < c.Out.C; o++ {
-					src := c.prod.Row(o)[g*p : (g+1)*p]
+					src := cc.prod.Row(o)[g*p : (g+1)*p]
 					dst := yr[o*p : (o+1)*p]
 					if c.Bias == nil {
 						copy(dst, src)
@@ -172,25 +175,26 @@ func (c *Conv2D[T]) Forward(x Mat[T]) Mat[T] {
 			}
 		})
 	}
-	return c.y
+	return cc.y
 }
 
-// patches fills c.col with the patches of input images [lo, hi).
-func (c *Conv2D[T]) patches(lo, hi int) {
+// patches fills cc.col with the patches of cc's input images [lo, hi).
+func (c *Conv2D[T]) patches(cc *Conv2DCache[T], lo, hi int) {
 	k := c.Config.Kernel
-	c.col = resize(c.col, c.In.C*k*k, (hi-lo)*c.Out.H*c.Out.W)
+	cc.col = resize(cc.col, c.In.C*k*k, (hi-lo)*c.Out.H*c.Out.W)
 	parallelRange(hi-lo, c.In.Size()*k*k, func(glo, ghi int) {
 		for g := glo; g < ghi; g++ {
-			c.im2col(c.x.Row(lo+g), g)
+			c.im2col(cc.col, cc.x.Row(lo+g), g)
 		}
 	})
 }
 
-// Backward takes dy [N][Out*Ho*Wo] for the last Forward, accumulates
-// dW += dY·colᵀ (and db += Σ dy per channel), and writes dx [N][C*H*W] when
-// dx is not empty (pass an empty Mat for the network's input images).
-func (c *Conv2D[T]) Backward(dy, dx Mat[T]) {
-	n, p := c.x.Rows, c.Out.H*c.Out.W
+// Backward takes dy [N][Out*Ho*Wo] for the Forward that filled cc,
+// accumulates dW += dY·colᵀ (and db += Σ dy per channel), and writes dx
+// [N][C*H*W] when dx is not empty (pass an empty Mat for the network's
+// input images).
+func (c *Conv2D[T]) Backward(cc *Conv2DCache[T], dy, dx Mat[T]) {
+	n, p := cc.x.Rows, c.Out.H*c.Out.W
 	if dy.Rows != n || dy.Cols != c.Out.Size() {
 		panic(fmt.Sprintf("nn: Conv2D.Backward: dy is %dx%d, want %dx%d", dy.Rows, dy.Cols, n, c.Out.Size()))
 	}
@@ -200,34 +204,34 @@ func (c *Conv2D[T]) Backward(dy, dx Mat[T]) {
 	k := c.Config.Kernel
 	for lo := 0; lo < n; lo += c.group() {
 		hi := min(lo+c.group(), n)
-		c.dprod = resize(c.dprod, c.Out.C, (hi-lo)*p)
+		cc.dprod = resize(cc.dprod, c.Out.C, (hi-lo)*p)
 		parallelRange(hi-lo, c.Out.Size(), func(glo, ghi int) {
 			for g := glo; g < ghi; g++ {
 				dr := dy.Row(lo + g)
 				for o := 0; o < c.Out.C; o++ {
-					copy(c.dprod.Row(o)[g*p:(g+1)*p], dr[o*p:(o+1)*p])
+					copy(cc.dprod.Row(o)[g*p:(g+1)*p], dr[o*p:(o+1)*p])
 				}
 			}
 		})
 		if c.Bias != nil {
 			for o := 0; o < c.Out.C; o++ {
 				var s T
-				for _, v := range c.dprod.Row(o) {
+				for _, v := range cc.dprod.Row(o) {
 					s += v
 				}
 				c.Bias.Grad[o] += s
 			}
 		}
-		c.patches(lo, hi)
-		Gemm(false, true, 1, c.dprod, c.col, 1, c.Weight.GradMat())
+		c.patches(cc, lo, hi)
+		Gemm(false, true, 1, cc.dprod, cc.col, 1, c.Weight.GradMat())
 		if dx.Empty() {
 			continue
 		}
-		c.dcol = resize(c.dcol, c.col.Rows, c.col.Cols)
-		Gemm(true, false, 1, c.Weight.Mat(), c.dprod, 0, c.dcol)
+		cc.dcol = resize(cc.dcol, cc.col.Rows, cc.col.Cols)
+		Gemm(true, false, 1, c.Weight.Mat(), cc.dprod, 0, cc.dcol)
 		parallelRange(hi-lo, c.In.Size()*k*k, func(glo, ghi int) {
 			for g := glo; g < ghi; g++ {
-				c.col2im(dx.Row(lo+g), g)
+				c.col2im(cc.dcol, dx.Row(lo+g), g)
 			}
 		})
 	}
@@ -247,8 +251,8 @@ func spanX(off, s, w, wo int) (lo, hi int) {
 
 // im2col writes the patches of x [C*H*W], image img of the current group,
 // into its segment [img*P, (img+1)*P) of every row (ch*K + ky)*K + kx of
-// c.col, zero where the kernel overhangs the padding.
-func (c *Conv2D[T]) im2col(x []T, img int) {
+// col, zero where the kernel overhangs the padding.
+func (c *Conv2D[T]) im2col(col Mat[T], x []T, img int) {
 	in, out := c.In, c.Out
 	k, s, pad := c.Config.Kernel, c.Config.Stride, c.Config.Padding
 	p := out.H * out.W
@@ -257,7 +261,7 @@ func (c *Conv2D[T]) im2col(x []T, img int) {
 		plane := x[ch*in.H*in.W : (ch+1)*in.H*in.W]
 		for ky := 0; ky < k; ky++ {
 			for kx := 0; kx < k; kx++ {
-				dst := c.col.Row(r)[img*p : (img+1)*p]
+				dst := col.Row(r)[img*p : (img+1)*p]
 				r++
 				off := kx - pad
 				lo, hi := spanX(off, s, in.W, out.W)
@@ -286,8 +290,8 @@ func (c *Conv2D[T]) im2col(x []T, img int) {
 
 // col2im is im2col's adjoint: it overwrites dx [C*H*W] of image img of the
 // current group with the sum, over kernel positions, of the entries of
-// c.dcol that im2col copied from each input pixel.
-func (c *Conv2D[T]) col2im(dx []T, img int) {
+// dcol that im2col copied from each input pixel.
+func (c *Conv2D[T]) col2im(dcol Mat[T], dx []T, img int) {
 	in, out := c.In, c.Out
 	k, s, pad := c.Config.Kernel, c.Config.Stride, c.Config.Padding
 	p := out.H * out.W
@@ -297,7 +301,7 @@ func (c *Conv2D[T]) col2im(dx []T, img int) {
 		plane := dx[ch*in.H*in.W : (ch+1)*in.H*in.W]
 		for ky := 0; ky < k; ky++ {
 			for kx := 0; kx < k; kx++ {
-				src := c.dcol.Row(r)[img*p : (img+1)*p]
+				src := dcol.Row(r)[img*p : (img+1)*p]
 				r++
 				off := kx - pad
 				lo, hi := spanX(off, s, in.W, out.W)

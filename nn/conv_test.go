@@ -27,16 +27,17 @@ func TestConv2DGradients(t *testing.T) {
 				const n = 3
 				x := randomParam("x", rng, n, cfg.In.Size())
 				proj := randomParam("proj", rng, n, c.Out.Size())
-				loss := func() float64 { return dot(c.Forward(x.Mat()), proj.Value) }
+				var cc Conv2DCache[float64]
+				loss := func() float64 { return dot(c.Forward(&cc, x.Mat()), proj.Value) }
 				loss()
 				c.Params().ZeroGrad()
-				c.Backward(proj.Mat(), x.GradMat())
+				c.Backward(&cc, proj.Mat(), x.GradMat())
 				checkGrad(t, name, loss, append(c.Params(), x))
 				// A second backward without dx must add the same parameter
 				// gradients again and leave the input alone.
 				loss() // GradCheck's last forward saw a perturbed input
 				w := append([]float64(nil), c.Weight.Grad...)
-				c.Backward(proj.Mat(), Mat[float64]{})
+				c.Backward(&cc, proj.Mat(), Mat[float64]{})
 				for i, g := range c.Weight.Grad {
 					if math.Abs(g-2*w[i]) > 1e-12*math.Max(1, math.Abs(g)) {
 						t.Fatalf("weight grad[%d] = %g after two backwards, want %g", i, g, 2*w[i])
@@ -59,9 +60,10 @@ func TestConv2DDirect(t *testing.T) {
 	if want := (ImageShape{4, 5, 3}); c.Out != want {
 		t.Fatalf("output shape %v, want %v", c.Out, want)
 	}
-	c.Forward(randomParam("big", rng, 5, cfg.In.Size()).Mat())
+	var cc Conv2DCache[float64]
+	c.Forward(&cc, randomParam("big", rng, 5, cfg.In.Size()).Mat())
 	x := randomParam("x", rng, 2, cfg.In.Size()).Mat()
-	y := c.Forward(x)
+	y := c.Forward(&cc, x)
 	in, out, k := c.In, c.Out, cfg.Kernel
 	for n := 0; n < 2; n++ {
 		for o := 0; o < out.C; o++ {
@@ -108,14 +110,15 @@ func TestReLUGradients(t *testing.T) {
 	x := randomParam("x", rng, 4, 7)
 	proj := randomParam("proj", rng, 4, 7)
 	var r ReLU[float64]
+	var c ReLUCache[float64]
 	buf := NewMat[float64](4, 7)
 	loss := func() float64 {
 		buf.CopyFrom(x.Mat())
-		return dot(r.Forward(buf), proj.Value)
+		return dot(r.Forward(&c, buf), proj.Value)
 	}
 	loss()
 	g := proj.Mat().Clone()
-	r.Backward(g)
+	r.Backward(&c, g)
 	copy(x.Grad, g.Data)
 	checkGrad(t, "relu", loss, Params[float64]{x})
 }
@@ -143,9 +146,10 @@ func TestMaxPool2DGradients(t *testing.T) {
 			const n = 3
 			x := randomParam("x", rng, n, tc.in.Size())
 			proj := randomParam("proj", rng, n, m.Out.Size())
-			loss := func() float64 { return dot(m.Forward(x.Mat()), proj.Value) }
+			var c MaxPool2DCache[float64]
+			loss := func() float64 { return dot(m.Forward(&c, x.Mat()), proj.Value) }
 			loss()
-			m.Backward(proj.Mat(), x.GradMat())
+			m.Backward(&c, proj.Mat(), x.GradMat())
 			checkGrad(t, name, loss, Params[float64]{x})
 		})
 	}
@@ -165,12 +169,13 @@ func TestMaxPool2DTies(t *testing.T) {
 		1, 5, 2, 2,
 		5, 0, 2, 2,
 	}}
-	y := m.Forward(x)
+	var c MaxPool2DCache[float64]
+	y := m.Forward(&c, x)
 	if y.Data[0] != 5 || y.Data[1] != 2 {
 		t.Fatalf("pooled %v, want [5 2]", y.Data)
 	}
 	dx := NewMat[float64](1, 8)
-	m.Backward(Mat[float64]{Rows: 1, Cols: 2, Data: []float64{10, 20}}, dx)
+	m.Backward(&c, Mat[float64]{Rows: 1, Cols: 2, Data: []float64{10, 20}}, dx)
 	want := []float64{0, 10, 20, 0, 0, 0, 0, 0}
 	for i := range want {
 		if dx.Data[i] != want[i] {
@@ -182,11 +187,14 @@ func TestMaxPool2DTies(t *testing.T) {
 // cnnBench is the benchmark network: conv3×3(16, pad 1)-ReLU-maxpool2-
 // conv3×3(32, pad 1)-ReLU-maxpool2 over 64×64 RGB images.
 type cnnBench struct {
-	c1, c2 *Conv2D[float32]
-	r1, r2 ReLU[float32]
-	p1, p2 *MaxPool2D[float32]
-	d1, d2 Mat[float32] // gradient buffers of the two conv outputs
-	dp1    Mat[float32] // gradient of the first pool's output
+	c1, c2   *Conv2D[float32]
+	relu     ReLU[float32]
+	p1, p2   *MaxPool2D[float32]
+	cc1, cc2 Conv2DCache[float32]
+	rc1, rc2 ReLUCache[float32]
+	pc1, pc2 MaxPool2DCache[float32]
+	d1, d2   Mat[float32] // gradient buffers of the two conv outputs
+	dp1      Mat[float32] // gradient of the first pool's output
 }
 
 func newCNNBench(batch int) (*cnnBench, error) {
@@ -214,14 +222,14 @@ func newCNNBench(batch int) (*cnnBench, error) {
 }
 
 func (n *cnnBench) step(x, dy Mat[float32]) {
-	h := n.p1.Forward(n.r1.Forward(n.c1.Forward(x)))
-	n.p2.Forward(n.r2.Forward(n.c2.Forward(h)))
-	n.p2.Backward(dy, n.d2)
-	n.r2.Backward(n.d2)
-	n.c2.Backward(n.d2, n.dp1)
-	n.p1.Backward(n.dp1, n.d1)
-	n.r1.Backward(n.d1)
-	n.c1.Backward(n.d1, Mat[float32]{})
+	h := n.p1.Forward(&n.pc1, n.relu.Forward(&n.rc1, n.c1.Forward(&n.cc1, x)))
+	n.p2.Forward(&n.pc2, n.relu.Forward(&n.rc2, n.c2.Forward(&n.cc2, h)))
+	n.p2.Backward(&n.pc2, dy, n.d2)
+	n.relu.Backward(&n.rc2, n.d2)
+	n.c2.Backward(&n.cc2, n.d2, n.dp1)
+	n.p1.Backward(&n.pc1, n.dp1, n.d1)
+	n.relu.Backward(&n.rc1, n.d1)
+	n.c1.Backward(&n.cc1, n.d1, Mat[float32]{})
 }
 
 // BenchmarkCNNForwardBackward times one forward and backward pass of a small
@@ -263,10 +271,12 @@ func TestMaxPool2DFloat32(t *testing.T) {
 			v := []float64{-1, -0.0, 0, 0.5, 2, math.Copysign(0, -1)}[rng.IntN(6)]
 			x32.Data[i], x64.Data[i] = float32(v), v
 		}
-		y32, y64 := m32.Forward(x32), m64.Forward(x64)
+		var c32 MaxPool2DCache[float32]
+		var c64 MaxPool2DCache[float64]
+		y32, y64 := m32.Forward(&c32, x32), m64.Forward(&c64, x64)
 		for i, v := range y64.Data {
-			if float64(y32.Data[i]) != v || math.Signbit(float64(y32.Data[i])) != math.Signbit(v) || m32.arg[i] != m64.arg[i] {
-				t.Fatalf("stride %d: window %d: float32 gives %g at %d, float64 %g at %d", stride, i, y32.Data[i], m32.arg[i], v, m64.arg[i])
+			if float64(y32.Data[i]) != v || math.Signbit(float64(y32.Data[i])) != math.Signbit(v) || c32.arg[i] != c64.arg[i] {
+				t.Fatalf("stride %d: window %d: float32 gives %g at %d, float64 %g at %d", stride, i, y32.Data[i], c32.arg[i], v, c64.arg[i])
 			}
 		}
 	}

@@ -18,12 +18,34 @@
 // rows, row t*B+b holding step t of sequence b. That makes the input
 // projection of all T steps one GEMM, and a step's rows one contiguous block.
 //
-// A layer's Forward caches what its Backward needs; outputs alias buffers the
-// layer reuses on its next Forward, so callers copy what they want to keep.
-// Backward accumulates into parameter gradients (call ZeroGrad between steps)
-// and returns the gradient of its input.
+// One cache convention holds for every layer (CS231n's "forward returns
+// the output and a cache, backward takes the upstream gradient and the
+// cache", with the cache passed in so nothing allocates in a hot loop). A
+// layer holds only its parameters (and buffers such as batch norm's
+// running statistics); what a Forward keeps for its Backward lives in a
+// cache the caller owns — LinearCache for Linear, RecurrentCache for
+// Recurrent, and so on — passed first to both:
+//
+//	var c nn.LinearCache[float32] // zero value ready; keep one per use
+//	y := lin.Forward(&c, x)       // y is held by c until its next Forward
+//	...
+//	lin.Backward(&c, dy, dx)      // accumulates dW, db; writes dx
+//
+// The cache also owns the output buffer and the scratch, reused from call
+// to call, so outputs stay valid until that cache's next use: callers
+// copy what they want to keep. Backward accumulates into parameter
+// gradients (call ZeroGrad between steps). One layer can serve any number
+// of caches — a decoder running one step per call keeps a cache per step
+// and backpropagates through them in reverse — and two users of a layer
+// (training and a search) never share state. Attention's per-batch state
+// (the keys and their projection) is an AttentionKeys passed before the
+// step's AttentionCache.
+//
+// Recurrent cells (cell_*.go) and attention scores (attention_*.go) are
+// each one file registered by name; Cells and AttentionKinds list them.
 //
 // Inference one token at a time (sampling at batch 1) goes through a
-// Stepper instead of Recurrent.Forward: no caches, no allocation per step,
-// and a token stepper's first-layer input projection precomputed per token.
+// Stepper instead of Recurrent.Forward: no caches for a backward pass, no
+// allocation per step, and a token stepper's first-layer input projection
+// precomputed per token.
 package nn

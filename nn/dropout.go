@@ -7,39 +7,41 @@ import "math/rand/v2"
 // needs no rescaling.
 type Dropout[T Float] struct {
 	P float64
-
-	mask []T
 }
 
-// Forward applies dropout to x in place when training and P > 0; rng draws
-// the mask so that a seeded run repeats exactly.
-func (d *Dropout[T]) Forward(x Mat[T], train bool, rng *rand.Rand) {
+// DropoutCache holds the mask of the last Forward for Backward; its zero
+// value is ready to use.
+type DropoutCache[T Float] struct {
+	mask []T // 0 or 1/(1-P) per element; empty when nothing was dropped
+}
+
+// Forward applies dropout to x in place when training and P > 0, keeping
+// the mask in c; rng draws the mask so that a seeded run repeats exactly.
+func (d *Dropout[T]) Forward(c *DropoutCache[T], x Mat[T], train bool, rng *rand.Rand) {
 	n := x.Rows * x.Cols
 	if !train || d.P <= 0 {
-		d.mask = d.mask[:0]
+		c.mask = c.mask[:0]
 		return
 	}
-	if cap(d.mask) < n {
-		d.mask = make([]T, n)
+	if cap(c.mask) < n {
+		c.mask = make([]T, n)
 	}
-	d.mask = d.mask[:n]
+	c.mask = c.mask[:n]
 	keep := T(1 / (1 - d.P))
-	for i := range d.mask {
+	for i := range c.mask {
 		if rng.Float64() < d.P {
-			d.mask[i] = 0
+			c.mask[i] = 0
 		} else {
-			d.mask[i] = keep
+			c.mask[i] = keep
 		}
-		x.Data[i] *= d.mask[i]
+		x.Data[i] *= c.mask[i]
 	}
 }
 
-// Backward applies the forward mask to the gradient dy in place.
-func (d *Dropout[T]) Backward(dy Mat[T]) {
-	if len(d.mask) == 0 {
-		return
-	}
-	for i, m := range d.mask {
+// Backward applies the mask of the Forward that filled c to the gradient
+// dy in place.
+func (d *Dropout[T]) Backward(c *DropoutCache[T], dy Mat[T]) {
+	for i, m := range c.mask {
 		dy.Data[i] *= m
 	}
 }

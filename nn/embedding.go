@@ -8,8 +8,12 @@ import (
 // Embedding maps token ids to rows of a [V][W] table, as torch.nn.Embedding.
 type Embedding[T Float] struct {
 	Weight *Param[T] // [V][W]
+}
 
-	ids []int
+// EmbeddingCache is what Embedding.Forward keeps for Backward (the ids)
+// and the output buffer it reuses; its zero value is ready to use.
+type EmbeddingCache[T Float] struct {
+	ids []int // as given (not copied)
 	y   Mat[T]
 }
 
@@ -24,26 +28,28 @@ func NewEmbedding[T Float](prefix string, vocab, dim int, rng *rand.Rand) *Embed
 // Params returns the table.
 func (e *Embedding[T]) Params() Params[T] { return Params[T]{e.Weight} }
 
-// Forward gathers the rows of ids into y [len(ids)][W]. An id outside the
+// Forward gathers the rows of ids into y [len(ids)][W], held by c until its
+// next Forward; ids must stay unchanged until Backward. An id outside the
 // table is an error rather than a panic because ids come from user data.
-func (e *Embedding[T]) Forward(ids []int) (Mat[T], error) {
+func (e *Embedding[T]) Forward(c *EmbeddingCache[T], ids []int) (Mat[T], error) {
 	v, w := e.Weight.Shape[0], e.Weight.Shape[1]
-	e.ids = ids
-	e.y = resize(e.y, len(ids), w)
+	c.ids = ids
+	c.y = resize(c.y, len(ids), w)
 	table := e.Weight.Mat()
 	for i, id := range ids {
 		if id < 0 || id >= v {
 			return Mat[T]{}, fmt.Errorf("embedding: id %d at position %d is outside the table of %d", id, i, v)
 		}
-		copy(e.y.Row(i), table.Row(id))
+		copy(c.y.Row(i), table.Row(id))
 	}
-	return e.y, nil
+	return c.y, nil
 }
 
-// Backward scatters dy [N][W] into the rows of the table's gradient.
-func (e *Embedding[T]) Backward(dy Mat[T]) {
+// Backward scatters dy [N][W], the gradient of the Forward that filled c,
+// into the rows of the table's gradient.
+func (e *Embedding[T]) Backward(c *EmbeddingCache[T], dy Mat[T]) {
 	g := e.Weight.GradMat()
-	for i, id := range e.ids {
+	for i, id := range c.ids {
 		row := g.Row(id)
 		for j, d := range dy.Row(i) {
 			row[j] += d

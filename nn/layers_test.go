@@ -41,10 +41,11 @@ func TestLinearGradients(t *testing.T) {
 	l := NewLinear[float64]("fc", 5, 3, rng)
 	x := randomParam("x", rng, 4, 5)
 	proj := randomParam("proj", rng, 4, 3)
-	loss := func() float64 { return dot(l.Forward(x.Mat()), proj.Value) }
+	var c LinearCache[float64]
+	loss := func() float64 { return dot(l.Forward(&c, x.Mat()), proj.Value) }
 	loss()
 	l.Params().ZeroGrad()
-	l.Backward(proj.Mat(), x.GradMat())
+	l.Backward(&c, proj.Mat(), x.GradMat())
 	checkGrad(t, "linear", loss, append(l.Params(), x))
 }
 
@@ -53,17 +54,18 @@ func TestEmbeddingGradients(t *testing.T) {
 	e := NewEmbedding[float64]("emb", 6, 3, rng)
 	ids := []int{0, 5, 2, 5} // a repeated id must accumulate
 	proj := randomParam("proj", rng, 4, 3)
+	var c EmbeddingCache[float64]
 	loss := func() float64 {
-		y, err := e.Forward(ids)
+		y, err := e.Forward(&c, ids)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return dot(y, proj.Value)
 	}
 	loss()
-	e.Backward(proj.Mat())
+	e.Backward(&c, proj.Mat())
 	checkGrad(t, "embedding", loss, e.Params())
-	if _, err := e.Forward([]int{6}); err == nil {
+	if _, err := e.Forward(&c, []int{6}); err == nil {
 		t.Error("Forward with id 6 on a table of 6 succeeded")
 	}
 }
@@ -153,28 +155,29 @@ func TestDropoutGradientsAndScale(t *testing.T) {
 	x := randomParam("x", rng, 50, 40)
 	proj := randomParam("proj", rng, 50, 40)
 	d := Dropout[float64]{P: 0.3}
+	var c DropoutCache[float64]
 	buf := NewMat[float64](50, 40)
 	loss := func() float64 {
 		buf.CopyFrom(x.Mat())
-		d.Forward(buf, true, rand.New(rand.NewPCG(7, 7)))
+		d.Forward(&c, buf, true, rand.New(rand.NewPCG(7, 7)))
 		return dot(buf, proj.Value)
 	}
 	loss()
 	g := proj.Mat().Clone()
-	d.Backward(g)
+	d.Backward(&c, g)
 	copy(x.Grad, g.Data)
 	checkGrad(t, "dropout", loss, Params[float64]{x})
 	zeros := 0
-	for _, m := range d.mask {
+	for _, m := range c.mask {
 		if m == 0 {
 			zeros++
 		}
 	}
-	if frac := float64(zeros) / float64(len(d.mask)); frac < 0.25 || frac > 0.35 {
+	if frac := float64(zeros) / float64(len(c.mask)); frac < 0.25 || frac > 0.35 {
 		t.Errorf("dropped fraction %.3f, want about 0.3", frac)
 	}
 	buf.CopyFrom(x.Mat())
-	d.Forward(buf, false, nil)
+	d.Forward(&c, buf, false, nil)
 	if buf.Data[0] != x.Value[0] {
 		t.Error("dropout changed its input in evaluation mode")
 	}
@@ -217,8 +220,9 @@ func TestRecurrentGradients(t *testing.T) {
 					c0m = c0.Mat()
 				}
 			}
+			var c RecurrentCache[float64]
 			loss := func() float64 {
-				y, hn, cn := r.Forward(x.Mat(), steps, batch, h0m, c0m, true, rand.New(rand.NewPCG(3, 4)))
+				y, hn, cn := r.Forward(&c, x.Mat(), steps, batch, h0m, c0m, true, rand.New(rand.NewPCG(3, 4)))
 				s := dot(y, gy.Value) + dot(hn, ghn.Value)
 				if lstm {
 					s += dot(cn, gcn.Value)
@@ -230,7 +234,7 @@ func TestRecurrentGradients(t *testing.T) {
 			if lstm {
 				dcn = gcn.Mat()
 			}
-			dx, dh0, dc0 := r.Backward(gy.Mat(), ghn.Mat(), dcn)
+			dx, dh0, dc0 := r.Backward(&c, gy.Mat(), ghn.Mat(), dcn)
 			copy(x.Grad, dx.Data)
 			check := append(Params[float64]{x}, r.Params()...)
 			if tc.h0 {
@@ -294,8 +298,9 @@ func TestRecurrentPadded(t *testing.T) {
 			if lstm {
 				c0m, dcn = c0.Mat(), gcn.Mat()
 			}
+			var c RecurrentCache[float64]
 			loss := func() float64 {
-				y, hn, cn := r.ForwardPadded(x.Mat(), steps, batch, lengths, h0.Mat(), c0m, false, nil)
+				y, hn, cn := r.ForwardPadded(&c, x.Mat(), steps, batch, lengths, h0.Mat(), c0m, false, nil)
 				s := dot(y, gy.Value) + dot(hn, ghn.Value)
 				if lstm {
 					s += dot(cn, gcn.Value)
@@ -303,8 +308,8 @@ func TestRecurrentPadded(t *testing.T) {
 				return s
 			}
 			loss()
-			y := r.outs[len(r.outs)-1].Clone()
-			hn := r.hn.Clone()
+			y := c.outs[len(c.outs)-1].Clone()
+			hn := c.hn.Clone()
 			// Backward with non-zero gradients at padded outputs: they must be ignored.
 			noisy := gy.Mat().Clone()
 			for i := range noisy.Data {
@@ -312,7 +317,7 @@ func TestRecurrentPadded(t *testing.T) {
 					noisy.Data[i] = 100
 				}
 			}
-			dx, dh0, dc0 := r.Backward(noisy, ghn.Mat(), dcn)
+			dx, dh0, dc0 := r.Backward(&c, noisy, ghn.Mat(), dcn)
 			copy(x.Grad, dx.Data)
 			copy(h0.Grad, dh0.Data)
 			check := append(Params[float64]{x, h0}, r.Params()...)
@@ -335,7 +340,8 @@ func TestRecurrentPadded(t *testing.T) {
 				if !lstm {
 					cb = Mat[float64]{}
 				}
-				yb, hnb, _ := r.Forward(xb, l, 1, hb, cb, false, nil)
+				var cb1 RecurrentCache[float64]
+				yb, hnb, _ := r.Forward(&cb1, xb, l, 1, hb, cb, false, nil)
 				for tt := 0; tt < l; tt++ {
 					for j, v := range yb.Row(tt) {
 						if d := v - y.Row(tt*batch + b)[j]; d > 1e-12 || d < -1e-12 {
@@ -355,9 +361,9 @@ func TestRecurrentPadded(t *testing.T) {
 	}
 }
 
-// TestRecurrentShareStepwise runs a sequence one step per shared view and
-// checks outputs and gradients equal the whole-sequence pass.
-func TestRecurrentShareStepwise(t *testing.T) {
+// TestRecurrentStepwise runs a sequence one step per call, a cache per
+// step, and checks outputs and gradients equal the whole-sequence pass.
+func TestRecurrentStepwise(t *testing.T) {
 	for _, cell := range Cells {
 		cfg := RecurrentConfig{Cell: cell, Input: 3, Hidden: 4, Layers: 2}
 		rng := testRNG()
@@ -365,21 +371,21 @@ func TestRecurrentShareStepwise(t *testing.T) {
 		r, _ := NewRecurrent[float64]("rnn", cfg, rng)
 		x := randomParam("x", rng, steps*batch, 3)
 		gy := randomParam("gy", rng, steps*batch, 4)
-		y, _, _ := r.Forward(x.Mat(), steps, batch, Mat[float64]{}, Mat[float64]{}, false, nil)
+		var whole RecurrentCache[float64]
+		y, _, _ := r.Forward(&whole, x.Mat(), steps, batch, Mat[float64]{}, Mat[float64]{}, false, nil)
 		want := y.Clone()
 		r.Params().ZeroGrad()
-		dxWhole, _, _ := r.Backward(gy.Mat(), Mat[float64]{}, Mat[float64]{})
+		dxWhole, _, _ := r.Backward(&whole, gy.Mat(), Mat[float64]{}, Mat[float64]{})
 		dxWant := dxWhole.Clone()
 		gradsWant := map[string][]float64{}
 		for _, p := range r.Params() {
 			gradsWant[p.Name] = append([]float64(nil), p.Grad...)
 		}
 		r.Params().ZeroGrad()
-		views := make([]*Recurrent[float64], steps)
+		caches := make([]RecurrentCache[float64], steps)
 		var h, c Mat[float64]
-		for s := range views {
-			views[s] = r.Share()
-			ys, hn, cn := views[s].Forward(x.Mat().RowBlock(s*batch, (s+1)*batch), 1, batch, h, c, false, nil)
+		for s := range caches {
+			ys, hn, cn := r.Forward(&caches[s], x.Mat().RowBlock(s*batch, (s+1)*batch), 1, batch, h, c, false, nil)
 			for i, v := range ys.Data {
 				if v != want.Data[s*batch*4+i] {
 					t.Fatalf("%s step %d: stepwise output differs", cell, s)
@@ -392,7 +398,7 @@ func TestRecurrentShareStepwise(t *testing.T) {
 		}
 		var dh, dc Mat[float64]
 		for s := steps - 1; s >= 0; s-- {
-			dx, dh0, dc0 := views[s].Backward(gy.Mat().RowBlock(s*batch, (s+1)*batch), dh, dc)
+			dx, dh0, dc0 := r.Backward(&caches[s], gy.Mat().RowBlock(s*batch, (s+1)*batch), dh, dc)
 			for i, v := range dx.Data[:batch*3] {
 				if d := v - dxWant.Data[s*batch*3+i]; d > 1e-12 || d < -1e-12 {
 					t.Fatalf("%s step %d: stepwise dx differs", cell, s)

@@ -8,9 +8,13 @@ import (
 // Linear is the affine map y = x·Wᵀ + b with W [out][in], as torch.nn.Linear.
 type Linear[T Float] struct {
 	Weight, Bias *Param[T] // [out][in], [out]
+}
 
-	x Mat[T] // cached input
-	y Mat[T] // output buffer, reused
+// LinearCache is what Linear.Forward keeps for Backward (its input) and
+// the output buffer it reuses; its zero value is ready to use.
+type LinearCache[T Float] struct {
+	x Mat[T] // the input, as given (not copied)
+	y Mat[T] // the output
 }
 
 // NewLinear returns a Linear named prefix.weight / prefix.bias, initialised
@@ -26,19 +30,21 @@ func NewLinear[T Float](prefix string, in, out int, rng *rand.Rand) *Linear[T] {
 // Params returns the weight and bias.
 func (l *Linear[T]) Params() Params[T] { return Params[T]{l.Weight, l.Bias} }
 
-// Forward maps x [N][in] to y [N][out]. y is valid until the next Forward.
-func (l *Linear[T]) Forward(x Mat[T]) Mat[T] {
-	l.x = x
-	l.y = resize(l.y, x.Rows, l.Weight.Shape[0])
-	Gemm(false, true, 1, x, l.Weight.Mat(), 0, l.y)
-	addRowVector(l.y, l.Bias.Value)
-	return l.y
+// Forward maps x [N][in] to y [N][out], held by c until its next Forward.
+// c keeps x itself, so x must stay unchanged until Backward.
+func (l *Linear[T]) Forward(c *LinearCache[T], x Mat[T]) Mat[T] {
+	c.x = x
+	c.y = resize(c.y, x.Rows, l.Weight.Shape[0])
+	Gemm(false, true, 1, x, l.Weight.Mat(), 0, c.y)
+	addRowVector(c.y, l.Bias.Value)
+	return c.y
 }
 
-// Backward accumulates dW += dyᵀ·x and db += Σ dy, and writes dx = dy·W into
-// dx when dx is not empty (pass an empty Mat when the input needs no gradient).
-func (l *Linear[T]) Backward(dy, dx Mat[T]) {
-	Gemm(true, false, 1, dy, l.x, 1, l.Weight.GradMat())
+// Backward takes dy [N][out] for the Forward that filled c, accumulates
+// dW += dyᵀ·x and db += Σ dy, and writes dx = dy·W into dx when dx is not
+// empty (pass an empty Mat when the input needs no gradient).
+func (l *Linear[T]) Backward(c *LinearCache[T], dy, dx Mat[T]) {
+	Gemm(true, false, 1, dy, c.x, 1, l.Weight.GradMat())
 	addColumnSums(l.Bias.Grad, dy)
 	if !dx.Empty() {
 		Gemm(false, false, 1, dy, l.Weight.Mat(), 0, dx)

@@ -150,13 +150,6 @@ func addColumnSums[T Float](dst []T, m Mat[T]) {
 // their buffer for the next call.
 func NewMatLike[T Float](buf Mat[T], rows, cols int) Mat[T] { return resize(buf, rows, cols) }
 
-// AddBias adds the vector b to every row of m, for layers that compute
-// their affine maps with Gemm directly.
-func AddBias[T Float](m Mat[T], b []T) { addRowVector(m, b) }
-
-// AddColumnSums adds the sum of m's rows to dst: a bias's gradient.
-func AddColumnSums[T Float](dst []T, m Mat[T]) { addColumnSums(dst, m) }
-
 // AddTo adds src to dst element by element (same shape), for gradients that
 // reach one value along several paths.
 func AddTo[T Float](dst, src Mat[T]) {

@@ -6,20 +6,25 @@ import (
 )
 
 // ReLU is the rectifier y = max(x, 0), as torch.nn.ReLU. It works in place
-// on any Mat (images or features) and caches its output for Backward, whose
-// gradient is 1 where y > 0 and 0 elsewhere (0 at x = 0, as PyTorch).
+// on any Mat (images or features); its Backward passes the gradient where
+// y > 0 and zeroes it elsewhere (0 at x = 0, as PyTorch). It has no
+// parameters: the value is its methods.
 //
 // Both passes are branch-free bit operations on the sign bit (random signs
 // would defeat the branch predictor), split over the CPUs for large inputs.
-type ReLU[T Float] struct {
+type ReLU[T Float] struct{}
+
+// ReLUCache refers to the output of the last Forward for Backward; its zero
+// value is ready to use.
+type ReLUCache[T Float] struct {
 	y Mat[T] // the last output, aliasing the caller's Mat
 }
 
-// Forward rectifies x [N][D] in place and returns it; -0 becomes +0. The
-// caller must leave x unchanged until Backward, which reads it as the cached
-// output.
-func (r *ReLU[T]) Forward(x Mat[T]) Mat[T] {
-	r.y = x
+// Forward rectifies x [N][D] in place and returns it; -0 becomes +0. c
+// refers to x as the output, so the caller must leave x unchanged until
+// Backward.
+func (ReLU[T]) Forward(c *ReLUCache[T], x Mat[T]) Mat[T] {
+	c.y = x
 	parallelRange(x.Rows, x.Cols, func(lo, hi int) {
 		switch d := any(x.Data[lo*x.Cols : hi*x.Cols]).(type) {
 		case []float32:
@@ -37,12 +42,13 @@ func (r *ReLU[T]) Forward(x Mat[T]) Mat[T] {
 	return x
 }
 
-// Backward zeroes dy [N][D] in place wherever the last output was not
-// positive, turning the output gradient into the input gradient.
-func (r *ReLU[T]) Backward(dy Mat[T]) {
-	mustSameShape("ReLU.Backward", r.y, dy)
+// Backward zeroes dy [N][D] in place wherever the output of the Forward
+// that filled c was not positive, turning the output gradient into the
+// input gradient.
+func (ReLU[T]) Backward(c *ReLUCache[T], dy Mat[T]) {
+	mustSameShape("ReLU.Backward", c.y, dy)
 	parallelRange(dy.Rows, dy.Cols, func(lo, hi int) {
-		ys := r.y.Data[lo*dy.Cols : hi*dy.Cols]
+		ys := c.y.Data[lo*dy.Cols : hi*dy.Cols]
 		switch d := any(dy.Data[lo*dy.Cols : hi*dy.Cols]).(type) {
 		case []float32:
 			y := any(ys).([]float32)
@@ -69,7 +75,12 @@ func (r *ReLU[T]) Backward(dy Mat[T]) {
 type MaxPool2D[T Float] struct {
 	Kernel, Stride int
 	In, Out        ImageShape // geometry of an input row and of an output row
+}
 
+// MaxPool2DCache is what MaxPool2D.Forward keeps for Backward (where each
+// maximum was) and the output buffer it reuses; its zero value is ready to
+// use.
+type MaxPool2DCache[T Float] struct {
 	y   Mat[T]
 	arg []int32 // [N*Out.Size()]: index within the input row of each maximum
 	n   int
@@ -96,25 +107,25 @@ func NewMaxPool2D[T Float](in ImageShape, kernel, stride int) (*MaxPool2D[T], er
 	return &MaxPool2D[T]{Kernel: kernel, Stride: stride, In: in, Out: out}, nil
 }
 
-// Forward maps x [N][C*H*W] to y [N][C*Ho*Wo] (geometry m.In to m.Out). y is
-// valid until the next Forward; x may change afterwards, since only the
+// Forward maps x [N][C*H*W] to y [N][C*Ho*Wo] (geometry m.In to m.Out),
+// held by c until its next Forward; x may change afterwards, since only the
 // argmax positions are kept.
-func (m *MaxPool2D[T]) Forward(x Mat[T]) Mat[T] {
+func (m *MaxPool2D[T]) Forward(c *MaxPool2DCache[T], x Mat[T]) Mat[T] {
 	if x.Cols != m.In.Size() {
 		panic(fmt.Sprintf("nn: MaxPool2D.Forward: input has %d columns, want %v = %d", x.Cols, m.In, m.In.Size()))
 	}
-	m.n = x.Rows
-	m.y = resize(m.y, x.Rows, m.Out.Size())
-	if need := x.Rows * m.Out.Size(); cap(m.arg) < need {
-		m.arg = make([]int32, need)
+	c.n = x.Rows
+	c.y = resize(c.y, x.Rows, m.Out.Size())
+	if need := x.Rows * m.Out.Size(); cap(c.arg) < need {
+		c.arg = make([]int32, need)
 	}
-	m.arg = m.arg[:x.Rows*m.Out.Size()]
+	c.arg = c.arg[:x.Rows*m.Out.Size()]
 	parallelRange(x.Rows, m.In.Size(), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			m.forwardImage(x.Row(i), m.y.Row(i), m.arg[i*m.Out.Size():(i+1)*m.Out.Size()])
+			m.forwardImage(x.Row(i), c.y.Row(i), c.arg[i*m.Out.Size():(i+1)*m.Out.Size()])
 		}
 	})
-	return m.y
+	return c.y
 }
 
 // forwardImage pools one image x [C*H*W] into y [C*Ho*Wo], recording in arg
@@ -182,20 +193,20 @@ func orderKey32(v float32) int64 {
 	return int64(b ^ int32(uint32(b>>31)>>1))
 }
 
-// Backward writes into dx [N][C*H*W] the gradient of the last Forward's
-// input: each dy [N][C*Ho*Wo] entry added at its window's maximum, zero
-// elsewhere (overlapping windows accumulate).
-func (m *MaxPool2D[T]) Backward(dy, dx Mat[T]) {
-	if dy.Rows != m.n || dy.Cols != m.Out.Size() || dx.Rows != m.n || dx.Cols != m.In.Size() {
+// Backward writes into dx [N][C*H*W] the gradient of the input of the
+// Forward that filled c: each dy [N][C*Ho*Wo] entry added at its window's
+// maximum, zero elsewhere (overlapping windows accumulate).
+func (m *MaxPool2D[T]) Backward(c *MaxPool2DCache[T], dy, dx Mat[T]) {
+	if dy.Rows != c.n || dy.Cols != m.Out.Size() || dx.Rows != c.n || dx.Cols != m.In.Size() {
 		panic(fmt.Sprintf("nn: MaxPool2D.Backward: dy %dx%d, dx %dx%d, want %dx%d and %dx%d",
-			dy.Rows, dy.Cols, dx.Rows, dx.Cols, m.n, m.Out.Size(), m.n, m.In.Size()))
+			dy.Rows, dy.Cols, dx.Rows, dx.Cols, c.n, m.Out.Size(), c.n, m.In.Size()))
 	}
 	os := m.Out.Size()
-	parallelRange(m.n, m.In.Size(), func(lo, hi int) {
+	parallelRange(c.n, m.In.Size(), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			dr, gr := dx.Row(i), dy.Row(i)
 			clear(dr)
-			for o, at := range m.arg[i*os : (i+1)*os] {
+			for o, at := range c.arg[i*os : (i+1)*os] {
 				dr[at] += gr[o]
 			}
 		}

@@ -9,9 +9,9 @@ import "fmt"
 // A token stepper (NewTokenStepper) feeds the first layer the embedding row
 // of a token. The first layer's input projection is then a pure function of
 // the token, so the stepper computes it for every token once, at
-// construction — table[v] = W_ih·E[v] + b_ih (+ b_hh for RNN and LSTM,
-// whose formulas add the two biases; GRU keeps b_hn inside r⊙(·)) — and a
-// step costs only the W_hh products. Results equal Forward's up to float32
+// construction — table[v] = W_ih·E[v] + b_ih (+ b_hh for the cells whose
+// formulas add the two biases, RNN and LSTM; GRU keeps b_hn inside r⊙(·))
+// — and a step costs only the W_hh products. Results equal Forward's up to float32
 // rounding (the sums are grouped differently).
 //
 // The stepper copies what it precomputes (the table and the summed biases),
@@ -19,15 +19,15 @@ import "fmt"
 // Reload after each update.
 type Stepper[T Float] struct {
 	r      *Recurrent[T]
+	lay    cellLayout
 	emb    Mat[T]   // [V][D] the token stepper's embedding table
 	table  Mat[T]   // [V][G*H] first-layer pre-activations per token (token steppers)
 	bias   [][]T    // per layer, the bias added before the input product (G*H)
-	h, c   []Mat[T] // per layer [1][H]: the current states
+	h, c   []Mat[T] // per layer [1][H]: the current states (c: cells with a cell state)
 	hn, cn []Mat[T] // per layer [1][H]: where the next states are written
 	gates  Mat[T]   // [1][G*H]
-	hh     Mat[T]   // GRU [1][3H]: W_hh h' + b_hh
-	tc     Mat[T]   // LSTM [1][H]: tanh(c)
-	hnPre  Mat[T]   // GRU [1][H]
+	hh     Mat[T]   // separateHidden [1][G*H]: W_hh h' + b_hh
+	aux    Mat[T]   // [1][aux*H]: the cell's per-step values, unused here
 }
 
 // NewStepper returns a stepper whose first layer is fed vectors (Step).
@@ -36,24 +36,22 @@ func (r *Recurrent[T]) NewStepper() *Stepper[T] {
 	if cfg.Bidirectional {
 		panic("nn: Recurrent.NewStepper: a bidirectional stack cannot run step by step")
 	}
-	hid, gh := cfg.Hidden, cfg.Cell.Gates()*cfg.Hidden
-	s := &Stepper[T]{r: r}
+	lay := r.dirs[0].cell.layout()
+	hid, gh := cfg.Hidden, lay.gates*cfg.Hidden
+	s := &Stepper[T]{r: r, lay: lay}
 	for range r.dirs {
 		s.bias = append(s.bias, make([]T, gh))
 		s.h = append(s.h, NewMat[T](1, hid))
 		s.hn = append(s.hn, NewMat[T](1, hid))
-		if cfg.Cell == CellLSTM {
+		if lay.cellState {
 			s.c = append(s.c, NewMat[T](1, hid))
 			s.cn = append(s.cn, NewMat[T](1, hid))
 		}
 	}
 	s.gates = NewMat[T](1, gh)
-	switch cfg.Cell {
-	case CellLSTM:
-		s.tc = NewMat[T](1, hid)
-	case CellGRU:
+	s.aux = NewMat[T](1, lay.aux*hid)
+	if lay.separateHidden {
 		s.hh = NewMat[T](1, gh)
-		s.hnPre = NewMat[T](1, hid)
 	}
 	s.Reload()
 	return s
@@ -79,7 +77,7 @@ func (s *Stepper[T]) Reload() {
 	for l, d := range s.r.dirs {
 		b := s.bias[l]
 		copy(b, d.bih.Value)
-		if d.cell != CellGRU {
+		if !s.lay.separateHidden {
 			for j, v := range d.bhh.Value {
 				b[j] += v
 			}
@@ -91,8 +89,8 @@ func (s *Stepper[T]) Reload() {
 	}
 }
 
-// Reset sets the states as Forward's h0 and c0 ([layers][H], c0 for LSTM
-// only); an empty matrix means zeros.
+// Reset sets the states as Forward's h0 and c0 ([layers][H], c0 for a cell
+// with a cell state only); an empty matrix means zeros.
 func (s *Stepper[T]) Reset(h0, c0 Mat[T]) {
 	for l := range s.h {
 		if h0.Empty() {
@@ -110,8 +108,8 @@ func (s *Stepper[T]) Reset(h0, c0 Mat[T]) {
 	}
 }
 
-// State copies the current states into hn and cn ([layers][H], cn for
-// LSTM only; either may be empty to skip it).
+// State copies the current states into hn and cn ([layers][H], cn for a
+// cell with a cell state only; either may be empty to skip it).
 func (s *Stepper[T]) State(hn, cn Mat[T]) {
 	for l := range s.h {
 		if !hn.Empty() {
@@ -160,26 +158,22 @@ func (s *Stepper[T]) run() Mat[T] {
 		if l > 0 {
 			s.project(l, s.h[l-1])
 		}
-		hPrev, h := s.h[l], s.hn[l]
-		switch d.cell {
-		case CellRNN:
-			s.hidden(hPrev, d.whh.Mat(), s.gates)
-			rnnForward(s.gates, h)
-		case CellLSTM:
-			s.hidden(hPrev, d.whh.Mat(), s.gates)
-			lstmForward(s.gates, s.c[l], s.cn[l], s.tc, h)
-			s.c[l], s.cn[l] = s.cn[l], s.c[l]
-		case CellGRU:
-			copy(s.hh.Data, d.bhh.Value)
-			s.hidden(hPrev, d.whh.Mat(), s.hh)
-			gruForward(s.gates, s.hh, hPrev, s.hnPre, h)
+		st := cellStep[T]{g: s.gates, hPrev: s.h[l], h: s.hn[l], aux: s.aux}
+		if s.lay.cellState {
+			st.cPrev, st.c = s.c[l], s.cn[l]
 		}
-		s.h[l], s.hn[l] = h, hPrev
+		if s.lay.separateHidden {
+			copy(s.hh.Data, d.bhh.Value)
+			Gemm(false, true, 1, st.hPrev, d.whh.Mat(), 1, s.hh)
+			st.hh = s.hh
+		} else {
+			Gemm(false, true, 1, st.hPrev, d.whh.Mat(), 1, s.gates)
+		}
+		d.cell.forward(st)
+		if s.lay.cellState {
+			s.c[l], s.cn[l] = s.cn[l], s.c[l]
+		}
+		s.h[l], s.hn[l] = s.hn[l], s.h[l]
 	}
 	return s.h[len(s.h)-1]
-}
-
-// hidden adds h'·W_hhᵀ to dst [1][G*H].
-func (s *Stepper[T]) hidden(hPrev, whh, dst Mat[T]) {
-	Gemm(false, true, 1, hPrev, whh, 1, dst)
 }

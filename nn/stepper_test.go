@@ -44,6 +44,11 @@ func testStepper[T Float](t *testing.T, cell Cell, layers int, tokens bool, tol 
 		c0 = NewMat[T](layers, hid)
 		InitUniform(c0.Data, 1, rng)
 	}
+	var (
+		rc     RecurrentCache[T]
+		ec     EmbeddingCache[T]
+		hc, sc LinearCache[T]
+	)
 	var s *Stepper[T]
 	if tokens {
 		s = r.NewTokenStepper(emb.Weight.Mat())
@@ -59,14 +64,14 @@ func testStepper[T Float](t *testing.T, cell Cell, layers int, tokens bool, tol 
 			}
 			s.Reload()
 		}
-		x, err := emb.Forward(ids)
+		x, err := emb.Forward(&ec, ids)
 		if err != nil {
 			t.Fatal(err)
 		}
 		x = x.Clone()
-		y, hn, cn := r.Forward(x, steps, 1, h0, c0, false, nil)
+		y, hn, cn := r.Forward(&rc, x, steps, 1, h0, c0, false, nil)
 		y, hn, cn = y.Clone(), hn.Clone(), cn.Clone()
-		logits := head.Forward(y).Clone()
+		logits := head.Forward(&hc, y).Clone()
 		step := func(i int) Mat[T] {
 			if tokens {
 				return s.StepToken(ids[i])
@@ -78,7 +83,7 @@ func testStepper[T Float](t *testing.T, cell Cell, layers int, tokens bool, tol 
 		for i := range ids {
 			out := step(i)
 			assertClose(t, fmt.Sprintf("round %d step %d output", round, i), out.Data, y.Row(i), tol)
-			assertClose(t, fmt.Sprintf("round %d step %d logits", round, i), head.Forward(out).Row(0), logits.Row(i), tol)
+			assertClose(t, fmt.Sprintf("round %d step %d logits", round, i), head.Forward(&sc, out).Row(0), logits.Row(i), tol)
 		}
 		gotH := NewMat[T](layers, hid)
 		var gotC Mat[T]
@@ -93,7 +98,7 @@ func testStepper[T Float](t *testing.T, cell Cell, layers int, tokens bool, tol 
 
 		// Reset with empty states starts from zeros, as Forward does.
 		s.Reset(Mat[T]{}, Mat[T]{})
-		y0, _, _ := r.Forward(x.RowBlock(0, 1), 1, 1, Mat[T]{}, Mat[T]{}, false, nil)
+		y0, _, _ := r.Forward(&rc, x.RowBlock(0, 1), 1, 1, Mat[T]{}, Mat[T]{}, false, nil)
 		assertClose(t, "first step from zeros", step(0).Data, y0.Row(0), tol)
 	}
 }

@@ -177,7 +177,8 @@ func recurrentFixture[T Float](t *testing.T, name string, f fixture, rel float64
 	if lstm {
 		c0, gcn = mat("c0", rows, hid), mat("grad_cn", rows, hid)
 	}
-	y, hn, cn := r.Forward(x, steps, batch, h0, c0, false, nil)
+	var c RecurrentCache[T]
+	y, hn, cn := r.Forward(&c, x, steps, batch, h0, c0, false, nil)
 	closeTo(t, name+" y", toF64(y.Data), f.floats(t, "y"), rel)
 	closeTo(t, name+" hn", toF64(hn.Data), f.floats(t, "hn"), rel)
 	checked := []string{"y", "hn"}
@@ -186,7 +187,7 @@ func recurrentFixture[T Float](t *testing.T, name string, f fixture, rel float64
 		checked = append(checked, "cn")
 	}
 	r.Params().ZeroGrad()
-	dx, dh0, dc0 := r.Backward(mat("grad_y", steps*batch, hid*cfg.Directions()), mat("grad_hn", rows, hid), gcn)
+	dx, dh0, dc0 := r.Backward(&c, mat("grad_y", steps*batch, hid*cfg.Directions()), mat("grad_hn", rows, hid), gcn)
 	grads := f.nested(t, "grads")
 	for _, p := range r.Params() {
 		short := strings.TrimPrefix(p.Name, "rnn.")
@@ -267,15 +268,20 @@ func checkConvFixture(t *testing.T, name string, f fixture) string {
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
-	var relu ReLU[float64]
+	var (
+		relu ReLU[float64]
+		cc   Conv2DCache[float64]
+		rc   ReLUCache[float64]
+		pc   MaxPool2DCache[float64]
+	)
 	x := Mat[float64]{Rows: batch, Cols: in.Size(), Data: f.floats(t, "x")}
 	if len(x.Data) != x.Rows*x.Cols {
 		t.Fatalf("%s: x has %d values, want %d", name, len(x.Data), x.Rows*x.Cols)
 	}
 	const rel = 1e-9
-	h := relu.Forward(conv.Forward(x))
+	h := relu.Forward(&rc, conv.Forward(&cc, x))
 	closeTo(t, name+" conv_relu", h.Data, f.floats(t, "conv_relu"), rel)
-	y := pool.Forward(h)
+	y := pool.Forward(&pc, h)
 	closeTo(t, name+" pooled", y.Data, f.floats(t, "pooled"), rel)
 	gy := Mat[float64]{Rows: batch, Cols: pool.Out.Size(), Data: f.floats(t, "grad_pooled")}
 	if len(gy.Data) != gy.Rows*gy.Cols {
@@ -289,10 +295,10 @@ func checkConvFixture(t *testing.T, name string, f fixture) string {
 	closeTo(t, name+" loss", []float64{loss}, []float64{want}, rel)
 	conv.Params().ZeroGrad()
 	dh := NewMat[float64](batch, conv.Out.Size())
-	pool.Backward(gy, dh)
-	relu.Backward(dh)
+	pool.Backward(&pc, gy, dh)
+	relu.Backward(&rc, dh)
 	dx := NewMat[float64](batch, in.Size())
-	conv.Backward(dh, dx)
+	conv.Backward(&cc, dh, dx)
 	grads := f.nested(t, "grads")
 	closeTo(t, name+" grad weight", conv.Weight.Grad, grads.floats(t, "weight"), rel)
 	closeTo(t, name+" grad bias", conv.Bias.Grad, grads.floats(t, "bias"), rel)

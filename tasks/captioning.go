@@ -63,6 +63,9 @@ type Captioning[T nn.Float] struct {
 // captionRun holds one batch's values that the backward pass needs; the
 // buffers are reused across batches.
 type captionRun[T nn.Float] struct {
+	bridge   nn.LinearCache[T]
+	bridgeC  nn.LinearCache[T]
+	head     nn.LinearCache[T]
 	h, c     nn.Mat[T] // bridge outputs after tanh [B][H]
 	h0, c0   nn.Mat[T] // decoder initial states [L*B][H]
 	keys     nn.Mat[T] // the feature map as a grid, [B*S][C]
@@ -421,8 +424,8 @@ func (m *Captioning[T]) encode(x nn.Mat[T], train bool) encoded[T] {
 func (m *Captioning[T]) start(feat, fmap nn.Mat[T]) encoded[T] {
 	r := &m.run
 	B, L, H := feat.Rows, m.cfg.Decoder.Layers, m.cfg.Decoder.Hidden
-	bridged := func(l *nn.Linear[T], states nn.Mat[T]) (nn.Mat[T], nn.Mat[T]) {
-		y := l.Forward(feat)
+	bridged := func(l *nn.Linear[T], lc *nn.LinearCache[T], states nn.Mat[T]) (nn.Mat[T], nn.Mat[T]) {
+		y := l.Forward(lc, feat)
 		nn.Tanh(y.Data[:B*H], y.Data[:B*H])
 		states = nn.NewMatLike(states, L*B, H)
 		for k := 0; k < L; k++ {
@@ -431,10 +434,10 @@ func (m *Captioning[T]) start(feat, fmap nn.Mat[T]) encoded[T] {
 		return y, states
 	}
 	var e encoded[T]
-	r.h, r.h0 = bridged(m.bridge, r.h0)
+	r.h, r.h0 = bridged(m.bridge, &r.bridge, r.h0)
 	e.h0 = r.h0
 	if m.bridgeC != nil {
-		r.c, r.c0 = bridged(m.bridgeC, r.c0)
+		r.c, r.c0 = bridged(m.bridgeC, &r.bridgeC, r.c0)
 		e.c0 = r.c0
 	}
 	if m.dec.Attends() {
@@ -531,7 +534,7 @@ func (m *Captioning[T]) backward(dlogits nn.Mat[T], cached bool) {
 	dh0, dc0, dkeys := m.dec.Backward(dlogits)
 	B, L, H := r.h.Rows, m.cfg.Decoder.Layers, m.cfg.Decoder.Hidden
 	// Each bridge feeds every decoder layer's initial state.
-	throughBridge := func(l *nn.Linear[T], y, dstates, dfeat nn.Mat[T]) nn.Mat[T] {
+	throughBridge := func(l *nn.Linear[T], lc *nn.LinearCache[T], y, dstates, dfeat nn.Mat[T]) nn.Mat[T] {
 		r.dbridge = nn.NewMatLike(r.dbridge, B, H)
 		r.dbridge.Zero()
 		for k := 0; k < L; k++ {
@@ -541,16 +544,16 @@ func (m *Captioning[T]) backward(dlogits nn.Mat[T], cached bool) {
 			r.dbridge.Data[i] *= 1 - o*o
 		}
 		if cached {
-			l.Backward(r.dbridge, nn.Mat[T]{})
+			l.Backward(lc, r.dbridge, nn.Mat[T]{})
 			return dfeat
 		}
 		dfeat = nn.NewMatLike(dfeat, B, m.cnn.OutSize())
-		l.Backward(r.dbridge, dfeat)
+		l.Backward(lc, r.dbridge, dfeat)
 		return dfeat
 	}
-	r.dfeat = throughBridge(m.bridge, r.h, dh0, r.dfeat)
+	r.dfeat = throughBridge(m.bridge, &r.bridge, r.h, dh0, r.dfeat)
 	if m.bridgeC != nil && !dc0.Empty() {
-		r.dfeatC = throughBridge(m.bridgeC, r.c, dc0, r.dfeatC)
+		r.dfeatC = throughBridge(m.bridgeC, &r.bridgeC, r.c, dc0, r.dfeatC)
 		if !cached {
 			nn.AddTo(r.dfeat, r.dfeatC)
 		}
@@ -691,14 +694,14 @@ func (m *Captioning[T]) pretrainOn(x nn.Mat[T], imgs []int) (float64, int, error
 	for i, img := range imgs {
 		m.wordTargets(r.words.Row(i), m.trainIDs[img])
 	}
-	logits := m.head.Forward(m.cnn.Forward(x, true))
+	logits := m.head.Forward(&r.head, m.cnn.Forward(x, true))
 	r.dwords = nn.NewMatLike(r.dwords, len(imgs), m.vocab.Len())
 	sum, n, err := nn.BinaryCrossEntropy(logits, r.words, r.dwords, 0)
 	if err != nil {
 		return 0, 0, err
 	}
 	r.dfeat = nn.NewMatLike(r.dfeat, len(imgs), m.cnn.OutSize())
-	m.head.Backward(r.dwords, r.dfeat)
+	m.head.Backward(&r.head, r.dwords, r.dfeat)
 	m.cnn.Backward(r.dfeat)
 	return sum, n, nil
 }
@@ -734,7 +737,7 @@ func (m *Captioning[T]) wordLosses() (model, prior float64, err error) {
 				priorSum -= float64(y)*math.Log(p) + (1-float64(y))*math.Log(1-p)
 			}
 		}
-		logits := m.head.Forward(feat)
+		logits := m.head.Forward(&r.head, feat)
 		r.dwords = nn.NewMatLike(r.dwords, hi-lo, V)
 		s, n, err := nn.BinaryCrossEntropy(logits, r.words, r.dwords, 0)
 		if err != nil {

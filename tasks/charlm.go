@@ -34,6 +34,11 @@ type CharLM[T nn.Float] struct {
 	drop nn.Dropout[T]
 	head *nn.Linear[T]
 
+	embC  nn.EmbeddingCache[T]
+	rnnC  nn.RecurrentCache[T]
+	dropC nn.DropoutCache[T]
+	headC nn.LinearCache[T]
+
 	ids, targets []int
 	stepper      *nn.Stepper[T] // Generate's, kept for its storage
 	dlogits      nn.Mat[T]
@@ -169,22 +174,22 @@ func (m *CharLM[T]) Meta() map[string]string {
 // forward runs ids [steps*batch] (time-major) from the states h0, c0 and
 // returns the logits [steps*batch][V] and the final states.
 func (m *CharLM[T]) forward(ids []int, steps, batch int, h0, c0 nn.Mat[T], train bool, rng *rand.Rand) (logits, hn, cn nn.Mat[T], err error) {
-	x, err := m.emb.Forward(ids)
+	x, err := m.emb.Forward(&m.embC, ids)
 	if err != nil {
 		return logits, hn, cn, err
 	}
-	y, hn, cn := m.rnn.Forward(x, steps, batch, h0, c0, train, rng)
+	y, hn, cn := m.rnn.Forward(&m.rnnC, x, steps, batch, h0, c0, train, rng)
 	if train && m.drop.P > 0 {
 		// y is the recurrent layer's cache, needed by its backward pass:
 		// drop out a copy.
 		m.dropped = nn.NewMatLike(m.dropped, y.Rows, y.Cols)
 		m.dropped.CopyFrom(y)
-		m.drop.Forward(m.dropped, true, rng)
+		m.drop.Forward(&m.dropC, m.dropped, true, rng)
 		y = m.dropped
 	} else {
-		m.drop.Forward(y, false, nil)
+		m.drop.Forward(&m.dropC, y, false, nil)
 	}
-	return m.head.Forward(y), hn, cn, nil
+	return m.head.Forward(&m.headC, y), hn, cn, nil
 }
 
 // window fills m.ids and m.targets, time-major, from the windows of seq_len
@@ -226,10 +231,10 @@ func (m *CharLM[T]) TrainStep(_ int, rng *rand.Rand) (float64, int, error) {
 		return 0, 0, err
 	}
 	m.dhidden = nn.NewMatLike(m.dhidden, logits.Rows, m.cfg.Decoder.Hidden)
-	m.head.Backward(m.dlogits, m.dhidden)
-	m.drop.Backward(m.dhidden)
-	dx, _, _ := m.rnn.Backward(m.dhidden, nn.Mat[T]{}, nn.Mat[T]{})
-	m.emb.Backward(dx)
+	m.head.Backward(&m.headC, m.dlogits, m.dhidden)
+	m.drop.Backward(&m.dropC, m.dhidden)
+	dx, _, _ := m.rnn.Backward(&m.rnnC, m.dhidden, nn.Mat[T]{}, nn.Mat[T]{})
+	m.emb.Backward(&m.embC, dx)
 	return sum, n, nil
 }
 
@@ -299,7 +304,7 @@ func (m *CharLM[T]) Generate(prime string, length int, temperature float64, rng 
 	}
 	probs := make([]float64, m.vocab.Len())
 	for i := 0; i < length; i++ {
-		last := m.head.Forward(top).Row(0)
+		last := m.head.Forward(&m.headC, top).Row(0)
 		var next int
 		if temperature == 0 {
 			next = nn.Argmax(last)

@@ -60,6 +60,7 @@ type devItem struct {
 // needs; the buffers are reused across batches.
 type seq2seqRun[T nn.Float] struct {
 	batch, srcSteps int
+	bridge          nn.LinearCache[T]
 	bridgeIn        nn.Mat[T] // top encoder layer's final states, concatenated [B][H_enc*dirs]
 	bridgePre       nn.Mat[T] // the bridge's output after tanh [B][H]
 	h0              nn.Mat[T] // decoder initial states [L*B][H]
@@ -268,7 +269,7 @@ func (m *Translation[T]) encode(src []int, S, B int, train bool, rng *rand.Rand)
 			copy(r.bridgeIn.Row(b)[d*ec.Hidden:(d+1)*ec.Hidden], hn.Row(k*B+b))
 		}
 	}
-	out := m.bridge.Forward(r.bridgeIn)
+	out := m.bridge.Forward(&r.bridge, r.bridgeIn)
 	nn.Tanh(out.Data[:out.Rows*out.Cols], out.Data[:out.Rows*out.Cols])
 	r.bridgePre = out
 	layers := m.cfg.Decoder.Layers
@@ -319,7 +320,7 @@ func (m *Translation[T]) backward(dlogits nn.Mat[T]) {
 		r.dbridge.Data[i] *= 1 - o*o
 	}
 	r.denc = nn.NewMatLike(r.denc, B, K)
-	m.bridge.Backward(r.dbridge, r.denc)
+	m.bridge.Backward(&r.bridge, r.dbridge, r.denc)
 	ec := m.enc.RNN.Config
 	nd, top := ec.Directions(), ec.Layers-1
 	r.dhn = nn.NewMatLike(r.dhn, m.enc.RNN.StateRows(B), ec.Hidden)

@@ -37,6 +37,10 @@ type Video[T nn.Float] struct {
 	drop nn.Dropout[T]
 	head *nn.Linear[T]
 
+	rnnC  nn.RecurrentCache[T]
+	dropC nn.DropoutCache[T]
+	headC nn.LinearCache[T]
+
 	frames    nn.Mat[T] // [B*T][C*H*W], clip-major
 	seq       nn.Mat[T] // CNN features, time-major [T*B][F]
 	dseq      nn.Mat[T]
@@ -237,17 +241,17 @@ func (v *Video[T]) forward(clips [][][]float32, labels [][]int, train bool, rng 
 	}
 	y := v.seq
 	if v.rnn != nil {
-		y, _, _ = v.rnn.Forward(v.seq, steps, batch, nn.Mat[T]{}, nn.Mat[T]{}, train, rng)
+		y, _, _ = v.rnn.Forward(&v.rnnC, v.seq, steps, batch, nn.Mat[T]{}, nn.Mat[T]{}, train, rng)
 	}
 	if train && v.drop.P > 0 {
 		v.dropped = nn.NewMatLike(v.dropped, y.Rows, y.Cols)
 		v.dropped.CopyFrom(y)
-		v.drop.Forward(v.dropped, true, rng)
+		v.drop.Forward(&v.dropC, v.dropped, true, rng)
 		y = v.dropped
 	} else {
-		v.drop.Forward(y, false, nil)
+		v.drop.Forward(&v.dropC, y, false, nil)
 	}
-	return v.head.Forward(y)
+	return v.head.Forward(&v.headC, y)
 }
 
 // TrainStep trains on train.batch random clips of one length.
@@ -271,11 +275,11 @@ func (v *Video[T]) TrainStep(_ int, rng *rand.Rand) (float64, int, error) {
 		return 0, 0, err
 	}
 	v.dhid = nn.NewMatLike(v.dhid, logits.Rows, v.head.Weight.Shape[1])
-	v.head.Backward(v.dlogits, v.dhid)
-	v.drop.Backward(v.dhid)
+	v.head.Backward(&v.headC, v.dlogits, v.dhid)
+	v.drop.Backward(&v.dropC, v.dhid)
 	dseq := v.dhid
 	if v.rnn != nil {
-		dseq, _, _ = v.rnn.Backward(v.dhid, nn.Mat[T]{}, nn.Mat[T]{})
+		dseq, _, _ = v.rnn.Backward(&v.rnnC, v.dhid, nn.Mat[T]{}, nn.Mat[T]{})
 	}
 	v.dfeat = nn.NewMatLike(v.dfeat, batch*steps, dseq.Cols)
 	for b := 0; b < batch; b++ {
