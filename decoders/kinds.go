@@ -73,6 +73,18 @@ func AttentionNames() []string {
 	return out
 }
 
+// afterStepKinds lists the attention kinds a decoder applies after its
+// recurrent step (Luong's), the ones input feeding works with.
+func afterStepKinds() []string {
+	var out []string
+	for _, a := range nn.AttentionKinds {
+		if !a.BeforeStep() {
+			out = append(out, string(a))
+		}
+	}
+	return out
+}
+
 func initNames() []string {
 	out := make([]string, len(nn.InitSchemes))
 	for i, s := range nn.InitSchemes {
@@ -117,8 +129,8 @@ func init() {
 			if d.TieEmbeddings && d.Embed != d.Hidden {
 				c.Errorf("decoder.tie_embeddings", "needs decoder.embed (%d) equal to decoder.hidden (%d)", d.Embed, d.Hidden)
 			}
-			c.Unused("decoder.input_feeding", d.InputFeeding && (d.Attention == "none" || d.Attention == string(nn.AttentionAdditive)),
-				"input feeding passes Luong attention's output on (decoder.attention dot or general)")
+			c.Unused("decoder.input_feeding", d.InputFeeding && (d.Attention == "none" || nn.AttentionKind(d.Attention).BeforeStep()),
+				"input feeding passes on the output of attention after the step (decoder.attention "+strings.Join(afterStepKinds(), " or ")+")")
 			c.Unused("decoder.bidirectional", d.Bidirectional, "an autoregressive decoder runs forward in time")
 		},
 	})
