@@ -115,15 +115,6 @@ func (c Cell) valid() bool {
 	return ok
 }
 
-// Gates is the number of H-sized blocks in the cell's weights (0 for an
-// unknown cell).
-func (c Cell) Gates() int {
-	if !c.valid() {
-		return 0
-	}
-	return cellRegistry[c].f64.layout().gates
-}
-
 // HasCellState reports whether the cell carries a cell state c besides h
 // (LSTM), so that Recurrent takes c0 and returns cn.
 func (c Cell) HasCellState() bool {

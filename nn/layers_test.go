@@ -212,11 +212,11 @@ func TestRecurrentGradients(t *testing.T) {
 			gy := randomParam("gy", rng, steps*batch, tc.cfg.Hidden*nd)
 			ghn := randomParam("ghn", rng, rows, tc.cfg.Hidden)
 			gcn := randomParam("gcn", rng, rows, tc.cfg.Hidden)
-			lstm := tc.cfg.Cell == CellLSTM
+			withC := tc.cfg.Cell.HasCellState()
 			var h0m, c0m Mat[float64]
 			if tc.h0 {
 				h0m = h0.Mat()
-				if lstm {
+				if withC {
 					c0m = c0.Mat()
 				}
 			}
@@ -224,14 +224,14 @@ func TestRecurrentGradients(t *testing.T) {
 			loss := func() float64 {
 				y, hn, cn := r.Forward(&c, x.Mat(), steps, batch, h0m, c0m, true, rand.New(rand.NewPCG(3, 4)))
 				s := dot(y, gy.Value) + dot(hn, ghn.Value)
-				if lstm {
+				if withC {
 					s += dot(cn, gcn.Value)
 				}
 				return s
 			}
 			loss()
 			var dcn Mat[float64]
-			if lstm {
+			if withC {
 				dcn = gcn.Mat()
 			}
 			dx, dh0, dc0 := r.Backward(&c, gy.Mat(), ghn.Mat(), dcn)
@@ -240,7 +240,7 @@ func TestRecurrentGradients(t *testing.T) {
 			if tc.h0 {
 				copy(h0.Grad, dh0.Data)
 				check = append(check, h0)
-				if lstm {
+				if withC {
 					copy(c0.Grad, dc0.Data)
 					check = append(check, c0)
 				}
@@ -293,16 +293,16 @@ func TestRecurrentPadded(t *testing.T) {
 			}
 			ghn := randomParam("ghn", rng, rows, cfg.Hidden)
 			gcn := randomParam("gcn", rng, rows, cfg.Hidden)
-			lstm := cfg.Cell == CellLSTM
+			withC := cfg.Cell.HasCellState()
 			var c0m, dcn Mat[float64]
-			if lstm {
+			if withC {
 				c0m, dcn = c0.Mat(), gcn.Mat()
 			}
 			var c RecurrentCache[float64]
 			loss := func() float64 {
 				y, hn, cn := r.ForwardPadded(&c, x.Mat(), steps, batch, lengths, h0.Mat(), c0m, false, nil)
 				s := dot(y, gy.Value) + dot(hn, ghn.Value)
-				if lstm {
+				if withC {
 					s += dot(cn, gcn.Value)
 				}
 				return s
@@ -321,7 +321,7 @@ func TestRecurrentPadded(t *testing.T) {
 			copy(x.Grad, dx.Data)
 			copy(h0.Grad, dh0.Data)
 			check := append(Params[float64]{x, h0}, r.Params()...)
-			if lstm {
+			if withC {
 				copy(c0.Grad, dc0.Data)
 				check = append(check, c0)
 			}
@@ -337,7 +337,7 @@ func TestRecurrentPadded(t *testing.T) {
 					copy(hb.Row(k), h0.Mat().Row(k*batch+b))
 					copy(cb.Row(k), c0.Mat().Row(k*batch+b))
 				}
-				if !lstm {
+				if !withC {
 					cb = Mat[float64]{}
 				}
 				var cb1 RecurrentCache[float64]
@@ -392,7 +392,7 @@ func TestRecurrentStepwise(t *testing.T) {
 				}
 			}
 			h, c = hn.Clone(), cn
-			if cell == CellLSTM {
+			if cell.HasCellState() {
 				c = cn.Clone()
 			}
 		}
@@ -405,7 +405,7 @@ func TestRecurrentStepwise(t *testing.T) {
 				}
 			}
 			dh = dh0.Clone()
-			if cell == CellLSTM {
+			if cell.HasCellState() {
 				dc = dc0.Clone()
 			}
 		}

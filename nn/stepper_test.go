@@ -40,7 +40,7 @@ func testStepper[T Float](t *testing.T, cell Cell, layers int, tokens bool, tol 
 	h0 := NewMat[T](layers, hid)
 	InitUniform(h0.Data, 1, rng)
 	var c0 Mat[T]
-	if cell == CellLSTM {
+	if cell.HasCellState() {
 		c0 = NewMat[T](layers, hid)
 		InitUniform(c0.Data, 1, rng)
 	}
@@ -87,12 +87,12 @@ func testStepper[T Float](t *testing.T, cell Cell, layers int, tokens bool, tol 
 		}
 		gotH := NewMat[T](layers, hid)
 		var gotC Mat[T]
-		if cell == CellLSTM {
+		if cell.HasCellState() {
 			gotC = NewMat[T](layers, hid)
 		}
 		s.State(gotH, gotC)
 		assertClose(t, "hn", gotH.Data, hn.Data, tol)
-		if cell == CellLSTM {
+		if cell.HasCellState() {
 			assertClose(t, "cn", gotC.Data, cn.Data, tol)
 		}
 

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -110,7 +111,7 @@ func TestTorchFixtures(t *testing.T) {
 		kind, _ := f["kind"].(string)
 		op, _ := f["op"].(string)
 		switch {
-		case kind == "rnn" || kind == "lstm" || kind == "gru":
+		case slices.Contains(Cells, Cell(kind)):
 			t.Log(name + ": " + checkRecurrentFixture(t, name, f))
 		case strings.HasPrefix(op, "conv2d"):
 			t.Log(name + ": " + checkConvFixture(t, name, f))
@@ -172,9 +173,9 @@ func recurrentFixture[T Float](t *testing.T, name string, f fixture, rel float64
 	mat := func(key string, r, c int) Mat[T] { return Mat[T]{Rows: r, Cols: c, Data: toT[T](f.floats(t, key))} }
 	x := mat("x", steps*batch, cfg.Input)
 	h0 := mat("h0", rows, hid)
-	lstm := cfg.Cell == CellLSTM
+	withC := cfg.Cell.HasCellState()
 	var c0, gcn Mat[T]
-	if lstm {
+	if withC {
 		c0, gcn = mat("c0", rows, hid), mat("grad_cn", rows, hid)
 	}
 	var c RecurrentCache[T]
@@ -182,7 +183,7 @@ func recurrentFixture[T Float](t *testing.T, name string, f fixture, rel float64
 	closeTo(t, name+" y", toF64(y.Data), f.floats(t, "y"), rel)
 	closeTo(t, name+" hn", toF64(hn.Data), f.floats(t, "hn"), rel)
 	checked := []string{"y", "hn"}
-	if lstm {
+	if withC {
 		closeTo(t, name+" cn", toF64(cn.Data), f.floats(t, "cn"), rel)
 		checked = append(checked, "cn")
 	}
@@ -197,7 +198,7 @@ func recurrentFixture[T Float](t *testing.T, name string, f fixture, rel float64
 	closeTo(t, name+" grad x", toF64(dx.Data), grads.floats(t, "x"), rel)
 	closeTo(t, name+" grad h0", toF64(dh0.Data), grads.floats(t, "h0"), rel)
 	checked = append(checked, "dx", "dh0")
-	if lstm {
+	if withC {
 		closeTo(t, name+" grad c0", toF64(dc0.Data), grads.floats(t, "c0"), rel)
 		checked = append(checked, "dc0")
 	}
