@@ -214,3 +214,119 @@ func (c *CNN[T]) BackwardWithMap(dy, dmap nn.Mat[T]) {
 		g = dx
 	}
 }
+
+// cnnEncoder is the cnn kind: the CNN over one image per item (a Summary
+// of features and, as Memory, the last feature map's grid of H'×W'
+// regions of C features), or over every frame of a clip (a Sequence of
+// each frame's features).
+type cnnEncoder[T nn.Float] struct {
+	*CNN[T]
+	frames bool
+	out    Output[T]
+	items  int
+	dseq   nn.Mat[T] // frames: the features' gradient, clip-major
+	dmap   nn.Mat[T] // images: the feature map's gradient, [B][C*S]
+}
+
+func newCNNEncoder[T nn.Float](s Spec, rng *rand.Rand) (Encoder[T], error) {
+	e := s.Section
+	c, err := NewCNN[T](s.Prefix, CNNConfig{In: s.Image, Channels: e.Channels, Kernel: e.Kernel, BatchNorm: e.BatchNorm, Out: e.Out}, rng)
+	if err != nil {
+		return nil, fmt.Errorf("encoder: %w", err)
+	}
+	return &cnnEncoder[T]{CNN: c, frames: s.Input == FrameInput}, nil
+}
+
+func (c *cnnEncoder[T]) Widths() Widths {
+	if c.frames {
+		return Widths{Sequence: c.OutSize()}
+	}
+	return Widths{Summary: c.OutSize(), Memory: c.FeatureShape().C}
+}
+
+func (c *cnnEncoder[T]) Describe() []string {
+	out := c.CNN.Describe()
+	if c.frames {
+		return append(out, "           applied to every frame; each frame's features are one step")
+	}
+	fs := c.FeatureShape()
+	return append(out, fmt.Sprintf("grid       the last feature map as %d×%d = %d regions of %d features (what attention reads)", fs.H, fs.W, fs.H*fs.W, fs.C))
+}
+
+func (c *cnnEncoder[T]) Forward(in Batch[T], train bool, _ *rand.Rand) (Output[T], error) {
+	if in.Images.Cols != c.cfg.In.Size() {
+		return Output[T]{}, fmt.Errorf("encoder: images of %d values, want %v = %d", in.Images.Cols, c.cfg.In, c.cfg.In.Size())
+	}
+	B := in.Items
+	feat := c.CNN.Forward(in.Images, train)
+	c.items = B
+	if c.frames {
+		steps := in.Steps
+		if in.Images.Rows != B*steps {
+			return Output[T]{}, fmt.Errorf("encoder: %d frames for %d clips of %d", in.Images.Rows, B, steps)
+		}
+		c.out.Sequence = nn.NewMatLike(c.out.Sequence, steps*B, feat.Cols)
+		for b := 0; b < B; b++ {
+			for t := 0; t < steps; t++ {
+				copy(c.out.Sequence.Row(t*B+b), feat.Row(b*steps+t))
+			}
+		}
+		c.out.Steps = steps
+		return c.out, nil
+	}
+	c.out.Summary = feat
+	c.out.Memory, c.out.S = gridOf(c.FeatureShape(), c.FeatureMap(), c.out.Memory)
+	return c.out, nil
+}
+
+// gridOf lays feature maps fmap [B][C*H*W] (CHW order) out as positions
+// dst [B*S][C], S = H*W, reusing dst's storage.
+func gridOf[T nn.Float](fs nn.ImageShape, fmap, dst nn.Mat[T]) (nn.Mat[T], int) {
+	S := fs.H * fs.W
+	dst = nn.NewMatLike(dst, fmap.Rows*S, fs.C)
+	for b := 0; b < fmap.Rows; b++ {
+		src := fmap.Row(b)
+		for ch := 0; ch < fs.C; ch++ {
+			for s := 0; s < S; s++ {
+				dst.Row(b*S + s)[ch] = src[ch*S+s]
+			}
+		}
+	}
+	return dst, S
+}
+
+// GridOf is gridOf for a cache of feature maps: captioning keeps the
+// frozen CNN's maps and lays them out per batch.
+func GridOf[T nn.Float](fs nn.ImageShape, fmap, dst nn.Mat[T]) (nn.Mat[T], int) {
+	return gridOf(fs, fmap, dst)
+}
+
+func (c *cnnEncoder[T]) Backward(d Output[T]) {
+	if c.frames {
+		B, steps := c.items, c.out.Steps
+		c.dseq = nn.NewMatLike(c.dseq, B*steps, d.Sequence.Cols)
+		for b := 0; b < B; b++ {
+			for t := 0; t < steps; t++ {
+				copy(c.dseq.Row(b*steps+t), d.Sequence.Row(t*B+b))
+			}
+		}
+		c.CNN.Backward(c.dseq)
+		return
+	}
+	var dmap nn.Mat[T]
+	if !d.Memory.Empty() {
+		fs := c.FeatureShape()
+		S := fs.H * fs.W
+		c.dmap = nn.NewMatLike(c.dmap, c.items, fs.Size())
+		for b := 0; b < c.items; b++ {
+			row := c.dmap.Row(b)
+			for ch := 0; ch < fs.C; ch++ {
+				for s := 0; s < S; s++ {
+					row[ch*S+s] = d.Memory.Row(b*S + s)[ch]
+				}
+			}
+		}
+		dmap = c.dmap
+	}
+	c.CNN.BackwardWithMap(d.Summary, dmap)
+}

@@ -29,6 +29,8 @@ type Kind struct {
 	Reads []InputKind
 	// Check reports problems with the encoder section for this kind.
 	Check func(e *config.Encoder, c *config.Checker)
+	// Build makes the encoder; nil for none.
+	Build *Builder
 }
 
 var kinds = map[string]Kind{}
@@ -124,6 +126,7 @@ func init() {
 	Register("cnn", Kind{
 		Doc:   "a CNN over each image, or over every frame of a clip",
 		Reads: []InputKind{ImageInput, FrameInput},
+		Build: &Builder{New32: newCNNEncoder[float32], New64: newCNNEncoder[float64]},
 		Check: func(e *config.Encoder, c *config.Checker) {
 			if len(e.Channels) == 0 {
 				c.Errorf("encoder.channels", "missing: give the channels of each conv stage, e.g. [16, 32]")
@@ -140,6 +143,7 @@ func init() {
 	Register("rnn", Kind{
 		Doc:   "a token embedding and a recurrent stack over the sequence",
 		Reads: []InputKind{TokenInput},
+		Build: &Builder{New32: newRNNEncoder[float32], New64: newRNNEncoder[float64]},
 		Check: func(e *config.Encoder, c *config.Checker) {
 			checkRecurrent("encoder", e.Cell, e.Hidden, e.Layers, e.Dropout, c)
 			c.AtLeast("encoder.embed", e.Embed, 1)

@@ -83,3 +83,94 @@ func (e *Tokens[T]) Backward(dkeys, dhn, dcn nn.Mat[T]) {
 	dx, _, _ := e.RNN.Backward(&e.rnnC, e.dout, dhn, dcn)
 	e.Embedding.Backward(&e.embC, dx)
 }
+
+// rnnEncoder is the rnn kind over tokens: the states of every position
+// (Memory, and as a Sequence), and the top layer's final states of each
+// direction side by side (Summary).
+type rnnEncoder[T nn.Float] struct {
+	*Tokens[T]
+	out     Output[T]
+	dhn     nn.Mat[T]
+	dkeys   nn.Mat[T]
+	lengths []int
+}
+
+func newRNNEncoder[T nn.Float](s Spec, rng *rand.Rand) (Encoder[T], error) {
+	e := s.Section
+	t, err := NewTokens[T](s.Prefix, TokenConfig{Vocab: s.Vocab, Embed: e.Embed,
+		RNN: nn.RecurrentConfig{Cell: nn.Cell(e.Cell), Hidden: e.Hidden, Layers: e.Layers, Bidirectional: e.Bidirectional, Dropout: e.Dropout}}, rng)
+	if err != nil {
+		return nil, fmt.Errorf("encoder: %w", err)
+	}
+	return &rnnEncoder[T]{Tokens: t}, nil
+}
+
+func (e *rnnEncoder[T]) Buffers() nn.Params[T] { return nil }
+
+func (e *rnnEncoder[T]) Widths() Widths {
+	w := e.Width()
+	return Widths{Summary: w, Memory: w}
+}
+
+func (e *rnnEncoder[T]) Describe() []string {
+	rc := e.RNN.Config
+	return []string{fmt.Sprintf("encoder    embedding %d → %d, %s %d hidden × %d layer(s), bidirectional %v",
+		e.Embedding.Weight.Shape[0], e.Embedding.Weight.Shape[1], rc.Cell, rc.Hidden, rc.Layers, rc.Bidirectional)}
+}
+
+func (e *rnnEncoder[T]) Forward(in Batch[T], train bool, rng *rand.Rand) (Output[T], error) {
+	B, S := in.Items, in.Steps
+	lengths := in.Lengths
+	if lengths == nil {
+		e.lengths = resize(e.lengths, B)
+		for i := range e.lengths {
+			e.lengths[i] = S
+		}
+		lengths = e.lengths
+	}
+	keys, hn, _, err := e.Tokens.Forward(in.Tokens, S, B, lengths, train, rng)
+	if err != nil {
+		return Output[T]{}, err
+	}
+	rc := e.RNN.Config
+	nd, top := rc.Directions(), rc.Layers-1
+	e.out.Summary = nn.NewMatLike(e.out.Summary, B, e.Width())
+	for d := 0; d < nd; d++ {
+		k := top*nd + d
+		for b := 0; b < B; b++ {
+			copy(e.out.Summary.Row(b)[d*rc.Hidden:(d+1)*rc.Hidden], hn.Row(k*B+b))
+		}
+	}
+	e.out.Memory, e.out.S, e.out.Lengths = keys, S, in.Lengths
+	return e.out, nil
+}
+
+func (e *rnnEncoder[T]) Backward(d Output[T]) {
+	B, S := e.batch, e.steps
+	rc := e.RNN.Config
+	nd, top := rc.Directions(), rc.Layers-1
+	e.dhn = nn.NewMatLike(e.dhn, e.RNN.StateRows(B), rc.Hidden)
+	e.dhn.Zero()
+	if !d.Summary.Empty() {
+		for dir := 0; dir < nd; dir++ {
+			k := top*nd + dir
+			for b := 0; b < B; b++ {
+				copy(e.dhn.Row(k*B+b), d.Summary.Row(b)[dir*rc.Hidden:(dir+1)*rc.Hidden])
+			}
+		}
+	}
+	dkeys := d.Memory
+	if dkeys.Empty() {
+		e.dkeys = nn.NewMatLike(e.dkeys, B*S, e.Width())
+		e.dkeys.Zero()
+		dkeys = e.dkeys
+	}
+	e.Tokens.Backward(dkeys, e.dhn, nn.Mat[T]{})
+}
+
+func resize(s []int, n int) []int {
+	if cap(s) < n {
+		return make([]int, n)
+	}
+	return s[:n]
+}
