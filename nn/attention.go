@@ -57,8 +57,8 @@ func (k AttentionKind) BeforeStep() bool { return attentionRegistry[k].beforeSte
 // bookkeeping of a batch's steps.
 type attentionScore[T Float] interface {
 	params() Params[T]
-	// setKeys sizes k's buffers for the kind and does the work all of a
-	// batch's steps share.
+	// setKeys does the work all of a batch's steps share, into k.proj
+	// (sized for the batch even when filled later, or left empty).
 	setKeys(k *AttentionKeys[T])
 	// score writes into c.weights the scores of the query c.q against the
 	// valid keys of each sequence (the softmax comes after), keeping in c
@@ -125,8 +125,9 @@ type Attention[T Float] struct {
 
 // AttentionKeys is one batch's state of an Attention: the keys SetKeys was
 // given, the work every step shares (a kind's projection of the keys), the
-// keys' gradient and scratch for the steps. Its zero value is ready for
-// SetKeys.
+// keys' gradient and scratch for the steps. The gradient buffers are made
+// at the batch's first Backward, so a forward-only user (a search) has
+// none. Its zero value is ready for SetKeys.
 type AttentionKeys[T Float] struct {
 	keys      Mat[T] // [B*S][Key], the caller's
 	lengths   []int
@@ -136,11 +137,25 @@ type AttentionKeys[T Float] struct {
 	backSteps int    // Backward calls since SetKeys
 	proj      Mat[T] // the kind's projection of every key (general: W k; additive: W_k k + b)
 	projReady bool
+	grads     bool   // dkeys, ds and dproj are sized and cleared for this batch
 	dproj     Mat[T] // gradient of proj not yet pushed into dkeys and the parameters
 	pending   bool
 	dkeys     Mat[T]
 	ds        Mat[T] // scratch: dscores [B][S]
 	du        Mat[T] // scratch: the kind's query-side gradient
+}
+
+// startGrads sizes and clears k's gradient buffers once per batch.
+func (k *AttentionKeys[T]) startGrads() {
+	if k.grads {
+		return
+	}
+	k.dkeys = resize(k.dkeys, k.keys.Rows, k.keys.Cols)
+	k.dkeys.Zero()
+	k.ds = resize(k.ds, k.batch, k.sl)
+	k.dproj = resize(k.dproj, k.proj.Rows, k.proj.Cols)
+	k.dproj.Zero()
+	k.grads = true
 }
 
 // AttentionCache holds one Forward step's outputs and what its Backward
@@ -213,10 +228,8 @@ func (a *Attention[T]) SetKeys(k *AttentionKeys[T], keys Mat[T], lengths []int, 
 	k.lengths = append(k.lengths[:0], lengths...)
 	k.gen++
 	k.steps, k.backSteps = 0, 0
-	k.projReady, k.pending = false, false
-	k.dkeys = resize(k.dkeys, B*S, cfg.Key)
-	k.dkeys.Zero()
-	k.ds = resize(k.ds, B, S)
+	k.projReady, k.pending, k.grads = false, false, false
+	k.proj = Mat[T]{Data: k.proj.Data}
 	a.score.setKeys(k)
 	return nil
 }
@@ -286,6 +299,7 @@ func (a *Attention[T]) Backward(k *AttentionKeys[T], c *AttentionCache[T], dcont
 	}
 	c.done = true
 	k.backSteps++
+	k.startGrads()
 
 	// Through the weighted average and the softmax: dscore = w ⊙ (dw - Σ w dw)
 	// with dw_s = dcontext·k_s (+ dweights_s).
@@ -329,6 +343,7 @@ func (a *Attention[T]) flush(k *AttentionKeys[T]) {
 // per-batch work (whose parameter gradients it also completes). Padding
 // rows are exactly zero. The result is held by k until its next SetKeys.
 func (a *Attention[T]) KeysGrad(k *AttentionKeys[T]) Mat[T] {
+	k.startGrads()
 	a.flush(k)
 	return k.dkeys
 }

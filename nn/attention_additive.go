@@ -62,9 +62,6 @@ func (a *additiveScore[T]) setKeys(k *AttentionKeys[T]) {
 	Gemm(false, true, 1, k.keys, a.wk.Mat(), 0, k.proj)
 	addRowVector(k.proj, a.bk.Value)
 	k.projReady = true
-	k.dproj = resize(k.dproj, n, h)
-	k.dproj.Zero()
-	k.du = resize(k.du, k.batch, h)
 }
 
 func (a *additiveScore[T]) score(k *AttentionKeys[T], c *AttentionCache[T]) {
@@ -95,6 +92,7 @@ func (a *additiveScore[T]) score(k *AttentionKeys[T], c *AttentionCache[T]) {
 func (a *additiveScore[T]) backward(k *AttentionKeys[T], c *AttentionCache[T], dq Mat[T]) {
 	h, S := a.v.Size(), k.sl
 	v, dv := a.v.Value, a.v.Grad
+	k.du = resize(k.du, k.batch, h)
 	k.du.Zero()
 	for b := 0; b < k.batch; b++ {
 		n, d, dpq := k.lengths[b], k.ds.Row(b), k.du.Row(b)

@@ -44,9 +44,6 @@ func (g *generalScore[T]) params() Params[T] { return Params[T]{g.weight} }
 func (g *generalScore[T]) setKeys(k *AttentionKeys[T]) {
 	q := g.weight.Shape[0]
 	k.proj = resize(k.proj, k.batch*k.sl, q)
-	k.dproj = resize(k.dproj, k.batch*k.sl, q)
-	k.dproj.Zero()
-	k.du = resize(k.du, k.batch, k.keys.Cols)
 }
 
 func (g *generalScore[T]) score(k *AttentionKeys[T], c *AttentionCache[T]) {
@@ -74,6 +71,7 @@ func (g *generalScore[T]) backward(k *AttentionKeys[T], c *AttentionCache[T], dq
 		k.pending = true
 		return
 	}
+	k.du = resize(k.du, k.batch, k.keys.Cols)
 	scoreBackward(k.ds, c.u, k.keys, k.dkeys, k.du, k.lengths)
 	Gemm(true, false, 1, c.q, k.du, 1, g.weight.GradMat())
 	if !dq.Empty() {
