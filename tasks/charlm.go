@@ -11,6 +11,7 @@ import (
 
 	"github.com/seqtask/seqtask/config"
 	"github.com/seqtask/seqtask/datasets"
+	"github.com/seqtask/seqtask/decoders"
 	"github.com/seqtask/seqtask/nn"
 )
 
@@ -18,32 +19,25 @@ func init() {
 	Register("charlm", Builder{New32: NewCharLM[float32], New64: NewCharLM[float64]})
 }
 
-// CharLM is the character-level language model: embedding → recurrent stack
-// → linear head over the characters, trained to predict each next
-// character. Training draws random windows of seq_len+1 characters from the
-// first part of the text (as nanoGPT); validation reads the held-out end in
-// consecutive windows.
+// CharLM is the character-level language model: no encoder, and a synced
+// decoder that embeds each character and predicts the next one (embedding →
+// recurrent stack → dropout → linear head). Training draws random windows
+// of seq_len+1 characters from the first part of the text (as nanoGPT);
+// validation reads the held-out end in consecutive windows; sampling feeds
+// each drawn character back in.
 type CharLM[T nn.Float] struct {
 	cfg   *config.Config
 	vocab *datasets.Vocab
 	train []int // character ids of the training text
 	val   []int
 
-	emb  *nn.Embedding[T]
-	rnn  *nn.Recurrent[T]
-	drop nn.Dropout[T]
-	head *nn.Linear[T]
-
-	embC  nn.EmbeddingCache[T]
-	rnnC  nn.RecurrentCache[T]
-	dropC nn.DropoutCache[T]
-	headC nn.LinearCache[T]
+	dec  *decoders.Synced[T]
+	decC decoders.SyncedCache[T]
 
 	ids, targets []int
 	stepper      *nn.Stepper[T] // Generate's, kept for its storage
+	headC        nn.LinearCache[T]
 	dlogits      nn.Mat[T]
-	dhidden      nn.Mat[T]
-	dropped      nn.Mat[T]
 }
 
 // NewCharLM builds the model; the vocabulary comes from env.Meta when
@@ -119,51 +113,20 @@ func (m *CharLM[T]) setText(text string, log io.Writer) error {
 
 func (m *CharLM[T]) build(rng *rand.Rand) error {
 	d := m.cfg.Decoder
-	v := m.vocab.Len()
-	m.emb = nn.NewEmbedding[T]("embedding", v, d.Embed, rng)
 	var err error
-	m.rnn, err = nn.NewRecurrent[T]("rnn", nn.RecurrentConfig{
-		Cell: nn.Cell(d.Cell), Input: d.Embed, Hidden: d.Hidden, Layers: d.Layers, Dropout: d.Dropout,
-	}, rng)
-	if err != nil {
-		return fmt.Errorf("decoder: %w", err)
-	}
-	m.drop.P = d.Dropout
-	m.head = nn.NewLinear[T]("head", d.Hidden, v, rng)
-	for _, p := range []*nn.Param[T]{m.head.Weight} {
-		if err := nn.InitWeight(nn.Init(d.Init), p.Value, p.Shape[1], p.Shape[0], 1/math.Sqrt(float64(p.Shape[1])), rng); err != nil {
-			return fmt.Errorf("decoder.init: %w", err)
-		}
-	}
-	for _, p := range m.rnn.Params() {
-		if len(p.Shape) == 2 {
-			if err := nn.InitWeight(nn.Init(d.Init), p.Value, p.Shape[1], p.Shape[0], 1/math.Sqrt(float64(d.Hidden)), rng); err != nil {
-				return fmt.Errorf("decoder.init: %w", err)
-			}
-		}
-	}
-	return nil
+	m.dec, err = decoders.NewSynced[T](decoders.SyncedConfig{Vocab: m.vocab.Len(), Embed: d.Embed, Cell: d.Cell, Hidden: d.Hidden,
+		Layers: d.Layers, Dropout: d.Dropout, Outputs: m.vocab.Len(), Init: nn.Init(d.Init)}, rng)
+	return err
 }
 
 // Params lists embedding, recurrent and head parameters.
-func (m *CharLM[T]) Params() nn.Params[T] {
-	ps := append(nn.Params[T]{}, m.emb.Params()...)
-	ps = append(ps, m.rnn.Params()...)
-	return append(ps, m.head.Params()...)
-}
+func (m *CharLM[T]) Params() nn.Params[T] { return m.dec.Params() }
 
 // Buffers is nil: the model has no untrained state.
 func (m *CharLM[T]) Buffers() nn.Params[T] { return nil }
 
 // Describe lists the layers.
-func (m *CharLM[T]) Describe() []string {
-	d := m.cfg.Decoder
-	return []string{
-		fmt.Sprintf("embedding  %d characters → %d", m.vocab.Len(), d.Embed),
-		fmt.Sprintf("%-10s %d → %d hidden × %d layer(s), dropout %g", d.Cell, d.Embed, d.Hidden, d.Layers, d.Dropout),
-		fmt.Sprintf("head       %d → %d logits, softmax cross-entropy", d.Hidden, m.vocab.Len()),
-	}
-}
+func (m *CharLM[T]) Describe() []string { return m.dec.Describe("next-character logits") }
 
 // Meta keeps the vocabulary.
 func (m *CharLM[T]) Meta() map[string]string {
@@ -171,31 +134,21 @@ func (m *CharLM[T]) Meta() map[string]string {
 	return map[string]string{"vocab": string(b)}
 }
 
-// forward runs ids [steps*batch] (time-major) from the states h0, c0 and
-// returns the logits [steps*batch][V] and the final states.
-func (m *CharLM[T]) forward(ids []int, steps, batch int, h0, c0 nn.Mat[T], train bool, rng *rand.Rand) (logits, hn, cn nn.Mat[T], err error) {
-	x, err := m.emb.Forward(&m.embC, ids)
+// loss runs the windows in m.ids (steps×batch, time-major) and returns the
+// summed loss against m.targets, its count and the logits' gradient.
+func (m *CharLM[T]) loss(steps, batch int, train bool, rng *rand.Rand) (float64, int, error) {
+	logits, err := m.dec.Forward(&m.decC, m.ids, nn.Mat[T]{}, steps, batch, train, rng)
 	if err != nil {
-		return logits, hn, cn, err
+		return 0, 0, err
 	}
-	y, hn, cn := m.rnn.Forward(&m.rnnC, x, steps, batch, h0, c0, train, rng)
-	if train && m.drop.P > 0 {
-		// y is the recurrent layer's cache, needed by its backward pass:
-		// drop out a copy.
-		m.dropped = nn.NewMatLike(m.dropped, y.Rows, y.Cols)
-		m.dropped.CopyFrom(y)
-		m.drop.Forward(&m.dropC, m.dropped, true, rng)
-		y = m.dropped
-	} else {
-		m.drop.Forward(&m.dropC, y, false, nil)
-	}
-	return m.head.Forward(&m.headC, y), hn, cn, nil
+	m.dlogits = nn.NewMatLike(m.dlogits, logits.Rows, logits.Cols)
+	return nn.CrossEntropy(logits, m.targets, m.dlogits, 0)
 }
 
-// window fills m.ids and m.targets, time-major, from the windows of seq_len
+// window fills m.ids and m.targets, time-major, from the windows of steps
 // characters starting at offsets in src.
-func (m *CharLM[T]) window(src []int, offsets []int) {
-	steps, batch := m.cfg.Data.SeqLen, len(offsets)
+func (m *CharLM[T]) window(src []int, offsets []int, steps int) {
+	batch := len(offsets)
 	m.ids = resizeInts(m.ids, steps*batch)
 	m.targets = resizeInts(m.targets, steps*batch)
 	for b, o := range offsets {
@@ -220,21 +173,12 @@ func (m *CharLM[T]) TrainStep(_ int, rng *rand.Rand) (float64, int, error) {
 	for b := range offsets {
 		offsets[b] = rng.IntN(len(m.train) - steps)
 	}
-	m.window(m.train, offsets)
-	logits, _, _, err := m.forward(m.ids, steps, batch, nn.Mat[T]{}, nn.Mat[T]{}, true, rng)
+	m.window(m.train, offsets, steps)
+	sum, n, err := m.loss(steps, batch, true, rng)
 	if err != nil {
 		return 0, 0, err
 	}
-	m.dlogits = nn.NewMatLike(m.dlogits, logits.Rows, logits.Cols)
-	sum, n, err := nn.CrossEntropy(logits, m.targets, m.dlogits, 0)
-	if err != nil {
-		return 0, 0, err
-	}
-	m.dhidden = nn.NewMatLike(m.dhidden, logits.Rows, m.cfg.Decoder.Hidden)
-	m.head.Backward(&m.headC, m.dlogits, m.dhidden)
-	m.drop.Backward(&m.dropC, m.dhidden)
-	dx, _, _ := m.rnn.Backward(&m.rnnC, m.dhidden, nn.Mat[T]{}, nn.Mat[T]{})
-	m.emb.Backward(&m.embC, dx)
+	m.dec.Backward(&m.decC, m.dlogits)
 	return sum, n, nil
 }
 
@@ -255,16 +199,8 @@ func (m *CharLM[T]) Evaluate() (Metrics, error) {
 		for b := range offsets {
 			offsets[b] = (w + b) * steps
 		}
-		saved := m.cfg.Data.SeqLen
-		m.cfg.Data.SeqLen = steps
-		m.window(m.val, offsets)
-		m.cfg.Data.SeqLen = saved
-		logits, _, _, err := m.forward(m.ids, steps, nb, nn.Mat[T]{}, nn.Mat[T]{}, false, nil)
-		if err != nil {
-			return nil, err
-		}
-		m.dlogits = nn.NewMatLike(m.dlogits, logits.Rows, logits.Cols)
-		s, n, err := nn.CrossEntropy(logits, m.targets, m.dlogits, 0)
+		m.window(m.val, offsets, steps)
+		s, n, err := m.loss(steps, nb, false, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -292,7 +228,9 @@ func (m *CharLM[T]) Generate(prime string, length int, temperature float64, rng 
 	// calls.
 	st := m.stepper
 	if st == nil {
-		st = m.rnn.NewTokenStepper(m.emb.Weight.Mat())
+		if st, err = m.dec.NewTokenStepper(); err != nil {
+			return err
+		}
 		m.stepper = st
 	} else {
 		st.Reload()
@@ -304,7 +242,7 @@ func (m *CharLM[T]) Generate(prime string, length int, temperature float64, rng 
 	}
 	probs := make([]float64, m.vocab.Len())
 	for i := 0; i < length; i++ {
-		last := m.head.Forward(&m.headC, top).Row(0)
+		last := m.dec.StepLogits(&m.headC, top).Row(0)
 		var next int
 		if temperature == 0 {
 			next = nn.Argmax(last)

@@ -64,7 +64,7 @@ func TestHello(t *testing.T) {
 			}
 			// Next-character predictions for every prefix of "hell".
 			ids, _ := datasets.EncodeChars(vocab, "hell")
-			logits, _, _, err := m.forward(ids, 4, 1, nn.Mat[float64]{}, nn.Mat[float64]{}, false, nil)
+			logits, err := m.dec.Forward(&m.decC, ids, nn.Mat[float64]{}, 4, 1, false, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

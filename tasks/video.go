@@ -11,6 +11,7 @@ import (
 
 	"github.com/seqtask/seqtask/config"
 	"github.com/seqtask/seqtask/datasets"
+	"github.com/seqtask/seqtask/decoders"
 	"github.com/seqtask/seqtask/encoders"
 	"github.com/seqtask/seqtask/nn"
 	"github.com/seqtask/seqtask/plots"
@@ -20,11 +21,11 @@ func init() {
 	Register("video", Builder{New32: NewVideo[float32], New64: NewVideo[float64]})
 }
 
-// Video labels every frame of a clip: the CNN encoder runs on all frames of
-// a batch in one call, a recurrent stack runs over each clip's frame
-// features (many-to-many, synced), and a linear head gives each frame's
-// label. With decoder.cell "none" the recurrence is left out: the
-// per-frame baseline, which shows what time adds.
+// Video labels every frame of a clip: the encoder (a CNN) runs on all
+// frames of a batch in one call, and a synced decoder — a recurrent stack
+// over each clip's frame features and a linear head per frame — gives
+// each frame's label. With decoder.cell "none" the recurrence is left out:
+// the per-frame baseline, which shows what time adds.
 type Video[T nn.Float] struct {
 	cfg    *config.Config
 	labels []string
@@ -32,22 +33,12 @@ type Video[T nn.Float] struct {
 	val    []datasets.Clip
 	byLen  map[int][]int // training clip indices by frame count, for equal-length batches
 
-	cnn  *encoders.CNN[T]
-	rnn  *nn.Recurrent[T] // nil for the per-frame baseline
-	drop nn.Dropout[T]
-	head *nn.Linear[T]
-
-	rnnC  nn.RecurrentCache[T]
-	dropC nn.DropoutCache[T]
-	headC nn.LinearCache[T]
+	enc  encoders.Encoder[T]
+	dec  *decoders.Synced[T]
+	decC decoders.SyncedCache[T]
 
 	frames    nn.Mat[T] // [B*T][C*H*W], clip-major
-	seq       nn.Mat[T] // CNN features, time-major [T*B][F]
-	dseq      nn.Mat[T]
-	dfeat     nn.Mat[T] // clip-major [B*T][F]
-	dropped   nn.Mat[T]
 	dlogits   nn.Mat[T]
-	dhid      nn.Mat[T]
 	targets   []int
 	confusion [][]int // of the last evaluation: [true][predicted]
 }
@@ -153,59 +144,31 @@ func generateClips(dir string, g *config.Generate, s config.GenSplit, seed uint6
 }
 
 func (v *Video[T]) build(rng *rand.Rand) error {
-	e, d := v.cfg.Encoder, v.cfg.Decoder
 	ch := 1
 	if v.cfg.Data.Color == "rgb" {
 		ch = 3
 	}
 	var err error
-	v.cnn, err = encoders.NewCNN[T]("encoder", encoders.CNNConfig{
-		In:       nn.ImageShape{C: ch, H: v.cfg.Data.ImageSize, W: v.cfg.Data.ImageSize},
-		Channels: e.Channels, Kernel: e.Kernel, BatchNorm: e.BatchNorm, Out: e.Out,
-	}, rng)
+	v.enc, err = encoders.New[T](encoders.Spec{Section: v.cfg.Encoder, Input: encoders.FrameInput,
+		Image: nn.ImageShape{C: ch, H: v.cfg.Data.ImageSize, W: v.cfg.Data.ImageSize}, Prefix: "encoder"}, rng)
 	if err != nil {
-		return fmt.Errorf("encoder: %w", err)
+		return err
 	}
-	width := v.cnn.OutSize()
-	if d.Cell != "none" {
-		v.rnn, err = nn.NewRecurrent[T]("rnn", nn.RecurrentConfig{
-			Cell: nn.Cell(d.Cell), Input: width, Hidden: d.Hidden, Layers: d.Layers,
-			Bidirectional: d.Bidirectional, Dropout: d.Dropout,
-		}, rng)
-		if err != nil {
-			return fmt.Errorf("decoder: %w", err)
-		}
-		width = d.Hidden * v.rnn.Config.Directions()
-	}
-	v.drop.P = d.Dropout
-	v.head = nn.NewLinear[T]("head", width, len(v.labels), rng)
-	return nil
+	d := v.cfg.Decoder
+	v.dec, err = decoders.NewSynced[T](decoders.SyncedConfig{Input: v.enc.Widths().Sequence, Cell: d.Cell, Hidden: d.Hidden,
+		Layers: d.Layers, Bidirectional: d.Bidirectional, Dropout: d.Dropout, Outputs: len(v.labels), Init: nn.Init(d.Init)}, rng)
+	return err
 }
 
 // Params lists encoder, recurrent and head parameters.
-func (v *Video[T]) Params() nn.Params[T] {
-	ps := append(nn.Params[T]{}, v.cnn.Params()...)
-	if v.rnn != nil {
-		ps = append(ps, v.rnn.Params()...)
-	}
-	return append(ps, v.head.Params()...)
-}
+func (v *Video[T]) Params() nn.Params[T] { return append(v.enc.Params(), v.dec.Params()...) }
 
 // Buffers are the encoder's batch-norm statistics.
-func (v *Video[T]) Buffers() nn.Params[T] { return v.cnn.Buffers() }
+func (v *Video[T]) Buffers() nn.Params[T] { return v.enc.Buffers() }
 
 // Describe lists the layers.
 func (v *Video[T]) Describe() []string {
-	out := v.cnn.Describe()
-	if v.rnn != nil {
-		c := v.rnn.Config
-		out = append(out, fmt.Sprintf("%-10s %d → %d hidden × %d layer(s), bidirectional %v, over each clip's frames",
-			c.Cell, c.Input, c.Hidden, c.Layers, c.Bidirectional))
-	} else {
-		out = append(out, "(no recurrence: every frame is labelled on its own)")
-	}
-	return append(out, fmt.Sprintf("head       %d → %d labels (%s), softmax cross-entropy per frame",
-		v.head.Weight.Shape[1], len(v.labels), strings.Join(v.labels, ", ")))
+	return append(v.enc.Describe(), v.dec.Describe("labels ("+strings.Join(v.labels, ", ")+")")...)
 }
 
 // Meta keeps the label set.
@@ -217,7 +180,7 @@ func (v *Video[T]) Meta() map[string]string {
 // forward labels a batch of equal-length clips and returns logits
 // [T*B][L], time-major. It reads frames from clips (and labels into
 // v.targets when they are present).
-func (v *Video[T]) forward(clips [][][]float32, labels [][]int, train bool, rng *rand.Rand) nn.Mat[T] {
+func (v *Video[T]) forward(clips [][][]float32, labels [][]int, train bool, rng *rand.Rand) (nn.Mat[T], error) {
 	batch, steps := len(clips), len(clips[0])
 	v.frames = nn.NewMatLike(v.frames, batch*steps, len(clips[0][0]))
 	v.targets = resizeInts(v.targets, steps*batch)
@@ -232,26 +195,11 @@ func (v *Video[T]) forward(clips [][][]float32, labels [][]int, train bool, rng 
 			}
 		}
 	}
-	feat := v.cnn.Forward(v.frames, train)
-	v.seq = nn.NewMatLike(v.seq, steps*batch, feat.Cols)
-	for b := 0; b < batch; b++ {
-		for t := 0; t < steps; t++ {
-			copy(v.seq.Row(t*batch+b), feat.Row(b*steps+t))
-		}
+	out, err := v.enc.Forward(encoders.Batch[T]{Items: batch, Steps: steps, Images: v.frames}, train, rng)
+	if err != nil {
+		return nn.Mat[T]{}, err
 	}
-	y := v.seq
-	if v.rnn != nil {
-		y, _, _ = v.rnn.Forward(&v.rnnC, v.seq, steps, batch, nn.Mat[T]{}, nn.Mat[T]{}, train, rng)
-	}
-	if train && v.drop.P > 0 {
-		v.dropped = nn.NewMatLike(v.dropped, y.Rows, y.Cols)
-		v.dropped.CopyFrom(y)
-		v.drop.Forward(&v.dropC, v.dropped, true, rng)
-		y = v.dropped
-	} else {
-		v.drop.Forward(&v.dropC, y, false, nil)
-	}
-	return v.head.Forward(&v.headC, y)
+	return v.dec.Forward(&v.decC, nil, out.Sequence, steps, batch, train, rng)
 }
 
 // TrainStep trains on train.batch random clips of one length.
@@ -267,33 +215,25 @@ func (v *Video[T]) TrainStep(_ int, rng *rand.Rand) (float64, int, error) {
 		}
 		clips[b], labels[b] = v.train[i].Frames, v.train[i].Labels
 	}
-	batch, steps := len(clips), len(clips[0])
-	logits := v.forward(clips, labels, true, rng)
+	logits, err := v.forward(clips, labels, true, rng)
+	if err != nil {
+		return 0, 0, err
+	}
 	v.dlogits = nn.NewMatLike(v.dlogits, logits.Rows, logits.Cols)
 	sum, n, err := nn.CrossEntropy(logits, v.targets, v.dlogits, 0)
 	if err != nil {
 		return 0, 0, err
 	}
-	v.dhid = nn.NewMatLike(v.dhid, logits.Rows, v.head.Weight.Shape[1])
-	v.head.Backward(&v.headC, v.dlogits, v.dhid)
-	v.drop.Backward(&v.dropC, v.dhid)
-	dseq := v.dhid
-	if v.rnn != nil {
-		dseq, _, _ = v.rnn.Backward(&v.rnnC, v.dhid, nn.Mat[T]{}, nn.Mat[T]{})
-	}
-	v.dfeat = nn.NewMatLike(v.dfeat, batch*steps, dseq.Cols)
-	for b := 0; b < batch; b++ {
-		for t := 0; t < steps; t++ {
-			copy(v.dfeat.Row(b*steps+t), dseq.Row(t*batch+b))
-		}
-	}
-	v.cnn.Backward(v.dfeat)
+	v.enc.Backward(encoders.Output[T]{Sequence: v.dec.Backward(&v.decC, v.dlogits)})
 	return sum, n, nil
 }
 
 // predict labels each frame of the clips (equal length) by argmax.
-func (v *Video[T]) predict(clips [][][]float32, labels [][]int) ([][]int, nn.Mat[T]) {
-	logits := v.forward(clips, labels, false, nil)
+func (v *Video[T]) predict(clips [][][]float32, labels [][]int) ([][]int, nn.Mat[T], error) {
+	logits, err := v.forward(clips, labels, false, nil)
+	if err != nil {
+		return nil, logits, err
+	}
 	batch, steps := len(clips), len(clips[0])
 	out := make([][]int, batch)
 	for b := range out {
@@ -302,7 +242,7 @@ func (v *Video[T]) predict(clips [][][]float32, labels [][]int) ([][]int, nn.Mat
 			out[b][t] = nn.Argmax(logits.Row(t*batch + b))
 		}
 	}
-	return out, logits
+	return out, logits, nil
 }
 
 // Evaluate labels every validation clip and reports the loss per frame,
@@ -333,7 +273,10 @@ func (v *Video[T]) Evaluate() (Metrics, error) {
 			for _, i := range idx[lo:hi] {
 				clips, labels = append(clips, v.val[i].Frames), append(labels, v.val[i].Labels)
 			}
-			pred, logits := v.predict(clips, labels)
+			pred, logits, err := v.predict(clips, labels)
+			if err != nil {
+				return nil, err
+			}
 			v.dlogits = nn.NewMatLike(v.dlogits, logits.Rows, logits.Cols)
 			s, n, err := nn.CrossEntropy(logits, v.targets, v.dlogits, 0)
 			if err != nil {
@@ -395,7 +338,10 @@ func (v *Video[T]) Sample(*rand.Rand) (string, error) {
 		return "", nil
 	}
 	c := v.val[0]
-	pred, _ := v.predict([][][]float32{c.Frames}, [][]int{c.Labels})
+	pred, _, err := v.predict([][][]float32{c.Frames}, [][]int{c.Labels})
+	if err != nil {
+		return "", err
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n", c.Name)
 	for t, p := range pred[0] {
@@ -414,7 +360,10 @@ func (v *Video[T]) Predict(in Input, out io.Writer, _ *rand.Rand) error {
 	if err != nil {
 		return err
 	}
-	pred, _ := v.predict([][][]float32{frames}, nil)
+	pred, _, err := v.predict([][][]float32{frames}, nil)
+	if err != nil {
+		return err
+	}
 	for t, p := range pred[0] {
 		if _, err := fmt.Fprintf(out, "%s\t%s\n", names[t], v.labels[p]); err != nil {
 			return err
