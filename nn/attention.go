@@ -110,14 +110,9 @@ func registerAttention(name AttentionKind, e attentionEntry) {
 // decoder step with a cache per step, then Backward once per cache in any
 // order (usually reverse), then KeysGrad for the gradient of the encoder
 // states. Shapes: B sequences, S source positions, keys [B*S][Key]
-// batch-major (row b*S+s), queries [B][Query].
-//
-// Parameters, named as the PyTorch modules computing the same scores:
-//
-//	general:  prefix.weight [Query][Key] (nn.Linear(Key, Query, bias=False) on the keys)
-//	additive: prefix.query_layer.weight [Hidden][Query],
-//	          prefix.key_layer.weight [Hidden][Key], prefix.key_layer.bias [Hidden],
-//	          prefix.energy_layer.weight [1][Hidden]
+// batch-major (row b*S+s), queries [B][Query]. Parameters are named under
+// prefix as the PyTorch modules computing the same scores (each kind's
+// constant lists them).
 type Attention[T Float] struct {
 	Config AttentionConfig
 	score  attentionScore[T]
