@@ -6,6 +6,7 @@ package datasets
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"image"
@@ -61,17 +62,27 @@ func decodeImageFile(path string, opts ...imaging.DecodeOption) (image.Image, er
 		return nil, err
 	}
 	defer f.Close()
-	cfg, format, err := image.DecodeConfig(bufio.NewReader(f))
+	return decodeImage(f, opts...)
+}
+
+// DecodeImage decodes an image held in memory (an upload) as
+// decodeImageFile does a file: its header's size is checked first.
+func DecodeImage(b []byte) (image.Image, error) {
+	return decodeImage(bytes.NewReader(b))
+}
+
+func decodeImage(r io.ReadSeeker, opts ...imaging.DecodeOption) (image.Image, error) {
+	cfg, format, err := image.DecodeConfig(bufio.NewReader(r))
 	if err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
 	if err := checkImageSize(cfg.Width, cfg.Height); err != nil {
 		return nil, fmt.Errorf("decode %s: %w", format, err)
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
-	img, err := imaging.Decode(bufio.NewReader(f), opts...)
+	img, err := imaging.Decode(bufio.NewReader(r), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}

@@ -164,13 +164,34 @@ func (l *ImageLoader) decode(path string) (*image.NRGBA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", path, err)
 	}
+	out, err := l.square(img)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", path, err)
+	}
+	return out, nil
+}
+
+// Tensor returns the evaluation tensor of a decoded image (DecodeImage),
+// without caching it: what Load gives for a file holding the image.
+func (l *ImageLoader) Tensor(img image.Image) (*ImageTensor, error) {
+	sq, err := l.square(img)
+	if err != nil {
+		return nil, err
+	}
+	off := (l.cfg.Resize - l.cfg.Size) / 2
+	return l.tensor(sq, off, off, false), nil
+}
+
+// square resizes img's shorter side to Resize, keeping the aspect ratio,
+// and crops the centre Resize x Resize square.
+func (l *ImageLoader) square(img image.Image) (*image.NRGBA, error) {
 	b := img.Bounds()
 	if b.Dx() < 1 || b.Dy() < 1 {
-		return nil, fmt.Errorf("image %s: empty (%dx%d)", path, b.Dx(), b.Dy())
+		return nil, fmt.Errorf("empty (%dx%d)", b.Dx(), b.Dy())
 	}
 	r := l.cfg.Resize
 	if long, short := int64(max(b.Dx(), b.Dy())), int64(min(b.Dx(), b.Dy())); int64(r)*int64(r)*long/short > MaxImagePixels {
-		return nil, fmt.Errorf("image %s: %dx%d resized to a shorter side of %d would be larger than %d pixels", path, b.Dx(), b.Dy(), r, MaxImagePixels)
+		return nil, fmt.Errorf("%dx%d resized to a shorter side of %d would be larger than %d pixels", b.Dx(), b.Dy(), r, MaxImagePixels)
 	}
 	w, h := r, r
 	if b.Dx() > b.Dy() {
@@ -216,6 +237,24 @@ func (l *ImageLoader) tensor(img *image.NRGBA, x0, y0 int, flip bool) *ImageTens
 		}
 	}
 	return t
+}
+
+// Pixel is an element type a model reads images in.
+type Pixel interface{ ~float32 | ~float64 }
+
+// CopyPixels writes t into dst as a model with channels input channels
+// reads it: the three colour planes for 3, their average for 1 (gray).
+func CopyPixels[P Pixel](dst []P, t *ImageTensor, channels int) {
+	if channels == 3 {
+		for i, v := range t.Data {
+			dst[i] = P(v)
+		}
+		return
+	}
+	plane := t.H * t.W
+	for i := range plane {
+		dst[i] = P((t.Data[i] + t.Data[plane+i] + t.Data[2*plane+i]) / 3)
+	}
 }
 
 // Load returns the evaluation tensor of path: shorter side resized to
