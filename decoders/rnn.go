@@ -1,11 +1,3 @@
-// Package decoders holds the recurrent decoder that the sequence-output
-// tasks share (translation, captioning): an embedding, a recurrent stack
-// run one target word per step, optional attention over keys given by the
-// task's encoder (source states, image regions), a combine layer, dropout
-// and an output layer. Tasks bring the encoder and the bridge to the
-// decoder's initial states; the decoder does the rest, forward and
-// backward, and adapts itself to package decoding for greedy decoding,
-// sampling and beam search.
 package decoders
 
 import (
@@ -39,7 +31,11 @@ type Config struct {
 	Pad int
 }
 
-// RNN is the decoder. Its parameters are named prefix.embedding.weight,
+// RNN is the recurrent token decoder at the heart of the autoregressive
+// kind: an embedding, a recurrent stack run one target token per step,
+// optional attention over keys (source states, image regions), a combine
+// layer, dropout and an output layer, given its initial states. Its
+// parameters are named prefix.embedding.weight,
 // prefix.rnn.*, prefix.attention.*, prefix.combine.* and prefix.out.*.
 type RNN[T nn.Float] struct {
 	cfg     Config

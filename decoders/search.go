@@ -2,43 +2,10 @@ package decoders
 
 import (
 	"fmt"
-	"math/rand/v2"
 
 	"github.com/seqtask/seqtask/decoding"
 	"github.com/seqtask/seqtask/nn"
 )
-
-// DecodeOptions chooses how Decode generates sequences.
-type DecodeOptions struct {
-	Strategy      string  // greedy, sample or beam
-	Beam          int     // beam: hypotheses kept per step
-	LengthPenalty float64 // beam: scores are divided by length^LengthPenalty
-	MaxLen        int     // longest output, in tokens
-	Temperature   float64 // sample: softmax temperature
-}
-
-// Decode runs the search opt names over the n items of st, from bos until
-// eos or opt.MaxLen tokens, and returns one hypothesis per item (beam
-// search: the best). rng draws the samples of the sample strategy.
-func Decode(st decoding.Stepper, n, bos, eos int, opt DecodeOptions, rng *rand.Rand) ([]decoding.Hypothesis, error) {
-	switch opt.Strategy {
-	case "beam":
-		nbest, err := decoding.Beam(st, n, bos, eos, opt.MaxLen, opt.Beam, opt.LengthPenalty)
-		if err != nil {
-			return nil, err
-		}
-		hyps := make([]decoding.Hypothesis, len(nbest))
-		for i, nb := range nbest {
-			hyps[i] = nb[0]
-		}
-		return hyps, nil
-	case "sample":
-		return decoding.Sample(st, n, bos, eos, opt.MaxLen, opt.Temperature, rng)
-	case "greedy", "":
-		return decoding.Greedy(st, n, bos, eos, opt.MaxLen)
-	}
-	return nil, fmt.Errorf("decoder: unknown decoding strategy %q (want greedy, sample or beam)", opt.Strategy)
-}
 
 // search adapts the decoder to decoding.Stepper: it holds one decoder
 // state per live hypothesis, the item (source sentence, image) each

@@ -20,8 +20,7 @@ func benchCharLM(b *testing.B, cell string) *CharLM[float32] {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg := config.Default()
-	cfg.Task = "charlm"
+	cfg := config.DefaultFor("charlm")
 	cfg.Data.SeqLen = 64
 	cfg.Decoder = config.Decoder{Cell: cell, Hidden: 256, Layers: 1, Embed: 64, Init: "default"}
 	cfg.Train.Batch = 32
@@ -94,8 +93,7 @@ func benchTranslation(b *testing.B) *Translation[float32] {
 	}
 	vocab, _ := datasets.NewVocab(words)
 	vj, _ := json.Marshal(vocab)
-	cfg := config.Default()
-	cfg.Task = "translation"
+	cfg := config.DefaultFor("translation")
 	cfg.Encoder = &config.Encoder{Kind: "rnn", Cell: "gru", Embed: 256, Hidden: 256, Layers: 1}
 	cfg.Decoder = config.Decoder{Cell: "gru", Embed: 256, Hidden: 256, Layers: 1, Init: "default", Attention: "general"}
 	cfg.Train.Batch = 64
@@ -105,19 +103,18 @@ func benchTranslation(b *testing.B) *Translation[float32] {
 	}
 	m := task.(*Translation[float32])
 	rng := rand.New(rand.NewPCG(7, 7))
-	m.byLen = map[int][]int{}
 	for i := 0; i < 2000; i++ {
 		e := datasets.Example{Src: make([]int, 10), Tgt: make([]int, 12)}
 		for j := range e.Src {
 			e.Src[j] = 4 + rng.IntN(2996)
 		}
-		e.Tgt[0], e.Tgt[11] = m.bosID(), m.eosID()
+		e.Tgt[0], e.Tgt[11] = datasets.BOSID, datasets.EOSID
 		for j := 1; j < 11; j++ {
 			e.Tgt[j] = 4 + rng.IntN(2996)
 		}
 		m.train = append(m.train, e)
-		m.byLen[10] = append(m.byLen[10], i)
 	}
+	m.buckets = datasets.NewBuckets(sourceLengths(m.train), 1)
 	return m
 }
 
@@ -139,10 +136,10 @@ func BenchmarkSeq2SeqDecode(b *testing.B) {
 	}
 	for _, strategy := range []string{"greedy", "beam"} {
 		b.Run(strategy, func(b *testing.B) {
-			m.cfg.Eval.Decode.Strategy, m.cfg.Eval.Decode.Beam, m.cfg.Eval.Decode.MaxLen = strategy, 5, 12
+			opt := DecodeOptions{Strategy: strategy, Beam: 5, NBest: 1, MaxLen: 12, Temperature: 1}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if _, err := m.translate(srcs, nil); err != nil {
+				if _, err := m.translateIDs(srcs, opt, nil); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -156,8 +153,7 @@ func BenchmarkSeq2SeqDecode(b *testing.B) {
 // 20 frames, batch 8.
 func benchVideo(b *testing.B) *Video[float32] {
 	b.Helper()
-	cfg := config.Default()
-	cfg.Task = "video"
+	cfg := config.DefaultFor("video")
 	cfg.Encoder = &config.Encoder{Kind: "cnn", Channels: []int{16, 32}, Kernel: 3, Out: 128}
 	cfg.Decoder = config.Decoder{Cell: "gru", Hidden: 128, Layers: 1, Embed: 1, Init: "default"}
 	cfg.Train.Batch = 8

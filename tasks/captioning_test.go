@@ -19,8 +19,7 @@ const demo = "../data/flickr8k-demo"
 
 // captioningCfg is a tiny captioning model over the shipped demo subset.
 func captioningCfg(cell, attention string) *config.Config {
-	cfg := config.Default()
-	cfg.Task = "captioning"
+	cfg := config.DefaultFor("captioning")
 	cfg.Data.Path = filepath.Join(demo, datasets.Flickr8kTokenFile)
 	cfg.Data.Images = filepath.Join(demo, "images_64x64")
 	cfg.Data.ImageSize, cfg.Data.Color = 8, "rgb"
@@ -63,13 +62,14 @@ func TestCaptioningGradients(t *testing.T) {
 			cfg := captioningCfg("gru", "none")
 			tc.change(cfg)
 			m, _ := newCaptioning[float64](t, cfg)
-			x, _, seqs, err := m.sampleBatch(rand.New(rand.NewPCG(4, 4)))
+			tensors, _, seqs, err := m.sampleBatch(rand.New(rand.NewPCG(4, 4)))
 			if err != nil {
 				t.Fatal(err)
 			}
-			x = x.Clone()
+			in := m.imageBatch(tensors)
+			in.Images = in.Images.Clone()
 			loss := func() float64 {
-				sum, n, err := m.trainOn(x, seqs, m.teacherForcing(0), rand.New(rand.NewPCG(5, 5)))
+				sum, n, err := m.model.trainOn(in, seqs, m.model.teacherForcing(0), rand.New(rand.NewPCG(5, 5)))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -119,13 +119,14 @@ func TestCaptioningPhaseGradients(t *testing.T) {
 		}
 	}
 	m.setPhase(true, 0)
-	x, imgs, _, err := m.sampleBatch(rand.New(rand.NewPCG(4, 4)))
+	tensors, imgs, _, err := m.sampleBatch(rand.New(rand.NewPCG(4, 4)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	x = x.Clone()
+	in := m.imageBatch(tensors)
+	in.Images = in.Images.Clone()
 	check("pre-training", func() float64 {
-		sum, n, err := m.pretrainOn(x, imgs)
+		sum, n, err := m.pretrainOn(in, imgs)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,7 +138,7 @@ func TestCaptioningPhaseGradients(t *testing.T) {
 	}
 	rows, seqs := m.sampleCached(rand.New(rand.NewPCG(4, 4)))
 	check("cached features", func() float64 {
-		sum, n, err := m.trainCachedOn(rows, seqs, 1, nil)
+		sum, n, err := m.model.trainFrom(m.cache.gather(rows), seqs, 1, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -248,18 +249,33 @@ func TestCaptioningPhases(t *testing.T) {
 		if mirror {
 			img, row = img.Mirror(), m.cache.mirror[p]
 		}
-		x := nn.NewMat[float64](1, len(img.Data))
-		m.putImage(x.Row(0), img)
-		want := m.cnn.Forward(x, false)
-		for j, v := range want.Row(0) {
-			if d := v - m.cache.feat.Row(row)[j]; d > 1e-12 || d < -1e-12 {
-				t.Fatalf("mirror=%v: cached feature %d is %g, the CNN gives %g", mirror, j, m.cache.feat.Row(row)[j], v)
+		want, err := m.model.enc.Forward(m.imageBatch([]*datasets.ImageTensor{img}), false, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, v := range want.Summary.Row(0) {
+			if d := v - m.cache.summary.Row(row)[j]; d > 1e-12 || d < -1e-12 {
+				t.Fatalf("mirror=%v: cached feature %d is %g, the CNN gives %g", mirror, j, m.cache.summary.Row(row)[j], v)
 			}
 		}
-		if fm := m.cnn.FeatureMap().Row(0); !closeSlices(fm, m.cache.fmap.Row(row), 1e-12) {
+		S := m.cache.S
+		if !closeSlices(want.Memory.Data[:S*want.Memory.Cols], m.cache.memory.RowBlock(row*S, (row+1)*S).Data[:S*want.Memory.Cols], 1e-12) {
 			t.Fatalf("mirror=%v: cached feature map differs from the CNN's", mirror)
 		}
 	}
+}
+
+// captionTexts captions the images at paths with opt.
+func captionTexts[T nn.Float](m *Captioning[T], paths []string, opt DecodeOptions) ([]string, error) {
+	hyps, err := m.captionPaths(paths, opt, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(hyps))
+	for i, h := range hyps {
+		out[i] = m.text(h[0].Tokens)
+	}
+	return out, nil
 }
 
 func closeSlices(a, b []float64, tol float64) bool {
@@ -310,13 +326,13 @@ func TestCaptioningLearns(t *testing.T) {
 		params.ClipGradNorm(5)
 		opt.Step(params, 0.01)
 	}
-	hyps, err := m.caption(m.train.Paths(), nil)
+	hyps, err := captionTexts(m, m.train.Paths(), decodeDefaults(m.cfg.Eval.Decode))
 	if err != nil {
 		t.Fatal(err)
 	}
 	refs := make([]string, n)
 	for i := range refs {
-		refs[i] = m.words(m.trainIDs[i][0])
+		refs[i] = m.text(m.trainIDs[i][0])
 	}
 	score, err := metrics.CorpusBLEU(hyps, [][]string{refs}, metrics.BLEUOptions{Tokenize: metrics.TokenizeNone})
 	if err != nil {
@@ -327,16 +343,13 @@ func TestCaptioningLearns(t *testing.T) {
 		t.Errorf("training loss %.3f → %.3f (want below a tenth), BLEU-4 on training images %.1f (want ≥ 70)", first, loss, score.Score)
 	}
 	// The minimum-Bayes-risk choice among the beam's captions also finds them.
-	m.cfg.Eval.Decode = config.Decode{Strategy: "mbr", Beam: 4, MaxLen: 10}
-	mbr, err := m.caption(m.train.Paths(), nil)
+	mbr, err := captionTexts(m, m.train.Paths(), DecodeOptions{Strategy: "mbr", Beam: 4, NBest: 1, MaxLen: 10, Temperature: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s, err := metrics.CorpusBLEU(mbr, [][]string{refs}, metrics.BLEUOptions{Tokenize: metrics.TokenizeNone}); err != nil || s.Score < 70 {
 		t.Errorf("BLEU-4 of MBR captions of the training images %.1f (want ≥ 70), %v\n%q", s.Score, err, mbr)
 	}
-	m.cfg.Eval.Decode.Strategy = "greedy"
-
 	got, err := m.Evaluate()
 	if err != nil {
 		t.Fatal(err)
@@ -427,9 +440,9 @@ func TestCaptioningBaseline(t *testing.T) {
 			}
 		}
 	}
-	if got.caption != want || got.train != wantScore || got.candidates != len(tried) || got.imgs != 40 {
+	if got.Output != want || got.Score != wantScore || got.Candidates != len(tried) || got.Items != 40 {
 		t.Errorf("baseline %q (BLEU-4 %.3f, %d candidates on %d images), brute force finds %q (%.3f of %d)",
-			got.caption, got.train, got.candidates, got.imgs, want, wantScore, len(tried))
+			got.Output, got.Score, got.Candidates, got.Items, want, wantScore, len(tried))
 	}
 	devHyps := make([]string, 20)
 	for i := range devHyps {

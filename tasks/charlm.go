@@ -12,11 +12,21 @@ import (
 	"github.com/seqtask/seqtask/config"
 	"github.com/seqtask/seqtask/datasets"
 	"github.com/seqtask/seqtask/decoders"
+	"github.com/seqtask/seqtask/encoders"
 	"github.com/seqtask/seqtask/nn"
 )
 
 func init() {
 	Register("charlm", Builder{New32: NewCharLM[float32], New64: NewCharLM[float64]})
+	config.RegisterTask("charlm", config.TaskSchema{
+		Defaults: func(c *config.Config) { c.Decoder.Kind = "synced" },
+		Reads:    []string{"data.seq_len", "eval.sample"},
+		Check: func(cfg *config.Config, c *config.Checker) {
+			checkModel(cfg, encoders.NoInput, "synced", c)
+			c.AtLeast("data.seq_len", cfg.Data.SeqLen, 1)
+			c.Positive("eval.sample.temperature", cfg.Eval.Sample.Temperature)
+		},
+	})
 }
 
 // CharLM is the character-level language model: no encoder, and a synced

@@ -13,8 +13,7 @@ import (
 )
 
 func charCfg(cell string, hidden, seqLen int) *config.Config {
-	cfg := config.Default()
-	cfg.Task = "charlm"
+	cfg := config.DefaultFor("charlm")
 	cfg.Data.SeqLen = seqLen
 	cfg.Decoder = config.Decoder{Cell: cell, Hidden: hidden, Layers: 1, Embed: 4, Init: "default"}
 	cfg.Train.Batch = 1

@@ -2,64 +2,96 @@ package tasks
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"strings"
 
 	"github.com/seqtask/seqtask/config"
-	"github.com/seqtask/seqtask/decoders"
 	"github.com/seqtask/seqtask/decoding"
 	"github.com/seqtask/seqtask/metrics"
 )
 
-// decodeOptions converts the config's eval.decode section for the decoder.
-func decodeOptions(d config.Decode) decoders.DecodeOptions {
-	return decoders.DecodeOptions{Strategy: d.Strategy, Beam: d.Beam, LengthPenalty: d.LengthPenalty, MaxLen: d.MaxLen, Temperature: d.Temperature}
+// DecodeOptions are how a request asks for its output sequences to be
+// made (translation, captioning): eval.decode's values, overridden per
+// request by -mode predict's caller or a server's client.
+type DecodeOptions struct {
+	Strategy      string  `json:"strategy"` // greedy, sample, beam or mbr
+	Beam          int     `json:"beam"`
+	NBest         int     `json:"n_best"` // hypotheses returned per input, the chosen one first
+	LengthPenalty float64 `json:"length_penalty"`
+	MaxLen        int     `json:"max_len"`
+	Temperature   float64 `json:"temperature"`
 }
 
-// decodeBatch is how many items one search holds: train.batch, divided by
-// the beam width for the strategies that keep a beam per item.
-func decodeBatch(cfg *config.Config) int {
-	d := cfg.Eval.Decode
-	if d.Strategy == "beam" || d.Strategy == "mbr" {
-		return max(1, cfg.Train.Batch/d.Beam)
+// MaxBeam caps a request's beam width: beyond it a search costs much and
+// gains nothing.
+const MaxBeam = 64
+
+// decodeDefaults are eval.decode's values as DecodeOptions.
+func decodeDefaults(d config.Decode) DecodeOptions {
+	return DecodeOptions{Strategy: d.Strategy, Beam: d.Beam, NBest: 1, LengthPenalty: d.LengthPenalty, MaxLen: d.MaxLen, Temperature: d.Temperature}
+}
+
+// check reports the first option out of range as an InputError naming
+// its field (decode.<name>).
+func (o DecodeOptions) check() error {
+	bad := func(field, format string, args ...any) error {
+		return inputErrorf("decode."+field, format, args...)
 	}
-	return cfg.Train.Batch
+	switch {
+	case !contains(decoding.Strategies, o.Strategy):
+		return bad("strategy", "%q is not one of %v", o.Strategy, decoding.Strategies)
+	case o.Beam < 1 || o.Beam > MaxBeam:
+		return bad("beam", "%d is outside 1..%d", o.Beam, MaxBeam)
+	case o.NBest < 1:
+		return bad("n_best", "%d is below 1", o.NBest)
+	case o.NBest > 1 && o.Strategy != decoding.StrategyBeam && o.Strategy != decoding.StrategyMBR:
+		return bad("n_best", "%d alternatives need strategy beam or mbr", o.NBest)
+	case o.NBest > o.Beam:
+		return bad("n_best", "%d is more than the beam keeps (%d)", o.NBest, o.Beam)
+	case o.MaxLen < 1 || o.MaxLen > config.MaxDecodeLen:
+		return bad("max_len", "%d is outside 1..%d", o.MaxLen, config.MaxDecodeLen)
+	case o.LengthPenalty < 0 || o.LengthPenalty > 10:
+		return bad("length_penalty", "%g is outside 0..10", o.LengthPenalty)
+	case !(o.Temperature > 0 && o.Temperature <= 100):
+		return bad("temperature", "%g is outside (0, 100]", o.Temperature)
+	}
+	return nil
 }
 
-// decode runs eval.decode's search over the n items of st and returns one
-// hypothesis per item. Strategy mbr runs beam search and keeps, of each
-// item's n-best list, the minimum-Bayes-risk choice under sentence BLEU
-// (decoding.MBR): the consensus of the probable captions or translations
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// search converts the options for package decoding. MBR's utility is
+// sentence BLEU over the token ids: the consensus of the probable outputs
 // rather than the single most probable one.
-func decode(st decoding.Stepper, n, bos, eos int, d config.Decode, rng *rand.Rand) ([]decoding.Hypothesis, error) {
-	if d.Strategy != "mbr" {
-		return decoders.Decode(st, n, bos, eos, decodeOptions(d), rng)
-	}
-	nbest, err := decoding.Beam(st, n, bos, eos, d.MaxLen, d.Beam, d.LengthPenalty)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]decoding.Hypothesis, len(nbest))
-	for k, c := range nbest {
-		texts := make([]string, len(c))
-		for i, h := range c {
-			texts[i] = idText(h.Tokens)
-		}
-		pick := decoding.MBR(c, func(i, j int) float64 {
-			s, _ := metrics.SentenceBLEU(texts[i], texts[j:j+1], metrics.BLEUOptions{Tokenize: metrics.TokenizeNone})
-			return s.Score
-		})
-		if pick < 0 {
-			return nil, fmt.Errorf("mbr: beam search returned no hypothesis for item %d", k)
-		}
-		out[k] = c[pick]
-	}
-	return out, nil
+func (o DecodeOptions) search() decoding.Options {
+	return decoding.Options{Strategy: o.Strategy, Beam: o.Beam, LengthPenalty: o.LengthPenalty, MaxLen: o.MaxLen,
+		Temperature: o.Temperature, NBest: o.NBest, Utility: idBLEU}
 }
 
-// idText writes token ids as space-separated numbers: BLEU over them is
-// BLEU over the words they stand for.
+// idBLEU is the sentence BLEU of hypothesis a against reference b, both
+// token ids: BLEU over the ids is BLEU over the words they stand for.
+func idBLEU(a, b []int) float64 {
+	s, _ := metrics.SentenceBLEU(idText(a), []string{idText(b)}, metrics.BLEUOptions{Tokenize: metrics.TokenizeNone})
+	return s.Score
+}
+
+// batchSize is how many items one search holds: batch, divided by the beam
+// width for the strategies that keep a beam per item.
+func (o DecodeOptions) batchSize(batch int) int {
+	if o.Strategy == decoding.StrategyBeam || o.Strategy == decoding.StrategyMBR {
+		return max(1, batch/o.Beam)
+	}
+	return batch
+}
+
+// idText writes token ids as space-separated numbers.
 func idText(ids []int) string {
 	var b strings.Builder
 	for i, id := range ids {
@@ -69,4 +101,43 @@ func idText(ids []int) string {
 		b.WriteString(strconv.Itoa(id))
 	}
 	return b.String()
+}
+
+// DecodeRequest is a request's changes to the decoding defaults: the
+// fields it gives (non-nil) replace eval.decode's.
+type DecodeRequest struct {
+	Strategy      *string  `json:"strategy"`
+	Beam          *int     `json:"beam"`
+	NBest         *int     `json:"n_best"`
+	LengthPenalty *float64 `json:"length_penalty"`
+	MaxLen        *int     `json:"max_len"`
+	Temperature   *float64 `json:"temperature"`
+}
+
+// With returns o changed by r, checked.
+func (o DecodeOptions) With(r DecodeRequest) (DecodeOptions, error) {
+	if r.Strategy != nil {
+		o.Strategy = *r.Strategy
+	}
+	if r.Beam != nil {
+		o.Beam = *r.Beam
+	}
+	if r.NBest != nil {
+		o.NBest = *r.NBest
+	}
+	if r.LengthPenalty != nil {
+		o.LengthPenalty = *r.LengthPenalty
+	}
+	if r.MaxLen != nil {
+		o.MaxLen = *r.MaxLen
+	}
+	if r.Temperature != nil {
+		o.Temperature = *r.Temperature
+	}
+	return o, o.check()
+}
+
+// String describes the options for a log line.
+func (o DecodeOptions) String() string {
+	return fmt.Sprintf("%s (beam %d, n-best %d, max_len %d)", o.Strategy, o.Beam, o.NBest, o.MaxLen)
 }

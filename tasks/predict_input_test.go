@@ -85,7 +85,7 @@ func TestCaptioningPredictLines(t *testing.T) {
 		{"blank lines", "\n" + img + "\n\n  \n" + img, []string{want, want}, nil, ""},
 		{"1 MB line and a missing image", img + "\n" + huge + "\n\nnowhere.jpg\n" + img + "\n", []string{want, want},
 			[]string{fmt.Sprintf("line 2: skipped: longer than %d bytes", datasets.MaxLineBytes), "line 4: skipped"},
-			"captioned 2 images; skipped 2 unusable"},
+			fmt.Sprintf("captioned 2 images; skipped 1 unusable and 1 lines longer than %d bytes", datasets.MaxLineBytes)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, log bytes.Buffer

@@ -53,13 +53,6 @@ type Input struct {
 	Log io.Writer
 }
 
-func (in Input) logWriter() io.Writer {
-	if in.Log == nil {
-		return io.Discard
-	}
-	return in.Log
-}
-
 // InputError is a mistake in what a user asked a model to do — a prime
 // with characters the model never saw, a missing or unusable input — as
 // opposed to a failure while doing it. The runner exits with its usage
@@ -136,6 +129,14 @@ type Env struct {
 	RNG *rand.Rand
 	// Log receives reports about the data (counts, skipped lines).
 	Log io.Writer
+}
+
+// log is where the task reports about its data: Log, or nowhere.
+func (e Env) log() io.Writer {
+	if e.Log == nil {
+		return io.Discard
+	}
+	return e.Log
 }
 
 // Builder constructs a task in either precision.

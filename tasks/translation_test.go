@@ -9,13 +9,14 @@ import (
 	"testing"
 
 	"github.com/seqtask/seqtask/config"
+	"github.com/seqtask/seqtask/datasets"
+	"github.com/seqtask/seqtask/encoders"
 	"github.com/seqtask/seqtask/nn"
 )
 
 // translationCfg is a small translation model over testdata/pairs.tsv.
 func translationCfg(cell, attention string) *config.Config {
-	cfg := config.Default()
-	cfg.Task = "translation"
+	cfg := config.DefaultFor("translation")
 	cfg.Data.Path = "testdata/pairs.tsv"
 	cfg.Data.ValFraction = 0.2
 	cfg.Data.Pairs.MaxLen = 6
@@ -33,6 +34,15 @@ func newTranslation[T nn.Float](t *testing.T, cfg *config.Config) *Translation[T
 		t.Fatal(err)
 	}
 	return task.(*Translation[T])
+}
+
+// drawBatch draws a training batch as TrainStep does.
+func drawBatch[T nn.Float](m *Translation[T], rng *rand.Rand) (encoders.Batch[T], [][]int) {
+	var ex []datasets.Example
+	for _, i := range m.buckets.Draw(rng, m.cfg.Train.Batch) {
+		ex = append(ex, m.train[i])
+	}
+	return batchOf[T](ex)
 }
 
 // TestTranslationGradients checks the whole seq2seq model — encoder,
@@ -63,9 +73,9 @@ func TestTranslationGradients(t *testing.T) {
 			cfg := translationCfg("gru", "general")
 			tc.change(cfg)
 			m := newTranslation[float64](t, cfg)
-			ex := m.sampleBatch(rand.New(rand.NewPCG(4, 4)))
+			in, tgts := drawBatch(m, rand.New(rand.NewPCG(4, 4)))
 			loss := func() float64 {
-				sum, n, err := m.trainOn(ex, m.teacherForcing(0), rand.New(rand.NewPCG(5, 5)))
+				sum, n, err := m.model.trainOn(in, tgts, m.model.teacherForcing(0), rand.New(rand.NewPCG(5, 5)))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -127,22 +137,23 @@ func TestTranslationLearnsPairs(t *testing.T) {
 	for i, it := range items {
 		srcs[i] = it.src
 	}
-	greedy, err := m.translate(srcs, nil)
+	dopt := decodeDefaults(m.cfg.Eval.Decode)
+	greedy, err := m.translateIDs(srcs, dopt, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.cfg.Eval.Decode.Strategy, m.cfg.Eval.Decode.Beam = "beam", 1
-	beam, err := m.translate(srcs, nil)
+	dopt.Strategy, dopt.Beam = "beam", 1
+	beam, err := m.translateIDs(srcs, dopt, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range greedy {
-		if a, b := m.detokenize(greedy[i].Tokens), m.detokenize(beam[i].Tokens); a != b {
+		if a, b := m.detokenize(greedy[i][0].Tokens), m.detokenize(beam[i][0].Tokens); a != b {
 			t.Fatalf("sentence %d: greedy %q, beam width 1 %q", i, a, b)
 		}
 	}
-	m.cfg.Eval.Decode.Beam = 4
-	if _, err := m.translate(srcs, nil); err != nil {
+	dopt.Beam = 4
+	if _, err := m.translateIDs(srcs, dopt, nil); err != nil {
 		t.Fatalf("beam 4: %v", err)
 	}
 	metrics, err := m.Evaluate()
@@ -215,16 +226,17 @@ func TestTranslationWholeSequencePath(t *testing.T) {
 		cfg.Encoder.Hidden = 3
 		cfg.Decoder.Layers = 2
 		m := newTranslation[float64](t, cfg)
-		ex := m.sampleBatch(rand.New(rand.NewPCG(4, 4)))
+		in, tgts := drawBatch(m, rand.New(rand.NewPCG(4, 4)))
 		run := func(stepwise bool) (float64, map[string][]float64) {
-			m.dec.Stepwise = stepwise
+			dec := m.model.dec.RNN
+			dec.Stepwise = stepwise
 			m.Params().ZeroGrad()
-			sum, _, err := m.trainOn(ex, 1, rand.New(rand.NewPCG(5, 5)))
+			sum, _, err := m.model.trainOn(in, tgts, 1, rand.New(rand.NewPCG(5, 5)))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if m.dec.Whole() == stepwise {
-				t.Fatalf("%s: stepwise=%v but the whole-sequence path was %v", attention, stepwise, m.dec.Whole())
+			if dec.Whole() == stepwise {
+				t.Fatalf("%s: stepwise=%v but the whole-sequence path was %v", attention, stepwise, dec.Whole())
 			}
 			g := map[string][]float64{}
 			for _, p := range m.Params() {

@@ -19,6 +19,36 @@ import (
 
 func init() {
 	Register("video", Builder{New32: NewVideo[float32], New64: NewVideo[float64]})
+	config.RegisterTask("video", config.TaskSchema{
+		Defaults: func(c *config.Config) { c.Decoder.Kind = "synced" },
+		Reads:    []string{"data.val_path", "data.image_size", "data.color", "data.fps", "data.skip_bad", "data.generate"},
+		Check: func(cfg *config.Config, c *config.Checker) {
+			checkModel(cfg, encoders.FrameInput, "synced", c)
+			if cfg.Data.ValPath == "" {
+				c.Errorf("data.val_path", "missing: name the folder of validation clips")
+			}
+			checkImages(cfg, c)
+			if cfg.Data.FPS < 0 || cfg.Data.FPS > 1000 {
+				c.Errorf("data.fps", "%g must be in [0, 1000]", cfg.Data.FPS)
+			}
+			if g := cfg.Data.Generate; g != nil {
+				if g.MNIST == "" {
+					c.Errorf("data.generate.mnist", "missing: name the folder with the MNIST IDX files")
+				}
+				c.AtLeast("data.generate.frames", g.Frames, 4)
+				for _, sp := range []struct {
+					name string
+					config.GenSplit
+				}{{"train", g.Train}, {"val", g.Val}} {
+					key := "data.generate." + sp.name
+					c.OneOf(key+".split", sp.Split, []string{"train", "t10k"})
+					c.AtLeast(key+".first", sp.First, 0)
+					c.AtLeast(key+".digits", sp.Digits, 0)
+					c.AtLeast(key+".clips", sp.Clips, 1)
+				}
+			}
+		},
+	})
 }
 
 // Video labels every frame of a clip: the encoder (a CNN) runs on all

@@ -15,8 +15,7 @@ import (
 // videoCfg is a small video task over clips generated from the shipped
 // MNIST test digits into dir.
 func videoCfg(dir, cell string) *config.Config {
-	cfg := config.Default()
-	cfg.Task = "video"
+	cfg := config.DefaultFor("video")
 	cfg.Data.Path, cfg.Data.ValPath = filepath.Join(dir, "train"), filepath.Join(dir, "val")
 	cfg.Data.ImageSize = 32
 	cfg.Data.Generate = &config.Generate{MNIST: "../data/mnist", Frames: 10,
