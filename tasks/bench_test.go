@@ -164,7 +164,6 @@ func benchVideo(b *testing.B) *Video[float32] {
 	}
 	v := task.(*Video[float32])
 	rng := rand.New(rand.NewPCG(3, 3))
-	v.byLen = map[int][]int{}
 	for i := 0; i < 16; i++ {
 		c := datasets.Clip{Frames: make([][]float32, 20), Labels: make([]int, 20)}
 		for t := range c.Frames {
@@ -175,8 +174,8 @@ func benchVideo(b *testing.B) *Video[float32] {
 			c.Labels[t] = rng.IntN(5)
 		}
 		v.train = append(v.train, c)
-		v.byLen[20] = append(v.byLen[20], i)
 	}
+	v.byLen = datasets.NewBuckets(frameCounts(v.train), 1)
 	return v
 }
 

@@ -152,6 +152,9 @@ func TestCaptioningPhaseGradients(t *testing.T) {
 // move, trained from cached features that equal the CNN's own (plain and
 // mirrored views), and the caption loss falls.
 func TestCaptioningPhases(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a learning test: trains for seconds")
+	}
 	cfg := captioningCfg("gru", "general")
 	cfg.Data.ImageSize, cfg.Data.Augment.Flip = 16, true
 	cfg.Encoder = &config.Encoder{Kind: "cnn", Channels: []int{8}, Kernel: 3, Out: 16, PretrainSteps: 150, Freeze: true}
@@ -295,6 +298,9 @@ func closeSlices(a, b []float64, tol float64) bool {
 // reproduce their captions (BLEU-4 against them). It then checks the dev
 // evaluation, the HTML report and prediction on a shipped image.
 func TestCaptioningLearns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a learning test: trains for seconds")
+	}
 	cfg := captioningCfg("lstm", "general")
 	cfg.Data.ImageSize = 32
 	cfg.Data.Captions.MaxLen = 8

@@ -115,6 +115,9 @@ func TestCharLMGradients(t *testing.T) {
 // the start of tiny-shakespeare and requires the validation loss to beat the
 // best context-free model (the unigram entropy) by a clear margin.
 func TestCharLMLearnsShakespeare(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a learning test: trains for seconds")
+	}
 	text, err := datasets.ReadText("../data/charlm/tinyshakespeare.txt")
 	if err != nil {
 		t.Fatal(err)

@@ -101,6 +101,9 @@ func TestTranslationGradients(t *testing.T) {
 // translations of training sources reproduce their references (BLEU).
 // Beam search of width 1 must give exactly greedy's output.
 func TestTranslationLearnsPairs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a learning test: trains for seconds")
+	}
 	cfg := translationCfg("gru", "general")
 	cfg.Encoder.Embed, cfg.Encoder.Hidden = 32, 32
 	cfg.Decoder.Embed, cfg.Decoder.Hidden, cfg.Decoder.InputFeeding = 32, 64, true

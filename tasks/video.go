@@ -61,7 +61,7 @@ type Video[T nn.Float] struct {
 	labels []string
 	train  []datasets.Clip
 	val    []datasets.Clip
-	byLen  map[int][]int // training clip indices by frame count, for equal-length batches
+	byLen  *datasets.Buckets // training clips by frame count, for equal-length batches
 
 	enc  encoders.Encoder[T]
 	dec  *decoders.Synced[T]
@@ -137,10 +137,9 @@ func (v *Video[T]) loadData(log io.Writer) error {
 			fmt.Fprintf(log, "video: skipped clip %s: %v\n", sk.Name, sk.Err)
 		}
 	}
-	v.byLen = map[int][]int{}
+	v.byLen = datasets.NewBuckets(frameCounts(v.train), 1)
 	frames := 0
-	for i, c := range v.train {
-		v.byLen[len(c.Frames)] = append(v.byLen[len(c.Frames)], i)
+	for _, c := range v.train {
 		frames += len(c.Frames)
 	}
 	fmt.Fprintf(log, "video: %d training clips (%d frames, %d skipped), %d validation clips (%d skipped), labels %s\n",
@@ -234,17 +233,7 @@ func (v *Video[T]) forward(clips [][][]float32, labels [][]int, train bool, rng 
 
 // TrainStep trains on train.batch random clips of one length.
 func (v *Video[T]) TrainStep(_ int, rng *rand.Rand) (float64, int, error) {
-	first := rng.IntN(len(v.train))
-	same := v.byLen[len(v.train[first].Frames)]
-	clips := make([][][]float32, v.cfg.Train.Batch)
-	labels := make([][]int, v.cfg.Train.Batch)
-	for b := range clips {
-		i := first
-		if b > 0 {
-			i = same[rng.IntN(len(same))]
-		}
-		clips[b], labels[b] = v.train[i].Frames, v.train[i].Labels
-	}
+	clips, labels := clipsOf(v.train, v.byLen.Draw(rng, v.cfg.Train.Batch))
 	logits, err := v.forward(clips, labels, true, rng)
 	if err != nil {
 		return 0, 0, err
@@ -256,6 +245,24 @@ func (v *Video[T]) TrainStep(_ int, rng *rand.Rand) (float64, int, error) {
 	}
 	v.enc.Backward(encoders.Output[T]{Sequence: v.dec.Backward(&v.decC, v.dlogits)})
 	return sum, n, nil
+}
+
+// frameCounts lists the clips' lengths.
+func frameCounts(clips []datasets.Clip) []int {
+	out := make([]int, len(clips))
+	for i, c := range clips {
+		out[i] = len(c.Frames)
+	}
+	return out
+}
+
+// clipsOf returns the frames and labels of the clips at idx.
+func clipsOf(clips []datasets.Clip, idx []int) ([][][]float32, [][]int) {
+	frames, labels := make([][][]float32, len(idx)), make([][]int, len(idx))
+	for b, i := range idx {
+		frames[b], labels[b] = clips[i].Frames, clips[i].Labels
+	}
+	return frames, labels
 }
 
 // predict labels each frame of the clips (equal length) by argmax.
@@ -284,59 +291,40 @@ func (v *Video[T]) Evaluate() (Metrics, error) {
 	for i := range v.confusion {
 		v.confusion[i] = make([]int, nl)
 	}
-	var lossSum float64
-	var frames, right, clipsRight int
-	byLen := map[int][]int{}
-	var lengths []int
-	for i, c := range v.val {
-		if byLen[len(c.Frames)] == nil {
-			lengths = append(lengths, len(c.Frames))
+	var total lossTotal
+	var right, clipsRight int
+	for _, g := range datasets.NewBuckets(frameCounts(v.val), 1).Groups(v.cfg.Train.Batch) {
+		clips, labels := clipsOf(v.val, g)
+		pred, logits, err := v.predict(clips, labels)
+		if err != nil {
+			return nil, err
 		}
-		byLen[len(c.Frames)] = append(byLen[len(c.Frames)], i)
-	}
-	for _, l := range lengths {
-		idx := byLen[l]
-		for lo := 0; lo < len(idx); lo += v.cfg.Train.Batch {
-			hi := min(lo+v.cfg.Train.Batch, len(idx))
-			var clips [][][]float32
-			var labels [][]int
-			for _, i := range idx[lo:hi] {
-				clips, labels = append(clips, v.val[i].Frames), append(labels, v.val[i].Labels)
-			}
-			pred, logits, err := v.predict(clips, labels)
-			if err != nil {
-				return nil, err
-			}
-			v.dlogits = nn.NewMatLike(v.dlogits, logits.Rows, logits.Cols)
-			s, n, err := nn.CrossEntropy(logits, v.targets, v.dlogits, 0)
-			if err != nil {
-				return nil, err
-			}
-			lossSum += s
-			frames += n
-			for b := range pred {
-				all := true
-				for t, p := range pred[b] {
-					want := labels[b][t]
-					v.confusion[want][p]++
-					if p == want {
-						right++
-					} else {
-						all = false
-					}
+		v.dlogits = nn.NewMatLike(v.dlogits, logits.Rows, logits.Cols)
+		if err := total.add(nn.CrossEntropy(logits, v.targets, v.dlogits, 0)); err != nil {
+			return nil, err
+		}
+		for b := range pred {
+			all := true
+			for t, p := range pred[b] {
+				want := labels[b][t]
+				v.confusion[want][p]++
+				if p == want {
+					right++
+				} else {
+					all = false
 				}
-				if all {
-					clipsRight++
-				}
+			}
+			if all {
+				clipsRight++
 			}
 		}
 	}
-	if frames == 0 {
+	if total.n == 0 {
 		return nil, fmt.Errorf("no validation frames")
 	}
 	return Metrics{
-		"loss":           lossSum / float64(frames),
-		"frame_accuracy": float64(right) / float64(frames),
+		"loss":           total.mean(),
+		"frame_accuracy": float64(right) / float64(total.n),
 		"clip_accuracy":  float64(clipsRight) / float64(len(v.val)),
 	}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/seqtask/seqtask/config"
+	"github.com/seqtask/seqtask/datasets"
 	"github.com/seqtask/seqtask/nn"
 )
 
@@ -31,6 +32,9 @@ func videoCfg(dir, cell string) *config.Config {
 // requires per-frame accuracy far above chance on held-out digits, and
 // above the per-frame baseline, which cannot see motion.
 func TestVideoLearnsMotion(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a learning test: trains for seconds")
+	}
 	dir := t.TempDir()
 	accuracy := map[string]float64{}
 	for _, cell := range []string{"gru", "none"} {
@@ -105,5 +109,56 @@ func TestVideoPredictAndErrors(t *testing.T) {
 	log.Reset()
 	if _, err := New[float32](cfg, Env{NeedData: true, RNG: rand.New(rand.NewPCG(1, 1)), Log: &log}); err != nil || !strings.Contains(log.String(), "skipped clip clip_00001") {
 		t.Errorf("skip_bad: %v; log %q", err, log.String())
+	}
+}
+
+// TestVideoGradients checks the whole video model — the CNN over every
+// frame, the recurrent stack over each clip's frame features (and the
+// baseline without it), the head per frame — against finite differences.
+func TestVideoGradients(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name   string
+		change func(*config.Config)
+	}{
+		{"gru", func(c *config.Config) {}},
+		{"lstm, 2 layers, bidirectional, batch norm, dropout", func(c *config.Config) {
+			c.Decoder.Cell, c.Decoder.Layers, c.Decoder.Bidirectional, c.Decoder.Dropout = "lstm", 2, true, 0.2
+			c.Encoder.BatchNorm = true
+		}},
+		{"no recurrence", func(c *config.Config) { c.Decoder.Cell = "none" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := videoCfg(dir, "gru")
+			cfg.Data.ImageSize = 8
+			cfg.Data.Generate.Train.Clips, cfg.Data.Generate.Val.Clips = 4, 2
+			cfg.Data.Path, cfg.Data.ValPath = filepath.Join(dir, "g-train"), filepath.Join(dir, "g-val")
+			cfg.Encoder = &config.Encoder{Kind: "cnn", Channels: []int{2}, Kernel: 3, Out: 4}
+			cfg.Decoder.Hidden = 3
+			cfg.Train.Batch = 2
+			tc.change(cfg)
+			task, err := New[float64](cfg, Env{NeedData: true, RNG: rand.New(rand.NewPCG(1, 1)), Log: &bytes.Buffer{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := task.(*Video[float64])
+			v.train = v.train[:1] // one clip, so the batch is fixed whatever the draw
+			v.byLen = datasets.NewBuckets(frameCounts(v.train), 1)
+			loss := func() float64 {
+				sum, n, err := v.TrainStep(0, rand.New(rand.NewPCG(5, 5)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return sum / float64(n)
+			}
+			params := v.Params()
+			params.ZeroGrad()
+			loss()
+			res := nn.GradCheck(loss, params, 1e-6, 1e-8, 1e-5, 12, rand.New(rand.NewPCG(6, 6)))
+			if !res.OK() {
+				t.Fatalf("gradient check: %v", res)
+			}
+			t.Log(res)
+		})
 	}
 }
