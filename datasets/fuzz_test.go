@@ -399,15 +399,15 @@ func FuzzScanGIF(f *testing.F) {
 		}
 		// Run the decoder only where its allocation is small: every frame
 		// lies within the screen, and a frame takes at least 12 bytes.
-		screen := (int(data[6]) | int(data[7])<<8) * (int(data[8]) | int(data[9])<<8)
-		if screen*(len(data)/12+1) > 1<<24 {
+		w, h := int(data[6])|int(data[7])<<8, int(data[8])|int(data[9])<<8
+		if w*h*(len(data)/12+1) > 1<<24 {
 			return
 		}
 		g, decErr := gif.DecodeAll(bytes.NewReader(data))
 		if decErr != nil {
 			return
 		}
-		if screen > MaxImagePixels || len(g.Image) > MaxClipFrames || len(g.Image)*screen > maxGIFWork {
+		if checkImageSize(w, h) != nil || len(g.Image) > MaxClipFrames || len(g.Image)*w*h > maxGIFWork {
 			return // refused for its size, rightly
 		}
 		if err != nil || n != len(g.Image) {
