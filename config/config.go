@@ -62,6 +62,9 @@ func (c *Config) CheckFiles() error {
 	return nil
 }
 
+// Source is the name of the file the config was read from.
+func (c *Config) Source() string { return c.source }
+
 // Given reports whether the config file or a -set override gave key a
 // value (as opposed to its default).
 func (c *Config) Given(key string) bool {

@@ -488,3 +488,26 @@ func addInto[T Float](dst, src Mat[T]) {
 		dst.Data[i] = v + s[i]
 	}
 }
+
+// ParamCount is the number of parameters of a stack of this config: per
+// layer and direction W_ih [G*H][D], W_hh [G*H][H] and two biases.
+func (c RecurrentConfig) ParamCount() int64 {
+	g, h := int64(cellRegistry[c.Cell].f64.layout().gates), int64(c.Hidden)
+	var n int64
+	in := int64(c.Input)
+	for range c.Layers {
+		n += int64(c.Directions()) * g * h * (in + h + 2)
+		in = h * int64(c.Directions())
+	}
+	return n
+}
+
+// ActivationCount estimates how many values a training Forward over
+// steps×batch keeps for its Backward: per layer and direction the
+// activated gates, the states, the cell's extra values and the layer's
+// output, and the input projection of all steps.
+func (c RecurrentConfig) ActivationCount(steps, batch int) int64 {
+	l := cellRegistry[c.Cell].f64.layout()
+	per := int64(2*l.gates+3+l.aux) * int64(c.Hidden) // gates (pre and activated), h, c, output, aux
+	return int64(steps) * int64(batch) * int64(c.Layers) * int64(c.Directions()) * per
+}

@@ -231,14 +231,22 @@ func runIn[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 	if opts.Temperature != nil {
 		cfg.Eval.Sample.Temperature = *opts.Temperature
 	}
+	if err := checkMemory(cfg); err != nil {
+		return err
+	}
 	initRNG, _ := newRNG(cfg.Seed, streamInit)
 	env := tasks.Env{
-		NeedData: opts.Mode == "train" || opts.Mode == "eval" || (opts.Mode == "summary" && ckptMeta == nil),
+		NeedData: opts.Mode == "train" || opts.Mode == "eval",
 		RNG:      initRNG,
 		Log:      opts.Stderr,
 	}
 	if ckptMeta != nil {
 		env.Meta = taskMeta(ckptMeta)
+	} else if opts.Mode == "summary" {
+		// A summary reads no data: the vocabularies and labels are stand-ins
+		// of the assumed sizes.
+		assumed := tasks.AssumedSizes(cfg)
+		env.Assume = &assumed
 	}
 	if env.NeedData {
 		if err := cfg.CheckFiles(); err != nil {
@@ -253,7 +261,7 @@ func runIn[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 	case "train":
 		return train(ctx, opts, cfg, runDir, task)
 	case "summary":
-		return summary(opts.Stdout, cfg, task)
+		return summary(opts.Stdout, cfg, task, env.Assume)
 	}
 	path := ckptMeta["seqtask.path"]
 	params := task.Params()
@@ -313,9 +321,21 @@ func report[T nn.Float](task tasks.Task[T], runDir string, w io.Writer) error {
 	return nil
 }
 
-// summary prints the model's layers and parameters without training.
-func summary[T nn.Float](w io.Writer, cfg *config.Config, task tasks.Task[T]) error {
-	fmt.Fprintf(w, "task %s, %s\n\n", cfg.Task, cfg.Train.Precision)
+// summary prints the model's layers and parameters without training, and
+// the estimate of the memory training takes. assumed, when the data was
+// not read, are the sizes the data would decide.
+func summary[T nn.Float](w io.Writer, cfg *config.Config, task tasks.Task[T], assumed *tasks.Sizes) error {
+	fmt.Fprintf(w, "task %s, %s\n", cfg.Task, cfg.Train.Precision)
+	sizes := tasks.AssumedSizes(cfg)
+	if assumed != nil {
+		fmt.Fprintf(w, "(no data read: vocabularies of %d tokens and %d labels stand in for what the data decides)\n", assumed.Vocab, assumed.Labels)
+	}
+	fmt.Fprintln(w)
+	defer func() {
+		if parts, err := tasks.Estimate(cfg, sizes); err == nil {
+			fmt.Fprintf(w, "\nmemory to train (estimate): %s; largest parts: %s\n", tasks.HumanBytes(tasks.Total(parts)), tasks.DescribeParts(parts, 3))
+		}
+	}()
 	for _, l := range task.Describe() {
 		fmt.Fprintln(w, "  "+l)
 	}

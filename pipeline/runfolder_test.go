@@ -267,3 +267,22 @@ func TestInfiniteMetricStopsTraining(t *testing.T) {
 		}
 	}
 }
+
+// TestMemoryEstimateRefusesWhatCannotFit: a config whose model could not
+// fit in the machine's memory is refused before anything is allocated,
+// naming the key that sizes its largest part; a summary reads no data.
+func TestMemoryEstimateRefusesWhatCannotFit(t *testing.T) {
+	err := Run(context.Background(), runOpts(t, t.TempDir(), "train", "decoder.hidden=2000000"))
+	if err == nil || !IsUsage(err) || !strings.Contains(err.Error(), "decoder.hidden") || !strings.Contains(err.Error(), "more than this machine's") {
+		t.Fatalf("a 2,000,000-unit LSTM: %v, want a usage error naming decoder.hidden and the machine's memory", err)
+	}
+	var out bytes.Buffer
+	o := runOpts(t, t.TempDir(), "summary", "data.path=no/such/text.txt")
+	o.Config, o.RunDir, o.Stdout = "testdata/tiny.yaml", "", &out
+	if err := Run(context.Background(), o); err != nil {
+		t.Fatalf("summary without its data: %v", err)
+	}
+	if !strings.Contains(out.String(), "no data read") || !strings.Contains(out.String(), "memory to train (estimate)") {
+		t.Errorf("summary printed %q", out.String())
+	}
+}

@@ -18,7 +18,7 @@ import (
 )
 
 func init() {
-	Register("captioning", Builder{New32: NewCaptioning[float32], New64: NewCaptioning[float64]})
+	Register("captioning", Builder{New32: NewCaptioning[float32], New64: NewCaptioning[float64], Estimate: estimateCaptioning})
 	config.RegisterTask("captioning", config.TaskSchema{
 		Defaults: func(c *config.Config) { c.Decoder.Kind = "autoregressive" },
 		Reads:    append([]string{"data.val_path", "data.image_size", "data.color", "data.images", "data.captions", "data.augment"}, sequenceOutputKeys...),
@@ -94,6 +94,9 @@ func NewCaptioning[T nn.Float](cfg *config.Config, env Env) (Task[T], error) {
 		if err := m.loadData(m.log); err != nil {
 			return nil, err
 		}
+	}
+	if m.vocab == nil && env.Assume != nil {
+		m.vocab = placeholderVocab(env.Assume.Vocab, true)
 	}
 	if m.vocab == nil {
 		return nil, fmt.Errorf("captioning needs either the captions (data.path) or a checkpoint's vocabulary")
@@ -495,3 +498,18 @@ func (m *Captioning[T]) Predict(in Input, out io.Writer, rng *rand.Rand) error {
 
 // The pipeline writes the HTML page through the Reporter interface.
 var _ Reporter = (*Captioning[float32])(nil)
+
+// estimateCaptioning counts the CNN over a batch of images and the
+// decoder over captions of data.captions.max_len words.
+func estimateCaptioning(cfg *config.Config, s Sizes, e *estimate) {
+	size, B := cfg.Data.ImageSize, cfg.Train.Batch
+	ch := 1
+	if cfg.Data.Color == "rgb" {
+		ch = 3
+	}
+	features, fmap := e.cnn(cfg.Encoder, nn.ImageShape{C: ch, H: size, W: size}, int64(max(B, 64)))
+	if cfg.Encoder.PretrainSteps > 0 {
+		e.linear("pre-training head", "encoder.out", features, s.Vocab, int64(B))
+	}
+	e.autoregressive(cfg.Decoder, s.Vocab, features, fmap.C, fmap.H*fmap.W, cfg.Data.Captions.MaxLen+1, B)
+}

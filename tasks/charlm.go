@@ -17,7 +17,7 @@ import (
 )
 
 func init() {
-	Register("charlm", Builder{New32: NewCharLM[float32], New64: NewCharLM[float64]})
+	Register("charlm", Builder{New32: NewCharLM[float32], New64: NewCharLM[float64], Estimate: estimateCharLM})
 	config.RegisterTask("charlm", config.TaskSchema{
 		Defaults: func(c *config.Config) { c.Decoder.Kind = "synced" },
 		Reads:    []string{"data.seq_len", "eval.sample"},
@@ -68,6 +68,8 @@ func NewCharLM[T nn.Float](cfg *config.Config, env Env) (Task[T], error) {
 		}
 	} else if text != "" {
 		m.vocab = datasets.CharVocab(text)
+	} else if env.Assume != nil {
+		m.vocab = placeholderVocab(env.Assume.Vocab, false)
 	} else {
 		return nil, fmt.Errorf("charlm needs either the text (data.path) or a checkpoint's vocabulary")
 	}
@@ -298,4 +300,12 @@ func (m *CharLM[T]) Predict(_ Input, out io.Writer, rng *rand.Rand) error {
 		err = ferr
 	}
 	return err
+}
+
+// estimateCharLM counts the char LM's parts over windows of data.seq_len.
+func estimateCharLM(cfg *config.Config, s Sizes, e *estimate) {
+	d, B, T := cfg.Decoder, cfg.Train.Batch, cfg.Data.SeqLen
+	e.params("embedding", "decoder.embed", int64(s.Vocab)*int64(d.Embed))
+	e.recurrent("decoder", nn.RecurrentConfig{Cell: nn.Cell(d.Cell), Input: d.Embed, Hidden: d.Hidden, Layers: d.Layers}, T, B)
+	e.linear("head", "decoder.hidden", d.Hidden, s.Vocab, int64(B)*int64(T))
 }

@@ -129,6 +129,10 @@ type Env struct {
 	RNG *rand.Rand
 	// Log receives reports about the data (counts, skipped lines).
 	Log io.Writer
+	// Assume, for a model built without data or checkpoint (a summary),
+	// gives the sizes the data would decide: vocabularies and label sets
+	// of these sizes stand in.
+	Assume *Sizes
 }
 
 // log is where the task reports about its data: Log, or nowhere.
@@ -139,10 +143,12 @@ func (e Env) log() io.Writer {
 	return e.Log
 }
 
-// Builder constructs a task in either precision.
+// Builder constructs a task in either precision, and estimates the memory
+// its model needs before it is built.
 type Builder struct {
-	New32 func(cfg *config.Config, env Env) (Task[float32], error)
-	New64 func(cfg *config.Config, env Env) (Task[float64], error)
+	New32    func(cfg *config.Config, env Env) (Task[float32], error)
+	New64    func(cfg *config.Config, env Env) (Task[float64], error)
+	Estimate func(cfg *config.Config, s Sizes, e *estimate)
 }
 
 var registry = map[string]Builder{}

@@ -22,7 +22,7 @@ import (
 )
 
 func init() {
-	Register("translation", Builder{New32: NewTranslation[float32], New64: NewTranslation[float64]})
+	Register("translation", Builder{New32: NewTranslation[float32], New64: NewTranslation[float64], Estimate: estimateTranslation})
 	config.RegisterTask("translation", config.TaskSchema{
 		Defaults: func(c *config.Config) { c.Decoder.Kind = "autoregressive" },
 		Reads:    append([]string{"data.pairs"}, sequenceOutputKeys...),
@@ -82,6 +82,9 @@ func NewTranslation[T nn.Float](cfg *config.Config, env Env) (Task[T], error) {
 		if err := m.loadData(env.log()); err != nil {
 			return nil, err
 		}
+	}
+	if m.src == nil && env.Assume != nil {
+		m.src, m.tgt = placeholderVocab(env.Assume.SourceVocab, true), placeholderVocab(env.Assume.Vocab, true)
 	}
 	if m.src == nil {
 		return nil, fmt.Errorf("translation needs either the pairs (data.path) or a checkpoint's vocabularies")
@@ -524,4 +527,15 @@ func (m *Translation[T]) EvaluateFile(path string) (Metrics, error) {
 	}
 	loss := total.mean()
 	return Metrics{"loss": loss, "perplexity": math.Exp(loss), "bleu": bleu.Score, "sentences": float64(len(items))}, nil
+}
+
+// estimateTranslation counts the seq2seq parts over sentences of
+// data.pairs.max_len tokens.
+func estimateTranslation(cfg *config.Config, s Sizes, e *estimate) {
+	en, B, S := cfg.Encoder, cfg.Train.Batch, cfg.Data.Pairs.MaxLen
+	e.params("encoder embedding", "encoder.embed", int64(s.SourceVocab)*int64(en.Embed))
+	rc := nn.RecurrentConfig{Cell: nn.Cell(en.Cell), Input: en.Embed, Hidden: en.Hidden, Layers: en.Layers, Bidirectional: en.Bidirectional}
+	e.recurrent("encoder", rc, S, B)
+	key := en.Hidden * rc.Directions()
+	e.autoregressive(cfg.Decoder, s.Vocab, key, key, S, S+1, B)
 }

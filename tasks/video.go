@@ -18,7 +18,7 @@ import (
 )
 
 func init() {
-	Register("video", Builder{New32: NewVideo[float32], New64: NewVideo[float64]})
+	Register("video", Builder{New32: NewVideo[float32], New64: NewVideo[float64], Estimate: estimateVideo})
 	config.RegisterTask("video", config.TaskSchema{
 		Defaults: func(c *config.Config) { c.Decoder.Kind = "synced" },
 		Reads:    []string{"data.val_path", "data.image_size", "data.color", "data.fps", "data.skip_bad", "data.generate"},
@@ -86,6 +86,9 @@ func NewVideo[T nn.Float](cfg *config.Config, env Env) (Task[T], error) {
 		if err := v.loadData(env.Log); err != nil {
 			return nil, err
 		}
+	}
+	if v.labels == nil && env.Assume != nil {
+		v.labels = placeholderVocab(env.Assume.Labels, false).Tokens()
 	}
 	if len(v.labels) < 2 {
 		return nil, fmt.Errorf("video needs at least two labels; got %q", v.labels)
@@ -197,7 +200,11 @@ func (v *Video[T]) Buffers() nn.Params[T] { return v.enc.Buffers() }
 
 // Describe lists the layers.
 func (v *Video[T]) Describe() []string {
-	return append(v.enc.Describe(), v.dec.Describe("labels ("+strings.Join(v.labels, ", ")+")")...)
+	names := "labels"
+	if len(v.labels) <= 12 {
+		names += " (" + strings.Join(v.labels, ", ") + ")"
+	}
+	return append(v.enc.Describe(), v.dec.Describe(names)...)
 }
 
 // Meta keeps the label set.
@@ -388,4 +395,27 @@ func (v *Video[T]) Predict(in Input, out io.Writer, _ *rand.Rand) error {
 		}
 	}
 	return nil
+}
+
+// estimateVideo counts the CNN over every frame of a batch of clips (of
+// data.generate.frames, or 64 frames when the clips are read) and the
+// synced decoder over them.
+func estimateVideo(cfg *config.Config, s Sizes, e *estimate) {
+	size, B, frames := cfg.Data.ImageSize, cfg.Train.Batch, 64
+	if g := cfg.Data.Generate; g != nil {
+		frames = g.Frames
+	}
+	ch := 1
+	if cfg.Data.Color == "rgb" {
+		ch = 3
+	}
+	features, _ := e.cnn(cfg.Encoder, nn.ImageShape{C: ch, H: size, W: size}, int64(B)*int64(frames))
+	d := cfg.Decoder
+	width := features
+	if d.Cell != "none" {
+		rc := nn.RecurrentConfig{Cell: nn.Cell(d.Cell), Input: features, Hidden: d.Hidden, Layers: d.Layers, Bidirectional: d.Bidirectional}
+		e.recurrent("decoder", rc, frames, B)
+		width = d.Hidden * rc.Directions()
+	}
+	e.linear("head", "decoder.hidden", width, s.Labels, int64(B)*int64(frames))
 }
