@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -375,22 +376,57 @@ func (v *Video[T]) Sample(*rand.Rand) (string, error) {
 	return b.String(), nil
 }
 
-// Predict labels every frame of the clip folder or animated GIF named by
-// -input, one line per frame.
+// Labelled is a clip's frames, labelled.
+type Labelled struct {
+	Frames []string `json:"frames"` // each frame's name (file name, or GIF frame number)
+	Labels []string `json:"labels"` // one per frame
+	// Probabilities are each frame's probabilities over Classes.
+	Probabilities [][]float64 `json:"probabilities"`
+	Classes       []string    `json:"classes"`
+}
+
+// Label labels every frame of the clip at path — a clip folder, an
+// animated GIF or a video file (through ffmpeg). A clip that cannot be
+// read is an InputError. This is the one path of -mode predict and the
+// server.
+func (v *Video[T]) Label(path string) (Labelled, error) {
+	frames, names, err := datasets.LoadClipFrames(path, v.clipOptions())
+	if err != nil {
+		return Labelled{}, &InputError{Field: "clip", Err: err}
+	}
+	if len(frames) == 0 {
+		return Labelled{}, inputErrorf("clip", "%s has no frames", path)
+	}
+	pred, logits, err := v.predict([][][]float32{frames}, nil)
+	if err != nil {
+		return Labelled{}, err
+	}
+	out := Labelled{Frames: names, Classes: v.labels}
+	for t, p := range pred[0] {
+		out.Labels = append(out.Labels, v.labels[p])
+		row := logits.Row(t)
+		probs := make([]float64, len(row))
+		lse := nn.LogSumExp(row)
+		for k, x := range row {
+			probs[k] = math.Exp(float64(x) - lse)
+		}
+		out.Probabilities = append(out.Probabilities, probs)
+	}
+	return out, nil
+}
+
+// Predict labels every frame of the clip folder, animated GIF or video
+// file named by -input, one line per frame.
 func (v *Video[T]) Predict(in Input, out io.Writer, _ *rand.Rand) error {
 	if in.Path == "" {
-		return fmt.Errorf("video prediction reads a clip: give -input CLIP_FOLDER, FILE.gif or a video file")
+		return inputErrorf("input", "video prediction reads a clip: give -input CLIP_FOLDER, FILE.gif or a video file")
 	}
-	frames, names, err := datasets.LoadClipFrames(in.Path, v.clipOptions())
+	l, err := v.Label(in.Path)
 	if err != nil {
 		return err
 	}
-	pred, _, err := v.predict([][][]float32{frames}, nil)
-	if err != nil {
-		return err
-	}
-	for t, p := range pred[0] {
-		if _, err := fmt.Fprintf(out, "%s\t%s\n", names[t], v.labels[p]); err != nil {
+	for t, label := range l.Labels {
+		if _, err := fmt.Fprintf(out, "%s\t%s\n", l.Frames[t], label); err != nil {
 			return err
 		}
 	}
