@@ -17,11 +17,12 @@ import (
 
 	"github.com/seqtask/seqtask/config"
 	"github.com/seqtask/seqtask/nn"
+	"github.com/seqtask/seqtask/serve"
 	"github.com/seqtask/seqtask/tasks"
 )
 
 // Modes lists what Run can do.
-var Modes = []string{"train", "eval", "predict", "summary", "export"}
+var Modes = []string{"train", "eval", "predict", "summary", "export", "serve"}
 
 // Options are the runner's inputs besides the config file's contents.
 type Options struct {
@@ -35,6 +36,12 @@ type Options struct {
 	// Overwrite lets training replace a run already in the run folder;
 	// without it, training into a folder that holds a run is refused.
 	Overwrite bool
+
+	// Serving (-mode serve): the run folders whose models to serve, the
+	// address to listen at, and the server's limits.
+	Runs  []string
+	Addr  string
+	Serve serve.Options
 
 	// Prediction settings; nil leaves the config's value.
 	Prime       *string
@@ -85,6 +92,9 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	if !contains(Modes, opts.Mode) {
 		return &UsageError{fmt.Sprintf("unknown -mode %q (want one of %s)", opts.Mode, strings.Join(Modes, ", "))}
+	}
+	if opts.Mode == "serve" {
+		return runServe(ctx, opts)
 	}
 	cfg, runDir, ckptMeta, err := resolve(opts)
 	if err != nil {

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"math"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -61,7 +62,7 @@ func describeRun(dir string) string {
 	return "not yet checkpointed"
 }
 
-func isInf(x float64) bool { return x > 1e308 || x < -1e308 }
+func isInf(x float64) bool { return math.IsInf(x, 0) }
 
 // freeName returns dir-2, dir-3, ... : the first that does not exist.
 func freeName(dir string) string {

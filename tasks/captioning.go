@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -305,6 +306,26 @@ func (m *Captioning[T]) captionPaths(paths []string, opt DecodeOptions, rng *ran
 
 // text is a caption's words.
 func (m *Captioning[T]) text(ids []int) string { return strings.Join(m.model.words(ids), " ") }
+
+// DecodeDefaults are the decoding settings of the config (eval.decode),
+// which a request's DecodeRequest changes.
+func (m *Captioning[T]) DecodeDefaults() DecodeOptions { return decodeDefaults(m.cfg.Eval.Decode) }
+
+// Attends reports whether the model has attention (and so attention maps).
+func (m *Captioning[T]) Attends() bool { return m.model.dec.Attends() }
+
+// Vocabularies is the size of the caption vocabulary.
+func (m *Captioning[T]) Vocabularies() map[string]int { return map[string]int{"words": m.vocab.Len()} }
+
+// ImageTensor prepares a decoded image (datasets.DecodeImage) as the model
+// reads it: the evaluation view of Load.
+func (m *Captioning[T]) ImageTensor(img image.Image) (*datasets.ImageTensor, error) {
+	t, err := m.loader.Tensor(img)
+	if err != nil {
+		return nil, &InputError{Field: "image", Err: err}
+	}
+	return t, nil
+}
 
 // Captioned is one image's caption.
 type Captioned struct {

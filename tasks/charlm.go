@@ -271,6 +271,12 @@ func (m *CharLM[T]) Generate(prime string, length int, temperature float64, rng 
 	return nil
 }
 
+// SampleDefaults are the config's sampling settings (eval.sample).
+func (m *CharLM[T]) SampleDefaults() config.Sample { return m.cfg.Eval.Sample }
+
+// Vocabularies is the number of characters the model knows.
+func (m *CharLM[T]) Vocabularies() map[string]int { return map[string]int{"characters": m.vocab.Len()} }
+
 // Sample generates eval.sample.length characters after eval.sample.prime.
 func (m *CharLM[T]) Sample(rng *rand.Rand) (string, error) {
 	s := m.cfg.Eval.Sample

@@ -328,6 +328,18 @@ func (m *Translation[T]) translateIDs(srcs [][]int, opt DecodeOptions, rng *rand
 	return out, nil
 }
 
+// DecodeDefaults are the decoding settings of the config (eval.decode),
+// which a request's DecodeRequest changes.
+func (m *Translation[T]) DecodeDefaults() DecodeOptions { return decodeDefaults(m.cfg.Eval.Decode) }
+
+// Attends reports whether the model has attention (and so attention maps).
+func (m *Translation[T]) Attends() bool { return m.model.dec.Attends() }
+
+// Vocabularies are the sizes of the source and target vocabularies.
+func (m *Translation[T]) Vocabularies() map[string]int {
+	return map[string]int{"source": m.src.Len(), "target": m.tgt.Len()}
+}
+
 // maxSourceTokens bounds a sentence given to translate; a longer one is
 // refused rather than translated into nonsense at great cost.
 const maxSourceTokens = 200

@@ -376,6 +376,9 @@ func (v *Video[T]) Sample(*rand.Rand) (string, error) {
 	return b.String(), nil
 }
 
+// Labels are the labels the model gives frames.
+func (v *Video[T]) Labels() []string { return v.labels }
+
 // Labelled is a clip's frames, labelled.
 type Labelled struct {
 	Frames []string `json:"frames"` // each frame's name (file name, or GIF frame number)

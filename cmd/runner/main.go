@@ -22,6 +22,7 @@ import (
 
 	"github.com/seqtask/seqtask/fastblas"
 	"github.com/seqtask/seqtask/pipeline"
+	"github.com/seqtask/seqtask/serve"
 )
 
 // Exit statuses, as shells and schedulers read them.
@@ -46,9 +47,10 @@ func main() {
 const usage = `runner trains and runs recurrent sequence models from a YAML config.
 
 Usage:
-  runner -config FILE [-mode train] [-set key=value ...] [-run DIR]
+  runner -config FILE [-mode train] [-set key=value ...] [-run DIR] [-overwrite]
   runner -resume DIR [-set key=value ...]
-  runner -config FILE -mode eval|predict|summary|export [flags]
+  runner -run DIR -mode eval|predict|summary|export [flags]   (or -config FILE for runs/<name>)
+  runner -mode serve -run DIR [-run DIR ...] [-addr host:port]
 
 Modes:
   train    train the model; writes the run folder (default runs/<config name>):
@@ -57,9 +59,14 @@ Modes:
   eval     score the best checkpoint on the validation data (translation: or on -input PAIRS)
   predict  charlm: sample text from the best checkpoint (-prime, -length, -temperature)
            translation: translate lines from stdin or -input, one per line (-attention DIR)
-           video: label every frame of -input CLIP_FOLDER_OR_GIF
-  summary  print the model's layers and parameter counts; no training
+           captioning: caption -input PHOTO, or the photo paths read from stdin
+           video: label every frame of -input CLIP_FOLDER, GIF or video file
+  summary  print the model's layers, parameter counts and the memory training
+           takes; with -config it reads no data
   export   write the best checkpoint's weights (PyTorch names) to -out FILE.safetensors
+  serve    serve the best checkpoint of each -run over HTTP at -addr: a JSON
+           API (POST /v1/models/NAME/predict), OpenNMT-py's
+           /translator/translate, Prometheus /metrics and a web page at /
 
 Every config key is documented in configs/reference.yaml; -set overrides any
 of them, e.g. -set train.optimizer.lr=0.001 -set decoder.cell=gru.
@@ -69,6 +76,9 @@ with -resume DIR, pick another folder with -run, or replace it with
 
 Ctrl-C (or SIGTERM) during training saves a checkpoint and exits 130 (143);
 -resume DIR continues from it. A second Ctrl-C aborts at once.
+
+-mode serve stops on Ctrl-C or SIGTERM once the requests in flight are
+answered, and exits 0.
 
 Exit status: 0 success, 1 failure while running, 2 usage or config error,
 128+signal after an interrupted training run.
@@ -94,7 +104,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&opts.Config, "config", "", "YAML config `file`")
 	fs.StringVar(&opts.Mode, "mode", "train", "one of "+strings.Join(pipeline.Modes, ", "))
 	fs.Var(&sets, "set", "override a config key, `key.path=value` (repeatable)")
-	fs.StringVar(&opts.RunDir, "run", "", "run `folder` (default runs/<config name>)")
+	var runs multiFlag
+	fs.Var(&runs, "run", "run `folder` (default runs/<config name>); -mode serve: repeat for each model")
 	fs.StringVar(&opts.Resume, "resume", "", "continue the interrupted run in `folder`")
 	fs.BoolVar(&opts.Overwrite, "overwrite", false, "train: replace the run already in the run folder (its checkpoints, metrics and plots are removed)")
 	fs.StringVar(&opts.Output, "out", "", "export: safetensors `file` to write")
@@ -103,6 +114,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&prime, "prime", "", "predict (charlm): `text` to start from (default eval.sample.prime)")
 	fs.IntVar(&length, "length", 0, "predict (charlm): characters to generate (default eval.sample.length)")
 	fs.Float64Var(&temperature, "temperature", 0, "predict (charlm): sampling temperature, 0 < t (default eval.sample.temperature)")
+	so := serve.DefaultOptions()
+	fs.StringVar(&opts.Addr, "addr", "127.0.0.1:8080", "serve: `host:port` to listen at")
+	fs.IntVar(&so.MaxBatch, "batch-size", so.MaxBatch, "serve: inputs a model runs in one batch (dynamic batching of concurrent requests)")
+	fs.DurationVar(&so.MaxWait, "batch-wait", so.MaxWait, "serve: how long a batch's first input waits for others")
+	fs.IntVar(&so.Queue, "queue", so.Queue, "serve: inputs waiting per model; beyond it requests get 503 with Retry-After")
+	fs.DurationVar(&so.Timeout, "timeout", so.Timeout, "serve: a request's deadline, queueing included")
+	fs.Int64Var(&so.MaxBody, "max-body", so.MaxBody, "serve: largest request body, in bytes")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -114,6 +132,20 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	opts.Sets = sets
+	switch {
+	case opts.Mode == "serve":
+		opts.Runs = runs
+	case len(runs) > 1:
+		fmt.Fprintf(stderr, "runner: -run given %d times; only -mode serve takes several\n", len(runs))
+		return exitUsage
+	case len(runs) == 1:
+		opts.RunDir = runs[0]
+	}
+	if so.MaxBatch < 1 || so.Queue < 1 || so.MaxWait < 0 || so.Timeout <= 0 || so.MaxBody < 1 {
+		fmt.Fprintln(stderr, "runner: -batch-size, -queue, -timeout and -max-body must be positive, -batch-wait not negative")
+		return exitUsage
+	}
+	opts.Serve = so
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
 		case "prime":
@@ -144,10 +176,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stopped atomic.Value // the signal that stopped training
-	if opts.Mode == "" || opts.Mode == "train" {
+	graceful := opts.Mode == "" || opts.Mode == "train" || opts.Mode == "serve"
+	if graceful {
 		// The first Ctrl-C (or SIGTERM, as a scheduler sends before it kills)
-		// stops training at the next step and saves a checkpoint; a second
-		// one aborts at once. Other modes keep the default: stop at once.
+		// stops training at the next step and saves a checkpoint, or stops a
+		// server once its requests in flight are answered; a second one
+		// aborts at once. Other modes keep the default: stop at once.
 		sigs := make(chan os.Signal, 2)
 		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 		defer signal.Stop(sigs)
@@ -157,7 +191,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 				return
 			}
 			stopped.Store(sig)
-			fmt.Fprintf(stderr, "\nrunner: %v: saving a checkpoint, then stopping (again to abort at once)\n", sig)
+			if opts.Mode == "serve" {
+				fmt.Fprintf(stderr, "\nrunner: %v: finishing the requests in flight, then stopping (again to abort at once)\n", sig)
+			} else {
+				fmt.Fprintf(stderr, "\nrunner: %v: saving a checkpoint, then stopping (again to abort at once)\n", sig)
+			}
 			cancel()
 			if sig, ok = <-sigs; ok {
 				fmt.Fprintf(stderr, "runner: %v: aborted without saving\n", sig)
@@ -173,7 +211,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return exitFailure
 	}
-	if sig, ok := stopped.Load().(os.Signal); ok {
+	if sig, ok := stopped.Load().(os.Signal); ok && opts.Mode != "serve" {
 		return exitSignal + signalNumber(sig)
 	}
 	return exitOK

@@ -1,0 +1,56 @@
+package pipeline
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"strconv"
+
+	"github.com/seqtask/seqtask/config"
+	"github.com/seqtask/seqtask/tasks"
+)
+
+// Loaded is a trained model loaded from its run folder's best checkpoint
+// (its last, if it was never evaluated), ready to predict.
+type Loaded struct {
+	Name       string // the run folder's base name
+	Dir        string
+	Checkpoint string
+	Config     *config.Config
+	Task       tasks.Task[float32]
+	Step       int
+	// Metric is eval.select and Score its best validation value (NaN when
+	// there was no evaluation yet).
+	Metric string
+	Score  float64
+}
+
+// LoadRun loads the model of the run in dir, in float32 whatever precision
+// it trained in, with sets applied to its stored config (decoding
+// settings, say). Data is not read.
+func LoadRun(dir string, sets []string, log io.Writer) (*Loaded, error) {
+	cfg, runDir, meta, err := resolve(Options{Mode: "predict", RunDir: dir, Sets: sets})
+	if err != nil {
+		return nil, err
+	}
+	if err := checkMemory(cfg); err != nil {
+		return nil, err
+	}
+	initRNG, _ := newRNG(cfg.Seed, streamInit)
+	task, err := tasks.New[float32](cfg, tasks.Env{Meta: taskMeta(meta), RNG: initRNG, Log: log})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	path := meta["seqtask.path"]
+	ck := checkpoint[float32]{Params: task.Params(), Buffers: task.Buffers()}
+	if err := ck.load(path); err != nil {
+		return nil, err
+	}
+	l := &Loaded{Name: filepath.Base(filepath.Clean(runDir)), Dir: runDir, Checkpoint: path, Config: cfg, Task: task,
+		Step: ck.Step, Metric: cfg.Eval.Select, Score: displayScore(cfg.Eval.Select, ck.Best)}
+	if best, err := strconv.ParseFloat(meta[metaBest], 64); err != nil || isInf(best) {
+		l.Score = math.NaN()
+	}
+	return l, nil
+}

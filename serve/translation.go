@@ -1,0 +1,88 @@
+package serve
+
+import (
+	"math/rand/v2"
+	"net/http"
+
+	"github.com/seqtask/seqtask/tasks"
+)
+
+// translator is a translation model's prediction path (tasks.Translation).
+type translator interface {
+	Translate(sentences []string, opt tasks.DecodeOptions, withAttention bool, rng *rand.Rand) ([]tasks.Translated, error)
+	DecodeDefaults() tasks.DecodeOptions
+}
+
+// decodeKey is what sentences sharing a batch must share.
+type decodeKey struct {
+	opt       tasks.DecodeOptions
+	attention bool
+}
+
+// translateRequest is the body of a translation model's predict.
+type translateRequest struct {
+	Inputs    []string            `json:"inputs"`
+	Decode    tasks.DecodeRequest `json:"decode"`
+	Attention bool                `json:"attention"`
+}
+
+// translateFunc translates sentences through a model's worker.
+type translateFunc func(r *http.Request, inputs []string, opt tasks.DecodeOptions, attention bool) ([]tasks.Translated, error)
+
+// translation serves a translation model: its sentences, from any number
+// of concurrent requests (the predict route and OpenNMT-py's), are
+// translated in batches of one decoding setting.
+func (s *Server) translation(m Model, t translator) (http.HandlerFunc, translateFunc, worker) {
+	var batches uint64
+	b := NewBatcher(func(k decodeKey, in []string) ([]tasks.Translated, error) {
+		batches++
+		return t.Translate(in, k.opt, k.attention, rand.New(rand.NewPCG(batches, 0x7e4)))
+	}, s.batchOptions(m.Name))
+	translate := func(r *http.Request, inputs []string, opt tasks.DecodeOptions, attention bool) ([]tasks.Translated, error) {
+		out, err := b.Submit(r.Context(), decodeKey{opt, attention}, inputs)
+		if err != nil {
+			return nil, answer(r.Context(), err)
+		}
+		s.metrics.inputs.WithLabelValues(m.Name).Add(float64(len(out)))
+		return out, nil
+	}
+	handle := func(w http.ResponseWriter, r *http.Request) error {
+		var req translateRequest
+		if err := decodeJSON(r, &req); err != nil {
+			return err
+		}
+		if err := checkCount("inputs", len(req.Inputs), s.opt.MaxInputs); err != nil {
+			return err
+		}
+		opt, err := t.DecodeDefaults().With(req.Decode)
+		if err != nil {
+			return answer(r.Context(), err)
+		}
+		out, err := translate(r, req.Inputs, opt, req.Attention)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"outputs": out})
+		return nil
+	}
+	return refusing(handle), translate, b
+}
+
+// refusing answers a handler's error as its refusal.
+func refusing(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			if r.Context().Err() != nil && !isDeadline(r) {
+				return // the client is gone: nobody reads an answer
+			}
+			writeError(w, err)
+		}
+	}
+}
+
+// batchOptions are the server's batching options for a model, reporting
+// batch sizes and queue depth to the metrics.
+func (s *Server) batchOptions(model string) BatchOptions {
+	h := s.metrics.batches.WithLabelValues(model)
+	return BatchOptions{MaxBatch: s.opt.MaxBatch, MaxWait: s.opt.MaxWait, Queue: s.opt.Queue, Observe: func(n int) { h.Observe(float64(n)) }}
+}
