@@ -3,8 +3,8 @@ package pipeline
 import (
 	"errors"
 	"fmt"
-	"math"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"

@@ -109,7 +109,9 @@ var web embed.FS
 func New(opt Options) *Server {
 	s := &Server{opt: opt, mux: http.NewServeMux(), metrics: newMetrics(), models: map[string]*served{}}
 	page, _ := fs.Sub(web, "web")
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, map[string]string{"status": "ok"}) })
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.HandleFunc("GET /v1/models", s.instrumented("models", s.listModels))
 	s.mux.HandleFunc("POST /v1/models/{name}/predict", s.instrumented("predict", s.predict))
