@@ -8,7 +8,7 @@
 //	go run ./bench/loadtest -url http://127.0.0.1:8080/v1/models/translation/predict \
 //	    -json '{"inputs": [{{line}}]}' -lines sentences.txt -c 64 -d 30s
 //	go run ./bench/loadtest -url http://127.0.0.1:8080/v1/models/captioning/predict \
-//	    -image data/flickr8k-demo/images_64x64 -c 8 -d 30s
+//	    -image data/flickr8k-demo/images_64x64 -c 8 -d 30s -pid $(pgrep -n runner)
 package main
 
 import (
@@ -61,6 +61,14 @@ but ok and 503. Latency percentiles (nearest rank) are of ok answers, and
 of 503s separately. requests/s counts every answer, inputs/s the inputs of
 ok answers.
 
+With -pid PID (Linux) it also reports the CPU the server process used (in
+cores, averaged over the run) and its VmRSS from /proc/PID/status, sampled
+every -rss-every (-rss-log FILE keeps the samples). -out FILE appends the
+results as a JSON line; -table FILE prints such lines as a Markdown table.
+Every report carries the load average when the run began and the CPU the
+load generator itself used: on a small machine it competes with the
+server.
+
 Exit status: 0 when the run had no errors (503s allowed), 1 when it had
 some (or, with -max-503 N, more than N 503s), 2 on a usage error.
 
@@ -84,8 +92,12 @@ type config struct {
 	check      bool
 	backoff    time.Duration
 	label      string
+	note       string
 	out        string
 	max503     int
+	pid        int
+	rssEvery   time.Duration
+	rssLog     string
 }
 
 type stringList []string
@@ -122,6 +134,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&c.check, "check", true, `require a 2xx answer's JSON to hold "outputs", one per input`)
 	fs.DurationVar(&c.backoff, "backoff", 0, "after a 503, a client waits this long before its next request (0: at once)")
 	fs.StringVar(&c.label, "label", "", "name of the run in the -out record")
+	fs.StringVar(&c.note, "note", "", "free text kept in the -out record")
+	fs.IntVar(&c.pid, "pid", 0, "the server's process `id`: report its CPU use and VmRSS (Linux /proc)")
+	fs.DurationVar(&c.rssEvery, "rss-every", 5*time.Second, "with -pid: sample VmRSS this often")
+	fs.StringVar(&c.rssLog, "rss-log", "", "with -pid: write the VmRSS samples to `file` (seconds, KiB)")
+	table := fs.String("table", "", "print the runs recorded in `file` (by -out) as a Markdown table, and exit")
 	fs.StringVar(&c.out, "out", "", "append the results to `file` as one JSON line")
 	fs.IntVar(&c.max503, "max-503", -1, "exit 1 if more than this many 503s (-1: any number)")
 	if err := fs.Parse(args); err != nil {
@@ -131,6 +148,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	c.images = images
+	if *table != "" {
+		if err := printTable(*table, stdout); err != nil {
+			fmt.Fprintf(stderr, "loadtest: %v\n", err)
+			return 1
+		}
+		return 0
+	}
 	if err := c.validate(fs.NArg()); err != nil {
 		fmt.Fprintf(stderr, "loadtest: %v\n", err)
 		return 2
@@ -150,8 +174,39 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
+	before := loadAvg()
+	var w *watcher
+	stop := make(chan struct{})
+	if c.pid > 0 {
+		var log io.Writer
+		if c.rssLog != "" {
+			f, err := os.Create(c.rssLog)
+			if err != nil {
+				fmt.Fprintf(stderr, "loadtest: %v\n", err)
+				return 1
+			}
+			defer f.Close()
+			log = f
+		}
+		w = watch(c.pid, c.rssEvery, log, stop)
+	}
+	wall0, cpu0 := time.Now(), selfCPU()
 	stats, elapsed := load(client, c, reqs)
+	wall, cpu := time.Since(wall0), selfCPU()-cpu0
 	rep := makeReport(c, stats, elapsed)
+	rep.LoadBefore = before
+	rep.LoadGenCores = cpu.Seconds() / wall.Seconds()
+	if w != nil {
+		close(stop)
+		<-w.done
+		if w.err != nil {
+			fmt.Fprintf(stderr, "loadtest: -pid %d: %v\n", c.pid, w.err)
+		} else {
+			rep.ServerCores = (w.cpu1 - w.cpu0).Seconds() / wall.Seconds()
+			rep.RSSFirstMiB, rep.RSSLastMiB, rep.RSSPeakMiB = mib(w.first), mib(w.last), mib(w.peak)
+			rep.RSSSamples = w.samples
+		}
+	}
 	rep.print(stdout)
 	if c.out != "" {
 		if err := rep.appendJSON(c.out); err != nil {
@@ -185,6 +240,8 @@ func (c *config) validate(nargs int) error {
 		return errors.New("-d must be positive")
 	case c.perRequest < 1:
 		return errors.New("-per-request must be at least 1")
+	case c.rssEvery <= 0:
+		return errors.New("-rss-every must be positive")
 	}
 	if u, err := url.Parse(c.url); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("-url %q: want http://host:port/path", c.url)
@@ -479,7 +536,19 @@ type report struct {
 	OtherStatus int            `json:"other"`
 	Errors      int            `json:"errors"`
 	ErrorTexts  map[string]int `json:"transport_error_texts,omitempty"`
-	Time        string         `json:"time"`
+	// The machine: load average when the run began, the CPU (in cores)
+	// the load generator and, with -pid, the server used over the run
+	// (warm-up included), the server's VmRSS (first, last, largest
+	// sample).
+	LoadBefore   string  `json:"loadavg_before,omitempty"`
+	LoadGenCores float64 `json:"loadgen_cores"`
+	ServerCores  float64 `json:"server_cores,omitempty"`
+	RSSFirstMiB  float64 `json:"rss_first_mib,omitempty"`
+	RSSLastMiB   float64 `json:"rss_last_mib,omitempty"`
+	RSSPeakMiB   float64 `json:"rss_peak_mib,omitempty"`
+	RSSSamples   int     `json:"rss_samples,omitempty"`
+	Note         string  `json:"note,omitempty"`
+	Time         string  `json:"time"`
 }
 
 func makeReport(c config, s *Stats, elapsed time.Duration) report {
@@ -495,7 +564,7 @@ func makeReport(c config, s *Stats, elapsed time.Duration) report {
 		Refused50ms: ms(refused.P50), Refused99ms: ms(refused.P99), Status: status,
 		Transport: s.Count[Transport], BadBody: s.Count[BadBody], Client4xx: s.Count[Client4xx],
 		Server5xx: s.Count[Server5xx], Unavailable: s.Count[Unavailable], OtherStatus: s.Count[Other],
-		Errors: s.ErrorCount(), Time: time.Now().UTC().Format(time.RFC3339)}
+		Errors: s.ErrorCount(), Note: c.note, Time: time.Now().UTC().Format(time.RFC3339)}
 	if len(s.Errors) > 0 {
 		r.ErrorTexts = s.Errors
 	}
@@ -508,6 +577,8 @@ func makeReport(c config, s *Stats, elapsed time.Duration) report {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func mib(kib int) float64 { return float64(kib) / 1024 }
 
 func (r report) print(w io.Writer) {
 	if r.Label != "" {
@@ -531,6 +602,12 @@ func (r report) print(w io.Writer) {
 	fmt.Fprintf(w, "status     %s\n", statusList(codes))
 	fmt.Fprintf(w, "errors     %d: transport %d, bad body %d, 4xx %d, 5xx (not 503) %d, other %d; 503 (refused for load) %d\n",
 		r.Errors, r.Transport, r.BadBody, r.Client4xx, r.Server5xx, r.OtherStatus, r.Unavailable)
+	fmt.Fprintf(w, "machine    load average before %s; load generator %.2f cores", r.LoadBefore, r.LoadGenCores)
+	if r.RSSSamples > 0 {
+		fmt.Fprintf(w, "; server %.2f cores, VmRSS %.1f → %.1f MiB (peak %.1f, %d samples)",
+			r.ServerCores, r.RSSFirstMiB, r.RSSLastMiB, r.RSSPeakMiB, r.RSSSamples)
+	}
+	fmt.Fprintln(w)
 	texts := make([]string, 0, len(r.ErrorTexts))
 	for t := range r.ErrorTexts {
 		texts = append(texts, t)
@@ -555,4 +632,32 @@ func (r report) appendJSON(path string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// printTable writes the runs recorded in path (one JSON report a line) as
+// a Markdown table.
+func printTable(path string, w io.Writer) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fmt.Fprintln(w, "| run | clients | requests/s | inputs/s | p50 ms | p95 ms | p99 ms | ok | 503 | errors | server cores | load gen cores | server RSS peak MiB | load avg before |")
+	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<16), 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		var r report
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			return fmt.Errorf("%s:%d: %v", path, n, err)
+		}
+		rss, cores := "", ""
+		if r.RSSSamples > 0 {
+			rss, cores = fmt.Sprintf("%.0f", r.RSSPeakMiB), fmt.Sprintf("%.2f", r.ServerCores)
+		}
+		fmt.Fprintf(w, "| %s | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %d | %d | %d | %s | %.2f | %s | %s |\n",
+			r.Label, r.Clients, r.RequestsPS, r.InputsPS, r.P50ms, r.P95ms, r.P99ms, r.OK, r.Unavailable, r.Errors,
+			cores, r.LoadGenCores, rss, r.LoadBefore)
+	}
+	return sc.Err()
 }

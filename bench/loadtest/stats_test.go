@@ -2,8 +2,11 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -190,5 +193,49 @@ func TestLoad(t *testing.T) {
 	}
 	if n.Load() < 3 {
 		t.Errorf("only %d requests", n.Load())
+	}
+
+	// -out records the run; -table prints the records.
+	rec := filepath.Join(t.TempDir(), "runs.jsonl")
+	out.Reset()
+	run([]string{"-url", srv.URL, "-json", `{"inputs": ["a"]}`, "-c", "2", "-d", "100ms", "-label", "mixed",
+		"-pid", fmt.Sprint(os.Getpid()), "-rss-every", "20ms", "-out", rec}, &out, &errOut)
+	if !strings.Contains(out.String(), "VmRSS") {
+		t.Errorf("-pid: no VmRSS in the report:\n%s", out.String())
+	}
+	out.Reset()
+	if code := run([]string{"-table", rec}, &out, &errOut); code != 0 {
+		t.Fatalf("-table: exit %d: %s", code, errOut.String())
+	}
+	if lines := strings.Split(strings.TrimSpace(out.String()), "\n"); len(lines) != 3 || !strings.HasPrefix(lines[2], "| mixed | 2 |") {
+		t.Errorf("-table printed:\n%s", out.String())
+	}
+}
+
+func TestProcParsing(t *testing.T) {
+	status := "Name:\trunner\nVmPeak:\t  900000 kB\nVmRSS:\t  123456 kB\nRssAnon:\t 1000 kB\n"
+	if got, err := parseVmRSS(status); err != nil || got != 123456 {
+		t.Errorf("parseVmRSS = %d, %v; want 123456", got, err)
+	}
+	if _, err := parseVmRSS("Name:\tx\n"); err == nil {
+		t.Error("a status without VmRSS was read")
+	}
+	for _, tc := range []struct {
+		stat string
+		want time.Duration
+	}{
+		// utime 250 and stime 50 ticks of 1/100 s: 3 s.
+		{"42 (runner) S 1 42 42 0 -1 4194304 100 0 0 0 250 50 0 0 20 0 9 0 100 0 0", 3 * time.Second},
+		// A command name with spaces and a ')' does not shift the fields.
+		{"7 (a) b) c) R 1 7 7 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 5 0 0", 30 * time.Millisecond},
+	} {
+		if got, err := parseStatCPU(tc.stat); err != nil || got != tc.want {
+			t.Errorf("parseStatCPU(%q) = %v, %v; want %v", tc.stat, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"", "42 runner S 1", "42 (runner) S 1 2 3"} {
+		if _, err := parseStatCPU(bad); err == nil {
+			t.Errorf("parseStatCPU(%q) accepted", bad)
+		}
 	}
 }
