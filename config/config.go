@@ -55,6 +55,8 @@ func (c *Config) CheckFiles() error {
 	check("data.path", c.Data.Path, gen)
 	check("data.val_path", c.Data.ValPath, gen)
 	check("data.images", c.Data.Images, false)
+	check("data.pairs.tokenizer.model", c.Data.Pairs.Tokenizer.Model, false)
+	check("data.pairs.tokenizer.target_model", c.Data.Pairs.Tokenizer.TargetModel, false)
 	check("train.init_from", c.Train.InitFrom, false)
 	if len(errs) > 0 {
 		return errs
@@ -112,6 +114,23 @@ type Pairs struct {
 	MaxLen       int    `yaml:"max_len"`
 	MinFreq      int    `yaml:"min_freq"`
 	MaxVocab     int    `yaml:"max_vocab"`
+	// Bucket is the source-length window of a training batch: its
+	// sentences' lengths differ by less, the shorter padded (1: equal
+	// lengths only, no padding).
+	Bucket    int       `yaml:"bucket"`
+	Tokenizer Tokenizer `yaml:"tokenizer"`
+}
+
+// Tokenizer says how sentences become the tokens a model reads and writes
+// (package tokenizers).
+type Tokenizer struct {
+	Kind              string  `yaml:"kind"`
+	Normalization     string  `yaml:"normalization"`
+	VocabSize         int     `yaml:"vocab_size"`
+	Joint             bool    `yaml:"joint"`
+	CharacterCoverage float64 `yaml:"character_coverage"`
+	Model             string  `yaml:"model"`
+	TargetModel       string  `yaml:"target_model"`
 }
 
 // Generate describes synthetic moving-digit clips made from MNIST when the
@@ -239,7 +258,8 @@ func Default() Config {
 	return Config{
 		Seed: 1,
 		Data: Data{ValFraction: 0.1, SeqLen: 64, ImageSize: 64, Color: "gray",
-			Pairs:    Pairs{SourceColumn: 0, TargetColumn: 1, SourceLang: "en", TargetLang: "fr", Lowercase: true, MaxLen: 10, MinFreq: 2},
+			Pairs: Pairs{SourceColumn: 0, TargetColumn: 1, SourceLang: "en", TargetLang: "fr", Lowercase: true, MaxLen: 10, MinFreq: 2,
+				Bucket: 1, Tokenizer: Tokenizer{Kind: "words", Normalization: "nfc"}},
 			Captions: Captions{Format: "auto", MinFreq: 5, MaxLen: 20}},
 		Decoder: Decoder{
 			Cell: "lstm", Hidden: 256, Layers: 1, Embed: 64, Init: "default", Attention: "none",

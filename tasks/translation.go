@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/seqtask/seqtask/config"
@@ -19,6 +20,7 @@ import (
 	"github.com/seqtask/seqtask/metrics"
 	"github.com/seqtask/seqtask/nn"
 	"github.com/seqtask/seqtask/plots"
+	"github.com/seqtask/seqtask/tokenizers"
 )
 
 func init() {
@@ -34,9 +36,11 @@ func init() {
 			if p.SourceColumn == p.TargetColumn {
 				c.Errorf("data.pairs.target_column", "equals source_column %d", p.SourceColumn)
 			}
-			c.AtLeast("data.pairs.max_len", p.MaxLen, 1)
+			c.InRange("data.pairs.max_len", p.MaxLen, 1, maxSourceTokens)
 			c.AtLeast("data.pairs.min_freq", p.MinFreq, 1)
 			c.AtLeast("data.pairs.max_vocab", p.MaxVocab, 0)
+			c.InRange("data.pairs.bucket", p.Bucket, 1, p.MaxLen)
+			checkTokenizer(p.Tokenizer, c)
 			checkSequenceOutput(cfg, c)
 		},
 	})
@@ -48,8 +52,9 @@ func init() {
 // the source (package decoders), trained with teacher forcing or scheduled
 // sampling and decoded as eval.decode says.
 type Translation[T nn.Float] struct {
-	cfg      *config.Config
-	src, tgt *datasets.Vocab
+	cfg            *config.Config
+	srcTok, tgtTok tokenizers.Tokenizer
+	src, tgt       *datasets.Vocab
 	train    []datasets.Example
 	buckets  *datasets.Buckets // training examples by source length, for batches of one length
 	dev      []datasets.Example
@@ -59,10 +64,14 @@ type Translation[T nn.Float] struct {
 }
 
 // devItem is one distinct dev source sentence and every reference
-// translation of it in the dev split.
+// translation of it in the dev split. shortRefs are the references of the
+// pairs that the word-level filter of max_len 10 keeps: the dev split the
+// word-level model was measured on, for comparison.
 type devItem struct {
-	src  []int
-	refs []string
+	src       []int
+	words     int // the source's words (whitespace-separated), for BLEU by length
+	refs      []string
+	shortRefs []string
 }
 
 // NewTranslation builds the task; vocabularies come from the checkpoint
@@ -77,6 +86,13 @@ func NewTranslation[T nn.Float](cfg *config.Config, env Env) (Task[T], error) {
 		if m.tgt, err = restoreVocab(env.Meta["target_vocab"], "target_vocab", true); err != nil {
 			return nil, err
 		}
+		p := cfg.Data.Pairs
+		if m.srcTok, err = restoreTokenizer(env.Meta, "source_tokenizer", p, p.SourceLang); err != nil {
+			return nil, err
+		}
+		if m.tgtTok, err = restoreTokenizer(env.Meta, "target_tokenizer", p, p.TargetLang); err != nil {
+			return nil, err
+		}
 	}
 	if env.NeedData {
 		if err := m.loadData(env.log()); err != nil {
@@ -85,6 +101,8 @@ func NewTranslation[T nn.Float](cfg *config.Config, env Env) (Task[T], error) {
 	}
 	if m.src == nil && env.Assume != nil {
 		m.src, m.tgt = placeholderVocab(env.Assume.SourceVocab, true), placeholderVocab(env.Assume.Vocab, true)
+		m.srcTok, _ = tokenizers.New(tokenizers.Options{Kind: "chars"}, nil)
+		m.tgtTok = m.srcTok
 	}
 	if m.src == nil {
 		return nil, fmt.Errorf("translation needs either the pairs (data.path) or a checkpoint's vocabularies")
@@ -101,14 +119,11 @@ func NewTranslation[T nn.Float](cfg *config.Config, env Env) (Task[T], error) {
 	return m, nil
 }
 
-func (m *Translation[T]) tokenizeOptions() (src, tgt datasets.TokenizeOptions) {
-	p := m.cfg.Data.Pairs
-	return datasets.TokenizeOptions{Lang: p.SourceLang, Lower: p.Lowercase}, datasets.TokenizeOptions{Lang: p.TargetLang, Lower: p.Lowercase}
-}
 
 // loadData reads the pairs, splits them so that every translation of one
-// source sentence falls on the same side, tokenises, filters by length,
-// builds the vocabularies from the training side and encodes.
+// source sentence falls on the same side, learns or makes the tokenizers,
+// tokenises, filters by length, builds the vocabularies from the training
+// side and encodes.
 func (m *Translation[T]) loadData(log io.Writer) error {
 	d := m.cfg.Data
 	p := d.Pairs
@@ -121,15 +136,21 @@ func (m *Translation[T]) loadData(log io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("data.val_fraction: %w", err)
 	}
-	so, to := m.tokenizeOptions()
-	trainTok, trainStats := datasets.FilterByLength(datasets.TokenizePairs(train, so, to), p.MaxLen, p.MaxLen)
-	devTok, devStats := datasets.FilterByLength(datasets.TokenizePairs(dev, so, to), p.MaxLen, p.MaxLen)
-	fmt.Fprintf(log, "translation: max_len %d: train %s; dev %s\n", p.MaxLen, trainStats, devStats)
+	if m.srcTok == nil {
+		if m.srcTok, m.tgtTok, err = learnTokenizers(p, train, log); err != nil {
+			return err
+		}
+	}
+	trainTok, trainStats := datasets.FilterByLength(tokenizePairs(train, m.srcTok, m.tgtTok), p.MaxLen, p.MaxLen)
+	devTok, devStats := datasets.FilterByLength(tokenizePairs(dev, m.srcTok, m.tgtTok), p.MaxLen, p.MaxLen)
+	fmt.Fprintf(log, "translation: %s tokens, max_len %d: train %s; dev %s\n", m.srcTok.Kind(), p.MaxLen, trainStats, devStats)
 	if len(trainTok) == 0 || len(devTok) == 0 {
 		return fmt.Errorf("%s: no training or dev pairs left after the length filter (max_len %d)", d.Path, p.MaxLen)
 	}
 	if m.src == nil {
-		m.src, m.tgt = datasets.BuildPairVocabs(trainTok, datasets.VocabOptions{MinFreq: p.MinFreq, MaxSize: p.MaxVocab, Specials: datasets.Specials})
+		if m.src, m.tgt, err = buildVocabs(p, trainTok, m.srcTok, m.tgtTok); err != nil {
+			return err
+		}
 	}
 	if m.train, err = datasets.EncodePairs(trainTok, m.src, m.tgt); err != nil {
 		return err
@@ -137,22 +158,42 @@ func (m *Translation[T]) loadData(log io.Writer) error {
 	if m.dev, err = datasets.EncodePairs(devTok, m.src, m.tgt); err != nil {
 		return err
 	}
-	m.buckets = datasets.NewBuckets(sourceLengths(m.train), 1)
-	// Group dev references (the raw target sentences) by source sentence,
-	// in first-seen order.
+	m.buckets = datasets.NewBuckets(sourceLengths(m.train), p.Bucket)
 	raw := make(map[int]datasets.Pair, len(dev))
-	for _, p := range dev {
-		raw[p.Line] = p
+	for _, q := range dev {
+		raw[q.Line] = q
 	}
-	index := map[string]int{}
-	for i, e := range m.dev {
-		p := raw[devTok[i].Line]
-		m.devRefs = addReference(m.devRefs, index, p.Src, e.Src, p.Tgt)
-	}
-	fmt.Fprintf(log, "translation: %d training pairs, %d dev pairs (%d distinct sources); vocabularies %d source, %d target (min_freq %d)\n",
-		len(m.train), len(m.dev), len(m.devRefs), m.src.Len(), m.tgt.Len(), p.MinFreq)
+	m.devRefs = m.referencesOf(devTok, m.dev, raw)
+	fmt.Fprintf(log, "translation: %d training pairs, %d dev pairs (%d distinct sources); vocabularies %d source, %d target\n",
+		len(m.train), len(m.dev), len(m.devRefs), m.src.Len(), m.tgt.Len())
 	return nil
 }
+
+// referencesOf groups the raw target sentences of encoded pairs by
+// source sentence, in first-seen order, marking those the word-level
+// filter of max_len 10 keeps.
+func (m *Translation[T]) referencesOf(tok []datasets.TokenPair, ex []datasets.Example, raw map[int]datasets.Pair) []devItem {
+	p := m.cfg.Data.Pairs
+	so := datasets.TokenizeOptions{Lang: p.SourceLang, Lower: p.Lowercase}
+	to := datasets.TokenizeOptions{Lang: p.TargetLang, Lower: p.Lowercase}
+	var items []devItem
+	index := map[string]int{}
+	for i, e := range ex {
+		q := raw[tok[i].Line]
+		items = addReference(items, index, q.Src, e.Src, q.Tgt)
+		it := &items[index[datasets.SplitKey(q.Src)]]
+		it.words = len(strings.Fields(q.Src))
+		if len(datasets.Tokenize(q.Src, so)) <= shortLen && len(datasets.Tokenize(q.Tgt, to)) <= shortLen {
+			it.shortRefs = append(it.shortRefs, q.Tgt)
+		}
+	}
+	return items
+}
+
+// shortLen is the word-level max_len the first models were trained and
+// measured with: BLEU on the dev pairs within it ("bleu_short") compares
+// any model with those figures.
+const shortLen = 10
 
 // addReference adds ref as a reference of the source sentence src (ids
 // ids), keeping one item per distinct source in first-seen order.
@@ -187,24 +228,37 @@ func (m *Translation[T]) Describe() []string {
 	return append(m.model.enc.Describe(), m.model.dec.Describe()...)
 }
 
-// Meta keeps both vocabularies.
+// Meta keeps both vocabularies and both tokenizers (a bpe's merges
+// included), so that predict and serve need no other file.
 func (m *Translation[T]) Meta() map[string]string {
 	s, _ := json.Marshal(m.src)
 	t, _ := json.Marshal(m.tgt)
-	return map[string]string{"source_vocab": string(s), "target_vocab": string(t)}
+	return map[string]string{"source_vocab": string(s), "target_vocab": string(t),
+		"source_tokenizer": marshalTokenizer(m.srcTok), "target_tokenizer": marshalTokenizer(m.tgtTok)}
 }
 
-// sources lays out source id sequences of one length S for the encoder:
-// time-major [S*B].
+// sources lays out source id sequences for the encoder: time-major
+// [S*B] for the longest S, shorter ones padded, with their lengths (nil
+// when all have S).
 func sources[T nn.Float](srcs [][]int) encoders.Batch[T] {
-	B, S := len(srcs), len(srcs[0])
-	ids := make([]int, S*B)
+	B, S := len(srcs), 0
+	for _, s := range srcs {
+		S = max(S, len(s))
+	}
+	ids := make([]int, S*B) // zero is PadID
+	var lengths []int
 	for b, s := range srcs {
 		for t, id := range s {
 			ids[t*B+b] = id
 		}
+		if len(s) < S && lengths == nil {
+			lengths = make([]int, B)
+			for j := range lengths {
+				lengths[j] = len(srcs[j])
+			}
+		}
 	}
-	return encoders.Batch[T]{Items: B, Tokens: ids, Steps: S}
+	return encoders.Batch[T]{Items: B, Tokens: ids, Steps: S, Lengths: lengths}
 }
 
 // batchOf splits examples (sources of one length) into the encoder's batch
@@ -217,9 +271,10 @@ func batchOf[T nn.Float](ex []datasets.Example) (encoders.Batch[T], [][]int) {
 	return sources[T](srcs), tgts
 }
 
-// TrainStep trains on train.batch examples whose sources have the length
-// of a uniformly drawn anchor example, so no source needs padding; the loss
-// is the mean per target token.
+// TrainStep trains on train.batch examples whose sources have about the
+// length of a uniformly drawn anchor example (within data.pairs.bucket;
+// with 1, exactly, so no source needs padding); the loss is the mean per
+// target token.
 func (m *Translation[T]) TrainStep(step int, rng *rand.Rand) (float64, int, error) {
 	idx := m.buckets.Draw(rng, m.cfg.Train.Batch)
 	ex := make([]datasets.Example, len(idx))
@@ -231,10 +286,10 @@ func (m *Translation[T]) TrainStep(step int, rng *rand.Rand) (float64, int, erro
 }
 
 // lossOn returns the total loss of examples under teacher forcing, in
-// batches of equal source length.
+// batches of similar source length.
 func (m *Translation[T]) lossOn(examples []datasets.Example) (lossTotal, error) {
 	var total lossTotal
-	for _, g := range datasets.NewBuckets(sourceLengths(examples), 1).Groups(m.cfg.Train.Batch) {
+	for _, g := range datasets.NewBuckets(sourceLengths(examples), m.cfg.Data.Pairs.Bucket).Groups(m.cfg.Train.Batch) {
 		ex := make([]datasets.Example, len(g))
 		for i, j := range g {
 			ex[i] = examples[j]
@@ -252,8 +307,8 @@ func (m *Translation[T]) lossOn(examples []datasets.Example) (lossTotal, error) 
 }
 
 // Evaluate reports the dev loss per target token and perplexity, and the
-// corpus BLEU of up to eval.bleu_sentences distinct dev sources decoded as
-// eval.decode says, against all their dev references.
+// BLEU scores (bleuScores) of up to eval.bleu_sentences distinct dev
+// sources decoded as eval.decode says, against all their dev references.
 func (m *Translation[T]) Evaluate() (Metrics, error) {
 	total, err := m.lossOn(m.dev)
 	if err != nil {
@@ -263,37 +318,92 @@ func (m *Translation[T]) Evaluate() (Metrics, error) {
 	if k := m.cfg.Eval.BLEUSentences; k > 0 && k < len(items) {
 		items = items[:k]
 	}
-	bleu, err := m.bleu(items)
+	out, err := m.bleuScores(items)
 	if err != nil {
 		return nil, err
 	}
 	loss := total.mean()
-	return Metrics{"loss": loss, "perplexity": math.Exp(loss), "bleu": bleu.Score}, nil
+	out["loss"], out["perplexity"] = loss, math.Exp(loss)
+	return out, nil
 }
 
-// bleu translates the items' sources and scores them with sacreBLEU's
-// corpus BLEU (13a tokenisation; lowercased when the data is).
-func (m *Translation[T]) bleu(items []devItem) (metrics.BLEUScore, error) {
+// lengthBuckets are the source lengths, in words, BLEU is also reported
+// by: bleu_1_5 and so on.
+var lengthBuckets = []struct {
+	name     string
+	min, max int
+}{{"bleu_1_5", 1, 5}, {"bleu_6_10", 6, 10}, {"bleu_11_20", 11, 20}, {"bleu_21", 21, math.MaxInt}}
+
+// bleuScores translates the items' sources and scores the outputs with
+// sacreBLEU's corpus BLEU (13a tokenisation; lowercased when the data is):
+// bleu over every item; bleu_short over the word-level max_len 10 pairs
+// (the dev split of the first, word-level models); by source length in
+// words (lengthBuckets); and unk_rate, the fraction of outputs holding
+// <unk>.
+func (m *Translation[T]) bleuScores(items []devItem) (Metrics, error) {
 	srcs := make([][]int, len(items))
 	for i, it := range items {
 		srcs[i] = it.src
 	}
 	hyps, err := m.translateIDs(srcs, decodeDefaults(m.cfg.Eval.Decode), nil)
 	if err != nil {
-		return metrics.BLEUScore{}, err
+		return nil, err
 	}
-	out := make([]string, len(items))
-	refs := make([][]string, len(items))
+	outs := make([]string, len(items))
+	unk := 0
 	for i, h := range hyps {
-		out[i], refs[i] = m.detokenize(h[0].Tokens), items[i].refs
+		outs[i] = m.detokenize(h[0].Tokens)
+		if slices.Contains(h[0].Tokens, datasets.UNKID) {
+			unk++
+		}
 	}
-	return metrics.CorpusBLEU(out, metrics.ReferenceStreams(refs), metrics.BLEUOptions{Lowercase: m.cfg.Data.Pairs.Lowercase})
+	opts := metrics.BLEUOptions{Lowercase: m.cfg.Data.Pairs.Lowercase}
+	score := func(keep func(devItem) []string) (float64, bool, error) {
+		var hs []string
+		var refs [][]string
+		for i, it := range items {
+			if r := keep(it); len(r) > 0 {
+				hs, refs = append(hs, outs[i]), append(refs, r)
+			}
+		}
+		if len(hs) == 0 {
+			return 0, false, nil
+		}
+		s, err := metrics.CorpusBLEU(hs, metrics.ReferenceStreams(refs), opts)
+		return s.Score, true, err
+	}
+	out := Metrics{"unk_rate": float64(unk) / float64(max(len(items), 1))}
+	add := func(name string, keep func(devItem) []string) error {
+		v, ok, err := score(keep)
+		if ok {
+			out[name] = v
+		}
+		return err
+	}
+	if err := add("bleu", func(it devItem) []string { return it.refs }); err != nil {
+		return nil, err
+	}
+	if err := add("bleu_short", func(it devItem) []string { return it.shortRefs }); err != nil {
+		return nil, err
+	}
+	for _, b := range lengthBuckets {
+		if err := add(b.name, func(it devItem) []string {
+			if it.words < b.min || it.words > b.max {
+				return nil
+			}
+			return it.refs
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
-// detokenize turns target ids into text, leaving out the reserved tokens
-// but <unk>.
+// detokenize turns target ids into text (the target tokenizer joins the
+// tokens: no subword marks remain), leaving out the reserved tokens but
+// <unk>.
 func (m *Translation[T]) detokenize(ids []int) string {
-	return datasets.Detokenize(m.model.words(ids), m.cfg.Data.Pairs.TargetLang)
+	return m.tgtTok.Decode(m.model.words(ids))
 }
 
 // translateIDs decodes every source (grouped by length into batches,
@@ -308,7 +418,7 @@ func (m *Translation[T]) translateIDs(srcs [][]int, opt DecodeOptions, rng *rand
 		lengths[i] = len(s)
 	}
 	out := make([][]decoding.Hypothesis, len(srcs))
-	for _, g := range datasets.NewBuckets(lengths, 1).Groups(opt.batchSize(m.cfg.Train.Batch)) {
+	for _, g := range datasets.NewBuckets(lengths, m.cfg.Data.Pairs.Bucket).Groups(opt.batchSize(m.cfg.Train.Batch)) {
 		batch := make([][]int, len(g))
 		for j, i := range g {
 			batch[j] = srcs[i]
@@ -381,11 +491,10 @@ func (m *Translation[T]) Translate(sentences []string, opt DecodeOptions, withAt
 	if withAttention && !m.model.dec.Attends() {
 		return nil, inputErrorf("attention", "this model has no attention (decoder.attention: none)")
 	}
-	so, _ := m.tokenizeOptions()
 	srcs := make([][]int, len(sentences))
 	words := make([][]string, len(sentences))
 	for i, s := range sentences {
-		words[i] = datasets.Tokenize(s, so)
+		words[i] = m.srcTok.Encode(s)
 		field := fmt.Sprintf("inputs[%d]", i)
 		switch n := len(words[i]); {
 		case n == 0:
@@ -466,7 +575,6 @@ func (m *Translation[T]) Predict(in Input, out io.Writer, rng *rand.Rand) error 
 		}
 	}
 	opt := decodeDefaults(m.cfg.Eval.Decode)
-	so, _ := m.tokenizeOptions()
 	w := bufio.NewWriter(out)
 	blank := func(int) error {
 		w.WriteString("\n")
@@ -474,7 +582,7 @@ func (m *Translation[T]) Predict(in Input, out io.Writer, rng *rand.Rand) error 
 	}
 	translated, refused := 0, 0
 	tooLong, err := eachLine(in, func(line int, text string) error {
-		if len(datasets.Tokenize(text, so)) == 0 {
+		if strings.TrimSpace(text) == "" {
 			return blank(line)
 		}
 		res, err := m.Translate([]string{text}, opt, in.AttentionDir != "", rng)
@@ -519,8 +627,8 @@ func (m *Translation[T]) EvaluateFile(path string) (Metrics, error) {
 	if err != nil {
 		return nil, err
 	}
-	so, to := m.tokenizeOptions()
-	ex, err := datasets.EncodePairs(datasets.TokenizePairs(pairs.Pairs, so, to), m.src, m.tgt)
+	tok := tokenizePairs(pairs.Pairs, m.srcTok, m.tgtTok)
+	ex, err := datasets.EncodePairs(tok, m.src, m.tgt)
 	if err != nil {
 		return nil, err
 	}
@@ -528,17 +636,17 @@ func (m *Translation[T]) EvaluateFile(path string) (Metrics, error) {
 	if err != nil {
 		return nil, err
 	}
-	index := map[string]int{}
-	var items []devItem
-	for i, pr := range pairs.Pairs {
-		items = addReference(items, index, pr.Src, ex[i].Src, pr.Tgt)
+	raw := make(map[int]datasets.Pair, len(pairs.Pairs))
+	for _, q := range pairs.Pairs {
+		raw[q.Line] = q
 	}
-	bleu, err := m.bleu(items)
+	out, err := m.bleuScores(m.referencesOf(tok, ex, raw))
 	if err != nil {
 		return nil, err
 	}
 	loss := total.mean()
-	return Metrics{"loss": loss, "perplexity": math.Exp(loss), "bleu": bleu.Score, "sentences": float64(len(items))}, nil
+	out["loss"], out["perplexity"], out["sentences"] = loss, math.Exp(loss), float64(len(m.referencesOf(tok, ex, raw)))
+	return out, nil
 }
 
 // estimateTranslation counts the seq2seq parts over sentences of
