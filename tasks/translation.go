@@ -55,10 +55,10 @@ type Translation[T nn.Float] struct {
 	cfg            *config.Config
 	srcTok, tgtTok tokenizers.Tokenizer
 	src, tgt       *datasets.Vocab
-	train    []datasets.Example
-	buckets  *datasets.Buckets // training examples by source length, for batches of one length
-	dev      []datasets.Example
-	devRefs  []devItem // distinct dev sources with all their references, for BLEU
+	train          []datasets.Example
+	buckets        *datasets.Buckets // training examples by source length, for batches of one length
+	dev            []datasets.Example
+	devRefs        []devItem // distinct dev sources with all their references, for BLEU
 
 	model *seq2seq[T]
 }
@@ -118,7 +118,6 @@ func NewTranslation[T nn.Float](cfg *config.Config, env Env) (Task[T], error) {
 	}
 	return m, nil
 }
-
 
 // loadData reads the pairs, splits them so that every translation of one
 // source sentence falls on the same side, learns or makes the tokenizers,
