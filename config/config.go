@@ -195,6 +195,7 @@ type Train struct {
 	EvalEvery int           `yaml:"eval_every"`
 	Patience  int           `yaml:"patience"`
 	InitFrom  string        `yaml:"init_from"`
+	Average   int           `yaml:"average"`
 
 	TeacherForcing    float64 `yaml:"teacher_forcing"`
 	TeacherForcingEnd float64 `yaml:"teacher_forcing_end"`
@@ -314,6 +315,7 @@ func (c *Config) validate() []*Error {
 	ck.AtLeast("train.log_every", t.LogEvery, 1)
 	ck.AtLeast("train.eval_every", t.EvalEvery, 1)
 	ck.AtLeast("train.patience", t.Patience, 0)
+	ck.InRange("train.average", t.Average, 0, 100)
 	ck.AtLeast("eval.batches", c.Eval.Batches, 1)
 	if c.Eval.Select == "" {
 		ck.Errorf("eval.select", "missing: name the validation metric that picks the best checkpoint (loss, frame_accuracy, bleu, ...)")

@@ -32,7 +32,7 @@ const lockFile = ".lock"
 
 // runFiles are the files training writes into a run folder besides plots
 // (*.png); -overwrite removes exactly these.
-var runFiles = []string{"config.yaml", "metrics.jsonl", "samples.txt", lastCheckpoint, bestCheckpoint, "captions.html"}
+var runFiles = []string{"config.yaml", "metrics.jsonl", "samples.txt", lastCheckpoint, bestCheckpoint, averagedFile, "captions.html"}
 
 // holdsRun reports whether dir holds (part of) a run: its config, metrics
 // log or a checkpoint.
@@ -130,6 +130,9 @@ func removeRun(dir string) (int, error) {
 	}
 	for _, p := range pngs {
 		names = append(names, filepath.Base(p))
+	}
+	if err := os.RemoveAll(filepath.Join(dir, snapshotDir)); err != nil {
+		return 0, fmt.Errorf("-overwrite: %w", err)
 	}
 	n := 0
 	for _, name := range names {

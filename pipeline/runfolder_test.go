@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -19,7 +21,7 @@ import (
 
 // snapshot reads the files of a run folder, to check that a refused command
 // changed none of them.
-func snapshot(t *testing.T, dir string) map[string]string {
+func folderSnapshot(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -56,7 +58,7 @@ func TestTrainingTwiceRefuses(t *testing.T) {
 	if err := Run(context.Background(), runOpts(t, dir, "train", "train.steps=4")); err != nil {
 		t.Fatal(err)
 	}
-	before := snapshot(t, dir)
+	before := folderSnapshot(t, dir)
 	err := Run(context.Background(), runOpts(t, dir, "train", "train.steps=8"))
 	if err == nil || !IsUsage(err) {
 		t.Fatalf("second training: %v, want a usage error", err)
@@ -66,7 +68,7 @@ func TestTrainingTwiceRefuses(t *testing.T) {
 			t.Errorf("refusal %q does not say %q", err, want)
 		}
 	}
-	if !sameSnapshot(before, snapshot(t, dir)) {
+	if !sameSnapshot(before, folderSnapshot(t, dir)) {
 		t.Error("the refused run changed the run folder")
 	}
 	var log bytes.Buffer
@@ -174,7 +176,7 @@ func TestExportNeverOverwritesARun(t *testing.T) {
 	if err := Run(context.Background(), runOpts(t, dir, "train", "train.steps=2")); err != nil {
 		t.Fatal(err)
 	}
-	before := snapshot(t, dir)
+	before := folderSnapshot(t, dir)
 	for _, name := range []string{bestCheckpoint, lastCheckpoint, "metrics.jsonl", "loss.png"} {
 		o := runOpts(t, dir, "export")
 		o.Output = filepath.Join(dir, name)
@@ -182,7 +184,7 @@ func TestExportNeverOverwritesARun(t *testing.T) {
 			t.Errorf("export -out %s: %v, want a usage error", name, err)
 		}
 	}
-	if !sameSnapshot(before, snapshot(t, dir)) {
+	if !sameSnapshot(before, folderSnapshot(t, dir)) {
 		t.Error("a refused export changed the run folder")
 	}
 }
@@ -284,5 +286,77 @@ func TestMemoryEstimateRefusesWhatCannotFit(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "no data read") || !strings.Contains(out.String(), "memory to train (estimate)") {
 		t.Errorf("summary printed %q", out.String())
+	}
+}
+
+// TestCheckpointAveraging: with train.average the last N evaluations'
+// weights are kept and averaged at the end; the average is evaluated,
+// logged, written to averaged.safetensors, and is exactly the mean of the
+// kept snapshots.
+func TestCheckpointAveraging(t *testing.T) {
+	dir := t.TempDir()
+	var log bytes.Buffer
+	o := runOpts(t, dir, "train", "train.average=3", "train.eval_every=4")
+	o.Stderr = &log
+	if err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	steps, err := snapshotSteps(dir)
+	if err != nil || !slices.Equal(steps, []int{12, 16, 20}) {
+		t.Fatalf("snapshots of steps %v (%v), want the last three evaluations [12 16 20]", steps, err)
+	}
+	if !strings.Contains(log.String(), "averaged the weights of the last 3 evaluations (steps 12–20)") {
+		t.Errorf("log %q does not report the average", log.String())
+	}
+	var averaged []record
+	for _, r := range readRecords(t, dir) {
+		if r.Split == "averaged" {
+			averaged = append(averaged, r)
+		}
+	}
+	if len(averaged) != 1 || averaged[0].Loss <= 0 {
+		t.Errorf("averaged records %+v", averaged)
+	}
+	// averaged.safetensors holds the mean of the snapshots.
+	read := func(path string) map[string][]float32 {
+		st, _, err := readSafetensors(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string][]float32{}
+		for _, name := range st.Names() {
+			if strings.HasPrefix(name, optimPrefix) {
+				continue
+			}
+			tv, _ := st.Tensor(name)
+			v := make([]float32, len(tv.Data())/4)
+			if err := fromTensor(name, tv, v); err != nil {
+				t.Fatal(err)
+			}
+			out[name] = v
+		}
+		return out
+	}
+	avg := read(filepath.Join(dir, averagedFile))
+	var snaps []map[string][]float32
+	for _, s := range steps {
+		snaps = append(snaps, read(filepath.Join(dir, snapshotDir, fmt.Sprintf(snapshotPattern, s))))
+	}
+	for name, v := range avg {
+		for j := range v {
+			want := (float64(snaps[0][name][j]) + float64(snaps[1][name][j]) + float64(snaps[2][name][j])) / 3
+			if math.Abs(float64(v[j])-want) > 1e-6 {
+				t.Fatalf("%s[%d] = %v, the snapshots' mean is %v", name, j, v[j], want)
+			}
+		}
+	}
+	// -overwrite removes the snapshots with the run.
+	o = runOpts(t, dir, "train", "train.steps=2")
+	o.Overwrite = true
+	if err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	if steps, _ := snapshotSteps(dir); len(steps) != 0 {
+		t.Errorf("snapshots %v survived -overwrite", steps)
 	}
 }

@@ -107,9 +107,48 @@ func train[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 		return fmt.Errorf("step %d: %w (%s): training stopped; the last good checkpoint is %s; lower train.optimizer.lr or set train.clip",
 			step, ErrNonFinite, what, lastGood)
 	}
+	weights := append(append(nn.Params[T]{}, params...), task.Buffers()...)
+	if resuming {
+		if err := dropSnapshotsAfter(runDir, ck.Step); err != nil {
+			return err
+		}
+	}
 	start := time.Now()
 	prior := ck.Elapsed
 	elapsed := func() time.Duration { return prior + time.Since(start) }
+	// average replaces the weights by the mean of the kept snapshots,
+	// evaluates them, keeps them as averaged.safetensors and as the best
+	// checkpoint if they beat it; the last checkpoint keeps the weights
+	// training reached, so a later -resume continues from those.
+	average := func() error {
+		steps, err := averageSnapshots(runDir, weights)
+		if err != nil || len(steps) < 2 {
+			return err
+		}
+		m, err := task.Evaluate()
+		if err != nil {
+			return err
+		}
+		r := record{Step: ck.Step, Split: "averaged", Loss: m["loss"], Elapsed: elapsed().Seconds(), Metrics: m}
+		if err := mlog.write(r); err != nil {
+			return err
+		}
+		score := displayScore(cfg.Eval.Select, m[cfg.Eval.Select])
+		if err := save(filepath.Join(runDir, averagedFile)); err != nil {
+			return err
+		}
+		verdict := "the best single checkpoint stays best"
+		if score < ck.Best {
+			ck.Best = score
+			if err := save(bestPath); err != nil {
+				return err
+			}
+			verdict = "it is now " + bestCheckpoint
+		}
+		out.note("averaged the weights of the last %d evaluations (steps %d–%d): validation %s %.4f; %s",
+			len(steps), steps[0], steps[len(steps)-1], cfg.Eval.Select, m[cfg.Eval.Select], verdict)
+		return nil
+	}
 	tc := cfg.Train
 	var winLoss float64
 	var winTokens, winSteps int
@@ -171,6 +210,11 @@ func train[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 			fmt.Fprintf(samples, "── step %d ──\n%s\n\n", step, s)
 		}
 		ck.Step, ck.Elapsed = step, elapsed()
+		if tc.Average > 0 {
+			if err := snapshot(runDir, step, tc.Average, weights); err != nil {
+				return false, fmt.Errorf("train.average: %w", err)
+			}
+		}
 		if improved {
 			if err := save(bestPath); err != nil {
 				return false, err
@@ -244,6 +288,11 @@ func train[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 	if step != lastEval || step == 0 {
 		if _, err := evaluate(step); err != nil {
 			return err
+		}
+	}
+	if tc.Average > 0 && stopReason != "interrupted" {
+		if err := average(); err != nil {
+			return fmt.Errorf("train.average: %w", err)
 		}
 	}
 	if err := report(task, runDir, opts.Stdout); err != nil {
