@@ -20,16 +20,20 @@ function el(tag, attrs, ...children) {
   return e;
 }
 
+// refusal is the error of a response that is not OK: its status, the
+// server's message and the field at fault.
+async function refusal(resp) {
+  const data = await resp.json().catch(() => ({}));
+  const e = data.error || {};
+  return new Error(`${resp.status}: ${e.message || resp.statusText}${e.field ? " (" + e.field + ")" : ""}`);
+}
+
 async function call(path, body, isForm) {
   const opts = { method: "POST", body: isForm ? body : JSON.stringify(body) };
   if (!isForm) opts.headers = { "Content-Type": "application/json" };
   const resp = await fetch(path, opts);
-  const data = await resp.json().catch(() => ({}));
-  if (!resp.ok) {
-    const e = data.error || {};
-    throw new Error(`${resp.status}: ${e.message || resp.statusText}${e.field ? " (" + e.field + ")" : ""}`);
-  }
-  return data;
+  if (!resp.ok) throw await refusal(resp);
+  return resp.json();
 }
 
 function selected() { return models.find((m) => m.name === $("model").value); }
@@ -42,7 +46,7 @@ function showTask() {
   status("");
   if (!m) return;
   const bits = [`${m.task}`, `step ${m.step}`];
-  if (m.metric) bits.push(`${m.metric} ${Number(m.metric_value).toFixed(3)}`);
+  if (m.metric && m.metric_value !== undefined) bits.push(`${m.metric} ${Number(m.metric_value).toFixed(3)}`);
   $("model-info").textContent = bits.join(" · ");
 }
 
@@ -79,22 +83,19 @@ async function translate() {
 async function generate() {
   const body = { prime: $("lm-prime").value, length: +$("lm-length").value, temperature: +$("lm-temp").value, seed: +$("lm-seed").value };
   const out = el("p", { class: "output", id: "lm-output" }, body.prime);
-  clearResult();
-  $("result").append(out);
   if (!$("lm-stream").checked) {
     status("generating…");
     const data = await call(predictPath(), body);
     out.textContent = body.prime + data.outputs[0].text;
+    $("result").append(out);
     status("done");
     return;
   }
   status("streaming…");
   body.stream = true;
   const resp = await fetch(predictPath(), { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
-  if (!resp.ok) {
-    const data = await resp.json().catch(() => ({}));
-    throw new Error(`${resp.status}: ${(data.error || {}).message || resp.statusText}`);
-  }
+  if (!resp.ok) throw await refusal(resp);
+  $("result").append(out);
   const reader = resp.body.getReader();
   const decoder = new TextDecoder();
   let buf = "";
@@ -172,8 +173,25 @@ async function label() {
   status(`${o.labels.length} frames`);
 }
 
+// wire runs fn on a click of the button id, with the previous result
+// cleared (a refusal must not stand beside an earlier answer).
 function wire(id, fn) {
-  $(id).addEventListener("click", () => fn().catch((e) => status(e.message, true)));
+  $(id).addEventListener("click", () => {
+    clearResult();
+    fn().catch((e) => status(e.message, true));
+  });
+}
+
+// listModels returns the served models; while the server still loads them
+// (503) it says so and asks again.
+async function listModels() {
+  for (;;) {
+    const resp = await fetch("/v1/models");
+    if (resp.ok) return (await resp.json()).models || [];
+    if (resp.status !== 503) throw await refusal(resp);
+    status("loading models…");
+    await new Promise((done) => setTimeout(done, 1000 * (+resp.headers.get("Retry-After") || 1)));
+  }
 }
 
 async function init() {
@@ -182,8 +200,7 @@ async function init() {
   wire("cap-go", caption);
   wire("vid-go", label);
   $("model").addEventListener("change", showTask);
-  const resp = await fetch("/v1/models");
-  models = (await resp.json()).models || [];
+  models = await listModels();
   for (const m of models) $("model").append(el("option", { value: m.name }, `${m.name} (${m.task})`));
   showTask();
 }
