@@ -278,8 +278,9 @@ func Default() Config {
 }
 
 // validate checks what every task shares, then hands the config to its
-// task's registered checks; every problem names its key path.
-func (c *Config) validate() []*Error {
+// task's registered checks; every problem names its key path. unread
+// reports keys the task does not read set to other than their defaults.
+func (c *Config) validate(unread bool) []*Error {
 	var ck Checker
 	schema, known := schemas[c.Task]
 	switch {
@@ -324,7 +325,9 @@ func (c *Config) validate() []*Error {
 	ck.InRange("eval.sample.length", c.Eval.Sample.Length, 0, MaxSampleLength)
 	ck.InRange("eval.decode.max_len", c.Eval.Decode.MaxLen, 1, MaxDecodeLen)
 	if known {
-		checkUnread(c, schema.Reads, &ck)
+		if unread {
+			checkUnread(c, schema.Reads, &ck)
+		}
 		if schema.Check != nil {
 			schema.Check(c, &ck)
 		}

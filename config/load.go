@@ -79,6 +79,20 @@ func Load(path string, overrides []string) (*Config, error) {
 
 // Parse is Load for YAML already in memory; name labels errors.
 func Parse(src []byte, name string, overrides []string) (*Config, error) {
+	return parse(src, name, overrides, true)
+}
+
+// ParseStored parses the config a checkpoint stored: the resolved config
+// of a run that was checked when it started, every key written out, by
+// this or an earlier version. Its keys and values are checked as Parse
+// does, except that keys its task does not read may hold any value: they
+// are the run's record, not the user's request (an earlier version wrote
+// the default prime as "").
+func ParseStored(src []byte, name string, overrides []string) (*Config, error) {
+	return parse(src, name, overrides, false)
+}
+
+func parse(src []byte, name string, overrides []string, strict bool) (*Config, error) {
 	root, lines, err := parseKeys(src, name, overrides)
 	if err != nil {
 		return nil, err
@@ -88,7 +102,7 @@ func Parse(src []byte, name string, overrides []string) (*Config, error) {
 		return nil, &Error{File: name, Msg: err.Error()}
 	}
 	var errs Errors
-	for _, e := range cfg.validate() {
+	for _, e := range cfg.validate(strict) {
 		e.File, e.Line = name, lineOf(lines, e.Key)
 		errs = append(errs, e)
 	}

@@ -146,7 +146,7 @@ func resolve(opts Options) (*config.Config, string, map[string]string, error) {
 	if err != nil {
 		return nil, "", nil, err
 	}
-	cfg, err := config.Parse([]byte(meta[metaConfig]), path+" (stored config)", opts.Sets)
+	cfg, err := config.ParseStored([]byte(meta[metaConfig]), path+" (stored config)", opts.Sets)
 	if err != nil {
 		return nil, "", nil, err
 	}
@@ -183,7 +183,7 @@ func resolveResume(opts Options) (*config.Config, string, map[string]string, err
 	if err != nil {
 		return nil, "", nil, err
 	}
-	cfg, err := config.Parse([]byte(meta[metaConfig]), path+" (stored config)", opts.Sets)
+	cfg, err := config.ParseStored([]byte(meta[metaConfig]), path+" (stored config)", opts.Sets)
 	if err != nil {
 		return nil, "", nil, err
 	}

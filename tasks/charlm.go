@@ -225,8 +225,12 @@ func (m *CharLM[T]) Evaluate() (Metrics, error) {
 
 // Generate feeds prime through the model, then samples length characters at
 // the given temperature, calling emit with each as it is drawn. A
-// temperature of 0 takes the most likely character (greedy).
+// temperature of 0 takes the most likely character (greedy). With rng nil
+// it draws from a fixed seed.
 func (m *CharLM[T]) Generate(prime string, length int, temperature float64, rng *rand.Rand, emit func(string) error) error {
+	if rng == nil {
+		rng = rand.New(rand.NewPCG(m.cfg.Seed, 0x5a3))
+	}
 	if prime == "" {
 		return inputErrorf("prime", "empty: give at least one character")
 	}

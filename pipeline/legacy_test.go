@@ -1,0 +1,51 @@
+package pipeline
+
+import (
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/seqtask/seqtask/tasks"
+)
+
+// TestRunFoldersOfEarlierVersionsLoad: run folders written before the
+// components, tokenizers and checkpoint checks of this version (tiny
+// models of the four tasks, trained by commit cac88bb and kept in
+// testdata/legacy) still load and predict: the same parameter names and
+// shapes, their configs without the keys added since, translation's words
+// tokenizer taken from its config.
+func TestRunFoldersOfEarlierVersionsLoad(t *testing.T) {
+	for _, task := range []string{"charlm", "translation", "captioning", "video"} {
+		t.Run(task, func(t *testing.T) {
+			l, err := LoadRun(filepath.Join("testdata", "legacy", task), nil, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch m := l.Task.(type) {
+			case *tasks.CharLM[float32]:
+				var out strings.Builder
+				if err := m.Generate("ROMEO:", 20, 1, nil, func(c string) error { out.WriteString(c); return nil }); err != nil || len([]rune(out.String())) != 20 {
+					t.Errorf("generate: %q, %v", out.String(), err)
+				}
+			case *tasks.Translation[float32]:
+				got, err := m.Translate([]string{"Go away."}, m.DecodeDefaults(), true, nil)
+				if err != nil || got[0].Attention == nil {
+					t.Errorf("translate: %+v, %v", got, err)
+				}
+			case *tasks.Captioning[float32]:
+				var out strings.Builder
+				photo := filepath.Join("..", "data", "flickr8k-demo", "images_64x64", "2090545563_a4e66ec76b.jpg")
+				if err := m.Predict(tasks.Input{Path: photo}, &out, nil); err != nil || strings.TrimSpace(out.String()) == "" {
+					t.Errorf("caption: %q, %v", out.String(), err)
+				}
+			case *tasks.Video[float32]:
+				if len(m.Labels()) != 5 {
+					t.Errorf("labels %v", m.Labels())
+				}
+			default:
+				t.Fatalf("loaded a %T", l.Task)
+			}
+		})
+	}
+}
