@@ -282,7 +282,7 @@ func Default() Config {
 // reports keys the task does not read set to other than their defaults.
 func (c *Config) validate(unread bool) []*Error {
 	var ck Checker
-	schema, known := schemas[c.Task]
+	schema, known := schemas.Lookup(c.Task)
 	switch {
 	case c.Task == "":
 		ck.Errorf("task", "missing: say which task to run, one of [%s]", strings.Join(Tasks(), " "))

@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"sort"
 	"strings"
+
+	"github.com/seqtask/seqtask/internal/registry"
 )
 
 // TaskSchema is a task's part of the schema: its defaults and the checks of
@@ -23,33 +24,21 @@ type TaskSchema struct {
 	Reads []string
 }
 
-var schemas = map[string]TaskSchema{}
+var schemas = registry.New[TaskSchema]("task")
 
 // RegisterTask adds a task's schema under name. It is called from init
 // functions; a duplicate name is a programming error and panics.
-func RegisterTask(name string, s TaskSchema) {
-	if _, dup := schemas[name]; dup {
-		panic("config: duplicate task " + name)
-	}
-	schemas[name] = s
-}
+func RegisterTask(name string, s TaskSchema) { schemas.Register(name, s) }
 
 // Tasks lists the registered task names, sorted.
-func Tasks() []string {
-	names := make([]string, 0, len(schemas))
-	for n := range schemas {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func Tasks() []string { return schemas.Names() }
 
 // DefaultFor is Default with the defaults of task applied: what a config
 // file naming that task starts from.
 func DefaultFor(task string) Config {
 	cfg := Default()
 	cfg.Task = task
-	if s, ok := schemas[task]; ok && s.Defaults != nil {
+	if s, ok := schemas.Lookup(task); ok && s.Defaults != nil {
 		s.Defaults(&cfg)
 	}
 	return cfg

@@ -2,11 +2,11 @@ package decoders
 
 import (
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/seqtask/seqtask/config"
 	"github.com/seqtask/seqtask/encoders"
+	"github.com/seqtask/seqtask/internal/registry"
 	"github.com/seqtask/seqtask/nn"
 )
 
@@ -27,32 +27,20 @@ type Kind struct {
 	Check func(d *config.Decoder, feed Feed, c *config.Checker)
 }
 
-var kinds = map[string]Kind{}
+var kinds = registry.New[Kind]("decoder kind")
 
 // Register adds a decoder kind. It is called from init functions; a
 // duplicate name is a programming error and panics.
-func Register(name string, k Kind) {
-	if _, dup := kinds[name]; dup {
-		panic("decoders: duplicate kind " + name)
-	}
-	kinds[name] = k
-}
+func Register(name string, k Kind) { kinds.Register(name, k) }
 
 // Kinds lists the registered kind names, sorted.
-func Kinds() []string {
-	names := make([]string, 0, len(kinds))
-	for n := range kinds {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func Kinds() []string { return kinds.Names() }
 
 // Check validates cfg's decoder section: its kind must be one the task
 // accepts, and the kind checks its keys.
 func Check(cfg *config.Config, accepts []string, feed Feed, c *config.Checker) {
 	d := &cfg.Decoder
-	k, ok := kinds[d.Kind]
+	k, ok := kinds.Lookup(d.Kind)
 	switch {
 	case !ok:
 		c.OneOf("decoder.kind", d.Kind, Kinds())

@@ -76,7 +76,7 @@ type Builder struct {
 
 // New builds the encoder s.Section names, drawing its weights from rng.
 func New[T nn.Float](s Spec, rng *rand.Rand) (Encoder[T], error) {
-	k, ok := kinds[s.Section.Kind]
+	k, ok := kinds.Lookup(s.Section.Kind)
 	if !ok || k.Build == nil {
 		return nil, fmt.Errorf("encoder.kind: no encoder %q to build", s.Section.Kind)
 	}

@@ -2,11 +2,11 @@ package encoders
 
 import (
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/seqtask/seqtask/config"
+	"github.com/seqtask/seqtask/internal/registry"
 	"github.com/seqtask/seqtask/nn"
 )
 
@@ -33,32 +33,20 @@ type Kind struct {
 	Build *Builder
 }
 
-var kinds = map[string]Kind{}
+var kinds = registry.New[Kind]("encoder kind")
 
 // Register adds an encoder kind. It is called from init functions; a
 // duplicate name is a programming error and panics.
-func Register(name string, k Kind) {
-	if _, dup := kinds[name]; dup {
-		panic("encoders: duplicate kind " + name)
-	}
-	kinds[name] = k
-}
+func Register(name string, k Kind) { kinds.Register(name, k) }
 
 // Kinds lists the registered kind names, sorted.
-func Kinds() []string {
-	names := make([]string, 0, len(kinds))
-	for n := range kinds {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func Kinds() []string { return kinds.Names() }
 
 // reading lists the kinds that read in.
 func reading(in InputKind) []string {
 	var out []string
 	for _, n := range Kinds() {
-		if slices.Contains(kinds[n].Reads, in) {
+		if k, _ := kinds.Lookup(n); slices.Contains(k.Reads, in) {
 			out = append(out, n)
 		}
 	}
@@ -75,7 +63,7 @@ func Check(cfg *config.Config, in InputKind, c *config.Checker) {
 		}
 		return
 	}
-	k, ok := kinds[e.Kind]
+	k, ok := kinds.Lookup(e.Kind)
 	switch {
 	case !ok:
 		c.OneOf("encoder.kind", e.Kind, Kinds())

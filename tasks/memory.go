@@ -38,7 +38,7 @@ type Part struct {
 // Estimate returns the parts of the memory that training cfg's model
 // needs, largest first, for element size bytes (4 for float32).
 func Estimate(cfg *config.Config, s Sizes) ([]Part, error) {
-	b, ok := registry[cfg.Task]
+	b, ok := builders.Lookup(cfg.Task)
 	if !ok {
 		return nil, fmt.Errorf("unknown task %q", cfg.Task)
 	}

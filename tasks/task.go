@@ -11,6 +11,7 @@ import (
 	"sort"
 
 	"github.com/seqtask/seqtask/config"
+	"github.com/seqtask/seqtask/internal/registry"
 	"github.com/seqtask/seqtask/nn"
 )
 
@@ -151,20 +152,15 @@ type Builder struct {
 	Estimate func(cfg *config.Config, s Sizes, e *estimate)
 }
 
-var registry = map[string]Builder{}
+var builders = registry.New[Builder]("task")
 
 // Register makes a task available under name. It is called from init
 // functions; a duplicate name is a programming error and panics.
-func Register(name string, b Builder) {
-	if _, dup := registry[name]; dup {
-		panic("tasks: duplicate task " + name)
-	}
-	registry[name] = b
-}
+func Register(name string, b Builder) { builders.Register(name, b) }
 
 // New builds the task cfg.Task names, computing in T.
 func New[T nn.Float](cfg *config.Config, env Env) (Task[T], error) {
-	b, ok := registry[cfg.Task]
+	b, ok := builders.Lookup(cfg.Task)
 	if !ok {
 		return nil, fmt.Errorf("unknown task %q", cfg.Task)
 	}
