@@ -25,20 +25,7 @@ type ReLUCache[T Float] struct {
 // Backward.
 func (ReLU[T]) Forward(c *ReLUCache[T], x Mat[T]) Mat[T] {
 	c.y = x
-	parallelRange(x.Rows, x.Cols, func(lo, hi int) {
-		switch d := any(x.Data[lo*x.Cols : hi*x.Cols]).(type) {
-		case []float32:
-			for i, v := range d {
-				b := math.Float32bits(v)
-				d[i] = math.Float32frombits(b &^ uint32(int32(b)>>31))
-			}
-		case []float64:
-			for i, v := range d {
-				b := math.Float64bits(v)
-				d[i] = math.Float64frombits(b &^ uint64(int64(b)>>63))
-			}
-		}
-	})
+	parallelRange(x.Rows, x.Cols, func(lo, hi int) { reluRows(x.Data[lo*x.Cols : hi*x.Cols]) })
 	return x
 }
 
@@ -48,23 +35,59 @@ func (ReLU[T]) Forward(c *ReLUCache[T], x Mat[T]) Mat[T] {
 func (ReLU[T]) Backward(c *ReLUCache[T], dy Mat[T]) {
 	mustSameShape("ReLU.Backward", c.y, dy)
 	parallelRange(dy.Rows, dy.Cols, func(lo, hi int) {
-		ys := c.y.Data[lo*dy.Cols : hi*dy.Cols]
-		switch d := any(dy.Data[lo*dy.Cols : hi*dy.Cols]).(type) {
-		case []float32:
-			y := any(ys).([]float32)
-			for i, g := range d {
-				// y's bits are in [0, 2³¹): keep g iff they are not all zero.
-				keep := uint32(-int32(math.Float32bits(y[i])) >> 31)
-				d[i] = math.Float32frombits(math.Float32bits(g) & keep)
-			}
-		case []float64:
-			y := any(ys).([]float64)
-			for i, g := range d {
-				keep := uint64(-int64(math.Float64bits(y[i])) >> 63)
-				d[i] = math.Float64frombits(math.Float64bits(g) & keep)
-			}
-		}
+		reluGradRows(dy.Data[lo*dy.Cols:hi*dy.Cols], c.y.Data[lo*dy.Cols:hi*dy.Cols])
 	})
+}
+
+// reluRows rectifies v in place. The loops are plain (non-generic)
+// functions: instantiated inside generic code, the compiler did not inline
+// math.Float32frombits into them, which cost a call per element.
+func reluRows[T Float](v []T) {
+	switch d := any(v).(type) {
+	case []float32:
+		reluRows32(d)
+	case []float64:
+		reluRows64(d)
+	}
+}
+
+func reluRows32(d []float32) {
+	for i, x := range d {
+		b := math.Float32bits(x)
+		d[i] = math.Float32frombits(b &^ uint32(int32(b)>>31))
+	}
+}
+
+func reluRows64(d []float64) {
+	for i, x := range d {
+		b := math.Float64bits(x)
+		d[i] = math.Float64frombits(b &^ uint64(int64(b)>>63))
+	}
+}
+
+// reluGradRows zeroes dy wherever y is not positive.
+func reluGradRows[T Float](dy, y []T) {
+	switch d := any(dy).(type) {
+	case []float32:
+		reluGrad32(d, any(y).([]float32))
+	case []float64:
+		reluGrad64(d, any(y).([]float64))
+	}
+}
+
+func reluGrad32(d, y []float32) {
+	for i, g := range d {
+		// y's bits are in [0, 2³¹): keep g iff they are not all zero.
+		keep := uint32(-int32(math.Float32bits(y[i])) >> 31)
+		d[i] = math.Float32frombits(math.Float32bits(g) & keep)
+	}
+}
+
+func reluGrad64(d, y []float64) {
+	for i, g := range d {
+		keep := uint64(-int64(math.Float64bits(y[i])) >> 63)
+		d[i] = math.Float64frombits(math.Float64bits(g) & keep)
+	}
 }
 
 // MaxPool2D takes the maximum of each K×K window of each channel, windows
