@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"reflect"
@@ -125,27 +124,9 @@ func CheckKeys(src []byte, name string) error {
 // every key and type against the schema, returning the document's root
 // and the line of each key path given.
 func parseKeys(src []byte, name string, overrides []string) (*yaml.Node, map[string]int, error) {
-	var doc yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(src))
-	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		return nil, nil, &Error{File: name, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
-	}
-	// A second document would be silently ignored: the user meant
-	// something by it.
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		line := extra.Line
-		if err != nil {
-			return nil, nil, &Error{File: name, Msg: "after the first document: " + strings.TrimPrefix(err.Error(), "yaml: ")}
-		}
-		return nil, nil, &Error{File: name, Line: line, Msg: "a second YAML document (after ---): a config is one document; merge it into the first or use another file"}
-	}
-	root := &doc
-	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
-		root = doc.Content[0]
-	}
-	if doc.Kind == 0 { // empty file
-		root = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	root, err := ReadDocument(src, name)
+	if err != nil {
+		return nil, nil, err
 	}
 	if root.Kind != yaml.MappingNode {
 		return nil, nil, &Error{File: name, Line: root.Line, Msg: "the config must be a mapping of sections (task:, data:, decoder:, ...)"}
@@ -189,7 +170,10 @@ func lineOf(lines map[string]int, key string) int {
 	return 0
 }
 
-var durationType = reflect.TypeOf(time.Duration(0))
+var (
+	durationType = reflect.TypeOf(time.Duration(0))
+	nodeType     = reflect.TypeOf(yaml.Node{})
+)
 
 // checkNode walks a YAML node beside the Go type it will decode into,
 // recording each key's line and reporting unknown keys (with the nearest
@@ -197,6 +181,9 @@ var durationType = reflect.TypeOf(time.Duration(0))
 func checkNode(n *yaml.Node, t reflect.Type, path, file string, lines map[string]int, errs *Errors) {
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
+	}
+	if t == nodeType {
+		return // kept as written, for the caller to check (see DecodeStrict)
 	}
 	if t.Kind() != reflect.Struct || t == durationType {
 		probe := reflect.New(t)
