@@ -65,9 +65,10 @@ With -pid PID (Linux) it also reports the CPU the server process used (in
 cores, averaged over the run) and its VmRSS from /proc/PID/status, sampled
 every -rss-every (-rss-log FILE keeps the samples). -out FILE appends the
 results as a JSON line; -table FILE prints such lines as a Markdown table.
-Every report carries the load average when the run began and the CPU the
-load generator itself used: on a small machine it competes with the
-server.
+Every report carries the load average when the run began, the CPU the
+whole machine and the load generator itself used (on a small machine it
+competes with the server) and, with -pid, what the other processes used:
+the machine's busy time from /proc/stat less the server's and its own.
 
 Exit status: 0 when the run had no errors (503s allowed), 1 when it had
 some (or, with -max-503 N, more than N 503s), 2 on a usage error.
@@ -191,11 +192,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		w = watch(c.pid, c.rssEvery, log, stop)
 	}
 	wall0, cpu0 := time.Now(), selfCPU()
+	busy0, busyErr := machineBusy()
 	stats, elapsed := load(client, c, reqs)
 	wall, cpu := time.Since(wall0), selfCPU()-cpu0
+	busy1, _ := machineBusy()
 	rep := makeReport(c, stats, elapsed)
 	rep.LoadBefore = before
 	rep.LoadGenCores = cpu.Seconds() / wall.Seconds()
+	if busyErr == nil {
+		rep.MachineCores = (busy1 - busy0).Seconds() / wall.Seconds()
+	}
 	if w != nil {
 		close(stop)
 		<-w.done
@@ -205,6 +211,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			rep.ServerCores = (w.cpu1 - w.cpu0).Seconds() / wall.Seconds()
 			rep.RSSFirstMiB, rep.RSSLastMiB, rep.RSSPeakMiB = mib(w.first), mib(w.last), mib(w.peak)
 			rep.RSSSamples = w.samples
+			if busyErr == nil {
+				rep.OtherCores = max(rep.MachineCores-rep.ServerCores-rep.LoadGenCores, 0)
+			}
 		}
 	}
 	rep.print(stdout)
@@ -536,11 +545,13 @@ type report struct {
 	OtherStatus int            `json:"other"`
 	Errors      int            `json:"errors"`
 	ErrorTexts  map[string]int `json:"transport_error_texts,omitempty"`
-	// The machine: load average when the run began, the CPU (in cores)
-	// the load generator and, with -pid, the server used over the run
-	// (warm-up included), the server's VmRSS (first, last, largest
-	// sample).
+	// The machine: load average when the run began; the CPU (in cores,
+	// averaged over the run, warm-up included) the whole machine, the load
+	// generator and, with -pid, the server used, and what was left for
+	// everything else; the server's VmRSS (first, last, largest sample).
 	LoadBefore   string  `json:"loadavg_before,omitempty"`
+	MachineCores float64 `json:"machine_cores"`
+	OtherCores   float64 `json:"other_cores,omitempty"`
 	LoadGenCores float64 `json:"loadgen_cores"`
 	ServerCores  float64 `json:"server_cores,omitempty"`
 	RSSFirstMiB  float64 `json:"rss_first_mib,omitempty"`
@@ -602,10 +613,10 @@ func (r report) print(w io.Writer) {
 	fmt.Fprintf(w, "status     %s\n", statusList(codes))
 	fmt.Fprintf(w, "errors     %d: transport %d, bad body %d, 4xx %d, 5xx (not 503) %d, other %d; 503 (refused for load) %d\n",
 		r.Errors, r.Transport, r.BadBody, r.Client4xx, r.Server5xx, r.OtherStatus, r.Unavailable)
-	fmt.Fprintf(w, "machine    load average before %s; load generator %.2f cores", r.LoadBefore, r.LoadGenCores)
+	fmt.Fprintf(w, "machine    load average before %s; CPU busy %.2f cores: load generator %.2f", r.LoadBefore, r.MachineCores, r.LoadGenCores)
 	if r.RSSSamples > 0 {
-		fmt.Fprintf(w, "; server %.2f cores, VmRSS %.1f → %.1f MiB (peak %.1f, %d samples)",
-			r.ServerCores, r.RSSFirstMiB, r.RSSLastMiB, r.RSSPeakMiB, r.RSSSamples)
+		fmt.Fprintf(w, ", server %.2f, other processes %.2f; server VmRSS %.1f → %.1f MiB (peak %.1f, %d samples)",
+			r.ServerCores, r.OtherCores, r.RSSFirstMiB, r.RSSLastMiB, r.RSSPeakMiB, r.RSSSamples)
 	}
 	fmt.Fprintln(w)
 	texts := make([]string, 0, len(r.ErrorTexts))
@@ -642,8 +653,8 @@ func printTable(path string, w io.Writer) error {
 		return err
 	}
 	defer f.Close()
-	fmt.Fprintln(w, "| run | clients | requests/s | inputs/s | p50 ms | p95 ms | p99 ms | ok | 503 | errors | server cores | load gen cores | server RSS peak MiB | load avg before |")
-	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+	fmt.Fprintln(w, "| run | clients | requests/s | inputs/s | p50 ms | p95 ms | p99 ms | ok | 503 | errors | server cores | load gen cores | other cores | server RSS peak MiB |")
+	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<16), 1<<20)
 	for n := 1; sc.Scan(); n++ {
@@ -651,13 +662,13 @@ func printTable(path string, w io.Writer) error {
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			return fmt.Errorf("%s:%d: %v", path, n, err)
 		}
-		rss, cores := "", ""
+		rss, cores, other := "", "", ""
 		if r.RSSSamples > 0 {
-			rss, cores = fmt.Sprintf("%.0f", r.RSSPeakMiB), fmt.Sprintf("%.2f", r.ServerCores)
+			rss, cores, other = fmt.Sprintf("%.0f", r.RSSPeakMiB), fmt.Sprintf("%.2f", r.ServerCores), fmt.Sprintf("%.2f", r.OtherCores)
 		}
 		fmt.Fprintf(w, "| %s | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %d | %d | %d | %s | %.2f | %s | %s |\n",
 			r.Label, r.Clients, r.RequestsPS, r.InputsPS, r.P50ms, r.P95ms, r.P99ms, r.OK, r.Unavailable, r.Errors,
-			cores, r.LoadGenCores, rss, r.LoadBefore)
+			cores, r.LoadGenCores, other, rss)
 	}
 	return sc.Err()
 }

@@ -143,3 +143,30 @@ func watch(pid int, every time.Duration, log io.Writer, stop <-chan struct{}) *w
 	}()
 	return w
 }
+
+// machineBusy is the CPU time all processors spent busy (user, nice,
+// system, irq, softirq, steal) since boot, from /proc/stat's "cpu" line.
+func machineBusy() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	return parseProcStat(string(b))
+}
+
+func parseProcStat(stat string) (time.Duration, error) {
+	line, _, _ := strings.Cut(stat, "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, fmt.Errorf("no cpu line in /proc/stat")
+	}
+	var busy int64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} { // user nice system (idle iowait) irq softirq steal
+		v, err := strconv.ParseInt(f[i], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/stat: %v", err)
+		}
+		busy += v
+	}
+	return time.Duration(busy) * time.Second / clockTick, nil
+}

@@ -233,6 +233,14 @@ func TestProcParsing(t *testing.T) {
 			t.Errorf("parseStatCPU(%q) = %v, %v; want %v", tc.stat, got, err, tc.want)
 		}
 	}
+	// 100+0+50 busy ticks of user, nice, system, 10+5+0 of irq, softirq,
+	// steal; idle and iowait are not busy: 1.65 s.
+	if got, err := parseProcStat("cpu  100 0 50 9999 77 10 5 0 0 0\ncpu0 1 2 3\n"); err != nil || got != 1650*time.Millisecond {
+		t.Errorf("parseProcStat = %v, %v; want 1.65s", got, err)
+	}
+	if _, err := parseProcStat("intr 1 2 3\n"); err == nil {
+		t.Error("parseProcStat read a /proc/stat without its cpu line")
+	}
 	for _, bad := range []string{"", "42 runner S 1", "42 (runner) S 1 2 3"} {
 		if _, err := parseStatCPU(bad); err == nil {
 			t.Errorf("parseStatCPU(%q) accepted", bad)
