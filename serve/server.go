@@ -43,9 +43,13 @@ type Options struct {
 	Log   io.Writer
 }
 
-// DefaultOptions are the server's defaults.
+// DefaultOptions are the server's defaults. MaxWait is 0: a batch starts
+// as soon as the worker is free, with whatever has queued while it ran the
+// last one. Under load that fills batches without waiting; a wait only
+// delays a lone request (2 ms halved one client's requests/s and gained no
+// throughput at 8 or 64 clients: bench/README.md, "Serving").
 func DefaultOptions() Options {
-	return Options{MaxBatch: 32, MaxWait: 2 * time.Millisecond, Queue: 256, MaxBody: 16 << 20, MaxInputs: 64,
+	return Options{MaxBatch: 32, MaxWait: 0, Queue: 256, MaxBody: 16 << 20, MaxInputs: 64,
 		MaxLength: 10000, Timeout: 30 * time.Second, Grace: 10 * time.Second, Log: io.Discard}
 }
 
