@@ -26,6 +26,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -38,7 +39,8 @@ Usage:
 
 Each client sends a request, waits for the whole answer and sends the next
 (a closed loop), until T has passed; requests in flight then finish and are
-counted. The request is one of:
+counted; after a 503 a client sends again at once unless -backoff or
+-retry-after says to wait. The request is one of:
   -json TEMPLATE / -body FILE   a JSON body (Content-Type application/json);
                                 every {{line}} in it is replaced by the next
                                 line of -lines FILE as a JSON string, so
@@ -92,6 +94,7 @@ type config struct {
 	inputs     int
 	check      bool
 	backoff    time.Duration
+	retryAfter bool
 	label      string
 	note       string
 	out        string
@@ -134,6 +137,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.inputs, "inputs", 0, "inputs per request, when counting them from the body is wrong")
 	fs.BoolVar(&c.check, "check", true, `require a 2xx answer's JSON to hold "outputs", one per input`)
 	fs.DurationVar(&c.backoff, "backoff", 0, "after a 503, a client waits this long before its next request (0: at once)")
+	fs.BoolVar(&c.retryAfter, "retry-after", false, "after a 503, a client waits as its Retry-After header says (whole seconds), else -backoff")
 	fs.StringVar(&c.label, "label", "", "name of the run in the -out record")
 	fs.StringVar(&c.note, "note", "", "free text kept in the -out record")
 	fs.IntVar(&c.pid, "pid", 0, "the server's process `id`: report its CPU use and VmRSS (Linux /proc)")
@@ -465,8 +469,12 @@ func load(client *http.Client, c config, reqs []request) (*Stats, time.Duration)
 					per[i].Add(s)
 					ends[i] = time.Now()
 				}
-				if s.Class == Unavailable && c.backoff > 0 {
-					time.Sleep(c.backoff)
+				if s.Class == Unavailable {
+					pause := c.backoff
+					if c.retryAfter && s.RetryAfter > 0 {
+						pause = s.RetryAfter
+					}
+					time.Sleep(min(pause, time.Until(stop)))
 				}
 			}
 		}()
@@ -505,7 +513,11 @@ func send(client *http.Client, c config, r request) Sample {
 	if c.check && resp.StatusCode/100 == 2 {
 		ok = hasOutputs(body, r.inputs)
 	}
-	return Sample{Status: resp.StatusCode, Class: classify(resp.StatusCode, nil, ok), Latency: lat, Inputs: r.inputs}
+	x := Sample{Status: resp.StatusCode, Class: classify(resp.StatusCode, nil, ok), Latency: lat, Inputs: r.inputs}
+	if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+		x.RetryAfter = time.Duration(secs) * time.Second
+	}
+	return x
 }
 
 // hasOutputs reports whether body is a JSON object whose "outputs" holds n

@@ -57,6 +57,8 @@ type Sample struct {
 	Latency time.Duration
 	Inputs  int // inputs the request carried
 	Err     error
+	// RetryAfter is a 503's Retry-After header (whole seconds), 0 if none.
+	RetryAfter time.Duration
 }
 
 // Stats gathers samples; one per client, merged at the end.

@@ -247,3 +247,34 @@ func TestProcParsing(t *testing.T) {
 		}
 	}
 }
+
+// TestRetryAfter: with -retry-after a refused client waits as the server
+// says (here past the end of the run), without it it sends again at once.
+func TestRetryAfter(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		w.Header().Set("Retry-After", "5")
+		w.WriteHeader(503)
+	}))
+	defer srv.Close()
+	var out, errOut strings.Builder
+	args := []string{"-url", srv.URL, "-json", `{"inputs": ["a"]}`, "-c", "2", "-d", "300ms"}
+	start := time.Now()
+	if code := run(append(args, "-retry-after"), &out, &errOut); code != 0 {
+		t.Errorf("exit %d, want 0 (503s are not errors): %s", code, errOut.String())
+	}
+	if got := n.Load(); got != 2 {
+		t.Errorf("-retry-after: %d requests, want 2 (one per client)", got)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("-retry-after: the run took %v: a pause outlasted the run", d)
+	}
+	n.Store(0)
+	if code := run(append(args, "-max-503", "10"), &out, &errOut); code != 1 {
+		t.Errorf("-max-503 10: exit %d, want 1", code)
+	}
+	if got := n.Load(); got <= 10 {
+		t.Errorf("without -retry-after: only %d requests", got)
+	}
+}
