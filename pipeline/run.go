@@ -22,7 +22,7 @@ import (
 )
 
 // Modes lists what Run can do.
-var Modes = []string{"train", "eval", "predict", "summary", "export", "serve"}
+var Modes = []string{"train", "eval", "predict", "summary", "export", "serve", "sweep", "report"}
 
 // Options are the runner's inputs besides the config file's contents.
 type Options struct {
@@ -42,6 +42,11 @@ type Options struct {
 	Runs  []string
 	Addr  string
 	Serve serve.Options
+
+	// Sweeps (-mode sweep, -mode report, see sweep.go): the sweep spec
+	// (report: or its sweep folder) and the sweep folder.
+	Sweep    string
+	SweepDir string
 
 	// Prediction settings; nil leaves the config's value.
 	Prime       *string
@@ -93,7 +98,12 @@ func Run(ctx context.Context, opts Options) error {
 	if !contains(Modes, opts.Mode) {
 		return &UsageError{fmt.Sprintf("unknown -mode %q (want one of %s)", opts.Mode, strings.Join(Modes, ", "))}
 	}
-	if opts.Mode == "serve" {
+	switch {
+	case opts.Mode == "sweep" || opts.Mode == "report":
+		return runSweep(ctx, opts)
+	case opts.Sweep != "" || opts.SweepDir != "":
+		return &UsageError{"-sweep and -sweep-dir go with -mode sweep or -mode report"}
+	case opts.Mode == "serve":
 		return runServe(ctx, opts)
 	}
 	cfg, runDir, ckptMeta, err := resolve(opts)

@@ -51,6 +51,8 @@ Usage:
   runner -resume DIR [-set key=value ...]
   runner -run DIR -mode eval|predict|summary|export [flags]   (or -config FILE for runs/<name>)
   runner -mode serve -run DIR [-run DIR ...] [-addr host:port]
+  runner -mode sweep -sweep SPEC.yaml [-sweep-dir DIR]
+  runner -mode report -sweep DIR
 
 Modes:
   train    train the model; writes the run folder (default runs/<config name>):
@@ -67,6 +69,18 @@ Modes:
   serve    serve the best checkpoint of each -run over HTTP at -addr: a JSON
            API (POST /v1/models/NAME/predict), OpenNMT-py's
            /translator/translate, Prometheus /metrics and a web page at /
+  sweep    train every trial of the sweep spec -sweep (a grid and/or random
+           draws over config keys, repeated over seeds; every key is in
+           configs/sweeps/reference.yaml) in the sweep folder -sweep-dir
+           (default sweeps/<spec name>): one run folder per trial under
+           trials/, a manifest.json, and when the trials end a report.
+           Executor local: several trials at once here, the cores divided
+           between them; slurm: one sbatch job array, an index per trial
+           (the sweep folder must be on a file system the nodes share).
+           Running it again continues: finished trials are kept,
+           interrupted ones resume, missing ones start
+  report   write a sweep folder's report: report.md, report.html (plots),
+           best.yaml (the best trial's config)
 
 Every config key is documented in configs/reference.yaml; -set overrides any
 of them, e.g. -set train.optimizer.lr=0.001 -set decoder.cell=gru.
@@ -75,7 +89,8 @@ with -resume DIR, pick another folder with -run, or replace it with
 -overwrite. One process trains in a run folder at a time (its .lock file).
 
 Ctrl-C (or SIGTERM) during training saves a checkpoint and exits 130 (143);
--resume DIR continues from it. A second Ctrl-C aborts at once.
+-resume DIR continues from it. A second Ctrl-C aborts at once. In a local
+sweep every running trial does so; the same command continues the sweep.
 
 -mode serve stops on Ctrl-C or SIGTERM once the requests in flight are
 answered, and exits 0.
@@ -107,6 +122,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var runs multiFlag
 	fs.Var(&runs, "run", "run `folder` (default runs/<config name>); -mode serve: repeat for each model")
 	fs.StringVar(&opts.Resume, "resume", "", "continue the interrupted run in `folder`")
+	fs.StringVar(&opts.Sweep, "sweep", "", "-mode sweep: the sweep spec `file`; -mode report: the sweep folder (or the spec)")
+	fs.StringVar(&opts.SweepDir, "sweep-dir", "", "-mode sweep: the sweep `folder` (default sweeps/<spec name>)")
 	fs.BoolVar(&opts.Overwrite, "overwrite", false, "train: replace the run already in the run folder (its checkpoints, metrics and plots are removed)")
 	fs.StringVar(&opts.Output, "out", "", "export: safetensors `file` to write")
 	fs.StringVar(&input, "input", "", "predict: read from `path` instead of stdin (translation: a file of sentences; video: a clip folder or GIF); eval (translation): a file of sentence pairs to score")
@@ -176,12 +193,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stopped atomic.Value // the signal that stopped training
-	graceful := opts.Mode == "" || opts.Mode == "train" || opts.Mode == "serve"
+	graceful := opts.Mode == "" || opts.Mode == "train" || opts.Mode == "serve" || opts.Mode == "sweep"
 	if graceful {
 		// The first Ctrl-C (or SIGTERM, as a scheduler sends before it kills)
-		// stops training at the next step and saves a checkpoint, or stops a
-		// server once its requests in flight are answered; a second one
-		// aborts at once. Other modes keep the default: stop at once.
+		// stops training at the next step and saves a checkpoint (in a sweep,
+		// every running trial's), or stops a server once its requests in
+		// flight are answered; a second one aborts at once. Other modes keep
+		// the default: stop at once.
 		sigs := make(chan os.Signal, 2)
 		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 		defer signal.Stop(sigs)

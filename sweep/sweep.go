@@ -1,0 +1,68 @@
+package sweep
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// Options are what Run needs besides the spec's contents.
+type Options struct {
+	Spec   string // the sweep spec file
+	Dir    string // the sweep folder; "" for DefaultDir(Spec)
+	Runner string // the runner binary every trial runs ("runner -resume DIR")
+	Stdout io.Writer
+	Stderr io.Writer // progress
+}
+
+// Run lays out the sweep of opts.Spec in its folder and runs the trials
+// not yet finished with the spec's executor: locally, until they end or
+// ctx is cancelled (the trials then save checkpoints, and running again
+// continues them), followed by the report; or by submitting a Slurm job
+// array, waiting for it if the spec says so.
+func Run(ctx context.Context, opts Options) error {
+	l, err := Load(opts.Spec)
+	if err != nil {
+		return err
+	}
+	trials, err := l.expand()
+	if err != nil {
+		return err
+	}
+	metric, higher := l.metric(trials[0].cfg)
+	m := &Manifest{Spec: l.Path, Base: l.BasePath, Metric: metric, Direction: "min", Keys: varied(l), Trials: trials}
+	if higher {
+		m.Direction = "max"
+	}
+	dir := opts.Dir
+	if dir == "" {
+		dir = DefaultDir(opts.Spec)
+	}
+	if err := layout(dir, l, m); err != nil {
+		return err
+	}
+	if opts.Runner, err = filepath.Abs(opts.Runner); err != nil {
+		return err
+	}
+	if l.Executor.Kind == "slurm" {
+		return runSlurm(ctx, dir, l, m, opts)
+	}
+	runErr := runLocal(ctx, dir, l, m, opts)
+	if err := Report(dir, opts.Stdout); err != nil {
+		fmt.Fprintf(opts.Stderr, "sweep: report: %v\n", err)
+	}
+	return runErr
+}
+
+// isTerminal reports whether w is a terminal, where a status line is
+// rewritten in place; into a file or pipe plain lines are written instead.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
