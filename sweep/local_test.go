@@ -164,6 +164,9 @@ func rankedLosses(t *testing.T, report string) []float64 {
 // and checks the report, -mode report, and the refusal of another spec's
 // sweep in the same folder.
 func TestLocalSweep(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a sweep of real trainings")
+	}
 	const total = 2000
 	body := "  train.steps: 2000\n  train.eval_every: 250\n  train.log_every: 50\n  eval.batches: 2\n" +
 		"grid:\n  train.optimizer.lr: [0.02, 0.01, 0.005, 0.002, 0.001]\nexecutor:\n  local: {parallel: 2}\n"

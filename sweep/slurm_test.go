@@ -76,6 +76,9 @@ func slurmUp(t *testing.T) {
 // requeued one resumed from its checkpoint rather than starting over, and
 // the report ranks the four.
 func TestSlurmSweep(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a sweep of real trainings")
+	}
 	slurmUp(t)
 	const total = 6000
 	body := "  train.steps: 6000\n  train.eval_every: 500\n  train.log_every: 100\n  eval.batches: 2\n" +
