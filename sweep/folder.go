@@ -146,6 +146,9 @@ func readManifest(dir string) (*Manifest, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, manifestFile), err)
 	}
+	if len(m.Trials) == 0 {
+		return nil, fmt.Errorf("%s: lists no trials", filepath.Join(dir, manifestFile))
+	}
 	return &m, nil
 }
 

@@ -120,7 +120,8 @@ type row struct {
 	why   string // a failed trial's reason
 }
 
-// value returns the text of the row's value of a varied key.
+// valueOf returns the -set text of the trial's value of a varied key, "" if
+// the trial does not set it.
 func (r row) valueOf(key string) string {
 	for _, o := range r.Overrides {
 		if o.Key == key {
