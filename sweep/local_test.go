@@ -189,15 +189,26 @@ func TestLocalSweep(t *testing.T) {
 	if code := exitOf(t, cmd.Wait()); code != 130 {
 		t.Fatalf("interrupted sweep exited %d, want 130; stderr:\n%s", code, stderr)
 	}
-	for i, want := range []string{"done", "done", "interrupted", "interrupted"} {
-		if st, _ := readStatus(run(i)); st.State != want {
-			t.Errorf("trial %d after the interruption: %+v, want %s\n%s", i, st, want, stderr)
+	// Trials 000 and 001 finished; 002 and 003 were training, and at
+	// least one of them was stopped (on a busy machine the other may have
+	// finished first); 004 had not started, or just had.
+	resumed := map[int]bool{}
+	for i := range 5 {
+		st, _ := readStatus(run(i))
+		_, ckptErr := os.Stat(filepath.Join(run(i), "last.safetensors"))
+		switch {
+		case i < 2 && st.State != "done":
+			t.Errorf("trial %d after the interruption: %+v, want done", i, st)
+		case st.State == "interrupted" && ckptErr == nil:
+			resumed[i] = true
+		case i >= 2 && st.State != "" && st.State != "done" && st.State != "interrupted":
+			t.Errorf("trial %d after the interruption: %+v", i, st)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(run(4), "metrics.jsonl")); err == nil {
-		t.Error("trial 004 started before the interruption")
+	if len(resumed) == 0 {
+		t.Fatalf("no trial was interrupted after its first checkpoint:\n%s", stderr)
 	}
-	for _, want := range []string{"5 trials, 0 finished before, 5 to run, 2 at a time with 1 core(s) each",
+	for _, want := range []string{"5 trials, 0 finished before, 5 to run, 2 at a time with",
 		"trial 000 (train.optimizer.lr=0.02): done in", "sweep: 2/5 done, ", "interrupted (checkpoint saved)",
 		"run the same command again to continue"} {
 		if !strings.Contains(stderr.String(), want) {
@@ -213,7 +224,7 @@ func TestLocalSweep(t *testing.T) {
 	if code := exitOf(t, cmd.Run()); code != 0 {
 		t.Fatalf("continued sweep exited %d; stderr:\n%s", code, stderr)
 	}
-	if !strings.Contains(stderr.String(), "5 trials, 2 finished before, 3 to run") {
+	if !strings.Contains(stderr.String(), "5 trials, 2 finished before, 3 to run") && !strings.Contains(stderr.String(), "5 trials, 3 finished before, 2 to run") {
 		t.Errorf("continuation:\n%s", stderr)
 	}
 	if b, _ := os.ReadFile(filepath.Join(run(0), "last.safetensors")); !bytes.Equal(b, kept) {
@@ -222,7 +233,7 @@ func TestLocalSweep(t *testing.T) {
 	for i := range 5 {
 		checkFinished(t, run(i), total)
 	}
-	for _, i := range []int{2, 3} {
+	for i := range resumed {
 		if log, _ := os.ReadFile(filepath.Join(run(i), logFile)); !strings.Contains(string(log), "resuming "+run(i)+" at step") {
 			t.Errorf("trial %d did not resume from its checkpoint:\n%s", i, log)
 		}
