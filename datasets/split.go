@@ -86,3 +86,18 @@ func SplitBy[T any](items []T, key func(T) string, opt SplitOptions) (train, dev
 func SplitPairs(pairs []Pair, opt SplitOptions) (train, dev []Pair, err error) {
 	return SplitBy(pairs, func(p Pair) string { return SplitKey(p.Src) }, opt)
 }
+
+// EvenlySpaced returns k items spread evenly over items, first included, in
+// their order (all of them when k >= len(items)). A subset for a quick
+// score keeps the whole list's mix this way: taking the first k would
+// score only the shortest sentences of a file sorted by length.
+func EvenlySpaced[T any](items []T, k int) []T {
+	if k >= len(items) {
+		return items
+	}
+	out := make([]T, max(k, 0))
+	for i := range out {
+		out[i] = items[i*len(items)/k]
+	}
+	return out
+}

@@ -3,6 +3,7 @@ package datasets
 import (
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
 	"testing"
 )
@@ -135,5 +136,26 @@ func TestSplitShipped(t *testing.T) {
 	t.Logf("train %d pairs / %d sources, dev %d pairs / %d sources (%.4f of sources)", len(train), len(trainKeys), len(dev), len(devKeys), f)
 	if math.Abs(f-0.05) > 0.005 {
 		t.Errorf("dev share of sources %.4f, want 0.05 ± 0.005", f)
+	}
+}
+
+func TestEvenlySpaced(t *testing.T) {
+	items := []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
+	tests := []struct {
+		k    int
+		want []int
+	}{
+		{0, []int{}},
+		{1, []int{0}},
+		{2, []int{0, 5}},
+		{3, []int{0, 3, 6}},
+		{4, []int{0, 2, 5, 7}},
+		{10, items},
+		{11, items},
+	}
+	for _, tt := range tests {
+		if got := EvenlySpaced(items, tt.k); !slices.Equal(got, tt.want) {
+			t.Errorf("EvenlySpaced(0..9, %d) = %v, want %v", tt.k, got, tt.want)
+		}
 	}
 }

@@ -308,14 +308,17 @@ func (m *Translation[T]) lossOn(examples []datasets.Example) (lossTotal, error) 
 // Evaluate reports the dev loss per target token and perplexity, and the
 // BLEU scores (bleuScores) of up to eval.bleu_sentences distinct dev
 // sources decoded as eval.decode says, against all their dev references.
+// The sources are spread evenly over the dev split: pair files are often
+// sorted by length (Tatoeba's is), and the first ones would be the
+// shortest.
 func (m *Translation[T]) Evaluate() (Metrics, error) {
 	total, err := m.lossOn(m.dev)
 	if err != nil {
 		return nil, err
 	}
 	items := m.devRefs
-	if k := m.cfg.Eval.BLEUSentences; k > 0 && k < len(items) {
-		items = items[:k]
+	if k := m.cfg.Eval.BLEUSentences; k > 0 {
+		items = datasets.EvenlySpaced(items, k)
 	}
 	out, err := m.bleuScores(items)
 	if err != nil {
@@ -541,7 +544,7 @@ func outputTokens(v *datasets.Vocab, h decoding.Hypothesis) []string {
 
 // Sample translates a few dev sentences for the run log.
 func (m *Translation[T]) Sample(rng *rand.Rand) (string, error) {
-	items := m.devRefs[:min(5, len(m.devRefs))]
+	items := datasets.EvenlySpaced(m.devRefs, 5)
 	srcs := make([][]int, len(items))
 	for i, it := range items {
 		srcs[i] = it.src
