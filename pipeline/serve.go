@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"net"
 
@@ -38,13 +39,20 @@ func runServe(ctx context.Context, opts Options) error {
 			}
 			m := serve.Model{Name: l.Name, Task: l.Task, Info: serve.Info{Name: l.Name, Task: l.Config.Task, Step: l.Step,
 				Metric: l.Metric, Checkpoint: l.Checkpoint}}
+			for range opts.Serve.Replicas - 1 {
+				r, err := LoadRun(dir, opts.Sets, io.Discard)
+				if err != nil {
+					return nil, err
+				}
+				m.Replicas = append(m.Replicas, r.Task)
+			}
 			if !math.IsNaN(l.Score) {
 				v := l.Score
 				m.Info.MetricValue = &v
 			}
 			serve.Describe(&m)
 			models = append(models, m)
-			fmt.Fprintf(opts.Stderr, "serving %s: %s, step %d, from %s\n", l.Name, l.Config.Task, l.Step, l.Checkpoint)
+			fmt.Fprintf(opts.Stderr, "serving %s: %s, step %d, from %s (copies: %d)\n", l.Name, l.Config.Task, l.Step, l.Checkpoint, 1+len(m.Replicas))
 		}
 		return models, nil
 	})

@@ -20,14 +20,14 @@ var errClosed = errors.New("server shutting down")
 type BatchFunc[K comparable, In, Out any] func(key K, ins []In) ([]Out, error)
 
 // Batcher gathers items submitted by concurrent requests into batches run
-// by one goroutine, which is also the only user of the model behind run
-// (models keep per-call buffers and are not safe for concurrent use). A
-// batch closes when it holds MaxBatch items or when its first item has
-// waited MaxWait; items with different keys (decoding options, say) never
-// share a batch. Items whose request was cancelled before their batch
-// started are dropped.
+// by its workers: one goroutine per BatchFunc, each the only user of the
+// model copy behind it (models keep per-call buffers and are not safe for
+// concurrent use), all taking batches from one queue, so that several
+// cores answer at once. A batch closes when it holds MaxBatch items or
+// when its first item has waited MaxWait; items with different keys
+// (decoding options, say) never share a batch. Items whose request was
+// cancelled before their batch started are dropped.
 type Batcher[K comparable, In, Out any] struct {
-	run      BatchFunc[K, In, Out]
 	maxBatch int
 	maxWait  time.Duration
 	capacity int
@@ -37,7 +37,7 @@ type Batcher[K comparable, In, Out any] struct {
 	queue  []*item[K, In, Out]
 	closed bool
 	wake   chan struct{} // signalled when items arrive or the batcher closes
-	done   chan struct{} // closed when the worker has exited
+	done   chan struct{} // closed when every worker has exited
 }
 
 type item[K comparable, In, Out any] struct {
@@ -58,11 +58,23 @@ type BatchOptions struct {
 	Observe  func(size int)
 }
 
-// NewBatcher starts a batcher's worker; Close stops it.
-func NewBatcher[K comparable, In, Out any](run BatchFunc[K, In, Out], opt BatchOptions) *Batcher[K, In, Out] {
-	b := &Batcher[K, In, Out]{run: run, maxBatch: max(opt.MaxBatch, 1), maxWait: opt.MaxWait, capacity: max(opt.Queue, 1),
+// NewBatcher starts a batcher with a worker for each of runs (at least
+// one); Close stops them.
+func NewBatcher[K comparable, In, Out any](opt BatchOptions, runs ...BatchFunc[K, In, Out]) *Batcher[K, In, Out] {
+	b := &Batcher[K, In, Out]{maxBatch: max(opt.MaxBatch, 1), maxWait: opt.MaxWait, capacity: max(opt.Queue, 1),
 		observe: opt.Observe, wake: make(chan struct{}, 1), done: make(chan struct{})}
-	go b.work()
+	var workers sync.WaitGroup
+	for _, run := range runs {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			b.work(run)
+		}()
+	}
+	go func() {
+		workers.Wait()
+		close(b.done)
+	}()
 	return b
 }
 
@@ -117,7 +129,7 @@ func (b *Batcher[K, In, Out]) signal() {
 }
 
 // Close stops taking items, lets the queued ones finish and waits for the
-// worker to exit.
+// workers to exit.
 func (b *Batcher[K, In, Out]) Close() {
 	b.mu.Lock()
 	b.closed = true
@@ -126,8 +138,7 @@ func (b *Batcher[K, In, Out]) Close() {
 	<-b.done
 }
 
-func (b *Batcher[K, In, Out]) work() {
-	defer close(b.done)
+func (b *Batcher[K, In, Out]) work(run BatchFunc[K, In, Out]) {
 	for {
 		batch, ok := b.next()
 		if !ok {
@@ -143,7 +154,7 @@ func (b *Batcher[K, In, Out]) work() {
 		if b.observe != nil {
 			b.observe(len(batch))
 		}
-		outs, err := b.run(batch[0].key, ins)
+		outs, err := run(batch[0].key, ins)
 		if err == nil && len(outs) != len(ins) {
 			err = errors.New("model returned a wrong number of outputs")
 		}
@@ -160,7 +171,9 @@ func (b *Batcher[K, In, Out]) work() {
 
 // next waits for the next batch: the oldest item's key, up to maxBatch
 // items of it, once the batch is full or the oldest has waited maxWait.
-// It reports false once the batcher is closed and empty.
+// It reports false once the batcher is closed and empty. One wake-up
+// reaches one waiting worker, so a worker that leaves items behind (or
+// leaves a closed batcher) passes it on to the next.
 func (b *Batcher[K, In, Out]) next() ([]*item[K, In, Out], bool) {
 	for {
 		b.mu.Lock()
@@ -169,6 +182,7 @@ func (b *Batcher[K, In, Out]) next() ([]*item[K, In, Out], bool) {
 			closed := b.closed
 			b.mu.Unlock()
 			if closed {
+				b.signal()
 				return nil, false
 			}
 			<-b.wake
@@ -184,7 +198,11 @@ func (b *Batcher[K, In, Out]) next() ([]*item[K, In, Out], bool) {
 		wait := b.maxWait - time.Since(first.enqueued)
 		if n >= b.maxBatch || wait <= 0 || b.closed {
 			batch := b.take(first.key)
+			left := len(b.queue)
 			b.mu.Unlock()
+			if left > 0 {
+				b.signal()
+			}
 			return batch, true
 		}
 		b.mu.Unlock()

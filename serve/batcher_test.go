@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -37,11 +38,11 @@ func TestBatcherGathersConcurrentRequests(t *testing.T) {
 	r := &recorder{}
 	var sizes []int
 	var mu sync.Mutex
-	b := NewBatcher(r.run, BatchOptions{MaxBatch: 8, MaxWait: 50 * time.Millisecond, Queue: 1000, Observe: func(n int) {
+	b := NewBatcher(BatchOptions{MaxBatch: 8, MaxWait: 50 * time.Millisecond, Queue: 1000, Observe: func(n int) {
 		mu.Lock()
 		sizes = append(sizes, n)
 		mu.Unlock()
-	}})
+	}}, r.run)
 	var wg sync.WaitGroup
 	for i := range 64 {
 		wg.Add(1)
@@ -76,7 +77,7 @@ func TestBatcherGathersConcurrentRequests(t *testing.T) {
 // TestBatcherQueueFull: a full queue refuses at once with ErrQueueFull.
 func TestBatcherQueueFull(t *testing.T) {
 	r := &recorder{gate: make(chan struct{})}
-	b := NewBatcher(r.run, BatchOptions{MaxBatch: 1, Queue: 2})
+	b := NewBatcher(BatchOptions{MaxBatch: 1, Queue: 2}, r.run)
 	done := make(chan error, 3)
 	for i := range 3 { // one runs (blocked at the gate), two wait
 		go func() { _, err := b.Submit(context.Background(), "k", []int{i}); done <- err }()
@@ -106,7 +107,7 @@ func TestBatcherQueueFull(t *testing.T) {
 // its batch starts never reaches the model.
 func TestBatcherDropsCancelledItems(t *testing.T) {
 	r := &recorder{gate: make(chan struct{})}
-	b := NewBatcher(r.run, BatchOptions{MaxBatch: 1, Queue: 10})
+	b := NewBatcher(BatchOptions{MaxBatch: 1, Queue: 10}, r.run)
 	first := make(chan error, 1)
 	go func() { _, err := b.Submit(context.Background(), "k", []int{1}); first <- err }()
 	for b.Depth() > 0 || len(r.gate) > 0 {
@@ -134,5 +135,66 @@ func TestBatcherDropsCancelledItems(t *testing.T) {
 				t.Error("the cancelled item reached the model")
 			}
 		}
+	}
+}
+
+// TestBatcherWorkersRunAtOnce: with a worker per model copy, batches run on
+// every copy at once, no copy is ever used by two batches at a time, every
+// request gets its own outputs, and Close stops all the workers.
+func TestBatcherWorkersRunAtOnce(t *testing.T) {
+	const workers, requests = 3, 12
+	started := make(chan int, requests)
+	release := make(chan struct{})
+	var busy [workers]atomic.Int32
+	runs := make([]BatchFunc[string, int, int], workers)
+	for w := range runs {
+		runs[w] = func(_ string, ins []int) ([]int, error) {
+			if busy[w].Add(1) != 1 {
+				t.Errorf("model copy %d ran two batches at once", w)
+			}
+			defer busy[w].Add(-1)
+			started <- w
+			<-release
+			out := make([]int, len(ins))
+			for i, x := range ins {
+				out[i] = -x
+			}
+			return out, nil
+		}
+	}
+	b := NewBatcher(BatchOptions{MaxBatch: 2, Queue: 100}, runs...)
+	var wg sync.WaitGroup
+	for i := range requests {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if out, err := b.Submit(context.Background(), "k", []int{i}); err != nil || len(out) != 1 || out[0] != -i {
+				t.Errorf("request %d: %v, %v", i, out, err)
+			}
+		}()
+	}
+	seen := map[int]bool{}
+	for range workers {
+		select {
+		case w := <-started:
+			seen[w] = true
+		case <-time.After(10 * time.Second):
+			t.Fatalf("only copies %v started a batch while all were free", seen)
+		}
+	}
+	if len(seen) != workers {
+		t.Errorf("batches started on copies %v, want all %d at once", seen, workers)
+	}
+	close(release)
+	wg.Wait()
+	closed := make(chan struct{})
+	go func() {
+		b.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not stop every worker")
 	}
 }

@@ -36,11 +36,12 @@ type captionRequest struct {
 // each checked from its header before it is decoded, captioned in batches
 // of one decoding setting.
 func (s *Server) captioning(m Model, c captioner) (http.HandlerFunc, worker) {
-	var batches uint64
-	b := NewBatcher(func(k decodeKey, in []*datasets.ImageTensor) ([]tasks.Captioned, error) {
-		batches++
-		return c.Caption(in, k.opt, k.attention, rand.New(rand.NewPCG(batches, 0xca9)))
-	}, s.batchOptions(m.Name))
+	b := NewBatcher(s.batchOptions(m.Name), batchFuncs(m, func(c captioner, i int) BatchFunc[decodeKey, *datasets.ImageTensor, tasks.Captioned] {
+		rng := rand.New(rand.NewPCG(uint64(i), 0xca9))
+		return func(k decodeKey, in []*datasets.ImageTensor) ([]tasks.Captioned, error) {
+			return c.Caption(in, k.opt, k.attention, rng)
+		}
+	})...)
 	handle := func(w http.ResponseWriter, r *http.Request) error {
 		var req captionRequest
 		var raw [][]byte

@@ -38,25 +38,28 @@ type generation struct {
 	text        chan string // buffered for every chunk, so the worker never waits on a slow client
 }
 
-// charlm serves a language model. Generations run one at a time on the
-// model's worker (each is a batch-1 sampling loop, which is what the model
-// does fastest); with "stream": true the text reaches the client as it is
-// drawn, as Server-Sent Events.
+// charlm serves a language model. Generations run one at a time on each
+// of the model's workers (each is a batch-1 sampling loop, which is what
+// the model does fastest; the request's seed, not the worker, decides the
+// text); with "stream": true the text reaches the client as it is drawn,
+// as Server-Sent Events.
 func (s *Server) charlm(m Model, g generator) (http.HandlerFunc, worker) {
 	opt := s.batchOptions(m.Name)
 	opt.MaxBatch = 1
-	b := NewBatcher(func(_ struct{}, in []generation) ([]struct{}, error) {
-		job := in[0]
-		defer close(job.text)
-		err := g.Generate(job.prime, job.length, job.temperature, rand.New(rand.NewPCG(job.seed, 0x5a3)), func(c string) error {
-			if err := job.ctx.Err(); err != nil {
-				return err // the client has gone: stop drawing
-			}
-			job.text <- c
-			return nil
-		})
-		return []struct{}{{}}, err
-	}, opt)
+	b := NewBatcher(opt, batchFuncs(m, func(g generator, _ int) BatchFunc[struct{}, generation, struct{}] {
+		return func(_ struct{}, in []generation) ([]struct{}, error) {
+			job := in[0]
+			defer close(job.text)
+			err := g.Generate(job.prime, job.length, job.temperature, rand.New(rand.NewPCG(job.seed, 0x5a3)), func(c string) error {
+				if err := job.ctx.Err(); err != nil {
+					return err // the client has gone: stop drawing
+				}
+				job.text <- c
+				return nil
+			})
+			return []struct{}{{}}, err
+		}
+	})...)
 	handle := func(w http.ResponseWriter, r *http.Request) error {
 		var req generateRequest
 		if err := decodeJSON(r, &req); err != nil {

@@ -57,7 +57,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// server starts a test server over the models of the named runs.
+// server starts a test server over the models of the named runs, each
+// loaded opt.Replicas times.
 func server(t *testing.T, opt serve.Options, names ...string) *httptest.Server {
 	t.Helper()
 	s := serve.New(opt)
@@ -69,6 +70,13 @@ func server(t *testing.T, opt serve.Options, names ...string) *httptest.Server {
 				return nil, err
 			}
 			m := serve.Model{Name: n, Task: l.Task, Info: serve.Info{Name: n, Task: l.Config.Task, Step: l.Step}}
+			for range opt.Replicas - 1 {
+				r, err := pipeline.LoadRun(runs[n], nil, io.Discard)
+				if err != nil {
+					return nil, err
+				}
+				m.Replicas = append(m.Replicas, r.Task)
+			}
 			serve.Describe(&m)
 			models = append(models, m)
 		}
@@ -230,11 +238,12 @@ func TestServedEqualsPredicted(t *testing.T) {
 }
 
 // TestBatchedEqualsUnbatched: concurrent requests share batches (the
-// batch-size histogram shows batches above 1) and each gets exactly what
-// it gets alone.
+// batch-size histogram shows batches above 1), run on two copies of the
+// model at once, and each gets exactly what it gets alone.
 func TestBatchedEqualsUnbatched(t *testing.T) {
 	opt := serve.DefaultOptions()
 	opt.MaxWait = 30 * time.Millisecond
+	opt.Replicas = 2 // and on either copy of the model, at once
 	ts := server(t, opt, "translation")
 	sentences := []string{"Go.", "Thanks.", "Go away.", "Show me.", "Cuff him.", "I phoned.", "I'm weak.", "Too late."}
 	alone := make([]string, len(sentences))
@@ -322,6 +331,7 @@ func TestStreaming(t *testing.T) {
 func TestQueueFullAndCancel(t *testing.T) {
 	opt := serve.DefaultOptions()
 	opt.Queue, opt.MaxLength = 1, 1000000
+	opt.Replicas = 1 // one worker, which the long generation keeps busy
 	ts := server(t, opt, "charlm")
 	ctx, cancel := context.WithCancel(context.Background())
 	long, _ := json.Marshal(map[string]any{"length": 1000000, "stream": true})

@@ -1,8 +1,9 @@
 // Package serve puts trained models behind an HTTP API and a web page:
 // runner -mode serve -run DIR [-run DIR ...]. Each model's requests are
-// gathered into batches (Batcher) run by the model's one worker through
-// the task's own prediction path — the same one -mode predict uses — so
-// that a served translation equals a predicted one. Limits bound every
+// gathered into batches (Batcher) run by the model's workers, one per copy
+// of the model (Options.Replicas), through the task's own prediction path
+// — the same one -mode predict uses — so that a served translation equals
+// a predicted one. Limits bound every
 // request (body size, inputs, lengths, pixels, frames, time); a full queue
 // answers 503 with Retry-After; every refusal has a JSON body naming the
 // field at fault; /metrics exposes Prometheus metrics.
@@ -21,6 +22,8 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"reflect"
+	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -31,7 +34,11 @@ import (
 
 // Options configure a server; DefaultOptions gives every field.
 type Options struct {
-	MaxBatch  int           // inputs per batch
+	MaxBatch int // inputs per batch
+	// Replicas is how many copies of each model the loader loads, each
+	// answering batches on a worker of its own: more cores at work under
+	// load, for as many times the model's memory.
+	Replicas  int
 	MaxWait   time.Duration // how long a batch's first input waits for others
 	Queue     int           // inputs waiting per model; more are refused with 503
 	MaxBody   int64         // bytes of a request body
@@ -44,12 +51,14 @@ type Options struct {
 }
 
 // DefaultOptions are the server's defaults. MaxWait is 0: a batch starts
-// as soon as the worker is free, with whatever has queued while it ran the
-// last one. Under load that fills batches without waiting; a wait only
-// delays a lone request (2 ms halved one client's requests/s and gained no
-// throughput at 8 or 64 clients: bench/README.md, "Serving").
+// as soon as a worker is free, with whatever has queued while the workers
+// ran the last ones. Under load that fills batches without waiting; a wait
+// only delays a lone request (2 ms halved one client's requests/s and
+// gained no throughput at 8 or 64 clients: bench/README.md, "Serving").
+// Replicas is one per core: one worker uses about one core, as one batch's
+// matrix products are mostly too small to split.
 func DefaultOptions() Options {
-	return Options{MaxBatch: 32, MaxWait: 0, Queue: 256, MaxBody: 16 << 20, MaxInputs: 64,
+	return Options{MaxBatch: 32, Replicas: runtime.GOMAXPROCS(0), MaxWait: 0, Queue: 256, MaxBody: 16 << 20, MaxInputs: 64,
 		MaxLength: 10000, Timeout: 30 * time.Second, Grace: 10 * time.Second, Log: io.Discard}
 }
 
@@ -59,7 +68,32 @@ func DefaultOptions() Options {
 type Model struct {
 	Name string
 	Task any
-	Info Info
+	// Replicas are further copies of Task, loaded on their own from the
+	// same checkpoint. Each copy has a worker of its own (models are not
+	// safe for concurrent use), so that the model answers on several cores
+	// at once.
+	Replicas []any
+	Info     Info
+}
+
+// copies returns m's task and its replicas as T (serve has checked that
+// the replicas are of the task's type).
+func copies[T any](m Model) []T {
+	out := []T{m.Task.(T)}
+	for _, r := range m.Replicas {
+		out = append(out, r.(T))
+	}
+	return out
+}
+
+// batchFuncs makes a BatchFunc for each copy of m's task with newRun,
+// which also gets the copy's index (to seed a random source of its own).
+func batchFuncs[T any, K comparable, In, Out any](m Model, newRun func(copy T, index int) BatchFunc[K, In, Out]) []BatchFunc[K, In, Out] {
+	var runs []BatchFunc[K, In, Out]
+	for i, c := range copies[T](m) {
+		runs = append(runs, newRun(c, i))
+	}
+	return runs
 }
 
 // Info is a model's entry in GET /v1/models; the task adds what it has.
@@ -179,9 +213,14 @@ func (s *Server) Load(load Loader) error {
 	return nil
 }
 
-// serve makes m's handler and worker for its task.
+// serve makes m's handler and workers for its task.
 func (s *Server) serve(m Model) (*served, error) {
 	sv := &served{Model: m}
+	for i, r := range m.Replicas {
+		if reflect.TypeOf(r) != reflect.TypeOf(m.Task) {
+			return nil, fmt.Errorf("replica %d is a %T, not a %T like the model", i+1, r, m.Task)
+		}
+	}
 	switch t := m.Task.(type) {
 	case translator:
 		sv.predict, sv.translate, sv.worker = s.translation(m, t)
@@ -190,7 +229,7 @@ func (s *Server) serve(m Model) (*served, error) {
 	case captioner:
 		sv.predict, sv.worker = s.captioning(m, t)
 	case labeller:
-		sv.predict, sv.worker = s.video(m, t)
+		sv.predict, sv.worker = s.video(m)
 	default:
 		return nil, fmt.Errorf("the %s task cannot be served", m.Info.Task)
 	}

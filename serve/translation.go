@@ -33,11 +33,12 @@ type translateFunc func(r *http.Request, inputs []string, opt tasks.DecodeOption
 // of concurrent requests (the predict route and OpenNMT-py's), are
 // translated in batches of one decoding setting.
 func (s *Server) translation(m Model, t translator) (http.HandlerFunc, translateFunc, worker) {
-	var batches uint64
-	b := NewBatcher(func(k decodeKey, in []string) ([]tasks.Translated, error) {
-		batches++
-		return t.Translate(in, k.opt, k.attention, rand.New(rand.NewPCG(batches, 0x7e4)))
-	}, s.batchOptions(m.Name))
+	b := NewBatcher(s.batchOptions(m.Name), batchFuncs(m, func(t translator, i int) BatchFunc[decodeKey, string, tasks.Translated] {
+		rng := rand.New(rand.NewPCG(uint64(i), 0x7e4))
+		return func(k decodeKey, in []string) ([]tasks.Translated, error) {
+			return t.Translate(in, k.opt, k.attention, rng)
+		}
+	})...)
 	translate := func(r *http.Request, inputs []string, opt tasks.DecodeOptions, attention bool) ([]tasks.Translated, error) {
 		out, err := b.Submit(r.Context(), decodeKey{opt, attention}, inputs)
 		if err != nil {

@@ -22,14 +22,16 @@ type labeller interface {
 // video serves a video model: one clip per request, in multipart/form-data
 // field "clip" — an animated GIF, a video file (decoded by ffmpeg, when it
 // is installed) or a zip of frame images — labelled frame by frame on the
-// model's worker through the path -mode predict takes.
-func (s *Server) video(m Model, l labeller) (http.HandlerFunc, worker) {
+// model's workers through the path -mode predict takes.
+func (s *Server) video(m Model) (http.HandlerFunc, worker) {
 	opt := s.batchOptions(m.Name)
 	opt.MaxBatch = 1 // clips differ in length
-	b := NewBatcher(func(_ struct{}, in []string) ([]tasks.Labelled, error) {
-		out, err := l.Label(in[0])
-		return []tasks.Labelled{out}, err
-	}, opt)
+	b := NewBatcher(opt, batchFuncs(m, func(l labeller, _ int) BatchFunc[struct{}, string, tasks.Labelled] {
+		return func(_ struct{}, in []string) ([]tasks.Labelled, error) {
+			out, err := l.Label(in[0])
+			return []tasks.Labelled{out}, err
+		}
+	})...)
 	handle := func(w http.ResponseWriter, r *http.Request) error {
 		if mediaType(r) != "multipart/form-data" {
 			return unsupported(r, "multipart/form-data with a \"clip\" file")

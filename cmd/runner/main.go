@@ -135,6 +135,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&opts.Addr, "addr", "127.0.0.1:8080", "serve: `host:port` to listen at")
 	fs.IntVar(&so.MaxBatch, "batch-size", so.MaxBatch, "serve: inputs a model runs in one batch (dynamic batching of concurrent requests)")
 	fs.DurationVar(&so.MaxWait, "batch-wait", so.MaxWait, "serve: how long a batch's first input waits for others")
+	fs.IntVar(&so.Replicas, "replicas", so.Replicas, "serve: copies of each model, each running batches on its own core (default: one per core; each costs the model's memory)")
 	fs.IntVar(&so.Queue, "queue", so.Queue, "serve: inputs waiting per model; beyond it requests get 503 with Retry-After")
 	fs.DurationVar(&so.Timeout, "timeout", so.Timeout, "serve: a request's deadline, queueing included")
 	fs.Int64Var(&so.MaxBody, "max-body", so.MaxBody, "serve: largest request body, in bytes")
@@ -158,8 +159,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case len(runs) == 1:
 		opts.RunDir = runs[0]
 	}
-	if so.MaxBatch < 1 || so.Queue < 1 || so.MaxWait < 0 || so.Timeout <= 0 || so.MaxBody < 1 {
-		fmt.Fprintln(stderr, "runner: -batch-size, -queue, -timeout and -max-body must be positive, -batch-wait not negative")
+	if so.MaxBatch < 1 || so.Replicas < 1 || so.Queue < 1 || so.MaxWait < 0 || so.Timeout <= 0 || so.MaxBody < 1 {
+		fmt.Fprintln(stderr, "runner: -batch-size, -replicas, -queue, -timeout and -max-body must be positive, -batch-wait not negative")
 		return exitUsage
 	}
 	opts.Serve = so
