@@ -30,7 +30,13 @@ type Loaded struct {
 // it trained in, with sets applied to its stored config (decoding
 // settings, say). Data is not read.
 func LoadRun(dir string, sets []string, log io.Writer) (*Loaded, error) {
-	cfg, runDir, meta, err := resolve(Options{Mode: "predict", RunDir: dir, Sets: sets})
+	return loadRun(Options{Mode: "predict", RunDir: dir, Sets: sets}, log)
+}
+
+// loadRun is LoadRun for opts.RunDir, from opts.Checkpoint.
+func loadRun(opts Options, log io.Writer) (*Loaded, error) {
+	dir := opts.RunDir
+	cfg, runDir, meta, err := resolve(opts)
 	if err != nil {
 		return nil, err
 	}

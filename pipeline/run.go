@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/seqtask/seqtask/config"
@@ -32,6 +33,10 @@ type Options struct {
 	RunDir string   // run folder; "" means runs/<config file name>
 	Resume string   // run folder of an interrupted run to continue (train)
 	Output string   // export: the safetensors file to write
+	// Checkpoint picks the run's checkpoint for eval, predict, export and
+	// serve: one of Checkpoints; "" is best, or last when the run was
+	// never evaluated.
+	Checkpoint string
 
 	// Overwrite lets training replace a run already in the run folder;
 	// without it, training into a folder that holds a run is refused.
@@ -80,6 +85,12 @@ const (
 	bestCheckpoint = "best.safetensors"
 )
 
+// Checkpoints are the names Options.Checkpoint takes: a run folder's
+// best.safetensors (the best validation score), last.safetensors (where
+// training stopped) and averaged.safetensors (train.average's mean of the
+// last evaluations' weights).
+var Checkpoints = []string{"best", "last", "averaged"}
+
 // Run carries out opts.Mode. ctx cancellation (Ctrl-C) stops training
 // cleanly after saving a checkpoint from which -resume continues.
 func Run(ctx context.Context, opts Options) error {
@@ -123,12 +134,16 @@ func Run(ctx context.Context, opts Options) error {
 // export read the config stored in the run's checkpoint, so that they
 // rebuild exactly the trained model. -set applies in every case.
 func resolve(opts Options) (*config.Config, string, map[string]string, error) {
+	if opts.Checkpoint != "" && (opts.Resume != "" || opts.Mode == "train" || opts.Mode == "summary") {
+		return nil, "", nil, &UsageError{"-checkpoint picks the weights eval, predict, export and serve load; training and -mode summary load none of them"}
+	}
 	if opts.Resume != "" {
 		return resolveResume(opts)
 	}
 	if opts.Overwrite && opts.Mode != "train" {
 		return nil, "", nil, &UsageError{"-overwrite replaces a run when training; -mode " + opts.Mode + " writes no run"}
 	}
+
 	fromConfig := opts.Mode == "train" || (opts.Mode == "summary" && opts.RunDir == "")
 	if fromConfig {
 		if opts.Config == "" {
@@ -146,11 +161,23 @@ func resolve(opts Options) (*config.Config, string, map[string]string, error) {
 	}
 	runDir := defaultRunDir(opts)
 	path := filepath.Join(runDir, bestCheckpoint)
-	if _, err := os.Stat(path); err != nil {
-		path = filepath.Join(runDir, lastCheckpoint) // evaluated never yet: fall back to the latest weights
+	switch {
+	case opts.Checkpoint != "" && !slices.Contains(Checkpoints, opts.Checkpoint):
+		return nil, "", nil, &UsageError{fmt.Sprintf("-checkpoint %q: want one of %s", opts.Checkpoint, strings.Join(Checkpoints, ", "))}
+	case opts.Checkpoint != "":
+		path = filepath.Join(runDir, opts.Checkpoint+".safetensors")
+	default:
+		if _, err := os.Stat(path); err != nil {
+			path = filepath.Join(runDir, lastCheckpoint) // evaluated never yet: fall back to the latest weights
+		}
 	}
 	meta, err := readCheckpointMeta(path)
-	if errors.Is(err, os.ErrNotExist) {
+	switch {
+	case errors.Is(err, os.ErrNotExist) && opts.Checkpoint == "averaged":
+		return nil, "", nil, &UsageError{fmt.Sprintf("no %s: the run did not average checkpoints (train.average) or has not finished", path)}
+	case errors.Is(err, os.ErrNotExist) && opts.Checkpoint != "":
+		return nil, "", nil, &UsageError{fmt.Sprintf("no %s: train first (runner -config FILE) or name the run folder with -run", path)}
+	case errors.Is(err, os.ErrNotExist):
 		return nil, "", nil, &UsageError{fmt.Sprintf("no checkpoint in %s: train first (runner -config FILE) or name the run folder with -run", runDir)}
 	}
 	if err != nil {

@@ -350,6 +350,19 @@ func TestCheckpointAveraging(t *testing.T) {
 			}
 		}
 	}
+	// -checkpoint picks which of the run's checkpoints eval, predict,
+	// export and serve load.
+	for _, name := range Checkpoints {
+		l, err := loadRun(Options{Mode: "predict", RunDir: dir, Checkpoint: name}, io.Discard)
+		if want := filepath.Join(dir, name+".safetensors"); err != nil || l.Checkpoint != want || l.Step != 20 {
+			t.Errorf("-checkpoint %s: loaded %+v, %v; want %s of step 20", name, l, err, want)
+		}
+	}
+	o = runOpts(t, dir, "eval")
+	o.Checkpoint = "averaged"
+	if err := Run(context.Background(), o); err != nil {
+		t.Errorf("-mode eval -checkpoint averaged: %v", err)
+	}
 	// -overwrite removes the snapshots with the run.
 	o = runOpts(t, dir, "train", "train.steps=2")
 	o.Overwrite = true
@@ -358,5 +371,20 @@ func TestCheckpointAveraging(t *testing.T) {
 	}
 	if steps, _ := snapshotSteps(dir); len(steps) != 0 {
 		t.Errorf("snapshots %v survived -overwrite", steps)
+	}
+	if _, err := os.Stat(filepath.Join(dir, averagedFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("averaged.safetensors survived -overwrite (%v)", err)
+	}
+	for _, tc := range []struct{ mode, checkpoint, want string }{
+		{"eval", "averaged", "did not average checkpoints (train.average)"},
+		{"predict", "newest", `-checkpoint "newest": want one of best, last, averaged`},
+		{"train", "last", "training and -mode summary load none"},
+	} {
+		o := runOpts(t, dir, tc.mode)
+		o.Checkpoint, o.Overwrite = tc.checkpoint, tc.mode == "train"
+		err := Run(context.Background(), o)
+		if !IsUsage(err) || !strings.Contains(fmt.Sprint(err), tc.want) {
+			t.Errorf("-mode %s -checkpoint %s: %v, want a usage error saying %q", tc.mode, tc.checkpoint, err, tc.want)
+		}
 	}
 }

@@ -33,14 +33,14 @@ func runServe(ctx context.Context, opts Options) error {
 	return s.Serve(ctx, ln, func() ([]serve.Model, error) {
 		var models []serve.Model
 		for _, dir := range opts.Runs {
-			l, err := LoadRun(dir, opts.Sets, opts.Stderr)
+			l, err := loadRun(Options{Mode: "predict", RunDir: dir, Sets: opts.Sets, Checkpoint: opts.Checkpoint}, opts.Stderr)
 			if err != nil {
 				return nil, err
 			}
 			m := serve.Model{Name: l.Name, Task: l.Task, Info: serve.Info{Name: l.Name, Task: l.Config.Task, Step: l.Step,
 				Metric: l.Metric, Checkpoint: l.Checkpoint}}
 			for range opts.Serve.Replicas - 1 {
-				r, err := LoadRun(dir, opts.Sets, io.Discard)
+				r, err := loadRun(Options{Mode: "predict", RunDir: dir, Sets: opts.Sets, Checkpoint: opts.Checkpoint}, io.Discard)
 				if err != nil {
 					return nil, err
 				}

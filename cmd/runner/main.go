@@ -57,7 +57,9 @@ Usage:
 Modes:
   train    train the model; writes the run folder (default runs/<config name>):
            config.yaml, metrics.jsonl, loss.png, samples.txt,
-           best.safetensors and last.safetensors (checkpoints)
+           best.safetensors and last.safetensors (checkpoints), and with
+           train.average averaged.safetensors; eval, predict, export and
+           serve load the best one, or the one -checkpoint names
   eval     score the best checkpoint on the validation data (translation: or on -input PAIRS)
   predict  charlm: sample text from the best checkpoint (-prime, -length, -temperature)
            translation: translate lines from stdin or -input, one per line (-attention DIR)
@@ -126,6 +128,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&opts.SweepDir, "sweep-dir", "", "-mode sweep: the sweep `folder` (default sweeps/<spec name>)")
 	fs.BoolVar(&opts.Overwrite, "overwrite", false, "train: replace the run already in the run folder (its checkpoints, metrics and plots are removed)")
 	fs.StringVar(&opts.Output, "out", "", "export: safetensors `file` to write")
+	fs.StringVar(&opts.Checkpoint, "checkpoint", "", "eval, predict, export, serve: the run's `checkpoint`: best (default; last if never evaluated), last, or averaged (train.average)")
 	fs.StringVar(&input, "input", "", "predict: read from `path` instead of stdin (translation: a file of sentences; video: a clip folder or GIF); eval (translation): a file of sentence pairs to score")
 	fs.StringVar(&opts.AttentionDir, "attention", "", "predict (translation): draw each sentence's attention map as a PNG into `folder`")
 	fs.StringVar(&prime, "prime", "", "predict (charlm): `text` to start from (default eval.sample.prime)")
