@@ -555,8 +555,8 @@ func (m *Translation[T]) Sample(rng *rand.Rand) (string, error) {
 	}
 	var b strings.Builder
 	for i, it := range items {
-		words, _ := m.src.Decode(it.src)
-		fmt.Fprintf(&b, "source:    %s\noutput:    %s\nreference: %s\n", strings.Join(words, " "), m.detokenize(hyps[i][0].Tokens), it.refs[0])
+		pieces, _ := m.src.Decode(it.src)
+		fmt.Fprintf(&b, "source:    %s\noutput:    %s\nreference: %s\n", m.srcTok.Decode(pieces), m.detokenize(hyps[i][0].Tokens), it.refs[0])
 	}
 	return b.String(), nil
 }

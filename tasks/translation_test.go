@@ -391,3 +391,38 @@ func TestCharacterLevelTranslationLearns(t *testing.T) {
 		t.Errorf("training loss %.3f (want < 0.3), BLEU %.1f (want ≥ 50)", loss, scores["bleu"])
 	}
 }
+
+// TestSampleShowsText: the run log's samples show each source as its text
+// (lowercased, as the config says), not as the subword pieces the model
+// reads.
+func TestSampleShowsText(t *testing.T) {
+	cfg := translationCfg("gru", "general")
+	cfg.Data.Pairs.Tokenizer = config.Tokenizer{Kind: "bpe", VocabSize: 400, Joint: true, Normalization: "nfc"}
+	cfg.Data.Pairs.MaxLen = 30
+	m := newTranslation[float32](t, cfg)
+	out, err := m.Sample(rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(cfg.Data.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := map[string]bool{}
+	for _, line := range strings.Split(string(data), "\n") {
+		src, _, _ := strings.Cut(line, "\t")
+		texts[strings.ToLower(src)] = true
+	}
+	var sources int
+	for _, line := range strings.Split(out, "\n") {
+		if src, ok := strings.CutPrefix(line, "source:    "); ok {
+			sources++
+			if !texts[src] {
+				t.Errorf("sample source %q is not the text of a source in %s", src, cfg.Data.Path)
+			}
+		}
+	}
+	if sources == 0 {
+		t.Fatalf("no sources in the samples:\n%s", out)
+	}
+}
