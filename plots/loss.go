@@ -33,6 +33,7 @@ func LossCurve(path, title string, trainLoss, valLoss []Point) error {
 	p.Title.Text = title
 	p.X.Label.Text = "step"
 	p.Y.Label.Text = "loss (nats per token)"
+	p.X.Tick.Marker, p.Y.Tick.Marker = exactTicks{}, exactTicks{}
 	p.Add(plotter.NewGrid())
 	if len(train) > 0 {
 		l, err := plotter.NewLine(train)
@@ -73,6 +74,7 @@ func MetricCurve(path, title, metric string, points []Point, baseline float64) e
 	p.Title.Text = title
 	p.X.Label.Text = "step"
 	p.Y.Label.Text = "validation " + metric
+	p.X.Tick.Marker, p.Y.Tick.Marker = exactTicks{}, exactTicks{}
 	p.Add(plotter.NewGrid())
 	l, pts, err := plotter.NewLinePoints(xys)
 	if err != nil {

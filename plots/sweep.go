@@ -3,8 +3,6 @@ package plots
 import (
 	"fmt"
 	"image/color"
-	"math"
-	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -109,34 +107,4 @@ func Scatter(path, title, xLabel, yLabel string, xs, ys []float64, categories []
 		p.X.Tick.Marker = plot.LogTicks{Prec: -1}
 	}
 	return save(p, 5*vg.Inch, 3.5*vg.Inch, path)
-}
-
-// exactTicks are gonum's default ticks, labelled with as many decimals as
-// their values need: the default labels can round a tick at 3.45 to
-// "3.5" (gonum/plot v0.17 chooses too few decimals for steps like 0.05),
-// which shifts every value read off the axis.
-type exactTicks struct{}
-
-func (exactTicks) Ticks(lo, hi float64) []plot.Tick {
-	ticks := plot.DefaultTicks{}.Ticks(lo, hi)
-	tol := (hi - lo) * 1e-6
-	for prec := 0; prec <= 10; prec++ {
-		exact := true
-		for _, t := range ticks {
-			if t.Label == "" {
-				continue
-			}
-			v, _ := strconv.ParseFloat(strconv.FormatFloat(t.Value, 'f', prec, 64), 64)
-			exact = exact && math.Abs(v-t.Value) <= tol
-		}
-		if exact {
-			for i, t := range ticks {
-				if t.Label != "" {
-					ticks[i].Label = strconv.FormatFloat(t.Value, 'f', prec, 64)
-				}
-			}
-			break
-		}
-	}
-	return ticks
 }
