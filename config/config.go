@@ -34,7 +34,7 @@ type Config struct {
 // KeyError is a problem with the value of key found after loading (a file
 // it names is missing, say), located like a loading error.
 func (c *Config) KeyError(key, format string, args ...any) *Error {
-	return &Error{File: c.source, Line: lineOf(c.lines, key), Key: key, Msg: fmt.Sprintf(format, args...)}
+	return &Error{File: c.source, Line: LineOf(c.lines, key), Key: key, Msg: fmt.Sprintf(format, args...)}
 }
 
 // CheckFiles reports, as located errors, the files the config names for

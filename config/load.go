@@ -102,7 +102,7 @@ func parse(src []byte, name string, overrides []string, strict bool) (*Config, e
 	}
 	var errs Errors
 	for _, e := range cfg.validate(strict) {
-		e.File, e.Line = name, lineOf(lines, e.Key)
+		e.File, e.Line = name, LineOf(lines, e.Key)
 		errs = append(errs, e)
 	}
 	if len(errs) > 0 {
@@ -155,8 +155,9 @@ func taskOf(root *yaml.Node) string {
 	return ""
 }
 
-// lineOf finds the line of key or, failing that, of its nearest ancestor.
-func lineOf(lines map[string]int, key string) int {
+// LineOf finds in lines (as DecodeStrict returns them) the line of key
+// or, failing that, of its nearest ancestor; 0 when neither is there.
+func LineOf(lines map[string]int, key string) int {
 	for k := key; k != ""; {
 		if l, ok := lines[k]; ok {
 			return l

@@ -5,6 +5,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/seqtask/seqtask/internal/human"
 )
 
 // progress prints the training status. On a terminal it rewrites one line
@@ -29,7 +31,7 @@ func newProgress(w io.Writer) *progress {
 // status shows the running state of training.
 func (p *progress) status(step, total int, loss, tokPerSec, lr float64, eta time.Duration) {
 	line := fmt.Sprintf("step %d/%d  loss %.4f  %s tok/s  lr %.3g  ETA %s",
-		step, total, loss, humanCount(tokPerSec), lr, formatETA(eta))
+		step, total, loss, human.Count(tokPerSec), lr, human.ETA(eta))
 	if p.tty {
 		fmt.Fprintf(p.w, "\r\033[K%s", line)
 		p.dirty = true
@@ -45,26 +47,4 @@ func (p *progress) note(format string, args ...any) {
 		p.dirty = false
 	}
 	fmt.Fprintf(p.w, format+"\n", args...)
-}
-
-func humanCount(x float64) string {
-	switch {
-	case x >= 1e6:
-		return fmt.Sprintf("%.2fM", x/1e6)
-	case x >= 1e3:
-		return fmt.Sprintf("%.1fk", x/1e3)
-	}
-	return fmt.Sprintf("%.0f", x)
-}
-
-func formatETA(d time.Duration) string {
-	if d < 0 {
-		return "?"
-	}
-	d = d.Round(time.Second)
-	h, m, s := int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60
-	if h > 0 {
-		return fmt.Sprintf("%dh%02dm", h, m)
-	}
-	return fmt.Sprintf("%dm%02ds", m, s)
 }

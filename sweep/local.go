@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/seqtask/seqtask/internal/human"
 )
 
 // runLocal runs the unfinished trials of the sweep in dir, Parallel at a
@@ -184,7 +186,7 @@ func (s *localSweep) line() string {
 	running := len(s.started)
 	left := s.total - s.done - len(s.failed) - s.interrupted - running
 	return fmt.Sprintf("sweep: %d/%d done, %d running, %d failed, %d to go  ETA %s",
-		s.done, s.total, running, len(s.failed), max(left, 0), formatETA(s.eta(left)))
+		s.done, s.total, running, len(s.failed), max(left, 0), human.ETA(s.eta(left)))
 }
 
 // eta estimates the time left: each running trial's remainder at its own
@@ -276,17 +278,4 @@ func (p *statusLine) note(format string, args ...any) {
 		p.dirty = false
 	}
 	fmt.Fprintf(p.w, format+"\n", args...)
-}
-
-// formatETA renders a time left as 1h02m or 3m05s, "?" when unknown.
-func formatETA(d time.Duration) string {
-	if d < 0 {
-		return "?"
-	}
-	d = d.Round(time.Second)
-	h, m, sec := int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60
-	if h > 0 {
-		return fmt.Sprintf("%dh%02dm", h, m)
-	}
-	return fmt.Sprintf("%dm%02ds", m, sec)
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/seqtask/seqtask/config"
 	"github.com/seqtask/seqtask/internal/atomicfile"
+	"github.com/seqtask/seqtask/internal/human"
 	"github.com/seqtask/seqtask/plots"
 )
 
@@ -229,10 +230,10 @@ func cells(m *Manifest, rank int, r row) []string {
 		out = append(out, r.valueOf(k))
 	}
 	if !r.found {
-		return append(out, "–", "–", "–", humanCount(r.tokS), stateText(r))
+		return append(out, "–", "–", "–", human.Count(r.tokS), stateText(r))
 	}
 	return append(out, fmt.Sprintf("%.4f", r.value), strconv.Itoa(r.step),
-		formatDuration(time.Duration(r.elapsed*float64(time.Second))), humanCount(r.tokS), stateText(r))
+		human.Duration(time.Duration(r.elapsed*float64(time.Second))), human.Count(r.tokS), stateText(r))
 }
 
 func stateText(r row) string {
@@ -515,25 +516,4 @@ func writeBest(dir string, m *Manifest, best row) error {
 	head := fmt.Sprintf("# The best trial of the sweep %s: trial %s (%s),\n# validation %s %.4f at step %d. Train it again with: runner -config %s\n",
 		dir, best.ID, describe(best.Overrides), m.Metric, best.value, best.step, filepath.Join(dir, bestConfig))
 	return atomicfile.WriteFile(filepath.Join(dir, bestConfig), append([]byte(head), cfg...), 0o644)
-}
-
-// humanCount renders a rate as 950, 12.3k or 1.20M; "–" for none.
-func humanCount(x float64) string {
-	switch {
-	case x <= 0:
-		return "–"
-	case x >= 1e6:
-		return fmt.Sprintf("%.2fM", x/1e6)
-	case x >= 1e3:
-		return fmt.Sprintf("%.1fk", x/1e3)
-	}
-	return fmt.Sprintf("%.0f", x)
-}
-
-// formatDuration renders a training time as 41s, 3m05s or 1h02m.
-func formatDuration(d time.Duration) string {
-	if d < time.Minute {
-		return fmt.Sprintf("%.0fs", d.Seconds())
-	}
-	return formatETA(d)
 }

@@ -169,7 +169,7 @@ func Load(path string) (*Loaded, error) {
 	}
 	var errs config.Errors
 	fail := func(key, format string, args ...any) {
-		errs = append(errs, &config.Error{File: path, Line: l.line(key), Key: key, Msg: fmt.Sprintf(format, args...)})
+		errs = append(errs, &config.Error{File: path, Line: config.LineOf(l.lines, key), Key: key, Msg: fmt.Sprintf(format, args...)})
 	}
 	if l.Base == "" {
 		fail("base", "missing: name the config every trial starts from (relative to this file)")
@@ -232,20 +232,6 @@ func Load(path string) (*Loaded, error) {
 		return nil, &config.Error{File: path, Msg: "nothing varies: give grid, random or seeds"}
 	}
 	return l, nil
-}
-
-func (l *Loaded) line(key string) int {
-	for k := key; k != ""; {
-		if n, ok := l.lines[k]; ok {
-			return n
-		}
-		i := strings.LastIndex(k, ".")
-		if i < 0 {
-			break
-		}
-		k = k[:i]
-	}
-	return 0
 }
 
 // overrides reads the mapping n (the spec section named section) of

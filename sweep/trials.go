@@ -69,7 +69,7 @@ func (l *Loaded) expand() ([]*Trial, error) {
 		var next [][]override
 		for _, p := range points {
 			for _, s := range l.Seeds {
-				next = append(next, append(append([]override{}, p...), override{Key: "seed", Value: strconv.FormatUint(s, 10), line: l.line("seeds"), section: "seeds"}))
+				next = append(next, append(append([]override{}, p...), override{Key: "seed", Value: strconv.FormatUint(s, 10), line: config.LineOf(l.lines, "seeds"), section: "seeds"}))
 			}
 		}
 		points = next
