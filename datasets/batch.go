@@ -76,3 +76,23 @@ func (b *Buckets) Groups(size int) [][]int {
 	}
 	return out
 }
+
+// SortedGroups cuts the items, ordered by length (ties in input order),
+// into consecutive groups of at most size: the batching of inference,
+// where every group is full but the last, and each pads only to the
+// longest of similar lengths. Grouping a few items by bucket instead would
+// split them into many small batches, which a model runs far less
+// efficiently than one padded batch.
+func SortedGroups(lengths []int, size int) [][]int {
+	size = max(size, 1)
+	order := make([]int, len(lengths))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return lengths[a] - lengths[b] })
+	var out [][]int
+	for lo := 0; lo < len(order); lo += size {
+		out = append(out, slices.Clip(order[lo:min(lo+size, len(order))]))
+	}
+	return out
+}

@@ -48,3 +48,24 @@ func TestBucketsGroupsEveryItemOnce(t *testing.T) {
 		}
 	}
 }
+
+func TestSortedGroups(t *testing.T) {
+	lengths := []int{5, 1, 9, 1, 3, 12, 3, 2}
+	tests := []struct {
+		size int
+		want [][]int
+	}{
+		{3, [][]int{{1, 3, 7}, {4, 6, 0}, {2, 5}}},
+		{8, [][]int{{1, 3, 7, 4, 6, 0, 2, 5}}},
+		{100, [][]int{{1, 3, 7, 4, 6, 0, 2, 5}}},
+		{0, [][]int{{1}, {3}, {7}, {4}, {6}, {0}, {2}, {5}}},
+	}
+	for _, tt := range tests {
+		if got := SortedGroups(lengths, tt.size); !slices.EqualFunc(got, tt.want, slices.Equal) {
+			t.Errorf("SortedGroups(%v, %d) = %v, want %v", lengths, tt.size, got, tt.want)
+		}
+	}
+	if got := SortedGroups(nil, 4); len(got) != 0 {
+		t.Errorf("SortedGroups(nil) = %v, want no groups", got)
+	}
+}

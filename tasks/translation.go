@@ -408,8 +408,8 @@ func (m *Translation[T]) detokenize(ids []int) string {
 	return m.tgtTok.Decode(m.model.words(ids))
 }
 
-// translateIDs decodes every source (grouped by length into batches,
-// results in input order) with opt: per source its n-best list, the chosen
+// translateIDs decodes every source (in batches of similar lengths,
+// datasets.SortedGroups; results in input order) with opt: per source its n-best list, the chosen
 // hypothesis first. With rng nil, sampling draws from a fixed seed.
 func (m *Translation[T]) translateIDs(srcs [][]int, opt DecodeOptions, rng *rand.Rand) ([][]decoding.Hypothesis, error) {
 	if rng == nil {
@@ -420,7 +420,7 @@ func (m *Translation[T]) translateIDs(srcs [][]int, opt DecodeOptions, rng *rand
 		lengths[i] = len(s)
 	}
 	out := make([][]decoding.Hypothesis, len(srcs))
-	for _, g := range datasets.NewBuckets(lengths, m.cfg.Data.Pairs.Bucket).Groups(opt.batchSize(m.cfg.Train.Batch)) {
+	for _, g := range datasets.SortedGroups(lengths, opt.batchSize(m.cfg.Train.Batch)) {
 		batch := make([][]int, len(g))
 		for j, i := range g {
 			batch[j] = srcs[i]
