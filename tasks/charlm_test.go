@@ -21,28 +21,6 @@ func charCfg(cell string, hidden, seqLen int) *config.Config {
 	return &cfg
 }
 
-// trainSteps runs plain Adam steps on m and returns the last loss.
-func trainSteps[T nn.Float](t *testing.T, m *CharLM[T], steps int, lr float64, rng *rand.Rand) float64 {
-	t.Helper()
-	params := m.Params()
-	opt, err := nn.NewOptimizer(nn.OptimizerConfig{Kind: "adam"}, params)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var loss float64
-	for i := 0; i < steps; i++ {
-		params.ZeroGrad()
-		sum, n, err := m.TrainStep(i, rng)
-		if err != nil {
-			t.Fatal(err)
-		}
-		loss = sum / float64(n)
-		params.ClipGradNorm(5)
-		opt.Step(params, lr)
-	}
-	return loss
-}
-
 // TestHello is the classic first example: a vanilla RNN over the vocabulary
 // [h,e,l,o] learns from "hello" to predict "ello" from "hell", and sampling
 // greedily from "h" reproduces "hello".

@@ -118,20 +118,7 @@ func TestTranslationLearnsPairs(t *testing.T) {
 	cfg.Decoder.Embed, cfg.Decoder.Hidden, cfg.Decoder.InputFeeding = 32, 64, true
 	cfg.Train.Batch = 16
 	m := newTranslation[float32](t, cfg)
-	params := m.Params()
-	opt, _ := nn.NewOptimizer(nn.OptimizerConfig{Kind: "adam"}, params)
-	rng := rand.New(rand.NewPCG(2, 2))
-	var loss float64
-	for i := 0; i < 400; i++ {
-		params.ZeroGrad()
-		sum, n, err := m.TrainStep(i, rng)
-		if err != nil {
-			t.Fatal(err)
-		}
-		loss = sum / float64(n)
-		params.ClipGradNorm(5)
-		opt.Step(params, 0.01)
-	}
+	loss := trainSteps[float32](t, m, 400, 0.01, rand.New(rand.NewPCG(2, 2)))
 	var items []devItem
 	for _, e := range m.train {
 		words, _ := m.tgt.Decode(e.Tgt)
@@ -364,20 +351,7 @@ func TestCharacterLevelTranslationLearns(t *testing.T) {
 	m := newTranslation[float32](t, cfg)
 	m.train = m.train[:24]
 	m.buckets = datasets.NewBuckets(sourceLengths(m.train), cfg.Data.Pairs.Bucket)
-	params := m.Params()
-	opt, _ := nn.NewOptimizer(nn.OptimizerConfig{Kind: "adam"}, params)
-	rng := rand.New(rand.NewPCG(2, 2))
-	var loss float64
-	for i := range 600 {
-		params.ZeroGrad()
-		sum, n, err := m.TrainStep(i, rng)
-		if err != nil {
-			t.Fatal(err)
-		}
-		loss = sum / float64(n)
-		params.ClipGradNorm(5)
-		opt.Step(params, 0.01)
-	}
+	loss := trainSteps[float32](t, m, 600, 0.01, rand.New(rand.NewPCG(2, 2)))
 	var items []devItem
 	for _, e := range m.train {
 		items = append(items, devItem{src: e.Src, refs: []string{m.detokenize(e.Tgt)}})
