@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Param is a learnable tensor and its gradient, named as PyTorch names it
@@ -98,4 +99,25 @@ func (ps Params[T]) ClipGradNorm(maxNorm float64) float64 {
 		}
 	}
 	return norm
+}
+
+// ShareValues makes every parameter of ps use the values of the parameter
+// of from at the same position, which must have the same name and shape:
+// copies of one model (serving replicas, data-parallel workers) then read
+// one set of weights, while each keeps its own gradients and layer caches.
+// A later change to either side's values is seen by both.
+func (ps Params[T]) ShareValues(from Params[T]) error {
+	if len(ps) != len(from) {
+		return fmt.Errorf("sharing values: %d parameters, the source has %d", len(ps), len(from))
+	}
+	for i, p := range ps {
+		q := from[i]
+		if p.Name != q.Name || !slices.Equal(p.Shape, q.Shape) {
+			return fmt.Errorf("sharing values: parameter %d is %s %v, the source's is %s %v", i, p.Name, p.Shape, q.Name, q.Shape)
+		}
+	}
+	for i, p := range ps {
+		p.Value = from[i].Value
+	}
+	return nil
 }

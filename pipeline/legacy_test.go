@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/seqtask/seqtask/nn"
 	"github.com/seqtask/seqtask/tasks"
 )
 
@@ -45,6 +46,56 @@ func TestRunFoldersOfEarlierVersionsLoad(t *testing.T) {
 				}
 			default:
 				t.Fatalf("loaded a %T", l.Task)
+			}
+		})
+	}
+}
+
+// TestReplicaSharesWeights: a replica of a loaded model reads the loaded
+// model's parameters and buffers (the same memory, not a copy) and
+// predicts what it predicts.
+func TestReplicaSharesWeights(t *testing.T) {
+	for _, task := range []string{"charlm", "translation", "captioning", "video"} {
+		t.Run(task, func(t *testing.T) {
+			l, err := LoadRun(filepath.Join("testdata", "legacy", task), nil, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := l.Replica()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, pair := range [][2]nn.Params[float32]{{l.Task.Params(), r.Params()}, {l.Task.Buffers(), r.Buffers()}} {
+				if len(pair[0]) != len(pair[1]) {
+					t.Fatalf("%d parameters, replica %d", len(pair[0]), len(pair[1]))
+				}
+				for i, p := range pair[0] {
+					if &p.Value[0] != &pair[1][i].Value[0] {
+						t.Errorf("%s: the replica has its own copy", p.Name)
+					}
+				}
+			}
+			predict := func(m tasks.Task[float32]) string {
+				var out strings.Builder
+				switch m := m.(type) {
+				case *tasks.Translation[float32]:
+					got, err := m.Translate([]string{"Go away.", "I phoned."}, m.DecodeDefaults(), false, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, g := range got {
+						out.WriteString(g.Text + "\n")
+					}
+				case *tasks.Captioning[float32]:
+					photo := filepath.Join("..", "data", "flickr8k-demo", "images_64x64", "2090545563_a4e66ec76b.jpg")
+					if err := m.Predict(tasks.Input{Path: photo}, &out, nil); err != nil {
+						t.Fatal(err)
+					}
+				}
+				return out.String()
+			}
+			if got, want := predict(r), predict(l.Task); got != want {
+				t.Errorf("replica predicts %q, the loaded model %q", got, want)
 			}
 		})
 	}

@@ -24,6 +24,8 @@ type Loaded struct {
 	// there was no evaluation yet).
 	Metric string
 	Score  float64
+
+	meta map[string]string // the checkpoint's, to build replicas
 }
 
 // LoadRun loads the model of the run in dir, in float32 whatever precision
@@ -54,9 +56,29 @@ func loadRun(opts Options, log io.Writer) (*Loaded, error) {
 		return nil, err
 	}
 	l := &Loaded{Name: filepath.Base(filepath.Clean(runDir)), Dir: runDir, Checkpoint: path, Config: cfg, Task: task,
-		Step: ck.Step, Metric: cfg.Eval.Select, Score: displayScore(cfg.Eval.Select, ck.Best)}
+		Step: ck.Step, Metric: cfg.Eval.Select, Score: displayScore(cfg.Eval.Select, ck.Best), meta: meta}
 	if best, err := strconv.ParseFloat(meta[metaBest], 64); err != nil || isInf(best) {
 		l.Score = math.NaN()
 	}
 	return l, nil
+}
+
+// Replica returns another copy of l's model that reads l's weights (its
+// parameters and buffers share their values) but keeps its own layer
+// caches, so that two goroutines can predict with l.Task and the replica
+// at once: serving's replicas cost the memory of their caches, not of a
+// second set of weights, and the cores read one copy of the weights.
+func (l *Loaded) Replica() (tasks.Task[float32], error) {
+	initRNG, _ := newRNG(l.Config.Seed, streamInit)
+	task, err := tasks.New[float32](l.Config, tasks.Env{Meta: taskMeta(l.meta), RNG: initRNG, Log: io.Discard})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", l.Dir, err)
+	}
+	if err := task.Params().ShareValues(l.Task.Params()); err != nil {
+		return nil, fmt.Errorf("%s: %w", l.Dir, err)
+	}
+	if err := task.Buffers().ShareValues(l.Task.Buffers()); err != nil {
+		return nil, fmt.Errorf("%s: %w", l.Dir, err)
+	}
+	return task, nil
 }

@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"io"
 	"math"
 	"net"
 
@@ -40,11 +39,11 @@ func runServe(ctx context.Context, opts Options) error {
 			m := serve.Model{Name: l.Name, Task: l.Task, Info: serve.Info{Name: l.Name, Task: l.Config.Task, Step: l.Step,
 				Metric: l.Metric, Checkpoint: l.Checkpoint}}
 			for range opts.Serve.Replicas - 1 {
-				r, err := loadRun(Options{Mode: "predict", RunDir: dir, Sets: opts.Sets, Checkpoint: opts.Checkpoint}, io.Discard)
+				r, err := l.Replica()
 				if err != nil {
 					return nil, err
 				}
-				m.Replicas = append(m.Replicas, r.Task)
+				m.Replicas = append(m.Replicas, r)
 			}
 			if !math.IsNaN(l.Score) {
 				v := l.Score

@@ -58,7 +58,7 @@ func TestMain(m *testing.M) {
 }
 
 // server starts a test server over the models of the named runs, each
-// loaded opt.Replicas times.
+// loaded once and served by opt.Replicas copies that share its weights.
 func server(t *testing.T, opt serve.Options, names ...string) *httptest.Server {
 	t.Helper()
 	s := serve.New(opt)
@@ -71,11 +71,11 @@ func server(t *testing.T, opt serve.Options, names ...string) *httptest.Server {
 			}
 			m := serve.Model{Name: n, Task: l.Task, Info: serve.Info{Name: n, Task: l.Config.Task, Step: l.Step}}
 			for range opt.Replicas - 1 {
-				r, err := pipeline.LoadRun(runs[n], nil, io.Discard)
+				r, err := l.Replica()
 				if err != nil {
 					return nil, err
 				}
-				m.Replicas = append(m.Replicas, r.Task)
+				m.Replicas = append(m.Replicas, r)
 			}
 			serve.Describe(&m)
 			models = append(models, m)
