@@ -66,7 +66,7 @@ func loadRun(opts Options, log io.Writer) (*Loaded, error) {
 // Replica returns another copy of l's model that reads l's weights (its
 // parameters and buffers share their values) but keeps its own layer
 // caches, so that two goroutines can predict with l.Task and the replica
-// at once: serving's replicas cost the memory of their caches, not of a
+// at once; it has no gradients, as it cannot train: serving's replicas cost the memory of their caches, not of a
 // second set of weights, and the cores read one copy of the weights.
 func (l *Loaded) Replica() (tasks.Task[float32], error) {
 	initRNG, _ := newRNG(l.Config.Seed, streamInit)
@@ -79,6 +79,9 @@ func (l *Loaded) Replica() (tasks.Task[float32], error) {
 	}
 	if err := task.Buffers().ShareValues(l.Task.Buffers()); err != nil {
 		return nil, fmt.Errorf("%s: %w", l.Dir, err)
+	}
+	for _, p := range task.Params() {
+		p.Grad = nil // a replica only predicts
 	}
 	return task, nil
 }
