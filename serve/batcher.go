@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"sync"
@@ -24,20 +25,25 @@ type BatchFunc[K comparable, In, Out any] func(key K, ins []In) ([]Out, error)
 // model copy behind it (models keep per-call buffers and are not safe for
 // concurrent use), all taking batches from one queue, so that several
 // cores answer at once. A batch closes when it holds MaxBatch items or
-// when its first item has waited MaxWait; items with different keys
-// (decoding options, say) never share a batch. Items whose request was
-// cancelled before their batch started are dropped.
+// when its first item has waited MaxWait — or, while another worker is
+// running a batch, once it has gathered (see BatchOptions.Gather); items
+// with different keys (decoding options, say) never share a batch. Items
+// whose request was cancelled before their batch started are dropped.
 type Batcher[K comparable, In, Out any] struct {
 	maxBatch int
 	maxWait  time.Duration
+	gather   time.Duration
+	gap      time.Duration
 	capacity int
 	observe  func(size int) // called with the size of every batch run
 
-	mu     sync.Mutex
-	queue  []*item[K, In, Out]
-	closed bool
-	wake   chan struct{} // signalled when items arrive or the batcher closes
-	done   chan struct{} // closed when every worker has exited
+	mu          sync.Mutex
+	queue       []*item[K, In, Out]
+	busy        int       // workers running a batch
+	lastArrival time.Time // when the last items were queued
+	closed      bool
+	wake        chan struct{} // signalled when items arrive or the batcher closes
+	done        chan struct{} // closed when every worker has exited
 }
 
 type item[K comparable, In, Out any] struct {
@@ -54,14 +60,31 @@ type item[K comparable, In, Out any] struct {
 type BatchOptions struct {
 	MaxBatch int           // items per batch, at least 1
 	MaxWait  time.Duration // how long the first item of a batch waits for others
-	Queue    int           // items waiting at most; more are refused with ErrQueueFull
-	Observe  func(size int)
+	// Gather is how long the first item of a batch may wait for others
+	// while another worker is running a batch: the batch starts once it is
+	// full, once no item has arrived for GatherGap (0: DefaultGatherGap),
+	// or after Gather. When every worker is free a batch starts at once
+	// (after MaxWait), so a lone request is not delayed; when the others
+	// are busy the load is high, and a batch gathered from the requests
+	// still streaming in costs little more than a batch of one (a decoding
+	// step reads the model's weights once for all of its rows), while a
+	// worker that started every lone arrival would keep running batches of
+	// one.
+	Gather, GatherGap time.Duration
+	Queue             int // items waiting at most; more are refused with ErrQueueFull
+	Observe           func(size int)
 }
+
+// DefaultGatherGap ends a gathering batch (BatchOptions.Gather) when no
+// item has arrived for this long: the requests in flight have come in. Chosen for
+// closed-loop clients on one machine, whose next requests follow a batch's
+// answers within a few hundred microseconds.
+const DefaultGatherGap = 500 * time.Microsecond
 
 // NewBatcher starts a batcher with a worker for each of runs (at least
 // one); Close stops them.
 func NewBatcher[K comparable, In, Out any](opt BatchOptions, runs ...BatchFunc[K, In, Out]) *Batcher[K, In, Out] {
-	b := &Batcher[K, In, Out]{maxBatch: max(opt.MaxBatch, 1), maxWait: opt.MaxWait, capacity: max(opt.Queue, 1),
+	b := &Batcher[K, In, Out]{maxBatch: max(opt.MaxBatch, 1), maxWait: opt.MaxWait, gather: opt.Gather, gap: cmp.Or(opt.GatherGap, DefaultGatherGap), capacity: max(opt.Queue, 1),
 		observe: opt.Observe, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	var workers sync.WaitGroup
 	for _, run := range runs {
@@ -104,6 +127,7 @@ func (b *Batcher[K, In, Out]) Submit(ctx context.Context, key K, ins []In) ([]Ou
 		return nil, ErrQueueFull
 	}
 	b.queue = append(b.queue, items...)
+	b.lastArrival = now
 	b.mu.Unlock()
 	b.signal()
 	outs := make([]Out, len(items))
@@ -144,9 +168,6 @@ func (b *Batcher[K, In, Out]) work(run BatchFunc[K, In, Out]) {
 		if !ok {
 			return
 		}
-		if len(batch) == 0 {
-			continue
-		}
 		ins := make([]In, len(batch))
 		for i, it := range batch {
 			ins[i] = it.in
@@ -155,6 +176,9 @@ func (b *Batcher[K, In, Out]) work(run BatchFunc[K, In, Out]) {
 			b.observe(len(batch))
 		}
 		outs, err := run(batch[0].key, ins)
+		b.mu.Lock()
+		b.busy--
+		b.mu.Unlock()
 		if err == nil && len(outs) != len(ins) {
 			err = errors.New("model returned a wrong number of outputs")
 		}
@@ -170,7 +194,9 @@ func (b *Batcher[K, In, Out]) work(run BatchFunc[K, In, Out]) {
 }
 
 // next waits for the next batch: the oldest item's key, up to maxBatch
-// items of it, once the batch is full or the oldest has waited maxWait.
+// items of it, once the batch is full or the oldest has waited maxWait (or
+// has gathered, while another worker is busy); the caller then counts as
+// busy until it has run the batch.
 // It reports false once the batcher is closed and empty. One wake-up
 // reaches one waiting worker, so a worker that leaves items behind (or
 // leaves a closed batcher) passes it on to the next.
@@ -195,9 +221,14 @@ func (b *Batcher[K, In, Out]) next() ([]*item[K, In, Out], bool) {
 				n++
 			}
 		}
-		wait := b.maxWait - time.Since(first.enqueued)
+		waited := time.Since(first.enqueued)
+		wait := b.maxWait - waited
+		if b.busy > 0 {
+			wait = max(wait, min(b.gather-waited, b.gap-time.Since(b.lastArrival)))
+		}
 		if n >= b.maxBatch || wait <= 0 || b.closed {
 			batch := b.take(first.key)
+			b.busy++
 			left := len(b.queue)
 			b.mu.Unlock()
 			if left > 0 {

@@ -198,3 +198,73 @@ func TestBatcherWorkersRunAtOnce(t *testing.T) {
 		t.Fatal("Close did not stop every worker")
 	}
 }
+
+// TestBatcherGathersWhileAnotherWorkerIsBusy: with one worker busy, the
+// free one gathers items arriving one by one into one batch (Gather), but
+// starts at once without it, and a lone item with every worker free is
+// not held back by Gather.
+func TestBatcherGathersWhileAnotherWorkerIsBusy(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		gather time.Duration
+	}{{"gather", time.Minute}, {"no gather", 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			started, release := make(chan struct{}), make(chan struct{})
+			var mu sync.Mutex
+			var sizes []int
+			run := func(key string, ins []int) ([]int, error) {
+				if key == "block" {
+					close(started)
+					<-release
+				} else {
+					mu.Lock()
+					sizes = append(sizes, len(ins))
+					mu.Unlock()
+				}
+				return ins, nil
+			}
+			const items = 5
+			b := NewBatcher(BatchOptions{MaxBatch: items, Gather: tc.gather, GatherGap: time.Minute, Queue: 100}, run, run)
+			defer b.Close()
+			blocked := make(chan error, 1)
+			go func() {
+				_, err := b.Submit(context.Background(), "block", []int{0})
+				blocked <- err
+			}()
+			<-started
+			var wg sync.WaitGroup
+			for i := range items {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if out, err := b.Submit(context.Background(), "x", []int{i}); err != nil || out[0] != i {
+						t.Errorf("item %d: %v, %v", i, out, err)
+					}
+				}()
+				time.Sleep(5 * time.Millisecond)
+			}
+			wg.Wait()
+			mu.Lock()
+			first := sizes[0]
+			mu.Unlock()
+			if tc.gather > 0 && first != items {
+				t.Errorf("first batch while busy: %d items (batches %v), want all %d gathered", first, sizes, items)
+			}
+			if tc.gather == 0 && first == items {
+				t.Errorf("first batch without gathering holds all %d items, arrived 5 ms apart", items)
+			}
+			close(release)
+			if err := <-blocked; err != nil {
+				t.Fatal(err)
+			}
+			// Every worker free: a lone item starts at once, Gather or not.
+			start := time.Now()
+			if _, err := b.Submit(context.Background(), "x", []int{7}); err != nil {
+				t.Fatal(err)
+			}
+			if d := time.Since(start); d > 10*time.Second {
+				t.Errorf("a lone item with free workers took %v", d)
+			}
+		})
+	}
+}

@@ -38,8 +38,11 @@ type Options struct {
 	// Replicas is how many copies of each model the loader loads, each
 	// answering batches on a worker of its own: more cores at work under
 	// load, for as many times the model's memory.
-	Replicas  int
-	MaxWait   time.Duration // how long a batch's first input waits for others
+	Replicas int
+	MaxWait  time.Duration // how long a batch's first input waits for others
+	// Gather is how long a batch's first input may wait for others while
+	// another copy of the model is busy (BatchOptions.Gather).
+	Gather    time.Duration
 	Queue     int           // inputs waiting per model; more are refused with 503
 	MaxBody   int64         // bytes of a request body
 	MaxInputs int           // sentences or images per request
@@ -50,15 +53,17 @@ type Options struct {
 	Log   io.Writer
 }
 
-// DefaultOptions are the server's defaults. MaxWait is 0: a batch starts
-// as soon as a worker is free, with whatever has queued while the workers
-// ran the last ones. Under load that fills batches without waiting; a wait
-// only delays a lone request (2 ms halved one client's requests/s and
-// gained no throughput at 8 or 64 clients: bench/README.md, "Serving").
+// DefaultOptions are the server's defaults. MaxWait is 0: with every
+// worker free a batch starts at once, as a wait only delays a lone request
+// (2 ms halved one client's requests/s). Gather is 5 ms: without it, under
+// load a worker freed while the others ran full batches started every
+// request that had just come in as a batch of its own, two thirds of all
+// batches held one input, and decoding one sentence costs nearly what
+// decoding sixteen does (bench/README.md, "Serving").
 // Replicas is one per core: one worker uses about one core, as one batch's
 // matrix products are mostly too small to split.
 func DefaultOptions() Options {
-	return Options{MaxBatch: 32, Replicas: runtime.GOMAXPROCS(0), MaxWait: 0, Queue: 256, MaxBody: 16 << 20, MaxInputs: 64,
+	return Options{MaxBatch: 32, Replicas: runtime.GOMAXPROCS(0), MaxWait: 0, Gather: 5 * time.Millisecond, Queue: 256, MaxBody: 16 << 20, MaxInputs: 64,
 		MaxLength: 10000, Timeout: 30 * time.Second, Grace: 10 * time.Second, Log: io.Discard}
 }
 

@@ -85,5 +85,5 @@ func refusing(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc
 // batch sizes and queue depth to the metrics.
 func (s *Server) batchOptions(model string) BatchOptions {
 	h := s.metrics.batches.WithLabelValues(model)
-	return BatchOptions{MaxBatch: s.opt.MaxBatch, MaxWait: s.opt.MaxWait, Queue: s.opt.Queue, Observe: func(n int) { h.Observe(float64(n)) }}
+	return BatchOptions{MaxBatch: s.opt.MaxBatch, MaxWait: s.opt.MaxWait, Gather: s.opt.Gather, Queue: s.opt.Queue, Observe: func(n int) { h.Observe(float64(n)) }}
 }

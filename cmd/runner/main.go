@@ -138,6 +138,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&opts.Addr, "addr", "127.0.0.1:8080", "serve: `host:port` to listen at")
 	fs.IntVar(&so.MaxBatch, "batch-size", so.MaxBatch, "serve: inputs a model runs in one batch (dynamic batching of concurrent requests)")
 	fs.DurationVar(&so.MaxWait, "batch-wait", so.MaxWait, "serve: how long a batch's first input waits for others")
+	fs.DurationVar(&so.Gather, "batch-gather", so.Gather, "serve: how long a batch's first input may wait for others while another copy of the model is busy (the batch starts when full or once no input has come for "+serve.DefaultGatherGap.String()+")")
 	fs.IntVar(&so.Replicas, "replicas", so.Replicas, "serve: copies of each model, each running batches on its own core (default: one per core; each costs the model's memory)")
 	fs.IntVar(&so.Queue, "queue", so.Queue, "serve: inputs waiting per model; beyond it requests get 503 with Retry-After")
 	fs.DurationVar(&so.Timeout, "timeout", so.Timeout, "serve: a request's deadline, queueing included")
@@ -162,8 +163,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case len(runs) == 1:
 		opts.RunDir = runs[0]
 	}
-	if so.MaxBatch < 1 || so.Replicas < 1 || so.Queue < 1 || so.MaxWait < 0 || so.Timeout <= 0 || so.MaxBody < 1 {
-		fmt.Fprintln(stderr, "runner: -batch-size, -replicas, -queue, -timeout and -max-body must be positive, -batch-wait not negative")
+	if so.MaxBatch < 1 || so.Replicas < 1 || so.Queue < 1 || so.MaxWait < 0 || so.Gather < 0 || so.Timeout <= 0 || so.MaxBody < 1 {
+		fmt.Fprintln(stderr, "runner: -batch-size, -replicas, -queue, -timeout and -max-body must be positive, -batch-wait and -batch-gather not negative")
 		return exitUsage
 	}
 	opts.Serve = so
