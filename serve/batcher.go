@@ -40,6 +40,7 @@ type Batcher[K comparable, In, Out any] struct {
 	mu          sync.Mutex
 	queue       []*item[K, In, Out]
 	busy        int       // workers running a batch
+	cost        batchCost // of the batches run so far
 	lastArrival time.Time // when the last items were queued
 	closed      bool
 	wake        chan struct{} // signalled when items arrive or the batcher closes
@@ -65,11 +66,14 @@ type BatchOptions struct {
 	// full, once no item has arrived for GatherGap (0: DefaultGatherGap),
 	// or after Gather. When every worker is free a batch starts at once
 	// (after MaxWait), so a lone request is not delayed; when the others
-	// are busy the load is high, and a batch gathered from the requests
-	// still streaming in costs little more than a batch of one (a decoding
-	// step reads the model's weights once for all of its rows), while a
-	// worker that started every lone arrival would keep running batches of
-	// one.
+	// are busy the load is high, and for a model whose batch costs little
+	// more than a single item (a decoding step reads the weights once for
+	// all of its rows) a batch gathered from the requests still streaming
+	// in is nearly free, while a worker that started every lone arrival
+	// would keep running batches of one. A model whose batches cost in
+	// proportion to their size gains nothing from waiting, so the batcher
+	// gathers only while the batches it has run say that it pays (see
+	// batchCost).
 	Gather, GatherGap time.Duration
 	Queue             int // items waiting at most; more are refused with ErrQueueFull
 	Observe           func(size int)
@@ -175,9 +179,11 @@ func (b *Batcher[K, In, Out]) work(run BatchFunc[K, In, Out]) {
 		if b.observe != nil {
 			b.observe(len(batch))
 		}
+		start := time.Now()
 		outs, err := run(batch[0].key, ins)
 		b.mu.Lock()
 		b.busy--
+		b.cost.add(len(batch), time.Since(start))
 		b.mu.Unlock()
 		if err == nil && len(outs) != len(ins) {
 			err = errors.New("model returned a wrong number of outputs")
@@ -223,7 +229,7 @@ func (b *Batcher[K, In, Out]) next() ([]*item[K, In, Out], bool) {
 		}
 		waited := time.Since(first.enqueued)
 		wait := b.maxWait - waited
-		if b.busy > 0 {
+		if b.busy > 0 && b.cost.gathering() {
 			wait = max(wait, min(b.gather-waited, b.gap-time.Since(b.lastArrival)))
 		}
 		if n >= b.maxBatch || wait <= 0 || b.closed {
@@ -277,4 +283,38 @@ func (b *Batcher[K, In, Out]) take(key K) []*item[K, In, Out] {
 	clear(b.queue[len(kept):])
 	b.queue = kept
 	return batch
+}
+
+// batchCost fits a batch's run time as fixed + perItem·size by least
+// squares over the batches run, the older ones weighing less (each new
+// batch multiplies the weight of the earlier ones by costDecay), so that
+// the batcher learns whether gathering pays for its model.
+type batchCost struct {
+	w, n, nn, t, nt float64 // decayed sums of 1, size, size², seconds, size·seconds
+}
+
+const costDecay = 0.98 // about the last 50 batches count
+
+func (c *batchCost) add(size int, d time.Duration) {
+	n, t := float64(size), d.Seconds()
+	c.w = c.w*costDecay + 1
+	c.n = c.n*costDecay + n
+	c.nn = c.nn*costDecay + n*n
+	c.t = c.t*costDecay + t
+	c.nt = c.nt*costDecay + n*t
+}
+
+// gathering reports whether waiting for a fuller batch pays: whether the
+// fixed part of a batch's cost exceeds the cost of one more item (a batch
+// of two then costs less than 1.5 batches of one). Until batches of
+// different sizes have run (sizes spread by at most one item) it
+// reports true, so that the batches a model's cost is learnt from occur.
+func (c *batchCost) gathering() bool {
+	spread := c.w*c.nn - c.n*c.n // w² × the variance of the sizes
+	if spread <= c.w*c.w {
+		return true
+	}
+	perItem := (c.w*c.nt - c.n*c.t) / spread
+	fixed := (c.t - perItem*c.n) / c.w
+	return fixed > perItem
 }

@@ -225,7 +225,8 @@ func TestBatcherGathersWhileAnotherWorkerIsBusy(t *testing.T) {
 			}
 			const items = 5
 			b := NewBatcher(BatchOptions{MaxBatch: items, Gather: tc.gather, GatherGap: time.Minute, Queue: 100}, run, run)
-			defer b.Close()
+			unblock := sync.OnceFunc(func() { close(release) })
+			t.Cleanup(func() { unblock(); b.Close() }) // a failure must not leave a worker blocked
 			blocked := make(chan error, 1)
 			go func() {
 				_, err := b.Submit(context.Background(), "block", []int{0})
@@ -245,7 +246,10 @@ func TestBatcherGathersWhileAnotherWorkerIsBusy(t *testing.T) {
 			}
 			wg.Wait()
 			mu.Lock()
-			first := sizes[0]
+			first := 0
+			if len(sizes) > 0 {
+				first = sizes[0]
+			}
 			mu.Unlock()
 			if tc.gather > 0 && first != items {
 				t.Errorf("first batch while busy: %d items (batches %v), want all %d gathered", first, sizes, items)
@@ -253,7 +257,7 @@ func TestBatcherGathersWhileAnotherWorkerIsBusy(t *testing.T) {
 			if tc.gather == 0 && first == items {
 				t.Errorf("first batch without gathering holds all %d items, arrived 5 ms apart", items)
 			}
-			close(release)
+			unblock()
 			if err := <-blocked; err != nil {
 				t.Fatal(err)
 			}
@@ -266,5 +270,54 @@ func TestBatcherGathersWhileAnotherWorkerIsBusy(t *testing.T) {
 				t.Errorf("a lone item with free workers took %v", d)
 			}
 		})
+	}
+}
+
+// TestBatchCostLearnsWhetherGatheringPays: batches whose run time hardly
+// grows with their size (decoding steps that read the weights once for all
+// rows) make gathering pay; batches that cost in proportion to their size
+// do not; until sizes differ, the batcher gathers to find out.
+func TestBatchCostLearnsWhetherGatheringPays(t *testing.T) {
+	ms := func(x float64) time.Duration { return time.Duration(x * float64(time.Millisecond)) }
+	for _, tc := range []struct {
+		name string
+		cost func(size int) time.Duration
+		want bool
+	}{
+		{"mostly fixed", func(n int) time.Duration { return ms(3 + 1.5*float64(n)) }, true},
+		{"proportional", func(n int) time.Duration { return ms(0.2 + 2.7*float64(n)) }, false},
+		{"one size only", nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var c batchCost
+			if !c.gathering() {
+				t.Fatal("no batches yet, and not gathering")
+			}
+			for i := range 200 {
+				if tc.cost == nil {
+					c.add(4, ms(10+float64(i%3)))
+					continue
+				}
+				size := 1 + i*7%32
+				// ±10% noise, as run times have
+				c.add(size, tc.cost(size)*time.Duration(90+i*13%21)/100)
+			}
+			if got := c.gathering(); got != tc.want {
+				t.Errorf("gathering %v, want %v (%+v)", got, tc.want, c)
+			}
+		})
+	}
+	// The fit follows a model whose costs change: old batches fade.
+	var c batchCost
+	for i := range 200 {
+		size := 1 + i%16
+		c.add(size, ms(0.1+3*float64(size)))
+	}
+	for i := range 300 {
+		size := 1 + i%16
+		c.add(size, ms(20+0.5*float64(size)))
+	}
+	if !c.gathering() {
+		t.Error("still not gathering after 300 batches of mostly fixed cost")
 	}
 }

@@ -59,7 +59,9 @@ type Options struct {
 // load a worker freed while the others ran full batches started every
 // request that had just come in as a batch of its own, two thirds of all
 // batches held one input, and decoding one sentence costs nearly what
-// decoding sixteen does (bench/README.md, "Serving").
+// decoding sixteen does; the batcher gathers only for models whose
+// batches say so (translation, not captioning, whose batch of 32 photos
+// costs 32 photos' work: bench/README.md, "Serving").
 // Replicas is one per core: one worker uses about one core, as one batch's
 // matrix products are mostly too small to split.
 func DefaultOptions() Options {
