@@ -186,6 +186,7 @@ type Decoder struct {
 type Train struct {
 	Precision string        `yaml:"precision"`
 	Batch     int           `yaml:"batch"`
+	Workers   int           `yaml:"workers"`
 	Steps     int           `yaml:"steps"`
 	TimeLimit time.Duration `yaml:"time_limit"`
 	Optimizer Optimizer     `yaml:"optimizer"`
@@ -266,7 +267,7 @@ func Default() Config {
 			Cell: "lstm", Hidden: 256, Layers: 1, Embed: 64, Init: "default", Attention: "none",
 		},
 		Train: Train{
-			Precision: "float32", Batch: 32, Steps: 10000,
+			Precision: "float32", Batch: 32, Workers: 1, Steps: 10000,
 			Optimizer: Optimizer{Kind: "adam", LR: 0.002},
 			Schedule:  Schedule{Kind: "constant", Gamma: 0.5, StepSize: 1000},
 			Clip:      5, LogEvery: 50, EvalEvery: 500,
@@ -298,6 +299,7 @@ func (c *Config) validate(unread bool) []*Error {
 	t := c.Train
 	ck.OneOf("train.precision", t.Precision, []string{"float32", "float64"})
 	ck.AtLeast("train.batch", t.Batch, 1)
+	ck.InRange("train.workers", t.Workers, 1, max(t.Batch, 1))
 	ck.AtLeast("train.steps", t.Steps, 1)
 	if t.TimeLimit < 0 {
 		ck.Errorf("train.time_limit", "%v is negative", t.TimeLimit)

@@ -200,19 +200,40 @@ func (impl Implementation) Dgemm(tA, tB blas.Transpose, m, n, k int, alpha float
 // split across goroutines.
 const parallelMinFlops = 1 << 17
 
-// maxWorkers caps the number of goroutines used by one call (0 = GOMAXPROCS).
+// maxWorkers caps the number of goroutines used by one call (0 =
+// GOMAXPROCS); tests and benchmarks set it while no call runs.
 var maxWorkers = 0
+
+// threadCap is SetMaxThreads's cap (0: none), read by concurrent calls.
+var threadCap atomic.Int64
+
+// SetMaxThreads caps the goroutines one call (GEMM, GEMV) may use at n,
+// or lifts the cap for n ≤ 0, and returns the previous cap (0: none).
+// Results do not depend on it. Callers that already keep every core busy
+// with calls of their own (data-parallel training) set 1, so that their
+// calls do not also split over the cores. Safe for concurrent use.
+func SetMaxThreads(n int) int { return int(threadCap.Swap(int64(max(n, 0)))) }
+
+// callWorkers is how many goroutines a call of the given size (work, in
+// multiply-adds) may use: GOMAXPROCS from minWork on, within the caps.
+func callWorkers(work, minWork int) int {
+	if work < minWork {
+		return 1
+	}
+	workers := runtime.GOMAXPROCS(0)
+	if maxWorkers > 0 {
+		workers = min(workers, maxWorkers)
+	}
+	if c := int(threadCap.Load()); c > 0 {
+		workers = min(workers, c)
+	}
+	return workers
+}
 
 // gemm computes C = alpha*op(A)*op(B) + beta*C for validated, non-degenerate
 // arguments (m, n, k ≥ 1, alpha ≠ 0).
 func gemm[T float](kern *gemmKernel[T], aTrans, bTrans bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
-	workers := 1
-	if m*n*k >= parallelMinFlops {
-		workers = runtime.GOMAXPROCS(0)
-		if maxWorkers > 0 && workers > maxWorkers {
-			workers = maxWorkers
-		}
-	}
+	workers := callWorkers(m*n*k, parallelMinFlops)
 	mPanels := (m + kern.mr - 1) / kern.mr
 	nPanels := (n + kern.nr - 1) / kern.nr
 	// Split the dimension with more micro-panels. Split points are multiples

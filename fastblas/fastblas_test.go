@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"slices"
 	"testing"
 
 	"gonum.org/v1/gonum/blas"
@@ -368,4 +370,36 @@ func FuzzSgemm(f *testing.F) {
 		rnd := rand.New(rand.NewPCG(seed, 1))
 		checkGemm(t, rnd, tc, Implementation{}.Sgemm, ref.Sgemm)
 	})
+}
+
+// TestSetMaxThreads: the cap limits the goroutines of a call, never
+// below one, is lifted by 0, and leaves results bitwise unchanged.
+func TestSetMaxThreads(t *testing.T) {
+	defer SetMaxThreads(SetMaxThreads(0))
+	const big = parallelMinFlops
+	if got := callWorkers(big, big); got != runtime.GOMAXPROCS(0) {
+		t.Fatalf("uncapped: %d workers, want GOMAXPROCS %d", got, runtime.GOMAXPROCS(0))
+	}
+	if old := SetMaxThreads(1); old != 0 {
+		t.Errorf("previous cap %d, want 0", old)
+	}
+	if got := callWorkers(big, big); got != 1 {
+		t.Errorf("capped at 1: %d workers", got)
+	}
+	if got := callWorkers(1, big); got != 1 {
+		t.Errorf("small work: %d workers", got)
+	}
+	rnd := rand.New(rand.NewPCG(3, 3))
+	m, n, k := 96, 512, 256
+	a, b := randMat[float32](rnd, m*k), randMat[float32](rnd, k*n)
+	capped := make([]float32, m*n)
+	Implementation{}.Sgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1, a, k, b, n, 0, capped, n)
+	if old := SetMaxThreads(-3); old != 1 {
+		t.Errorf("previous cap %d, want 1", old)
+	}
+	free := make([]float32, m*n)
+	Implementation{}.Sgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1, a, k, b, n, 0, free, n)
+	if !slices.Equal(capped, free) {
+		t.Error("results differ with and without the cap")
+	}
 }

@@ -1,7 +1,6 @@
 package fastblas
 
 import (
-	"runtime"
 	"sync"
 
 	"gonum.org/v1/gonum/blas"
@@ -101,13 +100,7 @@ func gemv[T float](trans bool, m, n int, alpha T, a []T, lda int, x []T, incX in
 			return
 		}
 	}
-	workers := 1
-	if m*n >= gemvParallelMin {
-		workers = runtime.GOMAXPROCS(0)
-		if maxWorkers > 0 && workers > maxWorkers {
-			workers = maxWorkers
-		}
-	}
+	workers := callWorkers(m*n, gemvParallelMin)
 	// Work is split into chunks of whole 64-element groups of y.
 	const group = 64
 	groups := (lenY + group - 1) / group

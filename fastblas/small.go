@@ -1,7 +1,6 @@
 package fastblas
 
 import (
-	"runtime"
 	"sync"
 	"unsafe"
 )
@@ -82,14 +81,7 @@ func smallFor[T float](kp *kernelPair) *smallKernels[T] {
 // numWorkers returns how many goroutines to use for work of the given size
 // (multiply-adds) made of units independent pieces.
 func numWorkers(work, units, minWork int) int {
-	workers := 1
-	if work >= minWork {
-		workers = runtime.GOMAXPROCS(0)
-		if maxWorkers > 0 && workers > maxWorkers {
-			workers = maxWorkers
-		}
-	}
-	return max(1, min(workers, units))
+	return max(1, min(callWorkers(work, minWork), units))
 }
 
 // parallel runs f(0..workers-1), f(0) on the calling goroutine.

@@ -115,16 +115,20 @@ func (c *cancelAt) Write(b []byte) (int, error) {
 // encoder was pre-trained and frozen, so the resumed run must rebuild the
 // feature cache and keep each phase's parameters frozen.
 func TestResumeEqualsUninterrupted(t *testing.T) {
-	for _, config := range []string{"testdata/tiny.yaml", "testdata/captioning.yaml"} {
-		t.Run(config, func(t *testing.T) {
+	for _, tc := range []struct {
+		config string
+		sets   []string
+	}{{"testdata/tiny.yaml", nil}, {"testdata/captioning.yaml", nil}, {"testdata/tiny.yaml", []string{"train.workers=2"}}} {
+		config := tc.config
+		t.Run(strings.Join(append([]string{config}, tc.sets...), " "), func(t *testing.T) {
 			whole, split := t.TempDir(), t.TempDir()
-			o := runOpts(t, whole, "train")
+			o := runOpts(t, whole, "train", tc.sets...)
 			o.Config = config
 			if err := Run(context.Background(), o); err != nil {
 				t.Fatal(err)
 			}
 			ctx, cancel := context.WithCancel(context.Background())
-			o = runOpts(t, split, "train")
+			o = runOpts(t, split, "train", tc.sets...)
 			o.Config = config
 			o.Stderr = &cancelAt{marker: "step 12/20 ", cancel: cancel}
 			if err := Run(ctx, o); err != nil {

@@ -23,6 +23,10 @@ var ErrNonFinite = errors.New("training diverged")
 // train runs the optimisation loop for task, writing the run folder.
 func train[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, runDir string, task tasks.Task[T]) error {
 	out := newProgress(opts.Stderr)
+	trainStep, err := newTrainStepper(task, cfg)
+	if err != nil {
+		return err
+	}
 	lock, err := prepareRunFolder(runDir, opts.Resume != "", opts.Overwrite, out.note)
 	if err != nil {
 		return err
@@ -246,7 +250,7 @@ func train[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 			break
 		}
 		params.ZeroGrad()
-		sum, n, err := task.TrainStep(step, rng)
+		sum, n, err := trainStep(step, rng)
 		if err != nil {
 			return fmt.Errorf("step %d: %w", step+1, err)
 		}

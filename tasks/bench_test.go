@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/seqtask/seqtask/config"
@@ -43,14 +44,18 @@ func BenchmarkCharLMTrainStep(b *testing.B) {
 // benchTrainSteps times b.N Adam steps of task (forward, backward,
 // clipping at 5, update) and reports the targets trained on per second.
 func benchTrainSteps(b *testing.B, task Task[float32], lr float64, unit string) {
-	params := task.Params()
+	benchSteps(b, task.Params(), task.TrainStep, lr, unit)
+}
+
+// benchSteps measures Adam steps of params whose gradients step computes.
+func benchSteps(b *testing.B, params nn.Params[float32], step func(int, *rand.Rand) (float64, int, error), lr float64, unit string) {
 	opt, _ := nn.NewOptimizer(nn.OptimizerConfig{Kind: "adam"}, params)
 	rng := rand.New(rand.NewPCG(2, 2))
 	targets := 0
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		params.ZeroGrad()
-		_, n, err := task.TrainStep(i, rng)
+		_, n, err := step(i, rng)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -123,6 +128,27 @@ func benchTranslation(b *testing.B) *Translation[float32] {
 func BenchmarkSeq2SeqTrainStep(b *testing.B) {
 	fastblas.Install()
 	benchTrainSteps(b, benchTranslation(b), 0.001, "tokens/s")
+}
+
+// BenchmarkTrainStepWorkers measures the training steps of
+// BenchmarkCharLMTrainStep and BenchmarkSeq2SeqTrainStep split over
+// train.workers = GOMAXPROCS copies of the model (data parallel), so that
+// "go test -bench TrainStepWorkers -cpu 1,2" gives the speed-up from one
+// core to two (and -cpu 1,2,4,8 on a bigger machine).
+func BenchmarkTrainStepWorkers(b *testing.B) {
+	fastblas.Install()
+	workers := runtime.GOMAXPROCS(0)
+	run := func(b *testing.B, task Task[float32], batch int, lr float64) {
+		step, err := ParallelTrainStep(task, workers, batch)
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchSteps(b, task.Params(), step, lr, "tokens/s")
+	}
+	for _, cell := range []string{"rnn", "lstm", "gru"} {
+		b.Run("charlm-"+cell, func(b *testing.B) { run(b, benchCharLM(b, cell), 32, 0.002) })
+	}
+	b.Run("seq2seq", func(b *testing.B) { run(b, benchTranslation(b), 64, 0.001) })
 }
 
 // BenchmarkSeq2SeqDecode measures translation speed in sentences per

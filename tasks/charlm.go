@@ -131,6 +131,19 @@ func (m *CharLM[T]) build(rng *rand.Rand) error {
 	return err
 }
 
+// TrainReplica returns a copy of the model on the same text and weights
+// that trains on batch windows per step (train.workers).
+func (m *CharLM[T]) TrainReplica(batch int) (Task[T], error) {
+	r := &CharLM[T]{cfg: replicaConfig(m.cfg, batch), vocab: m.vocab, train: m.train, val: m.val}
+	if err := r.build(rand.New(rand.NewPCG(0, 0))); err != nil {
+		return nil, err
+	}
+	if err := r.Params().ShareValues(m.Params()); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
 // Params lists embedding, recurrent and head parameters.
 func (m *CharLM[T]) Params() nn.Params[T] { return m.dec.Params() }
 

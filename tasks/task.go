@@ -85,6 +85,24 @@ type Pretrainer interface {
 	PretrainSteps() int
 }
 
+// DataParallel is implemented by tasks whose training step can run on
+// several cores at once, each on its share of the batch (train.workers).
+type DataParallel[T nn.Float] interface {
+	// TrainReplica returns another copy of the task that trains on batch
+	// examples per step. It reads the task's training data and parameter
+	// values (shared, not copied: the optimizer's updates reach it) and has
+	// gradients and layer caches of its own, so that its TrainStep can run
+	// concurrently with the task's.
+	TrainReplica(batch int) (Task[T], error)
+}
+
+// replicaConfig is cfg with train.batch set to batch.
+func replicaConfig(cfg *config.Config, batch int) *config.Config {
+	c := *cfg
+	c.Train.Batch = batch
+	return &c
+}
+
 // Reporter is implemented by tasks that, after evaluating, print a text
 // report to w and write artifacts for people to look at (a confusion-matrix
 // picture, an HTML page of captions) into the run folder dir.

@@ -107,16 +107,36 @@ func NewTranslation[T nn.Float](cfg *config.Config, env Env) (Task[T], error) {
 	if m.src == nil {
 		return nil, fmt.Errorf("translation needs either the pairs (data.path) or a checkpoint's vocabularies")
 	}
-	enc, err := encoders.New[T](encoders.Spec{Section: cfg.Encoder, Input: encoders.TokenInput, Vocab: m.src.Len(), Prefix: "encoder"}, env.RNG)
-	if err != nil {
-		return nil, err
-	}
-	// An LSTM decoder's cells start at zero (Luong et al.); only its states
-	// come from the source.
-	if m.model, err = newSeq2seq(cfg, enc, m.tgt, false, env.RNG); err != nil {
+	if err := m.build(env.RNG); err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// build makes the encoder-decoder model for the vocabularies.
+func (m *Translation[T]) build(rng *rand.Rand) error {
+	enc, err := encoders.New[T](encoders.Spec{Section: m.cfg.Encoder, Input: encoders.TokenInput, Vocab: m.src.Len(), Prefix: "encoder"}, rng)
+	if err != nil {
+		return err
+	}
+	// An LSTM decoder's cells start at zero (Luong et al.); only its states
+	// come from the source.
+	m.model, err = newSeq2seq(m.cfg, enc, m.tgt, false, rng)
+	return err
+}
+
+// TrainReplica returns a copy of the model on the same pairs and weights
+// that trains on batch pairs per step (train.workers).
+func (m *Translation[T]) TrainReplica(batch int) (Task[T], error) {
+	r := &Translation[T]{cfg: replicaConfig(m.cfg, batch), srcTok: m.srcTok, tgtTok: m.tgtTok, src: m.src, tgt: m.tgt,
+		train: m.train, buckets: m.buckets, dev: m.dev, devRefs: m.devRefs}
+	if err := r.build(rand.New(rand.NewPCG(0, 0))); err != nil {
+		return nil, err
+	}
+	if err := r.Params().ShareValues(m.Params()); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // loadData reads the pairs, splits them so that every translation of one

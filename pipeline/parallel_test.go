@@ -1,0 +1,105 @@
+package pipeline
+
+import (
+	"errors"
+	"io"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/seqtask/seqtask/config"
+	"github.com/seqtask/seqtask/nn"
+	"github.com/seqtask/seqtask/tasks"
+)
+
+// shareTask is a model with one parameter whose training step sets the
+// gradient to a draw from its random stream times its batch, and counts
+// batch·(1+draw index) tokens: workers with different shares and streams.
+type shareTask struct {
+	batch int
+	w     *nn.Param[float64]
+}
+
+func (s *shareTask) Params() nn.Params[float64]  { return nn.Params[float64]{s.w} }
+func (s *shareTask) Buffers() nn.Params[float64] { return nil }
+func (s *shareTask) Describe() []string          { return nil }
+func (s *shareTask) Evaluate() (tasks.Metrics, error) {
+	return tasks.Metrics{"loss": 0}, nil
+}
+func (s *shareTask) Sample(*rand.Rand) (string, error)                { return "", nil }
+func (s *shareTask) Predict(tasks.Input, io.Writer, *rand.Rand) error { return nil }
+func (s *shareTask) Meta() map[string]string                          { return nil }
+
+func (s *shareTask) TrainStep(_ int, rng *rand.Rand) (float64, int, error) {
+	for j := range s.w.Grad {
+		s.w.Grad[j] += rng.Float64() * float64(s.batch*(j+1))
+	}
+	return float64(s.batch), 3 * s.batch, nil
+}
+
+func (s *shareTask) TrainReplica(batch int) (tasks.Task[float64], error) {
+	r := &shareTask{batch: batch, w: nn.NewParam[float64]("w", 2)}
+	return r, r.Params().ShareValues(s.Params())
+}
+
+// TestDataParallelStep: each worker trains on its share of the batch
+// (5 = 3 + 2, 2 + 2 + 1) with its own random stream, and the task's
+// gradient is the sum of the workers' weighted by their tokens; the
+// same seed gives the same step.
+func TestDataParallelStep(t *testing.T) {
+	for _, workers := range []int{2, 3} {
+		cfg := config.DefaultFor("charlm")
+		cfg.Train.Batch, cfg.Train.Workers = 5, workers
+		task := &shareTask{batch: 5, w: nn.NewParam[float64]("w", 2)}
+		step, err := newTrainStepper[float64](task, &cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum, n, err := step(0, rand.New(rand.NewPCG(1, 2)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum != 5 || n != 15 {
+			t.Errorf("%d workers: loss sum %v over %d tokens, want 5 over 15", workers, sum, n)
+		}
+		// The same step again, worker by worker.
+		shares := map[int][]int{2: {3, 2}, 3: {2, 2, 1}}[workers]
+		rng := rand.New(rand.NewPCG(1, 2))
+		seeds := make([]uint64, workers)
+		for w := range seeds {
+			seeds[w] = rng.Uint64()
+		}
+		want := make([]float64, 2)
+		for w, share := range shares {
+			r := &shareTask{batch: share, w: nn.NewParam[float64]("w", 2)}
+			_, tokens, _ := r.TrainStep(0, rand.New(rand.NewPCG(seeds[w], uint64(w))))
+			for j, g := range r.w.Grad {
+				want[j] += float64(tokens) / 15 * g
+			}
+		}
+		for j, g := range task.w.Grad {
+			if d := g - want[j]; d > 1e-12 || d < -1e-12 {
+				t.Errorf("%d workers: gradient %v, want %v", workers, task.w.Grad, want)
+				break
+			}
+		}
+		again := &shareTask{batch: 5, w: nn.NewParam[float64]("w", 2)}
+		step, _ = newTrainStepper[float64](again, &cfg)
+		step(0, rand.New(rand.NewPCG(1, 2)))
+		if again.w.Grad[0] != task.w.Grad[0] || again.w.Grad[1] != task.w.Grad[1] {
+			t.Errorf("%d workers: same seed, gradients %v then %v", workers, task.w.Grad, again.w.Grad)
+		}
+	}
+}
+
+// TestDataParallelRefused: a task that cannot split its batches says so
+// under the config key.
+func TestDataParallelRefused(t *testing.T) {
+	o := runOpts(t, t.TempDir(), "train", "train.workers=2")
+	o.Config = "testdata/captioning.yaml"
+	err := Run(t.Context(), o)
+	var ce *config.Error
+	if !errors.As(err, &ce) || ce.Key != "train.workers" || !strings.Contains(err.Error(), "captioning") {
+		t.Errorf("error %v, want a train.workers config error naming the task", err)
+	}
+}

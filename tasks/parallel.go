@@ -1,0 +1,118 @@
+package tasks
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+
+	"github.com/seqtask/seqtask/fastblas"
+	"github.com/seqtask/seqtask/nn"
+)
+
+// ErrNotParallel is returned by ParallelTrainStep for a task that does not
+// implement DataParallel.
+var ErrNotParallel = errors.New("the task cannot split its training batches over workers")
+
+// ParallelTrainStep returns a training step that runs on workers copies of
+// task at once (train.workers), each on its share of batch examples, and
+// leaves the gradient of the whole batch's mean loss per target token in
+// task's parameters, as task.TrainStep does for one worker.
+func ParallelTrainStep[T nn.Float](task Task[T], workers, batch int) (func(step int, rng *rand.Rand) (float64, int, error), error) {
+	dp, ok := task.(DataParallel[T])
+	if !ok {
+		return nil, ErrNotParallel
+	}
+	if workers < 1 || workers > batch {
+		return nil, fmt.Errorf("%d workers for a batch of %d", workers, batch)
+	}
+	p := &dataParallel[T]{params: task.Params(), sums: make([]float64, workers), counts: make([]int, workers), errs: make([]error, workers)}
+	// The copies share the task's parameter values; checkpoints, imports
+	// and the optimizer write those in place, so the copies see them.
+	for w := range workers {
+		// Shares as even as they come, the first workers taking the rest.
+		share := batch / workers
+		if w < batch%workers {
+			share++
+		}
+		r, err := dp.TrainReplica(share)
+		if err != nil {
+			return nil, fmt.Errorf("copy %d of the model: %w", w+1, err)
+		}
+		p.workers = append(p.workers, r)
+		p.grads = append(p.grads, r.Params())
+	}
+	return p.step, nil
+}
+
+// dataParallel runs a training step on several copies of a task at once,
+// each on its share of the batch with a random stream of its own, and then
+// sets the task's gradients to the token-weighted sum of theirs. The sum
+// runs in worker order for every element, and each worker's stream is
+// seeded from the training RNG, so a run is deterministic (and resumes
+// exactly) for a given number of workers.
+type dataParallel[T nn.Float] struct {
+	params  nn.Params[T]   // the task's, which the optimizer updates
+	workers []Task[T]      // copies on the same weights
+	grads   []nn.Params[T] // each copy's parameters, for their gradients
+	sums    []float64
+	counts  []int
+	errs    []error
+}
+
+func (p *dataParallel[T]) step(step int, rng *rand.Rand) (float64, int, error) {
+	// Each worker keeps a core busy: its matrix products stay on it.
+	defer fastblas.SetMaxThreads(fastblas.SetMaxThreads(1))
+	seeds := make([]uint64, len(p.workers))
+	for w := range seeds {
+		seeds[w] = rng.Uint64()
+	}
+	p.parallel(func(w int) {
+		p.grads[w].ZeroGrad()
+		p.sums[w], p.counts[w], p.errs[w] = p.workers[w].TrainStep(step, rand.New(rand.NewPCG(seeds[w], uint64(w))))
+	})
+	var sum float64
+	var n int
+	for w, err := range p.errs {
+		if err != nil {
+			return 0, 0, fmt.Errorf("worker %d: %w", w+1, err)
+		}
+		sum += p.sums[w]
+		n += p.counts[w]
+	}
+	weights := make([]T, len(p.workers))
+	for w, c := range p.counts {
+		if n > 0 {
+			weights[w] = T(float64(c) / float64(n))
+		}
+	}
+	// Parameters are divided among the goroutines; within a parameter every
+	// element adds the workers' gradients in worker order.
+	p.parallel(func(g int) {
+		for i := g; i < len(p.params); i += len(p.workers) {
+			dst := p.params[i].Grad
+			clear(dst)
+			for w, ps := range p.grads {
+				src, a := ps[i].Grad, weights[w]
+				for j, v := range src {
+					dst[j] += a * v
+				}
+			}
+		}
+	})
+	return sum, n, nil
+}
+
+// parallel runs f(0..workers-1) concurrently, f(0) on the caller.
+func (p *dataParallel[T]) parallel(f func(w int)) {
+	var wg sync.WaitGroup
+	for w := 1; w < len(p.workers); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(w)
+		}()
+	}
+	f(0)
+	wg.Wait()
+}

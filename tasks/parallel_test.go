@@ -1,0 +1,85 @@
+package tasks
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/seqtask/seqtask/datasets"
+)
+
+// TestParallelTrainStepEqualsWholeBatch: with a text of one window
+// ("hello", seq_len 4: every draw is "hell" → "ello"), splitting a batch
+// over workers must give exactly the whole batch's loss and gradient, for
+// even and uneven shares and every cell; and the copies read the task's
+// weights, so training through them teaches the task.
+func TestParallelTrainStepEqualsWholeBatch(t *testing.T) {
+	vocab, _ := datasets.NewVocab([]string{"h", "e", "l", "o"})
+	for _, cell := range []string{"rnn", "lstm", "gru"} {
+		for _, split := range []struct{ batch, workers int }{{2, 2}, {3, 2}, {4, 3}} {
+			build := func() *CharLM[float64] {
+				cfg := charCfg(cell, 8, 4)
+				cfg.Train.Batch = split.batch
+				m, err := NewCharLMFromText[float64](cfg, vocab, "hello", "hello", rand.New(rand.NewPCG(1, 1)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return m
+			}
+			whole, parts := build(), build()
+			whole.Params().ZeroGrad()
+			wantSum, wantN, err := whole.TrainStep(0, rand.New(rand.NewPCG(5, 5)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			step, err := ParallelTrainStep[float64](parts, split.workers, split.batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum, n, err := step(0, rand.New(rand.NewPCG(5, 5)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != wantN || math.Abs(sum-wantSum) > 1e-12 {
+				t.Errorf("%s %+v: loss %v over %d tokens, whole batch %v over %d", cell, split, sum, n, wantSum, wantN)
+			}
+			for i, p := range parts.Params() {
+				for j, g := range p.Grad {
+					if want := whole.Params()[i].Grad[j]; math.Abs(g-want) > 1e-12*max(1, math.Abs(want)) {
+						t.Fatalf("%s %+v: %s gradient [%d] %v, whole batch %v", cell, split, p.Name, j, g, want)
+					}
+				}
+			}
+		}
+	}
+	// Training through the copies teaches the task itself "hello".
+	m, err := NewCharLMFromText[float64](charCfg("rnn", 8, 4), vocab, "hello", "hello", rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.cfg.Train.Batch = 2
+	step, err := ParallelTrainStep[float64](m, 2, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parallel := &stepTask[float64]{CharLM: m, step: step}
+	if loss := trainSteps(t, parallel, 300, 0.05, rand.New(rand.NewPCG(1, 1))); loss > 0.05 {
+		t.Fatalf("loss after training on two workers %.4f, want < 0.05", loss)
+	}
+	var sample []byte
+	err = m.Generate("h", 4, 0, nil, func(c string) error { sample = append(sample, c...); return nil })
+	if err != nil || "h"+string(sample) != "hello" {
+		t.Errorf("greedy sample from \"h\" = %q (%v), want \"hello\"", "h"+string(sample), err)
+	}
+	if _, err := ParallelTrainStep[float64](m, 3, 2); err == nil {
+		t.Error("3 workers for a batch of 2: no error")
+	}
+}
+
+// stepTask is a CharLM whose TrainStep is another step function.
+type stepTask[T float32 | float64] struct {
+	*CharLM[T]
+	step func(int, *rand.Rand) (float64, int, error)
+}
+
+func (s *stepTask[T]) TrainStep(i int, rng *rand.Rand) (float64, int, error) { return s.step(i, rng) }
