@@ -1,8 +1,10 @@
 package tasks
 
 import (
+	"io"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/seqtask/seqtask/datasets"
@@ -83,3 +85,47 @@ type stepTask[T float32 | float64] struct {
 }
 
 func (s *stepTask[T]) TrainStep(i int, rng *rand.Rand) (float64, int, error) { return s.step(i, rng) }
+
+// TestParallelVideoStepEqualsWholeBatch: video clips split over workers
+// give the whole batch's gradient (one training clip, so that every draw
+// is the same), and a CNN with batch norm is refused.
+func TestParallelVideoStepEqualsWholeBatch(t *testing.T) {
+	dir := t.TempDir()
+	build := func(batchnorm bool) *Video[float64] {
+		cfg := videoCfg(dir, "gru")
+		cfg.Train.Batch = 3
+		cfg.Encoder.BatchNorm = batchnorm
+		task, err := New[float64](cfg, Env{NeedData: true, RNG: rand.New(rand.NewPCG(1, 1)), Log: io.Discard})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := task.(*Video[float64])
+		v.train = v.train[:1]
+		v.byLen = datasets.NewBuckets(frameCounts(v.train), 1)
+		return v
+	}
+	whole, parts := build(false), build(false)
+	whole.Params().ZeroGrad()
+	wantSum, wantN, err := whole.TrainStep(0, rand.New(rand.NewPCG(5, 5)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	step, err := ParallelTrainStep[float64](parts, 2, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, n, err := step(0, rand.New(rand.NewPCG(5, 5)))
+	if err != nil || n != wantN || math.Abs(sum-wantSum) > 1e-9 {
+		t.Fatalf("loss %v over %d tokens (%v), whole batch %v over %d", sum, n, err, wantSum, wantN)
+	}
+	for i, p := range parts.Params() {
+		for j, g := range p.Grad {
+			if want := whole.Params()[i].Grad[j]; math.Abs(g-want) > 1e-9*max(1, math.Abs(want)) {
+				t.Fatalf("%s gradient [%d] %v, whole batch %v", p.Name, j, g, want)
+			}
+		}
+	}
+	if _, err := ParallelTrainStep[float64](build(true), 2, 3); err == nil || !strings.Contains(err.Error(), "batchnorm") {
+		t.Errorf("batch norm with two workers: error %v, want one naming encoder.batchnorm", err)
+	}
+}

@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -191,6 +192,23 @@ func (v *Video[T]) build(rng *rand.Rand) error {
 	v.dec, err = decoders.NewSynced[T](decoders.SyncedConfig{Input: v.enc.Widths().Sequence, Cell: d.Cell, Hidden: d.Hidden,
 		Layers: d.Layers, Bidirectional: d.Bidirectional, Dropout: d.Dropout, Outputs: len(v.labels), Init: nn.Init(d.Init)}, rng)
 	return err
+}
+
+// TrainReplica returns a copy of the model on the same clips and weights
+// that trains on batch clips per step (train.workers). A CNN with batch
+// norm is refused: each copy would keep running statistics of its own.
+func (v *Video[T]) TrainReplica(batch int) (Task[T], error) {
+	if len(v.Buffers()) > 0 {
+		return nil, errors.New("encoder.batchnorm keeps running statistics that copies of the model cannot share: train on one worker")
+	}
+	r := &Video[T]{cfg: replicaConfig(v.cfg, batch), labels: v.labels, train: v.train, val: v.val, byLen: v.byLen}
+	if err := r.build(rand.New(rand.NewPCG(0, 0))); err != nil {
+		return nil, err
+	}
+	if err := r.Params().ShareValues(v.Params()); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // Params lists encoder, recurrent and head parameters.
