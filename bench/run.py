@@ -31,6 +31,7 @@ WORKLOADS = [
     ("sampling batch 1, GRU", "tasks", "CharLMSample/gru$", "charlm-sample", "gru", 5.0),
     ("seq2seq GRU + attention training", "tasks", "Seq2SeqTrainStep$", "seq2seq-train", "-", 1.0),
     ("seq2seq greedy translation", "tasks", "Seq2SeqDecode/greedy$", "seq2seq-greedy", "-", 1.0),
+    ("seq2seq beam search, width 5", "tasks", "Seq2SeqDecode/beam$", "seq2seq-beam", "-", 1.5),
     ("CNN forward+backward", "encoders", "CNN$", "cnn", "-", 1.0),
     ("video CNN+GRU training", "tasks", "VideoTrainStep$", "video-train", "-", 1.0),
     ("video CNN+GRU labelling", "tasks", "VideoLabel$", "video-label", "-", 1.0),
@@ -96,7 +97,7 @@ def main():
                 if rate > pt_best:
                     pt_best, pt_rss, pt_threads = rate, rss, threads
         unit = {"charlm-train": "tokens/s", "charlm-sample": "chars/s", "seq2seq-train": "tokens/s",
-                "seq2seq-greedy": "sentences/s", "cnn": "images/s", "gemm": "GFLOP/s"}.get(work, "frames/s")
+                "seq2seq-greedy": "sentences/s", "seq2seq-beam": "sentences/s", "cnn": "images/s", "gemm": "GFLOP/s"}.get(work, "frames/s")
         rows.append((label, unit, go_best, go_rss, pt_best, pt_threads, pt_rss, go_best / pt_best, target))
         print(f"{label}: seqtask {go_best:,.0f} {unit} ({go_rss:.0f} MiB), PyTorch {pt_best:,.0f} ({pt_threads} threads, {pt_rss:.0f} MiB), ratio {go_best / pt_best:.2f}", flush=True)
     table = ["| work | unit | seqtask | peak RSS | PyTorch (best threads) | peak RSS | seqtask / PyTorch | target |",

@@ -7,6 +7,7 @@ Usage: torch_bench.py WORK ARG THREADS
   seq2seq-train -     GRU encoder + GRU decoder with Luong general attention,
                       vocab 3000, embed/hidden 256, length 10, batch 64, teacher forcing
   seq2seq-greedy -    greedy translation of 64 sentences at once, 12 steps
+  seq2seq-beam -      beam search of width 5 over 64 sentences at once, 12 steps
   cnn -               conv3x3(16)-relu-pool-conv3x3(32)-relu-pool on 64x64x3, batch 32, fwd+bwd
   video-train -       CNN(16,32)+proj 128 per frame, GRU 128, 5 labels, 8 clips x 20 frames
   video-label -       the same model, forward only
@@ -130,6 +131,41 @@ def seq2seq_greedy(_):
     return 64 / timed(step, 20), "sentences/s"
 
 
+@torch.no_grad()
+def seq2seq_beam(_):
+    """Beam search of width 5 over 64 sentences at once, as OpenNMT batches
+    it: the 64×5 hypotheses are rows of one decoder batch; each step adds
+    every row's log-probabilities to its score, keeps each sentence's best 5
+    of its 5×V continuations, and reorders the states to them. A hypothesis
+    that emits <eos> (id 3, as in seqtask) is finished: its score is
+    frozen and it only continues with <eos>. 12 steps, like seqtask's."""
+    model = Seq2Seq().eval()
+    src = torch.randint(4, 3000, (10, 64))
+    b, k, v, eos = 64, 5, 3000, 3
+
+    def step():
+        keys, h = model.encode(src)                        # [B][S][H], [1][B][H]
+        keys = keys.repeat_interleave(k, 0)                 # [B*K][S][H]
+        h = h.repeat_interleave(k, 1)
+        scores = torch.full((b, k), float("-inf"))
+        scores[:, 0] = 0                                    # one live hypothesis per sentence at first
+        tok = torch.ones(1, b * k, dtype=torch.long)
+        done = torch.zeros(b * k, dtype=torch.bool)
+        for _ in range(12):
+            y, h = model.dec(model.tgt_emb(tok), h)
+            logp = F.log_softmax(model.out(model.attend(y.transpose(0, 1), keys)), -1).squeeze(1)  # [B*K][V]
+            logp[done] = float("-inf")
+            logp[done, eos] = 0                             # finished hypotheses stay as they are
+            total = (scores.view(-1, 1) + logp).view(b, k * v)
+            scores, idx = total.topk(k, -1)                 # [B][K]
+            origin = (idx // v + torch.arange(b).view(-1, 1) * k).view(-1)
+            tok = (idx % v).view(1, -1)
+            h = h[:, origin]
+            done = done[origin] | (tok.view(-1) == eos)
+
+    return 64 / timed(step, 10), "sentences/s"
+
+
 def cnn_layers(c_in):
     return nn.Sequential(nn.Conv2d(c_in, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                          nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
@@ -195,7 +231,7 @@ def gemm(shape):
 
 
 WORK = {"gemm": gemm, "charlm-train": charlm_train, "charlm-sample": charlm_sample, "seq2seq-train": seq2seq_train,
-        "seq2seq-greedy": seq2seq_greedy, "cnn": cnn, "video-train": video_train, "video-label": video_label}
+        "seq2seq-greedy": seq2seq_greedy, "seq2seq-beam": seq2seq_beam, "cnn": cnn, "video-train": video_train, "video-label": video_label}
 
 if __name__ == "__main__":
     work, arg, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])

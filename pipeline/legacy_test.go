@@ -100,3 +100,29 @@ func TestReplicaSharesWeights(t *testing.T) {
 		})
 	}
 }
+
+// TestBeamSearchIndependentOfBatch: a sentence's beam-search translation
+// is the same alone and in one search with others.
+func TestBeamSearchIndependentOfBatch(t *testing.T) {
+	l, err := LoadRun(filepath.Join("testdata", "legacy", "translation"), nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := l.Task.(*tasks.Translation[float32])
+	opt := m.DecodeDefaults()
+	opt.Strategy, opt.Beam = "beam", 5
+	sentences := []string{"Go away.", "I phoned.", "Thanks.", "Show me.", "Cuff him.", "I'm weak.", "Too late.", "Be nice."}
+	together, err := m.Translate(sentences, opt, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range sentences {
+		alone, err := m.Translate([]string{s}, opt, false, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if alone[0].Text != together[i].Text {
+			t.Errorf("%q: %q alone, %q among %d", s, alone[0].Text, together[i].Text, len(sentences))
+		}
+	}
+}
