@@ -48,6 +48,17 @@ func Estimate(cfg *config.Config, s Sizes) ([]Part, error) {
 	}
 	e := &estimate{width: width}
 	b.Estimate(cfg, s.orAssumed(cfg), e)
+	if w := cfg.Train.Workers; w > 1 {
+		// Each data-parallel copy keeps gradients of its own; the batch's
+		// activations are split among the copies, so they do not add up.
+		var weights int64
+		for _, p := range e.parts {
+			if strings.HasSuffix(p.What, paramsSuffix) {
+				weights += p.Bytes / trainedCopies
+			}
+		}
+		e.parts = append(e.parts, Part{What: "gradients of the data-parallel copies", Key: "train.workers", Bytes: int64(w) * weights})
+	}
 	// One part per what and key: a stack's layers, a CNN's stages add up.
 	var parts []Part
 	index := map[[2]string]int{}
@@ -83,8 +94,11 @@ type estimate struct {
 // value, its gradient and Adam's two moments.
 const trainedCopies = 4
 
+// paramsSuffix marks the parts that params adds.
+const paramsSuffix = " (weights, gradients, optimizer state)"
+
 func (e *estimate) params(what, key string, n int64) {
-	e.parts = append(e.parts, Part{What: what + " (weights, gradients, optimizer state)", Key: key, Bytes: trainedCopies * n * e.width})
+	e.parts = append(e.parts, Part{What: what + paramsSuffix, Key: key, Bytes: trainedCopies * n * e.width})
 }
 
 func (e *estimate) values(what, key string, n int64) {
