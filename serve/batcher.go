@@ -80,16 +80,17 @@ type BatchOptions struct {
 }
 
 // DefaultGatherGap ends a gathering batch (BatchOptions.Gather) when no
-// item has arrived for this long: the requests in flight have come in. Chosen for
-// closed-loop clients on one machine, whose next requests follow a batch's
-// answers within a few hundred microseconds.
+// item has arrived for this long: the requests in flight have come in.
+// Chosen for closed-loop clients on one machine, whose next requests
+// follow a batch's answers within a few hundred microseconds.
 const DefaultGatherGap = 500 * time.Microsecond
 
 // NewBatcher starts a batcher with a worker for each of runs (at least
 // one); Close stops them.
 func NewBatcher[K comparable, In, Out any](opt BatchOptions, runs ...BatchFunc[K, In, Out]) *Batcher[K, In, Out] {
-	b := &Batcher[K, In, Out]{maxBatch: max(opt.MaxBatch, 1), maxWait: opt.MaxWait, gather: opt.Gather, gap: cmp.Or(opt.GatherGap, DefaultGatherGap), capacity: max(opt.Queue, 1),
-		observe: opt.Observe, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	b := &Batcher[K, In, Out]{maxBatch: max(opt.MaxBatch, 1), maxWait: opt.MaxWait, gather: opt.Gather,
+		gap: cmp.Or(opt.GatherGap, DefaultGatherGap), capacity: max(opt.Queue, 1), observe: opt.Observe,
+		wake: make(chan struct{}, 1), done: make(chan struct{})}
 	var workers sync.WaitGroup
 	for _, run := range runs {
 		workers.Add(1)
