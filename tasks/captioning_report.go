@@ -1,6 +1,7 @@
 package tasks
 
 import (
+	"cmp"
 	"encoding/base64"
 	"fmt"
 	"html/template"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/seqtask/seqtask/datasets"
@@ -74,6 +76,63 @@ func (m *Captioning[T]) bestConstant(devImages int) (*constantCaption, error) {
 	return &constantCaption{Constant: best, dev: dev.Score(best.Output).Score}, nil
 }
 
+// captionDiagnostics says what a captioner's outputs are made of, in terms
+// a user can act on: how many repeat a training caption word for word
+// (recalled rather than composed), how much of the vocabulary they use,
+// and which captions it keeps writing.
+type captionDiagnostics struct {
+	Verbatim  int // captions that occur word for word among the training captions
+	Captions  int
+	WordsUsed int // distinct words across the captions
+	Frequent  []captionCount
+}
+
+type captionCount struct {
+	Caption string
+	Count   int
+}
+
+// diagnose computes captionDiagnostics for captions against the training
+// captions (in the same text form), listing the top most frequent captions
+// that occur more than once, most frequent first, ties in text order.
+func diagnose(captions []string, training map[string]bool, top int) captionDiagnostics {
+	d := captionDiagnostics{Captions: len(captions)}
+	counts := map[string]int{}
+	words := map[string]bool{}
+	for _, c := range captions {
+		if training[c] {
+			d.Verbatim++
+		}
+		counts[c]++
+		for _, w := range strings.Fields(c) {
+			words[w] = true
+		}
+	}
+	d.WordsUsed = len(words)
+	for c, n := range counts {
+		if n > 1 {
+			d.Frequent = append(d.Frequent, captionCount{c, n})
+		}
+	}
+	slices.SortFunc(d.Frequent, func(a, b captionCount) int {
+		return cmp.Or(b.Count-a.Count, strings.Compare(a.Caption, b.Caption))
+	})
+	d.Frequent = d.Frequent[:min(top, len(d.Frequent))]
+	return d
+}
+
+// trainingCaptions are the training captions as the model's text (the
+// form m.text gives generated captions).
+func (m *Captioning[T]) trainingCaptions() map[string]bool {
+	out := map[string]bool{}
+	for _, caps := range m.trainIDs {
+		for _, ids := range caps {
+			out[m.text(ids)] = true
+		}
+	}
+	return out
+}
+
 // reportFile is the page Report writes into the run folder.
 const reportFile = "captions.html"
 
@@ -137,6 +196,12 @@ func (m *Captioning[T]) Report(dir string, w io.Writer) error {
 	fmt.Fprintf(w, "dev images: %d; %s\n", len(rows), strings.TrimSpace(summary.String()))
 	fmt.Fprintf(w, "baseline: the constant caption %q scores BLEU-4 %.2f on the dev images (best of %d training captions tried on %d training images, where it scores %.2f)\n",
 		m.baseline.Output, m.baseline.dev, m.baseline.Candidates, m.baseline.Items, m.baseline.Score)
+	d := diagnose(m.last, m.trainingCaptions(), 5)
+	fmt.Fprintf(w, "diagnostics: %d of %d captions (%.0f%%) repeat a training caption word for word; %d distinct words used of a vocabulary of %d\n",
+		d.Verbatim, d.Captions, 100*float64(d.Verbatim)/float64(max(d.Captions, 1)), d.WordsUsed, m.vocab.Len())
+	for _, f := range d.Frequent {
+		fmt.Fprintf(w, "  written %d times: %q\n", f.Count, f.Caption)
+	}
 	fmt.Fprintf(w, "captions beside their images: %s\n", filepath.Join(dir, reportFile))
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -387,7 +388,8 @@ func TestCaptioningLearns(t *testing.T) {
 	if c := bytes.Count(page, []byte("data:image/jpeg;base64,")); c != 12 {
 		t.Errorf("report embeds %d images, want 12", c)
 	}
-	if !strings.Contains(text.String(), "baseline") || !strings.Contains(text.String(), "bleu4") {
+	if !strings.Contains(text.String(), "baseline") || !strings.Contains(text.String(), "bleu4") ||
+		!strings.Contains(text.String(), "repeat a training caption word for word") {
 		t.Errorf("report text %q", text.String())
 	}
 
@@ -618,5 +620,31 @@ func TestCaptioningCOCO(t *testing.T) {
 				t.Errorf("evaluation %v", got)
 			}
 		})
+	}
+}
+
+// TestCaptionDiagnostics: verbatim training captions, words used and the
+// most frequent captions (repeated ones only, most frequent first, ties in
+// text order, at most top).
+func TestCaptionDiagnostics(t *testing.T) {
+	training := map[string]bool{"a dog runs": true, "a man on a bike": true}
+	for _, tc := range []struct {
+		name     string
+		captions []string
+		top      int
+		want     captionDiagnostics
+	}{
+		{"none", nil, 3, captionDiagnostics{}},
+		{"mixed", []string{"a dog runs", "a dog runs", "a cat sits", "a man on a bike", "a cat sits", "a dog runs", "two dogs"}, 3,
+			captionDiagnostics{Verbatim: 4, Captions: 7, WordsUsed: 10,
+				Frequent: []captionCount{{"a dog runs", 3}, {"a cat sits", 2}}}},
+		{"ties and top", []string{"b", "a", "b", "a", "c", "c"}, 2,
+			captionDiagnostics{Captions: 6, WordsUsed: 3, Frequent: []captionCount{{"a", 2}, {"b", 2}}}},
+	} {
+		got := diagnose(tc.captions, training, tc.top)
+		if got.Verbatim != tc.want.Verbatim || got.Captions != tc.want.Captions || got.WordsUsed != tc.want.WordsUsed ||
+			!slices.Equal(got.Frequent, tc.want.Frequent) {
+			t.Errorf("%s: %+v, want %+v", tc.name, got, tc.want)
+		}
 	}
 }
