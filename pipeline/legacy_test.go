@@ -19,10 +19,7 @@ import (
 func TestRunFoldersOfEarlierVersionsLoad(t *testing.T) {
 	for _, task := range []string{"charlm", "translation", "captioning", "video"} {
 		t.Run(task, func(t *testing.T) {
-			l, err := LoadRun(filepath.Join("testdata", "legacy", task), nil, io.Discard)
-			if err != nil {
-				t.Fatal(err)
-			}
+			l := loadLegacy(t, task)
 			switch m := l.Task.(type) {
 			case *tasks.CharLM[float32]:
 				var out strings.Builder
@@ -57,10 +54,7 @@ func TestRunFoldersOfEarlierVersionsLoad(t *testing.T) {
 func TestReplicaSharesWeights(t *testing.T) {
 	for _, task := range []string{"charlm", "translation", "captioning", "video"} {
 		t.Run(task, func(t *testing.T) {
-			l, err := LoadRun(filepath.Join("testdata", "legacy", task), nil, io.Discard)
-			if err != nil {
-				t.Fatal(err)
-			}
+			l := loadLegacy(t, task)
 			r, err := l.Replica()
 			if err != nil {
 				t.Fatal(err)
@@ -104,10 +98,7 @@ func TestReplicaSharesWeights(t *testing.T) {
 // TestBeamSearchIndependentOfBatch: a sentence's beam-search translation
 // is the same alone and in one search with others.
 func TestBeamSearchIndependentOfBatch(t *testing.T) {
-	l, err := LoadRun(filepath.Join("testdata", "legacy", "translation"), nil, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := loadLegacy(t, "translation")
 	m := l.Task.(*tasks.Translation[float32])
 	opt := m.DecodeDefaults()
 	opt.Strategy, opt.Beam = "beam", 5
@@ -125,4 +116,14 @@ func TestBeamSearchIndependentOfBatch(t *testing.T) {
 			t.Errorf("%q: %q alone, %q among %d", s, alone[0].Text, together[i].Text, len(sentences))
 		}
 	}
+}
+
+// loadLegacy loads the kept run folder of task from testdata/legacy.
+func loadLegacy(t *testing.T, task string) *Loaded {
+	t.Helper()
+	l, err := LoadRun(filepath.Join("testdata", "legacy", task), nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }

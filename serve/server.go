@@ -35,9 +35,9 @@ import (
 // Options configure a server; DefaultOptions gives every field.
 type Options struct {
 	MaxBatch int // inputs per batch
-	// Replicas is how many copies of each model the loader loads, each
-	// answering batches on a worker of its own: more cores at work under
-	// load, for as many times the model's memory.
+	// Replicas is how many copies of each model answer batches, each on
+	// a worker of its own: more cores at work under load. The loader
+	// builds them on the first copy's weights (pipeline.Loaded.Replica).
 	Replicas int
 	MaxWait  time.Duration // how long a batch's first input waits for others
 	// Gather is how long a batch's first input may wait for others while

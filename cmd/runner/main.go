@@ -139,7 +139,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.IntVar(&so.MaxBatch, "batch-size", so.MaxBatch, "serve: inputs a model runs in one batch (dynamic batching of concurrent requests)")
 	fs.DurationVar(&so.MaxWait, "batch-wait", so.MaxWait, "serve: how long a batch's first input waits for others")
 	fs.DurationVar(&so.Gather, "batch-gather", so.Gather, "serve: how long a batch's first input may wait for others while another copy of the model is busy (the batch starts when full or once no input has come for "+serve.DefaultGatherGap.String()+")")
-	fs.IntVar(&so.Replicas, "replicas", so.Replicas, "serve: copies of each model, each running batches on its own core (default: one per core; each costs the model's memory)")
+	fs.IntVar(&so.Replicas, "replicas", so.Replicas, "serve: copies of each model, each running batches on its own core (default: one per core; the copies share the model's weights, each adds only its working buffers)")
 	fs.IntVar(&so.Queue, "queue", so.Queue, "serve: inputs waiting per model; beyond it requests get 503 with Retry-After")
 	fs.DurationVar(&so.Timeout, "timeout", so.Timeout, "serve: a request's deadline, queueing included")
 	fs.Int64Var(&so.MaxBody, "max-body", so.MaxBody, "serve: largest request body, in bytes")
