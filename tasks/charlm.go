@@ -135,13 +135,7 @@ func (m *CharLM[T]) build(rng *rand.Rand) error {
 // that trains on batch windows per step (train.workers).
 func (m *CharLM[T]) TrainReplica(batch int) (Task[T], error) {
 	r := &CharLM[T]{cfg: replicaConfig(m.cfg, batch), vocab: m.vocab, train: m.train, val: m.val}
-	if err := r.build(rand.New(rand.NewPCG(0, 0))); err != nil {
-		return nil, err
-	}
-	if err := r.Params().ShareValues(m.Params()); err != nil {
-		return nil, err
-	}
-	return r, nil
+	return replica[T](m, r, r.build)
 }
 
 // Params lists embedding, recurrent and head parameters.

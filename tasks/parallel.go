@@ -26,7 +26,7 @@ func ParallelTrainStep[T nn.Float](task Task[T], workers, batch int) (func(step 
 	if workers < 1 || workers > batch {
 		return nil, fmt.Errorf("%d workers for a batch of %d", workers, batch)
 	}
-	p := &dataParallel[T]{params: task.Params(), sums: make([]float64, workers), counts: make([]int, workers), errs: make([]error, workers)}
+	p := &dataParallel[T]{params: task.Params()}
 	// The copies share the task's parameter values; checkpoints, imports
 	// and the optimizer write those in place, so the copies see them.
 	for w := range workers {
@@ -39,8 +39,8 @@ func ParallelTrainStep[T nn.Float](task Task[T], workers, batch int) (func(step 
 		if err != nil {
 			return nil, fmt.Errorf("copy %d of the model: %w", w+1, err)
 		}
-		p.workers = append(p.workers, r)
-		p.grads = append(p.grads, r.Params())
+		pcg := rand.NewPCG(0, 0)
+		p.workers = append(p.workers, &worker[T]{task: r, params: r.Params(), pcg: pcg, rng: rand.New(pcg)})
 	}
 	return p.step, nil
 }
@@ -52,38 +52,47 @@ func ParallelTrainStep[T nn.Float](task Task[T], workers, batch int) (func(step 
 // seeded from the training RNG, so a run is deterministic (and resumes
 // exactly) for a given number of workers.
 type dataParallel[T nn.Float] struct {
-	params  nn.Params[T]   // the task's, which the optimizer updates
-	workers []Task[T]      // copies on the same weights
-	grads   []nn.Params[T] // each copy's parameters, for their gradients
-	sums    []float64
-	counts  []int
-	errs    []error
+	params  nn.Params[T] // the task's, which the optimizer updates
+	workers []*worker[T]
+}
+
+// worker is one copy of the model on the task's weights and what its
+// share of a step gave.
+type worker[T nn.Float] struct {
+	task   Task[T]
+	params nn.Params[T] // the copy's, for their gradients
+	pcg    *rand.PCG    // reseeded every step from the training RNG
+	rng    *rand.Rand
+	sum    float64
+	count  int
+	err    error
+	weight T // count over the step's total
 }
 
 func (p *dataParallel[T]) step(step int, rng *rand.Rand) (float64, int, error) {
 	// Each worker keeps a core busy: its matrix products stay on it.
 	defer fastblas.SetMaxThreads(fastblas.SetMaxThreads(1))
-	seeds := make([]uint64, len(p.workers))
-	for w := range seeds {
-		seeds[w] = rng.Uint64()
+	for w, wk := range p.workers {
+		wk.pcg.Seed(rng.Uint64(), uint64(w))
 	}
 	p.parallel(func(w int) {
-		p.grads[w].ZeroGrad()
-		p.sums[w], p.counts[w], p.errs[w] = p.workers[w].TrainStep(step, rand.New(rand.NewPCG(seeds[w], uint64(w))))
+		wk := p.workers[w]
+		wk.params.ZeroGrad()
+		wk.sum, wk.count, wk.err = wk.task.TrainStep(step, wk.rng)
 	})
 	var sum float64
 	var n int
-	for w, err := range p.errs {
-		if err != nil {
-			return 0, 0, fmt.Errorf("worker %d: %w", w+1, err)
+	for w, wk := range p.workers {
+		if wk.err != nil {
+			return 0, 0, fmt.Errorf("worker %d: %w", w+1, wk.err)
 		}
-		sum += p.sums[w]
-		n += p.counts[w]
+		sum += wk.sum
+		n += wk.count
 	}
-	weights := make([]T, len(p.workers))
-	for w, c := range p.counts {
+	for _, wk := range p.workers {
+		wk.weight = 0
 		if n > 0 {
-			weights[w] = T(float64(c) / float64(n))
+			wk.weight = T(float64(wk.count) / float64(n))
 		}
 	}
 	// Parameters are divided among the goroutines; within a parameter every
@@ -92,8 +101,8 @@ func (p *dataParallel[T]) step(step int, rng *rand.Rand) (float64, int, error) {
 		for i := g; i < len(p.params); i += len(p.workers) {
 			dst := p.params[i].Grad
 			clear(dst)
-			for w, ps := range p.grads {
-				src, a := ps[i].Grad, weights[w]
+			for _, wk := range p.workers {
+				src, a := wk.params[i].Grad, wk.weight
 				for j, v := range src {
 					dst[j] += a * v
 				}

@@ -96,6 +96,18 @@ type DataParallel[T nn.Float] interface {
 	TrainReplica(batch int) (Task[T], error)
 }
 
+// replica finishes a TrainReplica: it builds r's model (its initial
+// values are replaced at once) and points r's parameters at of's values.
+func replica[T nn.Float](of, r Task[T], build func(*rand.Rand) error) (Task[T], error) {
+	if err := build(rand.New(rand.NewPCG(0, 0))); err != nil {
+		return nil, err
+	}
+	if err := r.Params().ShareValues(of.Params()); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
 // replicaConfig is cfg with train.batch set to batch.
 func replicaConfig(cfg *config.Config, batch int) *config.Config {
 	c := *cfg

@@ -130,13 +130,7 @@ func (m *Translation[T]) build(rng *rand.Rand) error {
 func (m *Translation[T]) TrainReplica(batch int) (Task[T], error) {
 	r := &Translation[T]{cfg: replicaConfig(m.cfg, batch), srcTok: m.srcTok, tgtTok: m.tgtTok, src: m.src, tgt: m.tgt,
 		train: m.train, buckets: m.buckets, dev: m.dev, devRefs: m.devRefs}
-	if err := r.build(rand.New(rand.NewPCG(0, 0))); err != nil {
-		return nil, err
-	}
-	if err := r.Params().ShareValues(m.Params()); err != nil {
-		return nil, err
-	}
-	return r, nil
+	return replica[T](m, r, r.build)
 }
 
 // loadData reads the pairs, splits them so that every translation of one

@@ -202,13 +202,7 @@ func (v *Video[T]) TrainReplica(batch int) (Task[T], error) {
 		return nil, errors.New("encoder.batchnorm keeps running statistics that copies of the model cannot share: train on one worker")
 	}
 	r := &Video[T]{cfg: replicaConfig(v.cfg, batch), labels: v.labels, train: v.train, val: v.val, byLen: v.byLen}
-	if err := r.build(rand.New(rand.NewPCG(0, 0))); err != nil {
-		return nil, err
-	}
-	if err := r.Params().ShareValues(v.Params()); err != nil {
-		return nil, err
-	}
-	return r, nil
+	return replica[T](v, r, r.build)
 }
 
 // Params lists encoder, recurrent and head parameters.
