@@ -3,7 +3,9 @@ package metrics
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -49,6 +51,40 @@ type CIDErDScore struct {
 // (a caption of k ≥ 1 tokens has k-1), which equals the difference in
 // tokens unless a caption has fewer than two tokens.
 func CIDErD(candidates []string, references [][]string, opts CIDErDOptions) (CIDErDScore, error) {
+	if len(candidates) == 0 {
+		return CIDErDScore{}, errors.New("metrics: CIDEr-D: no candidates")
+	}
+	if len(references) != len(candidates) {
+		return CIDErDScore{}, fmt.Errorf("metrics: CIDEr-D: %d candidates but references for %d images", len(candidates), len(references))
+	}
+	corpus, err := NewCIDErDCorpus(references, opts)
+	if err != nil {
+		return CIDErDScore{}, err
+	}
+	out := CIDErDScore{PerImage: make([]float64, len(candidates))}
+	var total float64
+	for i, c := range candidates {
+		out.PerImage[i] = corpus.Score(i, c)
+		total += out.PerImage[i]
+	}
+	out.Score = total / float64(len(candidates))
+	return out, nil
+}
+
+// CIDErDCorpus scores candidates one at a time against a fixed corpus of
+// references, its document frequencies counted once over the whole corpus.
+// CIDErD builds one over the images it evaluates, as coco-caption does;
+// self-critical training builds one over the training references, so that
+// a sampled caption's reward does not depend on the batch it came in.
+type CIDErDCorpus struct {
+	d    ciderD
+	refs [][]tfidf // per image, its references' vectors
+}
+
+// NewCIDErDCorpus counts the document frequencies of references (per
+// image, its reference captions, already tokenized) and prepares their
+// TF-IDF vectors; see CIDErD for the definition.
+func NewCIDErDCorpus(references [][]string, opts CIDErDOptions) (*CIDErDCorpus, error) {
 	order, sigma := opts.MaxOrder, opts.Sigma
 	if order == 0 {
 		order = 4
@@ -57,31 +93,22 @@ func CIDErD(candidates []string, references [][]string, opts CIDErDOptions) (CID
 		sigma = 6
 	}
 	if order < 0 {
-		return CIDErDScore{}, fmt.Errorf("metrics: CIDEr-D: n-gram order %d is negative", opts.MaxOrder)
+		return nil, fmt.Errorf("metrics: CIDEr-D: n-gram order %d is negative", opts.MaxOrder)
 	}
 	if !(sigma > 0) || math.IsInf(sigma, 0) {
-		return CIDErDScore{}, fmt.Errorf("metrics: CIDEr-D: sigma %v is not a positive number", opts.Sigma)
+		return nil, fmt.Errorf("metrics: CIDEr-D: sigma %v is not a positive number", opts.Sigma)
 	}
-	if len(candidates) == 0 {
-		return CIDErDScore{}, errors.New("metrics: CIDEr-D: no candidates")
+	if len(references) == 0 {
+		return nil, errors.New("metrics: CIDEr-D: no images")
 	}
-	if len(references) != len(candidates) {
-		return CIDErDScore{}, fmt.Errorf("metrics: CIDEr-D: %d candidates but references for %d images", len(candidates), len(references))
-	}
-	for i, refs := range references {
-		if len(refs) == 0 {
-			return CIDErDScore{}, fmt.Errorf("metrics: CIDEr-D: image %d has no references", i)
-		}
-	}
-
-	// Term frequencies, and document frequencies over the references.
-	cands := make([][]map[string]int, len(candidates))
 	refCounts := make([][][]map[string]int, len(references))
 	df := make(map[string]int)
-	for i := range candidates {
-		cands[i] = ngramCounts(strings.Fields(candidates[i]), order)
+	for i, refs := range references {
+		if len(refs) == 0 {
+			return nil, fmt.Errorf("metrics: CIDEr-D: image %d has no references", i)
+		}
 		seen := make(map[string]bool)
-		for _, r := range references[i] {
+		for _, r := range refs {
 			c := ngramCounts(strings.Fields(r), order)
 			refCounts[i] = append(refCounts[i], c)
 			for _, m := range c {
@@ -94,30 +121,36 @@ func CIDErD(candidates []string, references [][]string, opts CIDErDOptions) (CID
 			df[g]++
 		}
 	}
-
-	d := ciderD{order: order, sigma: sigma, df: df, logN: math.Log(float64(len(candidates)))}
-	out := CIDErDScore{PerImage: make([]float64, len(candidates))}
-	var total float64
-	for i := range cands {
-		hyp := d.vector(cands[i])
-		sum := make([]float64, order)
-		for _, rc := range refCounts[i] {
-			ref := d.vector(rc)
-			for n, v := range d.similarity(hyp, ref) {
-				sum[n] += v
-			}
+	c := &CIDErDCorpus{d: ciderD{order: order, sigma: sigma, df: df, logN: math.Log(float64(len(references)))},
+		refs: make([][]tfidf, len(references))}
+	for i, counts := range refCounts {
+		for _, rc := range counts {
+			c.refs[i] = append(c.refs[i], c.d.vector(rc))
 		}
-		var mean float64
-		for _, v := range sum {
-			mean += v
-		}
-		mean /= float64(order)
-		score := mean / float64(len(refCounts[i])) * 10
-		out.PerImage[i] = score
-		total += score
 	}
-	out.Score = total / float64(len(cands))
-	return out, nil
+	return c, nil
+}
+
+// Images is the number of images in the corpus.
+func (c *CIDErDCorpus) Images() int { return len(c.refs) }
+
+// Score returns the CIDEr-D of candidate (tokenized, split on whitespace)
+// against the references of image, which must be in [0, Images()). It is
+// safe for concurrent use.
+func (c *CIDErDCorpus) Score(image int, candidate string) float64 {
+	hyp := c.d.vector(ngramCounts(strings.Fields(candidate), c.d.order))
+	sum := make([]float64, c.d.order)
+	for _, ref := range c.refs[image] {
+		for n, v := range c.d.similarity(hyp, ref) {
+			sum[n] += v
+		}
+	}
+	var mean float64
+	for _, v := range sum {
+		mean += v
+	}
+	mean /= float64(c.d.order)
+	return mean / float64(len(c.refs[image])) * 10
 }
 
 // ciderD holds the corpus-wide quantities of a CIDEr-D computation.
@@ -129,21 +162,31 @@ type ciderD struct {
 }
 
 // tfidf is a caption's TF-IDF vector per n-gram order, with each order's
-// Euclidean norm and the caption length used by the length penalty.
+// Euclidean norm and the caption length used by the length penalty. Each
+// order's weights are sorted by n-gram, so that sums run in one order and
+// a score is the same bits from run to run (a resumed self-critical run
+// must draw the same rewards as an uninterrupted one).
 type tfidf struct {
-	weights []map[string]float64
+	weights [][]gramWeight
 	norms   []float64
 	length  int
 }
 
+// gramWeight is one n-gram's TF-IDF weight.
+type gramWeight struct {
+	gram   string
+	weight float64
+}
+
 // vector converts n-gram counts into TF-IDF weights.
 func (d *ciderD) vector(counts []map[string]int) tfidf {
-	v := tfidf{weights: make([]map[string]float64, d.order), norms: make([]float64, d.order)}
+	v := tfidf{weights: make([][]gramWeight, d.order), norms: make([]float64, d.order)}
 	for n, m := range counts {
-		w := make(map[string]float64, len(m))
-		for g, tf := range m {
+		w := make([]gramWeight, 0, len(m))
+		for _, g := range slices.Sorted(maps.Keys(m)) {
+			tf := m[g]
 			x := float64(tf) * (d.logN - math.Log(math.Max(1, float64(d.df[g]))))
-			w[g] = x
+			w = append(w, gramWeight{g, x})
 			v.norms[n] += x * x
 			if n == 1 {
 				// coco-caption counts the length in bigrams.
@@ -163,9 +206,19 @@ func (d *ciderD) similarity(hyp, ref tfidf) []float64 {
 	penalty := math.Exp(-(delta * delta) / (2 * d.sigma * d.sigma))
 	val := make([]float64, d.order)
 	for n := range val {
-		for g, h := range hyp.weights[n] {
-			r := ref.weights[n][g]
-			val[n] += math.Min(h, r) * r
+		// Both lists are sorted: walk them together over the shared n-grams.
+		hs, rs := hyp.weights[n], ref.weights[n]
+		for i, j := 0, 0; i < len(hs) && j < len(rs); {
+			switch c := strings.Compare(hs[i].gram, rs[j].gram); {
+			case c < 0:
+				i++
+			case c > 0:
+				j++
+			default:
+				val[n] += math.Min(hs[i].weight, rs[j].weight) * rs[j].weight
+				i++
+				j++
+			}
 		}
 		if hyp.norms[n] != 0 && ref.norms[n] != 0 {
 			val[n] /= hyp.norms[n] * ref.norms[n]

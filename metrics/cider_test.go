@@ -117,3 +117,45 @@ func TestCIDErDErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestCIDErDCorpusFixesDocumentFrequencies: a corpus scores each candidate
+// against document frequencies counted over all its images, whichever
+// images are scored, and equals CIDErD when scoring them all. An n-gram
+// found in every image's references weighs nothing there, however it
+// would weigh in a smaller batch.
+func TestCIDErDCorpusFixesDocumentFrequencies(t *testing.T) {
+	refs := [][]string{{"a dog runs", "a dog plays"}, {"a cat sits"}, {"a man runs", "the man walks"}}
+	cands := []string{"a dog runs", "a cat", "a man walks"}
+	corpus, err := NewCIDErDCorpus(refs, CIDErDOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := CIDErD(cands, refs, CIDErDOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range cands {
+		if got := corpus.Score(i, c); math.Abs(got-whole.PerImage[i]) > 1e-12 {
+			t.Errorf("image %d: corpus score %v, CIDErD %v", i, got, whole.PerImage[i])
+		}
+	}
+	// Scored alone, CIDErD's corpus of one image weighs everything 0;
+	// the fixed corpus still weighs "dog runs" by its rarity.
+	alone, err := CIDErD(cands[:1], refs[:1], CIDErDOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if alone.Score != 0 || corpus.Score(0, cands[0]) <= 0 {
+		t.Errorf("alone %v, in the corpus %v: want 0 and positive", alone.Score, corpus.Score(0, cands[0]))
+	}
+	// "a" is in every image's references: a candidate of only "a" scores 0.
+	if got := corpus.Score(1, "a"); got != 0 {
+		t.Errorf("a word every image's references use scored %v, want 0", got)
+	}
+	if corpus.Images() != 3 {
+		t.Errorf("Images() = %d", corpus.Images())
+	}
+	if _, err := NewCIDErDCorpus(nil, CIDErDOptions{}); err == nil {
+		t.Error("an empty corpus gave no error")
+	}
+}

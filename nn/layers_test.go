@@ -75,15 +75,17 @@ func TestCrossEntropyGradients(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		targets []int
+		weights []float64
 		divisor float64
 	}{
-		{"mean per token", []int{1, 0, 3}, 0},
-		{"padding ignored, per batch", []int{2, IgnoreIndex, 0}, 2},
+		{"mean per token", []int{1, 0, 3}, nil, 0},
+		{"padding ignored, per batch", []int{2, IgnoreIndex, 0}, nil, 2},
+		{"weighted rows, negative weights (policy gradient)", []int{1, 2, 3}, []float64{0.7, -1.3, 0}, 0},
 	} {
 		logits := randomParam("logits", rng, 3, 4)
 		d := NewMat[float64](3, 4)
 		loss := func() float64 {
-			s, n, err := CrossEntropy(logits.Mat(), tc.targets, d, tc.divisor)
+			s, n, err := WeightedCrossEntropy(logits.Mat(), tc.targets, tc.weights, d, tc.divisor)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -98,6 +100,17 @@ func TestCrossEntropyGradients(t *testing.T) {
 	}
 	if _, _, err := CrossEntropy(NewMat[float64](1, 4), []int{4}, NewMat[float64](1, 4), 0); err == nil {
 		t.Error("target 4 with 4 classes accepted")
+	}
+	if _, _, err := WeightedCrossEntropy(NewMat[float64](2, 4), []int{1, 2}, []float64{1}, NewMat[float64](2, 4), 0); err == nil {
+		t.Error("one weight for two targets accepted")
+	}
+	// A row of weight w contributes w times its unweighted loss.
+	x := randomParam("x", rng, 2, 4).Mat()
+	plain, _, _ := CrossEntropy(x, []int{0, 3}, NewMat[float64](2, 4), 0)
+	first, _, _ := CrossEntropy(x.RowBlock(0, 1), []int{0}, NewMat[float64](1, 4), 0)
+	weighted, _, _ := WeightedCrossEntropy(x, []int{0, 3}, []float64{-2, 1}, NewMat[float64](2, 4), 0)
+	if want := plain - 3*first; math.Abs(weighted-want) > 1e-12 {
+		t.Errorf("weighted sum %v, want %v", weighted, want)
 	}
 }
 

@@ -19,6 +19,19 @@ const IgnoreIndex = -1
 // A target outside [0, V) is an error naming its position. A non-finite
 // logit yields a non-finite loss, which callers turn into a clear stop.
 func CrossEntropy[T Float](logits Mat[T], targets []int, dlogits Mat[T], divisor float64) (sum float64, count int, err error) {
+	return WeightedCrossEntropy(logits, targets, nil, dlogits, divisor)
+}
+
+// WeightedCrossEntropy is CrossEntropy with row i's loss multiplied by
+// weights[i] (nil: all 1): sum is the weighted sum and dlogits its
+// gradient over divisor; count still counts positions. Weights may be
+// negative: with the sampled tokens as targets and each sample's advantage
+// as its weight, this is the REINFORCE loss of self-critical training,
+// -Σ advantage · log p(token).
+func WeightedCrossEntropy[T Float](logits Mat[T], targets []int, weights []float64, dlogits Mat[T], divisor float64) (sum float64, count int, err error) {
+	if weights != nil && len(weights) != len(targets) {
+		return 0, 0, fmt.Errorf("cross-entropy: %d weights for %d targets", len(weights), len(targets))
+	}
 	if len(targets) != logits.Rows {
 		return 0, 0, fmt.Errorf("cross-entropy: %d targets for %d rows of logits", len(targets), logits.Rows)
 	}
@@ -48,13 +61,17 @@ func CrossEntropy[T Float](logits Mat[T], targets []int, dlogits Mat[T], divisor
 				m = x
 			}
 		}
+		w := 1.0
+		if weights != nil {
+			w = weights[i]
+		}
 		z := expShifted(drow, row, m)
-		sum += math.Log(z) + float64(m) - float64(row[t])
-		inv := T(scale / z)
+		sum += w * (math.Log(z) + float64(m) - float64(row[t]))
+		inv := T(w * scale / z)
 		for j := range drow {
 			drow[j] *= inv
 		}
-		drow[t] -= T(scale)
+		drow[t] -= T(w * scale)
 	}
 	return sum, count, nil
 }

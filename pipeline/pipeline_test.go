@@ -113,12 +113,19 @@ func (c *cancelAt) Write(b []byte) (int, error) {
 // resumes it: the training records and final weights must equal an
 // uninterrupted run's. The captioning config is interrupted after its
 // encoder was pre-trained and frozen, so the resumed run must rebuild the
-// feature cache and keep each phase's parameters frozen.
+// feature cache and keep each phase's parameters frozen; and once more
+// inside self-critical training (from step 11, at its own learning rate),
+// whose sampling draws from the training random stream.
 func TestResumeEqualsUninterrupted(t *testing.T) {
 	for _, tc := range []struct {
 		config string
 		sets   []string
-	}{{"testdata/tiny.yaml", nil}, {"testdata/captioning.yaml", nil}, {"testdata/tiny.yaml", []string{"train.workers=2"}}} {
+	}{
+		{"testdata/tiny.yaml", nil},
+		{"testdata/captioning.yaml", nil},
+		{"testdata/captioning.yaml", []string{"train.self_critical.start=10", "train.self_critical.lr=0.002"}},
+		{"testdata/tiny.yaml", []string{"train.workers=2"}},
+	} {
 		config := tc.config
 		t.Run(strings.Join(append([]string{config}, tc.sets...), " "), func(t *testing.T) {
 			whole, split := t.TempDir(), t.TempDir()
@@ -154,9 +161,13 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 			if len(a) != 20 || len(a) != len(b) {
 				t.Fatalf("%d training records uninterrupted, %d resumed; want 20 each", len(a), len(b))
 			}
+			selfCritical := slices.Contains(tc.sets, "train.self_critical.start=10")
 			for i := range a {
 				if a[i].Step != b[i].Step || a[i].Loss != b[i].Loss || a[i].LR != b[i].LR {
 					t.Fatalf("record %d: uninterrupted %+v, resumed %+v", i, a[i], b[i])
+				}
+				if phase := a[i].LR == 0.002; selfCritical && phase != (a[i].Step > 10) {
+					t.Errorf("step %d trained at rate %g; want train.self_critical.lr 0.002 from step 11 on", a[i].Step, a[i].LR)
 				}
 			}
 			wa, _ := os.ReadFile(filepath.Join(whole, lastCheckpoint))

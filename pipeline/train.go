@@ -260,6 +260,11 @@ func train[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 			return diverged(step+1, fmt.Sprintf("loss %v, gradient norm %v", loss, norm))
 		}
 		lr := sched.LR(step)
+		if p, ok := task.(tasks.PhaseLearningRate); ok {
+			if phase, ok := p.PhaseLR(step); ok {
+				lr = phase
+			}
+		}
 		opt.Step(params, lr)
 		step++
 		winLoss += sum

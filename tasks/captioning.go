@@ -22,7 +22,7 @@ func init() {
 	Register("captioning", Builder{New32: NewCaptioning[float32], New64: NewCaptioning[float64], Estimate: estimateCaptioning})
 	config.RegisterTask("captioning", config.TaskSchema{
 		Defaults: func(c *config.Config) { c.Decoder.Kind = "autoregressive" },
-		Reads:    append([]string{"data.val_path", "data.image_size", "data.color", "data.images", "data.captions", "data.augment"}, sequenceOutputKeys...),
+		Reads:    append([]string{"data.val_path", "data.image_size", "data.color", "data.images", "data.captions", "data.augment", "train.self_critical"}, sequenceOutputKeys...),
 		Check: func(cfg *config.Config, c *config.Checker) {
 			checkModel(cfg, encoders.ImageInput, "autoregressive", c)
 			if e := cfg.Encoder; e != nil {
@@ -31,6 +31,7 @@ func init() {
 					c.Errorf("encoder.pretrain_steps", "%d leaves no steps of train.steps (%d) for the decoder", n, cfg.Train.Steps)
 				}
 			}
+			checkSelfCritical(cfg, c)
 			cp := cfg.Data.Captions
 			c.OneOf("data.captions.format", cp.Format, []string{"auto", "flickr8k", "coco"})
 			c.AtLeast("data.captions.min_freq", cp.MinFreq, 1)
@@ -50,9 +51,10 @@ func init() {
 // the CNN's last feature map as a grid of image regions ("show, attend and
 // tell"). Each training step draws a batch of images with one of their
 // captions each; validation scores the dev images against all their
-// references with BLEU-1..4 and CIDEr-D. Training may run in two phases:
-// the CNN pre-trained alone (captioning_pretrain.go), then frozen with its
-// outputs cached (captioning_cache.go).
+// references with BLEU-1..4 and CIDEr-D. Training may run in phases: the
+// CNN pre-trained alone (captioning_pretrain.go), then frozen with its
+// outputs cached (captioning_cache.go), and the decoder trained last by
+// self-critical training (captioning_scst.go).
 type Captioning[T nn.Float] struct {
 	cfg        *config.Config
 	vocab      *datasets.Vocab
@@ -65,6 +67,7 @@ type Captioning[T nn.Float] struct {
 	model *seq2seq[T]
 	head  *nn.Linear[T] // features → vocabulary logits, for pre-training; nil without
 	pre   pretrainRun[T]
+	scst  selfCriticalRun // the last phase's reward and log figures
 
 	pretraining bool             // the phase the last TrainStep was in
 	cache       *featureCache[T] // the frozen encoder's outputs, built when the decoder starts training
@@ -230,7 +233,9 @@ func (m *Captioning[T]) sampleBatch(rng *rand.Rand) ([]*datasets.ImageTensor, []
 // it pre-trains the CNN (the loss is the mean binary cross-entropy per
 // vocabulary word); after them it trains the decoder, the loss being the
 // mean per target token — from cached features when encoder.freeze holds
-// the CNN fixed, else end to end.
+// the CNN fixed, else end to end; from train.self_critical.start on, by
+// self-critical training (captioning_scst.go), the loss being the
+// policy gradient's per sampled token.
 func (m *Captioning[T]) TrainStep(step int, rng *rand.Rand) (float64, int, error) {
 	m.setPhase(step < m.cfg.Encoder.PretrainSteps, step)
 	if m.pretraining {
@@ -240,12 +245,15 @@ func (m *Captioning[T]) TrainStep(step int, rng *rand.Rand) (float64, int, error
 		}
 		return m.pretrainOn(m.imageBatch(tensors), imgs)
 	}
+	if m.selfCritical(step) {
+		return m.selfCriticalStep(step, rng)
+	}
 	ratio := m.model.teacherForcing(step)
 	if m.cfg.Encoder.Freeze {
 		if err := m.buildCache(); err != nil {
 			return 0, 0, err
 		}
-		rows, seqs := m.sampleCached(rng)
+		rows, _, seqs := m.sampleCached(rng)
 		return m.model.trainFrom(m.cache.gather(rows), seqs, ratio, rng)
 	}
 	tensors, _, seqs, err := m.sampleBatch(rng)
@@ -532,5 +540,11 @@ func estimateCaptioning(cfg *config.Config, s Sizes, e *estimate) {
 	if cfg.Encoder.PretrainSteps > 0 {
 		e.linear("pre-training head", "encoder.out", features, s.Vocab, int64(B))
 	}
-	e.autoregressive(cfg.Decoder, s.Vocab, features, fmap.C, fmap.H*fmap.W, cfg.Data.Captions.MaxLen+1, B)
+	// Self-critical training runs the decoder over every sampled caption
+	// of the batch at once, up to eval.decode.max_len words.
+	rows, steps := B, cfg.Data.Captions.MaxLen+1
+	if sc := cfg.Train.SelfCritical; sc.Start > 0 {
+		rows, steps = B*sc.Samples, max(steps, cfg.Eval.Decode.MaxLen+1)
+	}
+	e.autoregressive(cfg.Decoder, s.Vocab, features, fmap.C, fmap.H*fmap.W, steps, rows)
 }

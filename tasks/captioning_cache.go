@@ -92,12 +92,13 @@ func (m *Captioning[T]) buildCache() error {
 
 // sampleCached draws train.batch training images, one of each image's
 // captions and, with data.augment.flip, one of its two views, returning
-// their rows in the feature cache and the captions.
-func (m *Captioning[T]) sampleCached(rng *rand.Rand) ([]int, [][]int) {
+// their rows in the feature cache, the images' indices and the captions.
+func (m *Captioning[T]) sampleCached(rng *rand.Rand) (rows, imgs []int, seqs [][]int) {
 	n := m.cfg.Train.Batch
-	rows, seqs := make([]int, n), make([][]int, n)
+	rows, imgs, seqs = make([]int, n), make([]int, n), make([][]int, n)
 	for i := range seqs {
 		img := rng.IntN(len(m.train.Images))
+		imgs[i] = img
 		caps := m.trainIDs[img]
 		seqs[i] = caps[rng.IntN(len(caps))]
 		p := m.train.Path(img)
@@ -106,7 +107,7 @@ func (m *Captioning[T]) sampleCached(rng *rand.Rand) ([]int, [][]int) {
 			rows[i] = m.cache.mirror[p]
 		}
 	}
-	return rows, seqs
+	return rows, imgs, seqs
 }
 
 // gather returns the cached outputs of rows as one batch, in buffers

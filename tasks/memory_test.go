@@ -33,3 +33,24 @@ func TestEstimateCountsWorkers(t *testing.T) {
 		t.Errorf("three workers add %d bytes, want %d (3 × %d of weights)", got, want, weights)
 	}
 }
+
+// TestEstimateCountsSelfCriticalSamples: self-critical training runs the
+// decoder over every sampled caption of a batch, so the estimate grows
+// with train.self_critical.samples, and not at all while it is off.
+func TestEstimateCountsSelfCriticalSamples(t *testing.T) {
+	cfg := config.DefaultFor("captioning")
+	cfg.Encoder = &config.Encoder{Kind: "cnn", Channels: []int{8, 16}, Kernel: 3, Out: 32, Freeze: true}
+	cfg.Decoder.Attention = "general"
+	total := func(start, samples int) int64 {
+		cfg.Train.SelfCritical = config.SelfCritical{Start: start, Samples: samples}
+		parts, err := Estimate(&cfg, Sizes{Vocab: 2000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return Total(parts)
+	}
+	off, offMany, five, ten := total(0, 5), total(0, 10), total(100, 5), total(100, 10)
+	if off != offMany || !(off < five && five < ten) {
+		t.Errorf("estimates: off %d (%d with samples 10), 5 samples %d, 10 samples %d; want off equal and growing with samples", off, offMany, five, ten)
+	}
+}

@@ -24,6 +24,7 @@ type seq2seq[T nn.Float] struct {
 	vocab *datasets.Vocab // the output's tokens
 
 	tokens, targets []int
+	weights         []float64 // weightedLoss's, per logit row
 	dlogits         nn.Mat[T]
 }
 
@@ -81,13 +82,30 @@ func (m *seq2seq[T]) shiftTargets(seqs [][]int) int {
 // (ratio < 1: scheduled sampling) on seqs, one per item, and returns the
 // summed cross-entropy and its count; m.dlogits holds its gradient.
 func (m *seq2seq[T]) loss(out encoders.Output[T], seqs [][]int, ratio float64, train bool, rng *rand.Rand) (float64, int, error) {
+	return m.weightedLoss(out, seqs, nil, ratio, train, rng)
+}
+
+// weightedLoss is loss with each sequence's tokens weighted by
+// weights[item] (nil: all 1): self-critical training's policy-gradient
+// loss, the weights being the samples' advantages. m.dlogits holds the
+// gradient of its mean per token.
+func (m *seq2seq[T]) weightedLoss(out encoders.Output[T], seqs [][]int, weights []float64, ratio float64, train bool, rng *rand.Rand) (float64, int, error) {
 	steps := m.shiftTargets(seqs)
 	logits, err := m.dec.Forward(out, m.tokens, steps, ratio, train, rng)
 	if err != nil {
 		return 0, 0, err
 	}
+	var rowWeights []float64
+	if weights != nil {
+		B := len(seqs)
+		m.weights = append(m.weights[:0], make([]float64, steps*B)...)
+		for t := range steps {
+			copy(m.weights[t*B:(t+1)*B], weights)
+		}
+		rowWeights = m.weights
+	}
 	m.dlogits = nn.NewMatLike(m.dlogits, logits.Rows, logits.Cols)
-	return nn.CrossEntropy(logits, m.targets, m.dlogits, 0)
+	return nn.WeightedCrossEntropy(logits, m.targets, rowWeights, m.dlogits, 0)
 }
 
 // trainOn trains end to end on one batch of inputs and their sequences.

@@ -85,6 +85,14 @@ type Pretrainer interface {
 	PretrainSteps() int
 }
 
+// PhaseLearningRate is implemented by tasks with a training phase that
+// trains at its own learning rate (captioning's self-critical training):
+// where PhaseLR reports ok, the pipeline uses lr instead of the
+// schedule's.
+type PhaseLearningRate interface {
+	PhaseLR(step int) (lr float64, ok bool)
+}
+
 // DataParallel is implemented by tasks whose training step can run on
 // several cores at once, each on its share of the batch (train.workers).
 type DataParallel[T nn.Float] interface {

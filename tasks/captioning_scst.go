@@ -1,0 +1,171 @@
+package tasks
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/seqtask/seqtask/config"
+	"github.com/seqtask/seqtask/datasets"
+	"github.com/seqtask/seqtask/decoding"
+	"github.com/seqtask/seqtask/metrics"
+)
+
+// Captioning's last phase (train.self_critical): self-critical sequence
+// training (Rennie et al., 2017). Cross-entropy teaches the decoder to
+// predict the reference's next word given the reference's past; at test
+// time it continues its own past, and is judged by a caption metric. This
+// phase optimises the metric on the model's own captions: for each image
+// it samples captions, scores each by CIDEr-D against the image's
+// training captions, and subtracts the score of its greedy caption — the
+// caption it would write now — as the baseline. The loss is then
+// REINFORCE's, -Σ advantage · log p(sampled caption): better-than-greedy
+// captions become more likely, worse ones less, and the baseline keeps
+// the gradient's variance low without a learned critic.
+
+// maxSelfCriticalSamples caps train.self_critical.samples: beyond it a
+// step costs much and the baseline, not the sample count, limits the
+// gradient's quality.
+const maxSelfCriticalSamples = 32
+
+// checkSelfCritical reports train.self_critical keys a run could not
+// follow.
+func checkSelfCritical(cfg *config.Config, c *config.Checker) {
+	sc := cfg.Train.SelfCritical
+	c.AtLeast("train.self_critical.start", sc.Start, 0)
+	c.InRange("train.self_critical.samples", sc.Samples, 1, maxSelfCriticalSamples)
+	if sc.LR < 0 {
+		c.Errorf("train.self_critical.lr", "%g is negative (0 keeps train.schedule's rate)", sc.LR)
+	}
+	if sc.Start <= 0 {
+		return
+	}
+	if sc.Start >= cfg.Train.Steps {
+		c.Errorf("train.self_critical.start", "%d leaves no steps of train.steps (%d) for it", sc.Start, cfg.Train.Steps)
+	}
+	e := cfg.Encoder
+	if e == nil {
+		return
+	}
+	if sc.Start <= e.PretrainSteps {
+		c.Errorf("train.self_critical.start", "%d falls within the encoder's pre-training (encoder.pretrain_steps %d): the decoder must learn to write by cross-entropy first", sc.Start, e.PretrainSteps)
+	}
+	if !e.Freeze {
+		c.Errorf("train.self_critical.start", "needs encoder.freeze: true (the phase trains the decoder on the frozen encoder's cached features)")
+	}
+}
+
+// selfCriticalRun holds the phase's reward and the figures its log lines
+// report.
+type selfCriticalRun struct {
+	reward *metrics.CIDErDCorpus // over the training images' captions
+	// Since the last log line: summed rewards of the samples and of the
+	// greedy captions, how many samples beat their greedy caption.
+	sampled, greedy      float64
+	samples, images, won int
+	from                 int // the first step they cover
+}
+
+// selfCritical reports whether step trains by self-critical training.
+func (m *Captioning[T]) selfCritical(step int) bool {
+	s := m.cfg.Train.SelfCritical.Start
+	return s > 0 && step >= s
+}
+
+// PhaseLR is train.self_critical.lr during self-critical training, when
+// set.
+func (m *Captioning[T]) PhaseLR(step int) (float64, bool) {
+	lr := m.cfg.Train.SelfCritical.LR
+	return lr, lr > 0 && m.selfCritical(step)
+}
+
+// rewardCorpus builds the CIDEr-D corpus of the training captions, as the
+// vocabulary spells them (rare words as <unk>, which the model writes too).
+func (m *Captioning[T]) rewardCorpus() (*metrics.CIDErDCorpus, error) {
+	refs := make([][]string, len(m.trainIDs))
+	for i, caps := range m.trainIDs {
+		for _, c := range caps {
+			refs[i] = append(refs[i], m.text(c))
+		}
+	}
+	return metrics.NewCIDErDCorpus(refs, metrics.CIDErDOptions{})
+}
+
+// selfCriticalStep trains the decoder on one batch by self-critical
+// training: train.batch images, train.self_critical.samples captions
+// sampled from each (as the model writes at evaluation: no dropout, up to
+// eval.decode.max_len words), each weighted by its CIDEr-D minus the
+// greedy caption's. It returns the loss summed over the samples' tokens
+// and their count.
+func (m *Captioning[T]) selfCriticalStep(step int, rng *rand.Rand) (float64, int, error) {
+	if err := m.buildCache(); err != nil {
+		return 0, 0, err
+	}
+	r := &m.scst
+	if r.reward == nil {
+		var err error
+		if r.reward, err = m.rewardCorpus(); err != nil {
+			return 0, 0, fmt.Errorf("self-critical training: %w", err)
+		}
+		r.from = step + 1
+		fmt.Fprintf(m.log, "captioning: self-critical training from step %d: %d sampled captions per image, rewarded by CIDEr-D against its training captions beyond the greedy caption's\n",
+			step+1, m.cfg.Train.SelfCritical.Samples)
+	}
+	rows, imgs, _ := m.sampleCached(rng)
+	opt := DecodeOptions{Strategy: decoding.StrategyGreedy, Beam: 1, NBest: 1, MaxLen: m.cfg.Eval.Decode.MaxLen, Temperature: 1}
+	greedy, err := m.model.decode(m.cache.gather(rows), len(rows), opt, nil)
+	if err != nil {
+		return 0, 0, fmt.Errorf("self-critical training: greedy baseline: %w", err)
+	}
+	k := m.cfg.Train.SelfCritical.Samples
+	repeated := make([]int, 0, len(rows)*k)
+	for _, row := range rows {
+		for range k {
+			repeated = append(repeated, row)
+		}
+	}
+	enc := m.cache.gather(repeated)
+	opt.Strategy = decoding.StrategySample
+	samples, err := m.model.decode(enc, len(repeated), opt, rng)
+	if err != nil {
+		return 0, 0, fmt.Errorf("self-critical training: sampling: %w", err)
+	}
+	seqs, advantages := make([][]int, len(repeated)), make([]float64, len(repeated))
+	for i, img := range imgs {
+		base := r.reward.Score(img, m.text(greedy[i][0].Tokens))
+		r.greedy += base
+		for j := i * k; j < (i+1)*k; j++ {
+			h := samples[j][0]
+			reward := r.reward.Score(img, m.text(h.Tokens))
+			advantages[j], seqs[j] = reward-base, sampledSequence(h)
+			r.sampled += reward
+			if reward > base {
+				r.won++
+			}
+		}
+	}
+	r.samples += len(repeated)
+	r.images += len(rows)
+	sum, n, err := m.model.weightedLoss(enc, seqs, advantages, 1, false, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	m.model.dec.Backward(m.model.dlogits, true)
+	if (step+1)%m.cfg.Train.LogEvery == 0 {
+		fmt.Fprintf(m.log, "self-critical steps %d–%d: CIDEr-D of training captions sampled %.3f, greedy %.3f; %.0f%% of samples beat their greedy caption\n",
+			r.from, step+1, r.sampled/float64(r.samples), r.greedy/float64(r.images), 100*float64(r.won)/float64(r.samples))
+		r.sampled, r.greedy, r.samples, r.images, r.won, r.from = 0, 0, 0, 0, 0, step+2
+	}
+	return sum, n, nil
+}
+
+// sampledSequence is a sampled caption as training lays a caption out:
+// <bos>, its tokens and, unless the length cap cut it, <eos>.
+func sampledSequence(h decoding.Hypothesis) []int {
+	s := make([]int, 0, len(h.Tokens)+2)
+	s = append(s, datasets.BOSID)
+	s = append(s, h.Tokens...)
+	if h.Finished {
+		s = append(s, datasets.EOSID)
+	}
+	return s
+}
