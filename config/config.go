@@ -201,7 +201,8 @@ type Train struct {
 	TeacherForcing    float64 `yaml:"teacher_forcing"`
 	TeacherForcingEnd float64 `yaml:"teacher_forcing_end"`
 
-	SelfCritical SelfCritical `yaml:"self_critical"`
+	LabelSmoothing float64      `yaml:"label_smoothing"`
+	SelfCritical   SelfCritical `yaml:"self_critical"`
 }
 
 // SelfCritical is captioning's last training phase: self-critical sequence

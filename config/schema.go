@@ -112,7 +112,7 @@ var optionalKeys = []string{
 	"data.val_path", "data.seq_len", "data.image_size", "data.color", "data.fps", "data.skip_bad",
 	"data.generate", "data.pairs", "data.images", "data.captions", "data.augment",
 	"eval.sample", "eval.decode", "eval.bleu_sentences", "train.teacher_forcing", "train.teacher_forcing_end",
-	"train.self_critical",
+	"train.label_smoothing", "train.self_critical",
 }
 
 // checkUnread reports each optional key group the task does not read but

@@ -114,6 +114,8 @@ func TestTaskSchemas(t *testing.T) {
 		{"self-critical after the last step", captioning, []string{"train.self_critical.start=100", "encoder.freeze=true", "train.steps=100"}, "train.self_critical.start: 100 leaves no steps of train.steps (100) for it"},
 		{"no self-critical samples", captioning, []string{"train.self_critical.samples=0"}, "train.self_critical.samples: 0 is below the minimum 1"},
 		{"negative self-critical rate", captioning, []string{"train.self_critical.lr=-1"}, "train.self_critical.lr: -1 is negative"},
+		{"label smoothing of 1", captioning, []string{"train.label_smoothing=1"}, "train.label_smoothing: 1"},
+		{"label smoothing for charlm", charlm, []string{"train.label_smoothing=0.1"}, "train.label_smoothing: the charlm task does not read it"},
 		{"self-critical translation", translation, []string{"train.self_critical.start=100"}, "train.self_critical: the translation task does not read it"},
 		{"synced decoder for captioning", captioning, []string{"decoder.kind=synced"}, "decoder.kind: the captioning task takes autoregressive"},
 		{"unknown decoder", captioning, []string{"decoder.kind=transformer"}, `decoder.kind: "transformer" is not one of [autoregressive synced]`},

@@ -75,22 +75,23 @@ func TestCrossEntropyGradients(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		targets []int
-		weights []float64
-		divisor float64
+		opts    CrossEntropyOptions
 	}{
-		{"mean per token", []int{1, 0, 3}, nil, 0},
-		{"padding ignored, per batch", []int{2, IgnoreIndex, 0}, nil, 2},
-		{"weighted rows, negative weights (policy gradient)", []int{1, 2, 3}, []float64{0.7, -1.3, 0}, 0},
+		{"mean per token", []int{1, 0, 3}, CrossEntropyOptions{}},
+		{"padding ignored, per batch", []int{2, IgnoreIndex, 0}, CrossEntropyOptions{Divisor: 2}},
+		{"weighted rows, negative weights (policy gradient)", []int{1, 2, 3}, CrossEntropyOptions{Weights: []float64{0.7, -1.3, 0}}},
+		{"label smoothing, padding ignored", []int{1, IgnoreIndex, 3}, CrossEntropyOptions{Smoothing: 0.1}},
+		{"label smoothing and weights", []int{0, 2, 3}, CrossEntropyOptions{Smoothing: 0.3, Weights: []float64{2, -0.5, 1}, Divisor: 3}},
 	} {
 		logits := randomParam("logits", rng, 3, 4)
 		d := NewMat[float64](3, 4)
 		loss := func() float64 {
-			s, n, err := WeightedCrossEntropy(logits.Mat(), tc.targets, tc.weights, d, tc.divisor)
+			s, n, err := CrossEntropyWith(logits.Mat(), tc.targets, d, tc.opts)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tc.divisor > 0 {
-				return s / tc.divisor
+			if tc.opts.Divisor > 0 {
+				return s / tc.opts.Divisor
 			}
 			return s / float64(n)
 		}
@@ -101,16 +102,28 @@ func TestCrossEntropyGradients(t *testing.T) {
 	if _, _, err := CrossEntropy(NewMat[float64](1, 4), []int{4}, NewMat[float64](1, 4), 0); err == nil {
 		t.Error("target 4 with 4 classes accepted")
 	}
-	if _, _, err := WeightedCrossEntropy(NewMat[float64](2, 4), []int{1, 2}, []float64{1}, NewMat[float64](2, 4), 0); err == nil {
-		t.Error("one weight for two targets accepted")
+	for _, opts := range []CrossEntropyOptions{{Weights: []float64{1}}, {Smoothing: 1}, {Smoothing: -0.1}, {Smoothing: math.NaN()}} {
+		if _, _, err := CrossEntropyWith(NewMat[float64](2, 4), []int{1, 2}, NewMat[float64](2, 4), opts); err == nil {
+			t.Errorf("options %+v accepted", opts)
+		}
 	}
 	// A row of weight w contributes w times its unweighted loss.
 	x := randomParam("x", rng, 2, 4).Mat()
 	plain, _, _ := CrossEntropy(x, []int{0, 3}, NewMat[float64](2, 4), 0)
 	first, _, _ := CrossEntropy(x.RowBlock(0, 1), []int{0}, NewMat[float64](1, 4), 0)
-	weighted, _, _ := WeightedCrossEntropy(x, []int{0, 3}, []float64{-2, 1}, NewMat[float64](2, 4), 0)
+	weighted, _, _ := CrossEntropyWith(x, []int{0, 3}, NewMat[float64](2, 4), CrossEntropyOptions{Weights: []float64{-2, 1}})
 	if want := plain - 3*first; math.Abs(weighted-want) > 1e-12 {
 		t.Errorf("weighted sum %v, want %v", weighted, want)
+	}
+	// Label smoothing by hand: logits (0, ln 3) give p = (1/4, 3/4); with
+	// ε = 0.2 and target 1 the target distribution is (0.1, 0.9), and the
+	// loss -0.1·ln(1/4) - 0.9·ln(3/4).
+	two := NewMat[float64](1, 2)
+	two.Data[1] = math.Log(3)
+	d := NewMat[float64](1, 2)
+	got, _, _ := CrossEntropyWith(two, []int{1}, d, CrossEntropyOptions{Smoothing: 0.2})
+	if want := -0.1*math.Log(0.25) - 0.9*math.Log(0.75); math.Abs(got-want) > 1e-12 || math.Abs(d.Data[0]-0.15) > 1e-12 {
+		t.Errorf("smoothed loss %v, gradient %v; want %v and (0.15, -0.15)", got, d.Data, want)
 	}
 }
 

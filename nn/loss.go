@@ -19,18 +19,33 @@ const IgnoreIndex = -1
 // A target outside [0, V) is an error naming its position. A non-finite
 // logit yields a non-finite loss, which callers turn into a clear stop.
 func CrossEntropy[T Float](logits Mat[T], targets []int, dlogits Mat[T], divisor float64) (sum float64, count int, err error) {
-	return WeightedCrossEntropy(logits, targets, nil, dlogits, divisor)
+	return CrossEntropyWith(logits, targets, dlogits, CrossEntropyOptions{Divisor: divisor})
 }
 
-// WeightedCrossEntropy is CrossEntropy with row i's loss multiplied by
-// weights[i] (nil: all 1): sum is the weighted sum and dlogits its
-// gradient over divisor; count still counts positions. Weights may be
-// negative: with the sampled tokens as targets and each sample's advantage
-// as its weight, this is the REINFORCE loss of self-critical training,
-// -Σ advantage · log p(token).
-func WeightedCrossEntropy[T Float](logits Mat[T], targets []int, weights []float64, dlogits Mat[T], divisor float64) (sum float64, count int, err error) {
+// CrossEntropyOptions shape CrossEntropyWith's loss.
+type CrossEntropyOptions struct {
+	// Divisor: dlogits is the gradient of sum/Divisor; <= 0 means the
+	// number of counted positions (the mean per token).
+	Divisor float64
+	// Weights, unless nil, multiply row i's loss by Weights[i]; count
+	// still counts positions. They may be negative: with sampled tokens
+	// as targets and each sample's advantage as its weight, the loss is
+	// self-critical training's REINFORCE loss, -Σ advantage · log p.
+	Weights []float64
+	// Smoothing ε in [0, 1) trains towards (1-ε)·one-hot + ε/V rather than
+	// the one-hot target (label smoothing, as PyTorch's label_smoothing):
+	// the loss adds ε times the mean over the vocabulary of -log p.
+	Smoothing float64
+}
+
+// CrossEntropyWith is CrossEntropy shaped by opts.
+func CrossEntropyWith[T Float](logits Mat[T], targets []int, dlogits Mat[T], opts CrossEntropyOptions) (sum float64, count int, err error) {
+	weights, eps := opts.Weights, opts.Smoothing
 	if weights != nil && len(weights) != len(targets) {
 		return 0, 0, fmt.Errorf("cross-entropy: %d weights for %d targets", len(weights), len(targets))
+	}
+	if !(eps >= 0 && eps < 1) {
+		return 0, 0, fmt.Errorf("cross-entropy: label smoothing %v is outside [0, 1)", eps)
 	}
 	if len(targets) != logits.Rows {
 		return 0, 0, fmt.Errorf("cross-entropy: %d targets for %d rows of logits", len(targets), logits.Rows)
@@ -45,6 +60,7 @@ func WeightedCrossEntropy[T Float](logits Mat[T], targets []int, weights []float
 		}
 		count++
 	}
+	divisor := opts.Divisor
 	if divisor <= 0 {
 		divisor = float64(max(count, 1))
 	}
@@ -66,12 +82,27 @@ func WeightedCrossEntropy[T Float](logits Mat[T], targets []int, weights []float
 			w = weights[i]
 		}
 		z := expShifted(drow, row, m)
-		sum += w * (math.Log(z) + float64(m) - float64(row[t]))
+		logZ := math.Log(z) + float64(m) // -log p_k = logZ - x_k
+		loss := logZ - float64(row[t])
+		if eps > 0 {
+			var total float64
+			for _, x := range row {
+				total += float64(x)
+			}
+			loss = (1-eps)*loss + eps*(logZ-total/float64(v))
+		}
+		sum += w * loss
 		inv := T(w * scale / z)
 		for j := range drow {
 			drow[j] *= inv
 		}
-		drow[t] -= T(w * scale)
+		if eps > 0 {
+			uniform := T(w * scale * eps / float64(v))
+			for j := range drow {
+				drow[j] -= uniform
+			}
+		}
+		drow[t] -= T(w * scale * (1 - eps))
 	}
 	return sum, count, nil
 }

@@ -735,3 +735,35 @@ func TestSelfCriticalRaisesReward(t *testing.T) {
 		t.Errorf("log lacks the phase's lines:\n%s", log.String())
 	}
 }
+
+// TestLabelSmoothingTrainsOnly: train.label_smoothing changes the training
+// loss of a batch and leaves the evaluation loss of the same batch as it
+// is without smoothing.
+func TestLabelSmoothingTrainsOnly(t *testing.T) {
+	losses := func(smoothing float64) (train, eval float64) {
+		cfg := captioningCfg("gru", "general")
+		cfg.Train.LabelSmoothing = smoothing
+		m, _ := newCaptioning[float64](t, cfg)
+		tensors, _, seqs, err := m.sampleBatch(rand.New(rand.NewPCG(4, 4)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := m.model.enc.Forward(m.imageBatch(tensors), false, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if train, _, err = m.model.loss(out, seqs, 1, true, nil); err != nil {
+			t.Fatal(err)
+		}
+		if eval, _, err = m.model.loss(out, seqs, 1, false, nil); err != nil {
+			t.Fatal(err)
+		}
+		return train, eval
+	}
+	plainTrain, plainEval := losses(0)
+	smoothTrain, smoothEval := losses(0.1)
+	if plainTrain != plainEval || smoothEval != plainEval || smoothTrain == plainTrain {
+		t.Errorf("without smoothing train %v eval %v; with 0.1 train %v eval %v: want only the training loss to change",
+			plainTrain, plainEval, smoothTrain, smoothEval)
+	}
+}

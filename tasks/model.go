@@ -35,12 +35,13 @@ func checkNoEncoderPhases(cfg *config.Config, c *config.Checker) {
 
 // sequenceOutputKeys are the key groups of the tasks whose decoder writes
 // a new token sequence (translation, captioning).
-var sequenceOutputKeys = []string{"eval.decode", "eval.bleu_sentences", "train.teacher_forcing", "train.teacher_forcing_end"}
+var sequenceOutputKeys = []string{"eval.decode", "eval.bleu_sentences", "train.teacher_forcing", "train.teacher_forcing_end", "train.label_smoothing"}
 
 // checkSequenceOutput checks how such a decoder trains and decodes.
 func checkSequenceOutput(cfg *config.Config, c *config.Checker) {
 	c.Probability("train.teacher_forcing", cfg.Train.TeacherForcing)
 	c.Probability("train.teacher_forcing_end", cfg.Train.TeacherForcingEnd)
+	c.Fraction("train.label_smoothing", cfg.Train.LabelSmoothing)
 	d := cfg.Eval.Decode
 	if err := decodeDefaults(d).check(); err != nil {
 		ie := err.(*InputError)

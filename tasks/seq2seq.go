@@ -88,24 +88,30 @@ func (m *seq2seq[T]) loss(out encoders.Output[T], seqs [][]int, ratio float64, t
 // weightedLoss is loss with each sequence's tokens weighted by
 // weights[item] (nil: all 1): self-critical training's policy-gradient
 // loss, the weights being the samples' advantages. m.dlogits holds the
-// gradient of its mean per token.
+// gradient of its mean per token. When train, the targets are smoothed by
+// train.label_smoothing (a regulariser, like dropout: evaluation losses
+// and self-critical training, which runs the model as it decodes, leave
+// it out).
 func (m *seq2seq[T]) weightedLoss(out encoders.Output[T], seqs [][]int, weights []float64, ratio float64, train bool, rng *rand.Rand) (float64, int, error) {
 	steps := m.shiftTargets(seqs)
 	logits, err := m.dec.Forward(out, m.tokens, steps, ratio, train, rng)
 	if err != nil {
 		return 0, 0, err
 	}
-	var rowWeights []float64
+	var opts nn.CrossEntropyOptions
 	if weights != nil {
 		B := len(seqs)
 		m.weights = append(m.weights[:0], make([]float64, steps*B)...)
 		for t := range steps {
 			copy(m.weights[t*B:(t+1)*B], weights)
 		}
-		rowWeights = m.weights
+		opts.Weights = m.weights
+	}
+	if train {
+		opts.Smoothing = m.cfg.Train.LabelSmoothing
 	}
 	m.dlogits = nn.NewMatLike(m.dlogits, logits.Rows, logits.Cols)
-	return nn.WeightedCrossEntropy(logits, m.targets, rowWeights, m.dlogits, 0)
+	return nn.CrossEntropyWith(logits, m.targets, m.dlogits, opts)
 }
 
 // trainOn trains end to end on one batch of inputs and their sequences.
