@@ -113,6 +113,8 @@ func TestTaskSchemas(t *testing.T) {
 		{"self-critical during pre-training", captioning, []string{"train.self_critical.start=100", "encoder.freeze=true", "encoder.pretrain_steps=200"}, "train.self_critical.start: 100 falls within the encoder's pre-training (encoder.pretrain_steps 200)"},
 		{"self-critical after the last step", captioning, []string{"train.self_critical.start=100", "encoder.freeze=true", "train.steps=100"}, "train.self_critical.start: 100 leaves no steps of train.steps (100) for it"},
 		{"no self-critical samples", captioning, []string{"train.self_critical.samples=0"}, "train.self_critical.samples: 0 is below the minimum 1"},
+		{"unknown self-critical baseline", captioning, []string{"train.self_critical.baseline=critic"}, `train.self_critical.baseline: "critic" is not one of [greedy mean]`},
+		{"mean baseline of one sample", captioning, []string{"train.self_critical.baseline=mean", "train.self_critical.samples=1"}, "train.self_critical.baseline: mean needs train.self_critical.samples of at least 2 (it has 1)"},
 		{"negative self-critical rate", captioning, []string{"train.self_critical.lr=-1"}, "train.self_critical.lr: -1 is negative"},
 		{"label smoothing of 1", captioning, []string{"train.label_smoothing=1"}, "train.label_smoothing: 1"},
 		{"label smoothing for charlm", charlm, []string{"train.label_smoothing=0.1"}, "train.label_smoothing: the charlm task does not read it"},

@@ -304,7 +304,9 @@ func sameShape(a []uint64, b []int) bool {
 	return true
 }
 
-// exportWeights writes only the weights, under PyTorch's names.
+// exportWeights writes the weights — parameters and buffers such as batch
+// norm's running statistics, as a PyTorch state_dict holds them — under
+// PyTorch's names, without the optimizer's state.
 func exportWeights[T nn.Float](path string, params nn.Params[T]) error {
 	tensors := make(map[string]tensor, len(params))
 	for _, p := range params {

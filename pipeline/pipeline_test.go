@@ -416,3 +416,46 @@ func TestPretrainingEvaluations(t *testing.T) {
 		t.Errorf("pre-training evaluations at %v, others at %v; want [3 6], then from step 9 on (patience 1 may stop early)", pre, val)
 	}
 }
+
+// TestExportImportKeepsBatchNormStatistics: -mode export writes a batch-norm
+// model's running statistics beside its parameters (a PyTorch state_dict
+// holds both), and importing the file (train.init_from's path) restores
+// them; without them the imported CNN would normalise by the wrong
+// statistics.
+func TestExportImportKeepsBatchNormStatistics(t *testing.T) {
+	dir := t.TempDir()
+	o := runOpts(t, dir, "train", "train.steps=8", "encoder.batchnorm=true")
+	o.Config = "testdata/captioning.yaml"
+	if err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "model.safetensors")
+	o = runOpts(t, dir, "export")
+	o.Output = out
+	if err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	trained, err := LoadRun(dir, nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := LoadRun(dir, nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buffers := fresh.Task.Buffers()
+	if len(buffers) == 0 {
+		t.Fatal("a batch-norm model has no buffers")
+	}
+	for _, b := range buffers {
+		clear(b.Value)
+	}
+	if err := importWeights(out, append(fresh.Task.Params(), buffers...)); err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range trained.Task.Buffers() {
+		if !slices.Equal(b.Value, buffers[i].Value) {
+			t.Errorf("buffer %s: exported %v, imported %v", b.Name, b.Value, buffers[i].Value)
+		}
+	}
+}

@@ -347,10 +347,11 @@ func runIn[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 		if fi, err := os.Stat(opts.Output); err == nil && (!fi.Mode().IsRegular() || inRunFolder(opts.Output)) {
 			return &UsageError{fmt.Sprintf("-out %s: will not write over a file of a run folder (or a non-regular file); name a new file", opts.Output)}
 		}
-		if err := exportWeights(opts.Output, params); err != nil {
+		weights := append(append(nn.Params[T]{}, params...), task.Buffers()...)
+		if err := exportWeights(opts.Output, weights); err != nil {
 			return err
 		}
-		fmt.Fprintf(opts.Stderr, "wrote %d tensors (%d parameters) from %s to %s\n", len(params), params.Count(), path, opts.Output)
+		fmt.Fprintf(opts.Stderr, "wrote %d tensors (%d parameters) from %s to %s\n", len(weights), params.Count(), path, opts.Output)
 	}
 	return nil
 }

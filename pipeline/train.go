@@ -69,7 +69,9 @@ func train[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 		ck.Config = resolved // -set may have changed limits such as train.steps
 		out.note("resuming %s at step %d (best validation %s %.4f)", runDir, ck.Step, cfg.Eval.Select, displayScore(cfg.Eval.Select, ck.Best))
 	} else if cfg.Train.InitFrom != "" {
-		if err := importWeights(cfg.Train.InitFrom, params); err != nil {
+		// The buffers too: a batch-norm model's running statistics are
+		// part of what it learned.
+		if err := importWeights(cfg.Train.InitFrom, append(append(nn.Params[T]{}, params...), task.Buffers()...)); err != nil {
 			return fmt.Errorf("train.init_from: %w", err)
 		}
 		out.note("initialised weights from %s", cfg.Train.InitFrom)

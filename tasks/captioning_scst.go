@@ -16,16 +16,24 @@ import (
 // time it continues its own past, and is judged by a caption metric. This
 // phase optimises the metric on the model's own captions: for each image
 // it samples captions, scores each by CIDEr-D against the image's
-// training captions, and subtracts the score of its greedy caption — the
-// caption it would write now — as the baseline. The loss is then
-// REINFORCE's, -Σ advantage · log p(sampled caption): better-than-greedy
-// captions become more likely, worse ones less, and the baseline keeps
-// the gradient's variance low without a learned critic.
+// training captions, and subtracts a baseline: the score of its greedy
+// caption — the caption it would write now — or the mean score of the
+// image's other samples. The loss is then REINFORCE's, -Σ advantage ·
+// log p(sampled caption): better-than-baseline captions become more
+// likely, worse ones less, and the baseline keeps the gradient's variance
+// low without a learned critic.
 
 // maxSelfCriticalSamples caps train.self_critical.samples: beyond it a
 // step costs much and the baseline, not the sample count, limits the
 // gradient's quality.
 const maxSelfCriticalSamples = 32
+
+// The baselines a sample's reward is measured from
+// (train.self_critical.baseline).
+const (
+	baselineGreedy = "greedy" // the greedy caption's reward (Rennie et al.)
+	baselineMean   = "mean"   // the mean reward of the image's other samples (Luo, 2020)
+)
 
 // checkSelfCritical reports train.self_critical keys a run could not
 // follow.
@@ -33,6 +41,10 @@ func checkSelfCritical(cfg *config.Config, c *config.Checker) {
 	sc := cfg.Train.SelfCritical
 	c.AtLeast("train.self_critical.start", sc.Start, 0)
 	c.InRange("train.self_critical.samples", sc.Samples, 1, maxSelfCriticalSamples)
+	c.OneOf("train.self_critical.baseline", sc.Baseline, []string{baselineGreedy, baselineMean})
+	if sc.Baseline == baselineMean && sc.Samples < 2 {
+		c.Errorf("train.self_critical.baseline", "mean needs train.self_critical.samples of at least 2 (it has %d)", sc.Samples)
+	}
 	if sc.LR < 0 {
 		c.Errorf("train.self_critical.lr", "%g is negative (0 keeps train.schedule's rate)", sc.LR)
 	}
@@ -94,7 +106,8 @@ func (m *Captioning[T]) rewardCorpus() (*metrics.CIDErDCorpus, error) {
 // training: train.batch images, train.self_critical.samples captions
 // sampled from each (as the model writes at evaluation: no dropout, up to
 // eval.decode.max_len words), each weighted by its CIDEr-D minus the
-// greedy caption's. It returns the loss summed over the samples' tokens
+// baseline's. The greedy captions are decoded whichever the baseline: the
+// log reports their reward, the phase's measure of progress. It returns the loss summed over the samples' tokens
 // and their count.
 func (m *Captioning[T]) selfCriticalStep(step int, rng *rand.Rand) (float64, int, error) {
 	if err := m.buildCache(); err != nil {
@@ -107,8 +120,13 @@ func (m *Captioning[T]) selfCriticalStep(step int, rng *rand.Rand) (float64, int
 			return 0, 0, fmt.Errorf("self-critical training: %w", err)
 		}
 		r.from = step + 1
-		fmt.Fprintf(m.log, "captioning: self-critical training from step %d: %d sampled captions per image, rewarded by CIDEr-D against its training captions beyond the greedy caption's\n",
-			step+1, m.cfg.Train.SelfCritical.Samples)
+		sc := m.cfg.Train.SelfCritical
+		baseline := "the greedy caption's"
+		if sc.Baseline == baselineMean {
+			baseline = "the mean of the image's other samples"
+		}
+		fmt.Fprintf(m.log, "captioning: self-critical training from step %d: %d sampled captions per image, rewarded by CIDEr-D against its training captions beyond %s\n",
+			step+1, sc.Samples, baseline)
 	}
 	rows, imgs, _ := m.sampleCached(rng)
 	opt := DecodeOptions{Strategy: decoding.StrategyGreedy, Beam: 1, NBest: 1, MaxLen: m.cfg.Eval.Decode.MaxLen, Temperature: 1}
@@ -130,15 +148,26 @@ func (m *Captioning[T]) selfCriticalStep(step int, rng *rand.Rand) (float64, int
 		return 0, 0, fmt.Errorf("self-critical training: sampling: %w", err)
 	}
 	seqs, advantages := make([][]int, len(repeated)), make([]float64, len(repeated))
+	rewards := make([]float64, k)
+	mean := m.cfg.Train.SelfCritical.Baseline == baselineMean
 	for i, img := range imgs {
-		base := r.reward.Score(img, m.text(greedy[i][0].Tokens))
-		r.greedy += base
-		for j := i * k; j < (i+1)*k; j++ {
-			h := samples[j][0]
-			reward := r.reward.Score(img, m.text(h.Tokens))
-			advantages[j], seqs[j] = reward-base, sampledSequence(h)
+		greedyReward := r.reward.Score(img, m.text(greedy[i][0].Tokens))
+		r.greedy += greedyReward
+		var sum float64
+		for s := range rewards {
+			h := samples[i*k+s][0]
+			rewards[s] = r.reward.Score(img, m.text(h.Tokens))
+			sum += rewards[s]
+			seqs[i*k+s] = sampledSequence(h)
+		}
+		for s, reward := range rewards {
+			baseline := greedyReward
+			if mean {
+				baseline = (sum - reward) / float64(k-1)
+			}
+			advantages[i*k+s] = reward - baseline
 			r.sampled += reward
-			if reward > base {
+			if reward > greedyReward {
 				r.won++
 			}
 		}

@@ -670,69 +670,74 @@ func TestCaptionDiagnostics(t *testing.T) {
 }
 
 // TestSelfCriticalRaisesReward trains a small captioner by cross-entropy on
-// a few training images, then by self-critical training through TrainStep:
-// the CIDEr-D of its greedy captions of those images against their
-// training captions — the reward the phase optimises — rises well beyond
-// where cross-entropy left it, and the phase logs its figures.
+// a few training images, then by self-critical training through TrainStep,
+// with either baseline: the CIDEr-D of its greedy captions of those images
+// against their training captions — the reward the phase optimises —
+// rises well beyond where cross-entropy left it, and the phase logs its
+// figures.
 func TestSelfCriticalRaisesReward(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a learning test: trains for seconds")
 	}
-	const xe, scst, scstLR = 150, 350, 0.003
-	cfg := captioningCfg("gru", "general")
-	// Frequent words only: a small vocabulary, so that cross-entropy
-	// leaves captions worth sampling from in a few seconds.
-	cfg.Data.ImageSize, cfg.Data.Captions.MaxLen, cfg.Data.Captions.MinFreq, cfg.Eval.Decode.MaxLen = 16, 8, 20, 10
-	cfg.Encoder = &config.Encoder{Kind: "cnn", Channels: []int{8}, Kernel: 3, Out: 16, Freeze: true}
-	cfg.Decoder.Embed, cfg.Decoder.Hidden = 16, 32
-	cfg.Train.Batch, cfg.Train.Steps, cfg.Train.LogEvery = 8, xe+scst, xe+scst
-	cfg.Train.SelfCritical = config.SelfCritical{Start: xe, Samples: 5}
-	m, _ := newCaptioning[float32](t, cfg)
-	var log bytes.Buffer
-	m.log = &log
-	const n = 8
-	m.train.Images, m.trainIDs = m.train.Images[:n], m.trainIDs[:n]
-	corpus, err := m.rewardCorpus()
-	if err != nil {
-		t.Fatal(err)
-	}
-	reward := func() float64 {
-		hyps, err := captionTexts(m, m.train.Paths(), DecodeOptions{Strategy: "greedy", Beam: 1, NBest: 1, MaxLen: 10, Temperature: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var sum float64
-		for i, h := range hyps {
-			sum += corpus.Score(i, h)
-		}
-		return sum / n
-	}
-	params := m.Params()
-	opt, _ := nn.NewOptimizer(nn.OptimizerConfig{Kind: "adam"}, params)
-	rng := rand.New(rand.NewPCG(2, 2))
-	var before float64
-	for step := 0; step < xe+scst; step++ {
-		if step == xe {
-			before = reward()
-		}
-		params.ZeroGrad()
-		if _, _, err := m.TrainStep(step, rng); err != nil {
-			t.Fatal(err)
-		}
-		params.ClipGradNorm(5)
-		lr := 0.01
-		if m.selfCritical(step) {
-			lr = scstLR
-		}
-		opt.Step(params, lr)
-	}
-	after := reward()
-	t.Logf("greedy CIDEr-D on the training images: %.3f after cross-entropy, %.3f after self-critical training\n%s", before, after, log.String())
-	if after < before+0.25 {
-		t.Errorf("self-critical training moved the reward %.3f → %.3f; want a rise of at least 0.25", before, after)
-	}
-	if !strings.Contains(log.String(), "self-critical training from step 151") || !strings.Contains(log.String(), "self-critical steps 151–500: CIDEr-D") {
-		t.Errorf("log lacks the phase's lines:\n%s", log.String())
+	for _, baseline := range []string{baselineGreedy, baselineMean} {
+		t.Run(baseline, func(t *testing.T) {
+			const xe, scst, scstLR = 150, 350, 0.003
+			cfg := captioningCfg("gru", "general")
+			// Frequent words only: a small vocabulary, so that cross-entropy
+			// leaves captions worth sampling from in a few seconds.
+			cfg.Data.ImageSize, cfg.Data.Captions.MaxLen, cfg.Data.Captions.MinFreq, cfg.Eval.Decode.MaxLen = 16, 8, 20, 10
+			cfg.Encoder = &config.Encoder{Kind: "cnn", Channels: []int{8}, Kernel: 3, Out: 16, Freeze: true}
+			cfg.Decoder.Embed, cfg.Decoder.Hidden = 16, 32
+			cfg.Train.Batch, cfg.Train.Steps, cfg.Train.LogEvery = 8, xe+scst, xe+scst
+			cfg.Train.SelfCritical = config.SelfCritical{Start: xe, Samples: 5, Baseline: baseline}
+			m, _ := newCaptioning[float32](t, cfg)
+			var log bytes.Buffer
+			m.log = &log
+			const n = 8
+			m.train.Images, m.trainIDs = m.train.Images[:n], m.trainIDs[:n]
+			corpus, err := m.rewardCorpus()
+			if err != nil {
+				t.Fatal(err)
+			}
+			reward := func() float64 {
+				hyps, err := captionTexts(m, m.train.Paths(), DecodeOptions{Strategy: "greedy", Beam: 1, NBest: 1, MaxLen: 10, Temperature: 1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var sum float64
+				for i, h := range hyps {
+					sum += corpus.Score(i, h)
+				}
+				return sum / n
+			}
+			params := m.Params()
+			opt, _ := nn.NewOptimizer(nn.OptimizerConfig{Kind: "adam"}, params)
+			rng := rand.New(rand.NewPCG(2, 2))
+			var before float64
+			for step := 0; step < xe+scst; step++ {
+				if step == xe {
+					before = reward()
+				}
+				params.ZeroGrad()
+				if _, _, err := m.TrainStep(step, rng); err != nil {
+					t.Fatal(err)
+				}
+				params.ClipGradNorm(5)
+				lr := 0.01
+				if m.selfCritical(step) {
+					lr = scstLR
+				}
+				opt.Step(params, lr)
+			}
+			after := reward()
+			t.Logf("greedy CIDEr-D on the training images: %.3f after cross-entropy, %.3f after self-critical training\n%s", before, after, log.String())
+			if after < before+0.25 {
+				t.Errorf("self-critical training moved the reward %.3f → %.3f; want a rise of at least 0.25", before, after)
+			}
+			if !strings.Contains(log.String(), "self-critical training from step 151") || !strings.Contains(log.String(), "self-critical steps 151–500: CIDEr-D") {
+				t.Errorf("log lacks the phase's lines:\n%s", log.String())
+			}
+		})
 	}
 }
 
