@@ -107,8 +107,8 @@ func (m *Captioning[T]) rewardCorpus() (*metrics.CIDErDCorpus, error) {
 // sampled from each (as the model writes at evaluation: no dropout, up to
 // eval.decode.max_len words), each weighted by its CIDEr-D minus the
 // baseline's. The greedy captions are decoded whichever the baseline: the
-// log reports their reward, the phase's measure of progress. It returns the loss summed over the samples' tokens
-// and their count.
+// log reports their reward, the phase's measure of progress. It returns
+// the loss summed over the samples' tokens and their count.
 func (m *Captioning[T]) selfCriticalStep(step int, rng *rand.Rand) (float64, int, error) {
 	if err := m.buildCache(); err != nil {
 		return 0, 0, err
@@ -132,7 +132,7 @@ func (m *Captioning[T]) selfCriticalStep(step int, rng *rand.Rand) (float64, int
 	opt := DecodeOptions{Strategy: decoding.StrategyGreedy, Beam: 1, NBest: 1, MaxLen: m.cfg.Eval.Decode.MaxLen, Temperature: 1}
 	greedy, err := m.model.decode(m.cache.gather(rows), len(rows), opt, nil)
 	if err != nil {
-		return 0, 0, fmt.Errorf("self-critical training: greedy baseline: %w", err)
+		return 0, 0, fmt.Errorf("self-critical training: greedy captions: %w", err)
 	}
 	k := m.cfg.Train.SelfCritical.Samples
 	repeated := make([]int, 0, len(rows)*k)
