@@ -23,6 +23,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -81,6 +82,22 @@ def torch_rate(work, cell, threads):
     return r["rate"], rss, r["torch"]
 
 
+def cpu_description():
+    """The CPU's model name and the SIMD flags the kernels choose by, from /proc/cpuinfo."""
+    model, flags = "unknown CPU", set()
+    try:
+        for line in open("/proc/cpuinfo"):
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+    except OSError:
+        pass
+    simd = [f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile") if f in flags]
+    return f"{model}, flags {' '.join(simd) or 'none of avx2/avx512'}"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
@@ -121,7 +138,8 @@ def main():
         path = os.path.join(HERE, "README.md")
         readme = open(path).read()
         block = (f"<!-- results -->\nMeasured by `/usr/bin/python3 bench/run.py --rounds {args.rounds} --cores {args.cores} --write` "
-                 f"(PyTorch {version}, {args.cores} of the machine's {os.cpu_count()} cores):\n\n{text}\n<!-- /results -->")
+                 f"(PyTorch {version}, {args.cores} of the machine's {os.cpu_count()} cores; {cpu_description()}; "
+                 f"{time.strftime('%Y-%m-%d')}):\n\n{text}\n<!-- /results -->")
         readme = re.sub(r"<!-- results -->.*<!-- /results -->", block, readme, flags=re.S)
         open(path, "w").write(readme)
 
