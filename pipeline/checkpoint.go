@@ -15,6 +15,7 @@ import (
 
 	"github.com/seqtask/seqtask/internal/atomicfile"
 	"github.com/seqtask/seqtask/nn"
+	"github.com/seqtask/seqtask/tasks"
 )
 
 // A checkpoint is one safetensors file: the weights under PyTorch's names
@@ -302,6 +303,12 @@ func sameShape(a []uint64, b []int) bool {
 		}
 	}
 	return true
+}
+
+// weightsOf lists what a model has learned and a weights file holds: its
+// parameters, then its buffers (batch norm's running statistics).
+func weightsOf[T nn.Float](task tasks.Task[T]) nn.Params[T] {
+	return append(append(nn.Params[T]{}, task.Params()...), task.Buffers()...)
 }
 
 // exportWeights writes the weights — parameters and buffers such as batch

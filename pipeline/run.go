@@ -347,7 +347,7 @@ func runIn[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 		if fi, err := os.Stat(opts.Output); err == nil && (!fi.Mode().IsRegular() || inRunFolder(opts.Output)) {
 			return &UsageError{fmt.Sprintf("-out %s: will not write over a file of a run folder (or a non-regular file); name a new file", opts.Output)}
 		}
-		weights := append(append(nn.Params[T]{}, params...), task.Buffers()...)
+		weights := weightsOf(task)
 		if err := exportWeights(opts.Output, weights); err != nil {
 			return err
 		}

@@ -33,6 +33,7 @@ func train[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 	}
 	defer lock.release()
 	params := task.Params()
+	weights := weightsOf(task)
 	if _, err := params.ByName(); err != nil {
 		return err
 	}
@@ -69,9 +70,7 @@ func train[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 		ck.Config = resolved // -set may have changed limits such as train.steps
 		out.note("resuming %s at step %d (best validation %s %.4f)", runDir, ck.Step, cfg.Eval.Select, displayScore(cfg.Eval.Select, ck.Best))
 	} else if cfg.Train.InitFrom != "" {
-		// The buffers too: a batch-norm model's running statistics are
-		// part of what it learned.
-		if err := importWeights(cfg.Train.InitFrom, append(append(nn.Params[T]{}, params...), task.Buffers()...)); err != nil {
+		if err := importWeights(cfg.Train.InitFrom, weights); err != nil {
 			return fmt.Errorf("train.init_from: %w", err)
 		}
 		out.note("initialised weights from %s", cfg.Train.InitFrom)
@@ -113,7 +112,6 @@ func train[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 		return fmt.Errorf("step %d: %w (%s): training stopped; the last good checkpoint is %s; lower train.optimizer.lr or set train.clip",
 			step, ErrNonFinite, what, lastGood)
 	}
-	weights := append(append(nn.Params[T]{}, params...), task.Buffers()...)
 	if resuming {
 		if err := dropSnapshotsAfter(runDir, ck.Step); err != nil {
 			return err
