@@ -3,6 +3,7 @@ package tasks
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/seqtask/seqtask/config"
 	"github.com/seqtask/seqtask/datasets"
@@ -101,7 +102,7 @@ func (m *seq2seq[T]) weightedLoss(out encoders.Output[T], seqs [][]int, weights 
 	var opts nn.CrossEntropyOptions
 	if weights != nil {
 		B := len(seqs)
-		m.weights = append(m.weights[:0], make([]float64, steps*B)...)
+		m.weights = slices.Grow(m.weights[:0], steps*B)[:steps*B]
 		for t := range steps {
 			copy(m.weights[t*B:(t+1)*B], weights)
 		}
