@@ -121,13 +121,25 @@ func diagnose(captions []string, training map[string]bool, top int) captionDiagn
 	return d
 }
 
-// trainingCaptions are the training captions as the model's text (the
-// form m.text gives generated captions).
+// trainingTexts are each training image's captions as the model spells
+// them (the form m.text gives generated captions: rare words as <unk>),
+// what generated captions are compared with.
+func (m *Captioning[T]) trainingTexts() [][]string {
+	out := make([][]string, len(m.trainIDs))
+	for i, caps := range m.trainIDs {
+		for _, ids := range caps {
+			out[i] = append(out[i], m.text(ids))
+		}
+	}
+	return out
+}
+
+// trainingCaptions is the set of trainingTexts.
 func (m *Captioning[T]) trainingCaptions() map[string]bool {
 	out := map[string]bool{}
-	for _, caps := range m.trainIDs {
-		for _, ids := range caps {
-			out[m.text(ids)] = true
+	for _, caps := range m.trainingTexts() {
+		for _, c := range caps {
+			out[c] = true
 		}
 	}
 	return out

@@ -90,16 +90,9 @@ func (m *Captioning[T]) PhaseLR(step int) (float64, bool) {
 	return lr, lr > 0 && m.selfCritical(step)
 }
 
-// rewardCorpus builds the CIDEr-D corpus of the training captions, as the
-// vocabulary spells them (rare words as <unk>, which the model writes too).
+// rewardCorpus builds the CIDEr-D corpus of the training captions.
 func (m *Captioning[T]) rewardCorpus() (*metrics.CIDErDCorpus, error) {
-	refs := make([][]string, len(m.trainIDs))
-	for i, caps := range m.trainIDs {
-		for _, c := range caps {
-			refs[i] = append(refs[i], m.text(c))
-		}
-	}
-	return metrics.NewCIDErDCorpus(refs, metrics.CIDErDOptions{})
+	return metrics.NewCIDErDCorpus(m.trainingTexts(), metrics.CIDErDOptions{})
 }
 
 // selfCriticalStep trains the decoder on one batch by self-critical
