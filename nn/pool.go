@@ -3,6 +3,8 @@ package nn
 import (
 	"fmt"
 	"math"
+
+	"github.com/seqtask/seqtask/vecmath"
 )
 
 // ReLU is the rectifier y = max(x, 0), as torch.nn.ReLU. It works in place
@@ -39,22 +41,14 @@ func (ReLU[T]) Backward(c *ReLUCache[T], dy Mat[T]) {
 	})
 }
 
-// reluRows rectifies v in place. The loops are plain (non-generic)
-// functions: instantiated inside generic code, the compiler did not inline
-// math.Float32frombits into them, which cost a call per element.
+// reluRows rectifies v in place: float32 through vecmath's vector kernel,
+// float64 by the same sign-bit rule in Go.
 func reluRows[T Float](v []T) {
 	switch d := any(v).(type) {
 	case []float32:
-		reluRows32(d)
+		vecmath.ReLU32(d)
 	case []float64:
 		reluRows64(d)
-	}
-}
-
-func reluRows32(d []float32) {
-	for i, x := range d {
-		b := math.Float32bits(x)
-		d[i] = math.Float32frombits(b &^ uint32(int32(b)>>31))
 	}
 }
 
@@ -69,22 +63,15 @@ func reluRows64(d []float64) {
 func reluGradRows[T Float](dy, y []T) {
 	switch d := any(dy).(type) {
 	case []float32:
-		reluGrad32(d, any(y).([]float32))
+		vecmath.ReLUGrad32(d, any(y).([]float32))
 	case []float64:
 		reluGrad64(d, any(y).([]float64))
 	}
 }
 
-func reluGrad32(d, y []float32) {
-	for i, g := range d {
-		// y's bits are in [0, 2³¹): keep g iff they are not all zero.
-		keep := uint32(-int32(math.Float32bits(y[i])) >> 31)
-		d[i] = math.Float32frombits(math.Float32bits(g) & keep)
-	}
-}
-
 func reluGrad64(d, y []float64) {
 	for i, g := range d {
+		// y's bits are in [0, 2⁶³): keep g iff they are not all zero.
 		keep := uint64(-int64(math.Float64bits(y[i])) >> 63)
 		d[i] = math.Float64frombits(math.Float64bits(g) & keep)
 	}

@@ -228,3 +228,31 @@ func max32Go(x []float32) float32 {
 	}
 	return m
 }
+
+// ReLU32 rectifies x in place, max(x, 0), by clearing every value whose sign
+// bit is set: negatives and -0 become +0 (as do NaNs with the sign bit set),
+// with no branch for a random sign to mispredict.
+func ReLU32(x []float32) { relu32Slice(x) }
+
+func relu32Go(x []float32) {
+	for i, v := range x {
+		b := math.Float32bits(v)
+		x[i] = math.Float32frombits(b &^ uint32(int32(b)>>31))
+	}
+}
+
+// ReLUGrad32 turns the gradient dy of a ReLU's output y (as ReLU32 left it)
+// into the gradient of its input in place: dy is kept where y > 0 and zeroed
+// where y is +0. It panics if y is shorter than dy.
+func ReLUGrad32(dy, y []float32) {
+	_ = y[:len(dy)]
+	reluGrad32Slice(dy, y[:len(dy)])
+}
+
+func reluGrad32Go(dy, y []float32) {
+	for i, g := range dy {
+		// y's bits are in [0, 2³¹): keep g iff they are not all zero.
+		keep := uint32(-int32(math.Float32bits(y[i])) >> 31)
+		dy[i] = math.Float32frombits(math.Float32bits(g) & keep)
+	}
+}

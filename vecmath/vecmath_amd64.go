@@ -95,3 +95,25 @@ func max32Slice(x []float32) float32 {
 	}
 	return max32Go(x)
 }
+
+//go:noescape
+func relu32AVX512(x *float32, n int)
+
+//go:noescape
+func reluGrad32AVX512(dy, y *float32, n int)
+
+func relu32Slice(x []float32) {
+	if useAVX512 && len(x) > 0 {
+		relu32AVX512(&x[0], len(x))
+		return
+	}
+	relu32Go(x)
+}
+
+func reluGrad32Slice(dy, y []float32) {
+	if useAVX512 && len(dy) > 0 {
+		reluGrad32AVX512(&dy[0], &y[0], len(dy))
+		return
+	}
+	reluGrad32Go(dy, y)
+}

@@ -501,3 +501,67 @@ mreduce:
 	VMOVSS        X0, ret+16(FP)
 	VZEROUPPER
 	RET
+
+// func relu32AVX512(x *float32, n int)
+// x = x &^ (x >> 31 arithmetically): every value with the sign bit set
+// (negatives, -0, negative NaNs) becomes +0, bit for bit as relu32Go.
+TEXT ·relu32AVX512(SB), NOSPLIT, $0-16
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+
+rloop:
+	CMPQ    CX, $16
+	JB      rtail
+	VMOVUPS (SI), Z0
+	VPSRAD  $31, Z0, Z1
+	VPANDND Z0, Z1, Z0
+	VMOVUPS Z0, (SI)
+	ADDQ    $64, SI
+	SUBQ    $16, CX
+	JMP     rloop
+
+rtail:
+	TESTQ   CX, CX
+	JZ      rdone
+	TAILMASK
+	VMOVUPS (SI), K7, Z0
+	VPSRAD  $31, Z0, Z1
+	VPANDND Z0, Z1, Z0
+	VMOVUPS Z0, K7, (SI)
+
+rdone:
+	VZEROUPPER
+	RET
+
+// func reluGrad32AVX512(dy, y *float32, n int)
+// Keeps dy where y's bits are not all zero (y is a ReLU output, so that is
+// y > 0) and zeroes it elsewhere, as reluGrad32Go.
+TEXT ·reluGrad32AVX512(SB), NOSPLIT, $0-24
+	MOVQ dy+0(FP), DI
+	MOVQ y+8(FP), SI
+	MOVQ n+16(FP), CX
+
+gloop:
+	CMPQ      CX, $16
+	JB        gtail
+	VMOVUPS   (SI), Z1
+	VPTESTMD  Z1, Z1, K1
+	VMOVUPS.Z (DI), K1, Z0
+	VMOVUPS   Z0, (DI)
+	ADDQ      $64, SI
+	ADDQ      $64, DI
+	SUBQ      $16, CX
+	JMP       gloop
+
+gtail:
+	TESTQ     CX, CX
+	JZ        gdone
+	TAILMASK
+	VMOVUPS.Z (SI), K7, Z1
+	VPTESTMD  Z1, Z1, K1
+	VMOVUPS.Z (DI), K1, Z0
+	VMOVUPS   Z0, K7, (DI)
+
+gdone:
+	VZEROUPPER
+	RET

@@ -20,3 +20,7 @@ func gruCell32Slice(h, hnPre, gates, hh, hPrev []float32) { gruCell32Go(h, hnPre
 func lstmCell32Slice(c, tc, h, gates, cPrev []float32) { lstmCell32Go(c, tc, h, gates, cPrev) }
 
 func max32Slice(x []float32) float32 { return max32Go(x) }
+
+func relu32Slice(x []float32) { relu32Go(x) }
+
+func reluGrad32Slice(dy, y []float32) { reluGrad32Go(dy, y) }

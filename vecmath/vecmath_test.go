@@ -483,3 +483,41 @@ func TestGRUCell32(t *testing.T) {
 	}()
 	GRUCell32(make([]float32, 4), make([]float32, 4), make([]float32, 12), make([]float32, 11), make([]float32, 4))
 }
+
+// TestReLU32 checks the rectifier and its gradient against their
+// definitions on every path, for lengths around the vector width, with the
+// values whose sign bit decides (±0, ±Inf, NaNs of both signs), and that
+// nothing past n is written.
+func TestReLU32(t *testing.T) {
+	special := []float32{0, float32(math.Copysign(0, -1)), 1e-45, -1e-45, 3, -3,
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), -float32(math.NaN())}
+	paths(t, func(t *testing.T) {
+		for n := 0; n <= 70; n++ {
+			x := make([]float32, n+3)
+			dy := make([]float32, n+3)
+			for i := range x {
+				x[i] = special[(i*7+n)%len(special)]
+				dy[i] = float32(i + 1)
+			}
+			want := append([]float32(nil), x...)
+			for i, v := range want[:n] {
+				if math.Signbit(float64(v)) {
+					want[i] = 0 // +0
+				}
+			}
+			ReLU32(x[:n])
+			for i := range x {
+				if math.Float32bits(x[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("n=%d: ReLU32 gave %g (%#x) at %d, want %g (%#x)", n, x[i], math.Float32bits(x[i]), i, want[i], math.Float32bits(want[i]))
+				}
+			}
+			ReLUGrad32(dy[:n], x)
+			for i := range dy {
+				keep := i >= n || math.Float32bits(x[i]) != 0
+				if w := map[bool]float32{true: float32(i + 1), false: 0}[keep]; dy[i] != w {
+					t.Fatalf("n=%d: ReLUGrad32 gave %g at %d (y = %g), want %g", n, dy[i], i, x[i], w)
+				}
+			}
+		}
+	})
+}
