@@ -59,49 +59,51 @@ func (c Conv2DConfig) Validate() error {
 // Conv2D is a 2-D cross-correlation over a batch of images, as
 // torch.nn.Conv2d: y[n][o] = b[o] + Σ_c W[o][c] ⋆ x[n][c].
 //
-// It lowers the convolution to matrix products (im2col): the patches under
-// every kernel position of a group of images become the columns of a
-// [C*K*K][G*Ho*Wo] matrix, so Forward is one GEMM W[Out][C*K*K] · col per
-// group, and Backward two (dW += dY·colᵀ and dcol = Wᵀ·dY) plus col2im,
-// which scatters dcol back onto the input. Groups hold as many images as fit
-// in colBudget values: the patch matrix is K*K times the input, and
-// building it for a whole batch of video frames would cost more memory than
-// everything else the network keeps. Backward rebuilds each group's patches
-// from a copy of the input instead of keeping them.
+// It lowers the convolution to matrix products one image at a time
+// (im2col): the patches under every kernel position of an image become the
+// columns of a [C*K*K][Ho*Wo] matrix, so Forward is one GEMM
+// W[Out][C*K*K] · col per image, written straight into the image's output
+// row (which is [Out][Ho*Wo], channel-major), and Backward two per image
+// (dW += dY·colᵀ and dcol = Wᵀ·dY) plus col2im, which scatters dcol back
+// onto the input. One image's patch matrix is small enough to stay in a
+// core's L2 cache between being written and being multiplied (a batch's would
+// be K*K times the input and live in main memory). The images are split into
+// convChunks fixed chunks that the cores share out; each chunk sums its own
+// dW, and the chunks' sums are added in chunk order, so gradients do not
+// depend on the number of cores. Backward rebuilds each image's patches from
+// a copy of the input instead of keeping them.
 type Conv2D[T Float] struct {
 	Weight *Param[T] // [Out][C][K][K]
 	Bias   *Param[T] // [Out]; nil with NoBias
 
 	Config  Conv2DConfig
 	In, Out ImageShape // geometry of an input row and of an output row
-
-	maxGroup int // images per im2col group; 0 sizes groups by colBudget (tests force small groups)
 }
 
 // Conv2DCache is what Conv2D.Forward keeps for Backward (a copy of the
 // input) and the buffers both reuse; its zero value is ready to use.
 type Conv2DCache[T Float] struct {
-	x     Mat[T] // [N][C*H*W] copy of the input
-	col   Mat[T] // [C*K*K][G*Ho*Wo] patches of one group of images
-	prod  Mat[T] // [Out][G*Ho*Wo]: W·col, channel-major over the group
-	y     Mat[T] // [N][Out*Ho*Wo] output
-	dprod Mat[T] // [Out][G*Ho*Wo]: one group's dy rearranged for the GEMMs
-	dcol  Mat[T] // [C*K*K][G*Ho*Wo]: Wᵀ·dprod
+	x      Mat[T]         // [N][C*H*W] copy of the input
+	y      Mat[T]         // [N][Out*Ho*Wo] output
+	chunks []convChunk[T] // one per chunk of images
 }
 
-// colBudget bounds the values of one group's patch matrix (8 MiB of
-// float32): large enough for GEMMs thousands of columns wide, small enough
-// to stay out of the way of the activations.
-const colBudget = 1 << 21
-
-// group returns how many images one im2col group holds.
-func (c *Conv2D[T]) group() int {
-	if c.maxGroup > 0 {
-		return c.maxGroup
-	}
-	k := c.Config.Kernel
-	return max(1, colBudget/(c.In.C*k*k*c.Out.H*c.Out.W))
+// convChunk holds one chunk of images' scratch: the patches of the image at
+// hand and their gradient (used by the core that starts at this chunk), and
+// the chunk's share of the parameter gradients.
+type convChunk[T Float] struct {
+	col, dcol Mat[T] // [C*K*K][Ho*Wo]
+	dw        Mat[T] // [Out][C*K*K]
+	db        []T    // [Out]
 }
+
+// convChunks is how many chunks a batch is split into: enough to keep a
+// many-core machine busy, few enough that their dW sums cost nothing.
+const convChunks = 16
+
+// chunkBounds returns the images [lo, hi) of chunk i of n images split into
+// m chunks.
+func chunkBounds(i, m, n int) (lo, hi int) { return i * n / m, (i + 1) * n / m }
 
 // NewConv2D returns a Conv2D named prefix.weight / prefix.bias, initialised
 // as PyTorch does (kaiming-uniform with a = √5, which is U(±1/sqrt(C*K*K)),
@@ -139,6 +141,27 @@ func (c *Conv2D[T]) Params() Params[T] {
 	return Params[T]{c.Weight, c.Bias}
 }
 
+// patchRows is the number of rows of an image's patch matrix, C*K*K.
+func (c *Conv2D[T]) patchRows() int { return c.In.C * c.Config.Kernel * c.Config.Kernel }
+
+// eachChunk runs fn on every chunk of cc's n images, the chunks shared out
+// among the cores; scratch is the chunk whose col/dcol buffers the calling
+// core uses for all of its chunks.
+func (c *Conv2D[T]) eachChunk(cc *Conv2DCache[T], n int, fn func(chunk, scratch *convChunk[T], lo, hi int)) {
+	m := min(n, convChunks)
+	if len(cc.chunks) < m {
+		cc.chunks = append(cc.chunks, make([]convChunk[T], m-len(cc.chunks))...)
+	}
+	perChunk := (n + m - 1) / m * c.patchRows() * c.Out.Size()
+	parallelRange(m, perChunk, func(first, last int) {
+		scratch := &cc.chunks[first]
+		for i := first; i < last; i++ {
+			lo, hi := chunkBounds(i, m, n)
+			fn(&cc.chunks[i], scratch, lo, hi)
+		}
+	})
+}
+
 // Forward maps x [N][C*H*W] to y [N][Out*Ho*Wo] (geometry c.In to c.Out),
 // held by cc until its next Forward; x is copied, so the caller may reuse
 // it at once.
@@ -150,43 +173,22 @@ func (c *Conv2D[T]) Forward(cc *Conv2DCache[T], x Mat[T]) Mat[T] {
 	cc.x = resize(cc.x, n, x.Cols)
 	cc.x.CopyFrom(x)
 	cc.y = resize(cc.y, n, c.Out.Size())
-	for lo := 0; lo < n; lo += c.group() {
-		hi := min(lo+c.group(), n)
-		c.patches(cc, lo, hi)
-		cc.prod = resize(cc.prod, c.Out.C, (hi-lo)*p)
-		Gemm(false, false, 1, c.Weight.Mat(), cc.col, 0, cc.prod)
-		// prod is [Out][G][P]; y wants [G][Out][P]: move P-long blocks,
-		// adding the bias on the way.
-		parallelRange(hi-lo, c.Out.Size(), func(glo, ghi int) {
-			for g := glo; g < ghi; g++ {
-				yr := cc.y.Row(lo + g)
-				for o := 0; o < c.Out.C; o++ {
-					src := cc.prod.Row(o)[g*p : (g+1)*p]
-					dst := yr[o*p : (o+1)*p]
-					if c.Bias == nil {
-						copy(dst, src)
-						continue
-					}
-					b := c.Bias.Value[o]
-					for j, v := range src {
-						dst[j] = v + b
-					}
+	c.eachChunk(cc, n, func(_, s *convChunk[T], lo, hi int) {
+		s.col = resize(s.col, c.patchRows(), p)
+		for g := lo; g < hi; g++ {
+			c.im2col(s.col, cc.x.Row(g), 0)
+			y := Mat[T]{Rows: c.Out.C, Cols: p, Data: cc.y.Row(g)}
+			var beta T
+			if c.Bias != nil {
+				for o, b := range c.Bias.Value {
+					fill(y.Row(o), b)
 				}
+				beta = 1
 			}
-		})
-	}
-	return cc.y
-}
-
-// patches fills cc.col with the patches of cc's input images [lo, hi).
-func (c *Conv2D[T]) patches(cc *Conv2DCache[T], lo, hi int) {
-	k := c.Config.Kernel
-	cc.col = resize(cc.col, c.In.C*k*k, (hi-lo)*c.Out.H*c.Out.W)
-	parallelRange(hi-lo, c.In.Size()*k*k, func(glo, ghi int) {
-		for g := glo; g < ghi; g++ {
-			c.im2col(cc.col, cc.x.Row(lo+g), g)
+			Gemm(false, false, 1, c.Weight.Mat(), s.col, beta, y)
 		}
 	})
+	return cc.y
 }
 
 // Backward takes dy [N][Out*Ho*Wo] for the Forward that filled cc,
@@ -201,39 +203,55 @@ func (c *Conv2D[T]) Backward(cc *Conv2DCache[T], dy, dx Mat[T]) {
 	if !dx.Empty() && (dx.Rows != n || dx.Cols != c.In.Size()) {
 		panic(fmt.Sprintf("nn: Conv2D.Backward: dx is %dx%d, want %dx%d", dx.Rows, dx.Cols, n, c.In.Size()))
 	}
-	k := c.Config.Kernel
-	for lo := 0; lo < n; lo += c.group() {
-		hi := min(lo+c.group(), n)
-		cc.dprod = resize(cc.dprod, c.Out.C, (hi-lo)*p)
-		parallelRange(hi-lo, c.Out.Size(), func(glo, ghi int) {
-			for g := glo; g < ghi; g++ {
-				dr := dy.Row(lo + g)
-				for o := 0; o < c.Out.C; o++ {
-					copy(cc.dprod.Row(o)[g*p:(g+1)*p], dr[o*p:(o+1)*p])
-				}
-			}
-		})
+	rows := c.patchRows()
+	c.eachChunk(cc, n, func(ch, s *convChunk[T], lo, hi int) {
+		s.col = resize(s.col, rows, p)
+		ch.dw = resize(ch.dw, c.Out.C, rows)
+		clear(ch.dw.Data)
 		if c.Bias != nil {
-			for o := 0; o < c.Out.C; o++ {
-				var s T
-				for _, v := range cc.dprod.Row(o) {
-					s += v
+			if cap(ch.db) < c.Out.C {
+				ch.db = make([]T, c.Out.C)
+			}
+			ch.db = ch.db[:c.Out.C]
+			clear(ch.db)
+		}
+		for g := lo; g < hi; g++ {
+			dyg := Mat[T]{Rows: c.Out.C, Cols: p, Data: dy.Row(g)}
+			for o := range ch.db {
+				var total T
+				for _, v := range dyg.Row(o) {
+					total += v
 				}
-				c.Bias.Grad[o] += s
+				ch.db[o] += total
 			}
-		}
-		c.patches(cc, lo, hi)
-		Gemm(false, true, 1, cc.dprod, cc.col, 1, c.Weight.GradMat())
-		if dx.Empty() {
-			continue
-		}
-		cc.dcol = resize(cc.dcol, cc.col.Rows, cc.col.Cols)
-		Gemm(true, false, 1, c.Weight.Mat(), cc.dprod, 0, cc.dcol)
-		parallelRange(hi-lo, c.In.Size()*k*k, func(glo, ghi int) {
-			for g := glo; g < ghi; g++ {
-				c.col2im(cc.dcol, dx.Row(lo+g), g)
+			c.im2col(s.col, cc.x.Row(g), 0)
+			Gemm(false, true, 1, dyg, s.col, 1, ch.dw)
+			if dx.Empty() {
+				continue
 			}
-		})
+			s.dcol = resize(s.dcol, rows, p)
+			Gemm(true, false, 1, c.Weight.Mat(), dyg, 0, s.dcol)
+			c.col2im(s.dcol, dx.Row(g), 0)
+		}
+	})
+	for i := range min(n, convChunks) {
+		ch := &cc.chunks[i]
+		addInto(c.Weight.GradMat(), ch.dw)
+		for o, v := range ch.db {
+			c.Bias.Grad[o] += v
+		}
+	}
+}
+
+// fill sets every element of v to x, doubling a filled prefix with copy
+// (which moves whole vectors) instead of storing one element at a time.
+func fill[T Float](v []T, x T) {
+	if len(v) == 0 {
+		return
+	}
+	v[0] = x
+	for n := 1; n < len(v); n *= 2 {
+		copy(v[n:], v[:n])
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 )
 
@@ -15,35 +16,70 @@ func TestConv2DGradients(t *testing.T) {
 		{In: ImageShape{1, 5, 7}, Out: 2, Kernel: 3, Stride: 3, Padding: 2, NoBias: true},
 		{In: ImageShape{2, 4, 3}, Out: 4, Kernel: 1},
 	} {
-		for _, group := range []int{0, 2} { // the batch of 3 as one im2col group, and as groups of 2 and 1
-			name := fmt.Sprintf("in %v out %d k%d s%d p%d nobias=%v group %d", cfg.In, cfg.Out, cfg.Kernel, cfg.Stride, cfg.Padding, cfg.NoBias, group)
-			t.Run(name, func(t *testing.T) {
-				rng := testRNG()
-				c, err := NewConv2D[float64]("conv", cfg, rng)
-				if err != nil {
-					t.Fatal(err)
+		name := fmt.Sprintf("in %v out %d k%d s%d p%d nobias=%v", cfg.In, cfg.Out, cfg.Kernel, cfg.Stride, cfg.Padding, cfg.NoBias)
+		t.Run(name, func(t *testing.T) {
+			rng := testRNG()
+			c, err := NewConv2D[float64]("conv", cfg, rng)
+			if err != nil {
+				t.Fatal(err)
+			}
+			const n = 3
+			x := randomParam("x", rng, n, cfg.In.Size())
+			proj := randomParam("proj", rng, n, c.Out.Size())
+			var cc Conv2DCache[float64]
+			loss := func() float64 { return dot(c.Forward(&cc, x.Mat()), proj.Value) }
+			loss()
+			c.Params().ZeroGrad()
+			c.Backward(&cc, proj.Mat(), x.GradMat())
+			checkGrad(t, name, loss, append(c.Params(), x))
+			// A second backward without dx must add the same parameter
+			// gradients again and leave the input alone.
+			loss() // GradCheck's last forward saw a perturbed input
+			w := append([]float64(nil), c.Weight.Grad...)
+			c.Backward(&cc, proj.Mat(), Mat[float64]{})
+			for i, g := range c.Weight.Grad {
+				if math.Abs(g-2*w[i]) > 1e-12*math.Max(1, math.Abs(g)) {
+					t.Fatalf("weight grad[%d] = %g after two backwards, want %g", i, g, 2*w[i])
 				}
-				c.maxGroup = group
-				const n = 3
-				x := randomParam("x", rng, n, cfg.In.Size())
-				proj := randomParam("proj", rng, n, c.Out.Size())
-				var cc Conv2DCache[float64]
-				loss := func() float64 { return dot(c.Forward(&cc, x.Mat()), proj.Value) }
-				loss()
-				c.Params().ZeroGrad()
-				c.Backward(&cc, proj.Mat(), x.GradMat())
-				checkGrad(t, name, loss, append(c.Params(), x))
-				// A second backward without dx must add the same parameter
-				// gradients again and leave the input alone.
-				loss() // GradCheck's last forward saw a perturbed input
-				w := append([]float64(nil), c.Weight.Grad...)
-				c.Backward(&cc, proj.Mat(), Mat[float64]{})
-				for i, g := range c.Weight.Grad {
-					if math.Abs(g-2*w[i]) > 1e-12*math.Max(1, math.Abs(g)) {
-						t.Fatalf("weight grad[%d] = %g after two backwards, want %g", i, g, 2*w[i])
-					}
-				}
-			})
+			}
+		})
+	}
+}
+
+// TestConv2DCoresAgree checks that a batch large enough to be shared out
+// among the cores gives bit-identical outputs and gradients on one core and
+// on four: each chunk of images sums its own dW, and the chunks are added in
+// a fixed order.
+func TestConv2DCoresAgree(t *testing.T) {
+	cfg := Conv2DConfig{In: ImageShape{3, 16, 16}, Out: 8, Kernel: 3, Padding: 1}
+	run := func(procs int) (y, dw, db, dx []float32) {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		rng := testRNG()
+		c, err := NewConv2D[float32]("conv", cfg, rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 37 // not a multiple of the chunk count
+		x := NewMat[float32](n, cfg.In.Size())
+		InitUniform(x.Data, 1, rng)
+		dy := NewMat[float32](n, c.Out.Size())
+		InitUniform(dy.Data, 1, rng)
+		dxm := NewMat[float32](n, cfg.In.Size())
+		var cc Conv2DCache[float32]
+		out := c.Forward(&cc, x)
+		c.Backward(&cc, dy, dxm)
+		return out.Data, c.Weight.Grad, c.Bias.Grad, dxm.Data
+	}
+	y1, dw1, db1, dx1 := run(1)
+	y4, dw4, db4, dx4 := run(4)
+	for _, v := range []struct {
+		name      string
+		one, four []float32
+	}{{"y", y1, y4}, {"dW", dw1, dw4}, {"db", db1, db4}, {"dx", dx1, dx4}} {
+		for i := range v.one {
+			if v.one[i] != v.four[i] {
+				t.Fatalf("%s[%d] = %g on one core, %g on four", v.name, i, v.one[i], v.four[i])
+			}
 		}
 	}
 }
