@@ -218,11 +218,7 @@ func (c *Conv2D[T]) Backward(cc *Conv2DCache[T], dy, dx Mat[T]) {
 		for g := lo; g < hi; g++ {
 			dyg := Mat[T]{Rows: c.Out.C, Cols: p, Data: dy.Row(g)}
 			for o := range ch.db {
-				var total T
-				for _, v := range dyg.Row(o) {
-					total += v
-				}
-				ch.db[o] += total
+				ch.db[o] += sum(dyg.Row(o))
 			}
 			c.im2col(s.col, cc.x.Row(g), 0)
 			Gemm(false, true, 1, dyg, s.col, 1, ch.dw)

@@ -256,3 +256,38 @@ func reluGrad32Go(dy, y []float32) {
 		dy[i] = math.Float32frombits(math.Float32bits(g) & keep)
 	}
 }
+
+// Sum32 returns the sum of x's elements, added in sixty-four interleaved
+// partial sums (element i into partial i%64 while 64 remain, the rest into
+// the first sixteen) that are then combined pairwise: as accurate as a
+// pairwise sum over long slices, and the same bits on every path.
+func Sum32(x []float32) float32 { return sum32Slice(x) }
+
+func sum32Go(x []float32) float32 {
+	var acc [4][16]float32
+	for ; len(x) >= 64; x = x[64:] {
+		for a := range acc {
+			for j := range acc[a] {
+				acc[a][j] += x[16*a+j]
+			}
+		}
+	}
+	for ; len(x) >= 16; x = x[16:] {
+		for j := range acc[0] {
+			acc[0][j] += x[j]
+		}
+	}
+	for j, v := range x {
+		acc[0][j] += v
+	}
+	var v [16]float32
+	for j := range v {
+		v[j] = (acc[0][j] + acc[1][j]) + (acc[2][j] + acc[3][j])
+	}
+	for half := 8; half >= 1; half /= 2 {
+		for j := range half {
+			v[j] += v[j+half]
+		}
+	}
+	return v[0]
+}

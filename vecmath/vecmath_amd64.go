@@ -117,3 +117,13 @@ func reluGrad32Slice(dy, y []float32) {
 	}
 	reluGrad32Go(dy, y)
 }
+
+//go:noescape
+func sum32AVX512(x *float32, n int) float32
+
+func sum32Slice(x []float32) float32 {
+	if useAVX512 && len(x) > 0 {
+		return sum32AVX512(&x[0], len(x))
+	}
+	return sum32Go(x)
+}

@@ -565,3 +565,58 @@ gtail:
 gdone:
 	VZEROUPPER
 	RET
+
+// func sum32AVX512(x *float32, n int) float32
+// Four accumulators of sixteen lanes take 64 elements per iteration; the
+// rest go into the first (the last n%16 under a mask); then the four are
+// added pairwise and the sixteen lanes halved down to one, in sum32Go's
+// order.
+TEXT ·sum32AVX512(SB), NOSPLIT, $0-20
+	MOVQ   x+0(FP), SI
+	MOVQ   n+8(FP), CX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+
+sloop64:
+	CMPQ   CX, $64
+	JB     sloop16
+	VADDPS (SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+	VADDPS 128(SI), Z2, Z2
+	VADDPS 192(SI), Z3, Z3
+	ADDQ   $256, SI
+	SUBQ   $64, CX
+	JMP    sloop64
+
+sloop16:
+	CMPQ   CX, $16
+	JB     stail
+	VADDPS (SI), Z0, Z0
+	ADDQ   $64, SI
+	SUBQ   $16, CX
+	JMP    sloop16
+
+stail:
+	TESTQ     CX, CX
+	JZ        sreduce
+	TAILMASK
+	VMOVUPS.Z (SI), K7, Z4
+	VADDPS    Z4, Z0, Z0
+
+sreduce:
+	VADDPS        Z1, Z0, Z0
+	VADDPS        Z3, Z2, Z2
+	VADDPS        Z2, Z0, Z0
+	VEXTRACTF64X4 $1, Z0, Y1
+	VADDPS        Y1, Y0, Y0
+	VEXTRACTF128  $1, Y0, X1
+	VADDPS        X1, X0, X0
+	VPERMILPS     $0x4e, X0, X1
+	VADDPS        X1, X0, X0
+	VPERMILPS     $0xb1, X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        X0, ret+16(FP)
+	VZEROUPPER
+	RET

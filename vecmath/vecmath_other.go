@@ -24,3 +24,5 @@ func max32Slice(x []float32) float32 { return max32Go(x) }
 func relu32Slice(x []float32) { relu32Go(x) }
 
 func reluGrad32Slice(dy, y []float32) { reluGrad32Go(dy, y) }
+
+func sum32Slice(x []float32) float32 { return sum32Go(x) }

@@ -521,3 +521,38 @@ func TestReLU32(t *testing.T) {
 		}
 	})
 }
+
+// TestSum32 checks Sum32 against a float64 sum on every path, and that the
+// paths give the same bits, for lengths around each loop's width, without
+// reading past n.
+func TestSum32(t *testing.T) {
+	const longest = 300
+	x := make([]float32, longest+1)
+	for i := range x {
+		x[i] = float32(math.Sin(float64(i)*0.37)) * float32(1+i%7)
+	}
+	x[longest] = float32(math.NaN()) // beyond every slice summed: must not be read
+	got := map[bool][]float32{}
+	paths(t, func(t *testing.T) {
+		var sums []float32
+		for n := 0; n < longest; n++ {
+			var want float64
+			for _, v := range x[:n] {
+				want += float64(v)
+			}
+			s := Sum32(x[:n])
+			if math.Abs(float64(s)-want) > 1e-5*(1+math.Abs(want)) {
+				t.Fatalf("n=%d: Sum32 = %g, want %g", n, s, want)
+			}
+			sums = append(sums, s)
+		}
+		got[useAVX512] = sums
+	})
+	if avx, ok := got[true]; ok {
+		for n, s := range got[false] {
+			if math.Float32bits(s) != math.Float32bits(avx[n]) {
+				t.Fatalf("n=%d: Go path %g, AVX-512 path %g", n, s, avx[n])
+			}
+		}
+	}
+}
