@@ -150,7 +150,7 @@ func (m *MaxPool2D[T]) forwardImage(x, y []T, arg []int32) {
 			if k == 2 {
 				// The common 2×2 window in float32, without unpredictable branches.
 				if xs, ok := any(x).([]float32); ok {
-					maxPool2Row(xs, any(y[o:o+out.W]).([]float32), arg[o:o+out.W], rowStart, in.W, s)
+					vecmath.MaxPool2Row32(xs, any(y[o:o+out.W]).([]float32), arg[o:o+out.W], rowStart, in.W, s)
 					o += out.W
 					continue
 				}
@@ -171,36 +171,6 @@ func (m *MaxPool2D[T]) forwardImage(x, y []T, arg []int32) {
 			}
 		}
 	}
-}
-
-// maxPool2Row pools one row of 2×2 windows whose top-left corners are
-// x[start + ox*s], rows w apart, into y and arg (len(y) windows). Values are
-// compared through integer keys that order as the floats do (-0 = +0, NaN
-// above +Inf) and selected with masks: on random data a branch per
-// comparison would be mispredicted half the time.
-func maxPool2Row(x, y []float32, arg []int32, start, w, s int) {
-	r0, r1 := x[start:start+w], x[start+w:start+2*w]
-	for ox := range y {
-		i := ox * s
-		at, best := i, orderKey32(r0[i])
-		at, best = pick(at, best, i+1, orderKey32(r0[i+1]))
-		at, best = pick(at, best, i+w, orderKey32(r1[i]))
-		at, _ = pick(at, best, i+w+1, orderKey32(r1[i+1]))
-		y[ox], arg[ox] = x[start+at], int32(start+at)
-	}
-}
-
-// pick returns (at, key) if key > best, else (bestAt, best), without a branch.
-func pick(bestAt int, best int64, at int, key int64) (int, int64) {
-	gt := (best - key) >> 63 // all ones iff key > best; keys are 32-bit, so no overflow
-	return bestAt ^ ((bestAt ^ at) & int(gt)), best ^ ((best ^ key) & gt)
-}
-
-// orderKey32 maps v to an integer that orders as v does (with -0 = +0, and
-// NaN above +Inf).
-func orderKey32(v float32) int64 {
-	b := int32(math.Float32bits(v + 0)) // v + 0 turns -0 into +0
-	return int64(b ^ int32(uint32(b>>31)>>1))
 }
 
 // Backward writes into dx [N][C*H*W] the gradient of the input of the

@@ -291,3 +291,46 @@ func sum32Go(x []float32) float32 {
 	}
 	return v[0]
 }
+
+// MaxPool2Row32 pools one row of 2×2 windows of an image x, rows w floats
+// apart, whose top-left corners are x[start + ox*s] for ox < len(y): y[ox]
+// is the window's maximum and arg[ox] its index in x. Values are compared
+// through integer keys that order as the floats do (-0 = +0, NaN above
+// +Inf); on ties the first maximum in row-major order wins, as PyTorch's CPU
+// kernel does. Neither path branches on the data (on random data a branch
+// per comparison would be mispredicted half the time); stride 2 has a vector
+// kernel. It panics if a window reaches past x.
+func MaxPool2Row32(x, y []float32, arg []int32, start, w, s int) {
+	if len(y) == 0 {
+		return
+	}
+	_ = x[start+(len(y)-1)*s+w+1]
+	_ = arg[len(y)-1]
+	maxPool2Row32Slice(x, y, arg, start, w, s)
+}
+
+// maxPool2RowGo pools the windows ox ≥ from of MaxPool2Row32's row.
+func maxPool2RowGo(x, y []float32, arg []int32, start, w, s, from int) {
+	r0, r1 := x[start:], x[start+w:]
+	for ox := from; ox < len(y); ox++ {
+		i := ox * s
+		at, best := i, orderKey32(r0[i])
+		at, best = pick(at, best, i+1, orderKey32(r0[i+1]))
+		at, best = pick(at, best, i+w, orderKey32(r1[i]))
+		at, _ = pick(at, best, i+w+1, orderKey32(r1[i+1]))
+		y[ox], arg[ox] = x[start+at], int32(start+at)
+	}
+}
+
+// pick returns (at, key) if key > best, else (bestAt, best), without a branch.
+func pick(bestAt int, best int64, at int, key int64) (int, int64) {
+	gt := (best - key) >> 63 // all ones iff key > best; keys are 32-bit, so no overflow
+	return bestAt ^ ((bestAt ^ at) & int(gt)), best ^ ((best ^ key) & gt)
+}
+
+// orderKey32 maps v to an integer that orders as v does (with -0 = +0, and
+// NaN above +Inf).
+func orderKey32(v float32) int64 {
+	b := int32(math.Float32bits(v + 0)) // v + 0 turns -0 into +0
+	return int64(b ^ int32(uint32(b>>31)>>1))
+}

@@ -127,3 +127,17 @@ func sum32Slice(x []float32) float32 {
 	}
 	return sum32Go(x)
 }
+
+//go:noescape
+func maxPool2x2Row32AVX512(r0, r1, y *float32, arg *int32, start, w, n int)
+
+// maxPool2Row32Slice runs the vector kernel on the whole sixteens of windows
+// of a stride-2 row and pools the rest in Go.
+func maxPool2Row32Slice(x, y []float32, arg []int32, start, w, s int) {
+	done := 0
+	if useAVX512 && s == 2 && len(y) >= 16 {
+		done = len(y) &^ 15
+		maxPool2x2Row32AVX512(&x[start], &x[start+w], &y[0], &arg[0], start, w, done)
+	}
+	maxPool2RowGo(x, y, arg, start, w, s, done)
+}

@@ -620,3 +620,98 @@ sreduce:
 	VMOVSS        X0, ret+16(FP)
 	VZEROUPPER
 	RET
+
+// Lane indices for deinterleaving 32 floats into even and odd positions.
+DATA poolidx<>+0(SB)/4, $0
+DATA poolidx<>+4(SB)/4, $2
+DATA poolidx<>+8(SB)/4, $4
+DATA poolidx<>+12(SB)/4, $6
+DATA poolidx<>+16(SB)/4, $8
+DATA poolidx<>+20(SB)/4, $10
+DATA poolidx<>+24(SB)/4, $12
+DATA poolidx<>+28(SB)/4, $14
+DATA poolidx<>+32(SB)/4, $16
+DATA poolidx<>+36(SB)/4, $18
+DATA poolidx<>+40(SB)/4, $20
+DATA poolidx<>+44(SB)/4, $22
+DATA poolidx<>+48(SB)/4, $24
+DATA poolidx<>+52(SB)/4, $26
+DATA poolidx<>+56(SB)/4, $28
+DATA poolidx<>+60(SB)/4, $30
+GLOBL poolidx<>(SB), RODATA|NOPTR, $64
+
+// POOLKEY sets K to the integer key of float lanes V that orders as the
+// floats do (V + 0 turns -0 into +0; then bits ^ (sign-fill >> 1)), using T.
+#define POOLKEY(V, K, T) \
+	VADDPS Z22, V, K  \
+	VPSRAD $31, K, T  \
+	VPSRLD $1, T, T   \
+	VPXORD T, K, K
+
+// func maxPool2x2Row32AVX512(r0, r1, y *float32, arg *int32, start, w, n int)
+// Pools n (a positive multiple of 16) 2×2 windows with stride 2 whose rows
+// are r0 and r1, sixteen per iteration: the four candidates of each window
+// are deinterleaved from 32 floats of each row, compared by key in
+// row-major order with strict greater-than (the first maximum wins), and the
+// winner's value and index start + 2*ox + {0, 1, w, w+1} stored.
+TEXT ·maxPool2x2Row32AVX512(SB), NOSPLIT, $0-56
+	MOVQ         r0+0(FP), SI
+	MOVQ         r1+8(FP), DX
+	MOVQ         y+16(FP), DI
+	MOVQ         arg+24(FP), R8
+	MOVQ         n+48(FP), CX
+	VMOVDQU32    poolidx<>(SB), Z20  // even lanes; also 2*lane
+	MOVL         $1, AX
+	VPBROADCASTD AX, Z23
+	VPADDD       Z23, Z20, Z21       // odd lanes
+	VPXORD       Z22, Z22, Z22       // 0
+	MOVQ         w+40(FP), AX
+	VPBROADCASTD AX, Z24             // w
+	VPADDD       Z23, Z24, Z25       // w + 1
+	MOVQ         start+32(FP), AX
+	VPBROADCASTD AX, Z26
+	VPADDD       Z20, Z26, Z26       // start + 2*lane
+	MOVL         $32, AX
+	VPBROADCASTD AX, Z27
+
+ploop:
+	VMOVUPS   (SI), Z0
+	VMOVUPS   64(SI), Z1
+	VMOVUPS   (DX), Z2
+	VMOVUPS   64(DX), Z3
+	VMOVAPS   Z0, Z4
+	VPERMT2PS Z1, Z20, Z4 // top left
+	VMOVAPS   Z0, Z5
+	VPERMT2PS Z1, Z21, Z5 // top right
+	VMOVAPS   Z2, Z6
+	VPERMT2PS Z3, Z20, Z6 // bottom left
+	VMOVAPS   Z2, Z7
+	VPERMT2PS Z3, Z21, Z7 // bottom right
+	POOLKEY(Z4, Z8, Z12)
+	POOLKEY(Z5, Z9, Z12)
+	POOLKEY(Z6, Z10, Z12)
+	POOLKEY(Z7, Z11, Z12)
+	VPXORD    Z14, Z14, Z14
+	VPCMPGTD  Z8, Z9, K1
+	VMOVDQA32 Z9, K1, Z8
+	VMOVAPS   Z5, K1, Z4
+	VMOVDQA32 Z23, K1, Z14
+	VPCMPGTD  Z8, Z10, K1
+	VMOVDQA32 Z10, K1, Z8
+	VMOVAPS   Z6, K1, Z4
+	VMOVDQA32 Z24, K1, Z14
+	VPCMPGTD  Z8, Z11, K1
+	VMOVAPS   Z7, K1, Z4
+	VMOVDQA32 Z25, K1, Z14
+	VPADDD    Z26, Z14, Z14
+	VMOVUPS   Z4, (DI)
+	VMOVDQU32 Z14, (R8)
+	VPADDD    Z27, Z26, Z26
+	ADDQ      $128, SI
+	ADDQ      $128, DX
+	ADDQ      $64, DI
+	ADDQ      $64, R8
+	SUBQ      $16, CX
+	JNZ       ploop
+	VZEROUPPER
+	RET

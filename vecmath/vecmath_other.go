@@ -26,3 +26,7 @@ func relu32Slice(x []float32) { relu32Go(x) }
 func reluGrad32Slice(dy, y []float32) { reluGrad32Go(dy, y) }
 
 func sum32Slice(x []float32) float32 { return sum32Go(x) }
+
+func maxPool2Row32Slice(x, y []float32, arg []int32, start, w, s int) {
+	maxPool2RowGo(x, y, arg, start, w, s, 0)
+}

@@ -3,6 +3,7 @@ package vecmath
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -555,4 +556,52 @@ func TestSum32(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestMaxPool2Row32 checks the pooling row against the definition (the
+// first maximum in row-major order wins, NaN beats numbers, -0 ties +0) on
+// every path and stride, with rows of windows around the vector width, data
+// full of ties, signed zeros and NaNs, and outputs past the row untouched.
+func TestMaxPool2Row32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	nan := float32(math.NaN())
+	values := []float32{-2, -1, float32(math.Copysign(0, -1)), 0, 0.5, 1, 3, float32(math.Inf(-1)), nan}
+	// greater reports whether v beats best under the definition.
+	greater := func(v, best float32) bool {
+		if best != best {
+			return false
+		}
+		return v != v || v > best
+	}
+	paths(t, func(t *testing.T) {
+		for _, s := range []int{2, 1, 3} {
+			for n := 1; n <= 50; n++ {
+				w := n*s + 3 // a few columns no window reaches
+				x := make([]float32, 4*w)
+				for i := range x {
+					x[i] = values[rng.IntN(len(values))]
+				}
+				start := w + 1 // windows on rows 1 and 2, shifted by one column
+				y := make([]float32, n+1)
+				arg := make([]int32, n+1)
+				y[n], arg[n] = 42, 42
+				MaxPool2Row32(x, y[:n], arg[:n], start, w, s)
+				for ox := range n {
+					c := start + ox*s
+					at := c
+					for _, i := range []int{c + 1, c + w, c + w + 1} {
+						if greater(x[i], x[at]) {
+							at = i
+						}
+					}
+					if arg[ox] != int32(at) || math.Float32bits(y[ox]) != math.Float32bits(x[at]) {
+						t.Fatalf("stride %d, %d windows: window %d gave %g at %d, want %g at %d", s, n, ox, y[ox], arg[ox], x[at], at)
+					}
+				}
+				if y[n] != 42 || arg[n] != 42 {
+					t.Fatalf("stride %d, %d windows: wrote past the row", s, n)
+				}
+			}
+		}
+	})
 }
