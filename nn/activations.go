@@ -87,15 +87,3 @@ func LogSumExp[T Float](x []T) float64 {
 	}
 	panic("unreachable")
 }
-
-// sum returns Σ v[i], with vecmath's vector sum for float32.
-func sum[T Float](v []T) T {
-	if s, ok := any(v).([]float32); ok {
-		return T(vecmath.Sum32(s))
-	}
-	var total T
-	for _, x := range v {
-		total += x
-	}
-	return total
-}

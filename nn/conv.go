@@ -327,10 +327,7 @@ func (c *Conv2D[T]) col2im(dcol Mat[T], dx []T, img int) {
 					d := src[oy*out.W : (oy+1)*out.W]
 					dst := plane[iy*in.W : (iy+1)*in.W]
 					if s == 1 {
-						dst = dst[lo+off : hi+off]
-						for j, v := range d[lo:hi] {
-							dst[j] += v
-						}
+						addSlice(dst[lo+off:hi+off], d[lo:hi])
 						continue
 					}
 					for ox := lo; ox < hi; ox++ {

@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 
+	"github.com/seqtask/seqtask/vecmath"
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/blas/blas64"
@@ -129,19 +130,26 @@ func (m Mat[T]) Scale(s T) {
 // addRowVector adds v to every row of m.
 func addRowVector[T Float](m Mat[T], v []T) {
 	for r := 0; r < m.Rows; r++ {
-		row := m.Row(r)
-		for j, x := range v {
-			row[j] += x
-		}
+		addSlice(m.Row(r), v)
 	}
 }
 
 // addColumnSums adds the sum of m's rows to dst.
 func addColumnSums[T Float](dst []T, m Mat[T]) {
 	for r := 0; r < m.Rows; r++ {
-		for j, x := range m.Row(r) {
-			dst[j] += x
-		}
+		addSlice(dst, m.Row(r))
+	}
+}
+
+// addSlice adds src to dst element by element (src at least as long), with
+// vecmath's vector kernel for float32.
+func addSlice[T Float](dst, src []T) {
+	if d, ok := any(dst).([]float32); ok {
+		vecmath.Add32(d, any(src).([]float32))
+		return
+	}
+	for i := range dst {
+		dst[i] += src[i]
 	}
 }
 
@@ -166,4 +174,16 @@ func Argmax[T Float](v []T) int {
 		}
 	}
 	return best
+}
+
+// sum returns Σ v[i], with vecmath's vector sum for float32.
+func sum[T Float](v []T) T {
+	if s, ok := any(v).([]float32); ok {
+		return T(vecmath.Sum32(s))
+	}
+	var total T
+	for _, x := range v {
+		total += x
+	}
+	return total
 }

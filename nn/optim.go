@@ -3,6 +3,8 @@ package nn
 import (
 	"fmt"
 	"math"
+
+	"github.com/seqtask/seqtask/vecmath"
 )
 
 // Optimizer updates parameters from their gradients. Its state (moments,
@@ -221,6 +223,13 @@ func (o *optimizer[T]) adam(k int, p *Param[T], lr float64) {
 	m, v, w, g := o.slots["m"][k], o.slots["v"][k], p.Value, p.Grad
 	// Element-wise, so splitting large parameters over the cores gives the
 	// same values bit for bit.
+	if w32, ok := any(w).([]float32); ok {
+		c := &vecmath.AdamCoefs{B1: float32(b1), B2: float32(b2), OneMinusB1: float32(1 - b1), OneMinusB2: float32(1 - b2),
+			Step: float32(step), InvC2: float32(invC2), Eps: float32(eps), WeightDecay: float32(wd)}
+		g32, m32, v32 := any(g).([]float32), any(m).([]float32), any(v).([]float32)
+		parallelRange(len(w), 4, func(lo, hi int) { vecmath.Adam32(w32[lo:hi], g32[lo:hi], m32[lo:hi], v32[lo:hi], c) })
+		return
+	}
 	parallelRange(len(w), 4, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			gi := g[i]

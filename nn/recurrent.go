@@ -483,10 +483,8 @@ func (c *dirCache[T]) maskPadded(t, batch int, dgih, dghh Mat[T]) {
 }
 
 func addInto[T Float](dst, src Mat[T]) {
-	s := src.Data[:src.Rows*src.Cols]
-	for i, v := range dst.Data[:len(s)] {
-		dst.Data[i] = v + s[i]
-	}
+	n := src.Rows * src.Cols
+	addSlice(dst.Data[:n], src.Data[:n])
 }
 
 // ParamCount is the number of parameters of a stack of this config: per

@@ -334,3 +334,52 @@ func orderKey32(v float32) int64 {
 	b := int32(math.Float32bits(v + 0)) // v + 0 turns -0 into +0
 	return int64(b ^ int32(uint32(b>>31)>>1))
 }
+
+// Add32 adds src to dst element by element. It panics if src is shorter
+// than dst.
+func Add32(dst, src []float32) {
+	_ = src[:len(dst)]
+	add32Slice(dst, src[:len(dst)])
+}
+
+func add32Go(dst, src []float32) {
+	for i, x := range src {
+		dst[i] += x
+	}
+}
+
+// AdamCoefs are the per-step constants of an Adam update in float32: the
+// moment decays and their complements, the bias-corrected step size
+// lr/(1-β1^t), 1/sqrt(1-β2^t), ε and the (L2) weight decay. Its layout is
+// read by the assembly kernel.
+type AdamCoefs struct {
+	B1, B2, OneMinusB1, OneMinusB2, Step, InvC2, Eps, WeightDecay float32
+}
+
+// Adam32 applies one Adam step to the weights w with gradient g and moments
+// m and v (all the same length), updating all three in place:
+//
+//	g' = g + wd*w;  m = b1*m + (1-b1)*g';  v = b2*v + (1-b2)*g'*g'
+//	w -= step*m / (sqrt(v)*invC2 + eps)
+//
+// every operation rounded to float32 in that order, on every path.
+func Adam32(w, g, m, v []float32, c *AdamCoefs) {
+	n := len(w)
+	_, _, _ = g[:n], m[:n], v[:n]
+	adam32Slice(w, g[:n], m[:n], v[:n], c)
+}
+
+func adam32Go(w, g, m, v []float32, c *AdamCoefs) {
+	for i := range w {
+		// The conversions round every product, so that no compiler fuses a
+		// multiply-add and the bits match the kernel's.
+		gi := g[i]
+		if c.WeightDecay != 0 {
+			gi += float32(c.WeightDecay * w[i])
+		}
+		mi := float32(c.B1*m[i]) + float32(c.OneMinusB1*gi)
+		vi := float32(c.B2*v[i]) + float32(float32(c.OneMinusB2*gi)*gi)
+		m[i], v[i] = mi, vi
+		w[i] -= float32(c.Step*mi) / (float32(float32(math.Sqrt(float64(vi)))*c.InvC2) + c.Eps)
+	}
+}

@@ -141,3 +141,25 @@ func maxPool2Row32Slice(x, y []float32, arg []int32, start, w, s int) {
 	}
 	maxPool2RowGo(x, y, arg, start, w, s, done)
 }
+
+//go:noescape
+func add32AVX512(dst, src *float32, n int)
+
+//go:noescape
+func adam32AVX512(w, grad, mom, vel *float32, n int, c *AdamCoefs)
+
+func add32Slice(dst, src []float32) {
+	if useAVX512 && len(dst) > 0 {
+		add32AVX512(&dst[0], &src[0], len(dst))
+		return
+	}
+	add32Go(dst, src)
+}
+
+func adam32Slice(w, g, m, v []float32, c *AdamCoefs) {
+	if useAVX512 && len(w) > 0 {
+		adam32AVX512(&w[0], &g[0], &m[0], &v[0], len(w), c)
+		return
+	}
+	adam32Go(w, g, m, v, c)
+}

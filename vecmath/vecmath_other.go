@@ -30,3 +30,7 @@ func sum32Slice(x []float32) float32 { return sum32Go(x) }
 func maxPool2Row32Slice(x, y []float32, arg []int32, start, w, s int) {
 	maxPool2RowGo(x, y, arg, start, w, s, 0)
 }
+
+func add32Slice(dst, src []float32) { add32Go(dst, src) }
+
+func adam32Slice(w, g, m, v []float32, c *AdamCoefs) { adam32Go(w, g, m, v, c) }

@@ -605,3 +605,84 @@ func TestMaxPool2Row32(t *testing.T) {
 		}
 	})
 }
+
+// TestAdd32 checks dst += src on every path for lengths around the vector
+// widths, and that nothing past n is written.
+func TestAdd32(t *testing.T) {
+	paths(t, func(t *testing.T) {
+		for n := 0; n <= 70; n++ {
+			dst := make([]float32, n+1)
+			src := make([]float32, n+1)
+			for i := range dst {
+				dst[i], src[i] = float32(i)*0.5, float32(i*i)
+			}
+			Add32(dst[:n], src)
+			for i, v := range dst {
+				want := float32(i) * 0.5
+				if i < n {
+					want += float32(i * i)
+				}
+				if v != want {
+					t.Fatalf("n=%d: dst[%d] = %g, want %g", n, i, v, want)
+				}
+			}
+		}
+	})
+}
+
+// TestAdam32 checks the Adam step against a float64 evaluation of its
+// formula, and that both paths give the same bits, with and without weight
+// decay, for lengths around the vector width, leaving elements past n alone.
+func TestAdam32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	const n = 53
+	type state struct{ w, g, m, v []float32 }
+	start := state{make([]float32, n+1), make([]float32, n+1), make([]float32, n+1), make([]float32, n+1)}
+	for i := range start.w {
+		start.w[i] = float32(rng.NormFloat64())
+		start.g[i] = float32(rng.NormFloat64()) * 0.1
+		start.m[i] = float32(rng.NormFloat64()) * 0.01
+		start.v[i] = float32(rng.Float64()) * 0.001
+	}
+	clone := func(s state) state {
+		c := func(x []float32) []float32 { return append([]float32(nil), x...) }
+		return state{c(s.w), c(s.g), c(s.m), c(s.v)}
+	}
+	for _, wd := range []float32{0, 0.01} {
+		c := &AdamCoefs{B1: 0.9, B2: 0.999, OneMinusB1: 1 - float32(0.9), OneMinusB2: 1 - float32(0.999),
+			Step: 0.001 / (1 - 0.9*0.9), InvC2: float32(1 / math.Sqrt(1-0.999*0.999)), Eps: 1e-8, WeightDecay: wd}
+		results := map[bool]state{}
+		paths(t, func(t *testing.T) {
+			for k := 0; k <= n; k++ {
+				s := clone(start)
+				Adam32(s.w[:k], s.g, s.m, s.v, c)
+				for i := range s.w {
+					if i >= k {
+						if s.w[i] != start.w[i] || s.m[i] != start.m[i] || s.v[i] != start.v[i] {
+							t.Fatalf("wd %g, n=%d: element %d past the end changed", wd, k, i)
+						}
+						continue
+					}
+					g := float64(start.g[i]) + float64(wd)*float64(start.w[i])
+					m := 0.9*float64(start.m[i]) + 0.1*g
+					v := 0.999*float64(start.v[i]) + 0.001*g*g
+					w := float64(start.w[i]) - float64(c.Step)*m/(math.Sqrt(v)*float64(c.InvC2)+1e-8)
+					if math.Abs(float64(s.w[i])-w) > 1e-6*math.Max(1, math.Abs(w)) || math.Abs(float64(s.m[i])-m) > 1e-6 {
+						t.Fatalf("wd %g, n=%d: element %d: w %g m %g, want %g %g", wd, k, i, s.w[i], s.m[i], w, m)
+					}
+				}
+				if k == n {
+					results[useAVX512] = s
+				}
+			}
+		})
+		if avx, ok := results[true]; ok {
+			for i := range avx.w {
+				gw, aw := results[false].w[i], avx.w[i]
+				if math.Float32bits(gw) != math.Float32bits(aw) || results[false].v[i] != avx.v[i] {
+					t.Fatalf("wd %g: element %d: Go path w %g, AVX-512 %g", wd, i, gw, aw)
+				}
+			}
+		}
+	}
+}
