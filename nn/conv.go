@@ -176,7 +176,7 @@ func (c *Conv2D[T]) Forward(cc *Conv2DCache[T], x Mat[T]) Mat[T] {
 	c.eachChunk(cc, n, func(_, s *convChunk[T], lo, hi int) {
 		s.col = resize(s.col, c.patchRows(), p)
 		for g := lo; g < hi; g++ {
-			c.im2col(s.col, cc.x.Row(g), 0)
+			c.im2col(s.col, cc.x.Row(g))
 			y := Mat[T]{Rows: c.Out.C, Cols: p, Data: cc.y.Row(g)}
 			var beta T
 			if c.Bias != nil {
@@ -220,14 +220,14 @@ func (c *Conv2D[T]) Backward(cc *Conv2DCache[T], dy, dx Mat[T]) {
 			for o := range ch.db {
 				ch.db[o] += sum(dyg.Row(o))
 			}
-			c.im2col(s.col, cc.x.Row(g), 0)
+			c.im2col(s.col, cc.x.Row(g))
 			Gemm(false, true, 1, dyg, s.col, 1, ch.dw)
 			if dx.Empty() {
 				continue
 			}
 			s.dcol = resize(s.dcol, rows, p)
 			Gemm(true, false, 1, c.Weight.Mat(), dyg, 0, s.dcol)
-			c.col2im(s.dcol, dx.Row(g), 0)
+			c.col2im(s.dcol, dx.Row(g))
 		}
 	})
 	for i := range min(n, convChunks) {
@@ -263,78 +263,117 @@ func spanX(off, s, w, wo int) (lo, hi int) {
 	return lo, max(lo, hi)
 }
 
-// im2col writes the patches of x [C*H*W], image img of the current group,
-// into its segment [img*P, (img+1)*P) of every row (ch*K + ky)*K + kx of
-// col, zero where the kernel overhangs the padding.
-func (c *Conv2D[T]) im2col(col Mat[T], x []T, img int) {
-	in, out := c.In, c.Out
-	k, s, pad := c.Config.Kernel, c.Config.Stride, c.Config.Padding
-	p := out.H * out.W
+// im2col writes the patches of one image x [C*H*W] into col
+// [C*K*K][Ho*Wo]: row (ch*K + ky)*K + kx holds, for every output pixel, the
+// input pixel under that kernel position, zero where the kernel overhangs
+// the padding.
+func (c *Conv2D[T]) im2col(col Mat[T], x []T) {
+	in := c.In
+	k := c.Config.Kernel
 	r := 0
 	for ch := 0; ch < in.C; ch++ {
 		plane := x[ch*in.H*in.W : (ch+1)*in.H*in.W]
 		for ky := 0; ky < k; ky++ {
 			for kx := 0; kx < k; kx++ {
-				dst := col.Row(r)[img*p : (img+1)*p]
+				c.patchRow(col.Row(r), plane, ky, kx)
 				r++
-				off := kx - pad
-				lo, hi := spanX(off, s, in.W, out.W)
-				for oy := 0; oy < out.H; oy++ {
-					d := dst[oy*out.W : (oy+1)*out.W]
-					iy := oy*s - pad + ky
-					if iy < 0 || iy >= in.H {
-						clear(d)
-						continue
-					}
-					src := plane[iy*in.W : (iy+1)*in.W]
-					clear(d[:lo])
-					clear(d[hi:])
-					if s == 1 {
-						copy(d[lo:hi], src[lo+off:hi+off])
-						continue
-					}
-					for ox := lo; ox < hi; ox++ {
-						d[ox] = src[ox*s+off]
-					}
-				}
 			}
 		}
 	}
 }
 
-// col2im is im2col's adjoint: it overwrites dx [C*H*W] of image img of the
-// current group with the sum, over kernel positions, of the entries of
-// dcol that im2col copied from each input pixel.
-func (c *Conv2D[T]) col2im(dcol Mat[T], dx []T, img int) {
+// patchRow fills dst [Ho*Wo] with the input pixels of plane [H*W] under
+// kernel position (ky, kx) for every output pixel.
+func (c *Conv2D[T]) patchRow(dst, plane []T, ky, kx int) {
 	in, out := c.In, c.Out
-	k, s, pad := c.Config.Kernel, c.Config.Stride, c.Config.Padding
-	p := out.H * out.W
+	s, pad := c.Config.Stride, c.Config.Padding
+	off := kx - pad
+	lo, hi := spanX(off, s, in.W, out.W)
+	oy0, oy1 := spanX(ky-pad, s, in.H, out.H)
+	clear(dst[:oy0*out.W])
+	clear(dst[oy1*out.W:])
+	if s == 1 && out.W == in.W {
+		// A "same" convolution: output pixel (oy, ox) reads input pixel
+		// (oy, ox) shifted by a fixed offset, so the valid rows move as one
+		// block; what the block brings in at the row ends is padding, zeroed
+		// after.
+		from := (oy0+ky-pad)*in.W + off
+		d := dst[oy0*out.W : oy1*out.W]
+		src0 := max(from, 0)
+		copy(d[src0-from:], plane[src0:min(from+len(d), len(plane))])
+		for oy := oy0; oy < oy1; oy++ {
+			row := dst[oy*out.W : (oy+1)*out.W]
+			clear(row[:lo])
+			clear(row[hi:])
+		}
+		return
+	}
+	for oy := oy0; oy < oy1; oy++ {
+		d := dst[oy*out.W : (oy+1)*out.W]
+		src := plane[(oy*s-pad+ky)*in.W:][:in.W]
+		clear(d[:lo])
+		clear(d[hi:])
+		if s == 1 {
+			copy(d[lo:hi], src[lo+off:hi+off])
+			continue
+		}
+		for ox := lo; ox < hi; ox++ {
+			d[ox] = src[ox*s+off]
+		}
+	}
+}
+
+// col2im is im2col's adjoint: it overwrites dx [C*H*W] with the sum, over
+// kernel positions, of the entries of dcol that im2col copied from each
+// input pixel. It zeroes dcol's entries that fell on the padding.
+func (c *Conv2D[T]) col2im(dcol Mat[T], dx []T) {
+	in := c.In
+	k := c.Config.Kernel
 	clear(dx)
 	r := 0
 	for ch := 0; ch < in.C; ch++ {
 		plane := dx[ch*in.H*in.W : (ch+1)*in.H*in.W]
 		for ky := 0; ky < k; ky++ {
 			for kx := 0; kx < k; kx++ {
-				src := dcol.Row(r)[img*p : (img+1)*p]
+				c.scatterRow(plane, dcol.Row(r), ky, kx)
 				r++
-				off := kx - pad
-				lo, hi := spanX(off, s, in.W, out.W)
-				for oy := 0; oy < out.H; oy++ {
-					iy := oy*s - pad + ky
-					if iy < 0 || iy >= in.H {
-						continue
-					}
-					d := src[oy*out.W : (oy+1)*out.W]
-					dst := plane[iy*in.W : (iy+1)*in.W]
-					if s == 1 {
-						addSlice(dst[lo+off:hi+off], d[lo:hi])
-						continue
-					}
-					for ox := lo; ox < hi; ox++ {
-						dst[ox*s+off] += d[ox]
-					}
-				}
 			}
+		}
+	}
+}
+
+// scatterRow adds src [Ho*Wo], the gradients of kernel position (ky, kx)'s
+// patch row, onto the input pixels of plane [H*W] that patchRow read.
+func (c *Conv2D[T]) scatterRow(plane, src []T, ky, kx int) {
+	in, out := c.In, c.Out
+	s, pad := c.Config.Stride, c.Config.Padding
+	off := kx - pad
+	lo, hi := spanX(off, s, in.W, out.W)
+	oy0, oy1 := spanX(ky-pad, s, in.H, out.H)
+	if s == 1 && out.W == in.W {
+		// patchRow's block in reverse: zero the row ends (padding), then
+		// add the block in one pass.
+		for oy := oy0; oy < oy1; oy++ {
+			row := src[oy*out.W : (oy+1)*out.W]
+			clear(row[:lo])
+			clear(row[hi:])
+		}
+		from := (oy0+ky-pad)*in.W + off
+		d := src[oy0*out.W : oy1*out.W]
+		dst0 := max(from, 0)
+		end := min(from+len(d), len(plane))
+		addSlice(plane[dst0:end], d[dst0-from:])
+		return
+	}
+	for oy := oy0; oy < oy1; oy++ {
+		d := src[oy*out.W : (oy+1)*out.W]
+		dst := plane[(oy*s-pad+ky)*in.W:][:in.W]
+		if s == 1 {
+			addSlice(dst[lo+off:hi+off], d[lo:hi])
+			continue
+		}
+		for ox := lo; ox < hi; ox++ {
+			dst[ox*s+off] += d[ox]
 		}
 	}
 }

@@ -15,6 +15,8 @@ func TestConv2DGradients(t *testing.T) {
 		{In: ImageShape{3, 6, 7}, Out: 2, Kernel: 2, Stride: 1},
 		{In: ImageShape{1, 5, 7}, Out: 2, Kernel: 3, Stride: 3, Padding: 2, NoBias: true},
 		{In: ImageShape{2, 4, 3}, Out: 4, Kernel: 1},
+		{In: ImageShape{2, 4, 3}, Out: 2, Kernel: 5, Stride: 1, Padding: 2},
+		{In: ImageShape{1, 4, 5}, Out: 2, Kernel: 3, Stride: 1, Padding: 3},
 	} {
 		name := fmt.Sprintf("in %v out %d k%d s%d p%d nobias=%v", cfg.In, cfg.Out, cfg.Kernel, cfg.Stride, cfg.Padding, cfg.NoBias)
 		t.Run(name, func(t *testing.T) {
@@ -85,40 +87,52 @@ func TestConv2DCoresAgree(t *testing.T) {
 }
 
 // TestConv2DDirect compares Forward with the convolution's definition, on a
-// batch smaller than an earlier one so that reused buffers are exercised.
+// batch smaller than an earlier one so that reused buffers are exercised:
+// strided, "same" (stride 1, output as wide as the input: the block-copy
+// path) and padded wider than the kernel's reach.
 func TestConv2DDirect(t *testing.T) {
-	rng := testRNG()
-	cfg := Conv2DConfig{In: ImageShape{3, 9, 6}, Out: 4, Kernel: 3, Stride: 2, Padding: 1}
-	c, err := NewConv2D[float64]("conv", cfg, rng)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := (ImageShape{4, 5, 3}); c.Out != want {
-		t.Fatalf("output shape %v, want %v", c.Out, want)
-	}
-	var cc Conv2DCache[float64]
-	c.Forward(&cc, randomParam("big", rng, 5, cfg.In.Size()).Mat())
-	x := randomParam("x", rng, 2, cfg.In.Size()).Mat()
-	y := c.Forward(&cc, x)
-	in, out, k := c.In, c.Out, cfg.Kernel
-	for n := 0; n < 2; n++ {
-		for o := 0; o < out.C; o++ {
-			for oy := 0; oy < out.H; oy++ {
-				for ox := 0; ox < out.W; ox++ {
-					s := c.Bias.Value[o]
-					for ch := 0; ch < in.C; ch++ {
-						for ky := 0; ky < k; ky++ {
-							for kx := 0; kx < k; kx++ {
-								iy, ix := oy*2-1+ky, ox*2-1+kx
-								if iy < 0 || iy >= in.H || ix < 0 || ix >= in.W {
-									continue
+	for _, tc := range []struct {
+		cfg Conv2DConfig
+		out ImageShape
+	}{
+		{Conv2DConfig{In: ImageShape{3, 9, 6}, Out: 4, Kernel: 3, Stride: 2, Padding: 1}, ImageShape{4, 5, 3}},
+		{Conv2DConfig{In: ImageShape{2, 5, 7}, Out: 3, Kernel: 3, Stride: 1, Padding: 1}, ImageShape{3, 5, 7}},
+		{Conv2DConfig{In: ImageShape{2, 4, 3}, Out: 2, Kernel: 5, Stride: 1, Padding: 2}, ImageShape{2, 4, 3}},
+		{Conv2DConfig{In: ImageShape{1, 4, 5}, Out: 2, Kernel: 3, Stride: 1, Padding: 3}, ImageShape{2, 8, 9}},
+	} {
+		cfg := tc.cfg
+		rng := testRNG()
+		c, err := NewConv2D[float64]("conv", cfg, rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Out != tc.out {
+			t.Fatalf("%v k%d s%d p%d: output shape %v, want %v", cfg.In, cfg.Kernel, cfg.Stride, cfg.Padding, c.Out, tc.out)
+		}
+		var cc Conv2DCache[float64]
+		c.Forward(&cc, randomParam("big", rng, 5, cfg.In.Size()).Mat())
+		x := randomParam("x", rng, 2, cfg.In.Size()).Mat()
+		y := c.Forward(&cc, x)
+		in, out, k, st, pad := c.In, c.Out, cfg.Kernel, cfg.Stride, cfg.Padding
+		for n := 0; n < 2; n++ {
+			for o := 0; o < out.C; o++ {
+				for oy := 0; oy < out.H; oy++ {
+					for ox := 0; ox < out.W; ox++ {
+						s := c.Bias.Value[o]
+						for ch := 0; ch < in.C; ch++ {
+							for ky := 0; ky < k; ky++ {
+								for kx := 0; kx < k; kx++ {
+									iy, ix := oy*st-pad+ky, ox*st-pad+kx
+									if iy < 0 || iy >= in.H || ix < 0 || ix >= in.W {
+										continue
+									}
+									s += c.Weight.Value[((o*in.C+ch)*k+ky)*k+kx] * x.Row(n)[(ch*in.H+iy)*in.W+ix]
 								}
-								s += c.Weight.Value[((o*in.C+ch)*k+ky)*k+kx] * x.Row(n)[(ch*in.H+iy)*in.W+ix]
 							}
 						}
-					}
-					if got := y.Row(n)[(o*out.H+oy)*out.W+ox]; math.Abs(got-s) > 1e-12 {
-						t.Fatalf("y[%d][%d][%d][%d] = %g, want %g", n, o, oy, ox, got, s)
+						if got := y.Row(n)[(o*out.H+oy)*out.W+ox]; math.Abs(got-s) > 1e-12 {
+							t.Fatalf("%v k%d s%d p%d: y[%d][%d][%d][%d] = %g, want %g", cfg.In, k, st, pad, n, o, oy, ox, got, s)
+						}
 					}
 				}
 			}
