@@ -21,6 +21,28 @@ func p(format string, args ...any) { fmt.Fprintf(&w, format+"\n", args...) }
 
 type typ struct {
 	double bool
+	// bf16: A and B hold bfloat16 pairs (uint16), multiplied by VDPBF16PS
+	// into float32 accumulators; C, alpha and beta stay float32.
+	bf16 bool
+}
+
+// inES is the size in bytes of an element of A and B.
+func (t typ) inES() int {
+	if t.bf16 {
+		return 2
+	}
+	return t.es()
+}
+
+// inLanes is the number of A or B elements in a zmm register.
+func (t typ) inLanes() int { return 64 / t.inES() }
+
+// inType is the Go type of A's and B's elements.
+func (t typ) inType() string {
+	if t.bf16 {
+		return "uint16"
+	}
+	return t.goType()
 }
 
 func (t typ) es() int {
@@ -44,10 +66,38 @@ func (t typ) goType() string {
 	return "float32"
 }
 func (t typ) prefix() string {
-	if t.double {
+	switch {
+	case t.bf16:
+		return "b"
+	case t.double:
 		return "d"
 	}
 	return "s"
+}
+
+// fma returns the instruction acc += src1·src2 (register operands): a
+// fused multiply-add, or for bf16 VDPBF16PS, which adds the products of
+// the two bfloat16 pairs in each 32-bit lane. The Go assembler does not
+// know VDPBF16PS, so it is emitted as its EVEX encoding (EVEX.512.F3.0F38.W0
+// 52 /r: acc in ModRM.reg, src1 in EVEX.vvvv, src2 in ModRM.rm).
+func (t typ) fma(src2, src1, acc int) string {
+	if !t.bf16 {
+		return fmt.Sprintf("VFMADD231%s Z%d, Z%d, Z%d", t.ps(), src2, src1, acc)
+	}
+	inv := func(r, bit int) int { return ^(r >> bit) & 1 }
+	b := []int{
+		0x62,
+		inv(acc, 3)<<7 | inv(src2, 4)<<6 | inv(src2, 3)<<5 | inv(acc, 4)<<4 | 0b0010,
+		(^src1&0xf)<<3 | 1<<2 | 0b10,
+		0b10<<5 | inv(src1, 4)<<3,
+		0x52,
+		0xc0 | (acc&7)<<3 | src2&7,
+	}
+	var out []string
+	for _, x := range b {
+		out = append(out, fmt.Sprintf("BYTE $0x%02x", x))
+	}
+	return strings.Join(out, "; ") + fmt.Sprintf(" // VDPBF16PS Z%d, Z%d, Z%d", src2, src1, acc)
 }
 
 // Argument offsets shared by both kernel kinds:
@@ -109,22 +159,24 @@ func genDotKernel(t typ, ma, nb int, rows bool) {
 	if rows {
 		name = fmt.Sprintf("%sdotRows%dx%dAVX512", t.prefix(), ma, nb)
 	}
-	es, lanes := t.es(), t.lanes()
+	es, lanes := t.es(), t.inLanes()
 	argsz := t.tailOff() + 16
-	p("// func %s(k int, a *%s, lda int, b *%s, ldb int, c *%s, ldc int, alpha, beta %s, mrows, ncols int)", name, t.goType(), t.goType(), t.goType(), t.goType())
+	p("// func %s(k int, a *%s, lda int, b *%s, ldb int, c *%s, ldc int, alpha, beta %s, mrows, ncols int)", name, t.inType(), t.inType(), t.goType(), t.goType())
 	p("TEXT ·%s(SB), NOSPLIT, $0-%d", name, argsz)
-	// Remainder mask of k in K1.
-	p("\tMOVQ k+0(FP), CX")
-	p("\tANDQ $%d, CX", lanes-1)
-	p("\tMOVL $1, AX")
-	p("\tSHLL CX, AX")
-	p("\tDECL AX")
-	p("\tKMOVW AX, K1")
+	if !t.bf16 { // bf16 rows are padded to whole vectors: no remainder
+		// Remainder mask of k in K1.
+		p("\tMOVQ k+0(FP), CX")
+		p("\tANDQ $%d, CX", lanes-1)
+		p("\tMOVL $1, AX")
+		p("\tSHLL CX, AX")
+		p("\tDECL AX")
+		p("\tKMOVW AX, K1")
+	}
 	aRegs := ptrRegs[:ma]
 	bRegs := ptrRegs[ma : ma+nb]
 	p("\tMOVQ a+8(FP), %s", aRegs[0])
 	p("\tMOVQ lda+16(FP), AX")
-	p("\tSHLQ $%d, AX", shift(es))
+	p("\tSHLQ $%d, AX", shift(t.inES()))
 	p("\tMOVQ mrows+%d(FP), CX", t.tailOff())
 	clampRows(aRegs)
 	if rows {
@@ -132,7 +184,7 @@ func genDotKernel(t typ, ma, nb int, rows bool) {
 	}
 	p("\tMOVQ b+24(FP), %s", bRegs[0])
 	p("\tMOVQ ldb+32(FP), AX")
-	p("\tSHLQ $%d, AX", shift(es))
+	p("\tSHLQ $%d, AX", shift(t.inES()))
 	p("\tMOVQ ncols+%d(FP), CX", t.tailOff()+8)
 	clampRows(bRegs)
 	nacc := ma * nb
@@ -151,29 +203,31 @@ func genDotKernel(t typ, ma, nb int, rows bool) {
 		p("\t%s (%s)(AX*1), Z%d", mov, aRegs[i], 24+i)
 	}
 	for j := 0; j < nb; j++ {
-		if ma == 1 {
+		if ma == 1 && !t.bf16 {
 			p("\t%s (%s)(AX*1), Z24, Z%d", fma, bRegs[j], acc(0, j))
 			continue
 		}
 		p("\t%s (%s)(AX*1), Z28", mov, bRegs[j])
 		for i := 0; i < ma; i++ {
-			p("\t%s Z28, Z%d, Z%d", fma, 24+i, acc(i, j))
+			p("\t%s", t.fma(28, 24+i, acc(i, j)))
 		}
 	}
 	p("\tADDQ $64, AX")
 	p("\tDECQ CX")
 	p("\tJNZ loop")
 	p("tail:")
-	p("\tMOVQ k+0(FP), CX")
-	p("\tANDQ $%d, CX", lanes-1)
-	p("\tJZ reduce")
-	for i := 0; i < ma; i++ {
-		p("\t%s.Z (%s)(AX*1), K1, Z%d", mov, aRegs[i], 24+i)
-	}
-	for j := 0; j < nb; j++ {
-		p("\t%s.Z (%s)(AX*1), K1, Z28", mov, bRegs[j])
+	if !t.bf16 {
+		p("\tMOVQ k+0(FP), CX")
+		p("\tANDQ $%d, CX", lanes-1)
+		p("\tJZ reduce")
 		for i := 0; i < ma; i++ {
-			p("\t%s Z28, Z%d, Z%d", fma, 24+i, acc(i, j))
+			p("\t%s.Z (%s)(AX*1), K1, Z%d", mov, aRegs[i], 24+i)
+		}
+		for j := 0; j < nb; j++ {
+			p("\t%s.Z (%s)(AX*1), K1, Z28", mov, bRegs[j])
+			for i := 0; i < ma; i++ {
+				p("\t%s", t.fma(28, 24+i, acc(i, j)))
+			}
 		}
 	}
 	p("reduce:")
@@ -229,7 +283,7 @@ func genDotKernel(t typ, ma, nb int, rows bool) {
 	}
 	if rows {
 		p("\tMOVQ ldb+32(FP), CX")
-		p("\tSHLQ $%d, CX", shift(es*nb))
+		p("\tSHLQ $%d, CX", shift(t.inES()*nb))
 		p("\tADDQ CX, b+24(FP)")
 		p("\tADDQ $%d, c+40(FP)", nb*es)
 		p("\tSUBQ $%d, ncols+%d(FP)", nb, t.tailOff()+8)
@@ -347,7 +401,7 @@ func main() {
 	p("")
 	p("#include \"textflag.h\"")
 	p("")
-	for _, t := range []typ{{false}, {true}} {
+	for _, t := range []typ{{double: false}, {double: true}} {
 		genDot(t, 1, 8)
 		genDot(t, 2, 8)
 		genDot(t, 4, 4)
@@ -356,6 +410,7 @@ func main() {
 			genAxpy(t, ma)
 		}
 	}
+	genDot(typ{bf16: true}, 4, 4)
 	if err := os.WriteFile("small_amd64.s", []byte(w.String()), 0o644); err != nil {
 		panic(err)
 	}

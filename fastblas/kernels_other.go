@@ -5,3 +5,6 @@ package fastblas
 // On non-amd64 platforms, and with the purego build tag, only the pure-Go
 // kernels are available.
 func init() { selectDefault() }
+
+// bf16Tile is nil: SgemmBF16 multiplies its rounded operands in Go.
+var bf16Tile bf16TileFunc

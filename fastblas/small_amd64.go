@@ -94,3 +94,18 @@ func avx512SmallKernels() (*smallKernels[float32], *smallKernels[float64]) {
 	}
 	return s, d
 }
+
+// bdotTile4x4AVX512 is the 4×4 dot tile over bfloat16 rows (VDPBF16PS):
+// see bf16TileFunc.
+//
+//go:noescape
+func bdotTile4x4AVX512(k int, a *uint16, lda int, b *uint16, ldb int, c *float32, ldc int, alpha, beta float32, mrows, ncols int)
+
+// bf16Tile is SgemmBF16's kernel: nil unless the CPU has AVX-512 BF16 (and
+// the VL stores the tile's reduction uses).
+var bf16Tile bf16TileFunc = func() bf16TileFunc {
+	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512BF16 && cpu.X86.HasFMA && cpu.X86.HasAVX2 {
+		return bdotTile4x4AVX512
+	}
+	return nil
+}()

@@ -1,0 +1,161 @@
+package fastblas
+
+import (
+	"fmt"
+	"math"
+	"sync"
+)
+
+// BF16Matrix is a read-only matrix rounded to bfloat16 (the top 16 bits of
+// a float32: its 8-bit exponent and 7 of its 23 mantissa bits), the right
+// operand of SgemmBF16. Made once from weights that will not change (a
+// decoder's output layer for the length of a search), it halves the bytes
+// every product reads and lets AVX-512 BF16 multiply twice as many pairs
+// per instruction as float32 FMAs, accumulating in float32.
+type BF16Matrix struct {
+	Rows, Cols int
+	stride     int      // Cols rounded up to a whole vector (32), zero-padded
+	data       []uint16 // Rows × stride
+}
+
+// bf16Lanes is how many bfloat16 values a 512-bit vector holds; rows are
+// padded to a multiple of it, so the kernel needs no remainder loop.
+const bf16Lanes = 32
+
+// NewBF16Matrix rounds the rows×cols row-major matrix src (at least
+// rows*cols long) to bfloat16, to nearest with ties to even.
+func NewBF16Matrix(rows, cols int, src []float32) *BF16Matrix {
+	if rows < 0 || cols < 0 || len(src) < rows*cols {
+		panic(fmt.Sprintf("fastblas: NewBF16Matrix(%d, %d) with %d values", rows, cols, len(src)))
+	}
+	m := &BF16Matrix{Rows: rows, Cols: cols, stride: padBF16(cols)}
+	m.data = make([]uint16, rows*m.stride)
+	for i := 0; i < rows; i++ {
+		toBF16(m.data[i*m.stride:i*m.stride+cols], src[i*cols:(i+1)*cols])
+	}
+	return m
+}
+
+// bf16Pool holds SgemmBF16's rounded copies of A between calls.
+var bf16Pool = sync.Pool{New: func() any { return new([]uint16) }}
+
+func padBF16(n int) int { return (n + bf16Lanes - 1) / bf16Lanes * bf16Lanes }
+
+// BF16Available reports whether SgemmBF16 runs on AVX-512 BF16 here; without
+// it SgemmBF16 computes the same rounded product in float32, more slowly.
+func BF16Available() bool { return bf16Tile != nil }
+
+// RoundBF16 rounds x to the nearest bfloat16 (ties to even), as
+// NewBF16Matrix and SgemmBF16 round their operands: NaNs stay NaN, and
+// subnormals become zeros of their sign, as the AVX-512 BF16 conversion
+// makes them.
+func RoundBF16(x float32) float32 { return fromBF16(bf16Of(x)) }
+
+func bf16Of(x float32) uint16 {
+	b := math.Float32bits(x)
+	switch {
+	case b&0x7f800000 == 0: // zero or subnormal
+		return uint16(b>>16) & 0x8000
+	case b&0x7fffffff > 0x7f800000: // NaN: keep the sign, make it quiet
+		return uint16(b>>16) | 0x40
+	}
+	return uint16((b + 0x7fff + (b>>16)&1) >> 16)
+}
+
+func fromBF16(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
+
+func toBF16(dst []uint16, src []float32) {
+	for i, x := range src {
+		dst[i] = bf16Of(x)
+	}
+}
+
+// bf16TileFunc is the bfloat16 dot tile's contract: as a float32 dot tile
+// (see small_amd64.go), with A and B rows of bfloat16 padded to a multiple
+// of 32 values and k that multiple.
+type bf16TileFunc func(k int, a *uint16, lda int, b *uint16, ldb int, c *float32, ldc int, alpha, beta float32, mrows, ncols int)
+
+// SgemmBF16 computes C = alpha·A·Wᵀ + beta·C with A (m×w.Cols, row-major,
+// lda apart) rounded to bfloat16 on the way in and products accumulated in
+// float32: the logits of a decoder step, h·Wᵀ, at half the bytes and twice
+// the multiplications per instruction. C is m×w.Rows (ldc apart); with
+// beta == 0 it is not read.
+func SgemmBF16(m int, alpha float32, a []float32, lda int, w *BF16Matrix, beta float32, c []float32, ldc int) {
+	n, k := w.Rows, w.Cols
+	switch {
+	case m < 0 || lda < max(k, 1) || ldc < max(n, 1):
+		panic(fmt.Sprintf("fastblas: SgemmBF16 m=%d lda=%d ldc=%d for a %d×%d matrix", m, lda, ldc, n, k))
+	case m > 0 && (len(a) < (m-1)*lda+k || len(c) < (m-1)*ldc+n):
+		panic(fmt.Sprintf("fastblas: SgemmBF16 operands too short for m=%d", m))
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		scaleRows(c, ldc, m, n, beta)
+		return
+	}
+	stride := w.stride
+	buf := bf16Pool.Get().(*[]uint16)
+	defer bf16Pool.Put(buf)
+	if cap(*buf) < m*stride {
+		*buf = make([]uint16, m*stride)
+	}
+	ah := (*buf)[:m*stride]
+	for i := 0; i < m; i++ {
+		row := ah[i*stride : (i+1)*stride]
+		toBF16(row[:k], a[i*lda:i*lda+k])
+		clear(row[k:])
+	}
+	if bf16Tile == nil {
+		sgemmBF16Go(m, n, k, alpha, ah, w, beta, c, ldc)
+		return
+	}
+	const unit = 4
+	units := (n + unit - 1) / unit
+	workers := numWorkers(m*n*stride, units, smallParallelMin)
+	parallel(workers, func(wk int) {
+		lo := units * wk / workers * unit
+		hi := min(units*(wk+1)/workers*unit, n)
+		for j := lo; j < hi; j += unit {
+			nc := min(unit, hi-j)
+			for i := 0; i < m; i += 4 {
+				bf16Tile(stride, &ah[i*stride], stride, &w.data[j*stride], stride, &c[i*ldc+j], ldc, alpha, beta, min(4, m-i), nc)
+			}
+		}
+	})
+}
+
+// sgemmBF16Go is SgemmBF16 without the BF16 instructions: the same rounded
+// operands, widened back to float32 and multiplied in float32.
+func sgemmBF16Go(m, n, k int, alpha float32, ah []uint16, w *BF16Matrix, beta float32, c []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		ar := ah[i*w.stride : i*w.stride+k]
+		for j := 0; j < n; j++ {
+			br := w.data[j*w.stride : j*w.stride+k]
+			var s float32
+			for p, x := range ar {
+				s += fromBF16(x) * fromBF16(br[p])
+			}
+			if beta == 0 {
+				c[i*ldc+j] = alpha * s
+			} else {
+				c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
+			}
+		}
+	}
+}
+
+// scaleRows sets the rows×cols block of c (ldc apart) to beta times itself.
+func scaleRows(c []float32, ldc, rows, cols int, beta float32) {
+	for i := 0; i < rows; i++ {
+		r := c[i*ldc : i*ldc+cols]
+		for j := range r {
+			if beta == 0 {
+				r[j] = 0
+			} else {
+				r[j] *= beta
+			}
+		}
+	}
+}

@@ -1,0 +1,184 @@
+package fastblas
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"gonum.org/v1/gonum/blas"
+)
+
+func TestRoundBF16(t *testing.T) {
+	nan := float32(math.NaN())
+	for _, tc := range []struct {
+		in   uint32 // float32 bits
+		want uint32
+	}{
+		{0x3f800000, 0x3f800000}, // 1
+		{0x3f808000, 0x3f800000}, // 1 + 2⁻⁸: a tie, to the even 1
+		{0x3f818000, 0x3f820000}, // a tie from an odd value: up
+		{0x3f808001, 0x3f810000}, // just above a tie: up
+		{0x3f807fff, 0x3f800000}, // just below: down
+		{0xbf808001, 0xbf810000}, // negative: away from zero likewise
+		{0x7f7fffff, 0x7f800000}, // the largest float32 rounds to +Inf
+		{0x7f800000, 0x7f800000}, // +Inf
+		{0xff800000, 0xff800000}, // -Inf
+		{0x00000001, 0x00000000}, // subnormals flush to zero of their sign
+		{0x807fffff, 0x80000000},
+		{0x00800000, 0x00800000}, // the smallest normal stays
+	} {
+		if got := math.Float32bits(RoundBF16(math.Float32frombits(tc.in))); got != tc.want {
+			t.Errorf("RoundBF16(%#08x) = %#08x, want %#08x", tc.in, got, tc.want)
+		}
+	}
+	for _, x := range []float32{nan, -nan, math.Float32frombits(0x7f800001)} {
+		r := RoundBF16(x)
+		if r == r || math.Signbit(float64(r)) != math.Signbit(float64(x)) {
+			t.Errorf("RoundBF16(%#08x) = %#08x, want a NaN of the same sign", math.Float32bits(x), math.Float32bits(r))
+		}
+	}
+}
+
+// bf16Paths runs f with the AVX-512 BF16 tile (when this CPU has it) and
+// with the Go fallback.
+func bf16Paths(t *testing.T, f func(t *testing.T)) {
+	saved := bf16Tile
+	defer func() { bf16Tile = saved }()
+	if saved != nil {
+		t.Run("avx512bf16", f)
+	} else {
+		t.Log("no AVX-512 BF16 on this CPU: only the Go path is tested")
+	}
+	bf16Tile = nil
+	t.Run("go", f)
+}
+
+// TestSgemmBF16 checks C = alpha·A·Wᵀ + beta·C against a float64 product of
+// the bfloat16-rounded operands, on both paths, for shapes with partial
+// tiles, rows that need padding, strided A and C, and a product large
+// enough to be split over the cores.
+func TestSgemmBF16(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	bf16Paths(t, func(t *testing.T) {
+		for _, tc := range []struct {
+			m, n, k     int
+			alpha, beta float32
+		}{
+			{1, 1, 1, 1, 0}, {3, 5, 7, 1, 0}, {4, 4, 32, 0.5, 1}, {7, 9, 33, 1, -0.5},
+			{6, 3, 64, 2, 0}, {64, 130, 256, 1, 0}, {300, 601, 160, 1, 0.25}, {5, 8, 0, 1, 0.5},
+		} {
+			name := fmt.Sprintf("%dx%dx%d alpha %g beta %g", tc.m, tc.n, tc.k, tc.alpha, tc.beta)
+			lda, ldc := tc.k+3, tc.n+2
+			a := make([]float32, tc.m*lda)
+			wv := make([]float32, tc.n*tc.k)
+			c := make([]float32, tc.m*ldc)
+			for _, v := range [][]float32{a, wv, c} {
+				for i := range v {
+					v[i] = float32(rng.NormFloat64())
+				}
+			}
+			want := make([]float64, len(c))
+			for i := 0; i < tc.m; i++ {
+				for j := 0; j < ldc; j++ {
+					want[i*ldc+j] = float64(c[i*ldc+j])
+					if j >= tc.n {
+						continue
+					}
+					var s, size float64
+					for p := 0; p < tc.k; p++ {
+						x := float64(RoundBF16(a[i*lda+p])) * float64(RoundBF16(wv[j*tc.k+p]))
+						s += x
+						size += math.Abs(x)
+					}
+					want[i*ldc+j] = float64(tc.alpha)*s + float64(tc.beta)*float64(c[i*ldc+j])
+					if tc.beta == 0 {
+						want[i*ldc+j] = float64(tc.alpha) * s
+					}
+				}
+			}
+			w := NewBF16Matrix(tc.n, tc.k, wv)
+			SgemmBF16(tc.m, tc.alpha, a, lda, w, tc.beta, c, ldc)
+			for i, got := range c {
+				// float32 accumulation of at most 601 products: a few ulps of
+				// the sum of their magnitudes.
+				if math.Abs(float64(got)-want[i]) > 1e-6*float64(tc.k+1)*(1+math.Abs(want[i])) {
+					t.Fatalf("%s: c[%d] = %g, want %g", name, i, got, want[i])
+				}
+			}
+		}
+	})
+}
+
+// TestSgemmBF16RoundsOperands checks that the product really is of
+// bfloat16 operands (it differs from the float32 product where rounding
+// matters) and that the paths agree to float32 accumulation error.
+func TestSgemmBF16RoundsOperands(t *testing.T) {
+	const m, n, k = 8, 16, 64
+	rng := rand.New(rand.NewPCG(9, 10))
+	a := make([]float32, m*k)
+	wv := make([]float32, n*k)
+	for _, v := range [][]float32{a, wv} {
+		for i := range v {
+			v[i] = 1 + float32(rng.Float64())/64 // mantissa bits below bfloat16's
+		}
+	}
+	exact := make([]float32, m*n)
+	Implementation{}.Sgemm(blas.NoTrans, blas.Trans, m, n, k, 1, a, k, wv, k, 0, exact, n)
+	results := map[string][]float32{}
+	bf16Paths(t, func(t *testing.T) {
+		c := make([]float32, m*n)
+		SgemmBF16(m, 1, a, k, NewBF16Matrix(n, k, wv), 0, c, n)
+		results[t.Name()] = c
+		differ := 0
+		for i := range c {
+			if c[i] != exact[i] {
+				differ++
+			}
+		}
+		if differ < len(c)/2 {
+			t.Fatalf("only %d of %d outputs differ from the float32 product: operands not rounded", differ, len(c))
+		}
+	})
+	if avx, ok := results[t.Name()+"/avx512bf16"]; ok {
+		for i, v := range results[t.Name()+"/go"] {
+			if math.Abs(float64(v-avx[i])) > 1e-5*math.Abs(float64(v)) {
+				t.Fatalf("c[%d]: Go path %g, AVX-512 BF16 %g", i, v, avx[i])
+			}
+		}
+	}
+}
+
+// BenchmarkSgemmBF16 compares the decoder's output-layer product h·Wᵀ in
+// float32 (Sgemm) and with bfloat16 operands (SgemmBF16), one thread.
+func BenchmarkSgemmBF16(b *testing.B) {
+	for _, s := range []struct{ m, n, k int }{{64, 8000, 256}, {320, 8000, 256}, {16, 8000, 256}} {
+		a := make([]float32, s.m*s.k)
+		wv := make([]float32, s.n*s.k)
+		c := make([]float32, s.m*s.n)
+		for i := range a {
+			a[i] = float32(i%7) * 0.01
+		}
+		for i := range wv {
+			wv[i] = float32(i%5) * 0.01
+		}
+		flops := 2 * float64(s.m*s.n*s.k)
+		name := fmt.Sprintf("%dx%dx%d", s.m, s.n, s.k)
+		b.Run(name+"/float32", func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				Implementation{}.Sgemm(blas.NoTrans, blas.Trans, s.m, s.n, s.k, 1, a, s.k, wv, s.k, 0, c, s.n)
+			}
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+		w := NewBF16Matrix(s.n, s.k, wv)
+		b.Run(name+"/bf16", func(b *testing.B) {
+			if !BF16Available() {
+				b.Skip("no AVX-512 BF16 on this CPU")
+			}
+			for i := 0; i < b.N; i++ {
+				SgemmBF16(s.m, 1, a, s.k, w, 0, c, s.n)
+			}
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
