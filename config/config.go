@@ -250,6 +250,7 @@ type Decode struct {
 	LengthPenalty float64 `yaml:"length_penalty"`
 	MaxLen        int     `yaml:"max_len"`
 	Temperature   float64 `yaml:"temperature"`
+	Precision     string  `yaml:"precision"`
 }
 
 // Sample configures text generation.
@@ -287,7 +288,7 @@ func Default() Config {
 			SelfCritical: SelfCritical{Samples: 5, Baseline: "greedy"},
 		},
 		Eval: Eval{Batches: 20, Select: "loss", Sample: Sample{Length: 300, Temperature: 0.8, Prime: "\n"},
-			Decode: Decode{Strategy: "greedy", Beam: 5, LengthPenalty: 0.6, MaxLen: 30, Temperature: 1}, BLEUSentences: 500},
+			Decode: Decode{Strategy: "greedy", Beam: 5, LengthPenalty: 0.6, MaxLen: 30, Temperature: 1, Precision: "float32"}, BLEUSentences: 500},
 	}
 }
 

@@ -106,6 +106,7 @@ func TestTaskSchemas(t *testing.T) {
 		{"pad beyond the image", captioning, []string{"data.augment.pad=65"}, "data.augment.pad: 65 is outside 0..data.image_size (64)"},
 		{"attention", captioning, []string{"decoder.attention=global"}, `decoder.attention: "global" is not one of`},
 		{"decode strategy", captioning, []string{"eval.decode.strategy=best"}, `eval.decode.strategy: "best" is not one of`},
+		{"decode precision", captioning, []string{"eval.decode.precision=fp16"}, `eval.decode.precision: "fp16" is not one of [float32 bf16]`},
 		{"tied sizes", captioning, []string{"decoder.tie_embeddings=true"}, "decoder.tie_embeddings: needs decoder.embed (64) equal to decoder.hidden (256)"},
 		{"negative pre-training", captioning, []string{"encoder.pretrain_steps=-1"}, "encoder.pretrain_steps: -1 is below the minimum 0"},
 		{"pre-training takes every step", captioning, []string{"encoder.pretrain_steps=10", "train.steps=10"}, "encoder.pretrain_steps: 10 leaves no steps of train.steps (10) for the decoder"},

@@ -99,10 +99,10 @@ func (d *Autoregressive[T]) Backward(dlogits nn.Mat[T], frozen bool) encoders.Ou
 // NewSearch returns the decoder as a decoding.Stepper over the items of
 // enc (with attention a decoding.AttentionStepper). It copies what it
 // needs; while it is in use, the decoder must not run Forward.
-func (d *Autoregressive[T]) NewSearch(enc encoders.Output[T]) (decoding.Stepper, error) {
+func (d *Autoregressive[T]) NewSearch(enc encoders.Output[T], opt SearchOptions) (decoding.Stepper, error) {
 	h0, c0 := d.Bridge.Forward(&d.search, enc.Summary)
 	if !d.Attends() {
-		return d.RNN.NewSearch(h0, c0, nn.Mat[T]{}, 0, nil)
+		return d.RNN.NewSearch(h0, c0, nn.Mat[T]{}, 0, nil, opt)
 	}
-	return d.RNN.NewSearch(h0, c0, enc.Memory, enc.S, enc.Lengths)
+	return d.RNN.NewSearch(h0, c0, enc.Memory, enc.S, enc.Lengths, opt)
 }

@@ -192,7 +192,7 @@ func TestSearchMatchesForward(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := logits.Clone()
-			st, err := f.d.NewSearch(b.H0, b.C0, b.Keys, b.S, b.Lengths)
+			st, err := f.d.NewSearch(b.H0, b.C0, b.Keys, b.S, b.Lengths, SearchOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -302,7 +302,7 @@ func testGreedyArgmax[T nn.Float](t *testing.T, cfg Config) {
 		lengths = nil
 	}
 	search := func() decoding.Stepper {
-		st, err := d.NewSearch(h0, c0, keys, S, lengths)
+		st, err := d.NewSearch(h0, c0, keys, S, lengths, SearchOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -32,13 +32,23 @@ type search[T nn.Float] struct {
 	weight  [][]float64
 }
 
+// SearchOptions choose how a search computes, not what it searches for.
+type SearchOptions struct {
+	// BF16 computes each step's products with the decoder's weights (the
+	// recurrent layers, the attention's combination and the output layer)
+	// from operands rounded to bfloat16 (nn.InferBF16): faster where the CPU
+	// has AVX-512 BF16, at the cost of log-probabilities that differ from
+	// float32's in their third significant digit.
+	BF16 bool
+}
+
 // NewSearch returns the decoder as a decoding.Stepper for B items starting
 // from the initial states h0 [Layers*B][Hidden] (and c0, or empty for
 // zero LSTM cells), attending over keys [B*S][Key] with lengths (nil: S
 // for every item). With attention the result is a
 // decoding.AttentionStepper. It copies its inputs and keeps caches of its
 // own: the decoder's Forward and Backward do not disturb it.
-func (d *RNN[T]) NewSearch(h0, c0, keys nn.Mat[T], S int, lengths []int) (decoding.Stepper, error) {
+func (d *RNN[T]) NewSearch(h0, c0, keys nn.Mat[T], S int, lengths []int, opt SearchOptions) (decoding.Stepper, error) {
 	c := d.cfg
 	if h0.Rows%c.Layers != 0 || h0.Rows == 0 || h0.Cols != c.Hidden {
 		return nil, fmt.Errorf("decoder: initial states are %d×%d, want (%d layers × batch)×%d", h0.Rows, h0.Cols, c.Layers, c.Hidden)
@@ -57,6 +67,11 @@ func (d *RNN[T]) NewSearch(h0, c0, keys nn.Mat[T], S int, lengths []int) (decodi
 		s.c = nn.NewMat[T](h0.Rows, h0.Cols)
 	}
 	s.feed = nn.NewMat[T](B, max(d.feedSize(), 1))
+	if opt.BF16 {
+		s.rnn.UseBF16()
+		s.combine.UseBF16()
+		s.out.UseBF16()
+	}
 	if d.attn == nil {
 		return s, nil
 	}

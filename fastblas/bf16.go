@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"sync"
+
+	"gonum.org/v1/gonum/blas"
 )
 
 // BF16Matrix is a read-only matrix rounded to bfloat16 (the top 16 bits of
@@ -64,9 +66,12 @@ func bf16Of(x float32) uint16 {
 
 func fromBF16(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
 
+// toBF16 rounds src into dst (as long), with the vector conversion where
+// there is one.
 func toBF16(dst []uint16, src []float32) {
-	for i, x := range src {
-		dst[i] = bf16Of(x)
+	done := toBF16Vec(dst, src)
+	for i, x := range src[done:] {
+		dst[done+i] = bf16Of(x)
 	}
 }
 
@@ -127,23 +132,22 @@ func SgemmBF16(m int, alpha float32, a []float32, lda int, w *BF16Matrix, beta f
 }
 
 // sgemmBF16Go is SgemmBF16 without the BF16 instructions: the same rounded
-// operands, widened back to float32 and multiplied in float32.
+// operands, widened back to float32 and multiplied by Sgemm.
 func sgemmBF16Go(m, n, k int, alpha float32, ah []uint16, w *BF16Matrix, beta float32, c []float32, ldc int) {
-	for i := 0; i < m; i++ {
-		ar := ah[i*w.stride : i*w.stride+k]
-		for j := 0; j < n; j++ {
-			br := w.data[j*w.stride : j*w.stride+k]
-			var s float32
-			for p, x := range ar {
-				s += fromBF16(x) * fromBF16(br[p])
-			}
-			if beta == 0 {
-				c[i*ldc+j] = alpha * s
-			} else {
-				c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
+	aw := getBuf[float32](m * k)
+	defer putBuf(aw)
+	ww := getBuf[float32](n * k)
+	defer putBuf(ww)
+	widen := func(dst []float32, src []uint16, rows, stride int) {
+		for i := 0; i < rows; i++ {
+			for p, h := range src[i*stride : i*stride+k] {
+				dst[i*k+p] = fromBF16(h)
 			}
 		}
 	}
+	widen(*aw, ah, m, w.stride)
+	widen(*ww, w.data, n, w.stride)
+	Implementation{}.Sgemm(blas.NoTrans, blas.Trans, m, n, k, alpha, *aw, k, *ww, k, beta, c, ldc)
 }
 
 // scaleRows sets the rows×cols block of c (ldc apart) to beta times itself.

@@ -182,3 +182,40 @@ func BenchmarkSgemmBF16(b *testing.B) {
 		})
 	}
 }
+
+// TestToBF16Paths checks the vector conversion against the Go rounding on
+// every kind of value (ties, NaNs, infinities, subnormals, zeros) and on
+// lengths that leave a remainder to the Go loop.
+func TestToBF16Paths(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	special := []uint32{0x3f808000, 0x3f818000, 0x3f808001, 0x7f7fffff, 0x7f800000, 0xff800000,
+		0x7fc00000, 0xffc00001, 0x7f800001, 0x00000001, 0x807fffff, 0x00800000, 0x80000000, 0}
+	for _, n := range []int{0, 1, 31, 32, 33, 64, 95, 200} {
+		src := make([]float32, n)
+		for i := range src {
+			if i%3 == 0 {
+				src[i] = math.Float32frombits(special[rng.IntN(len(special))])
+			} else {
+				src[i] = math.Float32frombits(rng.Uint32())
+			}
+		}
+		got := make([]uint16, n+1)
+		got[n] = 0xbeef
+		toBF16(got[:n], src)
+		for i, x := range src {
+			want := bf16Of(x)
+			if x != x { // NaN: any quiet NaN of the same sign
+				if got[i]&0x7fc0 != 0x7fc0 || got[i]&0x8000 != want&0x8000 {
+					t.Fatalf("n=%d: %#08x gave %#04x, want a quiet NaN like %#04x", n, math.Float32bits(x), got[i], want)
+				}
+				continue
+			}
+			if got[i] != want {
+				t.Fatalf("n=%d: %#08x gave %#04x, want %#04x", n, math.Float32bits(x), got[i], want)
+			}
+		}
+		if got[n] != 0xbeef {
+			t.Fatalf("n=%d: wrote past the end", n)
+		}
+	}
+}

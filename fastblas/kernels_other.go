@@ -8,3 +8,5 @@ func init() { selectDefault() }
 
 // bf16Tile is nil: SgemmBF16 multiplies its rounded operands in Go.
 var bf16Tile bf16TileFunc
+
+func toBF16Vec(dst []uint16, src []float32) int { return 0 }

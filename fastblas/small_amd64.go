@@ -101,11 +101,31 @@ func avx512SmallKernels() (*smallKernels[float32], *smallKernels[float64]) {
 //go:noescape
 func bdotTile4x4AVX512(k int, a *uint16, lda int, b *uint16, ldb int, c *float32, ldc int, alpha, beta float32, mrows, ncols int)
 
-// bf16Tile is SgemmBF16's kernel: nil unless the CPU has AVX-512 BF16 (and
-// the VL stores the tile's reduction uses).
+//go:noescape
+func toBF16AVX512(dst *uint16, src *float32, n int)
+
+// haveBF16 reports AVX-512 BF16 (with the VL stores the tile's reduction
+// uses).
+var haveBF16 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512BF16 && cpu.X86.HasFMA && cpu.X86.HasAVX2
+
+// bf16Tile is SgemmBF16's kernel: nil without AVX-512 BF16.
 var bf16Tile bf16TileFunc = func() bf16TileFunc {
-	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512BF16 && cpu.X86.HasFMA && cpu.X86.HasAVX2 {
+	if haveBF16 {
 		return bdotTile4x4AVX512
 	}
 	return nil
 }()
+
+// toBF16Vec rounds the whole multiples of 32 of src with the vector
+// conversion and returns how many it did (0 without AVX-512 BF16).
+func toBF16Vec(dst []uint16, src []float32) int {
+	n := len(src) &^ 31
+	if !useBF16Convert || n == 0 {
+		return 0
+	}
+	toBF16AVX512(&dst[0], &src[0], n)
+	return n
+}
+
+// useBF16Convert selects the vector conversion (tests switch it off).
+var useBF16Convert = haveBF16

@@ -13,6 +13,7 @@ type Linear[T Float] struct {
 // LinearCache is what Linear.Forward keeps for Backward (its input) and
 // the output buffer it reuses; its zero value is ready to use.
 type LinearCache[T Float] struct {
+	InferBF16[T]
 	x Mat[T] // the input, as given (not copied)
 	y Mat[T] // the output
 }
@@ -35,7 +36,7 @@ func (l *Linear[T]) Params() Params[T] { return Params[T]{l.Weight, l.Bias} }
 func (l *Linear[T]) Forward(c *LinearCache[T], x Mat[T]) Mat[T] {
 	c.x = x
 	c.y = resize(c.y, x.Rows, l.Weight.Shape[0])
-	Gemm(false, true, 1, x, l.Weight.Mat(), 0, c.y)
+	c.gemmWeight(x, l.Weight, 0, c.y)
 	addRowVector(c.y, l.Bias.Value)
 	return c.y
 }

@@ -57,6 +57,7 @@ type Recurrent[T Float] struct {
 // buffers both reuse; its zero value is ready to use. Outputs returned by
 // Forward and Backward live in it and stay valid until its next use.
 type RecurrentCache[T Float] struct {
+	InferBF16[T]
 	steps, batch int
 	dirs         []dirCache[T]     // index layer*dirs + dir
 	drops        []DropoutCache[T] // drops[l]: the dropout on layer l's input, l >= 1
@@ -184,7 +185,7 @@ func (r *Recurrent[T]) ForwardPadded(c *RecurrentCache[T], x Mat[T], steps, batc
 				dc0 = c0.RowBlock(k*batch, (k+1)*batch)
 			}
 			dir, dc := r.dirs[k], &c.dirs[k]
-			dir.forward(dc, in, steps, batch, lengths, dh0, dc0)
+			dir.forward(dc, &c.InferBF16, in, steps, batch, lengths, dh0, dc0)
 			last := steps - 1
 			if dir.reverse {
 				last = 0
@@ -298,7 +299,7 @@ func (d *direction[T]) stepTime(s, steps int) int {
 	return s
 }
 
-func (d *direction[T]) forward(c *dirCache[T], x Mat[T], steps, batch int, lengths []int, h0, c0 Mat[T]) {
+func (d *direction[T]) forward(c *dirCache[T], inf *InferBF16[T], x Mat[T], steps, batch int, lengths []int, h0, c0 Mat[T]) {
 	lay := d.cell.layout()
 	hid, gh := d.hidden, lay.gates*d.hidden
 	n := steps * batch
@@ -324,7 +325,7 @@ func (d *direction[T]) forward(c *dirCache[T], x Mat[T], steps, batch int, lengt
 		}
 	}
 	// The input projection of every step in one GEMM.
-	Gemm(false, true, 1, x, d.wih.Mat(), 0, c.gates)
+	inf.gemmWeight(x, d.wih, 0, c.gates)
 	addRowVector(c.gates, d.bih.Value)
 	if lay.separateHidden {
 		c.hh = resize(c.hh, batch, gh)
@@ -343,11 +344,11 @@ func (d *direction[T]) forward(c *dirCache[T], x Mat[T], steps, batch int, lengt
 			st.c = rows(c.c)
 		}
 		if lay.separateHidden {
-			Gemm(false, true, 1, st.hPrev, d.whh.Mat(), 0, c.hh)
+			inf.gemmWeight(st.hPrev, d.whh, 0, c.hh)
 			addRowVector(c.hh, d.bhh.Value)
 			st.hh = c.hh
 		} else {
-			Gemm(false, true, 1, st.hPrev, d.whh.Mat(), 1, st.g)
+			inf.gemmWeight(st.hPrev, d.whh, 1, st.g)
 		}
 		d.cell.forward(st)
 		for b := 0; lengths != nil && b < batch; b++ {

@@ -137,6 +137,7 @@ func TestRefusals(t *testing.T) {
 		{"beam out of range", "POST", "/v1/models/translation/predict", "application/json", `{"inputs": ["Go."], "decode": {"strategy": "beam", "beam": 0}}`, 400, "decode.beam", "outside"},
 		{"n-best over the beam", "POST", "/v1/models/translation/predict", "application/json", `{"inputs": ["Go."], "decode": {"strategy": "beam", "beam": 2, "n_best": 3}}`, 400, "decode.n_best", "more than the beam"},
 		{"unknown strategy", "POST", "/v1/models/translation/predict", "application/json", `{"inputs": ["Go."], "decode": {"strategy": "psychic"}}`, 400, "decode.strategy", "not one of"},
+		{"unknown precision", "POST", "/v1/models/translation/predict", "application/json", `{"inputs": ["Go."], "decode": {"precision": "int8"}}`, 400, "decode.precision", "not one of"},
 		{"decode length over the cap", "POST", "/v1/models/translation/predict", "application/json", `{"inputs": ["Go."], "decode": {"max_len": 5000}}`, 400, "decode.max_len", "outside"},
 		{"body over the limit", "POST", "/v1/models/translation/predict", "application/json", big, 413, "", "over the limit"},
 		{"prime outside the vocabulary", "POST", "/v1/models/charlm/predict", "application/json", `{"prime": "€"}`, 400, "prime", "not in the vocabulary"},

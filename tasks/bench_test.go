@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/seqtask/seqtask/config"
@@ -152,7 +153,8 @@ func BenchmarkTrainStepWorkers(b *testing.B) {
 }
 
 // BenchmarkSeq2SeqDecode measures translation speed in sentences per
-// second, greedy and beam search of width 5, 64 sentences per batch.
+// second, greedy and beam search of width 5, 64 sentences per batch, with
+// the output layer in float32 and (suffix -bf16) in bfloat16.
 func BenchmarkSeq2SeqDecode(b *testing.B) {
 	fastblas.Install()
 	m := benchTranslation(b)
@@ -160,9 +162,13 @@ func BenchmarkSeq2SeqDecode(b *testing.B) {
 	for i := range srcs {
 		srcs[i] = m.train[i].Src
 	}
-	for _, strategy := range []string{"greedy", "beam"} {
-		b.Run(strategy, func(b *testing.B) {
-			opt := DecodeOptions{Strategy: strategy, Beam: 5, NBest: 1, MaxLen: 12, Temperature: 1}
+	for _, name := range []string{"greedy", "beam", "greedy-bf16", "beam-bf16"} {
+		b.Run(name, func(b *testing.B) {
+			strategy, precision, _ := strings.Cut(name, "-")
+			opt := DecodeOptions{Strategy: strategy, Beam: 5, NBest: 1, MaxLen: 12, Temperature: 1, Precision: "float32"}
+			if precision != "" {
+				opt.Precision = precision
+			}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				if _, err := m.translateIDs(srcs, opt, nil); err != nil {

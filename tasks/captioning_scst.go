@@ -122,7 +122,7 @@ func (m *Captioning[T]) selfCriticalStep(step int, rng *rand.Rand) (float64, int
 			step+1, sc.Samples, baseline)
 	}
 	rows, imgs, _ := m.sampleCached(rng)
-	opt := DecodeOptions{Strategy: decoding.StrategyGreedy, Beam: 1, NBest: 1, MaxLen: m.cfg.Eval.Decode.MaxLen, Temperature: 1}
+	opt := DecodeOptions{Strategy: decoding.StrategyGreedy, Beam: 1, NBest: 1, MaxLen: m.cfg.Eval.Decode.MaxLen, Temperature: 1, Precision: "float32"}
 	greedy, err := m.model.decode(m.cache.gather(rows), len(rows), opt, nil)
 	if err != nil {
 		return 0, 0, fmt.Errorf("self-critical training: greedy captions: %w", err)

@@ -20,7 +20,13 @@ type DecodeOptions struct {
 	LengthPenalty float64 `json:"length_penalty"`
 	MaxLen        int     `json:"max_len"`
 	Temperature   float64 `json:"temperature"`
+	// Precision is the decoder's products': "float32", or "bf16" for
+	// bfloat16 operands (decoders.SearchOptions.BF16).
+	Precision string `json:"precision"`
 }
+
+// Precisions are the values of DecodeOptions.Precision (eval.decode.precision).
+var Precisions = []string{"float32", "bf16"}
 
 // MaxBeam caps a request's beam width: beyond it a search costs much and
 // gains nothing.
@@ -28,7 +34,7 @@ const MaxBeam = 64
 
 // decodeDefaults are eval.decode's values as DecodeOptions.
 func decodeDefaults(d config.Decode) DecodeOptions {
-	return DecodeOptions{Strategy: d.Strategy, Beam: d.Beam, NBest: 1, LengthPenalty: d.LengthPenalty, MaxLen: d.MaxLen, Temperature: d.Temperature}
+	return DecodeOptions{Strategy: d.Strategy, Beam: d.Beam, NBest: 1, LengthPenalty: d.LengthPenalty, MaxLen: d.MaxLen, Temperature: d.Temperature, Precision: d.Precision}
 }
 
 // check reports the first option out of range as an InputError naming
@@ -54,6 +60,8 @@ func (o DecodeOptions) check() error {
 		return bad("length_penalty", "%g is outside 0..10", o.LengthPenalty)
 	case !(o.Temperature > 0 && o.Temperature <= 100):
 		return bad("temperature", "%g is outside (0, 100]", o.Temperature)
+	case !contains(Precisions, o.Precision):
+		return bad("precision", "%q is not one of %v", o.Precision, Precisions)
 	}
 	return nil
 }
@@ -120,6 +128,7 @@ type DecodeRequest struct {
 	LengthPenalty *float64 `json:"length_penalty"`
 	MaxLen        *int     `json:"max_len"`
 	Temperature   *float64 `json:"temperature"`
+	Precision     *string  `json:"precision"`
 }
 
 // With returns o changed by r, checked.
@@ -142,10 +151,13 @@ func (o DecodeOptions) With(r DecodeRequest) (DecodeOptions, error) {
 	if r.Temperature != nil {
 		o.Temperature = *r.Temperature
 	}
+	if r.Precision != nil {
+		o.Precision = *r.Precision
+	}
 	return o, o.check()
 }
 
 // String describes the options for a log line.
 func (o DecodeOptions) String() string {
-	return fmt.Sprintf("%s (beam %d, n-best %d, max_len %d)", o.Strategy, o.Beam, o.NBest, o.MaxLen)
+	return fmt.Sprintf("%s (beam %d, n-best %d, max_len %d, %s)", o.Strategy, o.Beam, o.NBest, o.MaxLen, o.Precision)
 }

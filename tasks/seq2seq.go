@@ -143,7 +143,7 @@ func (m *seq2seq[T]) trainFrom(out encoders.Output[T], seqs [][]int, ratio float
 // items and returns per item the chosen hypothesis first (and the rest of
 // the n-best list when asked). rng draws the sample strategy's tokens.
 func (m *seq2seq[T]) decode(out encoders.Output[T], items int, opt DecodeOptions, rng *rand.Rand) ([][]decoding.Hypothesis, error) {
-	st, err := m.dec.NewSearch(out)
+	st, err := m.dec.NewSearch(out, decoders.SearchOptions{BF16: opt.Precision == "bf16"})
 	if err != nil {
 		return nil, err
 	}

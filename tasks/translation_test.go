@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"bytes"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -154,6 +155,27 @@ func TestTranslationLearnsPairs(t *testing.T) {
 	dopt.Beam = 4
 	if _, err := m.translateIDs(srcs, dopt, nil); err != nil {
 		t.Fatalf("beam 4: %v", err)
+	}
+	// With the output layer in bfloat16 the learned translations stay the
+	// same (their margins dwarf bfloat16's rounding) while the scores move.
+	dopt.Strategy, dopt.Precision = "greedy", "bf16"
+	rounded, err := m.translateIDs(srcs, dopt, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := 0
+	for i := range greedy {
+		if a, b := m.detokenize(greedy[i][0].Tokens), m.detokenize(rounded[i][0].Tokens); a != b {
+			t.Fatalf("sentence %d: float32 %q, bf16 output layer %q", i, a, b)
+		}
+		if d := math.Abs(greedy[i][0].Score - rounded[i][0].Score); d > 0.05*math.Abs(greedy[i][0].Score)+0.05 {
+			t.Fatalf("sentence %d: score %g in float32, %g with the bf16 output layer", i, greedy[i][0].Score, rounded[i][0].Score)
+		} else if d > 0 {
+			moved++
+		}
+	}
+	if moved == 0 {
+		t.Fatal("no score changed with the bf16 output layer: it was not used")
 	}
 	metrics, err := m.Evaluate()
 	if err != nil {
