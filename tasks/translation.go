@@ -575,10 +575,16 @@ func (m *Translation[T]) Sample(rng *rand.Rand) (string, error) {
 	return b.String(), nil
 }
 
+// predictBatch is how many sentences of an -input file one search
+// translates together (stdin streams one at a time).
+const predictBatch = 64
+
 // Predict translates each line of the input (a file named by -input, or
-// stdin) into one output line, streaming: every line is written as soon as
-// it is translated. An empty line gives an empty line; a line that cannot
-// be translated (too long) gives an empty line and a report. With
+// stdin) into one output line. From stdin it streams: every line is
+// written as soon as it is translated. A file is translated predictBatch
+// sentences at a time, as fast as evaluation, the lines still written in
+// order. An empty line gives an empty line; a line that cannot be
+// translated (too long) gives an empty line and a report. With
 // in.AttentionDir set, each sentence's attention map is drawn into that
 // folder.
 func (m *Translation[T]) Predict(in Input, out io.Writer, rng *rand.Rand) error {
@@ -591,39 +597,104 @@ func (m *Translation[T]) Predict(in Input, out io.Writer, rng *rand.Rand) error 
 		}
 	}
 	opt := decodeDefaults(m.cfg.Eval.Decode)
-	w := bufio.NewWriter(out)
-	blank := func(int) error {
-		w.WriteString("\n")
-		return w.Flush()
+	batch := 1
+	if in.Path != "" {
+		batch = predictBatch
 	}
+	w := bufio.NewWriter(out)
 	translated, refused := 0, 0
-	tooLong, err := eachLine(in, func(line int, text string) error {
-		if strings.TrimSpace(text) == "" {
-			return blank(line)
+	type pendingLine struct {
+		line  int
+		text  string
+		blank bool // an empty line, left empty
+	}
+	var pending []pendingLine
+	// write writes one line's output (and its attention map).
+	write := func(p pendingLine, res *Translated) error {
+		if res == nil {
+			w.WriteString("\n")
+			return nil
 		}
-		res, err := m.Translate([]string{text}, opt, in.AttentionDir != "", rng)
-		var ie *InputError
-		if errors.As(err, &ie) {
-			refused++
-			fmt.Fprintf(in.logWriter(), "line %d: skipped: %v\n", line, ie.Err)
-			return blank(line)
-		}
-		if err != nil {
-			return fmt.Errorf("line %d: %w", line, err)
-		}
-		w.WriteString(res[0].Text + "\n")
-		if err := w.Flush(); err != nil {
-			return err
-		}
+		w.WriteString(res.Text + "\n")
 		translated++
-		if a := res[0].Attention; a != nil {
-			path := filepath.Join(in.AttentionDir, fmt.Sprintf("attention_%04d.png", line))
-			if err := plots.Attention(path, text, a.Source, a.Output, a.Weights); err != nil {
-				return fmt.Errorf("line %d: %w", line, err)
+		if a := res.Attention; a != nil {
+			path := filepath.Join(in.AttentionDir, fmt.Sprintf("attention_%04d.png", p.line))
+			if err := plots.Attention(path, p.text, a.Source, a.Output, a.Weights); err != nil {
+				return fmt.Errorf("line %d: %w", p.line, err)
 			}
 		}
 		return nil
-	}, blank)
+	}
+	// translate translates the pending lines together; when one of them is
+	// refused, it translates them one at a time to tell which.
+	translate := func() ([]*Translated, error) {
+		results := make([]*Translated, len(pending))
+		var texts []string
+		for _, p := range pending {
+			if !p.blank {
+				texts = append(texts, p.text)
+			}
+		}
+		if len(texts) == 0 {
+			return results, nil
+		}
+		res, err := m.Translate(texts, opt, in.AttentionDir != "", rng)
+		var ie *InputError
+		switch {
+		case err == nil:
+			for i, j := 0, 0; i < len(pending); i++ {
+				if !pending[i].blank {
+					results[i] = &res[j]
+					j++
+				}
+			}
+			return results, nil
+		case !errors.As(err, &ie):
+			return nil, fmt.Errorf("line %d: %w", pending[0].line, err)
+		}
+		for i, p := range pending {
+			if p.blank {
+				continue
+			}
+			res, err := m.Translate([]string{p.text}, opt, in.AttentionDir != "", rng)
+			if errors.As(err, &ie) {
+				refused++
+				fmt.Fprintf(in.logWriter(), "line %d: skipped: %v\n", p.line, ie.Err)
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("line %d: %w", p.line, err)
+			}
+			results[i] = &res[0]
+		}
+		return results, nil
+	}
+	flush := func() error {
+		results, err := translate()
+		if err != nil {
+			return err
+		}
+		for i, p := range pending {
+			if err := write(p, results[i]); err != nil {
+				return err
+			}
+		}
+		pending = pending[:0]
+		return w.Flush()
+	}
+	add := func(p pendingLine) error {
+		pending = append(pending, p)
+		if len(pending) >= batch {
+			return flush()
+		}
+		return nil
+	}
+	tooLong, err := eachLine(in, func(line int, text string) error {
+		return add(pendingLine{line: line, text: text, blank: strings.TrimSpace(text) == ""})
+	}, func(line int) error { return add(pendingLine{line: line, blank: true}) })
+	if err == nil && len(pending) > 0 {
+		err = flush()
+	}
 	if err != nil {
 		return err
 	}

@@ -199,6 +199,40 @@ func TestTranslationLearnsPairs(t *testing.T) {
 	if pngs, _ := filepath.Glob(filepath.Join(dir, "*.png")); len(pngs) != 2 {
 		t.Errorf("attention maps %v, want two", pngs)
 	}
+	// A file is translated in batches, stdin one line at a time: the same
+	// lines, blank and refused lines in their places.
+	var inputs []string
+	for i := 0; i < predictBatch+10; i++ {
+		switch {
+		case i%17 == 5:
+			inputs = append(inputs, "")
+		case i == 40:
+			inputs = append(inputs, strings.Repeat("go ", maxSourceTokens+1))
+		default:
+			inputs = append(inputs, []string{"Go away.", "Thanks.", "Hello!", "I see."}[i%4])
+		}
+	}
+	text := strings.Join(inputs, "\n") + "\n"
+	file := filepath.Join(dir, "sentences.txt")
+	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var streamed, batched, streamLog, batchLog bytes.Buffer
+	if err := m.Predict(Input{Reader: strings.NewReader(text), Log: &streamLog}, &streamed, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Predict(Input{Path: file, Log: &batchLog}, &batched, nil); err != nil {
+		t.Fatal(err)
+	}
+	if streamed.String() != batched.String() {
+		t.Errorf("file predict (batched)\n%q\ndiffers from stdin predict\n%q", batched.String(), streamed.String())
+	}
+	if !strings.Contains(batchLog.String(), "line 41: skipped") || batchLog.String() != streamLog.String() {
+		t.Errorf("reports: batched %q, streamed %q; want line 41 skipped in both", batchLog.String(), streamLog.String())
+	}
+	if out := strings.Split(batched.String(), "\n"); len(out) != len(inputs)+1 || out[40] != "" || out[5] != "" || out[6] == "" {
+		t.Errorf("batched output has %d lines (want %d), the refused and blank lines not empty or a translation missing", len(out)-1, len(inputs))
+	}
 	got, err := m.EvaluateFile("testdata/pairs.tsv")
 	if err != nil || got["sentences"] < 100 {
 		t.Errorf("EvaluateFile: %v, %v", got, err)
