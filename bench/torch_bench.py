@@ -3,16 +3,19 @@
 
 Usage: torch_bench.py WORK ARG THREADS
   charlm-train CELL   Adam steps, vocab 65, embed 64, hidden 256, seq 64, batch 32
-  charlm-sample CELL  sampling at batch 1, one step per call (temperature 1)
+  charlm-sample CELL  sampling at batch 1, one step per call (temperature 1);
+                      CELL-bf16 (e.g. lstm-bf16) under CPU autocast
   seq2seq-train -     GRU encoder + GRU decoder with Luong general attention,
                       vocab 3000, embed/hidden 256, length 10, batch 64, teacher forcing
   seq2seq-greedy -    greedy translation of 64 sentences at once, 12 steps
   seq2seq-beam -      beam search of width 5 over 64 sentences at once, 12 steps
+                      (seq2seq-greedy and seq2seq-beam take "bf16": CPU autocast)
   cnn -               conv3x3(16)-relu-pool-conv3x3(32)-relu-pool on 64x64x3, batch 32, fwd+bwd
   video-train -       CNN(16,32)+proj 128 per frame, GRU 128, 5 labels, 8 clips x 20 frames
   video-label -       the same model, forward only
   gemm SHAPE          torch.mm float32 (OpenBLAS) at an m×n×k shape, e.g. 32x1024x256_NT
 """
+import contextlib
 import json
 import sys
 import time
@@ -62,7 +65,13 @@ def charlm_train(cell):
 
 
 @torch.no_grad()
-def charlm_sample(cell):
+def charlm_sample(arg):
+    cell, _, prec = arg.partition("-")  # e.g. lstm, or lstm-bf16 under CPU autocast
+    with precision(prec):
+        return _charlm_sample(cell)
+
+
+def _charlm_sample(cell):
     model = CharLM(cell).eval()
     x = torch.zeros(1, 1, dtype=torch.long)
     state = None
@@ -116,8 +125,22 @@ def seq2seq_train(_):
     return 11 * 64 / timed(step, 20), "tokens/s"
 
 
+def precision(arg):
+    """The context seq2seq decoding runs in: float32, or with arg "bf16"
+    PyTorch's CPU autocast to bfloat16 (its counterpart of seqtask's
+    eval.decode.precision: bf16; linear layers in bfloat16 via oneDNN)."""
+    if arg == "bf16":
+        return torch.autocast(device_type="cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 @torch.no_grad()
-def seq2seq_greedy(_):
+def seq2seq_greedy(arg):
+    with precision(arg):
+        return _seq2seq_greedy()
+
+
+def _seq2seq_greedy():
     model = Seq2Seq().eval()
     src = torch.randint(4, 3000, (10, 64))
 
@@ -132,7 +155,12 @@ def seq2seq_greedy(_):
 
 
 @torch.no_grad()
-def seq2seq_beam(_):
+def seq2seq_beam(arg):
+    with precision(arg):
+        return _seq2seq_beam()
+
+
+def _seq2seq_beam():
     """Beam search of width 5 over 64 sentences at once, as OpenNMT batches
     it: the 64×5 hypotheses are rows of one decoder batch; each step adds
     every row's log-probabilities to its score, keeps each sentence's best 5

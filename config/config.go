@@ -258,6 +258,7 @@ type Sample struct {
 	Length      int     `yaml:"length"`
 	Temperature float64 `yaml:"temperature"`
 	Prime       string  `yaml:"prime"`
+	Precision   string  `yaml:"precision"`
 }
 
 // Caps on generated lengths: a value beyond them is a typo or would run
@@ -287,7 +288,7 @@ func Default() Config {
 			TeacherForcing: 1, TeacherForcingEnd: 1,
 			SelfCritical: SelfCritical{Samples: 5, Baseline: "greedy"},
 		},
-		Eval: Eval{Batches: 20, Select: "loss", Sample: Sample{Length: 300, Temperature: 0.8, Prime: "\n"},
+		Eval: Eval{Batches: 20, Select: "loss", Sample: Sample{Length: 300, Temperature: 0.8, Prime: "\n", Precision: "float32"},
 			Decode: Decode{Strategy: "greedy", Beam: 5, LengthPenalty: 0.6, MaxLen: 30, Temperature: 1, Precision: "float32"}, BLEUSentences: 500},
 	}
 }

@@ -116,19 +116,37 @@ func SgemmBF16(m int, alpha float32, a []float32, lda int, w *BF16Matrix, beta f
 		sgemmBF16Go(m, n, k, alpha, ah, w, beta, c, ldc)
 		return
 	}
-	const unit = 4
+	const unit = 8 // columns per piece of work: whole 1×8 tiles when m = 1
 	units := (n + unit - 1) / unit
 	workers := numWorkers(m*n*stride, units, smallParallelMin)
+	if workers == 1 {
+		// Directly: the closure below escapes, and building it would
+		// allocate on every call (batch-1 sampling makes thousands).
+		bf16Range(m, 0, n, stride, alpha, ah, w, beta, c, ldc)
+		return
+	}
 	parallel(workers, func(wk int) {
 		lo := units * wk / workers * unit
 		hi := min(units*(wk+1)/workers*unit, n)
-		for j := lo; j < hi; j += unit {
-			nc := min(unit, hi-j)
-			for i := 0; i < m; i += 4 {
-				bf16Tile(stride, &ah[i*stride], stride, &w.data[j*stride], stride, &c[i*ldc+j], ldc, alpha, beta, min(4, m-i), nc)
-			}
-		}
+		bf16Range(m, lo, hi, stride, alpha, ah, w, beta, c, ldc)
 	})
+}
+
+// bf16Range computes columns [lo, hi) of SgemmBF16's C from the rounded
+// rows ah (stride apart, as w's).
+func bf16Range(m, lo, hi, stride int, alpha float32, ah []uint16, w *BF16Matrix, beta float32, c []float32, ldc int) {
+	if m == 1 { // a vector times the matrix: the 1×8 tile over whole eights
+		if full := (hi - lo) / 8 * 8; full > 0 {
+			bf16Rows(stride, &ah[0], stride, &w.data[lo*stride], stride, &c[lo], ldc, alpha, beta, 1, full)
+			lo += full
+		}
+	}
+	for j := lo; j < hi; j += 4 {
+		nc := min(4, hi-j)
+		for i := 0; i < m; i += 4 {
+			bf16Tile(stride, &ah[i*stride], stride, &w.data[j*stride], stride, &c[i*ldc+j], ldc, alpha, beta, min(4, m-i), nc)
+		}
+	}
 }
 
 // sgemmBF16Go is SgemmBF16 without the BF16 instructions: the same rounded

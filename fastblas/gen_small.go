@@ -411,6 +411,7 @@ func main() {
 		}
 	}
 	genDot(typ{bf16: true}, 4, 4)
+	genDotRows(typ{bf16: true})
 	if err := os.WriteFile("small_amd64.s", []byte(w.String()), 0o644); err != nil {
 		panic(err)
 	}

@@ -6,7 +6,8 @@ package fastblas
 // kernels are available.
 func init() { selectDefault() }
 
-// bf16Tile is nil: SgemmBF16 multiplies its rounded operands in Go.
-var bf16Tile bf16TileFunc
+// bf16Tile and bf16Rows are nil: SgemmBF16 multiplies its rounded operands
+// in float32.
+var bf16Tile, bf16Rows bf16TileFunc
 
 func toBF16Vec(dst []uint16, src []float32) int { return 0 }

@@ -108,12 +108,19 @@ func toBF16AVX512(dst *uint16, src *float32, n int)
 // uses).
 var haveBF16 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512BF16 && cpu.X86.HasFMA && cpu.X86.HasAVX2
 
-// bf16Tile is SgemmBF16's kernel: nil without AVX-512 BF16.
-var bf16Tile bf16TileFunc = func() bf16TileFunc {
+// bdotRows1x8AVX512 is the bfloat16 1×8 dot tile looped over ncols/8
+// consecutive tiles (ncols a positive multiple of 8): an m = 1 product in
+// one call, as sdotRows1x8AVX512.
+//
+//go:noescape
+func bdotRows1x8AVX512(k int, a *uint16, lda int, b *uint16, ldb int, c *float32, ldc int, alpha, beta float32, mrows, ncols int)
+
+// bf16Tile and bf16Rows are SgemmBF16's kernels: nil without AVX-512 BF16.
+var bf16Tile, bf16Rows bf16TileFunc = func() (bf16TileFunc, bf16TileFunc) {
 	if haveBF16 {
-		return bdotTile4x4AVX512
+		return bdotTile4x4AVX512, bdotRows1x8AVX512
 	}
-	return nil
+	return nil, nil
 }()
 
 // toBF16Vec rounds the whole multiples of 32 of src with the vector

@@ -10,9 +10,8 @@ import "github.com/seqtask/seqtask/fastblas"
 // rounding of both operands (relative 2⁻⁹ each). Each weight is rounded on
 // first use and kept, so a cache in this mode must not outlive a change of
 // its layer's weights: a decoder's search makes fresh caches and switches
-// them; training never does. Float64 models, and products of fewer than
-// four rows (where rounding the weight would cost more than it saves),
-// stay in their own precision.
+// them, a stepper forgets its rounded weights when reloaded; training never
+// switches. Float64 models stay in float64.
 type InferBF16[T Float] struct {
 	bf16    bool
 	rounded map[*Param[T]]*fastblas.BF16Matrix
@@ -21,14 +20,14 @@ type InferBF16[T Float] struct {
 // UseBF16 switches the cache to bfloat16 products for the rest of its life.
 func (c *InferBF16[T]) UseBF16() { c.bf16 = true }
 
-// bf16MinRows is the fewest rows of x a bfloat16 product takes.
-const bf16MinRows = 4
+// forget drops the rounded weights, to be made again from the current ones.
+func (c *InferBF16[T]) forget() { clear(c.rounded) }
 
 // gemmWeight computes out = x·Wᵀ + beta·out for the weight w [out][in], in
 // bfloat16 when the cache is in that mode.
 func (c *InferBF16[T]) gemmWeight(x Mat[T], w *Param[T], beta T, out Mat[T]) {
 	x32, ok := any(x.Data).([]float32)
-	if !c.bf16 || !ok || x.Rows < bf16MinRows {
+	if !c.bf16 || !ok {
 		Gemm(false, true, 1, x, w.Mat(), beta, out)
 		return
 	}

@@ -8,15 +8,15 @@ import (
 )
 
 // TestLinearBF16 checks a Linear whose cache is in bfloat16 mode against
-// x·Wᵀ + b computed in float64 from the rounded operands, that it stays
-// within bfloat16's rounding of the float32 layer, that small batches and
-// float64 models keep their precision, and that the rounded weight is made
-// once per cache.
+// x·Wᵀ + b computed in float64 from the rounded operands (batches of one
+// row, the vector kernel, and more), that it stays within bfloat16's
+// rounding of the float32 layer, that float64 models keep their precision,
+// and that the rounded weight is made once per cache.
 func TestLinearBF16(t *testing.T) {
 	rng := testRNG()
 	const in, out = 40, 7
 	l := NewLinear[float32]("l", in, out, rng)
-	for _, n := range []int{5, 3} {
+	for _, n := range []int{5, 1, 3} {
 		x := NewMat[float32](n, in)
 		InitUniform(x.Data, 1, rng)
 		var c, cr LinearCache[float32]
@@ -27,12 +27,6 @@ func TestLinearBF16(t *testing.T) {
 		for i := 0; i < n; i++ {
 			for j := 0; j < out; j++ {
 				g, e := float64(got.Row(i)[j]), float64(exact.Row(i)[j])
-				if n < bf16MinRows {
-					if g != e {
-						t.Fatalf("%d rows: y[%d][%d] = %g, want the float32 layer's %g", n, i, j, g, e)
-					}
-					continue
-				}
 				want := float64(l.Bias.Value[j])
 				var size float64
 				for p := 0; p < in; p++ {
@@ -48,7 +42,7 @@ func TestLinearBF16(t *testing.T) {
 				}
 			}
 		}
-		if n >= bf16MinRows && len(cr.rounded) != 1 {
+		if len(cr.rounded) != 1 {
 			t.Fatalf("%d rounded weights kept, want 1", len(cr.rounded))
 		}
 	}
@@ -95,4 +89,41 @@ func TestRecurrentBF16(t *testing.T) {
 			t.Fatalf("%v: only %d of %d outputs differ: the products were not rounded", cell, differ, len(exact))
 		}
 	}
+}
+
+// TestStepperBF16 steps a stepper in bfloat16 mode beside a float32 one:
+// outputs within bfloat16's rounding of each other, and after the weights
+// change and both reload, still (a stepper that kept its old rounded
+// weights would drift away).
+func TestStepperBF16(t *testing.T) {
+	rng := testRNG()
+	r, err := NewRecurrent[float32]("r", RecurrentConfig{Cell: "lstm", Input: 16, Hidden: 40, Layers: 2}, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exact, rounded := r.NewStepper(), r.NewStepper()
+	rounded.UseBF16()
+	x := NewMat[float32](1, 16)
+	compare := func(when string) {
+		for step := 0; step < 5; step++ {
+			InitUniform(x.Data, 1, rng)
+			e, g := exact.Step(x), rounded.Step(x)
+			for i, v := range e.Data {
+				if math.Abs(float64(g.Data[i]-v)) > 2e-2 {
+					t.Fatalf("%s, step %d: h[%d] = %g in bfloat16 mode, %g in float32", when, step, i, g.Data[i], v)
+				}
+			}
+		}
+	}
+	compare("fresh")
+	for _, p := range r.Params() {
+		for i := range p.Value {
+			p.Value[i] = -2 * p.Value[i]
+		}
+	}
+	exact.Reload()
+	rounded.Reload()
+	exact.Reset(Mat[float32]{}, Mat[float32]{})
+	rounded.Reset(Mat[float32]{}, Mat[float32]{})
+	compare("after the weights changed")
 }

@@ -18,16 +18,17 @@ import "fmt"
 // so a stepper built before the weights change keeps the old values: call
 // Reload after each update.
 type Stepper[T Float] struct {
-	r      *Recurrent[T]
-	lay    cellLayout
-	emb    Mat[T]   // [V][D] the token stepper's embedding table
-	table  Mat[T]   // [V][G*H] first-layer pre-activations per token (token steppers)
-	bias   [][]T    // per layer, the bias added before the input product (G*H)
-	h, c   []Mat[T] // per layer [1][H]: the current states (c: cells with a cell state)
-	hn, cn []Mat[T] // per layer [1][H]: where the next states are written
-	gates  Mat[T]   // [1][G*H]
-	hh     Mat[T]   // separateHidden [1][G*H]: W_hh h' + b_hh
-	aux    Mat[T]   // [1][aux*H]: the cell's per-step values, unused here
+	InferBF16[T] // UseBF16: the per-step products in bfloat16, weights rounded at Reload
+	r            *Recurrent[T]
+	lay          cellLayout
+	emb          Mat[T]   // [V][D] the token stepper's embedding table
+	table        Mat[T]   // [V][G*H] first-layer pre-activations per token (token steppers)
+	bias         [][]T    // per layer, the bias added before the input product (G*H)
+	h, c         []Mat[T] // per layer [1][H]: the current states (c: cells with a cell state)
+	hn, cn       []Mat[T] // per layer [1][H]: where the next states are written
+	gates        Mat[T]   // [1][G*H]
+	hh           Mat[T]   // separateHidden [1][G*H]: W_hh h' + b_hh
+	aux          Mat[T]   // [1][aux*H]: the cell's per-step values, unused here
 }
 
 // NewStepper returns a stepper whose first layer is fed vectors (Step).
@@ -70,10 +71,12 @@ func (r *Recurrent[T]) NewTokenStepper(emb Mat[T]) *Stepper[T] {
 	return s
 }
 
-// Reload recomputes what the stepper precomputed (the summed biases and, for
-// a token stepper, the table from the embedding it was given) from the
-// current weights, reusing its storage. The states are kept.
+// Reload recomputes what the stepper precomputed (the summed biases, for a
+// token stepper the table from the embedding it was given, and in bfloat16
+// mode the rounded weights) from the current weights, reusing its storage.
+// The states are kept.
 func (s *Stepper[T]) Reload() {
+	s.forget()
 	for l, d := range s.r.dirs {
 		b := s.bias[l]
 		copy(b, d.bih.Value)
@@ -148,7 +151,7 @@ func (s *Stepper[T]) Step(x Mat[T]) Mat[T] {
 // project sets the gates to layer l's bias plus its input product.
 func (s *Stepper[T]) project(l int, x Mat[T]) {
 	copy(s.gates.Data, s.bias[l])
-	Gemm(false, true, 1, x, s.r.dirs[l].wih.Mat(), 1, s.gates)
+	s.gemmWeight(x, s.r.dirs[l].wih, 1, s.gates)
 }
 
 // run finishes the step whose first-layer input pre-activations are in
@@ -164,10 +167,10 @@ func (s *Stepper[T]) run() Mat[T] {
 		}
 		if s.lay.separateHidden {
 			copy(s.hh.Data, d.bhh.Value)
-			Gemm(false, true, 1, st.hPrev, d.whh.Mat(), 1, s.hh)
+			s.gemmWeight(st.hPrev, d.whh, 1, s.hh)
 			st.hh = s.hh
 		} else {
-			Gemm(false, true, 1, st.hPrev, d.whh.Mat(), 1, s.gates)
+			s.gemmWeight(st.hPrev, d.whh, 1, s.gates)
 		}
 		d.cell.forward(st)
 		if s.lay.cellState {

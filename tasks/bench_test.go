@@ -68,12 +68,17 @@ func benchSteps(b *testing.B, params nn.Params[float32], step func(int, *rand.Ra
 }
 
 // BenchmarkCharLMSample measures greedy-free sampling at batch 1, one step
-// per character, in characters per second.
+// per character, in characters per second; suffix -bf16: with
+// eval.sample.precision: bf16.
 func BenchmarkCharLMSample(b *testing.B) {
 	fastblas.Install()
-	for _, cell := range []string{"lstm", "gru"} {
-		b.Run(cell, func(b *testing.B) {
+	for _, name := range []string{"lstm", "gru", "lstm-bf16", "gru-bf16"} {
+		b.Run(name, func(b *testing.B) {
+			cell, precision, _ := strings.Cut(name, "-")
 			m := benchCharLM(b, cell)
+			if precision != "" {
+				m.cfg.Eval.Sample.Precision = precision
+			}
 			rng := rand.New(rand.NewPCG(3, 3))
 			const length = 200
 			b.ResetTimer()

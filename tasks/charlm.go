@@ -25,6 +25,7 @@ func init() {
 			checkModel(cfg, encoders.NoInput, "synced", c)
 			c.AtLeast("data.seq_len", cfg.Data.SeqLen, 1)
 			c.Positive("eval.sample.temperature", cfg.Eval.Sample.Temperature)
+			c.OneOf("eval.sample.precision", cfg.Eval.Sample.Precision, Precisions)
 		},
 	})
 }
@@ -253,6 +254,9 @@ func (m *CharLM[T]) Generate(prime string, length int, temperature float64, rng 
 	if st == nil {
 		if st, err = m.dec.NewTokenStepper(); err != nil {
 			return err
+		}
+		if m.cfg.Eval.Sample.Precision == "bf16" {
+			st.UseBF16()
 		}
 		m.stepper = st
 	} else {

@@ -153,3 +153,48 @@ func TestCharLMBadInput(t *testing.T) {
 		t.Errorf("missing data file: %v", err)
 	}
 }
+
+// TestSampleBF16 checks eval.sample.precision: bf16 on a float32 model:
+// the trained "hello" model still samples "hello" greedily, and the logits
+// its sampling steps compute are within bfloat16's rounding of float32's
+// but not equal to them, so the setting is in effect.
+func TestSampleBF16(t *testing.T) {
+	vocab, err := datasets.NewVocab([]string{"h", "e", "l", "o"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	models := map[string]*CharLM[float32]{}
+	for _, precision := range []string{"float32", "bf16"} {
+		cfg := charCfg("lstm", 64, 4)
+		cfg.Eval.Sample.Precision = precision
+		m, err := NewCharLMFromText[float32](cfg, vocab, "hello", "hello", rand.New(rand.NewPCG(1, 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if loss := trainSteps(t, m, 300, 0.05, rand.New(rand.NewPCG(1, 1))); loss > 0.05 {
+			t.Fatalf("%s: loss after training %.4f, want < 0.05", precision, loss)
+		}
+		var b strings.Builder
+		if err := m.Generate("h", 4, 0, nil, func(c string) error { b.WriteString(c); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if got := "h" + b.String(); got != "hello" {
+			t.Errorf("%s: greedy sample from \"h\" = %q, want \"hello\"", precision, got)
+		}
+		models[precision] = m
+	}
+	logits := func(m *CharLM[float32]) []float32 {
+		return append([]float32(nil), m.dec.StepLogits(&m.headC, m.stepper.StepToken(0)).Row(0)...)
+	}
+	exact, rounded := logits(models["float32"]), logits(models["bf16"])
+	same := true
+	for i, v := range exact {
+		if math.Abs(float64(rounded[i]-v)) > 0.05*(1+math.Abs(float64(v))) {
+			t.Fatalf("logit %d: %g with bf16 products, %g in float32", i, rounded[i], v)
+		}
+		same = same && rounded[i] == v
+	}
+	if same {
+		t.Error("the logits are the same with bf16 products: the setting had no effect")
+	}
+}
