@@ -11,7 +11,7 @@ import (
 // BF16Matrix is a read-only matrix rounded to bfloat16 (the top 16 bits of
 // a float32: its 8-bit exponent and 7 of its 23 mantissa bits), the right
 // operand of SgemmBF16. Made once from weights that will not change (a
-// decoder's output layer for the length of a search), it halves the bytes
+// decoder's weights for the length of a search), it halves the bytes
 // every product reads and lets AVX-512 BF16 multiply twice as many pairs
 // per instruction as float32 FMAs, accumulating in float32.
 type BF16Matrix struct {

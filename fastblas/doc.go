@@ -101,6 +101,18 @@
 // (Trans), so each element of y is again owned by one goroutine with a fixed
 // summation order.
 //
+// # bfloat16 products
+//
+// SgemmBF16 computes C = alpha·A·Wᵀ + beta·C with A and W rounded to
+// bfloat16 (to nearest even; subnormals to zero) and float32 sums, for
+// inference: W is a BF16Matrix made once from weights that stay put. With
+// AVX-512 BF16 (cpu.X86.HasAVX512BF16) it runs on VDPBF16PS tiles generated
+// by gen_small.go — a 4×4 dot tile and a 1×8 row kernel, rows zero-padded
+// to 32 values so no remainder loop is needed — and rounds with
+// VCVTNE2PS2BF16; the Go assembler knows neither, so both are written as
+// their EVEX bytes. Without them the same rounded operands are widened back
+// and multiplied by Sgemm: the same numbers to float32 rounding, slower.
+//
 // # Validation
 //
 // Argument checking is delegated to gonum (by calling the embedded
