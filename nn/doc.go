@@ -48,4 +48,11 @@
 // Stepper instead of Recurrent.Forward: no caches for a backward pass, no
 // allocation per step, and a token stepper's first-layer input projection
 // precomputed per token.
+//
+// For inference, a Linear or Recurrent cache or a Stepper can be switched
+// to bfloat16 products (InferBF16, bf16.go): its weights are rounded once
+// for its life and the x·Wᵀ products run on fastblas.SgemmBF16. Training
+// never uses it. Element-wise float32 work (ReLU, pooling, sums, Adam) runs
+// on package vecmath's AVX-512 kernels, which give the bits of the Go loops
+// they replace.
 package nn
