@@ -53,6 +53,6 @@
 // to bfloat16 products (InferBF16, bf16.go): its weights are rounded once
 // for its life and the x·Wᵀ products run on fastblas.SgemmBF16. Training
 // never uses it. Element-wise float32 work (ReLU, pooling, sums, Adam) runs
-// on package vecmath's AVX-512 kernels, which give the bits of the Go loops
-// they replace.
+// on package vecmath's AVX-512 kernels, whose Go fallbacks give the same
+// bits.
 package nn
