@@ -282,43 +282,66 @@ func (c *Conv2D[T]) im2col(col Mat[T], x []T) {
 	}
 }
 
+// kernelSpan is where kernel position (ky, kx) reaches into an image: the
+// output columns [lo, hi) and rows [oy0, oy1) whose input pixel lies inside
+// it (input column = ox*stride + off). For a "same" convolution (stride 1,
+// output as wide as the input) output pixel (oy, ox) reads input pixel
+// (oy, ox) shifted by a fixed offset, so the valid rows move as one block
+// starting at input index from; block says so.
+type kernelSpan struct {
+	off, lo, hi, oy0, oy1 int
+	block                 bool
+	from                  int
+}
+
+func (c *Conv2D[T]) span(ky, kx int) kernelSpan {
+	in, out := c.In, c.Out
+	s, pad := c.Config.Stride, c.Config.Padding
+	sp := kernelSpan{off: kx - pad, block: s == 1 && out.W == in.W}
+	sp.lo, sp.hi = spanX(sp.off, s, in.W, out.W)
+	sp.oy0, sp.oy1 = spanX(ky-pad, s, in.H, out.H)
+	sp.from = (sp.oy0+ky-pad)*in.W + sp.off
+	return sp
+}
+
+// clearRowEnds zeroes, in each valid row of v [Ho*Wo], the columns the
+// kernel position cannot reach (they fall on the padding).
+func clearRowEnds[T Float](v []T, sp kernelSpan, wo int) {
+	for oy := sp.oy0; oy < sp.oy1; oy++ {
+		row := v[oy*wo : (oy+1)*wo]
+		clear(row[:sp.lo])
+		clear(row[sp.hi:])
+	}
+}
+
 // patchRow fills dst [Ho*Wo] with the input pixels of plane [H*W] under
 // kernel position (ky, kx) for every output pixel.
 func (c *Conv2D[T]) patchRow(dst, plane []T, ky, kx int) {
 	in, out := c.In, c.Out
 	s, pad := c.Config.Stride, c.Config.Padding
-	off := kx - pad
-	lo, hi := spanX(off, s, in.W, out.W)
-	oy0, oy1 := spanX(ky-pad, s, in.H, out.H)
-	clear(dst[:oy0*out.W])
-	clear(dst[oy1*out.W:])
-	if s == 1 && out.W == in.W {
-		// A "same" convolution: output pixel (oy, ox) reads input pixel
-		// (oy, ox) shifted by a fixed offset, so the valid rows move as one
-		// block; what the block brings in at the row ends is padding, zeroed
-		// after.
-		from := (oy0+ky-pad)*in.W + off
-		d := dst[oy0*out.W : oy1*out.W]
-		src0 := max(from, 0)
-		copy(d[src0-from:], plane[src0:min(from+len(d), len(plane))])
-		for oy := oy0; oy < oy1; oy++ {
-			row := dst[oy*out.W : (oy+1)*out.W]
-			clear(row[:lo])
-			clear(row[hi:])
-		}
+	sp := c.span(ky, kx)
+	clear(dst[:sp.oy0*out.W])
+	clear(dst[sp.oy1*out.W:])
+	if sp.block {
+		// One copy of the valid rows; what it brings in at the row ends is
+		// padding, zeroed after.
+		d := dst[sp.oy0*out.W : sp.oy1*out.W]
+		src0 := max(sp.from, 0)
+		copy(d[src0-sp.from:], plane[src0:min(sp.from+len(d), len(plane))])
+		clearRowEnds(dst, sp, out.W)
 		return
 	}
-	for oy := oy0; oy < oy1; oy++ {
+	for oy := sp.oy0; oy < sp.oy1; oy++ {
 		d := dst[oy*out.W : (oy+1)*out.W]
 		src := plane[(oy*s-pad+ky)*in.W:][:in.W]
-		clear(d[:lo])
-		clear(d[hi:])
+		clear(d[:sp.lo])
+		clear(d[sp.hi:])
 		if s == 1 {
-			copy(d[lo:hi], src[lo+off:hi+off])
+			copy(d[sp.lo:sp.hi], src[sp.lo+sp.off:sp.hi+sp.off])
 			continue
 		}
-		for ox := lo; ox < hi; ox++ {
-			d[ox] = src[ox*s+off]
+		for ox := sp.lo; ox < sp.hi; ox++ {
+			d[ox] = src[ox*s+sp.off]
 		}
 	}
 }
@@ -347,33 +370,25 @@ func (c *Conv2D[T]) col2im(dcol Mat[T], dx []T) {
 func (c *Conv2D[T]) scatterRow(plane, src []T, ky, kx int) {
 	in, out := c.In, c.Out
 	s, pad := c.Config.Stride, c.Config.Padding
-	off := kx - pad
-	lo, hi := spanX(off, s, in.W, out.W)
-	oy0, oy1 := spanX(ky-pad, s, in.H, out.H)
-	if s == 1 && out.W == in.W {
+	sp := c.span(ky, kx)
+	if sp.block {
 		// patchRow's block in reverse: zero the row ends (padding), then
-		// add the block in one pass.
-		for oy := oy0; oy < oy1; oy++ {
-			row := src[oy*out.W : (oy+1)*out.W]
-			clear(row[:lo])
-			clear(row[hi:])
-		}
-		from := (oy0+ky-pad)*in.W + off
-		d := src[oy0*out.W : oy1*out.W]
-		dst0 := max(from, 0)
-		end := min(from+len(d), len(plane))
-		addSlice(plane[dst0:end], d[dst0-from:])
+		// add the valid rows in one pass.
+		clearRowEnds(src, sp, out.W)
+		d := src[sp.oy0*out.W : sp.oy1*out.W]
+		dst0 := max(sp.from, 0)
+		addSlice(plane[dst0:min(sp.from+len(d), len(plane))], d[dst0-sp.from:])
 		return
 	}
-	for oy := oy0; oy < oy1; oy++ {
+	for oy := sp.oy0; oy < sp.oy1; oy++ {
 		d := src[oy*out.W : (oy+1)*out.W]
 		dst := plane[(oy*s-pad+ky)*in.W:][:in.W]
 		if s == 1 {
-			addSlice(dst[lo+off:hi+off], d[lo:hi])
+			addSlice(dst[sp.lo+sp.off:sp.hi+sp.off], d[sp.lo:sp.hi])
 			continue
 		}
-		for ox := lo; ox < hi; ox++ {
-			dst[ox*s+off] += d[ox]
+		for ox := sp.lo; ox < sp.hi; ox++ {
+			dst[ox*s+sp.off] += d[ox]
 		}
 	}
 }
