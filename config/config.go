@@ -100,8 +100,10 @@ type Captions struct {
 
 // Augment configures training-time image augmentation (captioning).
 type Augment struct {
-	Pad  int  `yaml:"pad"`
-	Flip bool `yaml:"flip"`
+	Pad    int     `yaml:"pad"`
+	Flip   bool    `yaml:"flip"`
+	Scale  float64 `yaml:"scale"`
+	Jitter float64 `yaml:"jitter"`
 }
 
 // Pairs configures tab-separated sentence pairs (translation).

@@ -104,6 +104,8 @@ func TestTaskSchemas(t *testing.T) {
 		{"min_freq", captioning, []string{"data.captions.min_freq=0"}, "data.captions.min_freq: 0 is below the minimum 1"},
 		{"max_len", captioning, []string{"data.captions.max_len=0"}, "data.captions.max_len: 0 is below the minimum 1"},
 		{"pad beyond the image", captioning, []string{"data.augment.pad=65"}, "data.augment.pad: 65 is outside 0..data.image_size (64)"},
+		{"crop scale above 1", captioning, []string{"data.augment.scale=1.5"}, "data.augment.scale: 1.5 is outside 0..1"},
+		{"jitter of 1", captioning, []string{"data.augment.jitter=1"}, "data.augment.jitter: 1 is outside [0, 1)"},
 		{"attention", captioning, []string{"decoder.attention=global"}, `decoder.attention: "global" is not one of`},
 		{"decode strategy", captioning, []string{"eval.decode.strategy=best"}, `eval.decode.strategy: "best" is not one of`},
 		{"decode precision", captioning, []string{"eval.decode.precision=fp16"}, `eval.decode.precision: "fp16" is not one of [float32 bf16]`},

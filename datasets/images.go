@@ -2,8 +2,9 @@ package datasets
 
 // Image input for captioning: decode (JPEG, PNG, GIF, through imaging),
 // resize the shorter side, centre-crop, and convert to a float32 CHW tensor
-// normalised per channel. Training augmentation (random crop after padding or
-// from a larger resize, random horizontal flip) is drawn from a caller-given
+// normalised per channel. Training augmentation (a random-resized crop, colour
+// jitter, random crop after padding or from a larger resize, random horizontal
+// flip) is drawn from a caller-given
 // math/rand/v2 source so that a seed reproduces an epoch exactly. Each file
 // is decoded once: the resized image and its evaluation tensor are cached in
 // memory, and can be saved to and restored from a disk cache file.
@@ -14,6 +15,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"math"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -51,10 +53,18 @@ func (t *ImageTensor) Mirror() *ImageTensor {
 
 // ImageConfig controls ImageLoader. Zero fields take the defaults noted.
 type ImageConfig struct {
-	Size   int        // output height and width; default 64
-	Resize int        // the shorter side is resized to this, then centre-cropped square; default Size; must be >= Size
-	Pad    int        // training only: pixels of black padding on each side before the random crop; default 0
-	Flip   bool       // training only: flip horizontally with probability 1/2
+	Size   int  // output height and width; default 64
+	Resize int  // the shorter side is resized to this, then centre-cropped square; default Size; must be >= Size
+	Pad    int  // training only: pixels of black padding on each side before the random crop; default 0
+	Flip   bool // training only: flip horizontally with probability 1/2
+	// MinScale, training only: when in (0, 1), a random box covering between
+	// MinScale and all of the image's area (aspect ratio 3:4 to 4:3) is cut
+	// out and resized back to Resize x Resize before the other steps, as in
+	// Inception's and torchvision's RandomResizedCrop; 0 or 1 is off.
+	MinScale float64
+	// Jitter, training only: brightness, contrast and saturation are each
+	// changed by a random percentage in [-100·Jitter, 100·Jitter]; 0 is off.
+	Jitter float64
 	Mean   [3]float32 // per-channel mean of [0,1] pixel values; all-zero means 0.5
 	Std    [3]float32 // per-channel standard deviation; all-zero means 0.5
 }
@@ -85,6 +95,10 @@ func (c ImageConfig) withDefaults() (ImageConfig, error) {
 		return c, fmt.Errorf("image config: resize %d must be between size %d and 4096", c.Resize, c.Size)
 	case c.Pad < 0 || c.Pad > c.Size:
 		return c, fmt.Errorf("image config: pad %d is outside 0..size (%d)", c.Pad, c.Size)
+	case !(c.MinScale >= 0 && c.MinScale <= 1):
+		return c, fmt.Errorf("image config: min scale %v is outside 0..1", c.MinScale)
+	case !(c.Jitter >= 0 && c.Jitter < 1):
+		return c, fmt.Errorf("image config: jitter %v is outside [0, 1)", c.Jitter)
 	}
 	for i, s := range c.Std {
 		if !(s > 0) {
@@ -269,10 +283,12 @@ func (l *ImageLoader) Load(path string) (*ImageTensor, error) {
 }
 
 // LoadTrain returns a freshly augmented training tensor of path: the cached
-// Resize x Resize image padded with Pad black pixels on each side, a random
-// Size x Size crop, and a horizontal flip with probability 1/2 when Flip is
-// set. All randomness comes from rng, so the same seed gives the same tensor.
-// With Pad 0, Resize == Size and Flip off it equals Load's tensor (a copy).
+// Resize x Resize image, with MinScale a random-resized crop of it, with
+// Jitter its colours changed, padded with Pad black pixels on each side, a
+// random Size x Size crop, and a horizontal flip with probability 1/2 when
+// Flip is set. All randomness comes from rng, so the same seed gives the same
+// tensor; options that are off draw nothing. With no option on and Resize ==
+// Size it equals Load's tensor (a copy).
 func (l *ImageLoader) LoadTrain(path string, rng *rand.Rand) (*ImageTensor, error) {
 	if rng == nil {
 		return nil, errors.New("LoadTrain: nil random source")
@@ -282,15 +298,46 @@ func (l *ImageLoader) LoadTrain(path string, rng *rand.Rand) (*ImageTensor, erro
 		return nil, e.err
 	}
 	src := e.base
+	if s := l.cfg.MinScale; s > 0 && s < 1 {
+		src = randomResizedCrop(src, s, rng)
+	}
+	if j := l.cfg.Jitter; j > 0 {
+		src = jitterColours(src, j, rng)
+	}
 	if p := l.cfg.Pad; p > 0 {
 		r := l.cfg.Resize
 		canvas := imaging.New(r+2*p, r+2*p, color.NRGBA{A: 255})
-		src = imaging.Paste(canvas, e.base, image.Pt(p, p))
+		src = imaging.Paste(canvas, src, image.Pt(p, p))
 	}
 	span := src.Bounds().Dx() - l.cfg.Size + 1
 	x0, y0 := rng.IntN(span), rng.IntN(span)
 	flip := l.cfg.Flip && rng.IntN(2) == 1
 	return l.tensor(src, x0, y0, flip), nil
+}
+
+// randomResizedCrop cuts a random box out of the square img, covering a
+// fraction of its area drawn uniformly from [minScale, 1] with an aspect
+// ratio drawn log-uniformly from [3/4, 4/3] (each side clamped to the
+// image), and resizes the box back to img's size.
+func randomResizedCrop(img *image.NRGBA, minScale float64, rng *rand.Rand) *image.NRGBA {
+	r := img.Bounds().Dx()
+	area := minScale + (1-minScale)*rng.Float64()
+	aspect := math.Exp(math.Log(3.0/4) + rng.Float64()*math.Log(16.0/9))
+	w := min(r, max(1, int(math.Round(float64(r)*math.Sqrt(area*aspect)))))
+	h := min(r, max(1, int(math.Round(float64(r)*math.Sqrt(area/aspect)))))
+	x0, y0 := rng.IntN(r-w+1), rng.IntN(r-h+1)
+	box := imaging.Crop(img, image.Rect(x0, y0, x0+w, y0+h))
+	return imaging.Resize(box, r, r, imaging.Linear)
+}
+
+// jitterColours changes img's brightness, contrast and saturation, in that
+// order, each by a percentage drawn uniformly from [-100·strength,
+// 100·strength].
+func jitterColours(img *image.NRGBA, strength float64, rng *rand.Rand) *image.NRGBA {
+	pct := func() float64 { return 100 * strength * (2*rng.Float64() - 1) }
+	img = imaging.AdjustBrightness(img, pct())
+	img = imaging.AdjustContrast(img, pct())
+	return imaging.AdjustSaturation(img, pct())
 }
 
 // ImageIssue names an image that could not be used and why.

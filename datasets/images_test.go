@@ -69,6 +69,10 @@ func TestImageConfigValidation(t *testing.T) {
 		{"resize below size", ImageConfig{Size: 32, Resize: 30}, "resize 30"},
 		{"negative pad", ImageConfig{Size: 8, Pad: -2}, "pad -2"},
 		{"zero std", ImageConfig{Std: [3]float32{0.5, 0, 0.5}}, "std[1]"},
+		{"crop scale above 1", ImageConfig{MinScale: 1.2}, "min scale 1.2"},
+		{"NaN crop scale", ImageConfig{MinScale: math.NaN()}, "min scale NaN"},
+		{"jitter of 1", ImageConfig{Jitter: 1}, "jitter 1"},
+		{"negative jitter", ImageConfig{Jitter: -0.1}, "jitter -0.1"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -239,6 +243,105 @@ func TestImageAugmentationDeterministic(t *testing.T) {
 	}
 	if _, err := plain.LoadTrain(p, nil); err == nil {
 		t.Error("nil rng: no error")
+	}
+}
+
+// TestImageRandomResizedCrop: on an image whose red channel is its column and
+// green its row, each crop's value ranges show the box it was cut from: its
+// area lies in [MinScale, 1] of the image and its aspect ratio in [3/4, 4/3]
+// (up to a pixel of resampling), crops vary with the seed and repeat with it,
+// and MinScale 1 is off.
+func TestImageRandomResizedCrop(t *testing.T) {
+	const size = 48
+	dir := t.TempDir()
+	p := writePNG(t, dir, "ramp.png", size, size, func(x, y int) color.NRGBA {
+		return color.NRGBA{uint8(5 * x), uint8(5 * y), 100, 255}
+	})
+	const minScale = 0.3
+	l := newLoader(t, ImageConfig{Size: size, MinScale: minScale})
+	spans := map[[2]int]bool{}
+	for seed := range uint64(20) {
+		a, err := l.LoadTrain(p, rand.New(rand.NewPCG(seed, 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := l.LoadTrain(p, rand.New(rand.NewPCG(seed, 1)))
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("seed %d: two draws differ", seed)
+		}
+		// Columns (rows) of the box: the range of red (green) over the
+		// output, in pixels of the source.
+		span := func(c int) float64 {
+			lo, hi := float32(math.Inf(1)), float32(math.Inf(-1))
+			for y := range size {
+				for x := range size {
+					lo, hi = min(lo, a.At(c, y, x)), max(hi, a.At(c, y, x))
+				}
+			}
+			return float64(hi-lo) * 0.5 * 255 / 5 // tensor = pixel/127.5 - 1
+		}
+		w, h := span(0)+1, span(1)+1
+		area, aspect := w*h/(size*size), w/h
+		if area < minScale*0.9 || area > 1.0001 {
+			t.Errorf("seed %d: crop of %.1f x %.1f covers %.3f of the image, want [%v, 1]", seed, w, h, area, minScale)
+		}
+		if aspect < 0.75*0.93 || aspect > 4.0/3/0.93 {
+			t.Errorf("seed %d: crop of %.1f x %.1f has aspect ratio %.3f, want [3/4, 4/3]", seed, w, h, aspect)
+		}
+		spans[[2]int{int(w), int(h)}] = true
+	}
+	if len(spans) < 10 {
+		t.Errorf("20 seeds cut only %d distinct box sizes", len(spans))
+	}
+	off := newLoader(t, ImageConfig{Size: size, MinScale: 1})
+	e, _ := off.Load(p)
+	if tr, _ := off.LoadTrain(p, rand.New(rand.NewPCG(1, 1))); !reflect.DeepEqual(e, tr) {
+		t.Error("MinScale 1 changed the image")
+	}
+}
+
+// TestImageJitter: colour jitter changes a colourful image differently for
+// each seed and identically for the same seed, keeps a gray image gray
+// (brightness, contrast and saturation cannot tint it), and stays within
+// its strength: a mid-gray image moves by at most 25% of the range
+// brightness and contrast can add at Jitter 0.25.
+func TestImageJitter(t *testing.T) {
+	const size = 8
+	dir := t.TempDir()
+	colourful := writePNG(t, dir, "u.png", size, size, uniquePixels)
+	gray := writePNG(t, dir, "g.png", size, size, func(x, y int) color.NRGBA {
+		return color.NRGBA{128, 128, 128, 255}
+	})
+	l := newLoader(t, ImageConfig{Size: size, Jitter: 0.25})
+	plain, _ := l.Load(colourful)
+	distinct := map[string]bool{}
+	for seed := range uint64(12) {
+		a, err := l.LoadTrain(colourful, rand.New(rand.NewPCG(seed, 2)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := l.LoadTrain(colourful, rand.New(rand.NewPCG(seed, 2)))
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("seed %d: two draws differ", seed)
+		}
+		if reflect.DeepEqual(a.Data, plain.Data) {
+			t.Errorf("seed %d: jitter left the image unchanged", seed)
+		}
+		distinct[string(float32Bytes(a.Data))] = true
+
+		g, _ := l.LoadTrain(gray, rand.New(rand.NewPCG(seed, 2)))
+		for i := range size * size {
+			r, gr, bl := g.Data[i], g.Data[size*size+i], g.Data[2*size*size+i]
+			if r != gr || r != bl {
+				t.Fatalf("seed %d: gray pixel %d became (%v, %v, %v)", seed, i, r, gr, bl)
+			}
+			if math.Abs(float64(r)) > 2*0.25+0.02 { // mid-gray is 0; brightness moves it by ≤ 25% of 255
+				t.Fatalf("seed %d: gray pixel %d moved to %v, beyond the jitter's strength", seed, i, r)
+			}
+		}
+	}
+	if len(distinct) < 12 {
+		t.Errorf("12 seeds gave %d distinct jitters", len(distinct))
 	}
 }
 

@@ -40,6 +40,12 @@ func init() {
 			if a := cfg.Data.Augment; a.Pad < 0 || a.Pad > cfg.Data.ImageSize {
 				c.Errorf("data.augment.pad", "%d is outside 0..data.image_size (%d)", a.Pad, cfg.Data.ImageSize)
 			}
+			if a := cfg.Data.Augment; !(a.Scale >= 0 && a.Scale <= 1) {
+				c.Errorf("data.augment.scale", "%v is outside 0..1", a.Scale)
+			}
+			if a := cfg.Data.Augment; !(a.Jitter >= 0 && a.Jitter < 1) {
+				c.Errorf("data.augment.jitter", "%v is outside [0, 1)", a.Jitter)
+			}
 			checkSequenceOutput(cfg, c)
 		},
 	})
@@ -90,7 +96,7 @@ func NewCaptioning[T nn.Float](cfg *config.Config, env Env) (Task[T], error) {
 	}
 	a := cfg.Data.Augment
 	var err error
-	m.loader, err = datasets.NewImageLoader(datasets.ImageConfig{Size: cfg.Data.ImageSize, Pad: a.Pad, Flip: a.Flip})
+	m.loader, err = datasets.NewImageLoader(datasets.ImageConfig{Size: cfg.Data.ImageSize, Pad: a.Pad, Flip: a.Flip, MinScale: a.Scale, Jitter: a.Jitter})
 	if err != nil {
 		return nil, fmt.Errorf("data: %w", err)
 	}
