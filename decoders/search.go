@@ -36,7 +36,7 @@ type search[T nn.Float] struct {
 type SearchOptions struct {
 	// BF16 computes each step's products with the decoder's weights (the
 	// recurrent layers, the attention's combination and the output layer)
-	// from operands rounded to bfloat16 (nn.InferBF16): faster where the CPU
+	// from operands rounded to bfloat16 (nn.BF16Products): faster where the CPU
 	// has AVX-512 BF16, at the cost of log-probabilities that differ from
 	// float32's in their third significant digit.
 	BF16 bool

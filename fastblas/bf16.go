@@ -27,15 +27,61 @@ const bf16Lanes = 32
 // NewBF16Matrix rounds the rows×cols row-major matrix src (at least
 // rows*cols long) to bfloat16, to nearest with ties to even.
 func NewBF16Matrix(rows, cols int, src []float32) *BF16Matrix {
-	if rows < 0 || cols < 0 || len(src) < rows*cols {
-		panic(fmt.Sprintf("fastblas: NewBF16Matrix(%d, %d) with %d values", rows, cols, len(src)))
+	m := MakeBF16Matrix(rows, cols)
+	m.Round(src)
+	return m
+}
+
+// MakeBF16Matrix returns a rows×cols matrix of zeros, for Round or
+// RoundTransposed to fill.
+func MakeBF16Matrix(rows, cols int) *BF16Matrix {
+	if rows < 0 || cols < 0 {
+		panic(fmt.Sprintf("fastblas: MakeBF16Matrix(%d, %d)", rows, cols))
 	}
 	m := &BF16Matrix{Rows: rows, Cols: cols, stride: padBF16(cols)}
 	m.data = make([]uint16, rows*m.stride)
-	for i := 0; i < rows; i++ {
-		toBF16(m.data[i*m.stride:i*m.stride+cols], src[i*cols:(i+1)*cols])
-	}
 	return m
+}
+
+// Round refills m with the Rows×Cols row-major matrix src, rounded, in
+// the storage it has: a model training in bfloat16 re-rounds its weights
+// after every update.
+func (m *BF16Matrix) Round(src []float32) {
+	if len(src) < m.Rows*m.Cols {
+		panic(fmt.Sprintf("fastblas: BF16Matrix.Round of a %d×%d matrix from %d values", m.Rows, m.Cols, len(src)))
+	}
+	for i := 0; i < m.Rows; i++ {
+		toBF16(m.data[i*m.stride:i*m.stride+m.Cols], src[i*m.Cols:(i+1)*m.Cols])
+	}
+}
+
+// RoundTransposed refills m with the transpose of src, a Cols×Rows
+// row-major matrix, rounded: a weight W [out][in] as Wᵀ [in][out], so that
+// the backward product dy·W is SgemmBF16's dy·(Wᵀ)ᵀ.
+func (m *BF16Matrix) RoundTransposed(src []float32) {
+	rows, cols := m.Rows, m.Cols // of the transpose: src is cols×rows
+	if len(src) < rows*cols {
+		panic(fmt.Sprintf("fastblas: BF16Matrix.RoundTransposed to %d×%d from %d values", rows, cols, len(src)))
+	}
+	buf := bf16Pool.Get().(*[]uint16)
+	defer bf16Pool.Put(buf)
+	if cap(*buf) < rows*cols {
+		*buf = make([]uint16, rows*cols)
+	}
+	rounded := (*buf)[:rows*cols]
+	toBF16(rounded, src[:rows*cols])
+	// In 32×32 blocks, so that both sides stay in cache.
+	const block = 32
+	for j0 := 0; j0 < cols; j0 += block {
+		for i0 := 0; i0 < rows; i0 += block {
+			for j := j0; j < min(j0+block, cols); j++ {
+				from := rounded[j*rows:]
+				for i := i0; i < min(i0+block, rows); i++ {
+					m.data[i*m.stride+j] = from[i]
+				}
+			}
+		}
+	}
 }
 
 // bf16Pool holds SgemmBF16's rounded copies of A between calls.

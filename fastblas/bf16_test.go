@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"gonum.org/v1/gonum/blas"
@@ -144,6 +145,60 @@ func TestSgemmBF16RoundsOperands(t *testing.T) {
 		for i, v := range results[t.Name()+"/go"] {
 			if math.Abs(float64(v-avx[i])) > 1e-5*math.Abs(float64(v)) {
 				t.Fatalf("c[%d]: Go path %g, AVX-512 BF16 %g", i, v, avx[i])
+			}
+		}
+	}
+}
+
+// TestBF16MatrixRefill checks that Round refills a matrix in place to what
+// NewBF16Matrix makes, and that RoundTransposed stores the transpose
+// (shapes that are not multiples of the 32-value blocks, padding left
+// zero): x·(Wᵀ)ᵀ from it equals x·W computed from the rounded values.
+func TestBF16MatrixRefill(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, s := range []struct{ rows, cols int }{{1, 1}, {5, 3}, {33, 70}, {64, 32}, {70, 129}} {
+		w := make([]float32, s.rows*s.cols)
+		for i := range w {
+			w[i] = float32(rng.NormFloat64())
+		}
+		m := MakeBF16Matrix(s.rows, s.cols)
+		m.Round(make([]float32, s.rows*s.cols))
+		m.Round(w)
+		if fresh := NewBF16Matrix(s.rows, s.cols, w); !slices.Equal(m.data, fresh.data) {
+			t.Fatalf("%d×%d: Round in place differs from NewBF16Matrix", s.rows, s.cols)
+		}
+		tr := MakeBF16Matrix(s.cols, s.rows)
+		tr.RoundTransposed(w)
+		for i := 0; i < s.cols; i++ {
+			for j := 0; j < tr.stride; j++ {
+				got := tr.data[i*tr.stride+j]
+				want := uint16(0)
+				if j < s.rows {
+					want = bf16Of(w[j*s.cols+i])
+				}
+				if got != want {
+					t.Fatalf("%d×%d transposed: [%d][%d] = %#x, want %#x", s.rows, s.cols, i, j, got, want)
+				}
+			}
+		}
+		// x [2][rows] · W [rows][cols] as SgemmBF16 with the transpose.
+		x := make([]float32, 2*s.rows)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		got := make([]float32, 2*s.cols)
+		SgemmBF16(2, 1, x, s.rows, tr, 0, got, s.cols)
+		for i := 0; i < 2; i++ {
+			for j := 0; j < s.cols; j++ {
+				var want, size float64
+				for p := 0; p < s.rows; p++ {
+					v := float64(RoundBF16(x[i*s.rows+p])) * float64(RoundBF16(w[p*s.cols+j]))
+					want += v
+					size += math.Abs(v)
+				}
+				if g := float64(got[i*s.cols+j]); math.Abs(g-want) > 1e-5*(1+size) {
+					t.Fatalf("%d×%d: (x·W)[%d][%d] = %g, want %g", s.rows, s.cols, i, j, g, want)
+				}
 			}
 		}
 	}

@@ -2,42 +2,137 @@ package nn
 
 import "github.com/seqtask/seqtask/fastblas"
 
-// InferBF16 is part of the caches of layers whose forward products are
-// x·Wᵀ (Linear, Recurrent). UseBF16 switches a cache to computing them with
-// the weight and the input rounded to bfloat16 and the products accumulated
-// in float32 (fastblas.SgemmBF16): about twice as fast where the CPU has
-// AVX-512 BF16, with outputs that differ from float32's by bfloat16's
-// rounding of both operands (relative 2⁻⁹ each). Each weight is rounded on
-// first use and kept, so a cache in this mode must not outlive a change of
-// its layer's weights: a decoder's search makes fresh caches and switches
-// them, a stepper forgets its rounded weights when reloaded; training never
-// switches. Float64 models stay in float64.
-type InferBF16[T Float] struct {
+// BF16Products is part of the caches of layers whose products with their
+// weights are x·Wᵀ forward and dy·W backward (Linear, Recurrent). It can
+// switch a cache to computing them with both operands rounded to bfloat16
+// and the products accumulated in float32 (fastblas.SgemmBF16): about twice
+// as fast where the CPU has AVX-512 BF16, with results that differ from
+// float32's by bfloat16's rounding of each operand (relative 2⁻⁹). Weight
+// gradients dyᵀ·x stay in float32 in every mode. Float64 models stay in
+// float64.
+//
+// Two modes, for the two ways weights change:
+//   - UseBF16 (inference): each weight is rounded on first use and kept for
+//     the cache's life, so the cache must not outlive a change of its
+//     layer's weights: a decoder's search makes fresh caches, a stepper
+//     forgets its rounded weights when reloaded.
+//   - TrainBF16 (training): the rounded weights come from a BF16Pass that
+//     the model starts anew before each forward pass, after the optimizer
+//     has changed them.
+type BF16Products[T Float] struct {
 	bf16    bool
 	rounded map[*Param[T]]*fastblas.BF16Matrix
+	pass    *BF16Pass[T]
 }
 
-// UseBF16 switches the cache to bfloat16 products for the rest of its life.
-func (c *InferBF16[T]) UseBF16() { c.bf16 = true }
+// UseBF16 switches the cache to bfloat16 products, weights rounded once,
+// for the rest of its life.
+func (c *BF16Products[T]) UseBF16() { c.bf16 = true }
+
+// TrainBF16 makes the cache take its rounded weights from pass, or
+// computes in float32 again when pass is nil.
+func (c *BF16Products[T]) TrainBF16(pass *BF16Pass[T]) { c.pass = pass }
 
 // forget drops the rounded weights, to be made again from the current ones.
-func (c *InferBF16[T]) forget() { clear(c.rounded) }
+func (c *BF16Products[T]) forget() { clear(c.rounded) }
 
 // gemmWeight computes out = x·Wᵀ + beta·out for the weight w [out][in], in
-// bfloat16 when the cache is in that mode.
-func (c *InferBF16[T]) gemmWeight(x Mat[T], w *Param[T], beta T, out Mat[T]) {
+// bfloat16 when the cache is in either mode.
+func (c *BF16Products[T]) gemmWeight(x Mat[T], w *Param[T], beta T, out Mat[T]) {
 	x32, ok := any(x.Data).([]float32)
-	if !c.bf16 || !ok {
+	var r *fastblas.BF16Matrix
+	switch {
+	case !ok:
+	case c.pass != nil:
+		r = c.pass.weight(w)
+	case c.bf16:
+		if r = c.rounded[w]; r == nil {
+			if c.rounded == nil {
+				c.rounded = map[*Param[T]]*fastblas.BF16Matrix{}
+			}
+			m := w.Mat()
+			r = fastblas.NewBF16Matrix(m.Rows, m.Cols, any(w.Value).([]float32))
+			c.rounded[w] = r
+		}
+	}
+	if r == nil {
 		Gemm(false, true, 1, x, w.Mat(), beta, out)
 		return
 	}
-	r := c.rounded[w]
-	if r == nil {
-		if c.rounded == nil {
-			c.rounded = map[*Param[T]]*fastblas.BF16Matrix{}
-		}
-		r = fastblas.NewBF16Matrix(w.Shape[0], w.Shape[1], any(w.Value).([]float32))
-		c.rounded[w] = r
-	}
 	fastblas.SgemmBF16(x.Rows, 1, x32, x.Cols, r, float32(beta), any(out.Data).([]float32), out.Cols)
+}
+
+// gemmData computes dx = dy·W + beta·dx for the weight w [out][in], the
+// gradient a layer passes to its input: in bfloat16 when training in it
+// (inference has no backward pass).
+func (c *BF16Products[T]) gemmData(dy Mat[T], w *Param[T], beta T, dx Mat[T]) {
+	dy32, ok := any(dy.Data).([]float32)
+	if !ok || c.pass == nil {
+		Gemm(false, false, 1, dy, w.Mat(), beta, dx)
+		return
+	}
+	fastblas.SgemmBF16(dy.Rows, 1, dy32, dy.Cols, c.pass.transposed(w), float32(beta), any(dx.Data).([]float32), dx.Cols)
+}
+
+// BF16Pass holds the bfloat16 copies of a model's weights for one training
+// pass, forward and backward, shared by every cache the pass runs through
+// (a decoder that runs its stack one step per cache rounds each weight once
+// per pass, not once per step). Each weight is rounded on its first forward
+// product of the pass and its transpose on its first backward one, into
+// storage kept from pass to pass. The model calls Start before each forward
+// pass: the optimizer has changed the weights since the last. Its zero
+// value is ready to use; it is not safe for concurrent use (data-parallel
+// workers each have their own).
+type BF16Pass[T Float] struct {
+	pass   int
+	copies map[*Param[T]]*passCopy
+}
+
+// passCopy is one weight's rounded copies and the passes they were made in.
+type passCopy struct {
+	w, wt         *fastblas.BF16Matrix // W [out][in] and Wᵀ [in][out]
+	wPass, wtPass int
+}
+
+// Start begins a pass: every rounded weight is made again on first use.
+func (p *BF16Pass[T]) Start() { p.pass++ }
+
+func (p *BF16Pass[T]) entry(w *Param[T]) *passCopy {
+	if p.copies == nil {
+		p.copies = map[*Param[T]]*passCopy{}
+	}
+	e := p.copies[w]
+	if e == nil {
+		e = &passCopy{wPass: -1, wtPass: -1}
+		p.copies[w] = e
+	}
+	return e
+}
+
+// weight returns w rounded in this pass.
+func (p *BF16Pass[T]) weight(w *Param[T]) *fastblas.BF16Matrix {
+	e := p.entry(w)
+	if e.w == nil {
+		m := w.Mat()
+		e.w = fastblas.MakeBF16Matrix(m.Rows, m.Cols)
+	}
+	if e.wPass != p.pass {
+		e.w.Round(any(w.Value).([]float32))
+		e.wPass = p.pass
+	}
+	return e.w
+}
+
+// transposed returns wᵀ rounded in this pass.
+func (p *BF16Pass[T]) transposed(w *Param[T]) *fastblas.BF16Matrix {
+	e := p.entry(w)
+	if e.wt == nil {
+		m := w.Mat()
+		e.wt = fastblas.MakeBF16Matrix(m.Cols, m.Rows)
+	}
+	if e.wtPass != p.pass {
+		e.wt.RoundTransposed(any(w.Value).([]float32))
+		e.wtPass = p.pass
+	}
+	return e.wt
 }

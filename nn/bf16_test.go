@@ -2,6 +2,7 @@ package nn
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/seqtask/seqtask/fastblas"
@@ -126,4 +127,146 @@ func TestStepperBF16(t *testing.T) {
 	exact.Reset(Mat[float32]{}, Mat[float32]{})
 	rounded.Reset(Mat[float32]{}, Mat[float32]{})
 	compare("after the weights changed")
+}
+
+// TestLinearTrainBF16 checks a Linear training in bfloat16: the output and
+// the input gradient are the products of rounded operands (dx = dy·W from
+// the rounded transpose), the weight gradient is float32's exactly, and a
+// new pass rounds the changed weights again while within a pass the
+// rounded copy is reused.
+func TestLinearTrainBF16(t *testing.T) {
+	rng := testRNG()
+	const n, in, out = 6, 37, 9
+	l := NewLinear[float32]("l", in, out, rng)
+	x, dy := NewMat[float32](n, in), NewMat[float32](n, out)
+	InitUniform(x.Data, 1, rng)
+	InitUniform(dy.Data, 1, rng)
+	round := func(v float32) float64 { return float64(fastblas.RoundBF16(v)) }
+	check := func(when string) {
+		var exactC, c LinearCache[float32]
+		var pass BF16Pass[float32]
+		c.TrainBF16(&pass)
+		pass.Start()
+		y := l.Forward(&c, x)
+		l.Params().ZeroGrad()
+		dx := NewMat[float32](n, in)
+		l.Backward(&c, dy, dx)
+		dW := append([]float32(nil), l.Weight.Grad...)
+		l.Params().ZeroGrad()
+		l.Forward(&exactC, x)
+		l.Backward(&exactC, dy, NewMat[float32](n, in))
+		if !slices.Equal(dW, l.Weight.Grad) {
+			t.Fatalf("%s: the weight gradient differs from float32's", when)
+		}
+		for i := 0; i < n; i++ {
+			for j := 0; j < out; j++ {
+				want, size := float64(l.Bias.Value[j]), 0.0
+				for p := 0; p < in; p++ {
+					v := round(x.Row(i)[p]) * round(l.Weight.Value[j*in+p])
+					want, size = want+v, size+math.Abs(v)
+				}
+				if g := float64(y.Row(i)[j]); math.Abs(g-want) > 1e-5*(1+size) {
+					t.Fatalf("%s: y[%d][%d] = %g, want %g from rounded operands", when, i, j, g, want)
+				}
+			}
+			for p := 0; p < in; p++ {
+				var want, size float64
+				for j := 0; j < out; j++ {
+					v := round(dy.Row(i)[j]) * round(l.Weight.Value[j*in+p])
+					want, size = want+v, size+math.Abs(v)
+				}
+				if g := float64(dx.Row(i)[p]); math.Abs(g-want) > 1e-5*(1+size) {
+					t.Fatalf("%s: dx[%d][%d] = %g, want %g from rounded operands", when, i, p, g, want)
+				}
+			}
+		}
+	}
+	check("first pass")
+	for i := range l.Weight.Value {
+		l.Weight.Value[i] *= -1.5
+	}
+	check("after the weights changed")
+
+	// Within a pass, two caches share the rounded weight; the next pass
+	// re-rounds it in place.
+	var pass BF16Pass[float32]
+	var a, b LinearCache[float32]
+	a.TrainBF16(&pass)
+	b.TrainBF16(&pass)
+	pass.Start()
+	ya := append([]float32(nil), l.Forward(&a, x).Data...)
+	for i := range l.Weight.Value {
+		l.Weight.Value[i] *= 2
+	}
+	if yb := l.Forward(&b, x); !slices.Equal(ya, yb.Data) {
+		t.Fatal("a second cache in the same pass rounded the weight again")
+	}
+	pass.Start()
+	yb := l.Forward(&b, x)
+	for i, v := range ya {
+		if math.Abs(float64(yb.Data[i]-l.Bias.Value[i%out])-2*float64(v-l.Bias.Value[i%out])) > 1e-3*(1+math.Abs(float64(v))) {
+			t.Fatalf("next pass: y[%d] = %g, want twice the weights' product (%g before)", i, yb.Data[i], v)
+		}
+	}
+}
+
+// TestRecurrentTrainBF16 trains one step of an LSTM and a GRU (two layers,
+// one bidirectional) with a bfloat16 pass beside float32: outputs and every
+// gradient within bfloat16's rounding of float32's, but not equal to them.
+func TestRecurrentTrainBF16(t *testing.T) {
+	for _, cfg := range []RecurrentConfig{
+		{Cell: "lstm", Input: 24, Hidden: 32, Layers: 2},
+		{Cell: "gru", Input: 24, Hidden: 32, Layers: 1, Bidirectional: true},
+	} {
+		rng := testRNG()
+		r, err := NewRecurrent[float32]("r", cfg, rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const steps, batch = 7, 5
+		x, dy := NewMat[float32](steps*batch, 24), NewMat[float32](steps*batch, cfg.Hidden*cfg.Directions())
+		InitUniform(x.Data, 1, rng)
+		InitUniform(dy.Data, 1, rng)
+		run := func(pass *BF16Pass[float32]) (y, dx []float32, grads [][]float32) {
+			var c RecurrentCache[float32]
+			c.TrainBF16(pass)
+			if pass != nil {
+				pass.Start()
+			}
+			r.Params().ZeroGrad()
+			out, _, _ := r.Forward(&c, x, steps, batch, Mat[float32]{}, Mat[float32]{}, true, rng)
+			y = append(y, out.Data...)
+			d, _, _ := r.Backward(&c, dy, Mat[float32]{}, Mat[float32]{})
+			dx = append(dx, d.Data...)
+			for _, p := range r.Params() {
+				grads = append(grads, append([]float32(nil), p.Grad...))
+			}
+			return y, dx, grads
+		}
+		ey, edx, egrads := run(nil)
+		gy, gdx, ggrads := run(new(BF16Pass[float32]))
+		close := func(what string, got, want []float32) {
+			t.Helper()
+			var diff, norm float64
+			differ := 0
+			for i, v := range want {
+				d := float64(got[i] - v)
+				diff, norm = diff+d*d, norm+float64(v)*float64(v)
+				if got[i] != v {
+					differ++
+				}
+			}
+			if rel := math.Sqrt(diff / norm); rel > 1e-2 {
+				t.Fatalf("%s %s: relative distance %.2g from float32, beyond bfloat16 rounding", cfg.Cell, what, rel)
+			}
+			if differ < len(want)/2 {
+				t.Fatalf("%s %s: only %d of %d values differ from float32: not rounded", cfg.Cell, what, differ, len(want))
+			}
+		}
+		close("outputs", gy, ey)
+		close("input gradient", gdx, edx)
+		for i, p := range r.Params() {
+			close(p.Name+" gradient", ggrads[i], egrads[i])
+		}
+	}
 }

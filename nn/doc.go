@@ -49,10 +49,11 @@
 // allocation per step, and a token stepper's first-layer input projection
 // precomputed per token.
 //
-// For inference, a Linear or Recurrent cache or a Stepper can be switched
-// to bfloat16 products (InferBF16, bf16.go): its weights are rounded once
-// for its life and the x·Wᵀ products run on fastblas.SgemmBF16. Training
-// never uses it. Element-wise float32 work (ReLU, pooling, sums, Adam) runs
+// A Linear or Recurrent cache or a Stepper can be switched to bfloat16
+// products (BF16Products, bf16.go) that run on fastblas.SgemmBF16: for
+// inference its weights are rounded once for its life; for training a
+// BF16Pass rounds them once per forward pass, for the forward products and,
+// transposed, for the gradients passed down; weight gradients stay float32. Element-wise float32 work (ReLU, pooling, sums, Adam) runs
 // on package vecmath's AVX-512 kernels, whose Go fallbacks give the same
 // bits.
 package nn

@@ -13,7 +13,7 @@ type Linear[T Float] struct {
 // LinearCache is what Linear.Forward keeps for Backward (its input) and
 // the output buffer it reuses; its zero value is ready to use.
 type LinearCache[T Float] struct {
-	InferBF16[T]
+	BF16Products[T]
 	x Mat[T] // the input, as given (not copied)
 	y Mat[T] // the output
 }
@@ -48,6 +48,6 @@ func (l *Linear[T]) Backward(c *LinearCache[T], dy, dx Mat[T]) {
 	Gemm(true, false, 1, dy, c.x, 1, l.Weight.GradMat())
 	addColumnSums(l.Bias.Grad, dy)
 	if !dx.Empty() {
-		Gemm(false, false, 1, dy, l.Weight.Mat(), 0, dx)
+		c.gemmData(dy, l.Weight, 0, dx)
 	}
 }

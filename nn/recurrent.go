@@ -57,7 +57,7 @@ type Recurrent[T Float] struct {
 // buffers both reuse; its zero value is ready to use. Outputs returned by
 // Forward and Backward live in it and stay valid until its next use.
 type RecurrentCache[T Float] struct {
-	InferBF16[T]
+	BF16Products[T]
 	steps, batch int
 	dirs         []dirCache[T]     // index layer*dirs + dir
 	drops        []DropoutCache[T] // drops[l]: the dropout on layer l's input, l >= 1
@@ -185,7 +185,7 @@ func (r *Recurrent[T]) ForwardPadded(c *RecurrentCache[T], x Mat[T], steps, batc
 				dc0 = c0.RowBlock(k*batch, (k+1)*batch)
 			}
 			dir, dc := r.dirs[k], &c.dirs[k]
-			dir.forward(dc, &c.InferBF16, in, steps, batch, lengths, dh0, dc0)
+			dir.forward(dc, &c.BF16Products, in, steps, batch, lengths, dh0, dc0)
 			last := steps - 1
 			if dir.reverse {
 				last = 0
@@ -244,7 +244,7 @@ func (r *Recurrent[T]) Backward(c *RecurrentCache[T], dy, dhn, dcn Mat[T]) (dx, 
 			if withC && !dcn.Empty() {
 				dcnDir = dcn.RowBlock(k*b, (k+1)*b)
 			}
-			dhFirst, dcFirst := r.dirs[k].backward(&c.dirs[k], dyDir, dhnDir, dcnDir, c.dIns[l], d > 0)
+			dhFirst, dcFirst := r.dirs[k].backward(&c.dirs[k], &c.BF16Products, dyDir, dhnDir, dcnDir, c.dIns[l], d > 0)
 			c.dh0.RowBlock(k*b, (k+1)*b).CopyFrom(dhFirst)
 			if withC {
 				c.dc0.RowBlock(k*b, (k+1)*b).CopyFrom(dcFirst)
@@ -299,7 +299,7 @@ func (d *direction[T]) stepTime(s, steps int) int {
 	return s
 }
 
-func (d *direction[T]) forward(c *dirCache[T], inf *InferBF16[T], x Mat[T], steps, batch int, lengths []int, h0, c0 Mat[T]) {
+func (d *direction[T]) forward(c *dirCache[T], inf *BF16Products[T], x Mat[T], steps, batch int, lengths []int, h0, c0 Mat[T]) {
 	lay := d.cell.layout()
 	hid, gh := d.hidden, lay.gates*d.hidden
 	n := steps * batch
@@ -365,9 +365,10 @@ func (d *direction[T]) forward(c *dirCache[T], inf *InferBF16[T], x Mat[T], step
 
 // backward runs BPTT. dy [T*B][H] (empty for zero) is the gradient of the
 // outputs, dhn/dcn of the final states. dx receives dgih·W_ih (added to its
-// contents when accumulate is set). It returns the gradients of h0 and c0,
+// contents when accumulate is set); the products with the weights are
+// inf's. It returns the gradients of h0 and c0,
 // valid until the next call.
-func (d *direction[T]) backward(c *dirCache[T], dy, dhn, dcn, dx Mat[T], accumulate bool) (dh0, dc0 Mat[T]) {
+func (d *direction[T]) backward(c *dirCache[T], inf *BF16Products[T], dy, dhn, dcn, dx Mat[T], accumulate bool) (dh0, dc0 Mat[T]) {
 	lay := d.cell.layout()
 	hid, gh := d.hidden, lay.gates*d.hidden
 	n := c.gates.Rows
@@ -436,7 +437,7 @@ func (d *direction[T]) backward(c *dirCache[T], dy, dhn, dcn, dx Mat[T], accumul
 		if c.lengths != nil {
 			c.maskPadded(t, batch, rows(c.dgih), rows(dghh))
 		}
-		Gemm(false, false, 1, rows(dghh), d.whh.Mat(), beta, c.dhp)
+		inf.gemmData(rows(dghh), d.whh, beta, c.dhp)
 		for b := 0; c.lengths != nil && b < batch; b++ {
 			if c.padded(t, b) { // the carried state passes its gradient straight back
 				copy(c.dhp.Row(b), c.dh.Row(b))
@@ -468,7 +469,7 @@ func (d *direction[T]) backward(c *dirCache[T], dy, dhn, dcn, dx Mat[T], accumul
 	if accumulate {
 		beta = 1
 	}
-	Gemm(false, false, 1, c.dgih, d.wih.Mat(), beta, dx)
+	inf.gemmData(c.dgih, d.wih, beta, dx)
 	return c.dh, c.dc
 }
 
