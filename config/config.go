@@ -314,7 +314,7 @@ func (c *Config) validate(unread bool) []*Error {
 		ck.Errorf("data.val_fraction", "%g must be in (0, 1)", c.Data.ValFraction)
 	}
 	t := c.Train
-	ck.OneOf("train.precision", t.Precision, []string{"float32", "float64"})
+	ck.OneOf("train.precision", t.Precision, []string{"float32", "bf16", "float64"})
 	ck.AtLeast("train.batch", t.Batch, 1)
 	ck.InRange("train.workers", t.Workers, 1, max(t.Batch, 1))
 	ck.AtLeast("train.steps", t.Steps, 1)

@@ -29,6 +29,9 @@ type Config struct {
 	TieEmbeddings bool
 	// Pad is the padding token id: scheduled sampling never replaces it.
 	Pad int
+	// BF16 computes the training passes' products with the recurrent
+	// stack's and the linear layers' weights in bfloat16 (nn.BF16Pass).
+	BF16 bool
 }
 
 // RNN is the recurrent token decoder at the heart of the autoregressive
@@ -77,9 +80,10 @@ type run[T nn.Float] struct {
 	dstep        nn.Mat[T] // [B][H] scratch
 	dq           nn.Mat[T]
 	dctx         nn.Mat[T]
-	dfeed        nn.Mat[T] // gradient flowing into the previous step's feed [B][feed]
-	dhTopExtra   nn.Mat[T] // Bahdanau: gradient of h_{t-1} from step t's query [B][H]
-	dh0          nn.Mat[T] // gradient of the initial states [L*B][H]
+	dfeed        nn.Mat[T]      // gradient flowing into the previous step's feed [B][feed]
+	dhTopExtra   nn.Mat[T]      // Bahdanau: gradient of h_{t-1} from step t's query [B][H]
+	dh0          nn.Mat[T]      // gradient of the initial states [L*B][H]
+	pass         nn.BF16Pass[T] // with Config.BF16, the training pass's rounded weights
 }
 
 // stepCache is one step's layer caches.
@@ -266,6 +270,14 @@ func (d *RNN[T]) Forward(b Batch[T], ratio float64, train bool, rng *rand.Rand) 
 	}
 	for len(r.step) < steps {
 		r.step = append(r.step, new(stepCache[T]))
+	}
+	pass := r.pass.Begin(train && c.BF16)
+	r.rnn.TrainBF16(pass)
+	r.combine.TrainBF16(pass)
+	r.out.TrainBF16(pass)
+	for _, sc := range r.step {
+		sc.rnn.TrainBF16(pass)
+		sc.combine.TrainBF16(pass)
 	}
 	r.in = nn.NewMatLike(r.in, steps*B, c.Embed+d.feedSize())
 	r.att = nn.NewMatLike(r.att, steps*B, c.Hidden)

@@ -23,6 +23,7 @@ type SyncedConfig struct {
 	Bidirectional  bool
 	Dropout        float64 // between stacked layers and before the head (training only)
 	Outputs        int     // the head's classes per step
+	BF16           bool    // training passes' products in bfloat16 (nn.BF16Pass)
 	Init           nn.Init // "" or default keeps each layer's PyTorch initialisation
 }
 
@@ -49,6 +50,7 @@ type SyncedCache[T nn.Float] struct {
 	rnn     nn.RecurrentCache[T]
 	drop    nn.DropoutCache[T]
 	head    nn.LinearCache[T]
+	pass    nn.BF16Pass[T]
 	dropped nn.Mat[T] // the head's input after dropout (a copy: the stack's output is its cache)
 	dhid    nn.Mat[T]
 	hasRNN  bool
@@ -154,6 +156,9 @@ func (d *Synced[T]) Forward(c *SyncedCache[T], ids []int, x nn.Mat[T], steps, ba
 	} else if x.Rows != steps*batch || x.Cols != d.cfg.Input {
 		return nn.Mat[T]{}, fmt.Errorf("decoder: %d×%d inputs for %d steps of batch %d of width %d", x.Rows, x.Cols, steps, batch, d.cfg.Input)
 	}
+	pass := c.pass.Begin(train && d.cfg.BF16)
+	c.rnn.TrainBF16(pass)
+	c.head.TrainBF16(pass)
 	y := x
 	c.hasRNN = d.RNN != nil
 	if d.RNN != nil {

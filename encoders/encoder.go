@@ -66,6 +66,9 @@ type Spec struct {
 	Vocab   int           // token input: the vocabulary's size
 	Image   nn.ImageShape // image and frame input: one image's geometry
 	Prefix  string        // parameter names start with it ("encoder")
+	// BF16 trains the recurrent stack of a token encoder with bfloat16
+	// products (train.precision: bf16; nn.BF16Pass).
+	BF16 bool
 }
 
 // Builder makes an encoder of one kind in either precision.

@@ -12,6 +12,7 @@ import (
 type TokenConfig struct {
 	Vocab, Embed int
 	RNN          nn.RecurrentConfig // Input is set to Embed
+	BF16         bool               // training passes' products in bfloat16
 }
 
 // Tokens encodes padded batches of token ids into one state per source
@@ -21,8 +22,10 @@ type Tokens[T nn.Float] struct {
 	Embedding *nn.Embedding[T]
 	RNN       *nn.Recurrent[T]
 
+	bf16         bool
 	embC         nn.EmbeddingCache[T]
 	rnnC         nn.RecurrentCache[T]
+	pass         nn.BF16Pass[T]
 	steps, batch int
 	keys         nn.Mat[T] // outputs, batch-major [B*S][H*dirs]
 	dout         nn.Mat[T] // output gradient, time-major [S*B][H*dirs]
@@ -39,7 +42,7 @@ func NewTokens[T nn.Float](prefix string, cfg TokenConfig, rng *rand.Rand) (*Tok
 	if err != nil {
 		return nil, err
 	}
-	return &Tokens[T]{Embedding: nn.NewEmbedding[T](prefix+".embedding", cfg.Vocab, cfg.Embed, rng), RNN: rnn}, nil
+	return &Tokens[T]{Embedding: nn.NewEmbedding[T](prefix+".embedding", cfg.Vocab, cfg.Embed, rng), RNN: rnn, bf16: cfg.BF16}, nil
 }
 
 // Params lists the embedding and recurrent parameters.
@@ -59,6 +62,7 @@ func (e *Tokens[T]) Forward(ids []int, steps, batch int, lengths []int, train bo
 	if err != nil {
 		return keys, hn, cn, fmt.Errorf("source: %w", err)
 	}
+	e.rnnC.TrainBF16(e.pass.Begin(train && e.bf16))
 	y, hn, cn := e.RNN.ForwardPadded(&e.rnnC, x, steps, batch, lengths, nn.Mat[T]{}, nn.Mat[T]{}, train, rng)
 	e.steps, e.batch = steps, batch
 	e.keys = nn.NewMatLike(e.keys, batch*steps, y.Cols)
@@ -98,7 +102,7 @@ type rnnEncoder[T nn.Float] struct {
 func newRNNEncoder[T nn.Float](s Spec, rng *rand.Rand) (Encoder[T], error) {
 	e := s.Section
 	t, err := NewTokens[T](s.Prefix, TokenConfig{Vocab: s.Vocab, Embed: e.Embed,
-		RNN: nn.RecurrentConfig{Cell: nn.Cell(e.Cell), Hidden: e.Hidden, Layers: e.Layers, Bidirectional: e.Bidirectional, Dropout: e.Dropout}}, rng)
+		RNN: nn.RecurrentConfig{Cell: nn.Cell(e.Cell), Hidden: e.Hidden, Layers: e.Layers, Bidirectional: e.Bidirectional, Dropout: e.Dropout}, BF16: s.BF16}, rng)
 	if err != nil {
 		return nil, fmt.Errorf("encoder: %w", err)
 	}

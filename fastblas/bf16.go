@@ -59,28 +59,39 @@ func (m *BF16Matrix) Round(src []float32) {
 // row-major matrix, rounded: a weight W [out][in] as Wᵀ [in][out], so that
 // the backward product dy·W is SgemmBF16's dy·(Wᵀ)ᵀ.
 func (m *BF16Matrix) RoundTransposed(src []float32) {
-	rows, cols := m.Rows, m.Cols // of the transpose: src is cols×rows
-	if len(src) < rows*cols {
-		panic(fmt.Sprintf("fastblas: BF16Matrix.RoundTransposed to %d×%d from %d values", rows, cols, len(src)))
+	if len(src) < m.Rows*m.Cols {
+		panic(fmt.Sprintf("fastblas: BF16Matrix.RoundTransposed to %d×%d from %d values", m.Rows, m.Cols, len(src)))
 	}
+	transposeToBF16(m.data, m.stride, src, m.Rows, m.Cols, m.Rows)
+}
+
+// transposeToBF16 writes the transpose of the rows×cols matrix src (lds
+// apart) rounded to bfloat16 into dst, cols rows stride apart, zeroing each
+// row's padding past rows. It rounds sixteen source rows at a time with the
+// vector conversion and then writes each destination row's sixteen values
+// side by side.
+func transposeToBF16(dst []uint16, stride int, src []float32, lds, rows, cols int) {
+	const block = 16
 	buf := bf16Pool.Get().(*[]uint16)
 	defer bf16Pool.Put(buf)
-	if cap(*buf) < rows*cols {
-		*buf = make([]uint16, rows*cols)
+	if cap(*buf) < block*cols {
+		*buf = make([]uint16, block*cols)
 	}
-	rounded := (*buf)[:rows*cols]
-	toBF16(rounded, src[:rows*cols])
-	// In 32×32 blocks, so that both sides stay in cache.
-	const block = 32
-	for j0 := 0; j0 < cols; j0 += block {
-		for i0 := 0; i0 < rows; i0 += block {
-			for j := j0; j < min(j0+block, cols); j++ {
-				from := rounded[j*rows:]
-				for i := i0; i < min(i0+block, rows); i++ {
-					m.data[i*m.stride+j] = from[i]
-				}
+	tmp := (*buf)[:block*cols]
+	for i0 := 0; i0 < rows; i0 += block {
+		nb := min(block, rows-i0)
+		for r := 0; r < nb; r++ {
+			toBF16(tmp[r*cols:(r+1)*cols], src[(i0+r)*lds:(i0+r)*lds+cols])
+		}
+		for j := 0; j < cols; j++ {
+			d := dst[j*stride+i0 : j*stride+i0+nb]
+			for r := range d {
+				d[r] = tmp[r*cols+j]
 			}
 		}
+	}
+	for j := 0; j < cols; j++ {
+		clear(dst[j*stride+rows : (j+1)*stride])
 	}
 }
 
@@ -158,6 +169,92 @@ func SgemmBF16(m int, alpha float32, a []float32, lda int, w *BF16Matrix, beta f
 		toBF16(row[:k], a[i*lda:i*lda+k])
 		clear(row[k:])
 	}
+	productBF16(m, alpha, ah, w, beta, c, ldc)
+}
+
+// SgemmBF16TN computes C = alpha·Aᵀ·B + beta·C with A k×m (lda apart) and
+// B k×n (ldb apart), both rounded to bfloat16, and products accumulated in
+// float32: a weight gradient dyᵀ·x summed over the k rows of a batch. With
+// AVX-512 BF16 the operands are packed as pairs of consecutive rows (each
+// 32-bit word the two values VDPBF16PS multiplies together) and multiplied
+// by the float32 GEMM's driver and blocking with a VDPBF16PS micro-kernel;
+// without it the rounded operands are multiplied by Sgemm. C is m×n (ldc
+// apart); with beta == 0 it is not read.
+func SgemmBF16TN(m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	switch {
+	case m < 0 || n < 0 || k < 0 || lda < max(m, 1) || ldb < max(n, 1) || ldc < max(n, 1):
+		panic(fmt.Sprintf("fastblas: SgemmBF16TN m=%d n=%d k=%d lda=%d ldb=%d ldc=%d", m, n, k, lda, ldb, ldc))
+	case k > 0 && (len(a) < (k-1)*lda+m || len(b) < (k-1)*ldb+n):
+		panic(fmt.Sprintf("fastblas: SgemmBF16TN operands too short for k=%d", k))
+	case m > 0 && len(c) < (m-1)*ldc+n:
+		panic(fmt.Sprintf("fastblas: SgemmBF16TN C too short for m=%d", m))
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		scaleRows(c, ldc, m, n, beta)
+		return
+	}
+	if bf16PairKernel == nil {
+		ar, br := getBuf[float32](k*m), getBuf[float32](k*n)
+		defer putBuf(ar)
+		defer putBuf(br)
+		roundInto(*ar, a, lda, k, m)
+		roundInto(*br, b, ldb, k, n)
+		Implementation{}.Sgemm(blas.Trans, blas.NoTrans, m, n, k, alpha, *ar, m, *br, n, beta, c, ldc)
+		return
+	}
+	pairs := (k + 1) / 2
+	ap, bp := getBuf[float32](pairs*m), getBuf[float32](pairs*n)
+	defer putBuf(ap)
+	defer putBuf(bp)
+	pairRows(*ap, a, lda, k, m)
+	pairRows(*bp, b, ldb, k, n)
+	gemm(bf16PairKernel, true, false, m, n, pairs, alpha, *ap, m, *bp, n, beta, c, ldc)
+}
+
+// roundInto writes the rows×cols matrix src (lds apart) rounded to
+// bfloat16 and widened back into dst (cols apart).
+func roundInto(dst, src []float32, lds, rows, cols int) {
+	for i := 0; i < rows; i++ {
+		d := dst[i*cols : (i+1)*cols]
+		for j, v := range src[i*lds : i*lds+cols] {
+			d[j] = RoundBF16(v)
+		}
+	}
+}
+
+// pairRows packs rows 2q and 2q+1 of the k×cols matrix src (lds apart),
+// rounded to bfloat16, into the 32-bit words of dst's row q (cols words
+// apart): row 2q's value in the low half, as VDPBF16PS pairs them; a zero
+// row stands in for row k when k is odd. The words are carried as float32
+// bit patterns, which the GEMM driver only moves.
+func pairRows(dst, src []float32, lds, k, cols int) {
+	buf := bf16Pool.Get().(*[]uint16)
+	defer bf16Pool.Put(buf)
+	if cap(*buf) < 2*cols {
+		*buf = make([]uint16, 2*cols)
+	}
+	lo, hi := (*buf)[:cols], (*buf)[cols:2*cols]
+	for q := 0; q < (k+1)/2; q++ {
+		toBF16(lo, src[2*q*lds:2*q*lds+cols])
+		if 2*q+1 < k {
+			toBF16(hi, src[(2*q+1)*lds:(2*q+1)*lds+cols])
+		} else {
+			clear(hi)
+		}
+		row := dst[q*cols : (q+1)*cols]
+		for j := range row {
+			row[j] = math.Float32frombits(uint32(lo[j]) | uint32(hi[j])<<16)
+		}
+	}
+}
+
+// productBF16 computes C = alpha·A·Wᵀ + beta·C from the rounded rows ah of
+// A (w.stride apart).
+func productBF16(m int, alpha float32, ah []uint16, w *BF16Matrix, beta float32, c []float32, ldc int) {
+	n, k, stride := w.Rows, w.Cols, w.stride
 	if bf16Tile == nil {
 		sgemmBF16Go(m, n, k, alpha, ah, w, beta, c, ldc)
 		return

@@ -41,17 +41,17 @@ func TestRoundBF16(t *testing.T) {
 	}
 }
 
-// bf16Paths runs f with the AVX-512 BF16 tile (when this CPU has it) and
-// with the Go fallback.
+// bf16Paths runs f with the AVX-512 BF16 kernels (when this CPU has them)
+// and with the Go fallback.
 func bf16Paths(t *testing.T, f func(t *testing.T)) {
-	saved := bf16Tile
-	defer func() { bf16Tile = saved }()
-	if saved != nil {
+	tile, pair := bf16Tile, bf16PairKernel
+	defer func() { bf16Tile, bf16PairKernel = tile, pair }()
+	if tile != nil {
 		t.Run("avx512bf16", f)
 	} else {
 		t.Log("no AVX-512 BF16 on this CPU: only the Go path is tested")
 	}
-	bf16Tile = nil
+	bf16Tile, bf16PairKernel = nil, nil
 	t.Run("go", f)
 }
 
@@ -105,6 +105,66 @@ func TestSgemmBF16(t *testing.T) {
 				// the sum of their magnitudes.
 				if math.Abs(float64(got)-want[i]) > 1e-6*float64(tc.k+1)*(1+math.Abs(want[i])) {
 					t.Fatalf("%s: c[%d] = %g, want %g", name, i, got, want[i])
+				}
+			}
+		}
+	})
+}
+
+// TestSgemmBF16TN checks C = alpha·Aᵀ·B + beta·C (a weight gradient)
+// against a float64 product of the rounded operands, on both paths, for
+// shapes with partial tiles and blocks, strided operands, padding over
+// reused buffers, a beta of 0 over
+// a C holding NaNs (not read), and a product split over the cores.
+func TestSgemmBF16TN(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	bf16Paths(t, func(t *testing.T) {
+		for _, tc := range []struct {
+			m, n, k     int
+			alpha, beta float32
+		}{
+			{1, 1, 1, 1, 0}, {3, 5, 7, 1, 0.5}, {17, 9, 33, 2, 1}, {40, 70, 100, 1, 0}, {64, 32, 300, 0.5, -1}, {256, 300, 700, 1, 1}, {4, 6, 0, 1, 0.5},
+			{30, 20, 45, 1, 0}, // after a larger product: pooled buffers with stale values in the padding
+		} {
+			name := fmt.Sprintf("%dx%dx%d alpha %g beta %g", tc.m, tc.n, tc.k, tc.alpha, tc.beta)
+			lda, ldb, ldc := tc.m+2, tc.n+5, tc.n+1
+			a, b, c := make([]float32, tc.k*lda), make([]float32, tc.k*ldb), make([]float32, tc.m*ldc)
+			for _, v := range [][]float32{a, b, c} {
+				for i := range v {
+					v[i] = float32(rng.NormFloat64())
+				}
+			}
+			if tc.beta == 0 {
+				for i := range c {
+					c[i] = float32(math.NaN())
+				}
+			}
+			want := make([]float64, len(c))
+			for i := 0; i < tc.m; i++ {
+				for j := 0; j < tc.n; j++ {
+					var sum, size float64
+					for p := 0; p < tc.k; p++ {
+						x := float64(RoundBF16(a[p*lda+i])) * float64(RoundBF16(b[p*ldb+j]))
+						sum, size = sum+x, size+math.Abs(x)
+					}
+					want[i*ldc+j] = float64(tc.alpha) * sum
+					if tc.beta != 0 {
+						want[i*ldc+j] += float64(tc.beta) * float64(c[i*ldc+j])
+					}
+					want[i*ldc+tc.n] = size // the tolerance's scale, in the column past n
+				}
+			}
+			got := slices.Clone(c)
+			SgemmBF16TN(tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, got, ldc)
+			for i := 0; i < tc.m; i++ {
+				for j := 0; j < tc.n; j++ {
+					g, w := float64(got[i*ldc+j]), want[i*ldc+j]
+					if math.Abs(g-w) > 1e-6*float64(tc.k+1)*(1+want[i*ldc+tc.n]+math.Abs(w)) || math.IsNaN(g) {
+						t.Fatalf("%s: c[%d][%d] = %g, want %g", name, i, j, g, w)
+					}
+				}
+				if got[i*ldc+tc.n] != c[i*ldc+tc.n] && !math.IsNaN(float64(c[i*ldc+tc.n])) {
+					t.Fatalf("%s: row %d written past n", name, i)
 				}
 			}
 		}
@@ -207,7 +267,7 @@ func TestBF16MatrixRefill(t *testing.T) {
 // BenchmarkSgemmBF16 compares the decoder's output-layer product h·Wᵀ in
 // float32 (Sgemm) and with bfloat16 operands (SgemmBF16), one thread.
 func BenchmarkSgemmBF16(b *testing.B) {
-	for _, s := range []struct{ m, n, k int }{{64, 8000, 256}, {320, 8000, 256}, {16, 8000, 256}} {
+	for _, s := range []struct{ m, n, k int }{{64, 8000, 256}, {320, 8000, 256}, {16, 8000, 256}, {32, 1024, 256}, {32, 256, 1024}} {
 		a := make([]float32, s.m*s.k)
 		wv := make([]float32, s.n*s.k)
 		c := make([]float32, s.m*s.n)

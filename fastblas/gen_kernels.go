@@ -18,6 +18,9 @@ type kern struct {
 	avx512 bool   // zmm (AVX-512) when true, ymm (AVX2) otherwise
 	mr     int    // rows of the micro-tile
 	nv     int    // vectors across the micro-tile (nr = nv * lanes)
+	// bf16: each 32-bit element of A and B is a pair of bfloat16 values
+	// (two consecutive k), multiplied by VDPBF16PS into float32 sums.
+	bf16 bool
 }
 
 func (k kern) es() int { // element size
@@ -95,6 +98,9 @@ func gen(k kern) {
 	}
 	p("// func %s(k int, a, b, c *%s, ldc int, alpha, beta %s, sa, sb int)", k.name, map[bool]string{false: "float32", true: "float64"}[k.double], map[bool]string{false: "float32", true: "float64"}[k.double])
 	p("// Micro-tile %dx%d.", k.mr, k.nr())
+	if k.bf16 {
+		p("// A and B hold bfloat16 pairs; k counts pairs.")
+	}
 	p("TEXT ·%s(SB), NOSPLIT, $0-%d", k.name, argsz)
 	p("\tMOVQ k+0(FP), CX")
 	p("\tMOVQ a+8(FP), SI")
@@ -126,7 +132,11 @@ func gen(k kern) {
 			r := k.reg(bcast + i%nb)
 			p("\t%s %d(SI), %s", bc, aoff+i*es, r)
 			for v := 0; v < k.nv; v++ {
-				p("\t%s %s, %s, %s", fma, r, k.reg(breg+v), k.reg(i*k.nv+v))
+				if k.bf16 {
+					p("\t%s", vdpbf16ps(bcast+i%nb, breg+v, i*k.nv+v))
+				} else {
+					p("\t%s %s, %s, %s", fma, r, k.reg(breg+v), k.reg(i*k.nv+v))
+				}
 			}
 		}
 		p("\tADDQ R10, SI")
@@ -200,6 +210,7 @@ func main() {
 	for _, k := range []kern{
 		{name: "sgemmKernel12x32AVX512", avx512: true, mr: 12, nv: 2},
 		{name: "sgemmKernel8x32AVX512", avx512: true, mr: 8, nv: 2},
+		{name: "bf16gemmKernel12x32AVX512", avx512: true, mr: 12, nv: 2, bf16: true},
 		{name: "dgemmKernel12x16AVX512", double: true, avx512: true, mr: 12, nv: 2},
 		{name: "dgemmKernel8x16AVX512", double: true, avx512: true, mr: 8, nv: 2},
 		{name: "sgemmKernel6x16AVX2", mr: 6, nv: 2},

@@ -76,28 +76,13 @@ func (t typ) prefix() string {
 }
 
 // fma returns the instruction acc += src1·src2 (register operands): a
-// fused multiply-add, or for bf16 VDPBF16PS, which adds the products of
-// the two bfloat16 pairs in each 32-bit lane. The Go assembler does not
-// know VDPBF16PS, so it is emitted as its EVEX encoding (EVEX.512.F3.0F38.W0
-// 52 /r: acc in ModRM.reg, src1 in EVEX.vvvv, src2 in ModRM.rm).
+// fused multiply-add, or for bf16 VDPBF16PS (gen_evex.go), which adds the
+// products of the two bfloat16 pairs in each 32-bit lane.
 func (t typ) fma(src2, src1, acc int) string {
 	if !t.bf16 {
 		return fmt.Sprintf("VFMADD231%s Z%d, Z%d, Z%d", t.ps(), src2, src1, acc)
 	}
-	inv := func(r, bit int) int { return ^(r >> bit) & 1 }
-	b := []int{
-		0x62,
-		inv(acc, 3)<<7 | inv(src2, 4)<<6 | inv(src2, 3)<<5 | inv(acc, 4)<<4 | 0b0010,
-		(^src1&0xf)<<3 | 1<<2 | 0b10,
-		0b10<<5 | inv(src1, 4)<<3,
-		0x52,
-		0xc0 | (acc&7)<<3 | src2&7,
-	}
-	var out []string
-	for _, x := range b {
-		out = append(out, fmt.Sprintf("BYTE $0x%02x", x))
-	}
-	return strings.Join(out, "; ") + fmt.Sprintf(" // VDPBF16PS Z%d, Z%d, Z%d", src2, src1, acc)
+	return vdpbf16ps(src2, src1, acc)
 }
 
 // Argument offsets shared by both kernel kinds:

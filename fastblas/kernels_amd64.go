@@ -4,7 +4,7 @@ package fastblas
 
 import "golang.org/x/sys/cpu"
 
-//go:generate go run gen_kernels.go
+//go:generate go run gen_kernels.go gen_evex.go
 
 // The assembly micro-kernels in kernels_amd64.s share one contract: with
 // panels a (mr values per k step, steps sa elements apart; sa = mr when
@@ -28,6 +28,13 @@ func dgemmKernel12x16AVX512(k int, a, b, c *float64, ldc int, alpha, beta float6
 
 //go:noescape
 func dgemmKernel8x16AVX512(k int, a, b, c *float64, ldc int, alpha, beta float64, sa, sb int)
+
+// bf16gemmKernel12x32AVX512 is sgemmKernel12x32AVX512 with VDPBF16PS in
+// place of the FMA: each 32-bit element of a and b is a pair of bfloat16
+// values, and k counts pairs (SgemmBF16TN's kernel).
+//
+//go:noescape
+func bf16gemmKernel12x32AVX512(k int, a, b, c *float32, ldc int, alpha, beta float32, sa, sb int)
 
 //go:noescape
 func sgemmKernel6x16AVX2(k int, a, b, c *float32, ldc int, alpha, beta float32, sa, sb int)

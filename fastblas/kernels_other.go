@@ -10,4 +10,8 @@ func init() { selectDefault() }
 // in float32.
 var bf16Tile, bf16Rows bf16TileFunc
 
+// bf16PairKernel is nil: SgemmBF16TN multiplies its rounded operands in
+// float32.
+var bf16PairKernel *gemmKernel[float32]
+
 func toBF16Vec(dst []uint16, src []float32) int { return 0 }

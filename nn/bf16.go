@@ -3,13 +3,13 @@ package nn
 import "github.com/seqtask/seqtask/fastblas"
 
 // BF16Products is part of the caches of layers whose products with their
-// weights are x·Wᵀ forward and dy·W backward (Linear, Recurrent). It can
-// switch a cache to computing them with both operands rounded to bfloat16
-// and the products accumulated in float32 (fastblas.SgemmBF16): about twice
-// as fast where the CPU has AVX-512 BF16, with results that differ from
-// float32's by bfloat16's rounding of each operand (relative 2⁻⁹). Weight
-// gradients dyᵀ·x stay in float32 in every mode. Float64 models stay in
-// float64.
+// weights are x·Wᵀ forward and dy·W and dyᵀ·x backward (Linear, Recurrent).
+// It can switch a cache to computing them with both operands rounded to
+// bfloat16 and the products accumulated in float32 (fastblas.SgemmBF16 and
+// SgemmBF16TN), as PyTorch's autocast does: about twice as fast where the
+// CPU has AVX-512 BF16, with results that differ from float32's by
+// bfloat16's rounding of each operand (relative 2⁻⁹). The weights,
+// gradients and optimizer stay float32. Float64 models stay in float64.
 //
 // Two modes, for the two ways weights change:
 //   - UseBF16 (inference): each weight is rounded on first use and kept for
@@ -17,8 +17,8 @@ import "github.com/seqtask/seqtask/fastblas"
 //     layer's weights: a decoder's search makes fresh caches, a stepper
 //     forgets its rounded weights when reloaded.
 //   - TrainBF16 (training): the rounded weights come from a BF16Pass that
-//     the model starts anew before each forward pass, after the optimizer
-//     has changed them.
+//     the model begins anew for each forward pass, after the optimizer has
+//     changed them.
 type BF16Products[T Float] struct {
 	bf16    bool
 	rounded map[*Param[T]]*fastblas.BF16Matrix
@@ -74,12 +74,24 @@ func (c *BF16Products[T]) gemmData(dy Mat[T], w *Param[T], beta T, dx Mat[T]) {
 	fastblas.SgemmBF16(dy.Rows, 1, dy32, dy.Cols, c.pass.transposed(w), float32(beta), any(dx.Data).([]float32), dx.Cols)
 }
 
+// gemmGrad accumulates the weight gradient dW += dyᵀ·x for the weight w,
+// in bfloat16 when training in it.
+func (c *BF16Products[T]) gemmGrad(dy, x Mat[T], w *Param[T]) {
+	dy32, ok := any(dy.Data).([]float32)
+	g := w.GradMat()
+	if !ok || c.pass == nil {
+		Gemm(true, false, 1, dy, x, 1, g)
+		return
+	}
+	fastblas.SgemmBF16TN(g.Rows, g.Cols, dy.Rows, 1, dy32, dy.Cols, any(x.Data).([]float32), x.Cols, 1, any(g.Data).([]float32), g.Cols)
+}
+
 // BF16Pass holds the bfloat16 copies of a model's weights for one training
 // pass, forward and backward, shared by every cache the pass runs through
 // (a decoder that runs its stack one step per cache rounds each weight once
 // per pass, not once per step). Each weight is rounded on its first forward
 // product of the pass and its transpose on its first backward one, into
-// storage kept from pass to pass. The model calls Start before each forward
+// storage kept from pass to pass. The model calls Begin before each forward
 // pass: the optimizer has changed the weights since the last. Its zero
 // value is ready to use; it is not safe for concurrent use (data-parallel
 // workers each have their own).
@@ -94,8 +106,17 @@ type passCopy struct {
 	wPass, wtPass int
 }
 
-// Start begins a pass: every rounded weight is made again on first use.
-func (p *BF16Pass[T]) Start() { p.pass++ }
+// Begin starts a pass, in which every rounded weight is made again on
+// first use, and returns p; when on is false it returns nil, which a
+// cache's TrainBF16 takes for float32 products. A model calls it at the
+// start of each forward pass with whether the pass trains in bfloat16.
+func (p *BF16Pass[T]) Begin(on bool) *BF16Pass[T] {
+	if !on {
+		return nil
+	}
+	p.pass++
+	return p
+}
 
 func (p *BF16Pass[T]) entry(w *Param[T]) *passCopy {
 	if p.copies == nil {

@@ -129,11 +129,11 @@ func TestStepperBF16(t *testing.T) {
 	compare("after the weights changed")
 }
 
-// TestLinearTrainBF16 checks a Linear training in bfloat16: the output and
-// the input gradient are the products of rounded operands (dx = dy·W from
-// the rounded transpose), the weight gradient is float32's exactly, and a
-// new pass rounds the changed weights again while within a pass the
-// rounded copy is reused.
+// TestLinearTrainBF16 checks a Linear training in bfloat16: the output, the
+// input gradient (dx = dy·W from the rounded transpose) and the weight
+// gradient are products of rounded operands, the bias gradient is
+// float32's exactly, and a new pass rounds the changed weights again while
+// within a pass the rounded copy is reused.
 func TestLinearTrainBF16(t *testing.T) {
 	rng := testRNG()
 	const n, in, out = 6, 37, 9
@@ -145,18 +145,29 @@ func TestLinearTrainBF16(t *testing.T) {
 	check := func(when string) {
 		var exactC, c LinearCache[float32]
 		var pass BF16Pass[float32]
-		c.TrainBF16(&pass)
-		pass.Start()
+		c.TrainBF16(pass.Begin(true))
 		y := l.Forward(&c, x)
 		l.Params().ZeroGrad()
 		dx := NewMat[float32](n, in)
 		l.Backward(&c, dy, dx)
-		dW := append([]float32(nil), l.Weight.Grad...)
+		dW, db := slices.Clone(l.Weight.Grad), slices.Clone(l.Bias.Grad)
 		l.Params().ZeroGrad()
 		l.Forward(&exactC, x)
 		l.Backward(&exactC, dy, NewMat[float32](n, in))
-		if !slices.Equal(dW, l.Weight.Grad) {
-			t.Fatalf("%s: the weight gradient differs from float32's", when)
+		if !slices.Equal(db, l.Bias.Grad) {
+			t.Fatalf("%s: the bias gradient differs from float32's", when)
+		}
+		for j := 0; j < out; j++ {
+			for p := 0; p < in; p++ {
+				var want, size float64
+				for i := 0; i < n; i++ {
+					v := round(dy.Row(i)[j]) * round(x.Row(i)[p])
+					want, size = want+v, size+math.Abs(v)
+				}
+				if g := float64(dW[j*in+p]); math.Abs(g-want) > 1e-5*(1+size) {
+					t.Fatalf("%s: dW[%d][%d] = %g, want %g from rounded operands", when, j, p, g, want)
+				}
+			}
 		}
 		for i := 0; i < n; i++ {
 			for j := 0; j < out; j++ {
@@ -191,9 +202,8 @@ func TestLinearTrainBF16(t *testing.T) {
 	// re-rounds it in place.
 	var pass BF16Pass[float32]
 	var a, b LinearCache[float32]
-	a.TrainBF16(&pass)
+	a.TrainBF16(pass.Begin(true))
 	b.TrainBF16(&pass)
-	pass.Start()
 	ya := append([]float32(nil), l.Forward(&a, x).Data...)
 	for i := range l.Weight.Value {
 		l.Weight.Value[i] *= 2
@@ -201,7 +211,7 @@ func TestLinearTrainBF16(t *testing.T) {
 	if yb := l.Forward(&b, x); !slices.Equal(ya, yb.Data) {
 		t.Fatal("a second cache in the same pass rounded the weight again")
 	}
-	pass.Start()
+	pass.Begin(true)
 	yb := l.Forward(&b, x)
 	for i, v := range ya {
 		if math.Abs(float64(yb.Data[i]-l.Bias.Value[i%out])-2*float64(v-l.Bias.Value[i%out])) > 1e-3*(1+math.Abs(float64(v))) {
@@ -229,10 +239,7 @@ func TestRecurrentTrainBF16(t *testing.T) {
 		InitUniform(dy.Data, 1, rng)
 		run := func(pass *BF16Pass[float32]) (y, dx []float32, grads [][]float32) {
 			var c RecurrentCache[float32]
-			c.TrainBF16(pass)
-			if pass != nil {
-				pass.Start()
-			}
+			c.TrainBF16(pass.Begin(pass != nil))
 			r.Params().ZeroGrad()
 			out, _, _ := r.Forward(&c, x, steps, batch, Mat[float32]{}, Mat[float32]{}, true, rng)
 			y = append(y, out.Data...)

@@ -53,7 +53,8 @@
 // products (BF16Products, bf16.go) that run on fastblas.SgemmBF16: for
 // inference its weights are rounded once for its life; for training a
 // BF16Pass rounds them once per forward pass, for the forward products and,
-// transposed, for the gradients passed down; weight gradients stay float32. Element-wise float32 work (ReLU, pooling, sums, Adam) runs
+// transposed, for the gradients passed down, and the weight gradients'
+// products round their operands too (weights and gradients stay float32). Element-wise float32 work (ReLU, pooling, sums, Adam) runs
 // on package vecmath's AVX-512 kernels, whose Go fallbacks give the same
 // bits.
 package nn

@@ -45,7 +45,7 @@ func (l *Linear[T]) Forward(c *LinearCache[T], x Mat[T]) Mat[T] {
 // dW += dyᵀ·x and db += Σ dy, and writes dx = dy·W into dx when dx is not
 // empty (pass an empty Mat when the input needs no gradient).
 func (l *Linear[T]) Backward(c *LinearCache[T], dy, dx Mat[T]) {
-	Gemm(true, false, 1, dy, c.x, 1, l.Weight.GradMat())
+	c.gemmGrad(dy, c.x, l.Weight)
 	addColumnSums(l.Bias.Grad, dy)
 	if !dx.Empty() {
 		c.gemmData(dy, l.Weight, 0, dx)

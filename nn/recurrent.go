@@ -449,20 +449,20 @@ func (d *direction[T]) backward(c *dirCache[T], inf *BF16Products[T], dy, dhn, d
 		c.dh, c.dhp = c.dhp, c.dh
 	}
 	// Weight gradients over the whole sequence at once.
-	Gemm(true, false, 1, c.dgih, c.x, 1, d.wih.GradMat())
+	inf.gemmGrad(c.dgih, c.x, d.wih)
 	addColumnSums(d.bih.Grad, c.dgih)
 	addColumnSums(d.bhh.Grad, dghh)
 	last := (steps - 1) * batch
 	if d.reverse {
 		// h' of step t is h[t+1]; h0 feeds the last time index.
-		Gemm(true, false, 1, dghh.RowBlock(0, last), c.h.RowBlock(batch, n), 1, d.whh.GradMat())
+		inf.gemmGrad(dghh.RowBlock(0, last), c.h.RowBlock(batch, n), d.whh)
 		if !c.zeroInit {
-			Gemm(true, false, 1, dghh.RowBlock(last, n), c.h0, 1, d.whh.GradMat())
+			inf.gemmGrad(dghh.RowBlock(last, n), c.h0, d.whh)
 		}
 	} else {
-		Gemm(true, false, 1, dghh.RowBlock(batch, n), c.h.RowBlock(0, last), 1, d.whh.GradMat())
+		inf.gemmGrad(dghh.RowBlock(batch, n), c.h.RowBlock(0, last), d.whh)
 		if !c.zeroInit {
-			Gemm(true, false, 1, dghh.RowBlock(0, batch), c.h0, 1, d.whh.GradMat())
+			inf.gemmGrad(dghh.RowBlock(0, batch), c.h0, d.whh)
 		}
 	}
 	beta = 0

@@ -16,7 +16,7 @@ import (
 
 // benchCharLM builds the char-LM of the speed issue's reference table:
 // vocabulary 65, embedding 64, hidden 256, one layer, batch 32, seq 64.
-func benchCharLM(b *testing.B, cell string) *CharLM[float32] {
+func benchCharLM(b *testing.B, cell, precision string) *CharLM[float32] {
 	b.Helper()
 	text, err := datasets.ReadText("../data/charlm/tinyshakespeare.txt")
 	if err != nil {
@@ -26,6 +26,7 @@ func benchCharLM(b *testing.B, cell string) *CharLM[float32] {
 	cfg.Data.SeqLen = 64
 	cfg.Decoder = config.Decoder{Cell: cell, Hidden: 256, Layers: 1, Embed: 64, Init: "default"}
 	cfg.Train.Batch = 32
+	cfg.Train.Precision = precision
 	m, err := NewCharLMFromText[float32](&cfg, datasets.CharVocab(text), text[:200000], text[200000:210000], rand.New(rand.NewPCG(1, 1)))
 	if err != nil {
 		b.Fatal(err)
@@ -34,12 +35,24 @@ func benchCharLM(b *testing.B, cell string) *CharLM[float32] {
 }
 
 // BenchmarkCharLMTrainStep measures one Adam training step (forward,
-// backward, clipping, update) in tokens per second.
+// backward, clipping, update) in tokens per second; suffix -bf16: with
+// train.precision: bf16.
 func BenchmarkCharLMTrainStep(b *testing.B) {
 	fastblas.Install()
-	for _, cell := range []string{"rnn", "lstm", "gru"} {
-		b.Run(cell, func(b *testing.B) { benchTrainSteps(b, benchCharLM(b, cell), 0.002, "tokens/s") })
+	for _, name := range []string{"rnn", "lstm", "gru", "rnn-bf16", "lstm-bf16", "gru-bf16"} {
+		cell, precision := precisionSuffix(name)
+		b.Run(name, func(b *testing.B) { benchTrainSteps(b, benchCharLM(b, cell, precision), 0.002, "tokens/s") })
 	}
+}
+
+// precisionSuffix splits a benchmark name such as "lstm-bf16" into its
+// first part and train.precision (float32 without a suffix).
+func precisionSuffix(name string) (string, string) {
+	first, precision, _ := strings.Cut(name, "-")
+	if precision == "" {
+		precision = "float32"
+	}
+	return first, precision
 }
 
 // benchTrainSteps times b.N Adam steps of task (forward, backward,
@@ -74,11 +87,9 @@ func BenchmarkCharLMSample(b *testing.B) {
 	fastblas.Install()
 	for _, name := range []string{"lstm", "gru", "lstm-bf16", "gru-bf16"} {
 		b.Run(name, func(b *testing.B) {
-			cell, precision, _ := strings.Cut(name, "-")
-			m := benchCharLM(b, cell)
-			if precision != "" {
-				m.cfg.Eval.Sample.Precision = precision
-			}
+			cell, precision := precisionSuffix(name)
+			m := benchCharLM(b, cell, "float32")
+			m.cfg.Eval.Sample.Precision = precision
 			rng := rand.New(rand.NewPCG(3, 3))
 			const length = 200
 			b.ResetTimer()
@@ -95,7 +106,7 @@ func BenchmarkCharLMSample(b *testing.B) {
 // benchTranslation builds the speed issue's seq2seq: vocabularies of 3000,
 // embedding and hidden 256, a GRU encoder, a GRU decoder with general
 // attention, batch 64, sources and targets of 10 words, on random words.
-func benchTranslation(b *testing.B) *Translation[float32] {
+func benchTranslation(b *testing.B, precision string) *Translation[float32] {
 	b.Helper()
 	words := make([]string, 0, 3000)
 	words = append(words, datasets.Specials...)
@@ -108,6 +119,7 @@ func benchTranslation(b *testing.B) *Translation[float32] {
 	cfg.Encoder = &config.Encoder{Kind: "rnn", Cell: "gru", Embed: 256, Hidden: 256, Layers: 1}
 	cfg.Decoder = config.Decoder{Cell: "gru", Embed: 256, Hidden: 256, Layers: 1, Init: "default", Attention: "general"}
 	cfg.Train.Batch = 64
+	cfg.Train.Precision = precision
 	task, err := NewTranslation[float32](&cfg, Env{Meta: map[string]string{"source_vocab": string(vj), "target_vocab": string(vj)}, RNG: rand.New(rand.NewPCG(1, 1))})
 	if err != nil {
 		b.Fatal(err)
@@ -130,17 +142,21 @@ func benchTranslation(b *testing.B) *Translation[float32] {
 }
 
 // BenchmarkSeq2SeqTrainStep measures a teacher-forced Adam step in target
-// tokens (words and <eos>) per second.
+// tokens (words and <eos>) per second, in float32 and with train.precision:
+// bf16.
 func BenchmarkSeq2SeqTrainStep(b *testing.B) {
 	fastblas.Install()
-	benchTrainSteps(b, benchTranslation(b), 0.001, "tokens/s")
+	for _, precision := range []string{"float32", "bf16"} {
+		b.Run(precision, func(b *testing.B) { benchTrainSteps(b, benchTranslation(b, precision), 0.001, "tokens/s") })
+	}
 }
 
 // BenchmarkTrainStepWorkers measures the training steps of
 // BenchmarkCharLMTrainStep and BenchmarkSeq2SeqTrainStep split over
 // train.workers = GOMAXPROCS copies of the model (data parallel), so that
 // "go test -bench TrainStepWorkers -cpu 1,2" gives the speed-up from one
-// core to two (and -cpu 1,2,4,8 on a bigger machine).
+// core to two (and -cpu 1,2,4,8 on a bigger machine); suffix -bf16: with
+// train.precision: bf16.
 func BenchmarkTrainStepWorkers(b *testing.B) {
 	fastblas.Install()
 	workers := runtime.GOMAXPROCS(0)
@@ -151,10 +167,16 @@ func BenchmarkTrainStepWorkers(b *testing.B) {
 		}
 		benchSteps(b, task.Params(), step, lr, "tokens/s")
 	}
-	for _, cell := range []string{"rnn", "lstm", "gru"} {
-		b.Run("charlm-"+cell, func(b *testing.B) { run(b, benchCharLM(b, cell), 32, 0.002) })
+	for _, precision := range []string{"float32", "bf16"} {
+		suffix := ""
+		if precision != "float32" {
+			suffix = "-" + precision
+		}
+		for _, cell := range []string{"rnn", "lstm", "gru"} {
+			b.Run("charlm-"+cell+suffix, func(b *testing.B) { run(b, benchCharLM(b, cell, precision), 32, 0.002) })
+		}
+		b.Run("seq2seq"+suffix, func(b *testing.B) { run(b, benchTranslation(b, precision), 64, 0.001) })
 	}
-	b.Run("seq2seq", func(b *testing.B) { run(b, benchTranslation(b), 64, 0.001) })
 }
 
 // BenchmarkSeq2SeqDecode measures translation speed in sentences per
@@ -162,7 +184,7 @@ func BenchmarkTrainStepWorkers(b *testing.B) {
 // the output layer in float32 and (suffix -bf16) in bfloat16.
 func BenchmarkSeq2SeqDecode(b *testing.B) {
 	fastblas.Install()
-	m := benchTranslation(b)
+	m := benchTranslation(b, "float32")
 	srcs := make([][]int, 64)
 	for i := range srcs {
 		srcs[i] = m.train[i].Src

@@ -91,7 +91,9 @@ func TestCharLMGradients(t *testing.T) {
 
 // TestCharLMLearnsShakespeare trains a small LSTM for a few hundred steps on
 // the start of tiny-shakespeare and requires the validation loss to beat the
-// best context-free model (the unigram entropy) by a clear margin.
+// best context-free model (the unigram entropy) by a clear margin, in
+// float32 and with bfloat16 products (train.precision: bf16), whose loss
+// must match float32's within noise.
 func TestCharLMLearnsShakespeare(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a learning test: trains for seconds")
@@ -101,13 +103,6 @@ func TestCharLMLearnsShakespeare(t *testing.T) {
 		t.Fatal(err)
 	}
 	text = text[:60000]
-	cfg := charCfg("lstm", 64, 32)
-	cfg.Decoder.Embed, cfg.Train.Batch, cfg.Eval.Batches = 16, 16, 10
-	vocab := datasets.CharVocab(text)
-	m, err := NewCharLMFromText[float32](cfg, vocab, text[:54000], text[54000:], rand.New(rand.NewPCG(1, 2)))
-	if err != nil {
-		t.Fatal(err)
-	}
 	counts := map[rune]float64{}
 	for _, r := range text[54000:] {
 		counts[r]++
@@ -117,17 +112,32 @@ func TestCharLMLearnsShakespeare(t *testing.T) {
 		p := c / float64(len(text)-54000)
 		unigram -= p * math.Log(p)
 	}
-	trainSteps(t, m, 400, 0.01, rand.New(rand.NewPCG(5, 5)))
-	metrics, err := m.Evaluate()
-	if err != nil {
-		t.Fatal(err)
+	losses := map[string]float64{}
+	for _, precision := range []string{"float32", "bf16"} {
+		cfg := charCfg("lstm", 64, 32)
+		cfg.Decoder.Embed, cfg.Train.Batch, cfg.Eval.Batches = 16, 16, 10
+		cfg.Train.Precision = precision
+		vocab := datasets.CharVocab(text)
+		m, err := NewCharLMFromText[float32](cfg, vocab, text[:54000], text[54000:], rand.New(rand.NewPCG(1, 2)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		trainSteps(t, m, 400, 0.01, rand.New(rand.NewPCG(5, 5)))
+		metrics, err := m.Evaluate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: validation loss %.4f nats/char, unigram entropy %.3f", precision, metrics["loss"], unigram)
+		if metrics["loss"] > unigram-0.5 {
+			t.Errorf("%s: validation loss %.3f does not beat the unigram entropy %.3f by 0.5 nats", precision, metrics["loss"], unigram)
+		}
+		if math.Abs(metrics["bits"]-metrics["loss"]/math.Ln2) > 1e-9 {
+			t.Errorf("bits %.4f inconsistent with nats %.4f", metrics["bits"], metrics["loss"])
+		}
+		losses[precision] = metrics["loss"]
 	}
-	t.Logf("validation loss %.3f nats/char, unigram entropy %.3f", metrics["loss"], unigram)
-	if metrics["loss"] > unigram-0.5 {
-		t.Errorf("validation loss %.3f does not beat the unigram entropy %.3f by 0.5 nats", metrics["loss"], unigram)
-	}
-	if math.Abs(metrics["bits"]-metrics["loss"]/math.Ln2) > 1e-9 {
-		t.Errorf("bits %.4f inconsistent with nats %.4f", metrics["bits"], metrics["loss"])
+	if d := losses["bf16"] - losses["float32"]; d == 0 || math.Abs(d) > 0.03 {
+		t.Errorf("validation loss %.4f with bfloat16 products, %.4f in float32: want different (rounded) but within 0.03", losses["bf16"], losses["float32"])
 	}
 }
 

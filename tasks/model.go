@@ -76,3 +76,8 @@ func restoreVocab(s, key string, words bool) (*datasets.Vocab, error) {
 	}
 	return v, nil
 }
+
+// trainsInBF16 reports whether training passes compute their recurrent and
+// linear products in bfloat16 (train.precision: bf16): the model's values,
+// gradients and optimizer stay float32.
+func trainsInBF16(cfg *config.Config) bool { return cfg.Train.Precision == "bf16" }

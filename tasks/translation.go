@@ -115,7 +115,7 @@ func NewTranslation[T nn.Float](cfg *config.Config, env Env) (Task[T], error) {
 
 // build makes the encoder-decoder model for the vocabularies.
 func (m *Translation[T]) build(rng *rand.Rand) error {
-	enc, err := encoders.New[T](encoders.Spec{Section: m.cfg.Encoder, Input: encoders.TokenInput, Vocab: m.src.Len(), Prefix: "encoder"}, rng)
+	enc, err := encoders.New[T](encoders.Spec{Section: m.cfg.Encoder, Input: encoders.TokenInput, Vocab: m.src.Len(), Prefix: "encoder", BF16: trainsInBF16(m.cfg)}, rng)
 	if err != nil {
 		return err
 	}

@@ -114,25 +114,7 @@ func TestTranslationLearnsPairs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a learning test: trains for seconds")
 	}
-	cfg := translationCfg("gru", "general")
-	cfg.Encoder.Embed, cfg.Encoder.Hidden = 32, 32
-	cfg.Decoder.Embed, cfg.Decoder.Hidden, cfg.Decoder.InputFeeding = 32, 64, true
-	cfg.Train.Batch = 16
-	m := newTranslation[float32](t, cfg)
-	loss := trainSteps[float32](t, m, 400, 0.01, rand.New(rand.NewPCG(2, 2)))
-	var items []devItem
-	for _, e := range m.train {
-		words, _ := m.tgt.Decode(e.Tgt)
-		items = append(items, devItem{src: e.Src, refs: []string{strings.Join(words[1:len(words)-1], " ")}})
-	}
-	scores, err := m.bleuScores(items)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("training loss %.3f, BLEU on the training pairs %.1f", loss, scores["bleu"])
-	if loss > 0.3 || scores["bleu"] < 60 {
-		t.Errorf("training loss %.3f (want < 0.3), BLEU on training pairs %.1f (want ≥ 60)", loss, scores["bleu"])
-	}
+	m, items := learnPairs(t, "float32")
 	srcs := make([][]int, len(items))
 	for i, it := range items {
 		srcs[i] = it.src
@@ -237,6 +219,47 @@ func TestTranslationLearnsPairs(t *testing.T) {
 	if err != nil || got["sentences"] < 100 {
 		t.Errorf("EvaluateFile: %v, %v", got, err)
 	}
+}
+
+// TestTranslationLearnsPairsBF16 trains TestTranslationLearnsPairs' model
+// with bfloat16 products (train.precision: bf16: the token encoder, the
+// step-wise attention decoder's recurrent stack, its combine and output
+// layers): it must learn the pairs as well.
+func TestTranslationLearnsPairsBF16(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a learning test: trains for seconds")
+	}
+	learnPairs(t, "bf16")
+}
+
+// learnPairs trains a GRU translation model with attention and input
+// feeding for 400 steps on the small training split in precision, checks
+// that it overfits the pairs (training loss near zero, greedy translations
+// of the sources reproduce their references), and returns the model and
+// the pairs as dev items.
+func learnPairs(t *testing.T, precision string) (*Translation[float32], []devItem) {
+	t.Helper()
+	cfg := translationCfg("gru", "general")
+	cfg.Encoder.Embed, cfg.Encoder.Hidden = 32, 32
+	cfg.Decoder.Embed, cfg.Decoder.Hidden, cfg.Decoder.InputFeeding = 32, 64, true
+	cfg.Train.Batch = 16
+	cfg.Train.Precision = precision
+	m := newTranslation[float32](t, cfg)
+	loss := trainSteps[float32](t, m, 400, 0.01, rand.New(rand.NewPCG(2, 2)))
+	var items []devItem
+	for _, e := range m.train {
+		words, _ := m.tgt.Decode(e.Tgt)
+		items = append(items, devItem{src: e.Src, refs: []string{strings.Join(words[1:len(words)-1], " ")}})
+	}
+	scores, err := m.bleuScores(items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s: training loss %.3f, BLEU on the training pairs %.1f", precision, loss, scores["bleu"])
+	if loss > 0.3 || scores["bleu"] < 60 {
+		t.Errorf("%s: training loss %.3f (want < 0.3), BLEU on training pairs %.1f (want ≥ 60)", precision, loss, scores["bleu"])
+	}
+	return m, items
 }
 
 func TestTranslationBadInput(t *testing.T) {
