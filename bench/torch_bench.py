@@ -2,11 +2,13 @@
 (tasks/bench_test.go, encoders/bench_test.go), printed as one JSON line.
 
 Usage: torch_bench.py WORK ARG THREADS
-  charlm-train CELL   Adam steps, vocab 65, embed 64, hidden 256, seq 64, batch 32
+  charlm-train CELL   Adam steps, vocab 65, embed 64, hidden 256, seq 64, batch 32;
+                      CELL-bf16 (e.g. lstm-bf16): forward and loss under CPU autocast
   charlm-sample CELL  sampling at batch 1, one step per call (temperature 1);
                       CELL-bf16 (e.g. lstm-bf16) under CPU autocast
   seq2seq-train -     GRU encoder + GRU decoder with Luong general attention,
                       vocab 3000, embed/hidden 256, length 10, batch 64, teacher forcing
+                      ("bf16": forward and loss under CPU autocast)
   seq2seq-greedy -    greedy translation of 64 sentences at once, 12 steps
   seq2seq-beam -      beam search of width 5 over 64 sentences at once, 12 steps
                       (seq2seq-greedy and seq2seq-beam take "bf16": CPU autocast)
@@ -46,7 +48,8 @@ class CharLM(nn.Module):
         return self.head(y), state
 
 
-def charlm_train(cell):
+def charlm_train(arg):
+    cell, _, prec = arg.partition("-")  # e.g. lstm, or lstm-bf16 under CPU autocast
     model = CharLM(cell)
     opt = torch.optim.Adam(model.parameters(), lr=0.002)
     data = torch.randint(0, 65, (200_000,))
@@ -56,8 +59,10 @@ def charlm_train(cell):
         x = torch.stack([data[o:o + 64] for o in offs], 1)
         y = torch.stack([data[o + 1:o + 65] for o in offs], 1)
         opt.zero_grad()
-        logits, _ = model(x)
-        F.cross_entropy(logits.reshape(-1, 65), y.reshape(-1)).backward()
+        with precision(prec):
+            logits, _ = model(x)
+            loss = F.cross_entropy(logits.reshape(-1, 65), y.reshape(-1))
+        loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 5)
         opt.step()
 
@@ -109,7 +114,7 @@ class Seq2Seq(nn.Module):
         return self.out(self.attend(y.transpose(0, 1), keys))  # [B][T][V]
 
 
-def seq2seq_train(_):
+def seq2seq_train(arg):
     model = Seq2Seq()
     opt = torch.optim.Adam(model.parameters(), lr=0.001)
 
@@ -117,8 +122,10 @@ def seq2seq_train(_):
         src = torch.randint(4, 3000, (10, 64))
         tgt = torch.randint(4, 3000, (12, 64))
         opt.zero_grad()
-        logits = model(src, tgt[:-1])
-        F.cross_entropy(logits.reshape(-1, 3000), tgt[1:].transpose(0, 1).reshape(-1)).backward()
+        with precision(arg):
+            logits = model(src, tgt[:-1])
+            loss = F.cross_entropy(logits.reshape(-1, 3000), tgt[1:].transpose(0, 1).reshape(-1))
+        loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 5)
         opt.step()
 
@@ -126,9 +133,10 @@ def seq2seq_train(_):
 
 
 def precision(arg):
-    """The context seq2seq decoding runs in: float32, or with arg "bf16"
-    PyTorch's CPU autocast to bfloat16 (its counterpart of seqtask's
-    eval.decode.precision: bf16; linear layers in bfloat16 via oneDNN)."""
+    """The context a model runs in: float32, or with arg "bf16" PyTorch's
+    CPU autocast to bfloat16 (its counterpart of seqtask's
+    eval.decode.precision and train.precision bf16; linear layers in
+    bfloat16 via oneDNN)."""
     if arg == "bf16":
         return torch.autocast(device_type="cpu", dtype=torch.bfloat16)
     return contextlib.nullcontext()

@@ -47,6 +47,7 @@ func TestParseErrorsNameKeyAndLine(t *testing.T) {
 		{"bad duration", minimal + "train:\n  time_limit: soon\n", nil, []string{"x.yaml:5: train.time_limit: want a duration"}},
 		{"out of range", minimal + "train:\n  optimizer:\n    beta1: 1.5\n", nil, []string{"x.yaml:6: train.optimizer.beta1: 1.5 must be in [0, 1)"}},
 		{"bad choice", minimal + "train:\n  optimizer:\n    kind: magic\n", nil, []string{"x.yaml:6: train.optimizer.kind: \"magic\" is not one of [sgd adagrad adam]"}},
+		{"unknown precision", minimal + "train:\n  precision: fp16\n", nil, []string{"x.yaml:5: train.precision: \"fp16\" is not one of [float32 bf16 float64]"}},
 		{"missing task", "data:\n  path: config.go\n", nil, []string{"task: missing"}},
 		{"duplicate key", minimal + "seed: 1\nseed: 2\n", nil, []string{"x.yaml:5: seed: given twice"}},
 		{"section as scalar", minimal + "train: fast\n", nil, []string{"x.yaml:4: train: want a mapping"}},

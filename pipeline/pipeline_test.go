@@ -125,6 +125,7 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 		{"testdata/captioning.yaml", nil},
 		{"testdata/captioning.yaml", []string{"train.self_critical.start=10", "train.self_critical.lr=0.002"}},
 		{"testdata/tiny.yaml", []string{"train.workers=2"}},
+		{"testdata/tiny.yaml", []string{"train.precision=bf16", "train.workers=2"}},
 	} {
 		config := tc.config
 		t.Run(strings.Join(append([]string{config}, tc.sets...), " "), func(t *testing.T) {
