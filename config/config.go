@@ -104,6 +104,7 @@ type Augment struct {
 	Flip   bool    `yaml:"flip"`
 	Scale  float64 `yaml:"scale"`
 	Jitter float64 `yaml:"jitter"`
+	Views  int     `yaml:"views"`
 }
 
 // Pairs configures tab-separated sentence pairs (translation).

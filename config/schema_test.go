@@ -106,6 +106,8 @@ func TestTaskSchemas(t *testing.T) {
 		{"pad beyond the image", captioning, []string{"data.augment.pad=65"}, "data.augment.pad: 65 is outside 0..data.image_size (64)"},
 		{"crop scale above 1", captioning, []string{"data.augment.scale=1.5"}, "data.augment.scale: 1.5 is outside 0..1"},
 		{"jitter of 1", captioning, []string{"data.augment.jitter=1"}, "data.augment.jitter: 1 is outside [0, 1)"},
+		{"views without a frozen encoder", captioning, []string{"data.augment.views=2"}, "data.augment.views: has no effect here: only a frozen encoder's cached features take extra views (encoder.freeze); remove it"},
+		{"too many views", captioning, []string{"data.augment.views=33", "encoder.freeze=true"}, "data.augment.views: 33 is"},
 		{"attention", captioning, []string{"decoder.attention=global"}, `decoder.attention: "global" is not one of`},
 		{"decode strategy", captioning, []string{"eval.decode.strategy=best"}, `eval.decode.strategy: "best" is not one of`},
 		{"decode precision", captioning, []string{"eval.decode.precision=fp16"}, `eval.decode.precision: "fp16" is not one of [float32 bf16]`},

@@ -46,6 +46,10 @@ func init() {
 			if a := cfg.Data.Augment; !(a.Jitter >= 0 && a.Jitter < 1) {
 				c.Errorf("data.augment.jitter", "%v is outside [0, 1)", a.Jitter)
 			}
+			c.InRange("data.augment.views", cfg.Data.Augment.Views, 0, maxCachedViews)
+			if cfg.Encoder != nil {
+				c.Unused("data.augment.views", cfg.Data.Augment.Views > 0 && !cfg.Encoder.Freeze, "only a frozen encoder's cached features take extra views (encoder.freeze)")
+			}
 			checkSequenceOutput(cfg, c)
 		},
 	})

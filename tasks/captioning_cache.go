@@ -15,26 +15,32 @@ import (
 // The decoder then trains on them at twice the steps per second of
 // training end to end.
 type featureCache[T nn.Float] struct {
-	rows    map[string]int // image path → row of its plain view
-	mirror  map[string]int // training image path → row of its mirror view (with data.augment.flip)
-	summary nn.Mat[T]      // [views][Summary]
-	memory  nn.Mat[T]      // [views*S][Memory]; empty without attention
+	rows    map[string]int   // image path → row of its plain view
+	mirror  map[string]int   // training image path → row of its mirror view (with data.augment.flip)
+	extra   map[string][]int // training image path → rows of its augmented views (data.augment.views)
+	summary nn.Mat[T]        // [views][Summary]
+	memory  nn.Mat[T]        // [views*S][Memory]; empty without attention
 	S       int
 	out     encoders.Output[T] // gather's buffers
 }
 
-// buildCache computes the frozen encoder's outputs once: for every
-// training image and its mirror (with data.augment.flip) and every dev
-// image, in evaluation mode.
+// maxCachedViews bounds data.augment.views.
+const maxCachedViews = 32
+
+// buildCache computes the frozen encoder's outputs once, in evaluation
+// mode: for every training image, its mirror (with data.augment.flip) and
+// data.augment.views augmented views of it, and for every dev image. The
+// augmented views are drawn from a generator seeded by the config's seed
+// alone, so that a resumed run caches the same views.
 func (m *Captioning[T]) buildCache() error {
 	if m.cache != nil {
 		return nil
 	}
 	began := time.Now()
-	c := &featureCache[T]{rows: map[string]int{}, mirror: map[string]int{}}
+	c := &featureCache[T]{rows: map[string]int{}, mirror: map[string]int{}, extra: map[string][]int{}}
 	type view struct {
-		path   string
-		mirror bool
+		path            string
+		mirror, augment bool
 	}
 	var views []view
 	for _, set := range []*datasets.CaptionSet{m.train, m.dev} {
@@ -47,6 +53,12 @@ func (m *Captioning[T]) buildCache() error {
 			views = append(views, view{path: p, mirror: true})
 		}
 	}
+	for range m.cfg.Data.Augment.Views {
+		for _, p := range m.train.Paths() {
+			views = append(views, view{path: p, augment: true})
+		}
+	}
+	augment := rand.New(rand.NewPCG(m.cfg.Seed, 0xca5ed))
 	w := m.model.enc.Widths()
 	attends := m.model.dec.Attends()
 	c.summary = nn.NewMat[T](len(views), w.Summary)
@@ -55,14 +67,23 @@ func (m *Captioning[T]) buildCache() error {
 		part := views[lo:min(lo+batch, len(views))]
 		tensors := make([]*datasets.ImageTensor, len(part))
 		for i, v := range part {
-			t, err := m.loader.Load(v.path)
+			var t *datasets.ImageTensor
+			var err error
+			if v.augment {
+				t, err = m.loader.LoadTrain(v.path, augment)
+			} else {
+				t, err = m.loader.Load(v.path)
+			}
 			if err != nil {
 				return fmt.Errorf("caching features: %w", err)
 			}
-			if v.mirror {
+			switch {
+			case v.augment:
+				c.extra[v.path] = append(c.extra[v.path], lo+i)
+			case v.mirror:
 				t = t.Mirror()
 				c.mirror[v.path] = lo + i
-			} else {
+			default:
 				c.rows[v.path] = lo + i
 			}
 			tensors[i] = t
@@ -91,8 +112,9 @@ func (m *Captioning[T]) buildCache() error {
 }
 
 // sampleCached draws train.batch training images, one of each image's
-// captions and, with data.augment.flip, one of its two views, returning
-// their rows in the feature cache, the images' indices and the captions.
+// captions and one of its cached views (plain; mirror with
+// data.augment.flip; augmented with data.augment.views), returning their
+// rows in the feature cache, the images' indices and the captions.
 func (m *Captioning[T]) sampleCached(rng *rand.Rand) (rows, imgs []int, seqs [][]int) {
 	n := m.cfg.Train.Batch
 	rows, imgs, seqs = make([]int, n), make([]int, n), make([][]int, n)
@@ -103,7 +125,22 @@ func (m *Captioning[T]) sampleCached(rng *rand.Rand) (rows, imgs []int, seqs [][
 		seqs[i] = caps[rng.IntN(len(caps))]
 		p := m.train.Path(img)
 		rows[i] = m.cache.rows[p]
-		if m.cfg.Data.Augment.Flip && rng.IntN(2) == 1 {
+		flip := m.cfg.Data.Augment.Flip
+		extra := m.cache.extra[p]
+		if len(extra) == 0 { // the draw of runs made before augmented views
+			if flip && rng.IntN(2) == 1 {
+				rows[i] = m.cache.mirror[p]
+			}
+			continue
+		}
+		plain := 1
+		if flip {
+			plain = 2
+		}
+		switch v := rng.IntN(plain + len(extra)); {
+		case v >= plain:
+			rows[i] = extra[v-plain]
+		case v == 1:
 			rows[i] = m.cache.mirror[p]
 		}
 	}

@@ -289,6 +289,66 @@ func TestCaptioningPhases(t *testing.T) {
 	}
 }
 
+// TestCaptioningCachedViews caches data.augment.views augmented views of
+// each training image beside its plain view and mirror: each is the frozen
+// CNN's output on the augmentation drawn from the seed (so a rebuilt cache,
+// as after a resume, is the same), differs from the plain view's, and the
+// decoder's batches draw every view.
+func TestCaptioningCachedViews(t *testing.T) {
+	cfg := captioningCfg("gru", "general")
+	cfg.Data.ImageSize = 16
+	cfg.Data.Augment = config.Augment{Pad: 2, Flip: true, Scale: 0.5, Jitter: 0.2, Views: 3}
+	cfg.Encoder = &config.Encoder{Kind: "cnn", Channels: []int{4}, Kernel: 3, Out: 8, Freeze: true}
+	build := func() *Captioning[float64] {
+		m, _ := newCaptioning[float64](t, cfg)
+		m.train.Images, m.trainIDs = m.train.Images[:4], m.trainIDs[:4]
+		if err := m.buildCache(); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	m, again := build(), build()
+	paths := m.train.Paths()
+	replay := rand.New(rand.NewPCG(cfg.Seed, 0xca5ed))
+	for v := range cfg.Data.Augment.Views {
+		for _, p := range paths {
+			img, err := m.loader.LoadTrain(p, replay)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows := m.cache.extra[p]
+			if len(rows) != cfg.Data.Augment.Views {
+				t.Fatalf("%s: %d augmented views cached, want %d", p, len(rows), cfg.Data.Augment.Views)
+			}
+			want, err := m.model.enc.Forward(m.imageBatch([]*datasets.ImageTensor{img}), false, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := m.cache.summary.Row(rows[v])
+			if !closeSlices(want.Summary.Row(0), got, 1e-12) {
+				t.Fatalf("%s view %d: cached features differ from the CNN's on the seeded augmentation", p, v)
+			}
+			if closeSlices(got, m.cache.summary.Row(m.cache.rows[p]), 1e-9) {
+				t.Fatalf("%s view %d: the same features as the plain view", p, v)
+			}
+		}
+	}
+	if !slices.Equal(m.cache.summary.Data, again.cache.summary.Data) || !slices.Equal(m.cache.memory.Data, again.cache.memory.Data) {
+		t.Error("a second cache of the same config differs: a resumed run would train on other views")
+	}
+	drawn := map[int]bool{}
+	rng := rand.New(rand.NewPCG(3, 3))
+	for range 200 {
+		rows, _, _ := m.sampleCached(rng)
+		for _, r := range rows {
+			drawn[r] = true
+		}
+	}
+	if want := len(paths) * (2 + cfg.Data.Augment.Views); len(drawn) != want {
+		t.Errorf("batches drew %d distinct cached views, want all %d", len(drawn), want)
+	}
+}
+
 // captionTexts captions the images at paths with opt.
 func captionTexts[T nn.Float](m *Captioning[T], paths []string, opt DecodeOptions) ([]string, error) {
 	hyps, err := m.captionPaths(paths, opt, nil)
