@@ -48,16 +48,22 @@ func Estimate(cfg *config.Config, s Sizes) ([]Part, error) {
 	}
 	e := &estimate{width: width}
 	b.Estimate(cfg, s.orAssumed(cfg), e)
-	if w := cfg.Train.Workers; w > 1 {
+	var weights int64 // bytes of one copy of the weights
+	for _, p := range e.parts {
+		if strings.HasSuffix(p.What, paramsSuffix) {
+			weights += p.Bytes / trainedCopies
+		}
+	}
+	copies := int64(max(cfg.Train.Workers, 1))
+	if copies > 1 {
 		// Each data-parallel copy keeps gradients of its own; the batch's
 		// activations are split among the copies, so they do not add up.
-		var weights int64
-		for _, p := range e.parts {
-			if strings.HasSuffix(p.What, paramsSuffix) {
-				weights += p.Bytes / trainedCopies
-			}
-		}
-		e.parts = append(e.parts, Part{What: "gradients of the data-parallel copies", Key: "train.workers", Bytes: int64(w) * weights})
+		e.parts = append(e.parts, Part{What: "gradients of the data-parallel copies", Key: "train.workers", Bytes: copies * weights})
+	}
+	if cfg.Train.Precision == "bf16" {
+		// Each copy rounds its weights to two bytes, as W and as Wᵀ (an
+		// upper bound: embeddings and convolutions are not rounded).
+		e.parts = append(e.parts, Part{What: "bfloat16 copies of the weights", Key: "train.precision", Bytes: copies * weights / width * 4})
 	}
 	// One part per what and key: a stack's layers, a CNN's stages add up.
 	var parts []Part

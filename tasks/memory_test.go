@@ -8,7 +8,8 @@ import (
 )
 
 // TestEstimateCountsWorkers: train.workers adds the copies' gradients,
-// one weights' worth per copy, and nothing for one worker.
+// one weights' worth per copy, and nothing for one worker; bf16 training
+// adds each copy's rounded W and Wᵀ.
 func TestEstimateCountsWorkers(t *testing.T) {
 	cfg := config.DefaultFor("charlm")
 	one, err := Estimate(&cfg, Sizes{})
@@ -31,6 +32,15 @@ func TestEstimateCountsWorkers(t *testing.T) {
 	}
 	if got, want := Total(three)-Total(one), 3*weights; weights == 0 || got != want {
 		t.Errorf("three workers add %d bytes, want %d (3 × %d of weights)", got, want, weights)
+	}
+	// bf16 training: each copy's weights rounded twice, at two bytes.
+	cfg.Train.Precision = "bf16"
+	rounded, err := Estimate(&cfg, Sizes{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := Total(rounded)-Total(three), 3*weights; got != want {
+		t.Errorf("bf16 with three workers adds %d bytes, want %d (3 copies × W and Wᵀ at half the %d bytes of float32 weights)", got, want, weights)
 	}
 }
 
