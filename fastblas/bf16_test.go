@@ -267,7 +267,7 @@ func TestBF16MatrixRefill(t *testing.T) {
 // BenchmarkSgemmBF16 compares the decoder's output-layer product h·Wᵀ in
 // float32 (Sgemm) and with bfloat16 operands (SgemmBF16), one thread.
 func BenchmarkSgemmBF16(b *testing.B) {
-	for _, s := range []struct{ m, n, k int }{{64, 8000, 256}, {320, 8000, 256}, {16, 8000, 256}, {32, 1024, 256}, {32, 256, 1024}} {
+	for _, s := range []struct{ m, n, k int }{{64, 8000, 256}, {320, 8000, 256}, {16, 8000, 256}, {32, 1024, 256}, {32, 256, 1024}, {704, 3000, 256}, {704, 256, 3000}} {
 		a := make([]float32, s.m*s.k)
 		wv := make([]float32, s.n*s.k)
 		c := make([]float32, s.m*s.n)
