@@ -299,7 +299,7 @@ func (d *direction[T]) stepTime(s, steps int) int {
 	return s
 }
 
-func (d *direction[T]) forward(c *dirCache[T], inf *BF16Products[T], x Mat[T], steps, batch int, lengths []int, h0, c0 Mat[T]) {
+func (d *direction[T]) forward(c *dirCache[T], prod *BF16Products[T], x Mat[T], steps, batch int, lengths []int, h0, c0 Mat[T]) {
 	lay := d.cell.layout()
 	hid, gh := d.hidden, lay.gates*d.hidden
 	n := steps * batch
@@ -325,7 +325,7 @@ func (d *direction[T]) forward(c *dirCache[T], inf *BF16Products[T], x Mat[T], s
 		}
 	}
 	// The input projection of every step in one GEMM.
-	inf.gemmWeight(x, d.wih, 0, c.gates)
+	prod.gemmWeight(x, d.wih, 0, c.gates)
 	addRowVector(c.gates, d.bih.Value)
 	if lay.separateHidden {
 		c.hh = resize(c.hh, batch, gh)
@@ -344,11 +344,11 @@ func (d *direction[T]) forward(c *dirCache[T], inf *BF16Products[T], x Mat[T], s
 			st.c = rows(c.c)
 		}
 		if lay.separateHidden {
-			inf.gemmWeight(st.hPrev, d.whh, 0, c.hh)
+			prod.gemmWeight(st.hPrev, d.whh, 0, c.hh)
 			addRowVector(c.hh, d.bhh.Value)
 			st.hh = c.hh
 		} else {
-			inf.gemmWeight(st.hPrev, d.whh, 1, st.g)
+			prod.gemmWeight(st.hPrev, d.whh, 1, st.g)
 		}
 		d.cell.forward(st)
 		for b := 0; lengths != nil && b < batch; b++ {
@@ -365,10 +365,10 @@ func (d *direction[T]) forward(c *dirCache[T], inf *BF16Products[T], x Mat[T], s
 
 // backward runs BPTT. dy [T*B][H] (empty for zero) is the gradient of the
 // outputs, dhn/dcn of the final states. dx receives dgih·W_ih (added to its
-// contents when accumulate is set); the products with the weights are
-// inf's. It returns the gradients of h0 and c0,
-// valid until the next call.
-func (d *direction[T]) backward(c *dirCache[T], inf *BF16Products[T], dy, dhn, dcn, dx Mat[T], accumulate bool) (dh0, dc0 Mat[T]) {
+// contents when accumulate is set); prod computes the products with the
+// weights. It returns the gradients of h0 and c0, valid until the next
+// call.
+func (d *direction[T]) backward(c *dirCache[T], prod *BF16Products[T], dy, dhn, dcn, dx Mat[T], accumulate bool) (dh0, dc0 Mat[T]) {
 	lay := d.cell.layout()
 	hid, gh := d.hidden, lay.gates*d.hidden
 	n := c.gates.Rows
@@ -437,7 +437,7 @@ func (d *direction[T]) backward(c *dirCache[T], inf *BF16Products[T], dy, dhn, d
 		if c.lengths != nil {
 			c.maskPadded(t, batch, rows(c.dgih), rows(dghh))
 		}
-		inf.gemmData(rows(dghh), d.whh, beta, c.dhp)
+		prod.gemmData(rows(dghh), d.whh, beta, c.dhp)
 		for b := 0; c.lengths != nil && b < batch; b++ {
 			if c.padded(t, b) { // the carried state passes its gradient straight back
 				copy(c.dhp.Row(b), c.dh.Row(b))
@@ -449,27 +449,27 @@ func (d *direction[T]) backward(c *dirCache[T], inf *BF16Products[T], dy, dhn, d
 		c.dh, c.dhp = c.dhp, c.dh
 	}
 	// Weight gradients over the whole sequence at once.
-	inf.gemmGrad(c.dgih, c.x, d.wih)
+	prod.gemmGrad(c.dgih, c.x, d.wih)
 	addColumnSums(d.bih.Grad, c.dgih)
 	addColumnSums(d.bhh.Grad, dghh)
 	last := (steps - 1) * batch
 	if d.reverse {
 		// h' of step t is h[t+1]; h0 feeds the last time index.
-		inf.gemmGrad(dghh.RowBlock(0, last), c.h.RowBlock(batch, n), d.whh)
+		prod.gemmGrad(dghh.RowBlock(0, last), c.h.RowBlock(batch, n), d.whh)
 		if !c.zeroInit {
-			inf.gemmGrad(dghh.RowBlock(last, n), c.h0, d.whh)
+			prod.gemmGrad(dghh.RowBlock(last, n), c.h0, d.whh)
 		}
 	} else {
-		inf.gemmGrad(dghh.RowBlock(batch, n), c.h.RowBlock(0, last), d.whh)
+		prod.gemmGrad(dghh.RowBlock(batch, n), c.h.RowBlock(0, last), d.whh)
 		if !c.zeroInit {
-			inf.gemmGrad(dghh.RowBlock(0, batch), c.h0, d.whh)
+			prod.gemmGrad(dghh.RowBlock(0, batch), c.h0, d.whh)
 		}
 	}
 	beta = 0
 	if accumulate {
 		beta = 1
 	}
-	inf.gemmData(c.dgih, d.wih, beta, dx)
+	prod.gemmData(c.dgih, d.wih, beta, dx)
 	return c.dh, c.dc
 }
 
