@@ -238,7 +238,7 @@ func checkNode(n *yaml.Node, t reflect.Type, path, file string, lines map[string
 func kindName(t reflect.Type) string {
 	switch {
 	case t == durationType:
-		return "a duration like 30m or 90s"
+		return "a duration like 30m, 90s or 0s"
 	case t.Kind() == reflect.String:
 		return "a string"
 	case t.Kind() == reflect.Bool:
