@@ -44,7 +44,7 @@ func (c *BF16Products[T]) gemmWeight(x Mat[T], w *Param[T], beta T, out Mat[T]) 
 	switch {
 	case !ok:
 	case c.pass != nil:
-		r = c.pass.weight(w)
+		r = c.pass.rounded(w, false)
 	case c.bf16:
 		if r = c.rounded[w]; r == nil {
 			if c.rounded == nil {
@@ -71,7 +71,7 @@ func (c *BF16Products[T]) gemmData(dy Mat[T], w *Param[T], beta T, dx Mat[T]) {
 		Gemm(false, false, 1, dy, w.Mat(), beta, dx)
 		return
 	}
-	fastblas.SgemmBF16(dy.Rows, 1, dy32, dy.Cols, c.pass.transposed(w), float32(beta), any(dx.Data).([]float32), dx.Cols)
+	fastblas.SgemmBF16(dy.Rows, 1, dy32, dy.Cols, c.pass.rounded(w, true), float32(beta), any(dx.Data).([]float32), dx.Cols)
 }
 
 // gemmGrad accumulates the weight gradient dW += dyᵀ·x for the weight w,
@@ -97,13 +97,19 @@ func (c *BF16Products[T]) gemmGrad(dy, x Mat[T], w *Param[T]) {
 // workers each have their own).
 type BF16Pass[T Float] struct {
 	pass   int
-	copies map[*Param[T]]*passCopy
+	copies map[passKey[T]]*passCopy
 }
 
-// passCopy is one weight's rounded copies and the passes they were made in.
+// passKey names one rounded copy: a weight, as W or as Wᵀ.
+type passKey[T Float] struct {
+	w          *Param[T]
+	transposed bool
+}
+
+// passCopy is one rounded copy and the pass it was made in.
 type passCopy struct {
-	w, wt         *fastblas.BF16Matrix // W [out][in] and Wᵀ [in][out]
-	wPass, wtPass int
+	m    *fastblas.BF16Matrix
+	pass int
 }
 
 // Begin starts a pass, in which every rounded weight is made again on
@@ -118,42 +124,31 @@ func (p *BF16Pass[T]) Begin(on bool) *BF16Pass[T] {
 	return p
 }
 
-func (p *BF16Pass[T]) entry(w *Param[T]) *passCopy {
+// rounded returns w [out][in] rounded in this pass, as W, or as Wᵀ
+// [in][out] when transposed.
+func (p *BF16Pass[T]) rounded(w *Param[T], transposed bool) *fastblas.BF16Matrix {
 	if p.copies == nil {
-		p.copies = map[*Param[T]]*passCopy{}
+		p.copies = map[passKey[T]]*passCopy{}
 	}
-	e := p.copies[w]
+	k := passKey[T]{w, transposed}
+	e := p.copies[k]
 	if e == nil {
-		e = &passCopy{wPass: -1, wtPass: -1}
-		p.copies[w] = e
-	}
-	return e
-}
-
-// weight returns w rounded in this pass.
-func (p *BF16Pass[T]) weight(w *Param[T]) *fastblas.BF16Matrix {
-	e := p.entry(w)
-	if e.w == nil {
 		m := w.Mat()
-		e.w = fastblas.MakeBF16Matrix(m.Rows, m.Cols)
+		rows, cols := m.Rows, m.Cols
+		if transposed {
+			rows, cols = cols, rows
+		}
+		e = &passCopy{m: fastblas.MakeBF16Matrix(rows, cols), pass: -1}
+		p.copies[k] = e
 	}
-	if e.wPass != p.pass {
-		e.w.Round(any(w.Value).([]float32))
-		e.wPass = p.pass
+	if e.pass != p.pass {
+		v := any(w.Value).([]float32)
+		if transposed {
+			e.m.RoundTransposed(v)
+		} else {
+			e.m.Round(v)
+		}
+		e.pass = p.pass
 	}
-	return e.w
-}
-
-// transposed returns wᵀ rounded in this pass.
-func (p *BF16Pass[T]) transposed(w *Param[T]) *fastblas.BF16Matrix {
-	e := p.entry(w)
-	if e.wt == nil {
-		m := w.Mat()
-		e.wt = fastblas.MakeBF16Matrix(m.Cols, m.Rows)
-	}
-	if e.wtPass != p.pass {
-		e.wt.RoundTransposed(any(w.Value).([]float32))
-		e.wtPass = p.pass
-	}
-	return e.wt
+	return e.m
 }
