@@ -62,15 +62,15 @@ func (m *BF16Matrix) RoundTransposed(src []float32) {
 	if len(src) < m.Rows*m.Cols {
 		panic(fmt.Sprintf("fastblas: BF16Matrix.RoundTransposed to %d×%d from %d values", m.Rows, m.Cols, len(src)))
 	}
-	transposeToBF16(m.data, m.stride, src, m.Rows, m.Cols, m.Rows)
+	transposeToBF16(m.data, m.stride, src, m.Cols, m.Rows)
 }
 
-// transposeToBF16 writes the transpose of the rows×cols matrix src (lds
-// apart) rounded to bfloat16 into dst, cols rows stride apart, zeroing each
+// transposeToBF16 writes the transpose of the rows×cols row-major matrix
+// src rounded to bfloat16 into dst, cols rows stride apart, zeroing each
 // row's padding past rows. It rounds sixteen source rows at a time with the
 // vector conversion and then writes each destination row's sixteen values
 // side by side.
-func transposeToBF16(dst []uint16, stride int, src []float32, lds, rows, cols int) {
+func transposeToBF16(dst []uint16, stride int, src []float32, rows, cols int) {
 	const block = 16
 	buf := bf16Pool.Get().(*[]uint16)
 	defer bf16Pool.Put(buf)
@@ -81,7 +81,7 @@ func transposeToBF16(dst []uint16, stride int, src []float32, lds, rows, cols in
 	for i0 := 0; i0 < rows; i0 += block {
 		nb := min(block, rows-i0)
 		for r := 0; r < nb; r++ {
-			toBF16(tmp[r*cols:(r+1)*cols], src[(i0+r)*lds:(i0+r)*lds+cols])
+			toBF16(tmp[r*cols:(r+1)*cols], src[(i0+r)*cols:(i0+r+1)*cols])
 		}
 		for j := 0; j < cols; j++ {
 			d := dst[j*stride+i0 : j*stride+i0+nb]
@@ -169,7 +169,24 @@ func SgemmBF16(m int, alpha float32, a []float32, lda int, w *BF16Matrix, beta f
 		toBF16(row[:k], a[i*lda:i*lda+k])
 		clear(row[k:])
 	}
-	productBF16(m, alpha, ah, w, beta, c, ldc)
+	if bf16Tile == nil {
+		sgemmBF16Go(m, n, k, alpha, ah, w, beta, c, ldc)
+		return
+	}
+	const unit = 8 // columns per piece of work: whole 1×8 tiles when m = 1
+	units := (n + unit - 1) / unit
+	workers := numWorkers(m*n*stride, units, smallParallelMin)
+	if workers == 1 {
+		// Directly: the closure below escapes, and building it would
+		// allocate on every call (batch-1 sampling makes thousands).
+		bf16Range(m, 0, n, stride, alpha, ah, w, beta, c, ldc)
+		return
+	}
+	parallel(workers, func(wk int) {
+		lo := units * wk / workers * unit
+		hi := min(units*(wk+1)/workers*unit, n)
+		bf16Range(m, lo, hi, stride, alpha, ah, w, beta, c, ldc)
+	})
 }
 
 // SgemmBF16TN computes C = alpha·Aᵀ·B + beta·C with A k×m (lda apart) and
@@ -249,30 +266,6 @@ func pairRows(dst, src []float32, lds, k, cols int) {
 			row[j] = math.Float32frombits(uint32(lo[j]) | uint32(hi[j])<<16)
 		}
 	}
-}
-
-// productBF16 computes C = alpha·A·Wᵀ + beta·C from the rounded rows ah of
-// A (w.stride apart).
-func productBF16(m int, alpha float32, ah []uint16, w *BF16Matrix, beta float32, c []float32, ldc int) {
-	n, k, stride := w.Rows, w.Cols, w.stride
-	if bf16Tile == nil {
-		sgemmBF16Go(m, n, k, alpha, ah, w, beta, c, ldc)
-		return
-	}
-	const unit = 8 // columns per piece of work: whole 1×8 tiles when m = 1
-	units := (n + unit - 1) / unit
-	workers := numWorkers(m*n*stride, units, smallParallelMin)
-	if workers == 1 {
-		// Directly: the closure below escapes, and building it would
-		// allocate on every call (batch-1 sampling makes thousands).
-		bf16Range(m, 0, n, stride, alpha, ah, w, beta, c, ldc)
-		return
-	}
-	parallel(workers, func(wk int) {
-		lo := units * wk / workers * unit
-		hi := min(units*(wk+1)/workers*unit, n)
-		bf16Range(m, lo, hi, stride, alpha, ah, w, beta, c, ldc)
-	})
 }
 
 // bf16Range computes columns [lo, hi) of SgemmBF16's C from the rounded
