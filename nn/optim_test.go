@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"fmt"
 	"maps"
 	"math"
 	"math/rand/v2"
@@ -157,6 +158,42 @@ func TestClipGradNorm(t *testing.T) {
 	}
 	if n := (Params[float64]{p}).GradNorm(); math.Abs(n-1) > 1e-5 {
 		t.Errorf("norm after clipping = %g, want 1", n)
+	}
+}
+
+// TestClipGradNormBlocks checks the norm and the clipping of float32
+// gradients cut into several blocks each (the blocks split over the cores)
+// against a float64 reference, and that the norm has the same bits on one
+// core and on two.
+func TestClipGradNormBlocks(t *testing.T) {
+	sizes := []int{1, gradBlock + 3, 3*gradBlock - 1, 17}
+	run := func(procs int) (float64, Params[float32], float64) {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		rng := rand.New(rand.NewPCG(5, 5))
+		var ps Params[float32]
+		var want float64
+		for i, n := range sizes {
+			p := NewParam[float32](fmt.Sprint("p", i), n)
+			InitUniform(p.Grad, 0.01, rng)
+			for _, g := range p.Grad {
+				want += float64(g) * float64(g)
+			}
+			ps = append(ps, p)
+		}
+		return ps.ClipGradNorm(1), ps, math.Sqrt(want)
+	}
+	norm, ps, want := run(1)
+	if math.Abs(norm-want) > 1e-12*want {
+		t.Fatalf("norm %.15g, want %.15g", norm, want)
+	}
+	if want <= 1 {
+		t.Fatalf("test data: norm %g does not need clipping", want)
+	}
+	if after := ps.GradNorm(); math.Abs(after-1) > 1e-5 {
+		t.Errorf("norm after clipping %g, want 1", after)
+	}
+	if norm2, _, _ := run(2); math.Float64bits(norm2) != math.Float64bits(norm) {
+		t.Errorf("norm on two cores %.17g, on one %.17g", norm2, norm)
 	}
 }
 

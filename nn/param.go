@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/seqtask/seqtask/vecmath"
 )
 
 // Param is a learnable tensor and its gradient, named as PyTorch names it
@@ -74,13 +76,17 @@ func (ps Params[T]) ByName() (map[string]*Param[T], error) {
 	return m, nil
 }
 
-// GradNorm is the Euclidean norm of all gradients taken together.
+// GradNorm is the Euclidean norm of all gradients taken together. The
+// squares are summed in float64 by blocks of each parameter (over the
+// cores), and the blocks' sums then in order, so the result does not depend
+// on the number of cores.
 func (ps Params[T]) GradNorm() float64 {
+	blocks := ps.gradBlocks()
+	sums := make([]float64, len(blocks))
+	forEachBlock(blocks, func(i int, g []T) { sums[i] = sumSquares(g) })
 	var s float64
-	for _, p := range ps {
-		for _, g := range p.Grad {
-			s += float64(g) * float64(g)
-		}
+	for _, v := range sums {
+		s += v
 	}
 	return math.Sqrt(s)
 }
@@ -92,13 +98,56 @@ func (ps Params[T]) ClipGradNorm(maxNorm float64) float64 {
 	norm := ps.GradNorm()
 	if maxNorm > 0 && norm > maxNorm {
 		s := T(maxNorm / (norm + 1e-6))
-		for _, p := range ps {
-			for i := range p.Grad {
-				p.Grad[i] *= s
+		forEachBlock(ps.gradBlocks(), func(_ int, g []T) {
+			for i := range g {
+				g[i] *= s
 			}
-		}
+		})
 	}
 	return norm
+}
+
+// gradBlock is the most gradient elements GradNorm and ClipGradNorm hand a
+// core at once: enough to outweigh starting a goroutine, few enough that a
+// model's largest matrix is shared between the cores.
+const gradBlock = 1 << 16
+
+// gradBlocks cuts every gradient into blocks of at most gradBlock
+// elements, in parameter order.
+func (ps Params[T]) gradBlocks() [][]T {
+	var blocks [][]T
+	for _, p := range ps {
+		for g := p.Grad; len(g) > 0; g = g[min(gradBlock, len(g)):] {
+			blocks = append(blocks, g[:min(gradBlock, len(g))])
+		}
+	}
+	return blocks
+}
+
+// forEachBlock calls f on every block, spread over the cores when there is
+// enough work.
+func forEachBlock[T Float](blocks [][]T, f func(i int, block []T)) {
+	n := 0
+	for _, b := range blocks {
+		n += len(b)
+	}
+	parallelRange(len(blocks), n/max(len(blocks), 1), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			f(i, blocks[i])
+		}
+	})
+}
+
+// sumSquares is the sum of x's squares in float64.
+func sumSquares[T Float](x []T) float64 {
+	if x32, ok := any(x).([]float32); ok {
+		return vecmath.SumSquares32(x32)
+	}
+	var s float64
+	for _, v := range x {
+		s += float64(v) * float64(v)
+	}
+	return s
 }
 
 // ShareValues makes every parameter of ps use the values of the parameter

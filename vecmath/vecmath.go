@@ -292,6 +292,41 @@ func sum32Go(x []float32) float32 {
 	return v[0]
 }
 
+// SumSquares32 returns the sum of the squares of x's elements in float64 (a
+// gradient norm's square: float32 would lose the small terms of millions).
+// Element i goes into partial sum i%32 while 32 remain and the rest into
+// the first eight; the partials are then combined pairwise, in the same
+// order on every path. Each square is exact in float64, so a fused
+// multiply-add rounds as a multiply and an add do.
+func SumSquares32(x []float32) float64 { return sumSquares32Slice(x) }
+
+func sumSquares32Go(x []float32) float64 {
+	var acc [4][8]float64
+	for ; len(x) >= 32; x = x[32:] {
+		for a := range acc {
+			for j := range acc[a] {
+				v := float64(x[8*a+j])
+				acc[a][j] += v * v
+			}
+		}
+	}
+	for ; len(x) > 0; x = x[min(8, len(x)):] {
+		for j, v := range x[:min(8, len(x))] {
+			acc[0][j] += float64(v) * float64(v)
+		}
+	}
+	var v [8]float64
+	for j := range v {
+		v[j] = (acc[0][j] + acc[1][j]) + (acc[2][j] + acc[3][j])
+	}
+	for half := 4; half >= 1; half /= 2 {
+		for j := range half {
+			v[j] += v[j+half]
+		}
+	}
+	return v[0]
+}
+
 // MaxPool2Row32 pools one row of 2×2 windows of an image x, rows w floats
 // apart, whose top-left corners are x[start + ox*s] for ox < len(y): y[ox]
 // is the window's maximum and arg[ox] its index in x. Values are compared

@@ -129,6 +129,16 @@ func sum32Slice(x []float32) float32 {
 }
 
 //go:noescape
+func sumSquares32AVX512(x *float32, n int) float64
+
+func sumSquares32Slice(x []float32) float64 {
+	if useAVX512 && len(x) > 0 {
+		return sumSquares32AVX512(&x[0], len(x))
+	}
+	return sumSquares32Go(x)
+}
+
+//go:noescape
 func maxPool2x2Row32AVX512(r0, r1, y *float32, arg *int32, start, w, n int)
 
 // maxPool2Row32Slice runs the vector kernel on the whole sixteens of windows

@@ -621,6 +621,66 @@ sreduce:
 	VZEROUPPER
 	RET
 
+// func sumSquares32AVX512(x *float32, n int) float64
+// Four accumulators of eight float64 lanes take 32 elements per iteration
+// (each eight widened from float32, then squared and added by one FMA); the
+// rest go into the first by eights (the last n%8 under a mask); then the
+// four are added pairwise and the eight lanes halved down to one, in
+// sumSquares32Go's order.
+TEXT ·sumSquares32AVX512(SB), NOSPLIT, $0-24
+	MOVQ   x+0(FP), SI
+	MOVQ   n+8(FP), CX
+	VXORPD Z0, Z0, Z0
+	VXORPD Z1, Z1, Z1
+	VXORPD Z2, Z2, Z2
+	VXORPD Z3, Z3, Z3
+
+qloop32:
+	CMPQ        CX, $32
+	JB          qloop8
+	VCVTPS2PD   (SI), Z4
+	VCVTPS2PD   32(SI), Z5
+	VCVTPS2PD   64(SI), Z6
+	VCVTPS2PD   96(SI), Z7
+	VFMADD231PD Z4, Z4, Z0
+	VFMADD231PD Z5, Z5, Z1
+	VFMADD231PD Z6, Z6, Z2
+	VFMADD231PD Z7, Z7, Z3
+	ADDQ        $128, SI
+	SUBQ        $32, CX
+	JMP         qloop32
+
+qloop8:
+	CMPQ        CX, $8
+	JB          qtail
+	VCVTPS2PD   (SI), Z4
+	VFMADD231PD Z4, Z4, Z0
+	ADDQ        $32, SI
+	SUBQ        $8, CX
+	JMP         qloop8
+
+qtail:
+	TESTQ       CX, CX
+	JZ          qreduce
+	TAILMASK
+	VMOVUPS.Z   (SI), K7, Y4
+	VCVTPS2PD   Y4, Z4
+	VFMADD231PD Z4, Z4, Z0
+
+qreduce:
+	VADDPD        Z1, Z0, Z0
+	VADDPD        Z3, Z2, Z2
+	VADDPD        Z2, Z0, Z0
+	VEXTRACTF64X4 $1, Z0, Y1
+	VADDPD        Y1, Y0, Y0
+	VEXTRACTF128  $1, Y0, X1
+	VADDPD        X1, X0, X0
+	VPERMILPD     $1, X0, X1
+	VADDSD        X1, X0, X0
+	VMOVSD        X0, ret+16(FP)
+	VZEROUPPER
+	RET
+
 // Lane indices for deinterleaving 32 floats into even and odd positions.
 DATA poolidx<>+0(SB)/4, $0
 DATA poolidx<>+4(SB)/4, $2

@@ -27,6 +27,8 @@ func reluGrad32Slice(dy, y []float32) { reluGrad32Go(dy, y) }
 
 func sum32Slice(x []float32) float32 { return sum32Go(x) }
 
+func sumSquares32Slice(x []float32) float64 { return sumSquares32Go(x) }
+
 func maxPool2Row32Slice(x, y []float32, arg []int32, start, w, s int) {
 	maxPool2RowGo(x, y, arg, start, w, s, 0)
 }

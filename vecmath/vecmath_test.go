@@ -558,6 +558,52 @@ func TestSum32(t *testing.T) {
 	}
 }
 
+// TestSumSquares32 checks SumSquares32 against a float64 sum on every path,
+// and that the paths give the same bits, for lengths around each loop's
+// width, without reading past n; and that it keeps the small squares that
+// a float32 sum of a million values would drop.
+func TestSumSquares32(t *testing.T) {
+	const longest = 300
+	x := make([]float32, longest+1)
+	for i := range x {
+		x[i] = float32(math.Sin(float64(i)*0.37)) * float32(1+i%7)
+	}
+	x[longest] = float32(math.NaN()) // beyond every slice summed: must not be read
+	big := make([]float32, 1<<20)
+	big[0] = 1e4
+	for i := 1; i < len(big); i++ {
+		big[i] = 1e-3
+	}
+	got := map[bool][]float64{}
+	paths(t, func(t *testing.T) {
+		var sums []float64
+		for n := 0; n < longest; n++ {
+			var want float64
+			for _, v := range x[:n] {
+				want += float64(v) * float64(v)
+			}
+			s := SumSquares32(x[:n])
+			if math.Abs(s-want) > 1e-12*(1+want) {
+				t.Fatalf("n=%d: SumSquares32 = %g, want %g", n, s, want)
+			}
+			sums = append(sums, s)
+		}
+		want := 1e8 + float64(len(big)-1)*float64(float32(1e-3))*float64(float32(1e-3))
+		// A float32 sum would be 10⁸ exactly, 1.05 short.
+		if s := SumSquares32(big); math.Abs(s-want) > 1e-3 {
+			t.Fatalf("10⁸ plus a million squares of 10⁻³: %.9f, want %.9f", s, want)
+		}
+		got[useAVX512] = sums
+	})
+	if avx, ok := got[true]; ok {
+		for n, s := range got[false] {
+			if math.Float64bits(s) != math.Float64bits(avx[n]) {
+				t.Fatalf("n=%d: Go path %g, AVX-512 path %g", n, s, avx[n])
+			}
+		}
+	}
+}
+
 // TestMaxPool2Row32 checks the pooling row against the definition (the
 // first maximum in row-major order wins, NaN beats numbers, -0 ties +0) on
 // every path and stride, with rows of windows around the vector width, data
