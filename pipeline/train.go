@@ -249,7 +249,6 @@ func train[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 			stopReason = "interrupted"
 			break
 		}
-		params.ZeroGrad()
 		sum, n, err := trainStep(step, rng)
 		if err != nil {
 			return fmt.Errorf("step %d: %w", step+1, err)

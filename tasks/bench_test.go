@@ -58,17 +58,20 @@ func precisionSuffix(name string) (string, string) {
 // benchTrainSteps times b.N Adam steps of task (forward, backward,
 // clipping at 5, update) and reports the targets trained on per second.
 func benchTrainSteps(b *testing.B, task Task[float32], lr float64, unit string) {
-	benchSteps(b, task.Params(), task.TrainStep, lr, unit)
+	params := task.Params()
+	benchSteps(b, params, func(step int, rng *rand.Rand) (float64, int, error) {
+		params.ZeroGrad()
+		return task.TrainStep(step, rng)
+	}, lr, unit)
 }
 
-// benchSteps measures Adam steps of params whose gradients step computes.
+// benchSteps measures Adam steps of params whose gradients step sets.
 func benchSteps(b *testing.B, params nn.Params[float32], step func(int, *rand.Rand) (float64, int, error), lr float64, unit string) {
 	opt, _ := nn.NewOptimizer(nn.OptimizerConfig{Kind: "adam"}, params)
 	rng := rand.New(rand.NewPCG(2, 2))
 	targets := 0
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		params.ZeroGrad()
 		_, n, err := step(i, rng)
 		if err != nil {
 			b.Fatal(err)

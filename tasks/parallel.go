@@ -16,8 +16,8 @@ var ErrNotParallel = errors.New("the task cannot split its training batches over
 
 // ParallelTrainStep returns a training step that runs on workers copies of
 // task at once (train.workers), each on its share of batch examples, and
-// leaves the gradient of the whole batch's mean loss per target token in
-// task's parameters, as task.TrainStep does for one worker.
+// sets task's parameters' gradients to those of the whole batch's mean loss
+// per target token (task.TrainStep adds them to zeroed gradients).
 func ParallelTrainStep[T nn.Float](task Task[T], workers, batch int) (func(step int, rng *rand.Rand) (float64, int, error), error) {
 	dp, ok := task.(DataParallel[T])
 	if !ok {
@@ -95,14 +95,22 @@ func (p *dataParallel[T]) step(step int, rng *rand.Rand) (float64, int, error) {
 			wk.weight = T(float64(wk.count) / float64(n))
 		}
 	}
-	// Parameters are divided among the goroutines; within a parameter every
-	// element adds the workers' gradients in worker order.
+	// Every parameter is cut into as many slices as there are goroutines,
+	// so their work is even; each element is the workers' gradients
+	// weighted and added in worker order, written over the old value.
 	p.parallel(func(g int) {
-		for i := g; i < len(p.params); i += len(p.workers) {
-			dst := p.params[i].Grad
-			clear(dst)
-			for _, wk := range p.workers {
-				src, a := wk.params[i].Grad, wk.weight
+		parts := len(p.workers)
+		for i, param := range p.params {
+			lo, hi := len(param.Grad)*g/parts, len(param.Grad)*(g+1)/parts
+			dst := param.Grad[lo:hi]
+			for w, wk := range p.workers {
+				src, a := wk.params[i].Grad[lo:hi], wk.weight
+				if w == 0 {
+					for j, v := range src {
+						dst[j] = a * v
+					}
+					continue
+				}
 				for j, v := range src {
 					dst[j] += a * v
 				}

@@ -13,7 +13,8 @@ import (
 // TestParallelTrainStepEqualsWholeBatch: with a text of one window
 // ("hello", seq_len 4: every draw is "hell" → "ello"), splitting a batch
 // over workers must give exactly the whole batch's loss and gradient, for
-// even and uneven shares and every cell; and the copies read the task's
+// even and uneven shares and every cell, whatever the task's gradients held
+// before (the step writes them over); and the copies read the task's
 // weights, so training through them teaches the task.
 func TestParallelTrainStepEqualsWholeBatch(t *testing.T) {
 	vocab, _ := datasets.NewVocab([]string{"h", "e", "l", "o"})
@@ -37,6 +38,11 @@ func TestParallelTrainStepEqualsWholeBatch(t *testing.T) {
 			step, err := ParallelTrainStep[float64](parts, split.workers, split.batch)
 			if err != nil {
 				t.Fatal(err)
+			}
+			for _, p := range parts.Params() {
+				for j := range p.Grad {
+					p.Grad[j] = math.NaN() // a previous step's, never zeroed
+				}
 			}
 			sum, n, err := step(0, rand.New(rand.NewPCG(5, 5)))
 			if err != nil {
