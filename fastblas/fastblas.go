@@ -233,7 +233,14 @@ func callWorkers(work, minWork int) int {
 // gemm computes C = alpha*op(A)*op(B) + beta*C for validated, non-degenerate
 // arguments (m, n, k ≥ 1, alpha ≠ 0).
 func gemm[T float](kern *gemmKernel[T], aTrans, bTrans bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
-	workers := callWorkers(m*n*k, parallelMinFlops)
+	g := gemmArgs[T]{kern: kern, aTrans: aTrans, bTrans: bTrans, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
+	g.run()
+}
+
+// run computes the product over the cores the call may use.
+func (g *gemmArgs[T]) run() {
+	kern, m, n := g.kern, g.m, g.n
+	workers := callWorkers(m*n*g.k, parallelMinFlops)
 	mPanels := (m + kern.mr - 1) / kern.mr
 	nPanels := (n + kern.nr - 1) / kern.nr
 	// Split the dimension with more micro-panels. Split points are multiples
@@ -247,7 +254,6 @@ func gemm[T float](kern *gemmKernel[T], aTrans, bTrans bool, m, n, k int, alpha 
 	if workers > panels {
 		workers = panels
 	}
-	g := gemmArgs[T]{kern: kern, aTrans: aTrans, bTrans: bTrans, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
 	if workers <= 1 {
 		g.block(0, m, 0, n)
 		return
@@ -289,6 +295,9 @@ type gemmArgs[T float] struct {
 	beta           T
 	c              []T
 	ldc            int
+	// packedB, when not nil, is op(B) packed in advance (PackedMatrix):
+	// per depth block of kern.kc, the nr-column micro-panels of all n.
+	packedB [][]T
 }
 
 var (
@@ -349,7 +358,10 @@ func (g *gemmArgs[T]) block(m0, m1, n0, n1 int) {
 		ncur := min(nc, n1-jc)
 		for pc := 0; pc < g.k; pc += kc {
 			kcur := min(kc, g.k-pc)
-			if directB {
+			if g.packedB != nil {
+				// Micro-panel j/nr of the block starts at j·kcur.
+				pb = g.packedB[pc/kc][jc*kcur:]
+			} else if directB {
 				// Only a trailing partial panel needs packing.
 				if full := ncur / nr * nr; full < ncur {
 					packB(pb[full*kcur:], g.b, g.ldb, g.bTrans, pc, kcur, jc+full, ncur-full, nr)
