@@ -36,9 +36,11 @@ type search[T nn.Float] struct {
 type SearchOptions struct {
 	// BF16 computes each step's products with the decoder's weights (the
 	// recurrent layers, the attention's combination and the output layer)
-	// from operands rounded to bfloat16 (nn.BF16Products): faster where the CPU
-	// has AVX-512 BF16, at the cost of log-probabilities that differ from
-	// float32's in their third significant digit.
+	// from operands rounded to bfloat16 (nn.WeightProducts.UseBF16): faster
+	// where the CPU has AVX-512 BF16, at the cost of log-probabilities that
+	// differ from float32's in their third significant digit. Without it
+	// they are float32 products on weights packed once per search
+	// (UsePacked).
 	BF16 bool
 }
 
@@ -71,6 +73,10 @@ func (d *RNN[T]) NewSearch(h0, c0, keys nn.Mat[T], S int, lengths []int, opt Sea
 		s.rnn.UseBF16()
 		s.combine.UseBF16()
 		s.out.UseBF16()
+	} else {
+		s.rnn.UsePacked()
+		s.combine.UsePacked()
+		s.out.UsePacked()
 	}
 	if d.attn == nil {
 		return s, nil

@@ -49,12 +49,14 @@
 // allocation per step, and a token stepper's first-layer input projection
 // precomputed per token.
 //
-// A Linear or Recurrent cache or a Stepper can be switched to bfloat16
-// products (BF16Products, bf16.go) that run on fastblas.SgemmBF16: for
-// inference its weights are rounded once for its life; for training a
-// BF16Pass rounds them once per forward pass, for the forward products and,
-// transposed, for the gradients passed down, and the weight gradients'
-// products round their operands too (weights and gradients stay float32). Element-wise float32 work (ReLU, pooling, sums, Adam) runs
-// on package vecmath's AVX-512 kernels, whose Go fallbacks give the same
-// bits.
+// A Linear or Recurrent cache or a Stepper decides how its products with
+// the weights are computed (WeightProducts, products.go): in bfloat16 on
+// fastblas.SgemmBF16 — for inference on weights rounded once for its
+// life; for training a BF16Pass rounds them once per forward pass, for the
+// forward products and, transposed, for the gradients passed down, and the
+// weight gradients' products round their operands too (weights and
+// gradients stay float32) — or, for inference in float32, on weights
+// packed once for the GEMM kernel (fastblas.SgemmPacked). Element-wise
+// float32 work (ReLU, pooling, sums, Adam) runs on package vecmath's
+// AVX-512 kernels, whose Go fallbacks give the same bits.
 package nn

@@ -13,7 +13,7 @@ type Linear[T Float] struct {
 // LinearCache is what Linear.Forward keeps for Backward (its input) and
 // the output buffer it reuses; its zero value is ready to use.
 type LinearCache[T Float] struct {
-	BF16Products[T]
+	WeightProducts[T]
 	x Mat[T] // the input, as given (not copied)
 	y Mat[T] // the output
 }

@@ -57,7 +57,7 @@ type Recurrent[T Float] struct {
 // buffers both reuse; its zero value is ready to use. Outputs returned by
 // Forward and Backward live in it and stay valid until its next use.
 type RecurrentCache[T Float] struct {
-	BF16Products[T]
+	WeightProducts[T]
 	steps, batch int
 	dirs         []dirCache[T]     // index layer*dirs + dir
 	drops        []DropoutCache[T] // drops[l]: the dropout on layer l's input, l >= 1
@@ -185,7 +185,7 @@ func (r *Recurrent[T]) ForwardPadded(c *RecurrentCache[T], x Mat[T], steps, batc
 				dc0 = c0.RowBlock(k*batch, (k+1)*batch)
 			}
 			dir, dc := r.dirs[k], &c.dirs[k]
-			dir.forward(dc, &c.BF16Products, in, steps, batch, lengths, dh0, dc0)
+			dir.forward(dc, &c.WeightProducts, in, steps, batch, lengths, dh0, dc0)
 			last := steps - 1
 			if dir.reverse {
 				last = 0
@@ -244,7 +244,7 @@ func (r *Recurrent[T]) Backward(c *RecurrentCache[T], dy, dhn, dcn Mat[T]) (dx, 
 			if withC && !dcn.Empty() {
 				dcnDir = dcn.RowBlock(k*b, (k+1)*b)
 			}
-			dhFirst, dcFirst := r.dirs[k].backward(&c.dirs[k], &c.BF16Products, dyDir, dhnDir, dcnDir, c.dIns[l], d > 0)
+			dhFirst, dcFirst := r.dirs[k].backward(&c.dirs[k], &c.WeightProducts, dyDir, dhnDir, dcnDir, c.dIns[l], d > 0)
 			c.dh0.RowBlock(k*b, (k+1)*b).CopyFrom(dhFirst)
 			if withC {
 				c.dc0.RowBlock(k*b, (k+1)*b).CopyFrom(dcFirst)
@@ -299,7 +299,7 @@ func (d *direction[T]) stepTime(s, steps int) int {
 	return s
 }
 
-func (d *direction[T]) forward(c *dirCache[T], prod *BF16Products[T], x Mat[T], steps, batch int, lengths []int, h0, c0 Mat[T]) {
+func (d *direction[T]) forward(c *dirCache[T], prod *WeightProducts[T], x Mat[T], steps, batch int, lengths []int, h0, c0 Mat[T]) {
 	lay := d.cell.layout()
 	hid, gh := d.hidden, lay.gates*d.hidden
 	n := steps * batch
@@ -368,7 +368,7 @@ func (d *direction[T]) forward(c *dirCache[T], prod *BF16Products[T], x Mat[T], 
 // contents when accumulate is set); prod computes the products with the
 // weights. It returns the gradients of h0 and c0, valid until the next
 // call.
-func (d *direction[T]) backward(c *dirCache[T], prod *BF16Products[T], dy, dhn, dcn, dx Mat[T], accumulate bool) (dh0, dc0 Mat[T]) {
+func (d *direction[T]) backward(c *dirCache[T], prod *WeightProducts[T], dy, dhn, dcn, dx Mat[T], accumulate bool) (dh0, dc0 Mat[T]) {
 	lay := d.cell.layout()
 	hid, gh := d.hidden, lay.gates*d.hidden
 	n := c.gates.Rows

@@ -18,17 +18,17 @@ import "fmt"
 // so a stepper built before the weights change keeps the old values: call
 // Reload after each update.
 type Stepper[T Float] struct {
-	BF16Products[T] // UseBF16: the per-step products in bfloat16, weights rounded at Reload
-	r               *Recurrent[T]
-	lay             cellLayout
-	emb             Mat[T]   // [V][D] the token stepper's embedding table
-	table           Mat[T]   // [V][G*H] first-layer pre-activations per token (token steppers)
-	bias            [][]T    // per layer, the bias added before the input product (G*H)
-	h, c            []Mat[T] // per layer [1][H]: the current states (c: cells with a cell state)
-	hn, cn          []Mat[T] // per layer [1][H]: where the next states are written
-	gates           Mat[T]   // [1][G*H]
-	hh              Mat[T]   // separateHidden [1][G*H]: W_hh h' + b_hh
-	aux             Mat[T]   // [1][aux*H]: the cell's per-step values, unused here
+	WeightProducts[T] // UseBF16: the per-step products in bfloat16, weights rounded at Reload
+	r                 *Recurrent[T]
+	lay               cellLayout
+	emb               Mat[T]   // [V][D] the token stepper's embedding table
+	table             Mat[T]   // [V][G*H] first-layer pre-activations per token (token steppers)
+	bias              [][]T    // per layer, the bias added before the input product (G*H)
+	h, c              []Mat[T] // per layer [1][H]: the current states (c: cells with a cell state)
+	hn, cn            []Mat[T] // per layer [1][H]: where the next states are written
+	gates             Mat[T]   // [1][G*H]
+	hh                Mat[T]   // separateHidden [1][G*H]: W_hh h' + b_hh
+	aux               Mat[T]   // [1][aux*H]: the cell's per-step values, unused here
 }
 
 // NewStepper returns a stepper whose first layer is fed vectors (Step).

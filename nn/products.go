@@ -1,0 +1,113 @@
+package nn
+
+import "github.com/seqtask/seqtask/fastblas"
+
+// WeightProducts is part of the caches of layers whose products with their
+// weights are x·Wᵀ forward and dy·W and dyᵀ·x backward (Linear, Recurrent),
+// and decides how those products are computed. By default they are float32
+// (or float64) GEMMs on the weights as they are. Three modes change that:
+//   - UseBF16 (inference): both operands rounded to bfloat16 and the
+//     products accumulated in float32 (fastblas.SgemmBF16), as PyTorch's
+//     autocast does: about twice as fast where the CPU has AVX-512 BF16,
+//     with results that differ from float32's by bfloat16's rounding of each
+//     operand (relative 2⁻⁹). Each weight is rounded on first use and kept
+//     for the cache's life.
+//   - UsePacked (inference): float32 products on each weight packed once
+//     for the GEMM kernel (fastblas.SgemmPacked), kept for the cache's life:
+//     the same arithmetic without packing the weight at every step.
+//   - TrainBF16 (training): bfloat16 products forward and backward, the
+//     rounded weights from a BF16Pass that the model begins anew for each
+//     forward pass, after the optimizer has changed them.
+//
+// The inference modes' copies do not follow a change of the layer's
+// weights, so such a cache must not outlive one: a decoder's search makes
+// fresh caches, a stepper forgets its copies when reloaded. Weights,
+// gradients and optimizer stay float32; float64 models stay in float64.
+type WeightProducts[T Float] struct {
+	bf16, packed bool
+	rounded      map[*Param[T]]*fastblas.BF16Matrix
+	packs        map[*Param[T]]*fastblas.PackedMatrix
+	pass         *BF16Pass[T]
+}
+
+// UseBF16 switches the cache to bfloat16 products, weights rounded once,
+// for the rest of its life.
+func (c *WeightProducts[T]) UseBF16() { c.bf16 = true }
+
+// UsePacked switches the cache's float32 forward products to weights
+// packed once, for the rest of its life.
+func (c *WeightProducts[T]) UsePacked() { c.packed = true }
+
+// TrainBF16 makes the cache take its rounded weights from pass, or
+// computes in float32 again when pass is nil.
+func (c *WeightProducts[T]) TrainBF16(pass *BF16Pass[T]) { c.pass = pass }
+
+// forget drops the rounded and packed weights, to be made again from the
+// current ones.
+func (c *WeightProducts[T]) forget() {
+	clear(c.rounded)
+	clear(c.packs)
+}
+
+// gemmWeight computes out = x·Wᵀ + beta·out for the weight w [out][in], in
+// bfloat16 when the cache is in either bfloat16 mode, on the packed weight
+// in UsePacked's.
+func (c *WeightProducts[T]) gemmWeight(x Mat[T], w *Param[T], beta T, out Mat[T]) {
+	x32, ok := any(x.Data).([]float32)
+	var r *fastblas.BF16Matrix
+	switch {
+	case !ok:
+	case c.pass != nil:
+		r = c.pass.rounded(w, false)
+	case c.bf16:
+		if r = c.rounded[w]; r == nil {
+			if c.rounded == nil {
+				c.rounded = map[*Param[T]]*fastblas.BF16Matrix{}
+			}
+			m := w.Mat()
+			r = fastblas.NewBF16Matrix(m.Rows, m.Cols, any(w.Value).([]float32))
+			c.rounded[w] = r
+		}
+	case c.packed:
+		p := c.packs[w]
+		if p == nil {
+			if c.packs == nil {
+				c.packs = map[*Param[T]]*fastblas.PackedMatrix{}
+			}
+			m := w.Mat()
+			p = fastblas.NewPackedMatrix(m.Rows, m.Cols, any(w.Value).([]float32))
+			c.packs[w] = p
+		}
+		fastblas.SgemmPacked(x.Rows, 1, x32, x.Cols, p, float32(beta), any(out.Data).([]float32), out.Cols)
+		return
+	}
+	if r == nil {
+		Gemm(false, true, 1, x, w.Mat(), beta, out)
+		return
+	}
+	fastblas.SgemmBF16(x.Rows, 1, x32, x.Cols, r, float32(beta), any(out.Data).([]float32), out.Cols)
+}
+
+// gemmData computes dx = dy·W + beta·dx for the weight w [out][in], the
+// gradient a layer passes to its input: in bfloat16 when training in it
+// (inference has no backward pass).
+func (c *WeightProducts[T]) gemmData(dy Mat[T], w *Param[T], beta T, dx Mat[T]) {
+	dy32, ok := any(dy.Data).([]float32)
+	if !ok || c.pass == nil {
+		Gemm(false, false, 1, dy, w.Mat(), beta, dx)
+		return
+	}
+	fastblas.SgemmBF16(dy.Rows, 1, dy32, dy.Cols, c.pass.rounded(w, true), float32(beta), any(dx.Data).([]float32), dx.Cols)
+}
+
+// gemmGrad accumulates the weight gradient dW += dyᵀ·x for the weight w,
+// in bfloat16 when training in it.
+func (c *WeightProducts[T]) gemmGrad(dy, x Mat[T], w *Param[T]) {
+	dy32, ok := any(dy.Data).([]float32)
+	g := w.GradMat()
+	if !ok || c.pass == nil {
+		Gemm(true, false, 1, dy, x, 1, g)
+		return
+	}
+	fastblas.SgemmBF16TN(g.Rows, g.Cols, dy.Rows, 1, dy32, dy.Cols, any(x.Data).([]float32), x.Cols, 1, any(g.Data).([]float32), g.Cols)
+}
