@@ -36,7 +36,9 @@ func (s *Server) translation(m Model, t translator) (http.HandlerFunc, translate
 	b := NewBatcher(s.batchOptions(m.Name), batchFuncs(m, func(t translator, i int) BatchFunc[decodeKey, string, tasks.Translated] {
 		rng := rand.New(rand.NewPCG(uint64(i), 0x7e4))
 		return func(k decodeKey, in []string) ([]tasks.Translated, error) {
-			return t.Translate(in, k.opt, k.attention, rng)
+			opt := k.opt
+			opt.Workers = 1 // the server's copies of the model keep the cores busy
+			return t.Translate(in, opt, k.attention, rng)
 		}
 	})...)
 	translate := func(r *http.Request, inputs []string, opt tasks.DecodeOptions, attention bool) ([]tasks.Translated, error) {

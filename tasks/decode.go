@@ -1,9 +1,14 @@
 package tasks
 
 import (
+	"errors"
 	"fmt"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/seqtask/seqtask/config"
 	"github.com/seqtask/seqtask/decoding"
@@ -23,6 +28,12 @@ type DecodeOptions struct {
 	// Precision is the decoder's products': "float32", or "bf16" for
 	// bfloat16 operands (decoders.SearchOptions.BF16).
 	Precision string `json:"precision"`
+	// Workers is how many groups of the inputs greedy and beam search
+	// decode at once, each on a copy of the model (on its weights) and a
+	// core of its own: 0 means one per core. Sampling stays on one, as it
+	// draws from one generator in order. A server, whose copies of the
+	// model already keep the cores busy, sets 1.
+	Workers int `json:"-"`
 }
 
 // Precisions are the values of DecodeOptions.Precision (eval.decode.precision).
@@ -105,6 +116,69 @@ func (o DecodeOptions) batchSize(batch int) int {
 		return max(1, min(batch, maxSearchRows/o.Beam))
 	}
 	return batch
+}
+
+// minShare is the fewest items a group is split down to so that more
+// cores decode at once: smaller searches multiply too few rows per step.
+const minShare = 8
+
+// workers is how many groups of items opt decodes at once.
+func (o DecodeOptions) workers() int {
+	if o.Strategy == decoding.StrategySample {
+		return 1
+	}
+	if o.Workers > 0 {
+		return o.Workers
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// splitGroups halves the largest group (in its length order) until there
+// are workers groups or halves would hold fewer than minShare items, so
+// that a batch smaller than workers searches still fills the cores.
+func splitGroups(groups [][]int, workers int) [][]int {
+	for len(groups) > 0 && len(groups) < workers {
+		largest := 0
+		for i, g := range groups {
+			if len(g) > len(groups[largest]) {
+				largest = i
+			}
+		}
+		g := groups[largest]
+		if len(g) < 2*minShare {
+			break
+		}
+		half := len(g) / 2
+		groups = slices.Insert(groups, largest+1, g[half:])
+		groups[largest] = g[:half:half]
+	}
+	return groups
+}
+
+// forEachGroup calls decode(worker, group) for every group, on up to
+// workers goroutines that take the next group as they finish one (a
+// group's result depends on it alone, not on the worker), and returns the
+// first error.
+func forEachGroup(groups [][]int, workers int, decode func(worker int, group []int) error) error {
+	workers = max(1, min(workers, len(groups)))
+	var next atomic.Int64
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(groups) || errs[w] != nil {
+					return
+				}
+				errs[w] = decode(w, groups[i])
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // idText writes token ids as space-separated numbers.

@@ -61,6 +61,10 @@ type Translation[T nn.Float] struct {
 	devRefs        []devItem // distinct dev sources with all their references, for BLEU
 
 	model *seq2seq[T]
+	// decodeCopies are further copies of the model, on its weights, that
+	// decode groups of a batch on other cores (DecodeOptions.Workers); made
+	// on first use.
+	decodeCopies []*Translation[T]
 }
 
 // devItem is one distinct dev source sentence and every reference
@@ -434,24 +438,53 @@ func (m *Translation[T]) translateIDs(srcs [][]int, opt DecodeOptions, rng *rand
 		lengths[i] = len(s)
 	}
 	out := make([][]decoding.Hypothesis, len(srcs))
-	for _, g := range datasets.SortedGroups(lengths, opt.batchSize(m.cfg.Train.Batch)) {
+	groups := datasets.SortedGroups(lengths, opt.batchSize(m.cfg.Train.Batch))
+	workers := opt.workers()
+	if workers > 1 {
+		groups = splitGroups(groups, workers)
+		workers = min(workers, len(groups))
+	}
+	copies := []*Translation[T]{m}
+	for len(copies) < workers {
+		c, err := m.decodeCopy(len(copies) - 1)
+		if err != nil {
+			return nil, err
+		}
+		copies = append(copies, c)
+	}
+	err := forEachGroup(groups, workers, func(w int, g []int) error {
 		batch := make([][]int, len(g))
 		for j, i := range g {
 			batch[j] = srcs[i]
 		}
-		enc, err := m.model.enc.Forward(sources[T](batch), false, nil)
+		c := copies[w]
+		enc, err := c.model.enc.Forward(sources[T](batch), false, nil)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		hyps, err := m.model.decode(enc, len(batch), opt, rng)
+		hyps, err := c.model.decode(enc, len(batch), opt, rng)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for j, i := range g {
 			out[i] = hyps[j]
 		}
+		return nil
+	})
+	return out, err
+}
+
+// decodeCopy returns the i-th further copy of the model for decoding,
+// making it on first use.
+func (m *Translation[T]) decodeCopy(i int) (*Translation[T], error) {
+	for len(m.decodeCopies) <= i {
+		r, err := m.TrainReplica(m.cfg.Train.Batch)
+		if err != nil {
+			return nil, fmt.Errorf("a copy of the model to decode on: %w", err)
+		}
+		m.decodeCopies = append(m.decodeCopies, r.(*Translation[T]))
 	}
-	return out, nil
+	return m.decodeCopies[i], nil
 }
 
 // DecodeDefaults are the decoding settings of the config (eval.decode),

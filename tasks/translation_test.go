@@ -12,6 +12,7 @@ import (
 
 	"github.com/seqtask/seqtask/config"
 	"github.com/seqtask/seqtask/datasets"
+	"github.com/seqtask/seqtask/decoding"
 	"github.com/seqtask/seqtask/encoders"
 	"github.com/seqtask/seqtask/nn"
 )
@@ -134,10 +135,29 @@ func TestTranslationLearnsPairs(t *testing.T) {
 			t.Fatalf("sentence %d: greedy %q, beam width 1 %q", i, a, b)
 		}
 	}
-	dopt.Beam = 4
-	if _, err := m.translateIDs(srcs, dopt, nil); err != nil {
-		t.Fatalf("beam 4: %v", err)
+	// Decoding on three copies of the model at once (the twenty sources,
+	// in groups of train.batch 16, split into 8, 8 and 4) translates as one
+	// does.
+	for _, strategy := range []string{"greedy", "beam"} {
+		dopt.Strategy, dopt.Beam = strategy, 4
+		var got [2][][]decoding.Hypothesis
+		for i, workers := range []int{1, 3} {
+			dopt.Workers = workers
+			if got[i], err = m.translateIDs(srcs[:20], dopt, nil); err != nil {
+				t.Fatalf("%s on %d workers: %v", strategy, workers, err)
+			}
+		}
+		for i := range got[0] {
+			one, three := got[0][i][0], got[1][i][0]
+			if a, b := m.detokenize(one.Tokens), m.detokenize(three.Tokens); a != b || math.Abs(one.Score-three.Score) > 1e-4 {
+				t.Fatalf("%s, sentence %d: %q (%g) on one worker, %q (%g) on three", strategy, i, a, one.Score, b, three.Score)
+			}
+		}
 	}
+	if len(m.decodeCopies) != 2 {
+		t.Fatalf("%d further copies of the model decoded, want 2", len(m.decodeCopies))
+	}
+	dopt.Workers = 0
 	// With the output layer in bfloat16 the learned translations stay the
 	// same (their margins dwarf bfloat16's rounding) while the scores move.
 	dopt.Strategy, dopt.Precision = "greedy", "bf16"
