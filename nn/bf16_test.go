@@ -3,6 +3,7 @@ package nn
 import (
 	"math"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/seqtask/seqtask/fastblas"
@@ -274,6 +275,75 @@ func TestRecurrentTrainBF16(t *testing.T) {
 		close("input gradient", gdx, edx)
 		for i, p := range r.Params() {
 			close(p.Name+" gradient", ggrads[i], egrads[i])
+		}
+	}
+}
+
+// TestBF16PassShared: two copies of a layer on shared values and a shared
+// pass, running at once, get their products from one rounded copy of each
+// weight, made once per pass, and from the changed weights once the pass
+// begins anew — the same products as a pass of their own.
+func TestBF16PassShared(t *testing.T) {
+	rng := testRNG()
+	const in, out = 40, 7
+	a, b := NewLinear[float32]("l", in, out, rng), NewLinear[float32]("l", in, out, rng)
+	if err := b.Params().ShareValues(a.Params()); err != nil {
+		t.Fatal(err)
+	}
+	shared := new(BF16Pass[float32])
+	a.Params().ShareBF16(shared)
+	b.Params().ShareBF16(shared)
+	x, dy := NewMat[float32](5, in), NewMat[float32](5, out)
+	InitUniform(x.Data, 1, rng)
+	InitUniform(dy.Data, 1, rng)
+	// run forwards and backwards through both copies at once, each on a
+	// pass of its own that defers to the shared one.
+	run := func() (ys, dxs [2][]float32) {
+		shared.Begin(true)
+		var wg sync.WaitGroup
+		for i, l := range []*Linear[float32]{a, b} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var own BF16Pass[float32]
+				var c LinearCache[float32]
+				c.TrainBF16(own.Begin(true))
+				ys[i] = append(ys[i], l.Forward(&c, x).Data...)
+				dx := NewMat[float32](5, in)
+				l.Backward(&c, dy, dx)
+				dxs[i] = dx.Data
+				if len(own.copies) != 0 {
+					t.Errorf("copy %d rounded %d weights of its own", i, len(own.copies))
+				}
+			}()
+		}
+		wg.Wait()
+		return ys, dxs
+	}
+	alone := func() (y, dx []float32) {
+		var c LinearCache[float32]
+		var own BF16Pass[float32]
+		c.TrainBF16(own.Begin(true))
+		a.Params().ShareBF16(nil)
+		defer a.Params().ShareBF16(shared)
+		y = append(y, a.Forward(&c, x).Data...)
+		d := NewMat[float32](5, in)
+		a.Backward(&c, dy, d)
+		return y, d.Data
+	}
+	for round := range 2 {
+		ys, dxs := run()
+		wantY, wantDX := alone()
+		for i := range 2 {
+			if !slices.Equal(ys[i], wantY) || !slices.Equal(dxs[i], wantDX) {
+				t.Fatalf("round %d, copy %d: products differ from a pass of its own", round, i)
+			}
+		}
+		if len(shared.copies) != 2 { // W and Wᵀ
+			t.Fatalf("round %d: %d rounded copies shared, want 2", round, len(shared.copies))
+		}
+		for i := range a.Weight.Value {
+			a.Weight.Value[i] *= -1.5 // an update both copies see
 		}
 	}
 }

@@ -20,6 +20,9 @@ type Param[T Float] struct {
 	// their moments and step count as they are, so that a model can train
 	// in phases (a pre-trained encoder held fixed under a new decoder).
 	Frozen bool
+	// sharedBF16 is the pass that rounds the value for all the copies of
+	// the model sharing it (ShareBF16); nil: each pass rounds its own.
+	sharedBF16 *BF16Pass[T]
 }
 
 // NewParam allocates a zeroed parameter of the given shape.
@@ -148,6 +151,17 @@ func sumSquares[T Float](x []T) float64 {
 		s += float64(v) * float64(v)
 	}
 	return s
+}
+
+// ShareBF16 makes the bfloat16 training passes of the model these
+// parameters belong to take their rounded weights from pass: data-parallel
+// copies of a model, whose parameters share their values, then round each
+// weight once per step between them rather than once each. The caller
+// begins pass once per step, before the copies run.
+func (ps Params[T]) ShareBF16(pass *BF16Pass[T]) {
+	for _, p := range ps {
+		p.sharedBF16 = pass
+	}
 }
 
 // ShareValues makes every parameter of ps use the values of the parameter

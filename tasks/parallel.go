@@ -26,7 +26,7 @@ func ParallelTrainStep[T nn.Float](task Task[T], workers, batch int) (func(step 
 	if workers < 1 || workers > batch {
 		return nil, fmt.Errorf("%d workers for a batch of %d", workers, batch)
 	}
-	p := &dataParallel[T]{params: task.Params()}
+	p := &dataParallel[T]{params: task.Params(), bf16: new(nn.BF16Pass[T])}
 	// The copies share the task's parameter values; checkpoints, imports
 	// and the optimizer write those in place, so the copies see them.
 	for w := range workers {
@@ -39,6 +39,7 @@ func ParallelTrainStep[T nn.Float](task Task[T], workers, batch int) (func(step 
 		if err != nil {
 			return nil, fmt.Errorf("copy %d of the model: %w", w+1, err)
 		}
+		r.Params().ShareBF16(p.bf16)
 		pcg := rand.NewPCG(0, 0)
 		p.workers = append(p.workers, &worker[T]{task: r, params: r.Params(), pcg: pcg, rng: rand.New(pcg)})
 	}
@@ -54,6 +55,7 @@ func ParallelTrainStep[T nn.Float](task Task[T], workers, batch int) (func(step 
 type dataParallel[T nn.Float] struct {
 	params  nn.Params[T] // the task's, which the optimizer updates
 	workers []*worker[T]
+	bf16    *nn.BF16Pass[T] // the workers' bfloat16 weights, rounded once per step for all
 }
 
 // worker is one copy of the model on the task's weights and what its
@@ -75,6 +77,7 @@ func (p *dataParallel[T]) step(step int, rng *rand.Rand) (float64, int, error) {
 	for w, wk := range p.workers {
 		wk.pcg.Seed(rng.Uint64(), uint64(w))
 	}
+	p.bf16.Begin(true)
 	p.parallel(func(w int) {
 		wk := p.workers[w]
 		wk.params.ZeroGrad()
