@@ -175,14 +175,14 @@ func SgemmBF16(m int, alpha float32, a []float32, lda int, w *BF16Matrix, beta f
 	}
 	const unit = 8 // columns per piece of work: whole 1×8 tiles when m = 1
 	units := (n + unit - 1) / unit
-	workers := numWorkers(m*n*stride, units, smallParallelMin)
+	workers, spin := smallWorkers(m*n*stride, units)
 	if workers == 1 {
 		// Directly: the closure below escapes, and building it would
 		// allocate on every call (batch-1 sampling makes thousands).
 		bf16Range(m, 0, n, stride, alpha, ah, w, beta, c, ldc)
 		return
 	}
-	parallel(workers, func(wk int) {
+	parallelSmall(workers, spin, func(wk int) {
 		lo := units * wk / workers * unit
 		hi := min(units*(wk+1)/workers*unit, n)
 		bf16Range(m, lo, hi, stride, alpha, ah, w, beta, c, ldc)

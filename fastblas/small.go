@@ -84,6 +84,27 @@ func numWorkers(work, units, minWork int) int {
 	return max(1, min(callWorkers(work, minWork), units))
 }
 
+// smallWorkers is how many pieces a small-m product of work multiply-adds
+// in units independent column blocks is cut into, and whether its two
+// halves go to the spinning helper (products below smallParallelMin).
+func smallWorkers(work, units int) (workers int, spin bool) {
+	workers = numWorkers(work, units, smallParallelMin)
+	if workers == 1 && units >= 2 && work >= spinMinWork && canSpin() {
+		return 2, true
+	}
+	return workers, false
+}
+
+// parallelSmall runs f(0..workers-1): two halves through the spinning
+// helper when spin is set, else as parallel does.
+func parallelSmall(workers int, spin bool, f func(w int)) {
+	if spin {
+		helper.split(f)
+		return
+	}
+	parallel(workers, f)
+}
+
 // parallel runs f(0..workers-1), f(0) on the calling goroutine.
 func parallel(workers int, f func(w int)) {
 	if workers == 1 {
@@ -126,7 +147,7 @@ func gemmSmall[T float](sk *smallKernels[T], aTrans, bTrans bool, m, n, k int, a
 		unit = sk.width
 	}
 	units := (n + unit - 1) / unit
-	workers := numWorkers(m*n*k, units, smallParallelMin)
+	workers, spin := smallWorkers(m*n*k, units)
 	if workers == 1 {
 		// Directly, without the closure below: it escapes (goroutines
 		// run it), so building it would allocate on every call.
@@ -137,7 +158,7 @@ func gemmSmall[T float](sk *smallKernels[T], aTrans, bTrans bool, m, n, k int, a
 		}
 		return true
 	}
-	parallel(workers, func(w int) {
+	parallelSmall(workers, spin, func(w int) {
 		lo := units * w / workers * unit
 		hi := min(units*(w+1)/workers*unit, n)
 		if lo >= hi {

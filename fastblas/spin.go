@@ -1,0 +1,112 @@
+package fastblas
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// spinMinWork is the smallest product (multiply-adds) the small-m paths
+// halve with the spinning helper: about a microsecond of work, against a
+// hand-over of a fraction of one. Below smallParallelMin a goroutine woken
+// for the other half costs more than it saves (waking a sleeping core
+// takes microseconds); a helper that is already running and polling does
+// not. Batch-1 sampling multiplies a 1 MiB W_hh at every character, which
+// from one core's L2 is ~5 µs; halved, each core's half stays in its own
+// L2. A variable so that tests can route every product through the helper.
+var spinMinWork = 1 << 17
+
+// spinIdle is how long the helper polls for work after its last job before
+// it sleeps: long enough to span the gaps between a decoding loop's
+// products, short enough that an idle process does not hold a core.
+var spinIdle atomic.Int64 // nanoseconds
+
+func init() { spinIdle.Store(int64(50 * time.Microsecond)) }
+
+// helper is one goroutine that runs the second half of small products on
+// another core, handed over through shared memory rather than the
+// scheduler, as OpenBLAS's threads poll for work. One caller uses it at a
+// time; others, and callers while it is finishing a half it was too late
+// to take, multiply alone. A caller that finishes its own half before the
+// helper has started the other takes that back, so a helper that is not
+// running (its core busy with other goroutines) costs a caller nothing.
+type spinHelper struct {
+	busy   atomic.Bool   // held by a caller from posting a job until the helper acknowledges it
+	seq    atomic.Uint64 // jobs posted
+	done   atomic.Uint64 // jobs acknowledged
+	taken  atomic.Bool   // the current job's half has been claimed (by the helper or the caller)
+	job    func()
+	parked atomic.Bool
+	wake   chan struct{}
+	start  sync.Once
+}
+
+var helper = &spinHelper{wake: make(chan struct{}, 1)}
+
+// canSpin reports whether a call may use the helper: there is a second core
+// and SetMaxThreads does not keep calls to one goroutine.
+func canSpin() bool {
+	return runtime.GOMAXPROCS(0) >= 2 && threadCap.Load() != 1
+}
+
+// split runs half(0) on the caller and half(1) on the helper when it is
+// free, else both on the caller, and returns when both have run.
+func (h *spinHelper) split(half func(w int)) {
+	if !h.busy.CompareAndSwap(false, true) {
+		half(0)
+		half(1)
+		return
+	}
+	h.start.Do(func() { go h.loop() })
+	h.job = func() { half(1) }
+	h.taken.Store(false)
+	n := h.seq.Add(1)
+	if h.parked.Load() {
+		select {
+		case h.wake <- struct{}{}:
+		default:
+		}
+	}
+	half(0)
+	if h.taken.CompareAndSwap(false, true) {
+		// The helper has not started: run its half here; it releases busy
+		// when it comes round to the job.
+		half(1)
+		return
+	}
+	// done counts on past n once another caller's job follows ours.
+	for i := 0; h.done.Load() < n; i++ {
+		if i%1024 == 1023 {
+			runtime.Gosched()
+		}
+	}
+}
+
+// loop is the helper: it polls for jobs, runs the half of each it gets to
+// first, acknowledges every one (releasing busy), and sleeps after spinIdle
+// without work.
+func (h *spinHelper) loop() {
+	var seen uint64
+	for {
+		idle := time.Now()
+		for i := 0; h.seq.Load() == seen; i++ {
+			if i%256 != 255 || time.Since(idle) < time.Duration(spinIdle.Load()) {
+				continue
+			}
+			h.parked.Store(true)
+			if h.seq.Load() == seen { // a job posted before parked was set is not missed
+				<-h.wake
+			}
+			h.parked.Store(false)
+			idle = time.Now()
+		}
+		seen = h.seq.Load()
+		if h.taken.CompareAndSwap(false, true) {
+			h.job()
+		}
+		h.job = nil
+		h.done.Store(seen)
+		h.busy.Store(false)
+	}
+}

@@ -1,0 +1,89 @@
+package fastblas
+
+import (
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"gonum.org/v1/gonum/blas"
+)
+
+// TestSpinHelper routes small products through the spinning helper and
+// checks that they give the bits of the same products on one core — with
+// the helper polling, with it asleep between jobs (woken, or its half taken
+// back by the caller), and with several goroutines contending for it — and
+// that SetMaxThreads(1) keeps calls off it.
+func TestSpinHelper(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	rnd := rand.New(rand.NewPCG(31, 32))
+	type shape struct{ m, n, k int }
+	shapes := []shape{{1, 1024, 256}, {1, 77, 40}, {3, 300, 64}, {16, 256, 128}}
+	type operands struct{ a, b []float32 }
+	ops := make([]operands, len(shapes))
+	for i, s := range shapes {
+		ops[i] = operands{randMat[float32](rnd, s.m*s.k), randMat[float32](rnd, s.n*s.k)}
+	}
+	product := func(i int) []float32 {
+		s := shapes[i]
+		c := make([]float32, s.m*s.n)
+		Implementation{}.Sgemm(blas.NoTrans, blas.Trans, s.m, s.n, s.k, 1, ops[i].a, s.k, ops[i].b, s.k, 0, c, s.n)
+		return c
+	}
+	oldMin, oldIdle := spinMinWork, spinIdle.Load()
+	defer func() { spinMinWork = oldMin; spinIdle.Store(oldIdle) }()
+	spinMinWork = math.MaxInt
+	want := make([][]float32, len(shapes))
+	for i := range shapes {
+		want[i] = product(i)
+	}
+	same := func(t *testing.T, i int, got []float32) {
+		t.Helper()
+		for j := range got {
+			if math.Float32bits(got[j]) != math.Float32bits(want[i][j]) {
+				t.Errorf("%+v: element %d is %v, on one core %v", shapes[i], j, got[j], want[i][j])
+				return
+			}
+		}
+	}
+	spinMinWork = 1
+	for _, idle := range []time.Duration{time.Second, 0} { // polling; asleep after every job
+		spinIdle.Store(int64(idle))
+		for helper.busy.Load() { // still to acknowledge a half taken back (its core was busy)
+			runtime.Gosched()
+		}
+		before := helper.seq.Load()
+		for range 50 {
+			for i := range shapes {
+				same(t, i, product(i))
+			}
+		}
+		if helper.seq.Load() == before {
+			t.Fatalf("spinIdle %v: no product went through the helper", idle)
+		}
+	}
+	spinIdle.Store(oldIdle)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range 100 {
+				i := (g + r) % len(shapes)
+				same(t, i, product(i))
+			}
+		}()
+	}
+	wg.Wait()
+	old := SetMaxThreads(1)
+	before := helper.seq.Load()
+	for i := range shapes {
+		same(t, i, product(i))
+	}
+	SetMaxThreads(old)
+	if helper.seq.Load() != before {
+		t.Error("SetMaxThreads(1): a product went through the helper")
+	}
+}
