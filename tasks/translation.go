@@ -17,6 +17,7 @@ import (
 	"github.com/seqtask/seqtask/datasets"
 	"github.com/seqtask/seqtask/decoding"
 	"github.com/seqtask/seqtask/encoders"
+	"github.com/seqtask/seqtask/fastblas"
 	"github.com/seqtask/seqtask/metrics"
 	"github.com/seqtask/seqtask/nn"
 	"github.com/seqtask/seqtask/plots"
@@ -443,6 +444,10 @@ func (m *Translation[T]) translateIDs(srcs [][]int, opt DecodeOptions, rng *rand
 	if workers > 1 {
 		groups = splitGroups(groups, workers)
 		workers = min(workers, len(groups))
+	}
+	if workers > 1 {
+		// Each group's search keeps a core busy: its products stay on it.
+		defer fastblas.SetMaxThreads(fastblas.SetMaxThreads(1))
 	}
 	copies := []*Translation[T]{m}
 	for len(copies) < workers {
