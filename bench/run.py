@@ -28,35 +28,35 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
-# (label, Go package, Go benchmark, torch work, torch argument, target ratio)
+# (label, Go package, Go benchmark, torch work, torch argument, target ratio: the speed issue's)
 WORKLOADS = [
-    ("char-LM training, RNN", "tasks", "CharLMTrainStep/rnn$", "charlm-train", "rnn", 1.0),
-    ("char-LM training, LSTM", "tasks", "CharLMTrainStep/lstm$", "charlm-train", "lstm", 1.0),
-    ("char-LM training, GRU", "tasks", "CharLMTrainStep/gru$", "charlm-train", "gru", 1.0),
-    ("sampling batch 1, LSTM", "tasks", "CharLMSample/lstm$", "charlm-sample", "lstm", 5.0),
-    ("sampling batch 1, GRU", "tasks", "CharLMSample/gru$", "charlm-sample", "gru", 5.0),
+    ("char-LM training, RNN", "tasks", "CharLMTrainStep/rnn$", "charlm-train", "rnn", 1.5),
+    ("char-LM training, LSTM", "tasks", "CharLMTrainStep/lstm$", "charlm-train", "lstm", 1.5),
+    ("char-LM training, GRU", "tasks", "CharLMTrainStep/gru$", "charlm-train", "gru", 1.5),
+    ("sampling batch 1, LSTM", "tasks", "CharLMSample/lstm$", "charlm-sample", "lstm", 10.0),
+    ("sampling batch 1, GRU", "tasks", "CharLMSample/gru$", "charlm-sample", "gru", 10.0),
     ("sampling batch 1, LSTM, bf16 (seqtask eval.sample.precision, PyTorch CPU autocast)", "tasks", "CharLMSample/lstm-bf16$", "charlm-sample", "lstm-bf16", 10.0),
     ("sampling batch 1, GRU, bf16 (likewise)", "tasks", "CharLMSample/gru-bf16$", "charlm-sample", "gru-bf16", 10.0),
     ("char-LM training, LSTM, bf16 (seqtask train.precision, PyTorch CPU autocast)", "tasks", "CharLMTrainStep/lstm-bf16$", "charlm-train", "lstm-bf16", 1.5),
     ("char-LM training, GRU, bf16 (likewise)", "tasks", "CharLMTrainStep/gru-bf16$", "charlm-train", "gru-bf16", 1.5),
     ("char-LM training, LSTM, train.workers = cores", "tasks", "TrainStepWorkers/charlm-lstm$", "charlm-train", "lstm", 1.5),
     ("char-LM training, GRU, train.workers = cores", "tasks", "TrainStepWorkers/charlm-gru$", "charlm-train", "gru", 1.5),
-    ("seq2seq GRU + attention training", "tasks", "Seq2SeqTrainStep/float32$", "seq2seq-train", "-", 1.0),
+    ("seq2seq GRU + attention training", "tasks", "Seq2SeqTrainStep/float32$", "seq2seq-train", "-", 1.5),
     ("seq2seq training, bf16 (likewise)", "tasks", "Seq2SeqTrainStep/bf16$", "seq2seq-train", "bf16", 1.5),
     ("seq2seq training, train.workers = cores", "tasks", "TrainStepWorkers/seq2seq$", "seq2seq-train", "-", 1.5),
     ("char-LM training, LSTM, bf16, train.workers = cores (PyTorch CPU autocast)", "tasks", "TrainStepWorkers/charlm-lstm-bf16$", "charlm-train", "lstm-bf16", 1.5),
     ("char-LM training, GRU, bf16, train.workers = cores (likewise)", "tasks", "TrainStepWorkers/charlm-gru-bf16$", "charlm-train", "gru-bf16", 1.5),
     ("seq2seq training, bf16, train.workers = cores (likewise)", "tasks", "TrainStepWorkers/seq2seq-bf16$", "seq2seq-train", "bf16", 1.5),
-    ("seq2seq greedy translation", "tasks", "Seq2SeqDecode/greedy$", "seq2seq-greedy", "-", 1.0),
+    ("seq2seq greedy translation", "tasks", "Seq2SeqDecode/greedy$", "seq2seq-greedy", "-", 1.5),
     ("seq2seq beam search, width 5", "tasks", "Seq2SeqDecode/beam$", "seq2seq-beam", "-", 1.5),
     ("seq2seq greedy, bf16 (seqtask eval.decode.precision, PyTorch CPU autocast)", "tasks", "Seq2SeqDecode/greedy-bf16$", "seq2seq-greedy", "bf16", 1.5),
     ("seq2seq beam search, width 5, bf16 (likewise)", "tasks", "Seq2SeqDecode/beam-bf16$", "seq2seq-beam", "bf16", 1.5),
-    ("CNN forward+backward", "encoders", "CNN$", "cnn", "-", 1.0),
-    ("video CNN+GRU training", "tasks", "VideoTrainStep$", "video-train", "-", 1.0),
+    ("CNN forward+backward", "encoders", "CNN$", "cnn", "-", 1.5),
+    ("video CNN+GRU training", "tasks", "VideoTrainStep$", "video-train", "-", 1.5),
     ("video CNN+GRU labelling", "tasks", "VideoLabel$", "video-label", "-", 1.0),
-    ("SGEMM 32×1024×256 (h·Wᵀ)", "fastblas", "Sgemm$/32x1024x256_NT$", "gemm", "32x1024x256_NT", 0.5),
-    ("SGEMM 256×32×1024 (weight gradient)", "fastblas", "Sgemm$/256x32x1024_TN$", "gemm", "256x32x1024_TN", 0.5),
-    ("SGEMM 32×256×1024 (input gradient)", "fastblas", "Sgemm$/32x256x1024_NN$", "gemm", "32x256x1024_NN", 0.5),
+    ("SGEMM 32×1024×256 (h·Wᵀ)", "fastblas", "Sgemm$/32x1024x256_NT$", "gemm", "32x1024x256_NT", 1.0),
+    ("SGEMM 256×32×1024 (weight gradient)", "fastblas", "Sgemm$/256x32x1024_TN$", "gemm", "256x32x1024_TN", 1.0),
+    ("SGEMM 32×256×1024 (input gradient)", "fastblas", "Sgemm$/32x256x1024_NN$", "gemm", "32x256x1024_NN", 1.0),
 ]
 
 
