@@ -340,10 +340,13 @@ func (g *gemmArgs[T]) block(m0, m1, n0, n1 int) {
 	mc := min(kn.mc, (m1-m0+mr-1)/mr*mr)
 	nc := min(kn.nc, (n1-n0+nr-1)/nr*nr)
 	bufA := getBuf[T](mc * kc)
-	bufB := getBuf[T](kc * nc)
 	defer putBuf(bufA)
-	defer putBuf(bufB)
-	pa, pb := *bufA, *bufB
+	pa, pb := *bufA, []T(nil)
+	if g.packedB == nil {
+		bufB := getBuf[T](kc * nc)
+		defer putBuf(bufB)
+		pb = *bufB
+	}
 	var tmp [16 * 32]T // edge tiles (mr*nr ≤ 512)
 	fn := kn.fn
 	// In-place operands: a transposed A already has each k step's rows

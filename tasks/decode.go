@@ -28,11 +28,12 @@ type DecodeOptions struct {
 	// Precision is the decoder's products': "float32", or "bf16" for
 	// bfloat16 operands (decoders.SearchOptions.BF16).
 	Precision string `json:"precision"`
-	// Workers is how many groups of the inputs greedy and beam search
-	// decode at once, each on a copy of the model (on its weights) and a
-	// core of its own: 0 means one per core. Sampling stays on one, as it
-	// draws from one generator in order. A server, whose copies of the
-	// model already keep the cores busy, sets 1.
+	// Workers is how many groups of the inputs a translation's greedy and
+	// beam searches decode at once, each on a copy of the model (on its
+	// weights) and a core of its own: 0 means one per core. Sampling stays
+	// on one, as it draws from one generator in order; captioning decodes
+	// on one. A server, whose copies of the model already keep the cores
+	// busy, sets 1.
 	Workers int `json:"-"`
 }
 
