@@ -445,7 +445,7 @@ func (m *Translation[T]) translateIDs(srcs [][]int, opt DecodeOptions, rng *rand
 		groups = splitGroups(groups, workers)
 		workers = min(workers, len(groups))
 	}
-	if workers > 1 {
+	if workers > 1 { // still, once the groups are counted
 		// Each group's search keeps a core busy: its products stay on it.
 		defer fastblas.SetMaxThreads(fastblas.SetMaxThreads(1))
 	}
