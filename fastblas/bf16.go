@@ -137,6 +137,18 @@ func toBF16(dst []uint16, src []float32) {
 // of 32 values and k that multiple.
 type bf16TileFunc func(k int, a *uint16, lda int, b *uint16, ldb int, c *float32, ldc int, alpha, beta float32, mrows, ncols int)
 
+// checkWeightProduct panics, naming the function, unless A (m×k, lda
+// apart, lenA long) and C (m×n, ldc apart, lenC long) fit a product x·Wᵀ
+// with a prepared n×k weight (SgemmBF16, SgemmPacked).
+func checkWeightProduct(name string, m, n, k, lenA, lda, lenC, ldc int) {
+	switch {
+	case m < 0 || lda < max(k, 1) || ldc < max(n, 1):
+		panic(fmt.Sprintf("fastblas: %s m=%d lda=%d ldc=%d for a %d×%d matrix", name, m, lda, ldc, n, k))
+	case m > 0 && (lenA < (m-1)*lda+k || lenC < (m-1)*ldc+n):
+		panic(fmt.Sprintf("fastblas: %s operands too short for m=%d", name, m))
+	}
+}
+
 // SgemmBF16 computes C = alpha·A·Wᵀ + beta·C with A (m×w.Cols, row-major,
 // lda apart) rounded to bfloat16 on the way in and products accumulated in
 // float32: the logits of a decoder step, h·Wᵀ, at half the bytes and twice
@@ -144,12 +156,7 @@ type bf16TileFunc func(k int, a *uint16, lda int, b *uint16, ldb int, c *float32
 // beta == 0 it is not read.
 func SgemmBF16(m int, alpha float32, a []float32, lda int, w *BF16Matrix, beta float32, c []float32, ldc int) {
 	n, k := w.Rows, w.Cols
-	switch {
-	case m < 0 || lda < max(k, 1) || ldc < max(n, 1):
-		panic(fmt.Sprintf("fastblas: SgemmBF16 m=%d lda=%d ldc=%d for a %d×%d matrix", m, lda, ldc, n, k))
-	case m > 0 && (len(a) < (m-1)*lda+k || len(c) < (m-1)*ldc+n):
-		panic(fmt.Sprintf("fastblas: SgemmBF16 operands too short for m=%d", m))
-	}
+	checkWeightProduct("SgemmBF16", m, n, k, len(a), lda, len(c), ldc)
 	if m == 0 || n == 0 {
 		return
 	}

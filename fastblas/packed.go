@@ -58,12 +58,7 @@ const packedMinM = 48
 // but without packing W. With beta == 0, C is not read.
 func SgemmPacked(m int, alpha float32, a []float32, lda int, w *PackedMatrix, beta float32, c []float32, ldc int) {
 	n, k := w.Rows, w.Cols
-	switch {
-	case m < 0 || lda < max(k, 1) || ldc < max(n, 1):
-		panic(fmt.Sprintf("fastblas: SgemmPacked m=%d lda=%d ldc=%d for a %d×%d matrix", m, lda, ldc, n, k))
-	case m > 0 && (len(a) < (m-1)*lda+k || len(c) < (m-1)*ldc+n):
-		panic(fmt.Sprintf("fastblas: SgemmPacked operands too short for m=%d", m))
-	}
+	checkWeightProduct("SgemmPacked", m, n, k, len(a), lda, len(c), ldc)
 	kp := current.Load()
 	if m >= packedMinM && k > 0 && alpha != 0 {
 		w.once.Do(func() { w.pack(kp) })
