@@ -9,8 +9,10 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -284,7 +286,7 @@ func Default() Config {
 			Cell: "lstm", Hidden: 256, Layers: 1, Embed: 64, Init: "default", Attention: "none",
 		},
 		Train: Train{
-			Precision: "float32", Batch: 32, Workers: 1, Steps: 10000,
+			Precision: "float32", Batch: 32, Workers: 0, Steps: 10000,
 			Optimizer: Optimizer{Kind: "adam", LR: 0.002},
 			Schedule:  Schedule{Kind: "constant", Gamma: 0.5, StepSize: 1000},
 			Clip:      5, LogEvery: 50, EvalEvery: 500,
@@ -317,7 +319,7 @@ func (c *Config) validate(unread bool) []*Error {
 	t := c.Train
 	ck.OneOf("train.precision", t.Precision, []string{"float32", "bf16", "float64"})
 	ck.AtLeast("train.batch", t.Batch, 1)
-	ck.InRange("train.workers", t.Workers, 1, max(t.Batch, 1))
+	ck.InRange("train.workers", t.Workers, 0, max(t.Batch, 1))
 	ck.AtLeast("train.steps", t.Steps, 1)
 	if t.TimeLimit < 0 {
 		ck.Errorf("train.time_limit", "%v is negative", t.TimeLimit)
@@ -351,8 +353,30 @@ func (c *Config) validate(unread bool) []*Error {
 		if schema.Check != nil {
 			schema.Check(c, &ck)
 		}
+		if err := schema.splitsBatches(c); err != nil && t.Workers > 1 {
+			why := ""
+			if !errors.Is(err, errOneWorker) {
+				why = " here: " + err.Error()
+			}
+			ck.Errorf("train.workers", "%d: the %s task trains on one worker%s (set 1, or 0 for one per core where the task can use them)", t.Workers, c.Task, why)
+		}
 	}
 	return ck.errs
+}
+
+// TrainWorkers is how many data-parallel workers training runs on:
+// train.workers, or for 0 one per core the process may use (at most
+// train.batch) when the task can split its batches with this config, else
+// one. A run records the number it resolved, so that it resumes with it.
+func (c *Config) TrainWorkers() int {
+	if c.Train.Workers > 0 {
+		return c.Train.Workers
+	}
+	schema, known := schemas.Lookup(c.Task)
+	if !known || schema.splitsBatches(c) != nil {
+		return 1
+	}
+	return max(1, min(runtime.GOMAXPROCS(0), c.Train.Batch))
 }
 
 // NNSchedule converts the config's schedule for nn, spanning train.steps.

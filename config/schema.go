@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -22,6 +23,21 @@ type TaskSchema struct {
 	// Reads lists the optional key groups (see optionalKeys) the task
 	// reads; setting any other one is an error.
 	Reads []string
+	// SplitsBatches reports why the task cannot split a training batch
+	// over data-parallel workers (train.workers) with this config, or nil
+	// when it can. A nil SplitsBatches means it never can.
+	SplitsBatches func(*Config) error
+}
+
+// errOneWorker is the reason a task without SplitsBatches gives.
+var errOneWorker = errors.New("no data-parallel training")
+
+// splitsBatches is the task's SplitsBatches for cfg.
+func (s TaskSchema) splitsBatches(cfg *Config) error {
+	if s.SplitsBatches == nil {
+		return errOneWorker
+	}
+	return s.SplitsBatches(cfg)
 }
 
 var schemas = registry.New[TaskSchema]("task")

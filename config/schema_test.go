@@ -3,6 +3,7 @@ package config_test
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -142,6 +143,10 @@ func TestTaskSchemas(t *testing.T) {
 		{"even kernel", video, []string{"encoder.kernel=4"}, "encoder.kernel: 4 must be odd and positive"},
 		{"no validation clips", video, []string{"data.val_path="}, "data.val_path: missing"},
 		{"video seq_len", video, []string{"data.seq_len=10"}, "data.seq_len: the video task does not read it"},
+		{"workers for captioning", captioning, []string{"train.workers=2"}, "train.workers: 2: the captioning task trains on one worker (set 1, or 0"},
+		{"workers with batch norm", video, []string{"train.workers=2", "encoder.batchnorm=true"}, "train.workers: 2: the video task trains on one worker here: encoder.batchnorm keeps running statistics"},
+		{"negative workers", charlm, []string{"train.workers=-1"}, "train.workers: -1 is below the minimum 0"},
+		{"more workers than examples", charlm, []string{"train.workers=5", "train.batch=4"}, "train.workers: 5 is above the maximum 4"},
 	} {
 		_, err := config.Parse([]byte(tc.base), "c.yaml", tc.sets)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -154,5 +159,37 @@ func TestTaskSchemas(t *testing.T) {
 	}
 	if err := cfg.CheckFiles(); err == nil || !strings.Contains(err.Error(), "data.images: stat no/such/folder") {
 		t.Errorf("CheckFiles with a missing image folder: %v", err)
+	}
+}
+
+// TestTrainWorkers: train.workers 0 resolves to one worker per core (at
+// most the batch) for a task that can split its batches with the config,
+// and to one for a task or config that cannot; a number given is kept.
+func TestTrainWorkers(t *testing.T) {
+	cores := runtime.GOMAXPROCS(0)
+	for _, tc := range []struct {
+		name string
+		yaml string
+		sets []string
+		want int
+	}{
+		{"charlm, one per core", "task: charlm\ndata: {path: x}\n", nil, min(cores, 32)},
+		{"at most the batch", "task: charlm\ndata: {path: x}\n", []string{"train.batch=1"}, 1},
+		{"a number given", "task: charlm\ndata: {path: x}\n", []string{"train.workers=3"}, 3},
+		{"translation", "task: translation\ndata: {path: x}\nencoder: {kind: rnn, cell: gru, embed: 8, hidden: 8, layers: 1}\n", nil, min(cores, 32)},
+		{"video", "task: video\ndata: {path: a, val_path: b}\nencoder: {kind: cnn, channels: [4], kernel: 3}\n", nil, min(cores, 32)},
+		{"video with batch norm", "task: video\ndata: {path: a, val_path: b}\nencoder: {kind: cnn, channels: [4], kernel: 3, batchnorm: true}\n", nil, 1},
+		{"captioning", "task: captioning\ndata: {path: x}\nencoder: {kind: cnn, channels: [4], kernel: 3}\n", nil, 1},
+	} {
+		cfg, err := config.Parse([]byte(tc.yaml), "c.yaml", tc.sets)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if len(tc.sets) == 0 && cfg.Train.Workers != 0 {
+			t.Errorf("%s: train.workers defaults to %d, want 0 (one per core)", tc.name, cfg.Train.Workers)
+		}
+		if got := cfg.TrainWorkers(); got != tc.want {
+			t.Errorf("%s: TrainWorkers() = %d, want %d", tc.name, got, tc.want)
+		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -101,5 +103,41 @@ func TestDataParallelRefused(t *testing.T) {
 	var ce *config.Error
 	if !errors.As(err, &ce) || ce.Key != "train.workers" || !strings.Contains(err.Error(), "captioning") {
 		t.Errorf("error %v, want a train.workers config error naming the task", err)
+	}
+}
+
+// TestWorkersResolvedAndRecorded: train.workers 0 trains on one worker per
+// core, says so, and records the number in the run's config, so that a
+// resume on a machine with other cores keeps the batches it drew.
+func TestWorkersResolvedAndRecorded(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	dir := t.TempDir()
+	var log strings.Builder
+	o := runOpts(t, dir, "train", "train.workers=0", "train.steps=10")
+	o.Stderr = &log
+	if err := Run(t.Context(), o); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "training on 2 cores, each on 2 of a batch's 4 examples (train.workers)") {
+		t.Errorf("the run does not say how many workers it trains on:\n%s", log.String())
+	}
+	recorded := func() int {
+		t.Helper()
+		cfg, err := config.Load(filepath.Join(dir, "config.yaml"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg.Train.Workers
+	}
+	if got := recorded(); got != 2 {
+		t.Errorf("config.yaml records train.workers %d, want 2", got)
+	}
+	runtime.GOMAXPROCS(1)
+	resume := Options{Resume: dir, Mode: "train", Sets: []string{"train.steps=15"}, Stdout: io.Discard, Stderr: io.Discard}
+	if err := Run(t.Context(), resume); err != nil {
+		t.Fatal(err)
+	}
+	if got := recorded(); got != 2 {
+		t.Errorf("resumed on one core, config.yaml records train.workers %d, want the run's 2", got)
 	}
 }

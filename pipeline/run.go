@@ -278,6 +278,11 @@ func runIn[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 	if opts.Temperature != nil {
 		cfg.Eval.Sample.Temperature = *opts.Temperature
 	}
+	if opts.Mode == "train" || opts.Mode == "summary" {
+		// Resolved before the config is stored, so that a resumed run keeps
+		// the number of workers its batches were drawn for.
+		cfg.Train.Workers = cfg.TrainWorkers()
+	}
 	if err := checkMemory(cfg); err != nil {
 		return err
 	}

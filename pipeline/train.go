@@ -75,6 +75,13 @@ func train[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 		}
 		out.note("initialised weights from %s", cfg.Train.InitFrom)
 	}
+	if w, b := cfg.Train.Workers, cfg.Train.Batch; w > 1 {
+		share := fmt.Sprint(b / w)
+		if b%w != 0 {
+			share += fmt.Sprintf("–%d", b/w+1)
+		}
+		out.note("training on %d cores, each on %s of a batch's %d examples (train.workers)", w, share, b)
+	}
 	if err := atomicfile.WriteFile(filepath.Join(runDir, "config.yaml"), resolved, 0o644); err != nil {
 		return err
 	}

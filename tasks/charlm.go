@@ -19,8 +19,9 @@ import (
 func init() {
 	Register("charlm", Builder{New32: NewCharLM[float32], New64: NewCharLM[float64], Estimate: estimateCharLM})
 	config.RegisterTask("charlm", config.TaskSchema{
-		Defaults: func(c *config.Config) { c.Decoder.Kind = "synced" },
-		Reads:    []string{"data.seq_len", "eval.sample"},
+		Defaults:      func(c *config.Config) { c.Decoder.Kind = "synced" },
+		Reads:         []string{"data.seq_len", "eval.sample"},
+		SplitsBatches: splitsAlways,
 		Check: func(cfg *config.Config, c *config.Checker) {
 			checkModel(cfg, encoders.NoInput, "synced", c)
 			c.AtLeast("data.seq_len", cfg.Data.SeqLen, 1)

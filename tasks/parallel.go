@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"sync"
 
+	"github.com/seqtask/seqtask/config"
 	"github.com/seqtask/seqtask/fastblas"
 	"github.com/seqtask/seqtask/nn"
 )
@@ -13,6 +14,13 @@ import (
 // ErrNotParallel is returned by ParallelTrainStep for a task that does not
 // implement DataParallel.
 var ErrNotParallel = errors.New("the task cannot split its training batches over workers")
+
+// splitsAlways is the config.TaskSchema.SplitsBatches of a task whose
+// batches split over workers with any config.
+func splitsAlways(*config.Config) error { return nil }
+
+// errBatchNormCopies is why a model with batch norm trains on one worker.
+var errBatchNormCopies = errors.New("encoder.batchnorm keeps running statistics that copies of the model cannot share")
 
 // ParallelTrainStep returns a training step that runs on workers copies of
 // task at once (train.workers), each on its share of batch examples, and

@@ -27,8 +27,9 @@ import (
 func init() {
 	Register("translation", Builder{New32: NewTranslation[float32], New64: NewTranslation[float64], Estimate: estimateTranslation})
 	config.RegisterTask("translation", config.TaskSchema{
-		Defaults: func(c *config.Config) { c.Decoder.Kind = "autoregressive" },
-		Reads:    append([]string{"data.pairs"}, sequenceOutputKeys...),
+		Defaults:      func(c *config.Config) { c.Decoder.Kind = "autoregressive" },
+		Reads:         append([]string{"data.pairs"}, sequenceOutputKeys...),
+		SplitsBatches: splitsAlways,
 		Check: func(cfg *config.Config, c *config.Checker) {
 			checkModel(cfg, encoders.TokenInput, "autoregressive", c)
 			p := cfg.Data.Pairs

@@ -2,7 +2,6 @@ package tasks
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -24,6 +23,12 @@ func init() {
 	config.RegisterTask("video", config.TaskSchema{
 		Defaults: func(c *config.Config) { c.Decoder.Kind = "synced" },
 		Reads:    []string{"data.val_path", "data.image_size", "data.color", "data.fps", "data.skip_bad", "data.generate"},
+		SplitsBatches: func(cfg *config.Config) error {
+			if cfg.Encoder != nil && cfg.Encoder.BatchNorm {
+				return errBatchNormCopies
+			}
+			return nil
+		},
 		Check: func(cfg *config.Config, c *config.Checker) {
 			checkModel(cfg, encoders.FrameInput, "synced", c)
 			if cfg.Data.ValPath == "" {
@@ -199,7 +204,7 @@ func (v *Video[T]) build(rng *rand.Rand) error {
 // norm is refused: each copy would keep running statistics of its own.
 func (v *Video[T]) TrainReplica(batch int) (Task[T], error) {
 	if len(v.Buffers()) > 0 {
-		return nil, errors.New("encoder.batchnorm keeps running statistics that copies of the model cannot share: train on one worker")
+		return nil, errBatchNormCopies
 	}
 	r := &Video[T]{cfg: replicaConfig(v.cfg, batch), labels: v.labels, train: v.train, val: v.val, byLen: v.byLen}
 	return replica[T](v, r, r.build)
