@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/seqtask/seqtask/config"
+	"github.com/seqtask/seqtask/nn"
 	"github.com/seqtask/seqtask/tasks"
 )
 
@@ -45,22 +46,33 @@ func loadRun(opts Options, log io.Writer) (*Loaded, error) {
 	if err := checkMemory(cfg); err != nil {
 		return nil, err
 	}
-	initRNG, _ := newRNG(cfg.Seed, streamInit)
-	task, err := tasks.New[float32](cfg, tasks.Env{Meta: taskMeta(meta), RNG: initRNG, Log: log})
+	task, ck, err := restoreTask[float32](cfg, meta, log)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	path := meta["seqtask.path"]
-	ck := checkpoint[float32]{Params: task.Params(), Buffers: task.Buffers()}
-	if err := ck.load(path); err != nil {
-		return nil, err
-	}
 	l := &Loaded{Name: filepath.Base(filepath.Clean(runDir)), Dir: runDir, Checkpoint: path, Config: cfg, Task: task,
 		Step: ck.Step, Metric: cfg.Eval.Select, Score: displayScore(cfg.Eval.Select, ck.Best), meta: meta}
 	if best, err := strconv.ParseFloat(meta[metaBest], 64); err != nil || isInf(best) {
 		l.Score = math.NaN()
 	}
 	return l, nil
+}
+
+// restoreTask builds cfg's task from the checkpoint meta describes
+// (meta["seqtask.path"], read by storedRun) without its data, and loads
+// the checkpoint's weights into it.
+func restoreTask[T nn.Float](cfg *config.Config, meta map[string]string, log io.Writer) (tasks.Task[T], *checkpoint[T], error) {
+	initRNG, _ := newRNG(cfg.Seed, streamInit)
+	task, err := tasks.New[T](cfg, tasks.Env{Meta: taskMeta(meta), RNG: initRNG, Log: log})
+	if err != nil {
+		return nil, nil, err
+	}
+	ck := &checkpoint[T]{Params: task.Params(), Buffers: task.Buffers()}
+	if err := ck.load(meta["seqtask.path"]); err != nil {
+		return nil, nil, err
+	}
+	return task, ck, nil
 }
 
 // Replica returns another copy of l's model that reads l's weights (its

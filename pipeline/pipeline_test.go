@@ -460,3 +460,58 @@ func TestExportImportKeepsBatchNormStatistics(t *testing.T) {
 		}
 	}
 }
+
+// TestEnsembleFlag: eval -ensemble decodes with further runs' models (an
+// ensemble of a run with itself scores as the run alone); it is refused
+// outside eval and predict and for a task that does not decode with
+// ensembles, and a missing run folder names the flag.
+func TestEnsembleFlag(t *testing.T) {
+	captioning, other, charlm := t.TempDir(), t.TempDir(), t.TempDir()
+	for _, run := range []struct {
+		dir, config string
+		sets        []string
+	}{{captioning, "testdata/captioning.yaml", nil}, {other, "testdata/captioning.yaml", []string{"seed=8"}}, {charlm, "testdata/tiny.yaml", nil}} {
+		o := runOpts(t, run.dir, "train", run.sets...)
+		o.Config = run.config
+		if err := Run(t.Context(), o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eval := func(dir string, ensemble ...string) (string, string, error) {
+		var out, log strings.Builder
+		o := runOpts(t, dir, "eval")
+		o.Ensemble, o.Stdout, o.Stderr = ensemble, &out, &log
+		err := Run(t.Context(), o)
+		return out.String(), log.String(), err
+	}
+	alone, _, err := eval(captioning)
+	if err != nil {
+		t.Fatal(err)
+	}
+	twice, log, err := eval(captioning, captioning)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if twice != alone || !strings.Contains(log, "ensemble: model 2 is "+filepath.Join(captioning, "best.safetensors")) {
+		t.Errorf("a run ensembled with itself:\n%s\nlog %q\nalone:\n%s", twice, log, alone)
+	}
+	if _, _, err := eval(captioning, other); err != nil {
+		t.Errorf("two runs: %v", err)
+	}
+	missing := filepath.Join(t.TempDir(), "none")
+	for _, tc := range []struct {
+		name string
+		o    Options
+		want string
+	}{
+		{"training", Options{Mode: "train", Config: "testdata/captioning.yaml", RunDir: t.TempDir(), Ensemble: []string{other}}, "-mode train takes none"},
+		{"a language model", Options{Mode: "eval", RunDir: charlm, Ensemble: []string{charlm}}, "-ensemble: this task does not decode with ensembles"},
+		{"no run there", Options{Mode: "eval", RunDir: captioning, Ensemble: []string{missing}}, "-ensemble " + missing + ": no checkpoint"},
+	} {
+		tc.o.Stdout, tc.o.Stderr = io.Discard, io.Discard
+		err := Run(t.Context(), tc.o)
+		if err == nil || !IsUsage(err) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want a usage error with %q", tc.name, err, tc.want)
+		}
+	}
+}

@@ -6,6 +6,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -37,6 +38,10 @@ type Options struct {
 	// serve: one of Checkpoints; "" is best, or last when the run was
 	// never evaluated.
 	Checkpoint string
+
+	// Ensemble names further run folders whose models eval and predict
+	// decode with, beside the run's own (the same checkpoint of each).
+	Ensemble []string
 
 	// Overwrite lets training replace a run already in the run folder;
 	// without it, training into a folder that holds a run is refused.
@@ -137,6 +142,9 @@ func resolve(opts Options) (*config.Config, string, map[string]string, error) {
 	if opts.Checkpoint != "" && (opts.Resume != "" || opts.Mode == "train" || opts.Mode == "summary") {
 		return nil, "", nil, &UsageError{"-checkpoint picks the weights eval, predict, export and serve load; training and -mode summary load none of them"}
 	}
+	if len(opts.Ensemble) > 0 && opts.Mode != "eval" && opts.Mode != "predict" {
+		return nil, "", nil, &UsageError{"-ensemble adds models to the one -mode eval and -mode predict decode with; -mode " + cmp.Or(opts.Mode, "train") + " takes none"}
+	}
 	if opts.Resume != "" {
 		return resolveResume(opts)
 	}
@@ -160,12 +168,21 @@ func resolve(opts Options) (*config.Config, string, map[string]string, error) {
 		return nil, "", nil, &UsageError{fmt.Sprintf("-mode %s needs the run: give -run DIR (or -config FILE for runs/<config name>)", opts.Mode)}
 	}
 	runDir := defaultRunDir(opts)
+	cfg, meta, err := storedRun(runDir, opts.Checkpoint, opts.Sets)
+	return cfg, runDir, meta, err
+}
+
+// storedRun reads the config and metadata stored in the checkpoint of
+// runDir that checkpoint names ("" is best, or last when the run was never
+// evaluated), applying sets to the config; meta["seqtask.path"] is the
+// checkpoint's path.
+func storedRun(runDir, checkpoint string, sets []string) (*config.Config, map[string]string, error) {
 	path := filepath.Join(runDir, bestCheckpoint)
 	switch {
-	case opts.Checkpoint != "" && !slices.Contains(Checkpoints, opts.Checkpoint):
-		return nil, "", nil, &UsageError{fmt.Sprintf("-checkpoint %q: want one of %s", opts.Checkpoint, strings.Join(Checkpoints, ", "))}
-	case opts.Checkpoint != "":
-		path = filepath.Join(runDir, opts.Checkpoint+".safetensors")
+	case checkpoint != "" && !slices.Contains(Checkpoints, checkpoint):
+		return nil, nil, &UsageError{fmt.Sprintf("-checkpoint %q: want one of %s", checkpoint, strings.Join(Checkpoints, ", "))}
+	case checkpoint != "":
+		path = filepath.Join(runDir, checkpoint+".safetensors")
 	default:
 		if _, err := os.Stat(path); err != nil {
 			path = filepath.Join(runDir, lastCheckpoint) // evaluated never yet: fall back to the latest weights
@@ -173,22 +190,22 @@ func resolve(opts Options) (*config.Config, string, map[string]string, error) {
 	}
 	meta, err := readCheckpointMeta(path)
 	switch {
-	case errors.Is(err, os.ErrNotExist) && opts.Checkpoint == "averaged":
-		return nil, "", nil, &UsageError{fmt.Sprintf("no %s: the run did not average checkpoints (train.average) or has not finished", path)}
-	case errors.Is(err, os.ErrNotExist) && opts.Checkpoint != "":
-		return nil, "", nil, &UsageError{fmt.Sprintf("no %s: train first (runner -config FILE) or name the run folder with -run", path)}
+	case errors.Is(err, os.ErrNotExist) && checkpoint == "averaged":
+		return nil, nil, &UsageError{fmt.Sprintf("no %s: the run did not average checkpoints (train.average) or has not finished", path)}
+	case errors.Is(err, os.ErrNotExist) && checkpoint != "":
+		return nil, nil, &UsageError{fmt.Sprintf("no %s: train first (runner -config FILE) or name the run folder with -run", path)}
 	case errors.Is(err, os.ErrNotExist):
-		return nil, "", nil, &UsageError{fmt.Sprintf("no checkpoint in %s: train first (runner -config FILE) or name the run folder with -run", runDir)}
+		return nil, nil, &UsageError{fmt.Sprintf("no checkpoint in %s: train first (runner -config FILE) or name the run folder with -run", runDir)}
 	}
 	if err != nil {
-		return nil, "", nil, err
+		return nil, nil, err
 	}
-	cfg, err := config.ParseStored([]byte(meta[metaConfig]), path+" (stored config)", opts.Sets)
+	cfg, err := config.ParseStored([]byte(meta[metaConfig]), path+" (stored config)", sets)
 	if err != nil {
-		return nil, "", nil, err
+		return nil, nil, err
 	}
 	meta["seqtask.path"] = path
-	return cfg, runDir, meta, nil
+	return cfg, meta, nil
 }
 
 // resolveResume resolves -resume DIR: the run continues with its own
@@ -321,6 +338,9 @@ func runIn[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 	if err := ck.load(path); err != nil {
 		return err
 	}
+	if err := addEnsemble(opts, task); err != nil {
+		return err
+	}
 	switch opts.Mode {
 	case "eval":
 		var m tasks.Metrics
@@ -357,6 +377,35 @@ func runIn[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 			return err
 		}
 		fmt.Fprintf(opts.Stderr, "wrote %d tensors (%d parameters) from %s to %s\n", len(weights), params.Count(), path, opts.Output)
+	}
+	return nil
+}
+
+// addEnsemble loads the models of opts.Ensemble's run folders (the
+// checkpoint opts.Checkpoint names in each) and has task decode with them.
+func addEnsemble[T nn.Float](opts Options, task tasks.Task[T]) error {
+	if len(opts.Ensemble) == 0 {
+		return nil
+	}
+	ens, ok := task.(tasks.Ensembler[T])
+	if !ok {
+		return &UsageError{"-ensemble: this task does not decode with ensembles (captioning does)"}
+	}
+	members := make([]tasks.Task[T], len(opts.Ensemble))
+	for i, dir := range opts.Ensemble {
+		cfg, meta, err := storedRun(dir, opts.Checkpoint, nil)
+		if err != nil {
+			return fmt.Errorf("-ensemble %s: %w", dir, err)
+		}
+		m, ck, err := restoreTask[T](cfg, meta, io.Discard)
+		if err != nil {
+			return fmt.Errorf("-ensemble %s: %w", dir, err)
+		}
+		fmt.Fprintf(opts.Stderr, "ensemble: model %d is %s (step %d)\n", i+2, meta["seqtask.path"], ck.Step)
+		members[i] = m
+	}
+	if err := ens.Ensemble(members); err != nil {
+		return &UsageError{"-ensemble: " + err.Error()}
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"github.com/seqtask/seqtask/config"
@@ -82,6 +83,10 @@ type Captioning[T nn.Float] struct {
 	pretraining bool             // the phase the last TrainStep was in
 	cache       *featureCache[T] // the frozen encoder's outputs, built when the decoder starts training
 	images      nn.Mat[T]        // the encoder's input buffer
+
+	// ensemble are further models that evaluation and prediction decode
+	// with, the next word's probabilities averaged over all (Ensemble).
+	ensemble []*Captioning[T]
 
 	baseline *constantCaption // the best-constant baseline, found on the first Evaluate
 	last     []string         // the captions of the last evaluation's dev images, for Report
@@ -309,17 +314,79 @@ func (m *Captioning[T]) captionPaths(paths []string, opt DecodeOptions, rng *ran
 	out := make([][]decoding.Hypothesis, 0, len(paths))
 	for lo := 0; lo < len(paths); lo += size {
 		part := paths[lo:min(lo+size, len(paths))]
-		enc, err := m.outputsOf(part)
-		if err != nil {
-			return nil, err
+		enc, cached := m.cache.outputs(part)
+		var tensors []*datasets.ImageTensor
+		if !cached || len(m.ensemble) > 0 {
+			var err error
+			if tensors, err = m.imagesOf(part); err != nil {
+				return nil, err
+			}
 		}
-		hyps, err := m.model.decode(enc, len(part), opt, rng)
+		if !cached {
+			var err error
+			if enc, err = m.model.enc.Forward(m.imageBatch(tensors), false, nil); err != nil {
+				return nil, err
+			}
+		}
+		hyps, err := m.decodeWith(enc, tensors, len(part), opt, rng)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, hyps...)
 	}
 	return out, nil
+}
+
+// decodeWith decodes the captions of items images, which the model's
+// encoder turned into enc: with the model alone, or with the ensemble,
+// whose other members encode the images themselves (which only they need).
+func (m *Captioning[T]) decodeWith(enc encoders.Output[T], images []*datasets.ImageTensor, items int, opt DecodeOptions, rng *rand.Rand) ([][]decoding.Hypothesis, error) {
+	if len(m.ensemble) == 0 {
+		return m.model.decode(enc, items, opt, rng)
+	}
+	st, err := m.model.search(enc, opt)
+	if err != nil {
+		return nil, err
+	}
+	searches := []decoding.Stepper{st}
+	for _, e := range m.ensemble {
+		out, err := e.model.enc.Forward(e.imageBatch(images), false, nil)
+		if err != nil {
+			return nil, err
+		}
+		st, err := e.model.search(out, opt)
+		if err != nil {
+			return nil, err
+		}
+		searches = append(searches, st)
+	}
+	ens, err := decoding.Ensemble(searches...)
+	if err != nil {
+		return nil, err
+	}
+	return searchFrom(ens, items, opt, rng)
+}
+
+// Ensemble makes evaluation and prediction decode with this model and
+// members together, the next word's probabilities averaged over all
+// (decoding.Ensemble): the cheap and standard gain of several models
+// trained apart. Members must be captioning models of the same vocabulary
+// and photos. The dev loss Evaluate reports stays this model's.
+func (m *Captioning[T]) Ensemble(members []Task[T]) error {
+	for i, t := range members {
+		e, ok := t.(*Captioning[T])
+		if !ok {
+			return fmt.Errorf("model %d of the ensemble is not a captioning model", i+2)
+		}
+		if !slices.Equal(e.vocab.Tokens(), m.vocab.Tokens()) {
+			return fmt.Errorf("model %d of the ensemble has another vocabulary (%d words against %d): its captions were read differently", i+2, e.vocab.Len(), m.vocab.Len())
+		}
+		if a, b := e.cfg.Data, m.cfg.Data; a.ImageSize != b.ImageSize || a.Color != b.Color {
+			return fmt.Errorf("model %d of the ensemble reads %d×%d %s photos, model 1 %d×%d %s", i+2, a.ImageSize, a.ImageSize, a.Color, b.ImageSize, b.ImageSize, b.Color)
+		}
+		m.ensemble = append(m.ensemble, e)
+	}
+	return nil
 }
 
 // text is a caption's words.
@@ -385,7 +452,7 @@ func (m *Captioning[T]) Caption(images []*datasets.ImageTensor, opt DecodeOption
 		if err != nil {
 			return nil, err
 		}
-		hyps, err := m.model.decode(enc, len(part), opt, rng)
+		hyps, err := m.decodeWith(enc, part, len(part), opt, rng)
 		if err != nil {
 			return nil, err
 		}

@@ -143,10 +143,20 @@ func (m *seq2seq[T]) trainFrom(out encoders.Output[T], seqs [][]int, ratio float
 // items and returns per item the chosen hypothesis first (and the rest of
 // the n-best list when asked). rng draws the sample strategy's tokens.
 func (m *seq2seq[T]) decode(out encoders.Output[T], items int, opt DecodeOptions, rng *rand.Rand) ([][]decoding.Hypothesis, error) {
-	st, err := m.dec.NewSearch(out, decoders.SearchOptions{BF16: opt.Precision == "bf16"})
+	st, err := m.search(out, opt)
 	if err != nil {
 		return nil, err
 	}
+	return searchFrom(st, items, opt, rng)
+}
+
+// search returns the decoder's search over the encoder's outputs out.
+func (m *seq2seq[T]) search(out encoders.Output[T], opt DecodeOptions) (decoding.Stepper, error) {
+	return m.dec.NewSearch(out, decoders.SearchOptions{BF16: opt.Precision == "bf16"})
+}
+
+// searchFrom decodes items from <bos> as opt says, over the search st.
+func searchFrom(st decoding.Stepper, items int, opt DecodeOptions, rng *rand.Rand) ([][]decoding.Hypothesis, error) {
 	return decoding.Decode(st, items, datasets.BOSID, datasets.EOSID, opt.search(), rng)
 }
 

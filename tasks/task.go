@@ -123,6 +123,13 @@ func replicaConfig(cfg *config.Config, batch int) *config.Config {
 	return &c
 }
 
+// Ensembler is implemented by tasks whose evaluation and prediction can
+// decode with several trained models at once (runner -ensemble): members
+// are further models of the same task, restored from their checkpoints.
+type Ensembler[T nn.Float] interface {
+	Ensemble(members []Task[T]) error
+}
+
 // Reporter is implemented by tasks that, after evaluating, print a text
 // report to w and write artifacts for people to look at (a confusion-matrix
 // picture, an HTML page of captions) into the run folder dir.

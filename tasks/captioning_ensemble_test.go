@@ -1,0 +1,124 @@
+package tasks
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/seqtask/seqtask/decoding"
+)
+
+// TestCaptioningEnsemble: a model ensembled with an exact copy of itself
+// captions as it does alone (the same words, scores and attention), on
+// the evaluation path and the serving one; ensembled with another model it
+// scores otherwise, the same whichever comes first; members of another
+// vocabulary, photo size or task are refused.
+func TestCaptioningEnsemble(t *testing.T) {
+	cfg := captioningCfg("lstm", "general")
+	build := func(seed uint64) *Captioning[float64] {
+		t.Helper()
+		task, err := New[float64](cfg, Env{NeedData: true, RNG: rand.New(rand.NewPCG(seed, 1))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return task.(*Captioning[float64])
+	}
+	paths := build(1).dev.Paths()[:6]
+	opt := DecodeOptions{Strategy: "beam", Beam: 3, NBest: 3, MaxLen: 6, LengthPenalty: 0.6, Temperature: 1, Precision: "float32"}
+	captions := func(m *Captioning[float64]) [][]decoding.Hypothesis {
+		t.Helper()
+		hyps, err := m.captionPaths(paths, opt, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return hyps
+	}
+	alone := captions(build(1))
+
+	twins := build(1)
+	if err := twins.Ensemble([]Task[float64]{build(1)}); err != nil {
+		t.Fatal(err)
+	}
+	sameCaptions(t, "a model and its copy", captions(twins), alone, 1e-12)
+	tensors, err := twins.imagesOf(paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	served, err := twins.Caption(tensors, opt, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range served {
+		if want := twins.text(alone[i][0].Tokens); c.Text != want || math.Abs(c.Score-alone[i][0].Score) > 1e-12 || c.Attention == nil {
+			t.Errorf("served caption %d: %q (%g, attention %v), want %q (%g) with attention", i, c.Text, c.Score, c.Attention != nil, want, alone[i][0].Score)
+		}
+	}
+
+	ab, ba := build(1), build(2)
+	if err := ab.Ensemble([]Task[float64]{build(2)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ba.Ensemble([]Task[float64]{build(1)}); err != nil {
+		t.Fatal(err)
+	}
+	mixed := captions(ab)
+	sameCaptions(t, "models 1+2 against 2+1", mixed, captions(ba), 1e-9)
+	if mixed[0][0].Score == alone[0][0].Score {
+		t.Errorf("the ensemble of two models scores its first caption %g, as the first model alone", mixed[0][0].Score)
+	}
+
+	for _, tc := range []struct {
+		name   string
+		member Task[float64]
+		want   string
+	}{
+		{"another vocabulary", func() Task[float64] {
+			c := *cfg
+			c.Data.Captions.MinFreq = 3
+			task, err := New[float64](&c, Env{NeedData: true, RNG: rand.New(rand.NewPCG(1, 1))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return task
+		}(), "model 2 of the ensemble has another vocabulary"},
+		{"another photo size", func() Task[float64] {
+			c := *cfg
+			c.Data.ImageSize = 16
+			task, err := New[float64](&c, Env{NeedData: true, RNG: rand.New(rand.NewPCG(1, 1))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return task
+		}(), "model 2 of the ensemble reads 16×16 rgb photos, model 1 8×8 rgb"},
+		{"another task", &CharLM[float64]{}, "model 2 of the ensemble is not a captioning model"},
+	} {
+		err := build(1).Ensemble([]Task[float64]{tc.member})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func sameCaptions(t *testing.T, what string, got, want [][]decoding.Hypothesis, tol float64) {
+	t.Helper()
+	for i := range want {
+		if len(got[i]) != len(want[i]) {
+			t.Fatalf("%s, image %d: %d captions, want %d", what, i, len(got[i]), len(want[i]))
+		}
+		for j, w := range want[i] {
+			g := got[i][j]
+			if !slices.Equal(g.Tokens, w.Tokens) || math.Abs(g.Score-w.Score) > tol || len(g.Attention) != len(w.Attention) {
+				t.Fatalf("%s, image %d caption %d: %v (%g), want %v (%g)", what, i, j, g.Tokens, g.Score, w.Tokens, w.Score)
+			}
+			for s := range w.Attention {
+				for r := range w.Attention[s] {
+					if math.Abs(g.Attention[s][r]-w.Attention[s][r]) > tol {
+						t.Fatalf("%s, image %d caption %d: attention differs at step %d", what, i, j, s)
+					}
+				}
+			}
+		}
+	}
+}
