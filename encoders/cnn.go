@@ -37,6 +37,12 @@ type CNN[T nn.Float] struct {
 	projC    nn.LinearCache[T]
 	projReLU nn.ReLUCache[T]
 
+	// folded are the stages' convolutions with their batch norm folded in
+	// (BatchNorm2D.FoldInto), which evaluation runs instead of the two;
+	// evaluated says the last Forward did, so Backward has nothing to use.
+	folded    []*nn.Conv2D[T]
+	evaluated bool
+
 	fmap  nn.Mat[T]   // the last Forward's last feature map [N][FeatureShape().Size()]
 	grads []nn.Mat[T] // per stage: gradient at the pool's input
 	dins  []nn.Mat[T] // per stage: gradient at the conv's input
@@ -89,6 +95,7 @@ func NewCNN[T nn.Float](prefix string, cfg CNNConfig, rng *rand.Rand) (*CNN[T], 
 		shape = pool.Out
 	}
 	c.stages = make([]cnnStage[T], len(cfg.Channels))
+	c.folded = make([]*nn.Conv2D[T], len(c.norms))
 	c.grads = make([]nn.Mat[T], len(cfg.Channels))
 	c.dins = make([]nn.Mat[T], len(cfg.Channels))
 	if cfg.Out > 0 {
@@ -150,14 +157,22 @@ func (c *CNN[T]) Describe() []string {
 }
 
 // Forward encodes a batch of images x [N][C*H*W]; train selects batch
-// statistics for batch norm. The result is valid until the next Forward.
+// statistics for batch norm, else its running statistics, folded into the
+// convolution before it. The result is valid until the next Forward.
+// Backward needs a training Forward.
 func (c *CNN[T]) Forward(x nn.Mat[T], train bool) nn.Mat[T] {
 	h := x
+	c.evaluated = !train
 	for i, conv := range c.convs {
 		st := &c.stages[i]
-		h = conv.Forward(&st.conv, h)
-		if c.cfg.BatchNorm {
-			h = c.norms[i].Forward(&st.norm, h, train)
+		switch {
+		case !c.cfg.BatchNorm:
+			h = conv.Forward(&st.conv, h)
+		case train:
+			h = c.norms[i].Forward(&st.norm, conv.Forward(&st.conv, h), true)
+		default:
+			c.folded[i] = c.norms[i].FoldInto(c.folded[i], conv)
+			h = c.folded[i].Forward(&st.conv, h)
 		}
 		h = c.relu.Forward(&st.relu, h)
 		h = c.pools[i].Forward(&st.pool, h)
@@ -183,6 +198,9 @@ func (c *CNN[T]) Backward(dy nn.Mat[T]) { c.BackwardWithMap(dy, nn.Mat[T]{}) }
 // (shaped like FeatureMap, or empty) is its gradient, added to what flows
 // back from the features. Like Backward, it may overwrite dy.
 func (c *CNN[T]) BackwardWithMap(dy, dmap nn.Mat[T]) {
+	if c.evaluated && c.cfg.BatchNorm {
+		panic("encoders: CNN.Backward after an evaluation Forward, which folded batch norm into the convolutions")
+	}
 	g := dy
 	if c.proj != nil {
 		c.relu.Backward(&c.projReLU, g)

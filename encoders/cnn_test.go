@@ -1,6 +1,7 @@
 package encoders
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -50,4 +51,53 @@ func TestCNNGradients(t *testing.T) {
 	if _, err := NewCNN[float32]("enc", CNNConfig{In: nn.ImageShape{C: 1, H: 8, W: 8}, Channels: []int{2}, Kernel: 2}, rand.New(rand.NewPCG(1, 1))); err == nil {
 		t.Error("even kernel accepted")
 	}
+}
+
+// TestCNNEvaluationFoldsBatchNorm: a batch-norm CNN's evaluation Forward,
+// which runs each stage's convolution with the batch norm folded in, gives
+// what convolution, batch norm in evaluation, ReLU and pooling give stage
+// by stage, after training Forwards moved the running statistics and again
+// after the batch norms' weights changed; a Backward after it is refused.
+func TestCNNEvaluationFoldsBatchNorm(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 5))
+	cfg := CNNConfig{In: nn.ImageShape{C: 2, H: 8, W: 8}, Channels: []int{3, 4}, Kernel: 3, BatchNorm: true, Out: 5}
+	c, err := NewCNN[float64]("enc", cfg, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := nn.NewMat[float64](3, cfg.In.Size())
+	for range 3 {
+		nn.InitUniform(x.Data, 1, rng)
+		c.Forward(x, true)
+	}
+	for round := range 2 { // the second after the weights changed: refolded
+		for _, bn := range c.norms {
+			nn.InitUniform(bn.Weight.Value, 2, rng)
+			nn.InitUniform(bn.Bias.Value, 1, rng)
+		}
+		nn.InitUniform(x.Data, 1, rng)
+		h := x
+		for i, conv := range c.convs {
+			var cc nn.Conv2DCache[float64]
+			var bc nn.BatchNorm2DCache[float64]
+			var rc nn.ReLUCache[float64]
+			var pc nn.MaxPool2DCache[float64]
+			h = c.pools[i].Forward(&pc, c.relu.Forward(&rc, c.norms[i].Forward(&bc, conv.Forward(&cc, h), false)))
+		}
+		var lc nn.LinearCache[float64]
+		var rc nn.ReLUCache[float64]
+		want := c.relu.Forward(&rc, c.proj.Forward(&lc, h))
+		got := c.Forward(x, false)
+		for i, w := range want.Data[:want.Rows*want.Cols] {
+			if math.Abs(got.Data[i]-w) > 1e-12 {
+				t.Fatalf("round %d, feature %d: %g folded, %g stage by stage", round, i, got.Data[i], w)
+			}
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("Backward after an evaluation Forward did not panic")
+		}
+	}()
+	c.Backward(nn.NewMat[float64](3, c.OutSize()))
 }

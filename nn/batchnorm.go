@@ -175,3 +175,36 @@ func (b *BatchNorm2D[T]) Backward(bc *BatchNorm2DCache[T], dy, dx Mat[T]) {
 		}
 	}
 }
+
+// FoldInto returns a convolution that computes b(conv(x)) with b in
+// evaluation (its running statistics), for inference: conv's weights
+// scaled per output channel by s = weight/sqrt(running_var + Eps) and the
+// bias shifted to bias + (conv bias − running_mean)·s, as PyTorch's
+// fuse_conv_bn_eval does. It saves the pass over every activation that
+// normalising takes. dst is reused when it came from an earlier FoldInto
+// of the same layers (the weights may have changed since: it is refolded
+// every time); the result has no gradients to train.
+func (b *BatchNorm2D[T]) FoldInto(dst, conv *Conv2D[T]) *Conv2D[T] {
+	if conv.Out != b.In {
+		panic(fmt.Sprintf("nn: BatchNorm2D.FoldInto: the convolution gives %v images, the batch norm takes %v", conv.Out, b.In))
+	}
+	if dst == nil || dst.Config.In != conv.Config.In || dst.Out != conv.Out || dst.Config.Kernel != conv.Config.Kernel {
+		cfg := conv.Config
+		cfg.NoBias = false
+		dst = &Conv2D[T]{Weight: NewParam[T](conv.Weight.Name, conv.Weight.Shape...), Bias: NewParam[T](b.Bias.Name, cfg.Out),
+			Config: cfg, In: conv.In, Out: conv.Out}
+	}
+	per := len(conv.Weight.Value) / b.In.C
+	for o := range b.In.C {
+		s := float64(b.Weight.Value[o]) / math.Sqrt(float64(b.RunningVar.Value[o])+b.Eps)
+		for j, w := range conv.Weight.Value[o*per : (o+1)*per] {
+			dst.Weight.Value[o*per+j] = T(float64(w) * s)
+		}
+		var bias float64
+		if conv.Bias != nil {
+			bias = float64(conv.Bias.Value[o])
+		}
+		dst.Bias.Value[o] = T(float64(b.Bias.Value[o]) + (bias-float64(b.RunningMean.Value[o]))*s)
+	}
+	return dst
+}

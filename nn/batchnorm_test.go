@@ -100,3 +100,45 @@ func TestBatchNorm2DStatistics(t *testing.T) {
 		t.Error("evaluation changed the running statistics")
 	}
 }
+
+// TestBatchNorm2DFoldInto: the folded convolution computes what the
+// convolution and the batch norm in evaluation compute, with and without
+// a convolution bias, and refolds after the layers' values change.
+func TestBatchNorm2DFoldInto(t *testing.T) {
+	for _, noBias := range []bool{true, false} {
+		rng := testRNG()
+		in := ImageShape{3, 6, 5}
+		conv, err := NewConv2D[float64]("conv", Conv2DConfig{In: in, Out: 4, Kernel: 3, Padding: 1, NoBias: noBias}, rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := NewBatchNorm2D[float64]("bn", conv.Out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := randomParam("x", rng, 2, in.Size()).Mat()
+		var folded *Conv2D[float64]
+		for round := range 2 {
+			InitUniform(b.Weight.Value, 2, rng)
+			InitUniform(b.Bias.Value, 1, rng)
+			InitUniform(b.RunningMean.Value, 1, rng)
+			for i := range b.RunningVar.Value {
+				b.RunningVar.Value[i] = 0.5 + rng.Float64()
+			}
+			var cc, fc Conv2DCache[float64]
+			var bc BatchNorm2DCache[float64]
+			want := b.Forward(&bc, conv.Forward(&cc, x), false)
+			before := folded
+			folded = b.FoldInto(folded, conv)
+			if round == 1 && folded != before {
+				t.Error("FoldInto did not reuse its earlier result")
+			}
+			got := folded.Forward(&fc, x)
+			for i, w := range want.Data {
+				if math.Abs(got.Data[i]-w) > 1e-12 {
+					t.Fatalf("no bias %v, round %d: folded output %d is %g, want %g", noBias, round, i, got.Data[i], w)
+				}
+			}
+		}
+	}
+}
