@@ -373,6 +373,7 @@ func (m *Captioning[T]) decodeWith(enc encoders.Output[T], images []*datasets.Im
 // trained apart. Members must be captioning models of the same vocabulary
 // and photos. The dev loss Evaluate reports stays this model's.
 func (m *Captioning[T]) Ensemble(members []Task[T]) error {
+	ensemble := m.ensemble
 	for i, t := range members {
 		e, ok := t.(*Captioning[T])
 		if !ok {
@@ -384,8 +385,9 @@ func (m *Captioning[T]) Ensemble(members []Task[T]) error {
 		if a, b := e.cfg.Data, m.cfg.Data; a.ImageSize != b.ImageSize || a.Color != b.Color {
 			return fmt.Errorf("model %d of the ensemble reads %d×%d %s photos, model 1 %d×%d %s", i+2, a.ImageSize, a.ImageSize, a.Color, b.ImageSize, b.ImageSize, b.Color)
 		}
-		m.ensemble = append(m.ensemble, e)
+		ensemble = append(ensemble, e)
 	}
+	m.ensemble = ensemble
 	return nil
 }
 
