@@ -360,11 +360,7 @@ func (m *Captioning[T]) decodeWith(enc encoders.Output[T], images []*datasets.Im
 		}
 		searches = append(searches, st)
 	}
-	ens, err := decoding.Ensemble(searches...)
-	if err != nil {
-		return nil, err
-	}
-	return searchFrom(ens, items, opt, rng)
+	return searchEnsemble(searches, items, opt, rng)
 }
 
 // Ensemble makes evaluation and prediction decode with this model and

@@ -160,6 +160,19 @@ func searchFrom(st decoding.Stepper, items int, opt DecodeOptions, rng *rand.Ran
 	return decoding.Decode(st, items, datasets.BOSID, datasets.EOSID, opt.search(), rng)
 }
 
+// searchEnsemble decodes items over the searches of several models at
+// once (decoding.Ensemble), or of one.
+func searchEnsemble(searches []decoding.Stepper, items int, opt DecodeOptions, rng *rand.Rand) ([][]decoding.Hypothesis, error) {
+	if len(searches) == 1 { // keeps the search's own fast paths (decoding.ArgmaxStepper)
+		return searchFrom(searches[0], items, opt, rng)
+	}
+	ens, err := decoding.Ensemble(searches...)
+	if err != nil {
+		return nil, err
+	}
+	return searchFrom(ens, items, opt, rng)
+}
+
 // words turns output ids into tokens, leaving out the reserved ones but
 // <unk>.
 func (m *seq2seq[T]) words(ids []int) []string {

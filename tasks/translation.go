@@ -67,6 +67,10 @@ type Translation[T nn.Float] struct {
 	// decode groups of a batch on other cores (DecodeOptions.Workers); made
 	// on first use.
 	decodeCopies []*Translation[T]
+	// ensemble are further models that evaluation, prediction and
+	// Translate decode with, the next token's probabilities averaged over
+	// all (Ensemble).
+	ensemble []*Translation[T]
 }
 
 // devItem is one distinct dev source sentence and every reference
@@ -442,6 +446,9 @@ func (m *Translation[T]) translateIDs(srcs [][]int, opt DecodeOptions, rng *rand
 	out := make([][]decoding.Hypothesis, len(srcs))
 	groups := datasets.SortedGroups(lengths, opt.batchSize(m.cfg.Train.Batch))
 	workers := opt.workers()
+	if len(m.ensemble) > 0 {
+		workers = 1 // the copies that decode on other cores have no members
+	}
 	if workers > 1 {
 		groups = splitGroups(groups, workers)
 		workers = min(workers, len(groups))
@@ -463,12 +470,7 @@ func (m *Translation[T]) translateIDs(srcs [][]int, opt DecodeOptions, rng *rand
 		for j, i := range g {
 			batch[j] = srcs[i]
 		}
-		c := copies[w]
-		enc, err := c.model.enc.Forward(sources[T](batch), false, nil)
-		if err != nil {
-			return err
-		}
-		hyps, err := c.model.decode(enc, len(batch), opt, rng)
+		hyps, err := copies[w].decodeSources(batch, opt, rng)
 		if err != nil {
 			return err
 		}
@@ -478,6 +480,49 @@ func (m *Translation[T]) translateIDs(srcs [][]int, opt DecodeOptions, rng *rand
 		return nil
 	})
 	return out, err
+}
+
+// decodeSources decodes a batch of sources with the model, or with the
+// ensemble, every member encoding the sources itself.
+func (m *Translation[T]) decodeSources(batch [][]int, opt DecodeOptions, rng *rand.Rand) ([][]decoding.Hypothesis, error) {
+	searches := make([]decoding.Stepper, 0, 1+len(m.ensemble))
+	for _, c := range append([]*Translation[T]{m}, m.ensemble...) {
+		enc, err := c.model.enc.Forward(sources[T](batch), false, nil)
+		if err != nil {
+			return nil, err
+		}
+		st, err := c.model.search(enc, opt)
+		if err != nil {
+			return nil, err
+		}
+		searches = append(searches, st)
+	}
+	return searchEnsemble(searches, len(batch), opt, rng)
+}
+
+// Ensemble makes evaluation, prediction and Translate decode with this
+// model and members together, the next token's probabilities averaged over
+// all (decoding.Ensemble). Members must be translation models with the
+// same source and target vocabularies (the same tokenizers and data: train
+// them with another seed only where the split does not depend on it, or
+// with other hyperparameters). The dev loss Evaluate reports stays this
+// model's.
+func (m *Translation[T]) Ensemble(members []Task[T]) error {
+	ensemble := m.ensemble
+	for i, t := range members {
+		e, ok := t.(*Translation[T])
+		switch {
+		case !ok:
+			return fmt.Errorf("model %d of the ensemble is not a translation model", i+2)
+		case !slices.Equal(e.src.Tokens(), m.src.Tokens()) || !slices.Equal(e.tgt.Tokens(), m.tgt.Tokens()):
+			return fmt.Errorf("model %d of the ensemble has other vocabularies (%d and %d tokens against %d and %d): its tokenizers or data differ", i+2, e.src.Len(), e.tgt.Len(), m.src.Len(), m.tgt.Len())
+		case e.cfg.Data.Pairs.Lowercase != m.cfg.Data.Pairs.Lowercase:
+			return fmt.Errorf("model %d of the ensemble reads sentences with data.pairs.lowercase %v, model 1 with %v", i+2, e.cfg.Data.Pairs.Lowercase, m.cfg.Data.Pairs.Lowercase)
+		}
+		ensemble = append(ensemble, e)
+	}
+	m.ensemble = ensemble
+	return nil
 }
 
 // decodeCopy returns the i-th further copy of the model for decoding,

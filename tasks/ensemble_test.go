@@ -122,3 +122,62 @@ func sameCaptions(t *testing.T, what string, got, want [][]decoding.Hypothesis, 
 		}
 	}
 }
+
+// TestTranslationEnsemble: a translation model ensembled with an exact copy
+// of itself translates as it does alone (greedy, which alone takes the
+// search's argmax path, and beam), even when asked to decode on several
+// cores; ensembled with another model it agrees whichever comes first;
+// members of other vocabularies or tasks are refused.
+func TestTranslationEnsemble(t *testing.T) {
+	cfg := translationCfg("gru", "general")
+	build := func(seed uint64) *Translation[float64] {
+		t.Helper()
+		task, err := New[float64](cfg, Env{NeedData: true, RNG: rand.New(rand.NewPCG(seed, 1))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return task.(*Translation[float64])
+	}
+	m := build(1)
+	srcs := make([][]int, 0, len(m.devRefs))
+	for _, it := range m.devRefs {
+		srcs = append(srcs, it.src)
+	}
+	for _, strategy := range []string{"greedy", "beam"} {
+		opt := DecodeOptions{Strategy: strategy, Beam: 3, NBest: 1, MaxLen: 8, LengthPenalty: 0.6, Temperature: 1, Precision: "float32", Workers: 2}
+		translate := func(m *Translation[float64]) [][]decoding.Hypothesis {
+			t.Helper()
+			hyps, err := m.translateIDs(srcs, opt, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return hyps
+		}
+		twins := build(1)
+		if err := twins.Ensemble([]Task[float64]{build(1)}); err != nil {
+			t.Fatal(err)
+		}
+		sameCaptions(t, strategy+", a model and its copy", translate(twins), translate(build(1)), 1e-12)
+		ab, ba := build(1), build(2)
+		if err := ab.Ensemble([]Task[float64]{build(2)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := ba.Ensemble([]Task[float64]{build(1)}); err != nil {
+			t.Fatal(err)
+		}
+		sameCaptions(t, strategy+", models 1+2 against 2+1", translate(ab), translate(ba), 1e-9)
+	}
+
+	other := *cfg
+	other.Data.Pairs.MinFreq = 2
+	task, err := New[float64](&other, Env{NeedData: true, RNG: rand.New(rand.NewPCG(1, 1))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := build(1).Ensemble([]Task[float64]{task}); err == nil || !strings.Contains(err.Error(), "model 2 of the ensemble has other vocabularies") {
+		t.Errorf("another vocabulary: %v", err)
+	}
+	if err := build(1).Ensemble([]Task[float64]{&Captioning[float64]{}}); err == nil || !strings.Contains(err.Error(), "model 2 of the ensemble is not a translation model") {
+		t.Errorf("a captioning member: %v", err)
+	}
+}
