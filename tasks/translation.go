@@ -446,9 +446,6 @@ func (m *Translation[T]) translateIDs(srcs [][]int, opt DecodeOptions, rng *rand
 	out := make([][]decoding.Hypothesis, len(srcs))
 	groups := datasets.SortedGroups(lengths, opt.batchSize(m.cfg.Train.Batch))
 	workers := opt.workers()
-	if len(m.ensemble) > 0 {
-		workers = 1 // the copies that decode on other cores have no members
-	}
 	if workers > 1 {
 		groups = splitGroups(groups, workers)
 		workers = min(workers, len(groups))
@@ -522,18 +519,27 @@ func (m *Translation[T]) Ensemble(members []Task[T]) error {
 		ensemble = append(ensemble, e)
 	}
 	m.ensemble = ensemble
+	m.decodeCopies = nil // made again, with copies of the members
 	return nil
 }
 
-// decodeCopy returns the i-th further copy of the model for decoding,
-// making it on first use.
+// decodeCopy returns the i-th further copy of the model (and of its
+// ensemble's members) for decoding, making it on first use.
 func (m *Translation[T]) decodeCopy(i int) (*Translation[T], error) {
 	for len(m.decodeCopies) <= i {
 		r, err := m.TrainReplica(m.cfg.Train.Batch)
 		if err != nil {
 			return nil, fmt.Errorf("a copy of the model to decode on: %w", err)
 		}
-		m.decodeCopies = append(m.decodeCopies, r.(*Translation[T]))
+		c := r.(*Translation[T])
+		for _, e := range m.ensemble { // a copy of the ensemble: copies of its members
+			ec, err := e.decodeCopy(len(m.decodeCopies))
+			if err != nil {
+				return nil, err
+			}
+			c.ensemble = append(c.ensemble, ec)
+		}
+		m.decodeCopies = append(m.decodeCopies, c)
 	}
 	return m.decodeCopies[i], nil
 }
