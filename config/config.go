@@ -124,6 +124,20 @@ type Pairs struct {
 	// lengths only, no padding).
 	Bucket    int       `yaml:"bucket"`
 	Tokenizer Tokenizer `yaml:"tokenizer"`
+	// SplitSeed draws the dev split (and so the vocabularies, learned from
+	// the training side) apart from seed; nil: seed. Models trained with
+	// other seeds on one split share their vocabularies, so they can be
+	// decoded together (runner -ensemble).
+	SplitSeed *uint64 `yaml:"split_seed,omitempty"`
+}
+
+// SplitSeed is the seed of the pairs' dev split: data.pairs.split_seed, or
+// seed.
+func (c *Config) SplitSeed() uint64 {
+	if s := c.Data.Pairs.SplitSeed; s != nil {
+		return *s
+	}
+	return c.Seed
 }
 
 // Tokenizer says how sentences become the tokens a model reads and writes

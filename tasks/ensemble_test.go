@@ -168,6 +168,34 @@ func TestTranslationEnsemble(t *testing.T) {
 		sameCaptions(t, strategy+", models 1+2 against 2+1", translate(ab), translate(ba), 1e-9)
 	}
 
+	// Another seed draws another dev split, and so other vocabularies,
+	// unless both keep one split seed: then it draws only other weights.
+	split := uint64(1)
+	seeded := func(seed uint64, splitSeed *uint64) *Translation[float64] {
+		t.Helper()
+		c := *cfg
+		c.Seed, c.Data.Pairs.SplitSeed = seed, splitSeed
+		task, err := New[float64](&c, Env{NeedData: true, RNG: rand.New(rand.NewPCG(seed, 1))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return task.(*Translation[float64])
+	}
+	one, two := seeded(1, nil), seeded(2, nil)
+	if slices.Equal(one.src.Tokens(), two.src.Tokens()) {
+		t.Fatal("seeds 1 and 2 drew dev splits that leave the same source vocabulary: the test data cannot tell splits apart")
+	}
+	if err := one.Ensemble([]Task[float64]{two}); err == nil || !strings.Contains(err.Error(), "need one data.pairs.split_seed") {
+		t.Errorf("seeds 1 and 2 on their own splits: %v", err)
+	}
+	two = seeded(2, &split)
+	if err := seeded(1, nil).Ensemble([]Task[float64]{two}); err != nil {
+		t.Errorf("seeds 1 and 2 on split 1: %v", err)
+	}
+	if len(two.devRefs) != len(one.devRefs) || !slices.EqualFunc(two.devRefs, one.devRefs, func(a, b devItem) bool { return slices.Equal(a.src, b.src) }) {
+		t.Error("data.pairs.split_seed 1 with seed 2 drew another dev split than seed 1")
+	}
+
 	other := *cfg
 	other.Data.Pairs.MinFreq = 2
 	task, err := New[float64](&other, Env{NeedData: true, RNG: rand.New(rand.NewPCG(1, 1))})

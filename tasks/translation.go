@@ -155,7 +155,7 @@ func (m *Translation[T]) loadData(log io.Writer) error {
 		return fmt.Errorf("data.path: %w", err)
 	}
 	fmt.Fprintf(log, "translation: %s\n", pairs.Report)
-	train, dev, err := datasets.SplitPairs(pairs.Pairs, datasets.SplitOptions{DevFraction: d.ValFraction, Seed: m.cfg.Seed})
+	train, dev, err := datasets.SplitPairs(pairs.Pairs, datasets.SplitOptions{DevFraction: d.ValFraction, Seed: m.cfg.SplitSeed()})
 	if err != nil {
 		return fmt.Errorf("data.val_fraction: %w", err)
 	}
@@ -500,9 +500,8 @@ func (m *Translation[T]) decodeSources(batch [][]int, opt DecodeOptions, rng *ra
 // Ensemble makes evaluation, prediction and Translate decode with this
 // model and members together, the next token's probabilities averaged over
 // all (decoding.Ensemble). Members must be translation models with the
-// same source and target vocabularies (the same tokenizers and data: train
-// them with another seed only where the split does not depend on it, or
-// with other hyperparameters). The dev loss Evaluate reports stays this
+// same source and target vocabularies (the same tokenizers, data and
+// split: members with other seeds keep data.pairs.split_seed). The dev loss Evaluate reports stays this
 // model's.
 func (m *Translation[T]) Ensemble(members []Task[T]) error {
 	ensemble := m.ensemble
@@ -512,7 +511,7 @@ func (m *Translation[T]) Ensemble(members []Task[T]) error {
 		case !ok:
 			return fmt.Errorf("model %d of the ensemble is not a translation model", i+2)
 		case !slices.Equal(e.src.Tokens(), m.src.Tokens()) || !slices.Equal(e.tgt.Tokens(), m.tgt.Tokens()):
-			return fmt.Errorf("model %d of the ensemble has other vocabularies (%d and %d tokens against %d and %d): its tokenizers or data differ", i+2, e.src.Len(), e.tgt.Len(), m.src.Len(), m.tgt.Len())
+			return fmt.Errorf("model %d of the ensemble has other vocabularies (%d and %d tokens against %d and %d): its tokenizers, data or dev split differ (models trained with other seeds need one data.pairs.split_seed)", i+2, e.src.Len(), e.tgt.Len(), m.src.Len(), m.tgt.Len())
 		case e.cfg.Data.Pairs.Lowercase != m.cfg.Data.Pairs.Lowercase:
 			return fmt.Errorf("model %d of the ensemble reads sentences with data.pairs.lowercase %v, model 1 with %v", i+2, e.cfg.Data.Pairs.Lowercase, m.cfg.Data.Pairs.Lowercase)
 		}
