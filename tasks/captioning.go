@@ -341,9 +341,6 @@ func (m *Captioning[T]) captionPaths(paths []string, opt DecodeOptions, rng *ran
 // encoder turned into enc: with the model alone, or with the ensemble,
 // whose other members encode the images themselves (which only they need).
 func (m *Captioning[T]) decodeWith(enc encoders.Output[T], images []*datasets.ImageTensor, items int, opt DecodeOptions, rng *rand.Rand) ([][]decoding.Hypothesis, error) {
-	if len(m.ensemble) == 0 {
-		return m.model.decode(enc, items, opt, rng)
-	}
 	st, err := m.model.search(enc, opt)
 	if err != nil {
 		return nil, err

@@ -41,7 +41,7 @@ func TestCaptioningEnsemble(t *testing.T) {
 	if err := twins.Ensemble([]Task[float64]{build(1)}); err != nil {
 		t.Fatal(err)
 	}
-	sameCaptions(t, "a model and its copy", captions(twins), alone, 1e-12)
+	sameHypotheses(t, "a model and its copy", captions(twins), alone, 1e-12)
 	tensors, err := twins.imagesOf(paths)
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +64,7 @@ func TestCaptioningEnsemble(t *testing.T) {
 		t.Fatal(err)
 	}
 	mixed := captions(ab)
-	sameCaptions(t, "models 1+2 against 2+1", mixed, captions(ba), 1e-9)
+	sameHypotheses(t, "models 1+2 against 2+1", mixed, captions(ba), 1e-9)
 	if mixed[0][0].Score == alone[0][0].Score {
 		t.Errorf("the ensemble of two models scores its first caption %g, as the first model alone", mixed[0][0].Score)
 	}
@@ -101,21 +101,23 @@ func TestCaptioningEnsemble(t *testing.T) {
 	}
 }
 
-func sameCaptions(t *testing.T, what string, got, want [][]decoding.Hypothesis, tol float64) {
+// sameHypotheses fails unless got holds want's hypotheses for every item:
+// the same tokens, and scores and attention within tol.
+func sameHypotheses(t *testing.T, what string, got, want [][]decoding.Hypothesis, tol float64) {
 	t.Helper()
 	for i := range want {
 		if len(got[i]) != len(want[i]) {
-			t.Fatalf("%s, image %d: %d captions, want %d", what, i, len(got[i]), len(want[i]))
+			t.Fatalf("%s, item %d: %d hypotheses, want %d", what, i, len(got[i]), len(want[i]))
 		}
 		for j, w := range want[i] {
 			g := got[i][j]
 			if !slices.Equal(g.Tokens, w.Tokens) || math.Abs(g.Score-w.Score) > tol || len(g.Attention) != len(w.Attention) {
-				t.Fatalf("%s, image %d caption %d: %v (%g), want %v (%g)", what, i, j, g.Tokens, g.Score, w.Tokens, w.Score)
+				t.Fatalf("%s, item %d hypothesis %d: %v (%g), want %v (%g)", what, i, j, g.Tokens, g.Score, w.Tokens, w.Score)
 			}
 			for s := range w.Attention {
 				for r := range w.Attention[s] {
 					if math.Abs(g.Attention[s][r]-w.Attention[s][r]) > tol {
-						t.Fatalf("%s, image %d caption %d: attention differs at step %d", what, i, j, s)
+						t.Fatalf("%s, item %d hypothesis %d: attention differs at step %d", what, i, j, s)
 					}
 				}
 			}
@@ -130,14 +132,20 @@ func sameCaptions(t *testing.T, what string, got, want [][]decoding.Hypothesis, 
 // members of other vocabularies or tasks are refused.
 func TestTranslationEnsemble(t *testing.T) {
 	cfg := translationCfg("gru", "general")
-	build := func(seed uint64) *Translation[float64] {
+	// seeded builds the model of seed (weights and, unless splitSeed is
+	// given, dev split); build, of seed on the config's split.
+	seeded := func(seed uint64, splitSeed *uint64) *Translation[float64] {
 		t.Helper()
-		task, err := New[float64](cfg, Env{NeedData: true, RNG: rand.New(rand.NewPCG(seed, 1))})
+		c := *cfg
+		c.Seed, c.Data.Pairs.SplitSeed = seed, splitSeed
+		task, err := New[float64](&c, Env{NeedData: true, RNG: rand.New(rand.NewPCG(seed, 1))})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return task.(*Translation[float64])
 	}
+	configSplit := cfg.Seed
+	build := func(seed uint64) *Translation[float64] { return seeded(seed, &configSplit) }
 	m := build(1)
 	srcs := make([][]int, 0, len(m.devRefs))
 	for _, it := range m.devRefs {
@@ -157,7 +165,7 @@ func TestTranslationEnsemble(t *testing.T) {
 		if err := twins.Ensemble([]Task[float64]{build(1)}); err != nil {
 			t.Fatal(err)
 		}
-		sameCaptions(t, strategy+", a model and its copy", translate(twins), translate(build(1)), 1e-12)
+		sameHypotheses(t, strategy+", a model and its copy", translate(twins), translate(build(1)), 1e-12)
 		ab, ba := build(1), build(2)
 		if err := ab.Ensemble([]Task[float64]{build(2)}); err != nil {
 			t.Fatal(err)
@@ -165,22 +173,12 @@ func TestTranslationEnsemble(t *testing.T) {
 		if err := ba.Ensemble([]Task[float64]{build(1)}); err != nil {
 			t.Fatal(err)
 		}
-		sameCaptions(t, strategy+", models 1+2 against 2+1", translate(ab), translate(ba), 1e-9)
+		sameHypotheses(t, strategy+", models 1+2 against 2+1", translate(ab), translate(ba), 1e-9)
 	}
 
 	// Another seed draws another dev split, and so other vocabularies,
 	// unless both keep one split seed: then it draws only other weights.
 	split := uint64(1)
-	seeded := func(seed uint64, splitSeed *uint64) *Translation[float64] {
-		t.Helper()
-		c := *cfg
-		c.Seed, c.Data.Pairs.SplitSeed = seed, splitSeed
-		task, err := New[float64](&c, Env{NeedData: true, RNG: rand.New(rand.NewPCG(seed, 1))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return task.(*Translation[float64])
-	}
 	one, two := seeded(1, nil), seeded(2, nil)
 	if slices.Equal(one.src.Tokens(), two.src.Tokens()) {
 		t.Fatal("seeds 1 and 2 drew dev splits that leave the same source vocabulary: the test data cannot tell splits apart")
