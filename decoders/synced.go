@@ -148,13 +148,24 @@ func (d *Synced[T]) Width() int { return d.cfg.Input }
 // held by c until its next Forward. The recurrent stack starts from zero
 // states.
 func (d *Synced[T]) Forward(c *SyncedCache[T], ids []int, x nn.Mat[T], steps, batch int, train bool, rng *rand.Rand) (nn.Mat[T], error) {
+	logits, _, _, err := d.ForwardFrom(c, ids, x, steps, batch, nn.Mat[T]{}, nn.Mat[T]{}, train, rng)
+	return logits, err
+}
+
+// ForwardFrom is Forward from the recurrent states h0 and c0
+// ([layers*batch][Hidden], c0 for cells with a cell state; empty for
+// zeros), also returning the final states hn and cn (held by c until its
+// next Forward; empty without a recurrent stack). Feeding one window's
+// final states to the next reads a long text window after window as one
+// sequence; Backward does not propagate into h0 and c0 (truncated
+// back-propagation through time).
+func (d *Synced[T]) ForwardFrom(c *SyncedCache[T], ids []int, x nn.Mat[T], steps, batch int, h0, c0 nn.Mat[T], train bool, rng *rand.Rand) (logits, hn, cn nn.Mat[T], err error) {
 	if d.Embedding != nil {
-		var err error
 		if x, err = d.Embedding.Forward(&c.emb, ids); err != nil {
-			return nn.Mat[T]{}, err
+			return logits, hn, cn, err
 		}
 	} else if x.Rows != steps*batch || x.Cols != d.cfg.Input {
-		return nn.Mat[T]{}, fmt.Errorf("decoder: %d×%d inputs for %d steps of batch %d of width %d", x.Rows, x.Cols, steps, batch, d.cfg.Input)
+		return logits, hn, cn, fmt.Errorf("decoder: %d×%d inputs for %d steps of batch %d of width %d", x.Rows, x.Cols, steps, batch, d.cfg.Input)
 	}
 	pass := c.pass.Begin(train && d.cfg.BF16)
 	c.rnn.TrainBF16(pass)
@@ -162,7 +173,10 @@ func (d *Synced[T]) Forward(c *SyncedCache[T], ids []int, x nn.Mat[T], steps, ba
 	y := x
 	c.hasRNN = d.RNN != nil
 	if d.RNN != nil {
-		y, _, _ = d.RNN.Forward(&c.rnn, x, steps, batch, nn.Mat[T]{}, nn.Mat[T]{}, train, rng)
+		if rows := d.RNN.StateRows(batch); !h0.Empty() && (h0.Rows != rows || h0.Cols != d.RNN.Config.Hidden) || !c0.Empty() && (c0.Rows != rows || c0.Cols != d.RNN.Config.Hidden) {
+			return logits, hn, cn, fmt.Errorf("decoder: initial states %d×%d and %d×%d for batch %d, want %d×%d", h0.Rows, h0.Cols, c0.Rows, c0.Cols, batch, rows, d.RNN.Config.Hidden)
+		}
+		y, hn, cn = d.RNN.Forward(&c.rnn, x, steps, batch, h0, c0, train, rng)
 	}
 	if train && d.drop.P > 0 {
 		// y is a cache of the layer below, needed by its backward pass:
@@ -174,7 +188,7 @@ func (d *Synced[T]) Forward(c *SyncedCache[T], ids []int, x nn.Mat[T], steps, ba
 	} else {
 		d.drop.Forward(&c.drop, y, false, nil)
 	}
-	return d.Head.Forward(&c.head, y), nil
+	return d.Head.Forward(&c.head, y), hn, cn, nil
 }
 
 // Backward backpropagates dlogits of c's Forward, accumulating every

@@ -35,7 +35,8 @@ func init() {
 // decoder that embeds each character and predicts the next one (embedding →
 // recurrent stack → dropout → linear head). Training draws random windows
 // of seq_len+1 characters from the first part of the text (as nanoGPT);
-// validation reads the held-out end in consecutive windows; sampling feeds
+// validation reads the held-out end in consecutive windows (and as
+// streams); sampling feeds
 // each drawn character back in.
 type CharLM[T nn.Float] struct {
 	cfg   *config.Config
@@ -205,7 +206,9 @@ func (m *CharLM[T]) TrainStep(_ int, rng *rand.Rand) (float64, int, error) {
 
 // Evaluate reads up to eval.batches batches of consecutive windows of the
 // validation text and reports the loss per character in nats and bits, and
-// the perplexity.
+// the perplexity, each window read from zero states (as training reads its
+// windows); and stream_loss, the same characters read as streams whose
+// windows carry their states on (streamLoss).
 func (m *CharLM[T]) Evaluate() (Metrics, error) {
 	steps, batch := m.cfg.Data.SeqLen, m.cfg.Train.Batch
 	windows := min((len(m.val)-1)/steps, m.cfg.Eval.Batches*batch)
@@ -229,7 +232,52 @@ func (m *CharLM[T]) Evaluate() (Metrics, error) {
 		count += n
 	}
 	loss := sum / float64(count)
-	return Metrics{"loss": loss, "bits": loss / math.Ln2, "perplexity": math.Exp(loss)}, nil
+	stream, err := m.streamLoss(windows*steps, steps, batch)
+	if err != nil {
+		return nil, err
+	}
+	return Metrics{"loss": loss, "bits": loss / math.Ln2, "perplexity": math.Exp(loss), "stream_loss": stream}, nil
+}
+
+// streamLoss is the loss per character over the first chars characters of
+// the validation text (those loss scores, up to batch-1 at the end) read
+// as min(batch, chars/steps) consecutive streams, window after window of
+// steps characters, each window starting from the states the previous one
+// ended in. This is how PyTorch's word_language_model example and char-rnn
+// report validation loss; loss restarts the model from zero states every
+// window, so its first characters of each window pay for the missing
+// context.
+func (m *CharLM[T]) streamLoss(chars, steps, batch int) (float64, error) {
+	streams := max(min(batch, chars/steps), 1)
+	per := chars / streams
+	offsets := make([]int, streams)
+	var h, c nn.Mat[T] // the states carried from window to window
+	var sum float64
+	var count int
+	for t0 := 0; t0 < per; t0 += steps {
+		k := min(steps, per-t0)
+		for b := range offsets {
+			offsets[b] = b*per + t0
+		}
+		m.window(m.val, offsets, k)
+		logits, hn, cn, err := m.dec.ForwardFrom(&m.decC, m.ids, nn.Mat[T]{}, k, streams, h, c, false, nil)
+		if err != nil {
+			return 0, err
+		}
+		m.dlogits = nn.NewMatLike(m.dlogits, logits.Rows, logits.Cols)
+		s, n, err := nn.CrossEntropy(logits, m.targets, m.dlogits, 0)
+		if err != nil {
+			return 0, err
+		}
+		sum, count = sum+s, count+n
+		h = nn.NewMatLike(h, hn.Rows, hn.Cols)
+		h.CopyFrom(hn)
+		if !cn.Empty() {
+			c = nn.NewMatLike(c, cn.Rows, cn.Cols)
+			c.CopyFrom(cn)
+		}
+	}
+	return sum / float64(count), nil
 }
 
 // Generate feeds prime through the model, then samples length characters at

@@ -208,3 +208,50 @@ func TestSampleBF16(t *testing.T) {
 		t.Error("the logits are the same with bf16 products: the setting had no effect")
 	}
 }
+
+// TestStreamLoss checks stream_loss, the validation loss read as streams
+// whose windows carry their states on: it equals one forward over each
+// whole stream (reading on is carrying the states), and loss, which
+// restarts every window, wherever each stream is a single window. Across
+// windows it must differ from loss, or carrying would be untested.
+func TestStreamLoss(t *testing.T) {
+	vocab, _ := datasets.NewVocab([]string{"h", "e", "l", "o"})
+	rng := rand.New(rand.NewPCG(1, 1))
+	text := strings.Repeat("hellohelloolleh", 4)
+	m, err := NewCharLMFromText[float64](charCfg("lstm", 6, 4), vocab, text, text, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trainSteps(t, m, 50, 0.05, rng)
+	windowed, err := m.streamLoss(24, 4, 2) // two streams of 12: three windows each
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := m.streamLoss(24, 12, 2) // the same streams in one window each
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(windowed-whole) > 1e-12 {
+		t.Errorf("stream loss over windows of 4: %.15f, over whole streams: %.15f", windowed, whole)
+	}
+
+	// The 59 scorable characters make five windows of 10.
+	m.cfg.Data.SeqLen, m.cfg.Train.Batch, m.cfg.Eval.Batches = 10, 6, 1 // five streams of one window
+	got, err := m.Evaluate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(got["stream_loss"]-got["loss"]) > 1e-12 {
+		t.Errorf("one window per stream: stream_loss %.15f, loss %.15f, want equal", got["stream_loss"], got["loss"])
+	}
+	m.cfg.Train.Batch, m.cfg.Eval.Batches = 2, 3 // two streams of 25: three windows each
+	if got, err = m.Evaluate(); err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(got["stream_loss"]-got["loss"]) < 1e-6 {
+		t.Errorf("three windows per stream: stream_loss %.6f equals loss %.6f", got["stream_loss"], got["loss"])
+	}
+	if HigherIsBetter("stream_loss") {
+		t.Error("stream_loss ranked higher-is-better: eval.select would keep the worst checkpoint")
+	}
+}

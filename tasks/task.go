@@ -146,7 +146,7 @@ type Metrics map[string]float64
 // not.
 func HigherIsBetter(metric string) bool {
 	switch metric {
-	case "loss", "bits", "perplexity":
+	case "loss", "bits", "perplexity", "stream_loss":
 		return false
 	}
 	return true
