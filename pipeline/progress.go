@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/seqtask/seqtask/internal/human"
+	"github.com/seqtask/seqtask/nn"
+	"github.com/seqtask/seqtask/tasks"
 )
 
 // progress prints the training status. On a terminal it rewrites one line
@@ -42,9 +44,43 @@ func (p *progress) status(step, total int, loss, tokPerSec, lr float64, eta time
 
 // note prints a line that stays (evaluations, checkpoints, warnings).
 func (p *progress) note(format string, args ...any) {
+	p.clear()
+	fmt.Fprintf(p.w, format+"\n", args...)
+}
+
+// clear erases the status line, if one is on screen.
+func (p *progress) clear() {
 	if p.dirty {
 		fmt.Fprint(p.w, "\r\033[K")
 		p.dirty = false
 	}
-	fmt.Fprintf(p.w, format+"\n", args...)
+}
+
+// reportEvaluations makes task, if it decodes a dev set to evaluate
+// (tasks.ProgressReporter), report how far each evaluation has come to p.
+func reportEvaluations[T nn.Float](task tasks.Task[T], p *progress) {
+	if r, ok := task.(tasks.ProgressReporter); ok {
+		r.SetProgress(p.evaluation())
+	}
+}
+
+// evaluation returns a tasks.Progress that shows, on a terminal, how far an
+// evaluation has come and when it will end; elsewhere nil: a log gets only
+// the evaluation's result.
+func (p *progress) evaluation() tasks.Progress {
+	if !p.tty {
+		return nil
+	}
+	var start time.Time
+	return func(done, total int) {
+		if done == 0 {
+			start = time.Now()
+		}
+		eta := time.Duration(-1) // unknown until the first inputs are done
+		if done > 0 {
+			eta = time.Since(start) * time.Duration(total-done) / time.Duration(done)
+		}
+		fmt.Fprintf(p.w, "\r\033[Kevaluating: %d%%  ETA %s", 100*done/max(total, 1), human.ETA(eta))
+		p.dirty = true
+	}
 }

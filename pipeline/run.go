@@ -343,6 +343,8 @@ func runIn[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 	}
 	switch opts.Mode {
 	case "eval":
+		status := newProgress(opts.Stderr)
+		reportEvaluations(task, status)
 		var m tasks.Metrics
 		if opts.InputPath != "" {
 			fe, ok := task.(tasks.FileEvaluator)
@@ -354,6 +356,7 @@ func runIn[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 		} else {
 			m, err = task.Evaluate()
 		}
+		status.clear()
 		if err != nil {
 			return err
 		}

@@ -201,7 +201,7 @@ func BenchmarkSeq2SeqDecode(b *testing.B) {
 			}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if _, err := m.translateIDs(srcs, opt, nil); err != nil {
+				if _, err := m.translateIDs(srcs, opt, nil, nil); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -91,7 +91,12 @@ type Captioning[T nn.Float] struct {
 	baseline *constantCaption // the best-constant baseline, found on the first Evaluate
 	last     []string         // the captions of the last evaluation's dev images, for Report
 	lastM    Metrics
+	progress Progress // told how far an evaluation's captioning has come
 }
+
+// SetProgress makes Evaluate report its progress to p, in dev photos
+// captioned.
+func (m *Captioning[T]) SetProgress(p Progress) { m.progress = p }
 
 // NewCaptioning builds the task; the vocabulary comes from the checkpoint
 // when restoring, else from the training captions.
@@ -305,8 +310,9 @@ func (m *Captioning[T]) lossOn(set *datasets.CaptionSet, ids [][][]int) (lossTot
 }
 
 // captionPaths captions the images at paths with opt, in batches. With
-// rng nil, sampling draws from a fixed seed.
-func (m *Captioning[T]) captionPaths(paths []string, opt DecodeOptions, rng *rand.Rand) ([][]decoding.Hypothesis, error) {
+// rng nil, sampling draws from a fixed seed. done (nil: none) counts the
+// images as their batches finish.
+func (m *Captioning[T]) captionPaths(paths []string, opt DecodeOptions, rng *rand.Rand, done *progressCounter) ([][]decoding.Hypothesis, error) {
 	if rng == nil {
 		rng = rand.New(rand.NewPCG(m.cfg.Seed, 0xdec0de))
 	}
@@ -333,6 +339,7 @@ func (m *Captioning[T]) captionPaths(paths []string, opt DecodeOptions, rng *ran
 			return nil, err
 		}
 		out = append(out, hyps...)
+		done.add(len(part))
 	}
 	return out, nil
 }
@@ -498,7 +505,7 @@ func (m *Captioning[T]) Evaluate() (Metrics, error) {
 	if k := m.cfg.Eval.BLEUSentences; k > 0 && k < count {
 		count = k
 	}
-	hyps, err := m.captionPaths(m.dev.Paths()[:count], decodeDefaults(m.cfg.Eval.Decode), nil)
+	hyps, err := m.captionPaths(m.dev.Paths()[:count], decodeDefaults(m.cfg.Eval.Decode), nil, newProgressCounter(m.progress, count))
 	if err != nil {
 		return nil, err
 	}
@@ -529,7 +536,7 @@ func (m *Captioning[T]) Evaluate() (Metrics, error) {
 // Sample captions a few dev images for the run log.
 func (m *Captioning[T]) Sample(rng *rand.Rand) (string, error) {
 	n := min(4, len(m.dev.Images))
-	hyps, err := m.captionPaths(m.dev.Paths()[:n], decodeDefaults(m.cfg.Eval.Decode), rng)
+	hyps, err := m.captionPaths(m.dev.Paths()[:n], decodeDefaults(m.cfg.Eval.Decode), rng, nil)
 	if err != nil {
 		return "", err
 	}

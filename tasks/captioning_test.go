@@ -351,7 +351,7 @@ func TestCaptioningCachedViews(t *testing.T) {
 
 // captionTexts captions the images at paths with opt.
 func captionTexts[T nn.Float](m *Captioning[T], paths []string, opt DecodeOptions) ([]string, error) {
-	hyps, err := m.captionPaths(paths, opt, nil)
+	hyps, err := m.captionPaths(paths, opt, nil, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -29,7 +29,7 @@ func TestCaptioningEnsemble(t *testing.T) {
 	opt := DecodeOptions{Strategy: "beam", Beam: 3, NBest: 3, MaxLen: 6, LengthPenalty: 0.6, Temperature: 1, Precision: "float32"}
 	captions := func(m *Captioning[float64]) [][]decoding.Hypothesis {
 		t.Helper()
-		hyps, err := m.captionPaths(paths, opt, nil)
+		hyps, err := m.captionPaths(paths, opt, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -155,7 +155,7 @@ func TestTranslationEnsemble(t *testing.T) {
 		opt := DecodeOptions{Strategy: strategy, Beam: 3, NBest: 1, MaxLen: 8, LengthPenalty: 0.6, Temperature: 1, Precision: "float32", Workers: 2}
 		translate := func(m *Translation[float64]) [][]decoding.Hypothesis {
 			t.Helper()
-			hyps, err := m.translateIDs(srcs, opt, nil)
+			hyps, err := m.translateIDs(srcs, opt, nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -71,7 +71,12 @@ type Translation[T nn.Float] struct {
 	// Translate decode with, the next token's probabilities averaged over
 	// all (Ensemble).
 	ensemble []*Translation[T]
+	progress Progress // told how far an evaluation's decoding has come
 }
+
+// SetProgress makes evaluation (Evaluate, EvaluateFile) report its
+// progress to p, in source tokens translated.
+func (m *Translation[T]) SetProgress(p Progress) { m.progress = p }
 
 // devItem is one distinct dev source sentence and every reference
 // translation of it in the dev split. shortRefs are the references of the
@@ -371,7 +376,11 @@ func (m *Translation[T]) bleuScores(items []devItem) (Metrics, error) {
 	for i, it := range items {
 		srcs[i] = it.src
 	}
-	hyps, err := m.translateIDs(srcs, decodeDefaults(m.cfg.Eval.Decode), nil)
+	tokens := 0
+	for _, s := range srcs {
+		tokens += len(s)
+	}
+	hyps, err := m.translateIDs(srcs, decodeDefaults(m.cfg.Eval.Decode), nil, newProgressCounter(m.progress, tokens))
 	if err != nil {
 		return nil, err
 	}
@@ -434,8 +443,9 @@ func (m *Translation[T]) detokenize(ids []int) string {
 
 // translateIDs decodes every source (in batches of similar lengths,
 // datasets.SortedGroups; results in input order) with opt: per source its n-best list, the chosen
-// hypothesis first. With rng nil, sampling draws from a fixed seed.
-func (m *Translation[T]) translateIDs(srcs [][]int, opt DecodeOptions, rng *rand.Rand) ([][]decoding.Hypothesis, error) {
+// hypothesis first. With rng nil, sampling draws from a fixed seed. done
+// (nil: none) counts the sources' tokens as their groups finish.
+func (m *Translation[T]) translateIDs(srcs [][]int, opt DecodeOptions, rng *rand.Rand, done *progressCounter) ([][]decoding.Hypothesis, error) {
 	if rng == nil {
 		rng = rand.New(rand.NewPCG(m.cfg.Seed, 0xdec0de))
 	}
@@ -474,6 +484,11 @@ func (m *Translation[T]) translateIDs(srcs [][]int, opt DecodeOptions, rng *rand
 		for j, i := range g {
 			out[i] = hyps[j]
 		}
+		tokens := 0
+		for _, src := range batch {
+			tokens += len(src)
+		}
+		done.add(tokens)
 		return nil
 	})
 	return out, err
@@ -612,7 +627,7 @@ func (m *Translation[T]) Translate(sentences []string, opt DecodeOptions, withAt
 			return nil, &InputError{Field: field, Err: err}
 		}
 	}
-	hyps, err := m.translateIDs(srcs, opt, rng)
+	hyps, err := m.translateIDs(srcs, opt, rng, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -652,7 +667,7 @@ func (m *Translation[T]) Sample(rng *rand.Rand) (string, error) {
 	for i, it := range items {
 		srcs[i] = it.src
 	}
-	hyps, err := m.translateIDs(srcs, decodeDefaults(m.cfg.Eval.Decode), rng)
+	hyps, err := m.translateIDs(srcs, decodeDefaults(m.cfg.Eval.Decode), rng, nil)
 	if err != nil {
 		return "", err
 	}

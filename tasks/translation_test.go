@@ -121,12 +121,12 @@ func TestTranslationLearnsPairs(t *testing.T) {
 		srcs[i] = it.src
 	}
 	dopt := decodeDefaults(m.cfg.Eval.Decode)
-	greedy, err := m.translateIDs(srcs, dopt, nil)
+	greedy, err := m.translateIDs(srcs, dopt, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dopt.Strategy, dopt.Beam = "beam", 1
-	beam, err := m.translateIDs(srcs, dopt, nil)
+	beam, err := m.translateIDs(srcs, dopt, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestTranslationLearnsPairs(t *testing.T) {
 		var got [2][][]decoding.Hypothesis
 		for i, workers := range []int{1, 3} {
 			dopt.Workers = workers
-			if got[i], err = m.translateIDs(srcs[:20], dopt, nil); err != nil {
+			if got[i], err = m.translateIDs(srcs[:20], dopt, nil, nil); err != nil {
 				t.Fatalf("%s on %d workers: %v", strategy, workers, err)
 			}
 		}
@@ -161,7 +161,7 @@ func TestTranslationLearnsPairs(t *testing.T) {
 	// With the output layer in bfloat16 the learned translations stay the
 	// same (their margins dwarf bfloat16's rounding) while the scores move.
 	dopt.Strategy, dopt.Precision = "greedy", "bf16"
-	rounded, err := m.translateIDs(srcs, dopt, nil)
+	rounded, err := m.translateIDs(srcs, dopt, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
