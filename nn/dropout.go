@@ -1,6 +1,9 @@
 package nn
 
-import "math/rand/v2"
+import (
+	"math"
+	"math/rand/v2"
+)
 
 // Dropout zeroes each element with probability P during training and scales
 // the survivors by 1/(1-P) ("inverted" dropout, as PyTorch), so evaluation
@@ -17,6 +20,11 @@ type DropoutCache[T Float] struct {
 
 // Forward applies dropout to x in place when training and P > 0, keeping
 // the mask in c; rng draws the mask so that a seeded run repeats exactly.
+//
+// Each element draws 16 random bits, four from one rng.Uint64, and is
+// dropped when they fall below P·2¹⁶: P is kept to within 2⁻¹⁷, and the
+// mask costs a quarter of the draws (and none of the conversions) of one
+// Float64 per element, which made it 5% of a large LSTM's training step.
 func (d *Dropout[T]) Forward(c *DropoutCache[T], x Mat[T], train bool, rng *rand.Rand) {
 	n := x.Rows * x.Cols
 	if !train || d.P <= 0 {
@@ -27,13 +35,18 @@ func (d *Dropout[T]) Forward(c *DropoutCache[T], x Mat[T], train bool, rng *rand
 		c.mask = make([]T, n)
 	}
 	c.mask = c.mask[:n]
-	keep := T(1 / (1 - d.P))
+	scale := [2]T{T(1 / (1 - d.P)), 0}           // kept, dropped
+	below := uint64(math.Round(d.P * (1 << 16))) // drop when the 16 bits are below this
+	var bits uint64
 	for i := range c.mask {
-		if rng.Float64() < d.P {
-			c.mask[i] = 0
-		} else {
-			c.mask[i] = keep
+		if i%4 == 0 {
+			bits = rng.Uint64()
 		}
+		// 1 when the bits are below, without a branch the random bits
+		// would mispredict: the difference of two 16-bit values wraps.
+		dropped := (bits&0xffff - below) >> 63
+		c.mask[i] = scale[dropped]
+		bits >>= 16
 		x.Data[i] *= c.mask[i]
 	}
 }

@@ -209,6 +209,39 @@ func TestDropoutGradientsAndScale(t *testing.T) {
 	}
 }
 
+// TestDropoutRate checks the masks' statistics over 200,000 elements:
+// the dropped fraction is P, neighbours (which share one random draw) are
+// dropped together as often as independent elements would be (P²), and
+// survivors are scaled by 1/(1-P).
+func TestDropoutRate(t *testing.T) {
+	for _, p := range []float64{0.1, 0.35, 0.5, 0.9, 1} {
+		d := Dropout[float32]{P: p}
+		var c DropoutCache[float32]
+		x := NewMat[float32](400, 500)
+		fill(x.Data, 1)
+		d.Forward(&c, x, true, rand.New(rand.NewPCG(3, 4)))
+		dropped, both := 0, 0
+		for i, m := range c.mask {
+			switch {
+			case m == 0:
+				dropped++
+				if i%2 == 1 && c.mask[i-1] == 0 {
+					both++
+				}
+			case m != float32(1/(1-p)) || x.Data[i] != m:
+				t.Fatalf("P=%v: element %d scaled by %v (input now %v), want 0 or %v", p, i, m, x.Data[i], float32(1/(1-p)))
+			}
+		}
+		n := float64(len(c.mask))
+		if frac := float64(dropped) / n; math.Abs(frac-p) > 0.005 {
+			t.Errorf("P=%v: dropped %.4f of the elements", p, frac)
+		}
+		if pairs := float64(both) / (n / 2); math.Abs(pairs-p*p) > 0.006 {
+			t.Errorf("P=%v: %.4f of neighbour pairs dropped together, want %.4f", p, pairs, p*p)
+		}
+	}
+}
+
 func TestRecurrentGradients(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -443,4 +476,18 @@ func TestRecurrentStepwise(t *testing.T) {
 			}
 		}
 	}
+}
+
+// BenchmarkDropout measures drawing and applying a training mask to a
+// [1600][640] activation (configs/charlm-15m.yaml's layer output on one
+// worker), in millions of elements per second.
+func BenchmarkDropout(b *testing.B) {
+	d := Dropout[float32]{P: 0.35}
+	var c DropoutCache[float32]
+	x := NewMat[float32](1600, 640)
+	rng := rand.New(rand.NewPCG(1, 1))
+	for b.Loop() {
+		d.Forward(&c, x, true, rng)
+	}
+	b.ReportMetric(float64(b.N*len(x.Data))/b.Elapsed().Seconds()/1e6, "Melem/s")
 }
