@@ -260,6 +260,7 @@ type Eval struct {
 	Sample        Sample `yaml:"sample"`
 	Decode        Decode `yaml:"decode"`
 	BLEUSentences int    `yaml:"bleu_sentences"`
+	Streams       int    `yaml:"streams"`
 }
 
 // Decode chooses how output sequences are generated (translation).

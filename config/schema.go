@@ -127,7 +127,7 @@ func (c *Checker) Unused(key string, set bool, why string) {
 var optionalKeys = []string{
 	"data.val_path", "data.seq_len", "data.image_size", "data.color", "data.fps", "data.skip_bad",
 	"data.generate", "data.pairs", "data.images", "data.captions", "data.augment",
-	"eval.sample", "eval.decode", "eval.bleu_sentences", "train.teacher_forcing", "train.teacher_forcing_end",
+	"eval.sample", "eval.decode", "eval.bleu_sentences", "eval.streams", "train.teacher_forcing", "train.teacher_forcing_end",
 	"train.label_smoothing", "train.self_critical",
 }
 

@@ -172,6 +172,9 @@ func (d *Synced[T]) ForwardFrom(c *SyncedCache[T], ids []int, x nn.Mat[T], steps
 	c.head.TrainBF16(pass)
 	y := x
 	c.hasRNN = d.RNN != nil
+	if d.RNN == nil && (!h0.Empty() || !c0.Empty()) {
+		return logits, hn, cn, fmt.Errorf("decoder: initial states given to a decoder without a recurrent stack")
+	}
 	if d.RNN != nil {
 		if rows := d.RNN.StateRows(batch); !h0.Empty() && (h0.Rows != rows || h0.Cols != d.RNN.Config.Hidden) || !c0.Empty() && (c0.Rows != rows || c0.Cols != d.RNN.Config.Hidden) {
 			return logits, hn, cn, fmt.Errorf("decoder: initial states %d×%d and %d×%d for batch %d, want %d×%d", h0.Rows, h0.Cols, c0.Rows, c0.Cols, batch, rows, d.RNN.Config.Hidden)

@@ -59,14 +59,14 @@ func TestForwardFromCarriesState(t *testing.T) {
 					c0 = cn.Clone()
 				}
 			}
-			if cell == "lstm" == c0.Empty() {
-				t.Fatalf("cell state returned: %v, want it for lstm only", !c0.Empty())
+			if hasCell := !c0.Empty(); hasCell != (cell == "lstm") {
+				t.Fatalf("cell state returned: %v, want it for lstm only", hasCell)
 			}
 			if len(got) != len(want.Data) {
 				t.Fatalf("windows gave %d logits, one forward %d", len(got), len(want.Data))
 			}
-			if d := maxDiff(got, want.Data); d > 1e-12 {
-				t.Errorf("windows with carried states differ from one forward by %g", d)
+			if diff := maxDiff(got, want.Data); diff > 1e-12 {
+				t.Errorf("windows with carried states differ from one forward by %g", diff)
 			}
 		})
 	}
@@ -87,6 +87,15 @@ func TestForwardFromRefusesMisshapenStates(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "initial states") {
 			t.Errorf("states %d×%d, %d×%d: error %v, want one about the initial states", tc.h.Rows, tc.h.Cols, tc.c.Rows, tc.c.Cols, err)
 		}
+	}
+	cfg.Cell = "none" // no recurrent stack: no states to start from
+	flat, err := NewSynced[float32](cfg, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, _, err = flat.ForwardFrom(&SyncedCache[float32]{}, ids, nn.Mat[float32]{}, 3, 2, nn.NewMat[float32](4, 6), nn.Mat[float32]{}, false, nil)
+	if err == nil || !strings.Contains(err.Error(), "without a recurrent stack") {
+		t.Errorf("states for a decoder without recurrence: error %v", err)
 	}
 }
 

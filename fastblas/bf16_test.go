@@ -267,7 +267,8 @@ func TestBF16MatrixRefill(t *testing.T) {
 // BenchmarkSgemmBF16 compares products x·Wᵀ in float32 (Sgemm) and with
 // bfloat16 operands (SgemmBF16), one thread: the decoder's output layer,
 // and (the last three) configs/charlm-15m.yaml's recurrent step forward and
-// backward on one worker's 16 rows, and its whole-sequence input product.
+// backward on one worker's 16 rows, and its second layer's whole-sequence
+// input product.
 func BenchmarkSgemmBF16(b *testing.B) {
 	for _, s := range []struct{ m, n, k int }{{64, 8000, 256}, {320, 8000, 256}, {16, 8000, 256}, {32, 1024, 256}, {32, 256, 1024}, {704, 3000, 256}, {704, 256, 3000}, {16, 2560, 640}, {16, 640, 2560}, {1600, 2560, 640}} {
 		a := make([]float32, s.m*s.k)

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/seqtask/seqtask/internal/human"
-	"github.com/seqtask/seqtask/nn"
 	"github.com/seqtask/seqtask/tasks"
 )
 
@@ -58,7 +57,7 @@ func (p *progress) clear() {
 
 // reportEvaluations makes task, if it decodes a dev set to evaluate
 // (tasks.ProgressReporter), report how far each evaluation has come to p.
-func reportEvaluations[T nn.Float](task tasks.Task[T], p *progress) {
+func reportEvaluations(task any, p *progress) {
 	if r, ok := task.(tasks.ProgressReporter); ok {
 		r.SetProgress(p.evaluation())
 	}
@@ -76,9 +75,9 @@ func (p *progress) evaluation() tasks.Progress {
 		if done == 0 {
 			start = time.Now()
 		}
-		eta := time.Duration(-1) // unknown until the first inputs are done
+		eta := time.Duration(-1) // unknown until the first units are done
 		if done > 0 {
-			eta = time.Since(start) * time.Duration(total-done) / time.Duration(done)
+			eta = time.Duration(float64(time.Since(start)) * float64(total-done) / float64(done))
 		}
 		fmt.Fprintf(p.w, "\r\033[Kevaluating: %d%%  ETA %s", 100*done/max(total, 1), human.ETA(eta))
 		p.dirty = true

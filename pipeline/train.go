@@ -23,6 +23,7 @@ var ErrNonFinite = errors.New("training diverged")
 // train runs the optimisation loop for task, writing the run folder.
 func train[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, runDir string, task tasks.Task[T]) error {
 	out := newProgress(opts.Stderr)
+	defer out.clear() // an error is printed on a line of its own
 	reportEvaluations(task, out)
 	trainStep, err := newTrainStepper(task, cfg)
 	if err != nil {

@@ -20,11 +20,15 @@ func init() {
 	Register("charlm", Builder{New32: NewCharLM[float32], New64: NewCharLM[float64], Estimate: estimateCharLM})
 	config.RegisterTask("charlm", config.TaskSchema{
 		Defaults:      func(c *config.Config) { c.Decoder.Kind = "synced" },
-		Reads:         []string{"data.seq_len", "eval.sample"},
+		Reads:         []string{"data.seq_len", "eval.sample", "eval.streams"},
 		SplitsBatches: splitsAlways,
 		Check: func(cfg *config.Config, c *config.Checker) {
 			checkModel(cfg, encoders.NoInput, "synced", c)
 			c.AtLeast("data.seq_len", cfg.Data.SeqLen, 1)
+			c.InRange("eval.streams", cfg.Eval.Streams, 0, maxStreams)
+			if cfg.Eval.Select == "stream_loss" && cfg.Eval.Streams == 0 {
+				c.Errorf("eval.select", "stream_loss is reported only with eval.streams > 0 (10, say)")
+			}
 			c.Positive("eval.sample.temperature", cfg.Eval.Sample.Temperature)
 			c.OneOf("eval.sample.precision", cfg.Eval.Sample.Precision, Precisions)
 		},
@@ -35,9 +39,8 @@ func init() {
 // decoder that embeds each character and predicts the next one (embedding →
 // recurrent stack → dropout → linear head). Training draws random windows
 // of seq_len+1 characters from the first part of the text (as nanoGPT);
-// validation reads the held-out end in consecutive windows (and as
-// streams); sampling feeds
-// each drawn character back in.
+// validation reads the held-out end in consecutive windows (and, with
+// eval.streams, as streams); sampling feeds each drawn character back in.
 type CharLM[T nn.Float] struct {
 	cfg   *config.Config
 	vocab *datasets.Vocab
@@ -207,8 +210,9 @@ func (m *CharLM[T]) TrainStep(_ int, rng *rand.Rand) (float64, int, error) {
 // Evaluate reads up to eval.batches batches of consecutive windows of the
 // validation text and reports the loss per character in nats and bits, and
 // the perplexity, each window read from zero states (as training reads its
-// windows); and stream_loss, the same characters read as streams whose
-// windows carry their states on (streamLoss).
+// windows); and with eval.streams, stream_loss: those characters read as
+// streams whose windows carry their states on (streamLoss). That costs a
+// second pass over them, so it is asked for, not always done.
 func (m *CharLM[T]) Evaluate() (Metrics, error) {
 	steps, batch := m.cfg.Data.SeqLen, m.cfg.Train.Batch
 	windows := min((len(m.val)-1)/steps, m.cfg.Eval.Batches*batch)
@@ -232,23 +236,29 @@ func (m *CharLM[T]) Evaluate() (Metrics, error) {
 		count += n
 	}
 	loss := sum / float64(count)
-	stream, err := m.streamLoss(windows*steps, steps, batch)
-	if err != nil {
-		return nil, err
+	out := Metrics{"loss": loss, "bits": loss / math.Ln2, "perplexity": math.Exp(loss)}
+	if streams := m.cfg.Eval.Streams; streams > 0 {
+		var err error
+		if out["stream_loss"], err = m.streamLoss(windows*steps, steps, streams); err != nil {
+			return nil, err
+		}
 	}
-	return Metrics{"loss": loss, "bits": loss / math.Ln2, "perplexity": math.Exp(loss), "stream_loss": stream}, nil
+	return out, nil
 }
 
+// maxStreams bounds eval.streams: a batch of that many rows per window.
+const maxStreams = 4096
+
 // streamLoss is the loss per character over the first chars characters of
-// the validation text (those loss scores, up to batch-1 at the end) read
-// as min(batch, chars/steps) consecutive streams, window after window of
-// steps characters, each window starting from the states the previous one
-// ended in. This is how PyTorch's word_language_model example and char-rnn
-// report validation loss; loss restarts the model from zero states every
-// window, so its first characters of each window pay for the missing
-// context.
-func (m *CharLM[T]) streamLoss(chars, steps, batch int) (float64, error) {
-	streams := max(min(batch, chars/steps), 1)
+// the validation text (those loss scores, but for up to streams-1 at the
+// end) read as that many consecutive streams (fewer, when they would be
+// shorter than a window), window after window of steps characters, each
+// window starting from the states the previous one ended in. This is how
+// PyTorch's word_language_model example (10 streams) and char-rnn report
+// validation loss; loss restarts the model from zero states every window,
+// so the first characters of each window pay for the missing context.
+func (m *CharLM[T]) streamLoss(chars, steps, streams int) (float64, error) {
+	streams = max(min(streams, chars/steps), 1)
 	per := chars / streams
 	offsets := make([]int, streams)
 	var h, c nn.Mat[T] // the states carried from window to window

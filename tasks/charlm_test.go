@@ -209,11 +209,12 @@ func TestSampleBF16(t *testing.T) {
 	}
 }
 
-// TestStreamLoss checks stream_loss, the validation loss read as streams
-// whose windows carry their states on: it equals one forward over each
-// whole stream (reading on is carrying the states), and loss, which
-// restarts every window, wherever each stream is a single window. Across
-// windows it must differ from loss, or carrying would be untested.
+// TestStreamLoss checks stream_loss, the validation loss read as
+// eval.streams streams whose windows carry their states on: it equals one
+// forward over each whole stream (reading on is carrying the states), and
+// loss, which restarts every window, wherever each stream is a single
+// window. Across windows it must differ from loss, or carrying would be
+// untested. Without eval.streams it is not computed.
 func TestStreamLoss(t *testing.T) {
 	vocab, _ := datasets.NewVocab([]string{"h", "e", "l", "o"})
 	rng := rand.New(rand.NewPCG(1, 1))
@@ -235,23 +236,41 @@ func TestStreamLoss(t *testing.T) {
 		t.Errorf("stream loss over windows of 4: %.15f, over whole streams: %.15f", windowed, whole)
 	}
 
-	// The 59 scorable characters make five windows of 10.
-	m.cfg.Data.SeqLen, m.cfg.Train.Batch, m.cfg.Eval.Batches = 10, 6, 1 // five streams of one window
+	// The 59 scorable characters make five windows of 10, batch 2 at a time.
+	m.cfg.Data.SeqLen, m.cfg.Train.Batch, m.cfg.Eval.Batches = 10, 2, 3
 	got, err := m.Evaluate()
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := got["stream_loss"]; ok {
+		t.Error("stream_loss reported without eval.streams")
+	}
+	m.cfg.Eval.Streams = 8 // more than the windows: five streams of one window
+	if got, err = m.Evaluate(); err != nil {
 		t.Fatal(err)
 	}
 	if math.Abs(got["stream_loss"]-got["loss"]) > 1e-12 {
 		t.Errorf("one window per stream: stream_loss %.15f, loss %.15f, want equal", got["stream_loss"], got["loss"])
 	}
-	m.cfg.Train.Batch, m.cfg.Eval.Batches = 2, 3 // two streams of 25: three windows each
+	m.cfg.Eval.Streams = 2 // two streams of 25: three windows each
 	if got, err = m.Evaluate(); err != nil {
 		t.Fatal(err)
 	}
 	if math.Abs(got["stream_loss"]-got["loss"]) < 1e-6 {
 		t.Errorf("three windows per stream: stream_loss %.6f equals loss %.6f", got["stream_loss"], got["loss"])
 	}
-	if HigherIsBetter("stream_loss") {
-		t.Error("stream_loss ranked higher-is-better: eval.select would keep the worst checkpoint")
+}
+
+// TestHigherIsBetter ranks every metric a task reports the way eval.select
+// must: a loss (stream_loss, captioning's words_loss) kept low, BLEU and
+// accuracies high.
+func TestHigherIsBetter(t *testing.T) {
+	for metric, want := range map[string]bool{
+		"loss": false, "bits": false, "perplexity": false, "stream_loss": false, "words_loss": false, "words_prior_loss": false,
+		"bleu": true, "bleu4": true, "cider": true, "frame_accuracy": true, "distinct": true,
+	} {
+		if got := HigherIsBetter(metric); got != want {
+			t.Errorf("HigherIsBetter(%q) = %v, want %v", metric, got, want)
+		}
 	}
 }

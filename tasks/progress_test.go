@@ -1,6 +1,9 @@
 package tasks
 
-import "testing"
+import (
+	"runtime"
+	"testing"
+)
 
 // progressEvaluator is a task whose evaluation reports its progress.
 type progressEvaluator interface {
@@ -13,6 +16,9 @@ type progressEvaluator interface {
 // total it decodes (photos; translation: source tokens, on several cores
 // at once, whose groups finish concurrently).
 func TestEvaluationReportsProgress(t *testing.T) {
+	// Translation decodes its groups on GOMAXPROCS cores: at least two, so
+	// that their reports come concurrently even on a one-core machine.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(2, runtime.GOMAXPROCS(0))))
 	for _, tc := range []struct {
 		name  string
 		build func() (progressEvaluator, int) // the task and its units of work

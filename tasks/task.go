@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"sort"
+	"strings"
 
 	"github.com/seqtask/seqtask/config"
 	"github.com/seqtask/seqtask/internal/registry"
@@ -142,14 +143,10 @@ type Reporter interface {
 type Metrics map[string]float64
 
 // HigherIsBetter reports whether a larger value of the named metric is an
-// improvement (BLEU, accuracies, CIDEr); for losses and perplexity it is
-// not.
+// improvement (BLEU, accuracies, CIDEr); for losses (every name ending in
+// "loss"), bits and perplexity it is not.
 func HigherIsBetter(metric string) bool {
-	switch metric {
-	case "loss", "bits", "perplexity", "stream_loss":
-		return false
-	}
-	return true
+	return !strings.HasSuffix(metric, "loss") && metric != "bits" && metric != "perplexity"
 }
 
 // Keys returns the metric names with "loss" first, then sorted.
