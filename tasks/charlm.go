@@ -25,7 +25,10 @@ func init() {
 		Check: func(cfg *config.Config, c *config.Checker) {
 			checkModel(cfg, encoders.NoInput, "synced", c)
 			c.AtLeast("data.seq_len", cfg.Data.SeqLen, 1)
-			c.InRange("eval.streams", cfg.Eval.Streams, 0, maxStreams)
+			// No more rows than a training batch, which the memory check counts.
+			if s := cfg.Eval.Streams; s < 0 || s > cfg.Train.Batch {
+				c.Errorf("eval.streams", "%d is outside 0..train.batch (%d): a window of the streams is a batch of that many rows", s, cfg.Train.Batch)
+			}
 			if cfg.Eval.Select == "stream_loss" && cfg.Eval.Streams == 0 {
 				c.Errorf("eval.select", "stream_loss is reported only with eval.streams > 0 (10, say)")
 			}
@@ -245,9 +248,6 @@ func (m *CharLM[T]) Evaluate() (Metrics, error) {
 	}
 	return out, nil
 }
-
-// maxStreams bounds eval.streams: a batch of that many rows per window.
-const maxStreams = 4096
 
 // streamLoss is the loss per character over the first chars characters of
 // the validation text (those loss scores, but for up to streams-1 at the

@@ -245,14 +245,14 @@ func TestStreamLoss(t *testing.T) {
 	if _, ok := got["stream_loss"]; ok {
 		t.Error("stream_loss reported without eval.streams")
 	}
-	m.cfg.Eval.Streams = 8 // more than the windows: five streams of one window
+	m.cfg.Train.Batch, m.cfg.Eval.Streams = 8, 8 // more than the windows: five streams of one window
 	if got, err = m.Evaluate(); err != nil {
 		t.Fatal(err)
 	}
 	if math.Abs(got["stream_loss"]-got["loss"]) > 1e-12 {
 		t.Errorf("one window per stream: stream_loss %.15f, loss %.15f, want equal", got["stream_loss"], got["loss"])
 	}
-	m.cfg.Eval.Streams = 2 // two streams of 25: three windows each
+	m.cfg.Train.Batch, m.cfg.Eval.Streams = 2, 2 // two streams of 25: three windows each
 	if got, err = m.Evaluate(); err != nil {
 		t.Fatal(err)
 	}
