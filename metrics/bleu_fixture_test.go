@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -40,11 +41,15 @@ const fixtureTolerance = 0.01
 
 // TestSacreBLEUFixtures checks CorpusBLEU and SentenceBLEU against figures
 // computed by sacreBLEU. The fixture file is $SEQTASK_BLEU_FIXTURES when
-// set, else testdata/bleu/sacrebleu_cases.json.
+// set (or its sacrebleu_cases.json when it names a folder of fixtures, as
+// $SEQTASK_TORCH_FIXTURES does), else testdata/bleu/sacrebleu_cases.json.
 func TestSacreBLEUFixtures(t *testing.T) {
 	path := os.Getenv("SEQTASK_BLEU_FIXTURES")
 	if path == "" {
-		path = "testdata/bleu/sacrebleu_cases.json"
+		path = "testdata/bleu"
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		path = filepath.Join(path, "sacrebleu_cases.json")
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
