@@ -132,7 +132,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.BoolVar(&opts.Overwrite, "overwrite", false, "train: replace the run already in the run folder (its checkpoints, metrics and plots are removed)")
 	fs.StringVar(&opts.Output, "out", "", "export: safetensors `file` to write")
 	fs.StringVar(&opts.Checkpoint, "checkpoint", "", "eval, predict, export, serve: the run's `checkpoint`: best (default; last if never evaluated), last, or averaged (train.average)")
-	fs.StringVar(&input, "input", "", "predict: read from `path` instead of stdin (translation: a file of sentences; video: a clip folder or GIF); eval (translation): a file of sentence pairs to score")
+	fs.StringVar(&input, "input", "", "predict: read from `path` instead of stdin (translation: a file of sentences; captioning: an image; video: a clip folder, GIF or video file); eval (translation): a file of sentence pairs to score")
 	fs.StringVar(&opts.AttentionDir, "attention", "", "predict (translation): draw each sentence's attention map as a PNG into `folder`")
 	fs.StringVar(&prime, "prime", "", "predict (charlm): `text` to start from (default eval.sample.prime)")
 	fs.IntVar(&length, "length", 0, "predict (charlm): characters to generate (default eval.sample.length)")
