@@ -354,11 +354,7 @@ func (m *Captioning[T]) decodeWith(enc encoders.Output[T], images []*datasets.Im
 	}
 	searches := []decoding.Stepper{st}
 	for _, e := range m.ensemble {
-		out, err := e.model.enc.Forward(e.imageBatch(images), false, nil)
-		if err != nil {
-			return nil, err
-		}
-		st, err := e.model.search(out, opt)
+		st, err := e.model.encodeSearch(e.imageBatch(images), opt)
 		if err != nil {
 			return nil, err
 		}

@@ -155,6 +155,16 @@ func (m *seq2seq[T]) search(out encoders.Output[T], opt DecodeOptions) (decoding
 	return m.dec.NewSearch(out, decoders.SearchOptions{BF16: opt.Precision == "bf16"})
 }
 
+// encodeSearch encodes b and returns the decoder's search over it: how each
+// member of an ensemble reads the inputs itself.
+func (m *seq2seq[T]) encodeSearch(b encoders.Batch[T], opt DecodeOptions) (decoding.Stepper, error) {
+	out, err := m.enc.Forward(b, false, nil)
+	if err != nil {
+		return nil, err
+	}
+	return m.search(out, opt)
+}
+
 // searchFrom decodes items from <bos> as opt says, over the search st.
 func searchFrom(st decoding.Stepper, items int, opt DecodeOptions, rng *rand.Rand) ([][]decoding.Hypothesis, error) {
 	return decoding.Decode(st, items, datasets.BOSID, datasets.EOSID, opt.search(), rng)

@@ -499,11 +499,7 @@ func (m *Translation[T]) translateIDs(srcs [][]int, opt DecodeOptions, rng *rand
 func (m *Translation[T]) decodeSources(batch [][]int, opt DecodeOptions, rng *rand.Rand) ([][]decoding.Hypothesis, error) {
 	searches := make([]decoding.Stepper, 0, 1+len(m.ensemble))
 	for _, c := range append([]*Translation[T]{m}, m.ensemble...) {
-		enc, err := c.model.enc.Forward(sources[T](batch), false, nil)
-		if err != nil {
-			return nil, err
-		}
-		st, err := c.model.search(enc, opt)
+		st, err := c.model.encodeSearch(sources[T](batch), opt)
 		if err != nil {
 			return nil, err
 		}
