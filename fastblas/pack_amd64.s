@@ -27,8 +27,8 @@ c32:
 c16:
 	CMPQ R8, $16
 	JLT c8
-	MOVUPS (SI)(AX*1), X1
-	MOVUPS X1, (DI)(AX*1)
+	VMOVUPS (SI)(AX*1), X1
+	VMOVUPS X1, (DI)(AX*1)
 	ADDQ $16, AX
 	SUBQ $16, R8
 c8:
