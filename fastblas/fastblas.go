@@ -455,14 +455,16 @@ func useDirect(mode, reuse, strideBytes int) bool {
 // micro-panels; within a micro-panel the mr values of each k step are
 // contiguous. Rows past mc are zero-filled.
 func packA[T float](dst, a []T, lda int, trans bool, i0, mc, p0, kc, mr int) {
-	for ip := 0; ip < mc; ip += mr {
+	start := 0
+	if trans && copyPanels(dst, a[p0*lda+i0:], lda, kc, mr, mc/mr, mr*kc) {
+		// op(A)[i,p] = a[p*lda+i]: each k step is a contiguous run, and
+		// the full micro-panels are copied a source row at a time.
+		start = mc / mr * mr
+	}
+	for ip := start; ip < mc; ip += mr {
 		rows := min(mr, mc-ip)
 		d := dst[ip*kc : ip*kc+mr*kc]
 		if trans {
-			// op(A)[i,p] = a[p*lda+i]: each k step is a contiguous run.
-			if rows == mr && copyRows(d, a[p0*lda+i0+ip:], lda, kc, mr) {
-				continue
-			}
 			for p := 0; p < kc; p++ {
 				src := a[(p0+p)*lda+i0+ip:]
 				dd := d[p*mr : p*mr+mr]
@@ -496,14 +498,16 @@ func packA[T float](dst, a []T, lda int, trans bool, i0, mc, p0, kc, mr int) {
 // micro-panels; within a micro-panel the nr values of each k step are
 // contiguous. Columns past nc are zero-filled.
 func packB[T float](dst, b []T, ldb int, trans bool, p0, kc, j0, nc, nr int) {
-	for jp := 0; jp < nc; jp += nr {
+	start := 0
+	if !trans && copyPanels(dst, b[p0*ldb+j0:], ldb, kc, nr, nc/nr, nr*kc) {
+		// op(B)[p,j] = b[p*ldb+j]: contiguous runs, the full micro-panels
+		// copied a source row at a time.
+		start = nc / nr * nr
+	}
+	for jp := start; jp < nc; jp += nr {
 		cols := min(nr, nc-jp)
 		d := dst[jp*kc : jp*kc+nr*kc]
 		if !trans {
-			// op(B)[p,j] = b[p*ldb+j]: contiguous runs.
-			if cols == nr && copyRows(d, b[p0*ldb+j0+jp:], ldb, kc, nr) {
-				continue
-			}
 			for p := 0; p < kc; p++ {
 				src := b[(p0+p)*ldb+j0+jp:]
 				dd := d[p*nr : p*nr+nr]

@@ -5,7 +5,7 @@ package fastblas
 import "unsafe"
 
 //go:noescape
-func packCopyAVX(dst, src unsafe.Pointer, lds uintptr, rows, width int)
+func packCopyAVX(dst, src unsafe.Pointer, lds uintptr, rows, width, panels int, pstride uintptr)
 
 //go:noescape
 func packTrans8x8PS(dst, src unsafe.Pointer, lds uintptr, ldd, nj, kc8 int)
@@ -19,16 +19,18 @@ var asmPack bool
 
 func init() { asmPack = hasAVX2 }
 
-// copyRows sets dst[r*w+i] = src[r*lds+i] for r < rows, i < w and reports
-// whether it did so (false: the caller must do it).
-func copyRows[T float](dst, src []T, lds, rows, w int) bool {
-	if !asmPack || rows == 0 || w == 0 {
+// copyPanels sets dst[q*pstride+r*w+i] = src[r*lds+q*w+i] for r < rows,
+// q < panels, i < w — rows of src cut into panels of width w, each panel's
+// rows contiguous — and reports whether it did so (false: the caller must
+// do it).
+func copyPanels[T float](dst, src []T, lds, rows, w, panels, pstride int) bool {
+	if !asmPack || rows == 0 || w == 0 || panels == 0 {
 		return false
 	}
-	_ = dst[rows*w-1]
-	_ = src[(rows-1)*lds+w-1]
+	_ = dst[(panels-1)*pstride+rows*w-1]
+	_ = src[(rows-1)*lds+panels*w-1]
 	es := int(unsafe.Sizeof(dst[0]))
-	packCopyAVX(unsafe.Pointer(&dst[0]), unsafe.Pointer(&src[0]), uintptr(lds*es), rows, w*es)
+	packCopyAVX(unsafe.Pointer(&dst[0]), unsafe.Pointer(&src[0]), uintptr(lds*es), rows, w*es, panels, uintptr(pstride*es))
 	return true
 }
 

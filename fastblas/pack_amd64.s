@@ -2,48 +2,63 @@
 
 #include "textflag.h"
 
-// func packCopyAVX(dst, src unsafe.Pointer, lds uintptr, rows, width int)
-// Copies rows rows of width bytes (width a multiple of 4) from src (row
-// stride lds bytes) to dst (rows contiguous).
-TEXT ·packCopyAVX(SB), NOSPLIT, $0-40
+// func packCopyAVX(dst, src unsafe.Pointer, lds uintptr, rows, width, panels int, pstride uintptr)
+// For each of rows rows of src (row stride lds bytes), copies its first
+// panels·width bytes as panels chunks of width bytes (a multiple of 4):
+// chunk q of row r goes to dst + q·pstride + r·width. One row at a time,
+// so each source row is read once and in order (panel by panel, rows far
+// apart would be fetched one short piece at a time, each from afar).
+TEXT ·packCopyAVX(SB), NOSPLIT, $0-56
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ lds+16(FP), BX
 	MOVQ rows+24(FP), CX
 	MOVQ width+32(FP), DX
+	MOVQ panels+40(FP), R10
+	MOVQ pstride+48(FP), R11
 	TESTQ CX, CX
 	JZ done
+	TESTQ R10, R10
+	JZ done
 row:
+	MOVQ SI, R12
+	MOVQ DI, R13
+	MOVQ R10, R14
+panel:
 	XORQ AX, AX
 	MOVQ DX, R8
 c32:
 	CMPQ R8, $32
 	JLT c16
-	VMOVUPS (SI)(AX*1), Y0
-	VMOVUPS Y0, (DI)(AX*1)
+	VMOVUPS (R12)(AX*1), Y0
+	VMOVUPS Y0, (R13)(AX*1)
 	ADDQ $32, AX
 	SUBQ $32, R8
 	JMP c32
 c16:
 	CMPQ R8, $16
 	JLT c8
-	VMOVUPS (SI)(AX*1), X1
-	VMOVUPS X1, (DI)(AX*1)
+	VMOVUPS (R12)(AX*1), X1
+	VMOVUPS X1, (R13)(AX*1)
 	ADDQ $16, AX
 	SUBQ $16, R8
 c8:
 	CMPQ R8, $8
 	JLT c4
-	MOVQ (SI)(AX*1), R9
-	MOVQ R9, (DI)(AX*1)
+	MOVQ (R12)(AX*1), R9
+	MOVQ R9, (R13)(AX*1)
 	ADDQ $8, AX
 	SUBQ $8, R8
 c4:
 	CMPQ R8, $4
 	JLT next
-	MOVL (SI)(AX*1), R9
-	MOVL R9, (DI)(AX*1)
+	MOVL (R12)(AX*1), R9
+	MOVL R9, (R13)(AX*1)
 next:
+	ADDQ DX, R12
+	ADDQ R11, R13
+	DECQ R14
+	JNZ panel
 	ADDQ BX, SI
 	ADDQ DX, DI
 	DECQ CX
