@@ -244,9 +244,11 @@ type Optimizer struct {
 	WeightDecay float64 `yaml:"weight_decay"`
 }
 
-// Schedule shapes the learning rate over the steps of train.steps.
+// Schedule shapes the learning rate over the steps of train.steps, or for
+// the cosine over train.time_limit (Over "time").
 type Schedule struct {
 	Kind     string  `yaml:"kind"`
+	Over     string  `yaml:"over"`
 	Warmup   int     `yaml:"warmup"`
 	StepSize int     `yaml:"step_size"`
 	Gamma    float64 `yaml:"gamma"`
@@ -303,7 +305,7 @@ func Default() Config {
 		Train: Train{
 			Precision: "float32", Batch: 32, Workers: 0, Steps: 10000,
 			Optimizer: Optimizer{Kind: "adam", LR: 0.002},
-			Schedule:  Schedule{Kind: "constant", Gamma: 0.5, StepSize: 1000},
+			Schedule:  Schedule{Kind: "constant", Over: "steps", Gamma: 0.5, StepSize: 1000},
 			Clip:      5, LogEvery: 50, EvalEvery: 500,
 			TeacherForcing: 1, TeacherForcingEnd: 1,
 			SelfCritical: SelfCritical{Samples: 5, Baseline: "greedy"},
@@ -346,6 +348,15 @@ func (c *Config) validate(unread bool) []*Error {
 	ck.OneOf("train.schedule.kind", t.Schedule.Kind, nn.ScheduleKinds)
 	if t.Schedule.Kind == "step" {
 		ck.AtLeast("train.schedule.step_size", t.Schedule.StepSize, 1)
+	}
+	ck.OneOf("train.schedule.over", t.Schedule.Over, []string{"steps", "time"})
+	if t.Schedule.Over == "time" {
+		if t.Schedule.Kind != "cosine" {
+			ck.Errorf("train.schedule.over", "time shapes only the cosine schedule; %q counts steps (set kind: cosine, or over: steps)", t.Schedule.Kind)
+		}
+		if t.TimeLimit <= 0 {
+			ck.Errorf("train.schedule.over", "time needs train.time_limit, the span the cosine falls over")
+		}
 	}
 	if t.Clip < 0 {
 		ck.Errorf("train.clip", "%g is negative (0 disables clipping)", t.Clip)

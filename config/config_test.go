@@ -65,6 +65,9 @@ func TestParseErrorsNameKeyAndLine(t *testing.T) {
 		{"infinite override", minimal, []string{"eval.sample.temperature=-.inf"}, []string{"eval.sample.temperature: want a finite number"}},
 		{"decode length over the cap", minimal, []string{"eval.decode.max_len=100000"}, []string{"eval.decode.max_len: 100000 is above the maximum"}},
 		{"sample length over the cap", minimal, []string{"eval.sample.length=100000000"}, []string{"eval.sample.length: 100000000 is above the maximum"}},
+		{"schedule over time without a limit", minimal, []string{"train.schedule.kind=cosine", "train.schedule.over=time"}, []string{"train.schedule.over: time needs train.time_limit"}},
+		{"schedule over time of a step kind", minimal, []string{"train.schedule.kind=step", "train.schedule.over=time", "train.time_limit=1m"}, []string{`train.schedule.over: time shapes only the cosine schedule; "step" counts steps`}},
+		{"schedule over what", minimal + "train:\n  schedule:\n    over: epochs\n", nil, []string{`x.yaml:6: train.schedule.over: "epochs" is not one of [steps time]`}},
 	} {
 		_, err := Parse([]byte(tc.yaml), "x.yaml", tc.sets)
 		if err == nil {

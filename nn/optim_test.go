@@ -224,6 +224,39 @@ func TestSchedules(t *testing.T) {
 	}
 }
 
+// TestScheduleLRAt: with the cosine's progress given (a time budget's
+// share), the rate follows it and not the step count; warm-up still counts
+// steps, and the step-counting kinds ignore it.
+func TestScheduleLRAt(t *testing.T) {
+	cosine := Schedule{Kind: "cosine", BaseLR: 1, Warmup: 10, Total: 1000, MinLR: 0.2}
+	for _, tc := range []struct {
+		name string
+		s    Schedule
+		step int
+		frac float64
+		want float64
+	}{
+		{"start", cosine, 10, 0, 1},
+		{"half the time at step 20", cosine, 20, 0.5, 0.6},
+		{"time up at step 20", cosine, 20, 1, 0.2},
+		{"past the limit clamps", cosine, 20, 1.7, 0.2},
+		{"negative clamps", cosine, 20, -0.3, 1},
+		{"warm-up counts steps", cosine, 4, 0.9, 0.5},
+		{"step kind counts steps", Schedule{Kind: "step", BaseLR: 1, StepSize: 10, Gamma: 0.5}, 25, 0.9, 0.25},
+		{"constant", Schedule{Kind: "constant", BaseLR: 0.1}, 5, 0.9, 0.1},
+	} {
+		if got := tc.s.LRAt(tc.step, tc.frac); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("%s: LRAt(%d, %g) = %g, want %g", tc.name, tc.step, tc.frac, got, tc.want)
+		}
+	}
+	// LR is LRAt with the steps' own fraction.
+	for _, step := range []int{0, 9, 10, 500, 1010, 5000} {
+		if a, b := cosine.LR(step), cosine.LRAt(step, float64(step-10)/1000); a != b {
+			t.Errorf("step %d: LR %g, LRAt %g", step, a, b)
+		}
+	}
+}
+
 // Adam splits large parameters over the cores; the result must equal the
 // one-core update bit for bit, so that a run does not depend on the
 // machine's core count.

@@ -37,8 +37,18 @@ func (s Schedule) Validate() error {
 	return nil
 }
 
-// LR is the learning rate for step (counting from 0).
+// LR is the learning rate for step (counting from 0); the cosine spans the
+// Total steps after the warm-up.
 func (s Schedule) LR(step int) float64 {
+	return s.LRAt(step, float64(step-s.Warmup)/float64(max(s.Total, 1)))
+}
+
+// LRAt is the learning rate for step with the cosine's progress given as
+// frac (0 at its start, 1 at its end) instead of counted in steps: the
+// share of a time budget spent, so that a run bounded by time anneals by
+// its end however fast its machine is. Warm-up still counts steps, and the
+// step and exponential kinds count steps whatever frac says.
+func (s Schedule) LRAt(step int, frac float64) float64 {
 	if s.Warmup > 0 && step < s.Warmup {
 		return s.BaseLR * float64(step+1) / float64(s.Warmup)
 	}
@@ -49,7 +59,7 @@ func (s Schedule) LR(step int) float64 {
 	case "exponential":
 		return s.BaseLR * math.Pow(s.Gamma, float64(k))
 	case "cosine":
-		frac := math.Min(float64(k)/float64(s.Total), 1)
+		frac = math.Min(math.Max(frac, 0), 1)
 		return s.MinLR + (s.BaseLR-s.MinLR)*0.5*(1+math.Cos(math.Pi*frac))
 	}
 	return s.BaseLR

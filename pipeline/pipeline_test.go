@@ -515,3 +515,50 @@ func TestEnsembleFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestScheduleOverTime trains with the cosine spanning train.time_limit:
+// the rate falls from the base rate to min_lr as the time runs out, however
+// many steps that took, and an interrupted run resumes at the rate its
+// recorded time gives instead of starting the cosine again.
+func TestScheduleOverTime(t *testing.T) {
+	const base, minLR = 0.01, 0.001
+	sets := []string{"train.steps=1000000", "train.time_limit=1500ms", "train.eval_every=1000000",
+		"train.schedule.over=time", "train.schedule.min_lr=0.001"}
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	o := runOpts(t, dir, "train", sets...)
+	o.Stderr = &cancelAt{marker: "step 50/", cancel: cancel}
+	if err := Run(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	before := trainRecords(readRecords(t, dir))
+	if n := len(before); n == 0 || before[n-1].Step != 50 {
+		t.Fatalf("interrupted run logged %d steps, want 50", n)
+	}
+	resume := Options{Resume: dir, Mode: "train", Stdout: io.Discard, Stderr: io.Discard}
+	if err := Run(context.Background(), resume); err != nil {
+		t.Fatal(err)
+	}
+	recs := trainRecords(readRecords(t, dir))
+	last := recs[len(recs)-1]
+	if last.Step >= 1000000 || last.Elapsed < 1.5 {
+		t.Fatalf("run ended at step %d after %.2fs, want the 1.5s time limit to end it", last.Step, last.Elapsed)
+	}
+	warmup := 3 // tiny.yaml's
+	if r := recs[warmup]; r.LR < 0.9*base {
+		t.Errorf("step %d after warm-up at rate %g, want about the base rate %g", r.Step, r.LR, base)
+	}
+	if last.LR > minLR+0.05*(base-minLR) {
+		t.Errorf("last step %d at rate %g, want about min_lr %g when the time runs out", last.Step, last.LR, minLR)
+	}
+	for i := warmup + 1; i < len(recs); i++ {
+		if recs[i].LR > recs[i-1].LR {
+			t.Fatalf("rate rose from %g (step %d) to %g (step %d)", recs[i-1].LR, recs[i-1].Step, recs[i].LR, recs[i].Step)
+		}
+	}
+}
+
+// trainRecords keeps the training records of a run's metrics log.
+func trainRecords(recs []record) []record {
+	return slices.DeleteFunc(recs, func(r record) bool { return r.Split != "train" })
+}

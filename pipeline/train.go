@@ -268,6 +268,9 @@ func train[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 			return diverged(step+1, fmt.Sprintf("loss %v, gradient norm %v", loss, norm))
 		}
 		lr := sched.LR(step)
+		if tc.Schedule.Over == "time" {
+			lr = sched.LRAt(step, elapsed().Seconds()/tc.TimeLimit.Seconds())
+		}
 		if p, ok := task.(tasks.PhaseLearningRate); ok {
 			if phase, ok := p.PhaseLR(step); ok {
 				lr = phase
