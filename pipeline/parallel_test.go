@@ -121,6 +121,18 @@ func TestWorkersResolvedAndRecorded(t *testing.T) {
 	if !strings.Contains(log.String(), "training on 2 cores, each on 2 of a batch's 4 examples (train.workers)") {
 		t.Errorf("the run does not say how many workers it trains on:\n%s", log.String())
 	}
+	// More workers than cores take turns, and the run says so.
+	runtime.GOMAXPROCS(1)
+	log.Reset()
+	o = runOpts(t, t.TempDir(), "train", "train.workers=2", "train.steps=2")
+	o.Stderr = &log
+	if err := Run(t.Context(), o); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "training 2 workers on 1 core(s), taking turns, each on 2 of a batch's 4 examples") {
+		t.Errorf("the run does not say its workers share one core:\n%s", log.String())
+	}
+	runtime.GOMAXPROCS(2)
 	recorded := func() int {
 		t.Helper()
 		cfg, err := config.Load(filepath.Join(dir, "config.yaml"), nil)

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/seqtask/seqtask/config"
@@ -82,7 +83,11 @@ func train[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 		if b%w != 0 {
 			share += fmt.Sprintf("–%d", b/w+1)
 		}
-		out.note("training on %d cores, each on %s of a batch's %d examples (train.workers)", w, share, b)
+		if cores := runtime.GOMAXPROCS(0); w > cores {
+			out.note("training %d workers on %d core(s), taking turns, each on %s of a batch's %d examples (train.workers)", w, cores, share, b)
+		} else {
+			out.note("training on %d cores, each on %s of a batch's %d examples (train.workers)", w, share, b)
+		}
 	}
 	if err := atomicfile.WriteFile(filepath.Join(runDir, "config.yaml"), resolved, 0o644); err != nil {
 		return err
