@@ -44,7 +44,6 @@ type CNN[T nn.Float] struct {
 	evaluated bool
 
 	fmap  nn.Mat[T]   // the last Forward's last feature map [N][FeatureShape().Size()]
-	grads []nn.Mat[T] // per stage: gradient at the pool's input
 	dins  []nn.Mat[T] // per stage: gradient at the conv's input
 	dflat nn.Mat[T]
 }
@@ -55,6 +54,10 @@ type cnnStage[T nn.Float] struct {
 	norm nn.BatchNorm2DCache[T]
 	relu nn.ReLUCache[T]
 	pool nn.MaxPool2DCache[T]
+	// act is the stage's activations (the ReLU's output, in the
+	// convolution's or batch norm's output buffer), where Backward takes
+	// their gradient: it needs their values no longer by then.
+	act nn.Mat[T]
 }
 
 // NewCNN builds the encoder with parameters named prefix.conv0.weight,
@@ -96,7 +99,6 @@ func NewCNN[T nn.Float](prefix string, cfg CNNConfig, rng *rand.Rand) (*CNN[T], 
 	}
 	c.stages = make([]cnnStage[T], len(cfg.Channels))
 	c.folded = make([]*nn.Conv2D[T], len(c.norms))
-	c.grads = make([]nn.Mat[T], len(cfg.Channels))
 	c.dins = make([]nn.Mat[T], len(cfg.Channels))
 	if cfg.Out > 0 {
 		c.proj = nn.NewLinear[T](prefix+".proj", shape.Size(), cfg.Out, rng)
@@ -174,8 +176,8 @@ func (c *CNN[T]) Forward(x nn.Mat[T], train bool) nn.Mat[T] {
 			c.folded[i] = c.norms[i].FoldInto(c.folded[i], conv)
 			h = c.folded[i].Forward(&st.conv, h)
 		}
-		h = c.relu.Forward(&st.relu, h)
-		h = c.pools[i].Forward(&st.pool, h)
+		st.act = c.relu.Forward(&st.relu, h)
+		h = c.pools[i].Forward(&st.pool, st.act)
 	}
 	c.fmap = h
 	if c.proj != nil {
@@ -215,11 +217,12 @@ func (c *CNN[T]) BackwardWithMap(dy, dmap nn.Mat[T]) {
 	}
 	for i := len(c.convs) - 1; i >= 0; i-- {
 		conv, st := c.convs[i], &c.stages[i]
-		out := conv.Config.OutShape()
-		c.grads[i] = nn.NewMatLike(c.grads[i], g.Rows, out.Size())
-		c.pools[i].Backward(&st.pool, g, c.grads[i])
-		g = c.grads[i]
-		c.relu.Backward(&st.relu, g)
+		// Through the pool and the ReLU in one pass, over the activations
+		// themselves: a buffer of their size apart from them would be the
+		// largest one training holds (42 MB for a batch of 160 64×64
+		// frames at 16 channels).
+		c.pools[i].BackwardReLU(&st.pool, g, st.act)
+		g = st.act
 		if c.cfg.BatchNorm {
 			c.norms[i].Backward(&st.norm, g, g)
 		}

@@ -15,6 +15,7 @@ func TestCNNGradients(t *testing.T) {
 	}{
 		{"two stages, projection", CNNConfig{In: nn.ImageShape{C: 1, H: 8, W: 6}, Channels: []int{3, 4}, Kernel: 3, Out: 5}},
 		{"batch norm, flat features", CNNConfig{In: nn.ImageShape{C: 2, H: 6, W: 6}, Channels: []int{3}, Kernel: 3, BatchNorm: true}},
+		{"batch norm, two stages, projection", CNNConfig{In: nn.ImageShape{C: 2, H: 8, W: 8}, Channels: []int{3, 4}, Kernel: 3, BatchNorm: true, Out: 5}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(1, 2))

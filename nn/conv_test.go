@@ -208,6 +208,79 @@ func TestMaxPool2DGradients(t *testing.T) {
 	}
 }
 
+// TestMaxPool2DBackwardReLU: the pool's backward with the ReLU's folded in
+// equals the two backward passes one after the other, bit for bit (zeros,
+// negatives, ties and a NaN among the inputs; overlapping windows), when
+// it writes over the ReLU's output; and the composite passes the gradient
+// check.
+func TestMaxPool2DBackwardReLU(t *testing.T) {
+	for _, tc := range []struct {
+		in             ImageShape
+		kernel, stride int
+	}{
+		{ImageShape{2, 7, 5}, 2, 0},
+		{ImageShape{2, 7, 5}, 3, 2},
+		{ImageShape{3, 8, 8}, 2, 0},
+	} {
+		name := fmt.Sprintf("in %v k%d s%d", tc.in, tc.kernel, tc.stride)
+		t.Run(name, func(t *testing.T) {
+			rng := testRNG()
+			m, err := NewMaxPool2D[float32](tc.in, tc.kernel, tc.stride)
+			if err != nil {
+				t.Fatal(err)
+			}
+			const n = 3
+			x := NewMat[float32](n, tc.in.Size())
+			for i := range x.Data {
+				switch rng.IntN(5) {
+				case 0:
+					x.Data[i] = 0
+				case 1:
+					x.Data[i] = -1 // a window of negatives pools to +0
+				default:
+					x.Data[i] = float32(rng.IntN(7)) - 3 // ties
+				}
+			}
+			x.Data[5] = float32(math.NaN())
+			var relu ReLU[float32]
+			var rc ReLUCache[float32]
+			var pc MaxPool2DCache[float32]
+			act := relu.Forward(&rc, x)
+			y := m.Forward(&pc, act)
+			dy := NewMat[float32](n, m.Out.Size())
+			InitUniform(dy.Data, 1, rng)
+			want := NewMat[float32](n, tc.in.Size())
+			m.Backward(&pc, dy, want)
+			relu.Backward(&rc, want)
+			m.BackwardReLU(&pc, dy, act) // over the ReLU's own output
+			for i := range want.Data {
+				if math.Float32bits(act.Data[i]) != math.Float32bits(want.Data[i]) {
+					t.Fatalf("element %d: %v, want %v (pooled %v)", i, act.Data[i], want.Data[i], y.Data)
+				}
+			}
+		})
+	}
+	// The gradient check of ReLU → pool through BackwardReLU.
+	rng := testRNG()
+	m, err := NewMaxPool2D[float64](ImageShape{2, 6, 6}, 2, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := randomParam("x", rng, 2, m.In.Size())
+	proj := randomParam("proj", rng, 2, m.Out.Size())
+	var relu ReLU[float64]
+	var rc ReLUCache[float64]
+	var pc MaxPool2DCache[float64]
+	buf := NewMat[float64](2, m.In.Size())
+	loss := func() float64 {
+		buf.CopyFrom(x.Mat())
+		return dot(m.Forward(&pc, relu.Forward(&rc, buf)), proj.Value)
+	}
+	loss()
+	m.BackwardReLU(&pc, proj.Mat(), x.GradMat())
+	checkGrad(t, "relu+pool", loss, Params[float64]{x})
+}
+
 // TestMaxPool2DTies checks PyTorch's tie rule: the first maximum of a window
 // in row-major order gets the whole gradient.
 func TestMaxPool2DTies(t *testing.T) {

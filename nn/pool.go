@@ -192,3 +192,29 @@ func (m *MaxPool2D[T]) Backward(c *MaxPool2DCache[T], dy, dx Mat[T]) {
 		}
 	})
 }
+
+// BackwardReLU is Backward for a pool whose input came from a ReLU, with the
+// ReLU's Backward folded in: dx gets each dy entry at its window's maximum
+// where that maximum is not +0 (the ReLU let it through), zero elsewhere —
+// what Backward followed by ReLU.Backward on dx give. The rule reads only the
+// pool's own outputs (a window's maximum is the ReLU output at its argmax),
+// so dx may be the ReLU's output itself: a network can take the gradient of
+// its activations in their own storage instead of a buffer as large.
+func (m *MaxPool2D[T]) BackwardReLU(c *MaxPool2DCache[T], dy, dx Mat[T]) {
+	if dy.Rows != c.n || dy.Cols != m.Out.Size() || dx.Rows != c.n || dx.Cols != m.In.Size() {
+		panic(fmt.Sprintf("nn: MaxPool2D.BackwardReLU: dy %dx%d, dx %dx%d, want %dx%d and %dx%d",
+			dy.Rows, dy.Cols, dx.Rows, dx.Cols, c.n, m.Out.Size(), c.n, m.In.Size()))
+	}
+	os := m.Out.Size()
+	parallelRange(c.n, m.In.Size(), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			dr, gr, yr := dx.Row(i), dy.Row(i), c.y.Row(i)
+			clear(dr)
+			for o, at := range c.arg[i*os : (i+1)*os] {
+				if yr[o] != 0 { // ReLU.Backward's rule: all but +0 (NaN too) pass
+					dr[at] += gr[o]
+				}
+			}
+		}
+	})
+}
