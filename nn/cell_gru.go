@@ -61,6 +61,11 @@ func (gruCell[T]) backward(s cellStep[T], d cellGrad[T]) {
 	for b := 0; b < d.dh.Rows; b++ {
 		gr, np, hp, dhr := s.g.Row(b), s.aux.Row(b), s.hPrev.Row(b), d.dh.Row(b)
 		di, dhh, dp := d.dgih.Row(b), d.dghh.Row(b), d.dhPrev.Row(b)
+		if di32, ok := any(di).([]float32); ok {
+			vecmath.GRUCellGrad32(di32, any(dhh).([]float32), any(dp).([]float32), any(gr).([]float32),
+				any(np).([]float32), any(hp).([]float32), any(dhr).([]float32))
+			continue
+		}
 		for j := 0; j < hid; j++ {
 			r, z, nv := gr[j], gr[hid+j], gr[2*hid+j]
 			dv := dhr[j]

@@ -54,6 +54,11 @@ func (lstmCell[T]) backward(s cellStep[T], d cellGrad[T]) {
 	for b := 0; b < d.dh.Rows; b++ {
 		gr, dr := s.g.Row(b), d.dgih.Row(b)
 		cp, tr, dhr, dcr, dcp := s.cPrev.Row(b), s.aux.Row(b), d.dh.Row(b), d.dc.Row(b), d.dcPrev.Row(b)
+		if dr32, ok := any(dr).([]float32); ok {
+			vecmath.LSTMCellGrad32(dr32, any(dcp).([]float32), any(gr).([]float32), any(tr).([]float32),
+				any(cp).([]float32), any(dhr).([]float32), any(dcr).([]float32))
+			continue
+		}
 		for j := 0; j < hid; j++ {
 			i, f, gv, o := gr[j], gr[hid+j], gr[2*hid+j], gr[3*hid+j]
 			t := tr[j]

@@ -112,6 +112,77 @@ func gruCell32Go(h, hnPre, gates, hh, hPrev []float32) {
 	}
 }
 
+// LSTMCellGrad32 is the backward pass of LSTMCell32 for one row. From the
+// activated gates i, f, g, o (four blocks of n = len(dh)), tc = tanh(c),
+// the previous cell state cPrev and the gradients dh and dc reaching h and
+// c, with dct = dc + dh⊙o⊙(1−tc²) the cell's whole gradient, it sets
+//
+//	dg = [dct⊙g⊙i⊙(1−i), dct⊙cPrev⊙f⊙(1−f), dct⊙i⊙(1−g²), dh⊙tc⊙o⊙(1−o)],  dcPrev = dct⊙f,
+//
+// the gradients of the gates' pre-activations and of cPrev, each product
+// rounded from left to right as Go's scalar code rounds it. dcPrev may be
+// the same slice as dc; dg and gates must be at least 4n long, the others n.
+func LSTMCellGrad32(dg, dcPrev, gates, tc, cPrev, dh, dc []float32) {
+	n := len(dh)
+	if len(dg) < 4*n || len(gates) < 4*n || len(dcPrev) < n || len(tc) < n || len(cPrev) < n || len(dc) < n {
+		panic("vecmath: LSTMCellGrad32: slice shorter than the state")
+	}
+	if n == 0 {
+		return
+	}
+	lstmCellGrad32Slice(dg[:4*n], dcPrev[:n], gates[:4*n], tc[:n], cPrev[:n], dh, dc[:n])
+}
+
+func lstmCellGrad32Go(dg, dcPrev, gates, tc, cPrev, dh, dc []float32) {
+	n := len(dh)
+	for j := range dh {
+		i, f, g, o := gates[j], gates[n+j], gates[2*n+j], gates[3*n+j]
+		t := tc[j]
+		dct := dc[j] + dh[j]*o*(1-t*t)
+		dg[j] = dct * g * i * (1 - i)
+		dg[n+j] = dct * cPrev[j] * f * (1 - f)
+		dg[2*n+j] = dct * i * (1 - g*g)
+		dg[3*n+j] = dh[j] * t * o * (1 - o)
+		dcPrev[j] = dct * f
+	}
+}
+
+// GRUCellGrad32 is the backward pass of GRUCell32 for one row. From the
+// activated gates r, z, n (three blocks of m = len(dh)), hnPre (the hidden
+// side of the candidate, W_hn·h' + b_hn), the previous state hPrev and the
+// gradient dh reaching h, with
+//
+//	dn = dh⊙(1−z)⊙(1−n²),  dz = dh⊙(hPrev−n)⊙z⊙(1−z),  dr = dn⊙hnPre⊙r⊙(1−r),
+//
+// it sets the input side's gradient di = [dr, dz, dn], the hidden side's
+// dhh = [dr, dz, dn⊙r] and the part of hPrev's that does not flow through
+// W_hh, dhPrev = dh⊙z, each product rounded from left to right as Go's
+// scalar code rounds it. di, dhh and gates must be at least 3m long, the
+// others m.
+func GRUCellGrad32(di, dhh, dhPrev, gates, hnPre, hPrev, dh []float32) {
+	m := len(dh)
+	if len(di) < 3*m || len(dhh) < 3*m || len(gates) < 3*m || len(dhPrev) < m || len(hnPre) < m || len(hPrev) < m {
+		panic("vecmath: GRUCellGrad32: slice shorter than the state")
+	}
+	if m == 0 {
+		return
+	}
+	gruCellGrad32Slice(di[:3*m], dhh[:3*m], dhPrev[:m], gates[:3*m], hnPre[:m], hPrev[:m], dh)
+}
+
+func gruCellGrad32Go(di, dhh, dhPrev, gates, hnPre, hPrev, dh []float32) {
+	m := len(dh)
+	for j, dv := range dh {
+		r, z, nv := gates[j], gates[m+j], gates[2*m+j]
+		dn := dv * (1 - z) * (1 - nv*nv)
+		dz := dv * (hPrev[j] - nv) * z * (1 - z)
+		dr := dn * hnPre[j] * r * (1 - r)
+		di[j], di[m+j], di[2*m+j] = dr, dz, dn
+		dhh[j], dhh[m+j], dhh[2*m+j] = dr, dz, dn*r
+		dhPrev[j] = dv * z
+	}
+}
+
 // fit returns dst[:len(src)], panicking if dst is shorter than src.
 func fit(dst, src []float32) []float32 {
 	if len(dst) < len(src) {

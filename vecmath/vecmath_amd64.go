@@ -78,6 +78,28 @@ func gruCell32Slice(h, hnPre, gates, hh, hPrev []float32) {
 	gruCell32Go(h, hnPre, gates, hh, hPrev)
 }
 
+//go:noescape
+func lstmCellGrad32AVX512(dg, dcPrev, gates, tc, cPrev, dh, dc *float32, n int)
+
+//go:noescape
+func gruCellGrad32AVX512(di, dhh, dhPrev, gates, hnPre, hPrev, dh *float32, n int)
+
+func lstmCellGrad32Slice(dg, dcPrev, gates, tc, cPrev, dh, dc []float32) {
+	if useAVX512 {
+		lstmCellGrad32AVX512(&dg[0], &dcPrev[0], &gates[0], &tc[0], &cPrev[0], &dh[0], &dc[0], len(dh))
+		return
+	}
+	lstmCellGrad32Go(dg, dcPrev, gates, tc, cPrev, dh, dc)
+}
+
+func gruCellGrad32Slice(di, dhh, dhPrev, gates, hnPre, hPrev, dh []float32) {
+	if useAVX512 {
+		gruCellGrad32AVX512(&di[0], &dhh[0], &dhPrev[0], &gates[0], &hnPre[0], &hPrev[0], &dh[0], len(dh))
+		return
+	}
+	gruCellGrad32Go(di, dhh, dhPrev, gates, hnPre, hPrev, dh)
+}
+
 func lstmCell32Slice(c, tc, h, gates, cPrev []float32) {
 	if useAVX512 {
 		lstmCell32AVX512(&c[0], &tc[0], &h[0], &gates[0], &cPrev[0], len(c))

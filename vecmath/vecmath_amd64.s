@@ -888,3 +888,183 @@ adnodecay:
 addone:
 	VZEROUPPER
 	RET
+
+// LSTMGRAD computes, from i, f, g, o (Z1–Z4), tc (Z5), cPrev (Z6), dh (Z7)
+// and dc (Z8), with 1.0 in Z31: dct in Z11, the gate gradients in Z12
+// (i), Z13 (f), Z14 (g), Z15 (o) and dcPrev in Z16, rounding each
+// product from left to right as lstmCellGrad32Go.
+#define LSTMGRAD \
+	VMULPS Z5, Z5, Z9    \
+	VSUBPS Z9, Z31, Z9   \
+	VMULPS Z4, Z7, Z10   \
+	VMULPS Z9, Z10, Z10  \
+	VADDPS Z10, Z8, Z11  \
+	VMULPS Z3, Z11, Z12  \
+	VMULPS Z1, Z12, Z12  \
+	VSUBPS Z1, Z31, Z9   \
+	VMULPS Z9, Z12, Z12  \
+	VMULPS Z6, Z11, Z13  \
+	VMULPS Z2, Z13, Z13  \
+	VSUBPS Z2, Z31, Z9   \
+	VMULPS Z9, Z13, Z13  \
+	VMULPS Z1, Z11, Z14  \
+	VMULPS Z3, Z3, Z9    \
+	VSUBPS Z9, Z31, Z9   \
+	VMULPS Z9, Z14, Z14  \
+	VMULPS Z5, Z7, Z15   \
+	VMULPS Z4, Z15, Z15  \
+	VSUBPS Z4, Z31, Z9   \
+	VMULPS Z9, Z15, Z15  \
+	VMULPS Z2, Z11, Z16
+
+// func lstmCellGrad32AVX512(dg, dcPrev, gates, tc, cPrev, dh, dc *float32, n int)
+TEXT ·lstmCellGrad32AVX512(SB), NOSPLIT, $0-64
+	MOVQ dg+0(FP), DI
+	MOVQ dcPrev+8(FP), SI
+	MOVQ gates+16(FP), R8
+	MOVQ tc+24(FP), R12
+	MOVQ cPrev+32(FP), R13
+	MOVQ dh+40(FP), R9
+	MOVQ dc+48(FP), R10
+	MOVQ n+56(FP), CX
+	MOVQ CX, DX
+	SHLQ $2, DX          // a block of n floats in bytes
+	LEAQ (DX)(DX*2), BX  // three blocks
+	MOVL $0x3f800000, AX
+	VPBROADCASTD AX, Z31 // 1.0
+
+lgloop:
+	CMPQ    CX, $16
+	JB      lgtail
+	VMOVUPS (R8), Z1
+	VMOVUPS (R8)(DX*1), Z2
+	VMOVUPS (R8)(DX*2), Z3
+	VMOVUPS (R8)(BX*1), Z4
+	VMOVUPS (R12), Z5
+	VMOVUPS (R13), Z6
+	VMOVUPS (R9), Z7
+	VMOVUPS (R10), Z8
+	LSTMGRAD
+	VMOVUPS Z12, (DI)
+	VMOVUPS Z13, (DI)(DX*1)
+	VMOVUPS Z14, (DI)(DX*2)
+	VMOVUPS Z15, (DI)(BX*1)
+	VMOVUPS Z16, (SI)
+	ADDQ    $64, DI
+	ADDQ    $64, SI
+	ADDQ    $64, R8
+	ADDQ    $64, R9
+	ADDQ    $64, R10
+	ADDQ    $64, R12
+	ADDQ    $64, R13
+	SUBQ    $16, CX
+	JMP     lgloop
+
+lgtail:
+	TESTQ     CX, CX
+	JZ        lgdone
+	TAILMASK
+	VMOVUPS.Z (R8), K7, Z1
+	VMOVUPS.Z (R8)(DX*1), K7, Z2
+	VMOVUPS.Z (R8)(DX*2), K7, Z3
+	VMOVUPS.Z (R8)(BX*1), K7, Z4
+	VMOVUPS.Z (R12), K7, Z5
+	VMOVUPS.Z (R13), K7, Z6
+	VMOVUPS.Z (R9), K7, Z7
+	VMOVUPS.Z (R10), K7, Z8
+	LSTMGRAD
+	VMOVUPS   Z12, K7, (DI)
+	VMOVUPS   Z13, K7, (DI)(DX*1)
+	VMOVUPS   Z14, K7, (DI)(DX*2)
+	VMOVUPS   Z15, K7, (DI)(BX*1)
+	VMOVUPS   Z16, K7, (SI)
+
+lgdone:
+	VZEROUPPER
+	RET
+
+// GRUGRAD computes, from r, z, n (Z1–Z3), hnPre (Z4), hPrev (Z5) and dh
+// (Z6), with 1.0 in Z31: dr in Z13, dz in Z12, dn in Z11, dn·r in Z15 and
+// dhPrev in Z16, rounding each product from left to right as
+// gruCellGrad32Go.
+#define GRUGRAD \
+	VSUBPS Z2, Z31, Z9   \
+	VMULPS Z3, Z3, Z10   \
+	VSUBPS Z10, Z31, Z10 \
+	VMULPS Z9, Z6, Z11   \
+	VMULPS Z10, Z11, Z11 \
+	VSUBPS Z3, Z5, Z12   \
+	VMULPS Z12, Z6, Z12  \
+	VMULPS Z2, Z12, Z12  \
+	VMULPS Z9, Z12, Z12  \
+	VMULPS Z4, Z11, Z13  \
+	VMULPS Z1, Z13, Z13  \
+	VSUBPS Z1, Z31, Z14  \
+	VMULPS Z14, Z13, Z13 \
+	VMULPS Z1, Z11, Z15  \
+	VMULPS Z2, Z6, Z16
+
+// func gruCellGrad32AVX512(di, dhh, dhPrev, gates, hnPre, hPrev, dh *float32, n int)
+TEXT ·gruCellGrad32AVX512(SB), NOSPLIT, $0-64
+	MOVQ di+0(FP), DI
+	MOVQ dhh+8(FP), SI
+	MOVQ dhPrev+16(FP), R11
+	MOVQ gates+24(FP), R8
+	MOVQ hnPre+32(FP), R12
+	MOVQ hPrev+40(FP), R13
+	MOVQ dh+48(FP), R9
+	MOVQ n+56(FP), CX
+	MOVQ CX, DX
+	SHLQ $2, DX          // a block of n floats in bytes
+	MOVL $0x3f800000, AX
+	VPBROADCASTD AX, Z31 // 1.0
+
+ggloop:
+	CMPQ    CX, $16
+	JB      ggtail
+	VMOVUPS (R8), Z1
+	VMOVUPS (R8)(DX*1), Z2
+	VMOVUPS (R8)(DX*2), Z3
+	VMOVUPS (R12), Z4
+	VMOVUPS (R13), Z5
+	VMOVUPS (R9), Z6
+	GRUGRAD
+	VMOVUPS Z13, (DI)
+	VMOVUPS Z12, (DI)(DX*1)
+	VMOVUPS Z11, (DI)(DX*2)
+	VMOVUPS Z13, (SI)
+	VMOVUPS Z12, (SI)(DX*1)
+	VMOVUPS Z15, (SI)(DX*2)
+	VMOVUPS Z16, (R11)
+	ADDQ    $64, DI
+	ADDQ    $64, SI
+	ADDQ    $64, R11
+	ADDQ    $64, R8
+	ADDQ    $64, R9
+	ADDQ    $64, R12
+	ADDQ    $64, R13
+	SUBQ    $16, CX
+	JMP     ggloop
+
+ggtail:
+	TESTQ     CX, CX
+	JZ        ggdone
+	TAILMASK
+	VMOVUPS.Z (R8), K7, Z1
+	VMOVUPS.Z (R8)(DX*1), K7, Z2
+	VMOVUPS.Z (R8)(DX*2), K7, Z3
+	VMOVUPS.Z (R12), K7, Z4
+	VMOVUPS.Z (R13), K7, Z5
+	VMOVUPS.Z (R9), K7, Z6
+	GRUGRAD
+	VMOVUPS   Z13, K7, (DI)
+	VMOVUPS   Z12, K7, (DI)(DX*1)
+	VMOVUPS   Z11, K7, (DI)(DX*2)
+	VMOVUPS   Z13, K7, (SI)
+	VMOVUPS   Z12, K7, (SI)(DX*1)
+	VMOVUPS   Z15, K7, (SI)(DX*2)
+	VMOVUPS   Z16, K7, (R11)
+
+ggdone:
+	VZEROUPPER
+	RET

@@ -19,6 +19,14 @@ func gruCell32Slice(h, hnPre, gates, hh, hPrev []float32) { gruCell32Go(h, hnPre
 
 func lstmCell32Slice(c, tc, h, gates, cPrev []float32) { lstmCell32Go(c, tc, h, gates, cPrev) }
 
+func lstmCellGrad32Slice(dg, dcPrev, gates, tc, cPrev, dh, dc []float32) {
+	lstmCellGrad32Go(dg, dcPrev, gates, tc, cPrev, dh, dc)
+}
+
+func gruCellGrad32Slice(di, dhh, dhPrev, gates, hnPre, hPrev, dh []float32) {
+	gruCellGrad32Go(di, dhh, dhPrev, gates, hnPre, hPrev, dh)
+}
+
 func max32Slice(x []float32) float32 { return max32Go(x) }
 
 func relu32Slice(x []float32) { relu32Go(x) }

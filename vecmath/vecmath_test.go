@@ -732,3 +732,144 @@ func TestAdam32(t *testing.T) {
 		}
 	}
 }
+
+// cellGradInputs returns n standard-normal values: states and gradients of
+// either sign.
+func cellGradInputs(rng *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(rng.NormFloat64())
+	}
+	return s
+}
+
+// unitInterval returns n values in [0, 1): activated gates.
+func unitInterval(rng *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = rng.Float32()
+	}
+	return s
+}
+
+// TestLSTMCellGrad32 checks the LSTM step's backward tail against its
+// definition bitwise on every path, for lengths around the vector width,
+// with dcPrev the same slice as dc, and without writing past the ends.
+func TestLSTMCellGrad32(t *testing.T) {
+	const guard = 5
+	paths(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(31, 32))
+		for _, n := range []int{0, 1, 15, 16, 17, 31, 33, 256, 257} {
+			gates := unitInterval(rng, 4*n)
+			for i := 2 * n; i < 3*n; i++ {
+				gates[i] = 2*gates[i] - 1
+			}
+			tc := unitInterval(rng, n)
+			cPrev, dh, dc := cellGradInputs(rng, n), cellGradInputs(rng, n), cellGradInputs(rng, n)
+			if n > 3 {
+				dh[1], dc[2] = float32(math.NaN()), float32(math.Inf(-1))
+			}
+			wantG, wantC := make([]float32, 4*n), make([]float32, n)
+			for j := 0; j < n; j++ {
+				i, f, g, o, tv := gates[j], gates[n+j], gates[2*n+j], gates[3*n+j], tc[j]
+				p := dh[j] * o
+				p = p * (1 - tv*tv)
+				dct := dc[j] + p
+				wantG[j] = dct * g * i * (1 - i)
+				wantG[n+j] = dct * cPrev[j] * f * (1 - f)
+				wantG[2*n+j] = dct * i * (1 - g*g)
+				wantG[3*n+j] = dh[j] * tv * o * (1 - o)
+				wantC[j] = dct * f
+			}
+			dg, dcPrev := make([]float32, 4*n+guard), make([]float32, n+guard)
+			for i := range guard {
+				dg[4*n+i], dcPrev[n+i] = -42, -42
+			}
+			LSTMCellGrad32(dg, dcPrev, gates, tc, cPrev, dh, dc)
+			inPlace := append([]float32(nil), dc...)
+			dg2 := make([]float32, 4*n)
+			LSTMCellGrad32(dg2, inPlace, gates, tc, cPrev, dh, inPlace)
+			for j := range wantG {
+				if !sameBits(dg[j], wantG[j]) || !sameBits(dg2[j], wantG[j]) {
+					t.Fatalf("n=%d dg[%d] = %g (in place %g), want %g", n, j, dg[j], dg2[j], wantG[j])
+				}
+			}
+			for j := range wantC {
+				if !sameBits(dcPrev[j], wantC[j]) || !sameBits(inPlace[j], wantC[j]) {
+					t.Fatalf("n=%d dcPrev[%d] = %g (in place %g), want %g", n, j, dcPrev[j], inPlace[j], wantC[j])
+				}
+			}
+			for i := range guard {
+				if dg[4*n+i] != -42 || dcPrev[n+i] != -42 {
+					t.Fatalf("n=%d: wrote past the end", n)
+				}
+			}
+		}
+	})
+	defer func() {
+		if recover() == nil {
+			t.Error("LSTMCellGrad32 with short gates did not panic")
+		}
+	}()
+	LSTMCellGrad32(make([]float32, 16), make([]float32, 4), make([]float32, 15), make([]float32, 4), make([]float32, 4), make([]float32, 4), make([]float32, 4))
+}
+
+// TestGRUCellGrad32 checks the GRU step's backward tail against its
+// definition bitwise on every path, for lengths around the vector width,
+// and without writing past the ends.
+func TestGRUCellGrad32(t *testing.T) {
+	const guard = 5
+	paths(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(33, 34))
+		for _, m := range []int{0, 1, 15, 16, 17, 31, 33, 256, 257} {
+			gates := unitInterval(rng, 3*m)
+			for i := 2 * m; i < 3*m; i++ {
+				gates[i] = 2*gates[i] - 1
+			}
+			hnPre, hPrev, dh := cellGradInputs(rng, m), cellGradInputs(rng, m), cellGradInputs(rng, m)
+			if m > 3 {
+				dh[1], hPrev[2] = float32(math.NaN()), float32(math.Inf(1))
+			}
+			wantI, wantH, wantP := make([]float32, 3*m), make([]float32, 3*m), make([]float32, m)
+			for j := 0; j < m; j++ {
+				r, z, nv, dv := gates[j], gates[m+j], gates[2*m+j], dh[j]
+				dn := dv * (1 - z) * (1 - nv*nv)
+				dz := dv * (hPrev[j] - nv) * z * (1 - z)
+				dr := dn * hnPre[j] * r * (1 - r)
+				wantI[j], wantI[m+j], wantI[2*m+j] = dr, dz, dn
+				wantH[j], wantH[m+j], wantH[2*m+j] = dr, dz, dn*r
+				wantP[j] = dv * z
+			}
+			di, dhh, dp := make([]float32, 3*m+guard), make([]float32, 3*m+guard), make([]float32, m+guard)
+			for i := range guard {
+				di[3*m+i], dhh[3*m+i], dp[m+i] = -42, -42, -42
+			}
+			GRUCellGrad32(di, dhh, dp, gates, hnPre, hPrev, dh)
+			for j := range wantI {
+				if !sameBits(di[j], wantI[j]) || !sameBits(dhh[j], wantH[j]) {
+					t.Fatalf("m=%d [%d]: di %g dhh %g, want %g %g", m, j, di[j], dhh[j], wantI[j], wantH[j])
+				}
+			}
+			for j := range wantP {
+				if !sameBits(dp[j], wantP[j]) {
+					t.Fatalf("m=%d dhPrev[%d] = %g, want %g", m, j, dp[j], wantP[j])
+				}
+			}
+			for i := range guard {
+				if di[3*m+i] != -42 || dhh[3*m+i] != -42 || dp[m+i] != -42 {
+					t.Fatalf("m=%d: wrote past the end", m)
+				}
+			}
+		}
+	})
+	defer func() {
+		if recover() == nil {
+			t.Error("GRUCellGrad32 with short gates did not panic")
+		}
+	}()
+	GRUCellGrad32(make([]float32, 12), make([]float32, 12), make([]float32, 4), make([]float32, 11), make([]float32, 4), make([]float32, 4), make([]float32, 4))
+}
+
+// sameBits compares two float32s by their bits, so that NaNs compare equal
+// to themselves.
+func sameBits(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }
