@@ -1,6 +1,7 @@
 // Package vecmath evaluates float32 exp, sigmoid and tanh over slices, and
 // the element-wise tails of the LSTM and GRU steps (LSTMCell32, GRUCell32)
-// in one pass each.
+// and of their backward passes (LSTMCellGrad32, GRUCellGrad32) in one pass
+// each.
 //
 // The approximations are those of the scalar Cephes-style code the
 // recurrent cells used per element: exp reduces x by n·ln 2 (n =
