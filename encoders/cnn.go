@@ -52,7 +52,7 @@ type CNN[T nn.Float] struct {
 type cnnStage[T nn.Float] struct {
 	conv nn.Conv2DCache[T]
 	norm nn.BatchNorm2DCache[T]
-	relu nn.ReLUCache[T]
+	relu nn.ReLUCache[T] // what ReLU.Forward takes; Backward folds the ReLU into the pool's
 	pool nn.MaxPool2DCache[T]
 	// act is the stage's activations (the ReLU's output, in the
 	// convolution's or batch norm's output buffer), where Backward takes
@@ -198,7 +198,9 @@ func (c *CNN[T]) Backward(dy nn.Mat[T]) { c.BackwardWithMap(dy, nn.Mat[T]{}) }
 
 // BackwardWithMap is Backward when the feature map was used too: dmap
 // (shaped like FeatureMap, or empty) is its gradient, added to what flows
-// back from the features. Like Backward, it may overwrite dy.
+// back from the features. Like Backward, it may overwrite dy, which must
+// not be the features or the map Forward returned (the pools read their
+// outputs to route the gradient).
 func (c *CNN[T]) BackwardWithMap(dy, dmap nn.Mat[T]) {
 	if c.evaluated && c.cfg.BatchNorm {
 		panic("encoders: CNN.Backward after an evaluation Forward, which folded batch norm into the convolutions")

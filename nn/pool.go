@@ -199,7 +199,9 @@ func (m *MaxPool2D[T]) Backward(c *MaxPool2DCache[T], dy, dx Mat[T]) {
 // what Backward followed by ReLU.Backward on dx give. The rule reads only the
 // pool's own outputs (a window's maximum is the ReLU output at its argmax),
 // so dx may be the ReLU's output itself: a network can take the gradient of
-// its activations in their own storage instead of a buffer as large.
+// its activations in their own storage instead of a buffer as large. For
+// the same reason the result Forward returned must be unchanged until then,
+// and dy must not share its storage.
 func (m *MaxPool2D[T]) BackwardReLU(c *MaxPool2DCache[T], dy, dx Mat[T]) {
 	if dy.Rows != c.n || dy.Cols != m.Out.Size() || dx.Rows != c.n || dx.Cols != m.In.Size() {
 		panic(fmt.Sprintf("nn: MaxPool2D.BackwardReLU: dy %dx%d, dx %dx%d, want %dx%d and %dx%d",

@@ -2,7 +2,8 @@
 // are correct everywhere but slow on some CPUs.
 //
 // The one check today: a legacy-SSE instruction (a mnemonic without the VEX
-// "V" prefix that names an X register) in code that also uses AVX. On Intel
+// "V" prefix that names an X register) anywhere in the module's assembly,
+// all of which uses AVX. On Intel
 // cores since Skylake, such an instruction executed while the upper halves of
 // the vector registers are dirty merges into the old register value, so it
 // waits for the previous write of that register: loads that should overlap
@@ -35,8 +36,11 @@ func LegacySSE(name string, r io.Reader) ([]string, error) {
 			text = text[:i]
 		}
 		fields := strings.Fields(text)
-		if len(fields) < 2 || strings.HasSuffix(fields[0], ":") || strings.HasPrefix(fields[0], "#") {
-			continue // blank, label, directive or operand-less
+		if len(fields) > 0 && strings.HasSuffix(fields[0], ":") {
+			fields = fields[1:] // a label, perhaps before an instruction
+		}
+		if len(fields) < 2 || strings.HasPrefix(fields[0], "#") {
+			continue // blank, label alone, directive or operand-less
 		}
 		mnemonic := fields[0]
 		if strings.HasPrefix(mnemonic, "V") || mnemonic == "TEXT" || mnemonic == "DATA" || mnemonic == "GLOBL" {

@@ -20,6 +20,7 @@ func TestLegacySSE(t *testing.T) {
 		{"general-purpose code", "\tMOVQ dst+0(FP), DI\n\tADDQ $16, AX\nloop:\n\tJNZ loop\n", 0},
 		{"comments and directives", "// MOVUPS X1, (DI)\n#include \"textflag.h\"\nTEXT ·f(SB), NOSPLIT, $0-8\n", 0},
 		{"two-digit registers", "\tMOVQ X10, AX\n", 1},
+		{"after a label", "loop: MOVUPS (SI), X2\nnext:\n\tVMOVUPS X2, (DI)\n", 1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got, err := LegacySSE("x.s", strings.NewReader(c.src))
