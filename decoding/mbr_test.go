@@ -24,11 +24,12 @@ func TestMBR(t *testing.T) {
 		{"empty", nil, -1},
 		{"one", []Hypothesis{{Tokens: []int{1}}}, 0},
 		// The most probable sequence is an outlier; the consensus of the
-		// two others, nearly as probable, wins.
+		// two others, nearly as probable, wins (the first of them a little
+		// more probable, so that no tie is left to rounding).
 		{"consensus beats the mode", []Hypothesis{
 			{Tokens: []int{9, 9, 9}, LogProb: math.Log(0.4)},
-			{Tokens: []int{1, 2, 3}, LogProb: math.Log(0.3)},
-			{Tokens: []int{1, 2, 4}, LogProb: math.Log(0.3)},
+			{Tokens: []int{1, 2, 3}, LogProb: math.Log(0.31)},
+			{Tokens: []int{1, 2, 4}, LogProb: math.Log(0.29)},
 		}, 1},
 		// Far more probable: the mode wins even against a consensus.
 		{"a dominant mode", []Hypothesis{

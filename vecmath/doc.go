@@ -25,8 +25,7 @@
 // tag, a pure-Go loop runs the scalar algorithm exactly. The cell tails
 // round every product and sum separately (no FMA), as Go's scalar code
 // does, and take tanh from the same kernel as Tanh32, so they are bitwise
-// equal to the loops they replace on either path. That holds while the Go
-// compiler rounds each product too, as it does for amd64 below GOAMD64=v3;
-// at v3 it may fuse a product into its sum in the Go loops, which then
-// differ from the kernels by an ulp.
+// equal to the loops they replace on either path; the Go loops convert each
+// such product to float32, which forbids the compiler to fuse it into its
+// sum (as it may from GOAMD64=v3 on), so that this holds at any level.
 package vecmath

@@ -70,7 +70,9 @@ func lstmCell32Go(c, tc, h, gates, cPrev []float32) {
 	ig, fg, gg, og := gates[:n], gates[n:2*n], gates[2*n:3*n], gates[3*n:4*n]
 	tc, h, cPrev = tc[:n], h[:n], cPrev[:n]
 	for j := range c {
-		c[j] = fg[j]*cPrev[j] + ig[j]*gg[j]
+		// Each product rounded (the conversion forbids a fused
+		// multiply-add, which GOAMD64=v3 allows), as the kernel rounds it.
+		c[j] = float32(fg[j]*cPrev[j]) + float32(ig[j]*gg[j])
 	}
 	tanh32Go(tc, c)
 	for j := range h {
@@ -104,11 +106,11 @@ func gruCell32Go(h, hnPre, gates, hh, hPrev []float32) {
 	hnPre, hPrev = hnPre[:n], hPrev[:n]
 	copy(hnPre, hh[2*n:3*n])
 	for j := range g {
-		g[j] += r[j] * hnPre[j]
+		g[j] += float32(r[j] * hnPre[j]) // rounded, as the kernel: no fused multiply-add
 	}
 	tanh32Go(g, g)
 	for j := range h {
-		h[j] = (1-z[j])*g[j] + z[j]*hPrev[j]
+		h[j] = float32((1-z[j])*g[j]) + float32(z[j]*hPrev[j])
 	}
 }
 
@@ -138,10 +140,11 @@ func lstmCellGrad32Go(dg, dcPrev, gates, tc, cPrev, dh, dc []float32) {
 	for j := range dh {
 		i, f, g, o := gates[j], gates[n+j], gates[2*n+j], gates[3*n+j]
 		t := tc[j]
-		dct := dc[j] + dh[j]*o*(1-t*t)
+		// Products rounded before each sum, as the kernel rounds them.
+		dct := dc[j] + float32(dh[j]*o*(1-float32(t*t)))
 		dg[j] = dct * g * i * (1 - i)
 		dg[n+j] = dct * cPrev[j] * f * (1 - f)
-		dg[2*n+j] = dct * i * (1 - g*g)
+		dg[2*n+j] = dct * i * (1 - float32(g*g))
 		dg[3*n+j] = dh[j] * t * o * (1 - o)
 		dcPrev[j] = dct * f
 	}
@@ -174,7 +177,7 @@ func gruCellGrad32Go(di, dhh, dhPrev, gates, hnPre, hPrev, dh []float32) {
 	m := len(dh)
 	for j, dv := range dh {
 		r, z, nv := gates[j], gates[m+j], gates[2*m+j]
-		dn := dv * (1 - z) * (1 - nv*nv)
+		dn := dv * (1 - z) * (1 - float32(nv*nv)) // rounded before the difference, as the kernel
 		dz := dv * (hPrev[j] - nv) * z * (1 - z)
 		dr := dn * hnPre[j] * r * (1 - r)
 		di[j], di[m+j], di[2*m+j] = dr, dz, dn

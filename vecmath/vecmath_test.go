@@ -382,7 +382,7 @@ func TestLSTMCell32(t *testing.T) {
 			}
 			wantC, wantT, wantH := make([]float32, n), make([]float32, n), make([]float32, n)
 			for j := 0; j < n; j++ {
-				p, q := gates[n+j]*cPrev[j], gates[j]*gates[2*n+j]
+				p, q := float32(gates[n+j]*cPrev[j]), float32(gates[j]*gates[2*n+j])
 				wantC[j] = p + q
 			}
 			Tanh32(wantT, wantC)
@@ -443,12 +443,12 @@ func TestGRUCell32(t *testing.T) {
 			}
 			wantN, wantH := make([]float32, n), make([]float32, n)
 			for j := 0; j < n; j++ {
-				p := gates[j] * hh[2*n+j]
+				p := float32(gates[j] * hh[2*n+j]) // rounded: no fused multiply-add
 				wantN[j] = gates[2*n+j] + p
 			}
 			Tanh32(wantN, wantN)
 			for j := 0; j < n; j++ {
-				p, q := (1-gates[n+j])*wantN[j], gates[n+j]*hPrev[j]
+				p, q := float32((1-gates[n+j])*wantN[j]), float32(gates[n+j]*hPrev[j])
 				wantH[j] = p + q
 			}
 			g := append([]float32(nil), gates...)
@@ -772,12 +772,10 @@ func TestLSTMCellGrad32(t *testing.T) {
 			wantG, wantC := make([]float32, 4*n), make([]float32, n)
 			for j := 0; j < n; j++ {
 				i, f, g, o, tv := gates[j], gates[n+j], gates[2*n+j], gates[3*n+j], tc[j]
-				p := dh[j] * o
-				p = p * (1 - tv*tv)
-				dct := dc[j] + p
+				dct := dc[j] + float32(dh[j]*o*(1-float32(tv*tv)))
 				wantG[j] = dct * g * i * (1 - i)
 				wantG[n+j] = dct * cPrev[j] * f * (1 - f)
-				wantG[2*n+j] = dct * i * (1 - g*g)
+				wantG[2*n+j] = dct * i * (1 - float32(g*g))
 				wantG[3*n+j] = dh[j] * tv * o * (1 - o)
 				wantC[j] = dct * f
 			}
@@ -833,7 +831,7 @@ func TestGRUCellGrad32(t *testing.T) {
 			wantI, wantH, wantP := make([]float32, 3*m), make([]float32, 3*m), make([]float32, m)
 			for j := 0; j < m; j++ {
 				r, z, nv, dv := gates[j], gates[m+j], gates[2*m+j], dh[j]
-				dn := dv * (1 - z) * (1 - nv*nv)
+				dn := dv * (1 - z) * (1 - float32(nv*nv))
 				dz := dv * (hPrev[j] - nv) * z * (1 - z)
 				dr := dn * hnPre[j] * r * (1 - r)
 				wantI[j], wantI[m+j], wantI[2*m+j] = dr, dz, dn
