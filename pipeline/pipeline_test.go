@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/seqtask/seqtask/config"
 	"github.com/seqtask/seqtask/nn"
@@ -535,9 +536,14 @@ func TestScheduleOverTime(t *testing.T) {
 	if n := len(before); n == 0 || before[n-1].Step != 50 {
 		t.Fatalf("interrupted run logged %d steps, want 50", n)
 	}
-	resume := Options{Resume: dir, Mode: "train", Stdout: io.Discard, Stderr: io.Discard}
+	var progressLog strings.Builder
+	resume := Options{Resume: dir, Mode: "train", Stdout: io.Discard, Stderr: &progressLog}
 	if err := Run(context.Background(), resume); err != nil {
 		t.Fatal(err)
+	}
+	// The progress line counts towards the step the time limit will end at.
+	if !strings.Contains(progressLog.String(), "/~") {
+		t.Errorf("progress lines do not show the step the time limit ends at:\n%.500s", progressLog.String())
 	}
 	recs := trainRecords(readRecords(t, dir))
 	last := recs[len(recs)-1]
@@ -562,4 +568,27 @@ func TestScheduleOverTime(t *testing.T) {
 // trainRecords keeps the training records of a run's metrics log.
 func trainRecords(recs []record) []record {
 	return slices.DeleteFunc(recs, func(r record) bool { return r.Split != "train" })
+}
+
+// TestExpectedSteps: the progress line's end is train.steps, or the step
+// the time limit will stop the run at when that comes first.
+func TestExpectedSteps(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		steps      int
+		limit      time.Duration
+		elapsed    time.Duration
+		secPerStep float64
+		want       string
+	}{
+		{"no limit", 1000, 0, time.Minute, 0.5, "1000"},
+		{"steps first", 1000, time.Hour, time.Minute, 0.5, "1000"},
+		{"time first", 100000, 15 * time.Minute, 5 * time.Minute, 0.5, "~1300"},
+		{"time up", 100000, 15 * time.Minute, 16 * time.Minute, 0.5, "~100"},
+		{"no pace yet", 100000, 15 * time.Minute, 0, 0, "100000"},
+	} {
+		if got := expectedSteps(100, config.Train{Steps: tc.steps, TimeLimit: tc.limit}, tc.elapsed, tc.secPerStep); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
 }

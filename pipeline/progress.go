@@ -30,8 +30,8 @@ func newProgress(w io.Writer) *progress {
 }
 
 // status shows the running state of training.
-func (p *progress) status(step, total int, loss, tokPerSec, lr float64, eta time.Duration) {
-	line := fmt.Sprintf("step %d/%d  loss %.4f  %s tok/s  lr %.3g  ETA %s",
+func (p *progress) status(step int, total string, loss, tokPerSec, lr float64, eta time.Duration) {
+	line := fmt.Sprintf("step %d/%s  loss %.4f  %s tok/s  lr %.3g  ETA %s",
 		step, total, loss, human.Count(tokPerSec), lr, human.ETA(eta))
 	if p.tty {
 		fmt.Fprintf(p.w, "\r\033[K%s", line)

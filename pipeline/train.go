@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"time"
 
 	"github.com/seqtask/seqtask/config"
@@ -295,7 +296,8 @@ func train[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 			if err := mlog.write(r); err != nil {
 				return err
 			}
-			out.status(step, tc.Steps, r.Loss, r.TokS, lr, eta(step, tc, elapsed(), secs/float64(winSteps)))
+			secPerStep := secs / float64(winSteps)
+			out.status(step, expectedSteps(step, tc, elapsed(), secPerStep), r.Loss, r.TokS, lr, eta(step, tc, elapsed(), secPerStep))
 			winLoss, winTokens, winSteps, winNorm, winStart = 0, 0, 0, 0, time.Now()
 		}
 		if step%tc.EvalEvery == 0 {
@@ -339,6 +341,20 @@ func displayScore(metric string, v float64) float64 {
 		return -v
 	}
 	return v
+}
+
+// expectedSteps is the step count the progress line shows as the run's
+// end: train.steps, or when train.time_limit will stop the run first at
+// the recent pace, the step it will reach then, marked "~" (a run bounded
+// by time, train.schedule.over: time, sets train.steps far beyond reach).
+func expectedSteps(step int, tc config.Train, elapsed time.Duration, secPerStep float64) string {
+	if tc.TimeLimit > 0 && secPerStep > 0 {
+		byTime := step + int((tc.TimeLimit-elapsed).Seconds()/secPerStep)
+		if byTime < tc.Steps {
+			return fmt.Sprintf("~%d", max(byTime, step))
+		}
+	}
+	return strconv.Itoa(tc.Steps)
 }
 
 // eta estimates the time left: the steps still to run at the recent pace,
