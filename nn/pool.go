@@ -177,20 +177,7 @@ func (m *MaxPool2D[T]) forwardImage(x, y []T, arg []int32) {
 // Forward that filled c: each dy [N][C*Ho*Wo] entry added at its window's
 // maximum, zero elsewhere (overlapping windows accumulate).
 func (m *MaxPool2D[T]) Backward(c *MaxPool2DCache[T], dy, dx Mat[T]) {
-	if dy.Rows != c.n || dy.Cols != m.Out.Size() || dx.Rows != c.n || dx.Cols != m.In.Size() {
-		panic(fmt.Sprintf("nn: MaxPool2D.Backward: dy %dx%d, dx %dx%d, want %dx%d and %dx%d",
-			dy.Rows, dy.Cols, dx.Rows, dx.Cols, c.n, m.Out.Size(), c.n, m.In.Size()))
-	}
-	os := m.Out.Size()
-	parallelRange(c.n, m.In.Size(), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			dr, gr := dx.Row(i), dy.Row(i)
-			clear(dr)
-			for o, at := range c.arg[i*os : (i+1)*os] {
-				dr[at] += gr[o]
-			}
-		}
-	})
+	m.backward("Backward", c, dy, dx, false)
 }
 
 // BackwardReLU is Backward for a pool whose input came from a ReLU, with the
@@ -203,9 +190,15 @@ func (m *MaxPool2D[T]) Backward(c *MaxPool2DCache[T], dy, dx Mat[T]) {
 // the same reason the result Forward returned must be unchanged until then,
 // and dy must not share its storage.
 func (m *MaxPool2D[T]) BackwardReLU(c *MaxPool2DCache[T], dy, dx Mat[T]) {
+	m.backward("BackwardReLU", c, dy, dx, true)
+}
+
+// backward is Backward, or with relu BackwardReLU (named as method in
+// its panic).
+func (m *MaxPool2D[T]) backward(method string, c *MaxPool2DCache[T], dy, dx Mat[T], relu bool) {
 	if dy.Rows != c.n || dy.Cols != m.Out.Size() || dx.Rows != c.n || dx.Cols != m.In.Size() {
-		panic(fmt.Sprintf("nn: MaxPool2D.BackwardReLU: dy %dx%d, dx %dx%d, want %dx%d and %dx%d",
-			dy.Rows, dy.Cols, dx.Rows, dx.Cols, c.n, m.Out.Size(), c.n, m.In.Size()))
+		panic(fmt.Sprintf("nn: MaxPool2D.%s: dy %dx%d, dx %dx%d, want %dx%d and %dx%d",
+			method, dy.Rows, dy.Cols, dx.Rows, dx.Cols, c.n, m.Out.Size(), c.n, m.In.Size()))
 	}
 	os := m.Out.Size()
 	parallelRange(c.n, m.In.Size(), func(lo, hi int) {
@@ -213,7 +206,7 @@ func (m *MaxPool2D[T]) BackwardReLU(c *MaxPool2DCache[T], dy, dx Mat[T]) {
 			dr, gr, yr := dx.Row(i), dy.Row(i), c.y.Row(i)
 			clear(dr)
 			for o, at := range c.arg[i*os : (i+1)*os] {
-				if yr[o] != 0 { // ReLU.Backward's rule: all but +0 (NaN too) pass
+				if !relu || yr[o] != 0 { // ReLU.Backward's rule: all but +0 (NaN too) pass
 					dr[at] += gr[o]
 				}
 			}
