@@ -109,3 +109,26 @@ func BenchmarkSgemmSmallMPaths(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSgemmSmallN compares the transposed small-m path (gemmSmallN)
+// with the blocked GEMM on weight-gradient shapes Aᵀ·B with few columns.
+func BenchmarkSgemmSmallN(b *testing.B) {
+	for _, s := range []struct{ m, n, k int }{{256, 32, 1024}, {1024, 32, 2048}, {512, 16, 512}, {128, 32, 256}, {3000, 32, 704}, {1024, 64, 2048}} {
+		for _, mode := range []struct {
+			name  string
+			small int
+		}{{"transposed", smallAuto}, {"blocked", smallNever}} {
+			b.Run(fmt.Sprintf("%dx%dx%d_TN/%s", s.m, s.n, s.k, mode.name), func(b *testing.B) {
+				old := smallMode
+				smallMode = mode.small
+				defer func() { smallMode = old }()
+				rnd := rand.New(rand.NewPCG(1, 1))
+				a, bb, c := randMat[float32](rnd, s.k*s.m), randMat[float32](rnd, s.k*s.n), make([]float32, s.m*s.n)
+				for b.Loop() {
+					Implementation{}.Sgemm(blas.Trans, blas.NoTrans, s.m, s.n, s.k, 1, a, s.m, bb, s.n, 0, c, s.n)
+				}
+				b.ReportMetric(2*float64(s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}

@@ -27,6 +27,7 @@ var benchShapes = []struct {
 	// gradient read transposed (rows 4 KiB apart), the packing that ran
 	// 25× slower on an Intel CPU than here (issue 15).
 	{"1024x256x2048_TN", blas.Trans, blas.NoTrans, 1024, 256, 2048},
+	{"1024x64x2048_TN", blas.Trans, blas.NoTrans, 1024, 64, 2048}, // the same for 64 inputs (an embedding)
 }
 
 type gemmFn[T float] func(tA, tB blas.Transpose, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int)

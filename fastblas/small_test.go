@@ -139,3 +139,51 @@ func testDotRows[T float](t *testing.T, sk *smallKernels[T], rnd *rand.Rand, n, 
 		}
 	}
 }
+
+// TestGemmSmallN: weight-gradient products Aᵀ·B with few columns, taken
+// as their transpose through the small-m path, equal the reference
+// (alpha, beta, padded operands, NaNs in C under beta 0), and shapes
+// outside the rule are left to the blocked GEMM.
+func TestGemmSmallN(t *testing.T) {
+	if current.Load().sSmallM == nil {
+		t.Skip("no small-m kernels on this CPU or build")
+	}
+	rnd := rand.New(rand.NewPCG(41, 42))
+	take := []gemmCase{
+		{tA: blas.Trans, tB: blas.NoTrans, m: 256, n: 32, k: 1024, alpha: 1, beta: 0},
+		{tA: blas.Trans, tB: blas.NoTrans, m: 130, n: 5, k: 70, alpha: -0.5, beta: 1.5, padA: 3, padB: 2, padC: 1},
+		{tA: blas.Trans, tB: blas.NoTrans, m: 300, n: 17, k: 129, alpha: 2, beta: 0, padC: 3, nanC: true},
+		{tA: blas.Trans, tB: blas.NoTrans, m: 128, n: 1, k: 9, alpha: 1, beta: 1},
+	}
+	sk := current.Load().sSmallM
+	for _, tc := range take {
+		checkGemm(t, rnd, tc, Implementation{}.Sgemm, ref.Sgemm)
+		if !sk.use(false, tc.n, tc.k) {
+			continue // these kernels (pure Go: m ≤ 4) cannot take Cᵀ
+		}
+		checkGemm(t, rnd, tc, func(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+			if !gemmSmallN(sk, tA != blas.NoTrans, tB != blas.NoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
+				t.Fatalf("%v: not taken", tc)
+			}
+		}, ref.Sgemm)
+	}
+	for _, tc := range []gemmCase{
+		{tA: blas.Trans, tB: blas.NoTrans, m: 127, n: 32, k: 64},    // few rows
+		{tA: blas.Trans, tB: blas.NoTrans, m: 256, n: 33, k: 64},    // many columns
+		{tA: blas.Trans, tB: blas.NoTrans, m: 1024, n: 32, k: 2048}, // A beyond L2
+		{tA: blas.NoTrans, tB: blas.NoTrans, m: 256, n: 32, k: 64},  // A as stored
+		{tA: blas.Trans, tB: blas.Trans, m: 256, n: 32, k: 64},
+	} {
+		a, b, c := make([]float32, tc.m*tc.k), make([]float32, tc.k*tc.n), make([]float32, tc.m*tc.n)
+		lda, ldb := tc.k, tc.n
+		if tc.tA != blas.NoTrans {
+			lda = tc.m
+		}
+		if tc.tB != blas.NoTrans {
+			ldb = tc.k
+		}
+		if gemmSmallN(sk, tc.tA != blas.NoTrans, tc.tB != blas.NoTrans, tc.m, tc.n, tc.k, 1, a, lda, b, ldb, 0, c, tc.n) {
+			t.Errorf("%v: taken, want the blocked GEMM", tc)
+		}
+	}
+}
