@@ -55,6 +55,12 @@
 // products with m·n·k ≥ 2^24 are split over n in multiples of the tile
 // width, so results are again independent of the number of goroutines.
 //
+// A float32 weight gradient C = Aᵀ·B with few columns (at most 32, at
+// least 128 rows, A within L2) takes the same path as its transpose
+// Cᵀ = Bᵀ·A, whose m is small, and is added into C transposed: the small-m
+// path streams A's rows where the blocked kernel would read them 12 values
+// at a time, lda apart.
+//
 // Packing copies the operands into contiguous, zero-padded micro-panels, so
 // the kernel always streams unit-stride memory regardless of transposes and
 // leading dimensions (all four transpose combinations go through the same
