@@ -743,6 +743,38 @@ func cellGradInputs(rng *rand.Rand, n int) []float32 {
 	return s
 }
 
+// cellGates returns blocks blocks of n activated gates, in [0, 1) but for
+// block 2, the candidate (LSTM's g, GRU's n), a tanh in [-1, 1).
+func cellGates(rng *rand.Rand, blocks, n int) []float32 {
+	g := unitInterval(rng, blocks*n)
+	for i := 2 * n; i < 3*n; i++ {
+		g[i] = 2*g[i] - 1
+	}
+	return g
+}
+
+// guardLen is how many sentinels guarded puts past a kernel's output.
+const guardLen = 5
+
+// guarded returns an output of n values followed by guardLen sentinels.
+func guarded(n int) []float32 {
+	s := make([]float32, n+guardLen)
+	for i := n; i < len(s); i++ {
+		s[i] = -42
+	}
+	return s
+}
+
+// checkGuard fails if a kernel wrote past the first n values of s.
+func checkGuard(t *testing.T, s []float32, n int) {
+	t.Helper()
+	for i := n; i < len(s); i++ {
+		if s[i] != -42 {
+			t.Fatalf("n=%d: wrote past the end at %d", n, i)
+		}
+	}
+}
+
 // unitInterval returns n values in [0, 1): activated gates.
 func unitInterval(rng *rand.Rand, n int) []float32 {
 	s := make([]float32, n)
@@ -756,14 +788,10 @@ func unitInterval(rng *rand.Rand, n int) []float32 {
 // definition bitwise on every path, for lengths around the vector width,
 // with dcPrev the same slice as dc, and without writing past the ends.
 func TestLSTMCellGrad32(t *testing.T) {
-	const guard = 5
 	paths(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(31, 32))
 		for _, n := range []int{0, 1, 15, 16, 17, 31, 33, 256, 257} {
-			gates := unitInterval(rng, 4*n)
-			for i := 2 * n; i < 3*n; i++ {
-				gates[i] = 2*gates[i] - 1
-			}
+			gates := cellGates(rng, 4, n)
 			tc := unitInterval(rng, n)
 			cPrev, dh, dc := cellGradInputs(rng, n), cellGradInputs(rng, n), cellGradInputs(rng, n)
 			if n > 3 {
@@ -779,10 +807,7 @@ func TestLSTMCellGrad32(t *testing.T) {
 				wantG[3*n+j] = dh[j] * tv * o * (1 - o)
 				wantC[j] = dct * f
 			}
-			dg, dcPrev := make([]float32, 4*n+guard), make([]float32, n+guard)
-			for i := range guard {
-				dg[4*n+i], dcPrev[n+i] = -42, -42
-			}
+			dg, dcPrev := guarded(4*n), guarded(n)
 			LSTMCellGrad32(dg, dcPrev, gates, tc, cPrev, dh, dc)
 			inPlace := append([]float32(nil), dc...)
 			dg2 := make([]float32, 4*n)
@@ -797,11 +822,8 @@ func TestLSTMCellGrad32(t *testing.T) {
 					t.Fatalf("n=%d dcPrev[%d] = %g (in place %g), want %g", n, j, dcPrev[j], inPlace[j], wantC[j])
 				}
 			}
-			for i := range guard {
-				if dg[4*n+i] != -42 || dcPrev[n+i] != -42 {
-					t.Fatalf("n=%d: wrote past the end", n)
-				}
-			}
+			checkGuard(t, dg, 4*n)
+			checkGuard(t, dcPrev, n)
 		}
 	})
 	defer func() {
@@ -816,14 +838,10 @@ func TestLSTMCellGrad32(t *testing.T) {
 // definition bitwise on every path, for lengths around the vector width,
 // and without writing past the ends.
 func TestGRUCellGrad32(t *testing.T) {
-	const guard = 5
 	paths(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(33, 34))
 		for _, m := range []int{0, 1, 15, 16, 17, 31, 33, 256, 257} {
-			gates := unitInterval(rng, 3*m)
-			for i := 2 * m; i < 3*m; i++ {
-				gates[i] = 2*gates[i] - 1
-			}
+			gates := cellGates(rng, 3, m)
 			hnPre, hPrev, dh := cellGradInputs(rng, m), cellGradInputs(rng, m), cellGradInputs(rng, m)
 			if m > 3 {
 				dh[1], hPrev[2] = float32(math.NaN()), float32(math.Inf(1))
@@ -838,10 +856,7 @@ func TestGRUCellGrad32(t *testing.T) {
 				wantH[j], wantH[m+j], wantH[2*m+j] = dr, dz, dn*r
 				wantP[j] = dv * z
 			}
-			di, dhh, dp := make([]float32, 3*m+guard), make([]float32, 3*m+guard), make([]float32, m+guard)
-			for i := range guard {
-				di[3*m+i], dhh[3*m+i], dp[m+i] = -42, -42, -42
-			}
+			di, dhh, dp := guarded(3*m), guarded(3*m), guarded(m)
 			GRUCellGrad32(di, dhh, dp, gates, hnPre, hPrev, dh)
 			for j := range wantI {
 				if !sameBits(di[j], wantI[j]) || !sameBits(dhh[j], wantH[j]) {
@@ -853,11 +868,9 @@ func TestGRUCellGrad32(t *testing.T) {
 					t.Fatalf("m=%d dhPrev[%d] = %g, want %g", m, j, dp[j], wantP[j])
 				}
 			}
-			for i := range guard {
-				if di[3*m+i] != -42 || dhh[3*m+i] != -42 || dp[m+i] != -42 {
-					t.Fatalf("m=%d: wrote past the end", m)
-				}
-			}
+			checkGuard(t, di, 3*m)
+			checkGuard(t, dhh, 3*m)
+			checkGuard(t, dp, m)
 		}
 	})
 	defer func() {
