@@ -260,27 +260,29 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-// stepOnly hides a search's StepArgmax (and keeps its attention when it
-// has one), so that Greedy runs on Step's log-probabilities.
+// stepOnly hides a search's StepArgmax and StepTopK (and keeps its
+// attention when it has one), so that Greedy and Beam run on Step's
+// log-probabilities.
 type stepOnly struct{ decoding.Stepper }
 
 type stepOnlyAtt struct{ decoding.AttentionStepper }
 
-// TestGreedyArgmaxMatchesStep checks that greedy search through the
-// search's StepArgmax finds exactly what it finds through Step — the same
-// tokens, bitwise the same log-probabilities, the same attention — for
-// every attention kind and cell, in float64 and float32.
-func TestGreedyArgmaxMatchesStep(t *testing.T) {
+// TestSearchShortcutsMatchStep checks that greedy search through the
+// search's StepArgmax, and beam search through its StepTopK, find exactly
+// what they find through Step — the same tokens, bitwise the same
+// log-probabilities, the same attention — for every attention kind and
+// cell, in float64 and float32.
+func TestSearchShortcutsMatchStep(t *testing.T) {
 	for _, attention := range []nn.AttentionKind{"none", "general", "additive"} {
 		for _, cell := range []nn.Cell{nn.CellGRU, nn.CellLSTM} {
 			cfg := Config{Vocab: 40, Embed: 5, Cell: cell, Hidden: 6, Layers: 2, Key: 6, Attention: attention}
-			t.Run(string(attention)+"/"+string(cell)+"/float64", func(t *testing.T) { testGreedyArgmax[float64](t, cfg) })
-			t.Run(string(attention)+"/"+string(cell)+"/float32", func(t *testing.T) { testGreedyArgmax[float32](t, cfg) })
+			t.Run(string(attention)+"/"+string(cell)+"/float64", func(t *testing.T) { testSearchShortcuts[float64](t, cfg) })
+			t.Run(string(attention)+"/"+string(cell)+"/float32", func(t *testing.T) { testSearchShortcuts[float32](t, cfg) })
 		}
 	}
 }
 
-func testGreedyArgmax[T nn.Float](t *testing.T, cfg Config) {
+func testSearchShortcuts[T nn.Float](t *testing.T, cfg Config) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	d, err := New[T]("decoder", cfg, rng)
 	if err != nil {
@@ -313,20 +315,26 @@ func testGreedyArgmax[T nn.Float](t *testing.T, cfg Config) {
 	if _, ok := fast.(decoding.ArgmaxStepper); !ok {
 		t.Fatal("the search is not a decoding.ArgmaxStepper")
 	}
+	if _, ok := fast.(decoding.TopKStepper); !ok {
+		t.Fatal("the search is not a decoding.TopKStepper")
+	}
+	stepOnlySearch := func() decoding.Stepper {
+		slow := search()
+		if a, ok := slow.(decoding.AttentionStepper); ok {
+			slow = stepOnlyAtt{a}
+		} else {
+			slow = stepOnly{slow}
+		}
+		if _, ok := slow.(decoding.ArgmaxStepper); ok {
+			t.Fatal("the wrapper still has StepArgmax")
+		}
+		return slow
+	}
 	got, err := decoding.Greedy(fast, B, bos, eos, maxLen)
 	if err != nil {
 		t.Fatal(err)
 	}
-	slow := search()
-	if a, ok := slow.(decoding.AttentionStepper); ok {
-		slow = stepOnlyAtt{a}
-	} else {
-		slow = stepOnly{slow}
-	}
-	if _, ok := slow.(decoding.ArgmaxStepper); ok {
-		t.Fatal("the wrapper still has StepArgmax")
-	}
-	want, err := decoding.Greedy(slow, B, bos, eos, maxLen)
+	want, err := decoding.Greedy(stepOnlySearch(), B, bos, eos, maxLen)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,6 +343,19 @@ func testGreedyArgmax[T nn.Float](t *testing.T, cfg Config) {
 		tokens += len(want[i].Tokens)
 		if !reflect.DeepEqual(got[i], want[i]) {
 			t.Fatalf("item %d: StepArgmax path %+v, Step path %+v", i, got[i], want[i])
+		}
+	}
+	for _, width := range []int{1, 3, 25} { // 2·25 exceeds the vocabulary
+		got, err := decoding.Beam(search(), B, bos, eos, maxLen, width, 0.6)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := decoding.Beam(stepOnlySearch(), B, bos, eos, maxLen, width, 0.6)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("beam of %d: StepTopK path %+v, Step path %+v", width, got, want)
 		}
 	}
 	if tokens < B*3 {

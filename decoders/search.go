@@ -2,6 +2,7 @@ package decoders
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/seqtask/seqtask/decoding"
 	"github.com/seqtask/seqtask/nn"
@@ -140,6 +141,60 @@ func (s *search[T]) StepArgmax(tokens []int) (best []int, logProbs []float64, vo
 		s.best[b], s.bestLP[b] = k, top
 	}
 	return s.best, s.bestLP, logits.Cols, nil
+}
+
+// StepTopK is Step for beam search (decoding.TopKStepper): per hypothesis
+// b the min(k, V) tokens that rank highest by prior[b] plus the
+// log-probability Step would return, best first (the smaller id on ties),
+// with those log-probabilities, instead of a row of V float64 values.
+func (s *search[T]) StepTopK(tokens []int, prior []float64, k int) (best []int, logProbs []float64, vocab int, err error) {
+	if len(prior) != len(tokens) || k < 1 {
+		return nil, nil, 0, fmt.Errorf("decoder: the best %d of %d tokens with %d prior log-probabilities", k, len(tokens), len(prior))
+	}
+	logits, err := s.logits(tokens)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	n, V := logits.Rows, logits.Cols
+	k = min(k, V)
+	if cap(s.best) < n*k {
+		s.best, s.bestLP = make([]int, n*k), make([]float64, n*k)
+	}
+	s.best, s.bestLP = s.best[:n*k], s.bestLP[:n*k]
+	for b := 0; b < n; b++ {
+		topTokens(logits.Row(b), prior[b], s.best[b*k:(b+1)*k], s.bestLP[b*k:(b+1)*k])
+	}
+	return s.best, s.bestLP, V, nil
+}
+
+// topTokens fills toks, best first, with the len(toks) tokens of the logit
+// row whose prior + log-softmax value is highest, the smaller id first on
+// ties, and logProbs with their log-softmax values as logSoftmax computes
+// them. A NaN or +Inf logit makes the normaliser, and so every value, NaN.
+func topTokens[T nn.Float](row []T, prior float64, toks []int, logProbs []float64) {
+	lz := nn.LogSumExp(row)
+	k, n := len(toks), 0
+	worst := math.Inf(-1) // prior + logProbs[k-1] once k are held
+	for tok, v := range row {
+		x := float64(v) - lz
+		key := prior + x
+		if n == k {
+			if !(key > worst) {
+				continue // the common case, kept cheap
+			}
+			n--
+		}
+		// Insert after the held tokens that rank at least as high.
+		j := n
+		for ; j > 0 && key > prior+logProbs[j-1]; j-- {
+			toks[j], logProbs[j] = toks[j-1], logProbs[j-1]
+		}
+		toks[j], logProbs[j] = tok, x
+		n++
+		if n == k {
+			worst = prior + logProbs[k-1]
+		}
+	}
 }
 
 // logits runs one decoder step and returns the output logits [n][V],

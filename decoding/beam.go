@@ -135,13 +135,15 @@ func (b *beam) score(logProb float64, n int) float64 {
 func (b *beam) run(bos int) error {
 	var (
 		tokens  []int
-		rowOf   []int // rowOf[i] is the model state of item i's first live hypothesis
+		prior   []float64 // log-probability of each live hypothesis
+		rowOf   []int     // rowOf[i] is the model state of item i's first live hypothesis
 		reorder []int
 		cands   []candidate
 	)
+	tk, fast := b.s.m.(TopKStepper)
 	for t := 1; ; t++ {
 		// Feed the last token of every live hypothesis, item by item.
-		tokens, rowOf = tokens[:0], rowOf[:0]
+		tokens, prior, rowOf = tokens[:0], prior[:0], rowOf[:0]
 		for i := range b.items {
 			rowOf = append(rowOf, len(tokens))
 			for _, h := range b.items[i].live {
@@ -150,13 +152,27 @@ func (b *beam) run(bos int) error {
 				} else {
 					tokens = append(tokens, h.last.tok)
 				}
+				prior = append(prior, h.logProb)
 			}
 		}
-		lp, att, err := b.s.step(tokens)
+		// Each state's row holds per of its extensions: all V tokens, or
+		// (from StepTopK) its best 2·width, which hold every extension that
+		// can rank among its item's best 2·width.
+		var (
+			lp   []float64
+			best []int // the tokens of lp's values, nil for 0…V-1
+			att  [][]float64
+			err  error
+		)
+		if fast {
+			best, lp, att, err = b.s.stepTopK(tk, tokens, prior, 2*b.width)
+		} else {
+			lp, att, err = b.s.step(tokens)
+		}
 		if err != nil {
 			return err
 		}
-		v := b.s.v
+		per := len(lp) / len(tokens)
 		reorder = reorder[:0]
 		active := 0
 		for i := range b.items {
@@ -165,7 +181,12 @@ func (b *beam) run(bos int) error {
 				continue
 			}
 			r0 := rowOf[i]
-			cands = b.topK(cands[:0], it.live, lp[r0*v:(r0+len(it.live))*v], v)
+			rows := (r0 + len(it.live)) * per
+			var toks []int
+			if best != nil {
+				toks = best[r0*per : rows]
+			}
+			cands = b.topK(cands[:0], it.live, lp[r0*per:rows], toks, per)
 			live := make([]hyp, 0, b.width)
 			for rank, c := range cands {
 				isEOS := c.tok == b.eos
@@ -233,34 +254,38 @@ func (b *beam) stop(it *beamItem, t int) bool {
 }
 
 // topK returns, best first, the min(2*width, len(lp)) best extensions of the
-// live hypotheses, whose rows of v next-token log-probabilities are lp. At most width of the
-// extensions can emit eos (one per hypothesis), so among them at least width
-// do not, enough to refill the beam.
-func (b *beam) topK(dst []candidate, live []hyp, lp []float64, v int) []candidate {
+// live hypotheses, whose rows of per next-token log-probabilities are lp, for
+// the tokens toks (nil: 0…per-1). At most width of the extensions can emit
+// eos (one per hypothesis), so among them at least width do not, enough to
+// refill the beam.
+func (b *beam) topK(dst []candidate, live []hyp, lp []float64, toks []int, per int) []candidate {
 	k := min(2*b.width, len(lp))
 	worst := math.Inf(-1) // score of dst[k-1] once dst is full
 	for h, parent := range live {
-		for tok, x := range lp[h*v : (h+1)*v] {
+		for j, x := range lp[h*per : (h+1)*per] {
 			s := parent.logProb + x
+			if len(dst) == k && s < worst {
+				continue // the common case, kept cheap
+			}
+			tok := j
+			if toks != nil {
+				tok = toks[h*per+j]
+			}
+			c := candidate{logProb: s, hyp: h, tok: tok}
 			if len(dst) == k {
-				if s < worst {
-					continue // the common case, kept cheap
-				}
-				c := candidate{logProb: s, hyp: h, tok: tok}
 				if !c.better(dst[k-1]) {
 					continue
 				}
 				dst = dst[:k-1]
 			}
-			c := candidate{logProb: s, hyp: h, tok: tok}
 			// Insert c after the candidates that rank before it.
-			j, _ := slices.BinarySearchFunc(dst, c, func(a, c candidate) int {
+			at, _ := slices.BinarySearchFunc(dst, c, func(a, c candidate) int {
 				if a.better(c) {
 					return -1
 				}
 				return 1
 			})
-			dst = slices.Insert(dst, j, c)
+			dst = slices.Insert(dst, at, c)
 			if len(dst) == k {
 				worst = dst[k-1].logProb
 			}

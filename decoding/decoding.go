@@ -69,6 +69,26 @@ type ArgmaxStepper interface {
 	StepArgmax(tokens []int) (best []int, logProbs []float64, vocab int, err error)
 }
 
+// TopKStepper is a [Stepper] that can also answer a step with only what
+// beam search needs, instead of every token's log-probability: for each
+// state i, the min(k, V) tokens that rank highest by prior[i] plus their
+// log-probability, best first and the smaller id first on ties, in
+// best[i*kk:(i+1)*kk] with their log-probabilities (without prior) in
+// logProbs, kk = min(k, V). They must be exactly the values Step's row
+// holds for those tokens, ranked by the same float64 sums the search forms,
+// so that the search finds what it finds from Step; and a NaN or +Inf
+// anywhere in the row must show as a NaN or +Inf among the row's answers
+// (a log-sum-exp normaliser does this). The slices may be reused on the
+// next call.
+//
+// [Beam] uses it automatically when the model implements it: a step then
+// costs the model no row of V float64 values per hypothesis.
+type TopKStepper interface {
+	Stepper
+
+	StepTopK(tokens []int, prior []float64, k int) (best []int, logProbs []float64, vocab int, err error)
+}
+
 // AttentionStepper is a [Stepper] that can also report the attention weights
 // of its last Step, so that the search can return the attention matrix of each
 // hypothesis (for alignment plots or replacing unknown words).
@@ -170,6 +190,34 @@ func (s *stepper) stepArgmax(m ArgmaxStepper, tokens []int) ([]int, []float64, [
 		}
 		if !(x <= math.MaxFloat64) {
 			return nil, nil, nil, fmt.Errorf("decoding: step %d: log-probability %v for token %d of hypothesis %d", s.steps, x, best[i], i)
+		}
+	}
+	att, err := s.attention(n)
+	return best, lp, att, err
+}
+
+// stepTopK calls the model's StepTopK and checks its answer as step checks
+// Step's.
+func (s *stepper) stepTopK(m TopKStepper, tokens []int, prior []float64, k int) ([]int, []float64, [][]float64, error) {
+	s.steps++
+	best, lp, v, err := m.StepTopK(tokens, prior, k)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("decoding: step %d: %w", s.steps, err)
+	}
+	n := len(tokens)
+	if v < 1 || len(best) != n*min(k, v) || len(lp) != len(best) {
+		return nil, nil, nil, fmt.Errorf("decoding: step %d: model returned %d tokens and %d log-probabilities over %d for the best %d of %d tokens", s.steps, len(best), len(lp), v, k, n)
+	}
+	if err := s.vocab(v); err != nil {
+		return nil, nil, nil, err
+	}
+	per := len(best) / n
+	for i, x := range lp {
+		if best[i] < 0 || best[i] >= v {
+			return nil, nil, nil, fmt.Errorf("decoding: step %d: model chose token %d outside the vocabulary of %d for hypothesis %d", s.steps, best[i], v, i/per)
+		}
+		if !(x <= math.MaxFloat64) {
+			return nil, nil, nil, fmt.Errorf("decoding: step %d: log-probability %v for token %d of hypothesis %d", s.steps, x, best[i], i/per)
 		}
 	}
 	att, err := s.attention(n)
