@@ -50,10 +50,23 @@ func (p *Param[T]) Size() int { return len(p.Value) }
 // Params is an ordered collection of a model's parameters.
 type Params[T Float] []*Param[T]
 
-// ZeroGrad clears every gradient; call it before each backward pass.
+// ZeroGrad clears every gradient, allocating those DropGrads freed; call
+// it before each backward pass.
 func (ps Params[T]) ZeroGrad() {
 	for _, p := range ps {
+		if p.Grad == nil {
+			p.Grad = make([]T, len(p.Value))
+		}
 		clear(p.Grad)
+	}
+}
+
+// DropGrads frees every gradient, for a model that only predicts (a loaded
+// model, a serving replica): the memory of a second copy of the weights.
+// ZeroGrad allocates them again before a backward pass.
+func (ps Params[T]) DropGrads() {
+	for _, p := range ps {
+		p.Grad = nil
 	}
 }
 

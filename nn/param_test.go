@@ -50,3 +50,37 @@ func TestShareValues(t *testing.T) {
 		}
 	}
 }
+
+// TestDropGrads checks that a model without gradients still predicts, and
+// that ZeroGrad gives it zeroed gradients of the right sizes again, which a
+// backward pass then fills as it fills a model that never dropped them.
+func TestDropGrads(t *testing.T) {
+	rng := testRNG()
+	kept := NewLinear[float64]("fc", 5, 3, rng)
+	dropped := NewLinear[float64]("fc", 5, 3, rng)
+	if err := dropped.Params().ShareValues(kept.Params()); err != nil {
+		t.Fatal(err)
+	}
+	x := randomParam("x", rng, 4, 5).Mat()
+	dy := randomParam("dy", rng, 4, 3).Mat()
+	dropped.Params().DropGrads()
+	for _, p := range dropped.Params() {
+		if p.Grad != nil {
+			t.Fatalf("%s: gradient of %d kept", p.Name, len(p.Grad))
+		}
+	}
+	var ck, cd LinearCache[float64]
+	if !slices.Equal(kept.Forward(&ck, x).Data, dropped.Forward(&cd, x).Data) {
+		t.Fatal("a model without gradients predicts differently")
+	}
+	for _, l := range []*Linear[float64]{kept, dropped} {
+		l.Params().ZeroGrad()
+	}
+	kept.Backward(&ck, dy, Mat[float64]{})
+	dropped.Backward(&cd, dy, Mat[float64]{})
+	for i, p := range dropped.Params() {
+		if q := kept.Params()[i]; len(p.Grad) != len(p.Value) || !slices.Equal(p.Grad, q.Grad) {
+			t.Errorf("%s: gradient %v after ZeroGrad and Backward, want %v", p.Name, p.Grad, q.Grad)
+		}
+	}
+}

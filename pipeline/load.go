@@ -13,7 +13,8 @@ import (
 )
 
 // Loaded is a trained model loaded from its run folder's best checkpoint
-// (its last, if it was never evaluated), ready to predict.
+// (its last, if it was never evaluated), ready to predict; it holds no
+// gradients.
 type Loaded struct {
 	Name       string // the run folder's base name
 	Dir        string
@@ -61,7 +62,8 @@ func loadRun(opts Options, log io.Writer) (*Loaded, error) {
 
 // restoreTask builds cfg's task from the checkpoint meta describes
 // (meta["seqtask.path"], read by storedRun) without its data, and loads
-// the checkpoint's weights into it.
+// the checkpoint's weights into it, without gradients: whoever restores a
+// model this way only predicts with it.
 func restoreTask[T nn.Float](cfg *config.Config, meta map[string]string, log io.Writer) (tasks.Task[T], *checkpoint[T], error) {
 	initRNG, _ := newRNG(cfg.Seed, streamInit)
 	task, err := tasks.New[T](cfg, tasks.Env{Meta: taskMeta(meta), RNG: initRNG, Log: log})
@@ -72,6 +74,7 @@ func restoreTask[T nn.Float](cfg *config.Config, meta map[string]string, log io.
 	if err := ck.load(meta["seqtask.path"]); err != nil {
 		return nil, nil, err
 	}
+	task.Params().DropGrads()
 	return task, ck, nil
 }
 
@@ -92,8 +95,6 @@ func (l *Loaded) Replica() (tasks.Task[float32], error) {
 	if err := task.Buffers().ShareValues(l.Task.Buffers()); err != nil {
 		return nil, fmt.Errorf("%s: %w", l.Dir, err)
 	}
-	for _, p := range task.Params() {
-		p.Grad = nil // a replica only predicts
-	}
+	task.Params().DropGrads() // a replica only predicts
 	return task, nil
 }

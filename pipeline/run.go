@@ -338,6 +338,7 @@ func runIn[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 	if err := ck.load(path); err != nil {
 		return err
 	}
+	params.DropGrads() // eval, predict and export only read the weights
 	if err := addEnsemble(opts, task); err != nil {
 		return err
 	}

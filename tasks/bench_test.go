@@ -92,6 +92,7 @@ func BenchmarkCharLMSample(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			cell, precision := precisionSuffix(name)
 			m := benchCharLM(b, cell, "float32")
+			m.Params().DropGrads() // as -mode predict and serve hold a model
 			m.cfg.Eval.Sample.Precision = precision
 			rng := rand.New(rand.NewPCG(3, 3))
 			const length = 200
@@ -188,6 +189,7 @@ func BenchmarkTrainStepWorkers(b *testing.B) {
 func BenchmarkSeq2SeqDecode(b *testing.B) {
 	fastblas.Install()
 	m := benchTranslation(b, "float32")
+	m.Params().DropGrads() // as -mode predict and serve hold a model
 	srcs := make([][]int, 64)
 	for i := range srcs {
 		srcs[i] = m.train[i].Src
@@ -251,6 +253,7 @@ func BenchmarkVideoTrainStep(b *testing.B) {
 func BenchmarkVideoLabel(b *testing.B) {
 	fastblas.Install()
 	v := benchVideo(b)
+	v.Params().DropGrads() // as -mode predict and serve hold a model
 	clips := make([][][]float32, 8)
 	for i := range clips {
 		clips[i] = v.train[i].Frames
