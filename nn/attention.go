@@ -57,8 +57,9 @@ func (k AttentionKind) BeforeStep() bool { return attentionRegistry[k].beforeSte
 // bookkeeping of a batch's steps.
 type attentionScore[T Float] interface {
 	params() Params[T]
-	// setKeys does the work all of a batch's steps share, into k.proj
-	// (sized for the batch even when filled later, or left empty).
+	// setKeys does the work all of a batch's steps share, into k.proj, or
+	// leaves k.proj empty for score to fill before the batch's first
+	// backward step.
 	setKeys(k *AttentionKeys[T])
 	// score writes into c.weights the scores of the query c.q against the
 	// valid keys of each sequence (the softmax comes after), keeping in c

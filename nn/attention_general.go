@@ -41,10 +41,10 @@ func newGeneral[T Float](prefix string, cfg AttentionConfig, rng *rand.Rand) *ge
 
 func (g *generalScore[T]) params() Params[T] { return Params[T]{g.weight} }
 
-func (g *generalScore[T]) setKeys(k *AttentionKeys[T]) {
-	q := g.weight.Shape[0]
-	k.proj = resize(k.proj, k.batch*k.sl, q)
-}
+// setKeys leaves the projection to score, which makes it only if the keys
+// serve more steps than it costs (a beam search that reorders after every
+// step never does).
+func (g *generalScore[T]) setKeys(*AttentionKeys[T]) {}
 
 func (g *generalScore[T]) score(k *AttentionKeys[T], c *AttentionCache[T]) {
 	at := g.precomputeAt
@@ -52,6 +52,7 @@ func (g *generalScore[T]) score(k *AttentionKeys[T], c *AttentionCache[T]) {
 		at = k.sl
 	}
 	if k.steps-1 >= at && !k.projReady {
+		k.proj = resize(k.proj, k.batch*k.sl, g.weight.Shape[0])
 		Gemm(false, true, 1, k.keys, g.weight.Mat(), 0, k.proj)
 		k.projReady = true
 	}
