@@ -18,6 +18,7 @@ type BF16Matrix struct {
 	Rows, Cols int
 	stride     int      // Cols rounded up to a whole vector (32), zero-padded
 	data       []uint16 // Rows × stride
+	tiles      []uint32 // data as AMX tiles (amxTiles), where there are AMX tiles
 }
 
 // bf16Lanes is how many bfloat16 values a 512-bit vector holds; rows are
@@ -53,6 +54,15 @@ func (m *BF16Matrix) Round(src []float32) {
 	for i := 0; i < m.Rows; i++ {
 		toBF16(m.data[i*m.stride:i*m.stride+m.Cols], src[i*m.Cols:(i+1)*m.Cols])
 	}
+	m.retile()
+}
+
+// retile lays the rounded values out again as AMX tiles, where SgemmBF16
+// uses them.
+func (m *BF16Matrix) retile() {
+	if amxKernel != nil {
+		m.tiles = amxTiles(m.tiles, m.data, m.Rows, m.stride)
+	}
 }
 
 // RoundTransposed refills m with the transpose of src, a Cols×Rows
@@ -62,35 +72,20 @@ func (m *BF16Matrix) RoundTransposed(src []float32) {
 	if len(src) < m.Rows*m.Cols {
 		panic(fmt.Sprintf("fastblas: BF16Matrix.RoundTransposed to %d×%d from %d values", m.Rows, m.Cols, len(src)))
 	}
-	transposeToBF16(m.data, m.stride, src, m.Cols, m.Rows)
+	transposeToBF16(m.data, m.stride, src, m.Rows, m.Cols, m.Rows)
+	m.retile()
 }
 
-// transposeToBF16 writes the transpose of the rows×cols row-major matrix
-// src rounded to bfloat16 into dst, cols rows stride apart, zeroing each
-// row's padding past rows. It rounds sixteen source rows at a time with the
-// vector conversion and then writes each destination row's sixteen values
-// side by side.
-func transposeToBF16(dst []uint16, stride int, src []float32, rows, cols int) {
-	const block = 16
-	buf := bf16Pool.Get().(*[]uint16)
-	defer bf16Pool.Put(buf)
-	if cap(*buf) < block*cols {
-		*buf = make([]uint16, block*cols)
-	}
-	tmp := (*buf)[:block*cols]
-	for i0 := 0; i0 < rows; i0 += block {
-		nb := min(block, rows-i0)
-		for r := 0; r < nb; r++ {
-			toBF16(tmp[r*cols:(r+1)*cols], src[(i0+r)*cols:(i0+r+1)*cols])
-		}
-		for j := 0; j < cols; j++ {
-			d := dst[j*stride+i0 : j*stride+i0+nb]
-			for r := range d {
-				d[r] = tmp[r*cols+j]
-			}
-		}
-	}
+// transposeToBF16 writes the transpose of the rows×cols matrix src (lds
+// apart) rounded to bfloat16 into dst, cols rows stride apart, zeroing
+// each row's padding past rows: the float32 vector transpose into a
+// scratch matrix, then the vector conversion row by row.
+func transposeToBF16(dst []uint16, stride int, src []float32, lds, rows, cols int) {
+	t := getBuf[float32](cols * rows)
+	defer putBuf(t)
+	transposeTo(*t, rows, src, lds, rows, cols)
 	for j := 0; j < cols; j++ {
+		toBF16(dst[j*stride:j*stride+rows], (*t)[j*rows:(j+1)*rows])
 		clear(dst[j*stride+rows : (j+1)*stride])
 	}
 }
@@ -165,16 +160,26 @@ func SgemmBF16(m int, alpha float32, a []float32, lda int, w *BF16Matrix, beta f
 		return
 	}
 	stride := w.stride
+	rows := m
+	amx := amxKernel != nil && m >= amxMinM && w.tiles != nil
+	if amx {
+		rows = (m + 31) / 32 * 32 // whole blocks, zeros past m
+	}
 	buf := bf16Pool.Get().(*[]uint16)
 	defer bf16Pool.Put(buf)
-	if cap(*buf) < m*stride {
-		*buf = make([]uint16, m*stride)
+	if cap(*buf) < rows*stride {
+		*buf = make([]uint16, rows*stride)
 	}
-	ah := (*buf)[:m*stride]
+	ah := (*buf)[:rows*stride]
 	for i := 0; i < m; i++ {
 		row := ah[i*stride : (i+1)*stride]
 		toBF16(row[:k], a[i*lda:i*lda+k])
 		clear(row[k:])
+	}
+	clear(ah[m*stride:])
+	if amx {
+		sgemmAMX(m, n, alpha, ah, stride, matrixOperand(w), beta, c, ldc)
+		return
 	}
 	if bf16Tile == nil {
 		sgemmBF16Go(m, n, k, alpha, ah, w, beta, c, ldc)
@@ -220,6 +225,10 @@ func SgemmBF16TN(m, n, k int, alpha float32, a []float32, lda int, b []float32, 
 		scaleRows(c, ldc, m, n, beta)
 		return
 	}
+	if amxKernel != nil && m >= amxMinM {
+		sgemmBF16TNAMX(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
 	if bf16PairKernel == nil {
 		ar, br := getBuf[float32](k*m), getBuf[float32](k*n)
 		defer putBuf(ar)
@@ -233,8 +242,8 @@ func SgemmBF16TN(m, n, k int, alpha float32, a []float32, lda int, b []float32, 
 	ap, bp := getBuf[float32](pairs*m), getBuf[float32](pairs*n)
 	defer putBuf(ap)
 	defer putBuf(bp)
-	pairRows(*ap, a, lda, k, m)
-	pairRows(*bp, b, ldb, k, n)
+	pairRows(*ap, m, a, lda, k, m)
+	pairRows(*bp, n, b, ldb, k, n)
 	gemm(bf16PairKernel, true, false, m, n, pairs, alpha, *ap, m, *bp, n, beta, c, ldc)
 }
 
@@ -250,11 +259,11 @@ func roundInto(dst, src []float32, lds, rows, cols int) {
 }
 
 // pairRows packs rows 2q and 2q+1 of the k×cols matrix src (lds apart),
-// rounded to bfloat16, into the 32-bit words of dst's row q (cols words
-// apart): row 2q's value in the low half, as VDPBF16PS pairs them; a zero
-// row stands in for row k when k is odd. The words are carried as float32
-// bit patterns, which the GEMM driver only moves.
-func pairRows(dst, src []float32, lds, k, cols int) {
+// rounded to bfloat16, into the 32-bit words of dst's row q (ldd words
+// apart): row 2q's value in the low half, as VDPBF16PS and TDPBF16PS pair
+// them; a zero row stands in for row k when k is odd. The words are
+// carried as float32 bit patterns, which the GEMM driver only moves.
+func pairRows(dst []float32, ldd int, src []float32, lds, k, cols int) {
 	buf := bf16Pool.Get().(*[]uint16)
 	defer bf16Pool.Put(buf)
 	if cap(*buf) < 2*cols {
@@ -268,7 +277,7 @@ func pairRows(dst, src []float32, lds, k, cols int) {
 		} else {
 			clear(hi)
 		}
-		row := dst[q*cols : (q+1)*cols]
+		row := dst[q*ldd : q*ldd+cols]
 		for j := range row {
 			row[j] = math.Float32frombits(uint32(lo[j]) | uint32(hi[j])<<16)
 		}

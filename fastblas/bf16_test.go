@@ -41,11 +41,17 @@ func TestRoundBF16(t *testing.T) {
 	}
 }
 
-// bf16Paths runs f with the AVX-512 BF16 kernels (when this CPU has them)
-// and with the Go fallback.
+// bf16Paths runs f with AMX tiles and with the AVX-512 BF16 kernels (when
+// this CPU has them) and with the Go fallback.
 func bf16Paths(t *testing.T, f func(t *testing.T)) {
-	tile, pair := bf16Tile, bf16PairKernel
-	defer func() { bf16Tile, bf16PairKernel = tile, pair }()
+	tile, pair, amx := bf16Tile, bf16PairKernel, amxKernel
+	defer func() { bf16Tile, bf16PairKernel, amxKernel = tile, pair, amx }()
+	if amx != nil {
+		t.Run("amx", f)
+	} else {
+		t.Log("no AMX tiles here: the AMX path is not tested")
+	}
+	amxKernel = nil
 	if tile != nil {
 		t.Run("avx512bf16", f)
 	} else {
@@ -68,6 +74,9 @@ func TestSgemmBF16(t *testing.T) {
 		}{
 			{1, 1, 1, 1, 0}, {1, 37, 40, 1, 0.5}, {1, 64, 256, 2, 0}, {2, 21, 96, 1, 0}, {3, 5, 7, 1, 0}, {4, 4, 32, 0.5, 1}, {7, 9, 33, 1, -0.5},
 			{6, 3, 64, 2, 0}, {64, 130, 256, 1, 0}, {300, 601, 160, 1, 0.25}, {5, 8, 0, 1, 0.5},
+			// AMX blocks: a half block, partial row and column blocks and
+			// tiles, padding along k.
+			{16, 17, 33, 1, 0}, {33, 40, 64, 0.5, 1}, {47, 100, 300, 1, -0.5}, {32, 32, 32, 1, 0},
 		} {
 			name := fmt.Sprintf("%dx%dx%d alpha %g beta %g", tc.m, tc.n, tc.k, tc.alpha, tc.beta)
 			lda, ldc := tc.k+3, tc.n+2

@@ -15,3 +15,6 @@ var bf16Tile, bf16Rows bf16TileFunc
 var bf16PairKernel *gemmKernel[float32]
 
 func toBF16Vec(dst []uint16, src []float32) int { return 0 }
+
+// amxKernel is nil: SgemmBF16 runs on the AVX-512 BF16 tiles or in float32.
+var amxKernel amxBlockFunc

@@ -95,6 +95,22 @@ func smallWorkers(work, units int) (workers int, spin bool) {
 	return workers, false
 }
 
+// transposeTo sets dst[i*ldd+p] = src[p*lds+i] for p < rows, i < cols:
+// blocks of 8×8 (4×4) by the vector transpose, the edges element by
+// element (scalar stores ldd apart would land in a few L1 sets).
+func transposeTo[T float](dst []T, ldd int, src []T, lds, rows, cols int) {
+	jd, pd := transBlock(dst, src, lds, ldd, rows, cols)
+	for p := 0; p < rows; p++ {
+		first := 0
+		if p < jd {
+			first = pd
+		}
+		for i, v := range src[p*lds+first : p*lds+cols] {
+			dst[(first+i)*ldd+p] = v
+		}
+	}
+}
+
 // parallelSmall runs f(0..workers-1): two halves through the spinning
 // helper when spin is set, else as parallel does.
 func parallelSmall(workers int, spin bool, f func(w int)) {
@@ -134,19 +150,7 @@ func gemmSmall[T float](sk *smallKernels[T], aTrans, bTrans bool, m, n, k int, a
 		buf := getBuf[T](m * k)
 		defer putBuf(buf)
 		t := *buf
-		// t[i*k+p] = a[p*lda+i]: blocks of 8×8 (4×4) by the vector
-		// transpose, the edges element by element (scalar stores k apart
-		// would land in a few L1 sets).
-		jd, pd := transBlock(t, a, lda, k, k, m)
-		for p := 0; p < k; p++ {
-			first := 0
-			if p < jd {
-				first = pd
-			}
-			for i, v := range a[p*lda+first : p*lda+m] {
-				t[(first+i)*k+p] = v
-			}
-		}
+		transposeTo(t, k, a, lda, k, m)
 		a, lda = t, k
 	}
 	unit := 8

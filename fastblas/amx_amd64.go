@@ -1,0 +1,20 @@
+//go:build amd64 && !purego
+
+package fastblas
+
+import "golang.org/x/sys/cpu"
+
+//go:noescape
+func amxBlock(cfg *[64]byte, a *uint16, lda int, b *uint32, bStride, bStep, bNext, kTiles int, out *float32, c *float32, ldc int, alpha, beta float32, mrows int, lo, hi uint16)
+
+// amxKernel is SgemmBF16's AMX block (see amxBlockFunc): nil without AMX.
+var amxKernel = func() amxBlockFunc {
+	if haveAMX {
+		return amxBlock
+	}
+	return nil
+}()
+
+// haveAMX reports AMX tiles with bfloat16 products that this process may
+// use (amxBlock's epilogue is AVX-512).
+var haveAMX = cpu.X86.HasAMXTile && cpu.X86.HasAMXBF16 && cpu.X86.HasAVX512F && amxPermitted()
