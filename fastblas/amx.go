@@ -2,14 +2,17 @@ package fastblas
 
 import "unsafe"
 
-// amxBlockFunc is the AMX block's contract (amxBlock in amx_amd64.s): a
-// 32-row block of bfloat16 A (lda bytes apart, 32·kTiles values a row)
-// times two 16-column blocks of B's VNNI tiles (rows bStride bytes apart,
-// the next tile along k bStep bytes on, the second block bNext bytes after
-// the first), alpha·product + beta·C written to mrows rows of C (ldc bytes
-// apart) in the columns the masks lo (the first 16) and hi (the next 16)
-// select, through the 32×32 scratch out.
-type amxBlockFunc func(cfg *[64]byte, a *uint16, lda int, b *uint32, bStride, bStep, bNext, kTiles int, out *float32, c *float32, ldc int, alpha, beta float32, mrows int, lo, hi uint16)
+// amxKernels are the AMX kernels (amx_amd64.s). block multiplies a 32-row
+// block of bfloat16 A (lda bytes apart, 32·kTiles values a row) by two
+// 16-column blocks of B's VNNI tiles (rows bStride bytes apart, the next
+// tile along k bStep bytes on, the second block bNext bytes after the
+// first) into the 32×32 float32 scratch out; store writes alpha·out +
+// beta·C to mrows rows of C (ldc bytes apart) in the columns the masks lo
+// (the first 16) and hi (the next 16) select.
+type amxKernels struct {
+	block func(cfg *[64]byte, a *uint16, lda int, b *uint32, bStride, bStep, bNext, kTiles int, out *float32)
+	store func(out *float32, c *float32, ldc int, alpha, beta float32, mrows int, lo, hi uint16)
+}
 
 // amxConfig is the tile configuration amxBlock loads: palette 1, tiles 0–7
 // each 16 rows of 64 bytes.
@@ -42,23 +45,20 @@ func amxTiles(dst []uint32, data []uint16, rows, stride int) []uint32 {
 		dst = make([]uint32, n)
 	}
 	dst = dst[:n]
-	words := unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(data))), len(data)/2)
+	// Each tile is a 16×16 transpose of 32-bit words, moved as float32 bit
+	// patterns by the vector transpose.
+	words := unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(data))), len(data)/2)
+	tiles := unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(dst))), len(dst))
 	half := stride / 2
 	for nb := 0; nb < blocks; nb++ {
+		valid := min(16, rows-nb*16)
 		for kb := 0; kb < kTiles; kb++ {
-			tile := dst[(nb*kTiles+kb)*256 : (nb*kTiles+kb+1)*256]
-			for c := 0; c < 16; c++ {
-				row := nb*16 + c
-				if row >= rows {
-					for r := 0; r < 16; r++ {
-						tile[r*16+c] = 0
-					}
-					continue
-				}
-				src := words[row*half+kb*16 : row*half+kb*16+16]
-				for r, w := range src {
-					tile[r*16+c] = w
-				}
+			tile := tiles[(nb*kTiles+kb)*256 : (nb*kTiles+kb+1)*256]
+			if valid < 16 {
+				clear(tile)
+			}
+			if valid > 0 {
+				transposeTo(tile, 16, words[nb*16*half+kb*16:], half, valid, 16)
 			}
 		}
 	}
@@ -90,23 +90,31 @@ func pairOperand(words []uint32, ld int) amxOperand {
 
 // sgemmAMX computes C = alpha·A·B + beta·C (C m×n, ldc apart) on AMX
 // tiles: ah holds A's rounded rows (lda values apart, lda a multiple of 32
-// and the rows padded with zeros to a multiple of 32), b is B's tiles. The
-// column blocks of 32 are shared out among the workers.
-func sgemmAMX(m, n int, alpha float32, ah []uint16, lda int, b amxOperand, beta float32, c []float32, ldc int) {
+// and the rows padded with zeros to a multiple of 32), b is B's tiles. With
+// transposed set it computes C = alpha·(A·B)ᵀ + beta·C instead (C n×m):
+// each 32×32 block is transposed on its way out. The column blocks of 32
+// are shared out among the workers.
+func sgemmAMX(m, n int, alpha float32, ah []uint16, lda int, b amxOperand, beta float32, c []float32, ldc int, transposed bool) {
 	kTiles := lda / 32
 	rowBlocks, colBlocks := (m+31)/32, (n+31)/32
 	// The tiles multiply about eight times as fast as the dot tiles, so a
 	// product is worth splitting at eight times the size.
 	workers, spin := smallWorkers(m*n*lda/8, colBlocks)
 	run := func(wk int) {
-		out := getBuf[float32](32 * 32)
-		defer putBuf(out)
+		buf := getBuf[float32](2 * 32 * 32)
+		defer putBuf(buf)
+		out, outT := (*buf)[:32*32], (*buf)[32*32:]
 		for jb := colBlocks * wk / workers; jb < colBlocks*(wk+1)/workers; jb++ {
-			nc := min(32, n-jb*32)
-			lo, hi := uint16(1<<min(nc, 16)-1), uint16(1<<max(nc-16, 0)-1)
 			for ib := 0; ib < rowBlocks; ib++ {
-				amxKernel(&amxConfig, &ah[ib*32*lda], lda*2, &b.words[jb*b.block], b.stride, b.step, b.next, kTiles, &(*out)[0],
-					&c[ib*32*ldc+jb*32], ldc*4, alpha, beta, min(32, m-ib*32), lo, hi)
+				amxKernel.block(&amxConfig, &ah[ib*32*lda], lda*2, &b.words[jb*b.block], b.stride, b.step, b.next, kTiles, &out[0])
+				rows, cols, at, res := min(32, m-ib*32), min(32, n-jb*32), ib*32*ldc+jb*32, out
+				if transposed {
+					rows, cols, at = cols, rows, jb*32*ldc+ib*32
+					transposeTo(outT, 32, out, 32, 32, 32)
+					res = outT
+				}
+				lo, hi := uint16(1<<min(cols, 16)-1), uint16(1<<max(cols-16, 0)-1)
+				amxKernel.store(&res[0], &c[at], ldc*4, alpha, beta, rows, lo, hi)
 			}
 		}
 	}
@@ -117,10 +125,18 @@ func sgemmAMX(m, n int, alpha float32, ah []uint16, lda int, b amxOperand, beta 
 	parallelSmall(workers, spin, run)
 }
 
-// sgemmBF16TNAMX is SgemmBF16TN on AMX tiles: A transposed to rows along
-// the depth (transposeToBF16), B as pairs of rows (pairRows), both padded
-// with zeros to whole tiles.
+// sgemmBF16TNAMX is SgemmBF16TN on AMX tiles. Of the two operands, the
+// one with fewer columns is transposed to rows along the depth
+// (transposeToBF16) and the other paired in place (pairRows), both padded
+// with zeros to whole tiles: pairing streams, transposing scatters, and a
+// weight gradient's operands can differ tenfold (an output layer's 3,000
+// columns of dy against 256 of h). With A the wider, the tiles compute
+// Cᵀ = Bᵀ·A and each block is transposed on its way out.
 func sgemmBF16TNAMX(m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	transposed := m > n
+	if transposed {
+		m, n, a, lda, b, ldb = n, m, b, ldb, a, lda
+	}
 	kp := padBF16(k)
 	m32, n32 := (m+31)/32*32, (n+31)/32*32
 	buf := bf16Pool.Get().(*[]uint16)
@@ -133,8 +149,12 @@ func sgemmBF16TNAMX(m, n, k int, alpha float32, a []float32, lda int, b []float3
 	clear(ah[m*kp:])
 	bp := getBuf[float32](kp / 2 * n32)
 	defer putBuf(bp)
-	clear(*bp)
+	pairs := (k + 1) / 2
 	pairRows(*bp, n32, b, ldb, k, n)
+	for q := 0; q < pairs; q++ {
+		clear((*bp)[q*n32+n : (q+1)*n32])
+	}
+	clear((*bp)[pairs*n32:])
 	words := unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(*bp))), len(*bp))
-	sgemmAMX(m, n, alpha, ah, kp, pairOperand(words, n32), beta, c, ldc)
+	sgemmAMX(m, n, alpha, ah, kp, pairOperand(words, n32), beta, c, ldc, transposed)
 }

@@ -5,12 +5,15 @@ package fastblas
 import "golang.org/x/sys/cpu"
 
 //go:noescape
-func amxBlock(cfg *[64]byte, a *uint16, lda int, b *uint32, bStride, bStep, bNext, kTiles int, out *float32, c *float32, ldc int, alpha, beta float32, mrows int, lo, hi uint16)
+func amxBlock(cfg *[64]byte, a *uint16, lda int, b *uint32, bStride, bStep, bNext, kTiles int, out *float32)
 
-// amxKernel is SgemmBF16's AMX block (see amxBlockFunc): nil without AMX.
-var amxKernel = func() amxBlockFunc {
+//go:noescape
+func amxStore(out *float32, c *float32, ldc int, alpha, beta float32, mrows int, lo, hi uint16)
+
+// amxKernel is the bfloat16 products' AMX kernels: nil without AMX.
+var amxKernel = func() *amxKernels {
 	if haveAMX {
-		return amxBlock
+		return &amxKernels{block: amxBlock, store: amxStore}
 	}
 	return nil
 }()

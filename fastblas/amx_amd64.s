@@ -5,18 +5,15 @@
 // The Go assembler knows no AMX instruction: each is emitted as the bytes
 // GNU as 2.40 assembles it to, its AT&T form in the comment beside it.
 
-// func amxBlock(cfg *[64]byte, a *uint16, lda int, b *uint32, bStride, bStep, bNext, kTiles int, out *float32, c *float32, ldc int, alpha, beta float32, mrows int, lo, hi uint16)
+// func amxBlock(cfg *[64]byte, a *uint16, lda int, b *uint32, bStride, bStep, bNext, kTiles int, out *float32)
 // Multiplies a 32-row block of A (bfloat16 rows lda bytes apart, 32·kTiles
 // values each) by two 16-column blocks of B in VNNI tiles (rows bStride
 // bytes apart, the next tile along k bStep bytes on, the second column
 // block bNext bytes after the first) with TDPBF16PS into out (32×32
-// float32, rows 128 bytes apart),
-// then writes alpha·out + beta·C into the first mrows rows of C (ldc
-// bytes apart), in the columns the masks lo and hi select
-// (C is not read when beta is zero). It loads cfg (every tile 16 rows of
-// 64 bytes) and releases the tiles before it returns, so no tile state
+// float32, rows 128 bytes apart). It loads cfg (every tile 16 rows of 64
+// bytes) and releases the tiles before it returns, so no tile state
 // outlives a call.
-TEXT ·amxBlock(SB), NOSPLIT, $0-108
+TEXT ·amxBlock(SB), NOSPLIT, $0-72
 	MOVQ cfg+0(FP), AX
 	MOVQ a+8(FP), SI
 	MOVQ lda+16(FP), DX
@@ -62,16 +59,23 @@ loop:
 	ADDQ $64, R9
 	BYTE $0xc4; BYTE $0x82; BYTE $0x7a; BYTE $0x4b; BYTE $0x1c; BYTE $0x19 // tilestored %tmm3, (%r9,%r11,1)
 	BYTE $0xc4; BYTE $0xe2; BYTE $0x78; BYTE $0x49; BYTE $0xc0             // tilerelease
+	RET
 
-	MOVQ         out+64(FP), SI
-	MOVQ         c+72(FP), DI
-	MOVQ         ldc+80(FP), DX
-	VBROADCASTSS alpha+88(FP), Z30
-	VBROADCASTSS beta+92(FP), Z31
-	MOVQ         mrows+96(FP), R12
-	KMOVW        lo+104(FP), K1
-	KMOVW        hi+106(FP), K2
-	MOVL         beta+92(FP), AX
+// func amxStore(out *float32, c *float32, ldc int, alpha, beta float32, mrows int, lo, hi uint16)
+// Writes alpha·out + beta·C into the first mrows rows of C (ldc bytes
+// apart) from out's (rows 128 bytes apart), in the columns the masks lo
+// (the first 16) and hi (the next 16) select; C is not read when beta is
+// zero.
+TEXT ·amxStore(SB), NOSPLIT, $0-44
+	MOVQ         out+0(FP), SI
+	MOVQ         c+8(FP), DI
+	MOVQ         ldc+16(FP), DX
+	VBROADCASTSS alpha+24(FP), Z30
+	VBROADCASTSS beta+28(FP), Z31
+	MOVQ         mrows+32(FP), R12
+	KMOVW        lo+40(FP), K1
+	KMOVW        hi+42(FP), K2
+	MOVL         beta+28(FP), AX
 	TESTL        $0x7fffffff, AX
 	JZ           store
 

@@ -178,7 +178,7 @@ func SgemmBF16(m int, alpha float32, a []float32, lda int, w *BF16Matrix, beta f
 	}
 	clear(ah[m*stride:])
 	if amx {
-		sgemmAMX(m, n, alpha, ah, stride, matrixOperand(w), beta, c, ldc)
+		sgemmAMX(m, n, alpha, ah, stride, matrixOperand(w), beta, c, ldc, false)
 		return
 	}
 	if bf16Tile == nil {
@@ -264,22 +264,24 @@ func roundInto(dst, src []float32, lds, rows, cols int) {
 // them; a zero row stands in for row k when k is odd. The words are
 // carried as float32 bit patterns, which the GEMM driver only moves.
 func pairRows(dst []float32, ldd int, src []float32, lds, k, cols int) {
-	buf := bf16Pool.Get().(*[]uint16)
-	defer bf16Pool.Put(buf)
-	if cap(*buf) < 2*cols {
-		*buf = make([]uint16, 2*cols)
+	var zeros *[]float32
+	if k%2 == 1 {
+		zeros = getBuf[float32](cols)
+		defer putBuf(zeros)
+		clear(*zeros)
 	}
-	lo, hi := (*buf)[:cols], (*buf)[cols:2*cols]
 	for q := 0; q < (k+1)/2; q++ {
-		toBF16(lo, src[2*q*lds:2*q*lds+cols])
+		lo := src[2*q*lds : 2*q*lds+cols]
+		var hi []float32
 		if 2*q+1 < k {
-			toBF16(hi, src[(2*q+1)*lds:(2*q+1)*lds+cols])
+			hi = src[(2*q+1)*lds : (2*q+1)*lds+cols]
 		} else {
-			clear(hi)
+			hi = *zeros
 		}
 		row := dst[q*ldd : q*ldd+cols]
-		for j := range row {
-			row[j] = math.Float32frombits(uint32(lo[j]) | uint32(hi[j])<<16)
+		done := pairBF16Vec(row, lo, hi)
+		for j := done; j < cols; j++ {
+			row[j] = math.Float32frombits(uint32(bf16Of(lo[j])) | uint32(bf16Of(hi[j]))<<16)
 		}
 	}
 }

@@ -24,3 +24,41 @@ cloop:
 	JNZ       cloop
 	VZEROUPPER
 	RET
+
+// pairIndex interleaves the two halves of a vector of 32 words: word 2j
+// from word j, word 2j+1 from word 16+j (VPERMW's indices).
+DATA pairIndex<>+0(SB)/8, $0x0011000100100000
+DATA pairIndex<>+8(SB)/8, $0x0013000300120002
+DATA pairIndex<>+16(SB)/8, $0x0015000500140004
+DATA pairIndex<>+24(SB)/8, $0x0017000700160006
+DATA pairIndex<>+32(SB)/8, $0x0019000900180008
+DATA pairIndex<>+40(SB)/8, $0x001b000b001a000a
+DATA pairIndex<>+48(SB)/8, $0x001d000d001c000c
+DATA pairIndex<>+56(SB)/8, $0x001f000f001e000e
+GLOBL pairIndex<>(SB), RODATA|NOPTR, $64
+
+// func pairBF16AVX512(dst *uint32, lo, hi *float32, n int)
+// Rounds lo[j] and hi[j] to bfloat16 (as toBF16AVX512) and writes them as
+// the low and high halves of dst[j], for n (a positive multiple of 16)
+// values: VCVTNE2PS2BF16 Z2, Z0, Z1 puts the 16 values of lo (Z1) in Z2's
+// low half and those of hi (Z0) in its high half, VPERMW interleaves them.
+TEXT ·pairBF16AVX512(SB), NOSPLIT, $0-32
+	MOVQ      dst+0(FP), DI
+	MOVQ      lo+8(FP), SI
+	MOVQ      hi+16(FP), DX
+	MOVQ      n+24(FP), CX
+	VMOVDQU64 pairIndex<>(SB), Z3
+
+ploop:
+	VMOVUPS   (SI), Z1
+	VMOVUPS   (DX), Z0
+	BYTE $0x62; BYTE $0xf2; BYTE $0x7f; BYTE $0x48; BYTE $0x72; BYTE $0xd1 // VCVTNE2PS2BF16 Z1, Z0, Z2
+	VPERMW    Z2, Z3, Z4
+	VMOVDQU64 Z4, (DI)
+	ADDQ      $64, SI
+	ADDQ      $64, DX
+	ADDQ      $64, DI
+	SUBQ      $16, CX
+	JNZ       ploop
+	VZEROUPPER
+	RET

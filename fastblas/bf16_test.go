@@ -346,3 +346,31 @@ func TestToBF16Paths(t *testing.T) {
 		}
 	}
 }
+
+// TestPairRows checks the vector pairing against the Go rounding, for
+// widths that leave a remainder to the Go loop, an odd number of rows (a
+// zero row pairs with the last) and rows apart by more than their width.
+func TestPairRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	for _, tc := range []struct{ k, cols int }{{1, 1}, {2, 16}, {3, 17}, {4, 40}, {7, 64}, {10, 33}} {
+		lds, ldd := tc.cols+3, tc.cols+5
+		src := make([]float32, tc.k*lds)
+		for i := range src {
+			src[i] = float32(rng.NormFloat64())
+		}
+		src[0] = math.Float32frombits(0x3f808000) // a tie
+		got := make([]float32, (tc.k+1)/2*ldd)
+		pairRows(got, ldd, src, lds, tc.k, tc.cols)
+		for q := 0; q < (tc.k+1)/2; q++ {
+			for j := 0; j < tc.cols; j++ {
+				lo, hi := uint32(bf16Of(src[2*q*lds+j])), uint32(0)
+				if 2*q+1 < tc.k {
+					hi = uint32(bf16Of(src[(2*q+1)*lds+j]))
+				}
+				if w := math.Float32bits(got[q*ldd+j]); w != lo|hi<<16 {
+					t.Fatalf("k %d cols %d: pair row %d column %d = %#08x, want %#08x", tc.k, tc.cols, q, j, w, lo|hi<<16)
+				}
+			}
+		}
+	}
+}

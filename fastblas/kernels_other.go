@@ -16,5 +16,7 @@ var bf16PairKernel *gemmKernel[float32]
 
 func toBF16Vec(dst []uint16, src []float32) int { return 0 }
 
+func pairBF16Vec(dst []float32, lo, hi []float32) int { return 0 }
+
 // amxKernel is nil: SgemmBF16 runs on the AVX-512 BF16 tiles or in float32.
-var amxKernel amxBlockFunc
+var amxKernel *amxKernels

@@ -2,7 +2,11 @@
 
 package fastblas
 
-import "golang.org/x/sys/cpu"
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
 
 //go:generate go run gen_small.go gen_evex.go
 
@@ -140,6 +144,21 @@ func toBF16Vec(dst []uint16, src []float32) int {
 		return 0
 	}
 	toBF16AVX512(&dst[0], &src[0], n)
+	return n
+}
+
+//go:noescape
+func pairBF16AVX512(dst *uint32, lo, hi *float32, n int)
+
+// pairBF16Vec pairs the whole multiples of 16 of lo and hi with the
+// vector conversion (see pairRows) and returns how many it did (0 without
+// AVX-512 BF16).
+func pairBF16Vec(dst []float32, lo, hi []float32) int {
+	n := len(lo) &^ 15
+	if !useBF16Convert || n == 0 {
+		return 0
+	}
+	pairBF16AVX512((*uint32)(unsafe.Pointer(&dst[0])), &lo[0], &hi[0], n)
 	return n
 }
 
