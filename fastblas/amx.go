@@ -38,31 +38,79 @@ const amxMinM = 16
 // 32-bit word (the low half the even one). The row blocks are padded with
 // zeros to an even count, as amxBlock takes them in twos.
 func amxTiles(dst []uint32, data []uint16, rows, stride int) []uint32 {
-	kTiles := stride / 32
-	blocks := (rows + 31) / 32 * 2
-	n := blocks * kTiles * 256
-	if cap(dst) < n {
-		dst = make([]uint32, n)
-	}
-	dst = dst[:n]
-	// Each tile is a 16×16 transpose of 32-bit words, moved as float32 bit
-	// patterns by the vector transpose.
-	words := unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(data))), len(data)/2)
-	tiles := unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(dst))), len(dst))
-	half := stride / 2
-	for nb := 0; nb < blocks; nb++ {
-		valid := min(16, rows-nb*16)
-		for kb := 0; kb < kTiles; kb++ {
-			tile := tiles[(nb*kTiles+kb)*256 : (nb*kTiles+kb+1)*256]
-			if valid < 16 {
-				clear(tile)
-			}
-			if valid > 0 {
-				transposeTo(tile, 16, words[nb*16*half+kb*16:], half, valid, 16)
-			}
-		}
+	dst = growTiles(dst, rows, stride)
+	for nb := 0; stride > 0 && nb < tileBlocks(rows); nb++ {
+		lo := min(nb*16, rows)
+		tileRows(dst, data[lo*stride:min(lo+16, rows)*stride], stride, nb)
 	}
 	return dst
+}
+
+// amxTilesFrom is amxTiles of the rows×cols row-major matrix src rounded,
+// sixteen rows at a time through a scratch block, so that no rounded copy
+// of the whole matrix is kept.
+func amxTilesFrom(dst []uint32, src []float32, rows, cols, stride int) []uint32 {
+	dst = growTiles(dst, rows, stride)
+	buf := bf16Pool.Get().(*[]uint16)
+	defer bf16Pool.Put(buf)
+	if cap(*buf) < 16*stride {
+		*buf = make([]uint16, 16*stride)
+	}
+	block := (*buf)[:16*stride]
+	for nb := 0; stride > 0 && nb < tileBlocks(rows); nb++ {
+		valid := max(0, min(16, rows-nb*16))
+		for r := 0; r < valid; r++ {
+			row := block[r*stride : (r+1)*stride]
+			toBF16(row[:cols], src[(nb*16+r)*cols:(nb*16+r+1)*cols])
+			clear(row[cols:])
+		}
+		tileRows(dst, block[:valid*stride], stride, nb)
+	}
+	return dst
+}
+
+// tileBlocks is how many blocks of 16 rows the tiles of a matrix of rows
+// hold: an even number, as amxBlock takes them in twos.
+func tileBlocks(rows int) int { return (rows + 31) / 32 * 2 }
+
+// growTiles sizes dst for the tiles of a rows×stride matrix (none when
+// stride is 0: products with no depth do not read them).
+func growTiles(dst []uint32, rows, stride int) []uint32 {
+	n := tileBlocks(rows) * stride / 32 * 256
+	if cap(dst) < n {
+		return make([]uint32, n)
+	}
+	return dst[:n]
+}
+
+// tileRows writes the tiles of row block nb from its rows (stride apart,
+// up to 16; missing ones are zeros). Each tile is a 16×16 transpose of
+// 32-bit words, moved as float32 bit patterns by the vector transpose.
+func tileRows(dst []uint32, rows []uint16, stride, nb int) {
+	kTiles := stride / 32
+	valid := len(rows) / stride
+	words := asFloats(unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(rows))), len(rows)/2))
+	tiles := asFloats(dst)
+	half := stride / 2
+	for kb := 0; kb < kTiles; kb++ {
+		tile := tiles[(nb*kTiles+kb)*256 : (nb*kTiles+kb+1)*256]
+		if valid < 16 {
+			clear(tile)
+		}
+		if valid > 0 {
+			transposeTo(tile, 16, words[kb*16:], half, valid, 16)
+		}
+	}
+}
+
+// asWords and asFloats view 32-bit words as the float32 bit patterns the
+// vector transpose and pairRows move, and back.
+func asWords(f []float32) []uint32 {
+	return unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(f))), len(f))
+}
+
+func asFloats(w []uint32) []float32 {
+	return unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(w))), len(w))
 }
 
 // amxOperand is where amxBlock finds B's VNNI tiles: a tile's row holds
@@ -155,6 +203,5 @@ func sgemmBF16TNAMX(m, n, k int, alpha float32, a []float32, lda int, b []float3
 		clear((*bp)[q*n32+n : (q+1)*n32])
 	}
 	clear((*bp)[pairs*n32:])
-	words := unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(*bp))), len(*bp))
-	sgemmAMX(m, n, alpha, ah, kp, pairOperand(words, n32), beta, c, ldc, transposed)
+	sgemmAMX(m, n, alpha, ah, kp, pairOperand(asWords(*bp), n32), beta, c, ldc, transposed)
 }

@@ -3,6 +3,7 @@ package fastblas
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 
 	"gonum.org/v1/gonum/blas"
@@ -17,8 +18,17 @@ import (
 type BF16Matrix struct {
 	Rows, Cols int
 	stride     int      // Cols rounded up to a whole vector (32), zero-padded
-	data       []uint16 // Rows × stride
+	data       []uint16 // Rows × stride; nil when pairs holds the values
 	tiles      []uint32 // data as AMX tiles (amxTiles), where there are AMX tiles
+	// pairs holds, in place of data and tiles, a matrix RoundTransposed
+	// made where there are AMX tiles: its source's rows paired (pairRows),
+	// stride/2 rows of pairLD words, which is already the tiles' layout of
+	// the transpose.
+	pairs  []uint32
+	pairLD int
+	// tilesOnly keeps Round's values in tiles alone (MakeBF16Matrix's,
+	// where there are AMX tiles).
+	tilesOnly bool
 }
 
 // bf16Lanes is how many bfloat16 values a 512-bit vector holds; rows are
@@ -28,19 +38,28 @@ const bf16Lanes = 32
 // NewBF16Matrix rounds the rows×cols row-major matrix src (at least
 // rows*cols long) to bfloat16, to nearest with ties to even.
 func NewBF16Matrix(rows, cols int, src []float32) *BF16Matrix {
-	m := MakeBF16Matrix(rows, cols)
+	m := makeBF16(rows, cols, false)
 	m.Round(src)
 	return m
 }
 
 // MakeBF16Matrix returns a rows×cols matrix of zeros, for Round or
-// RoundTransposed to fill.
+// RoundTransposed to fill once per training pass. Where there are AMX
+// tiles it keeps the values in the tiles' layout only (half the memory):
+// its products then all run on the tiles, those with few rows padded,
+// which a training pass's rarely have.
 func MakeBF16Matrix(rows, cols int) *BF16Matrix {
+	return makeBF16(rows, cols, amxKernel != nil)
+}
+
+func makeBF16(rows, cols int, tilesOnly bool) *BF16Matrix {
 	if rows < 0 || cols < 0 {
 		panic(fmt.Sprintf("fastblas: MakeBF16Matrix(%d, %d)", rows, cols))
 	}
-	m := &BF16Matrix{Rows: rows, Cols: cols, stride: padBF16(cols)}
-	m.data = make([]uint16, rows*m.stride)
+	m := &BF16Matrix{Rows: rows, Cols: cols, stride: padBF16(cols), tilesOnly: tilesOnly}
+	if !tilesOnly {
+		m.data = make([]uint16, rows*m.stride)
+	}
 	return m
 }
 
@@ -50,6 +69,14 @@ func MakeBF16Matrix(rows, cols int) *BF16Matrix {
 func (m *BF16Matrix) Round(src []float32) {
 	if len(src) < m.Rows*m.Cols {
 		panic(fmt.Sprintf("fastblas: BF16Matrix.Round of a %d×%d matrix from %d values", m.Rows, m.Cols, len(src)))
+	}
+	m.pairs = nil
+	if m.tilesOnly {
+		m.tiles = amxTilesFrom(m.tiles, src, m.Rows, m.Cols, m.stride)
+		return
+	}
+	if m.data == nil {
+		m.data = make([]uint16, m.Rows*m.stride)
 	}
 	for i := 0; i < m.Rows; i++ {
 		toBF16(m.data[i*m.stride:i*m.stride+m.Cols], src[i*m.Cols:(i+1)*m.Cols])
@@ -72,7 +99,22 @@ func (m *BF16Matrix) RoundTransposed(src []float32) {
 	if len(src) < m.Rows*m.Cols {
 		panic(fmt.Sprintf("fastblas: BF16Matrix.RoundTransposed to %d×%d from %d values", m.Rows, m.Cols, len(src)))
 	}
+	if amxKernel != nil {
+		// The tiles of the transpose are the source's rows paired: no
+		// transpose, and one copy of the values instead of two.
+		m.pairLD = (m.Rows + 31) / 32 * 32
+		m.pairs = slices.Grow(m.pairs[:0], m.stride/2*m.pairLD)[:m.stride/2*m.pairLD]
+		clear(m.pairs)
+		pairRows(asFloats(m.pairs), m.pairLD, src, m.Rows, m.Cols, m.Rows)
+		m.data, m.tiles = nil, nil
+		return
+	}
+	if m.data == nil {
+		m.data = make([]uint16, m.Rows*m.stride)
+	}
+	m.pairs = nil
 	transposeToBF16(m.data, m.stride, src, m.Rows, m.Cols, m.Rows)
+	m.tiles = nil
 	m.retile()
 }
 
@@ -161,7 +203,7 @@ func SgemmBF16(m int, alpha float32, a []float32, lda int, w *BF16Matrix, beta f
 	}
 	stride := w.stride
 	rows := m
-	amx := amxKernel != nil && m >= amxMinM && w.tiles != nil
+	amx := amxKernel != nil && (w.data == nil || m >= amxMinM && w.tiles != nil)
 	if amx {
 		rows = (m + 31) / 32 * 32 // whole blocks, zeros past m
 	}
@@ -178,7 +220,11 @@ func SgemmBF16(m int, alpha float32, a []float32, lda int, w *BF16Matrix, beta f
 	}
 	clear(ah[m*stride:])
 	if amx {
-		sgemmAMX(m, n, alpha, ah, stride, matrixOperand(w), beta, c, ldc, false)
+		b := matrixOperand(w)
+		if w.pairs != nil {
+			b = pairOperand(w.pairs, w.pairLD)
+		}
+		sgemmAMX(m, n, alpha, ah, stride, b, beta, c, ldc, false)
 		return
 	}
 	if bf16Tile == nil {

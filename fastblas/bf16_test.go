@@ -233,25 +233,60 @@ func TestBF16MatrixRefill(t *testing.T) {
 		m := MakeBF16Matrix(s.rows, s.cols)
 		m.Round(make([]float32, s.rows*s.cols))
 		m.Round(w)
-		if fresh := NewBF16Matrix(s.rows, s.cols, w); !slices.Equal(m.data, fresh.data) {
+		fresh := NewBF16Matrix(s.rows, s.cols, w)
+		if m.tilesOnly {
+			// Tiles rounded block by block, as laid out from the rows.
+			if m.data != nil || !slices.Equal(m.tiles, fresh.tiles) {
+				t.Fatalf("%d×%d: tiles rounded in place differ from NewBF16Matrix's", s.rows, s.cols)
+			}
+		} else if !slices.Equal(m.data, fresh.data) {
 			t.Fatalf("%d×%d: Round in place differs from NewBF16Matrix", s.rows, s.cols)
+		}
+		// x [3][cols] · Wᵀ from both: the same products.
+		x := make([]float32, 3*s.cols)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		y, yFresh := make([]float32, 3*s.rows), make([]float32, 3*s.rows)
+		SgemmBF16(3, 1, x, s.cols, m, 0, y, s.rows)
+		SgemmBF16(3, 1, x, s.cols, fresh, 0, yFresh, s.rows)
+		for i := range y {
+			if math.Abs(float64(y[i]-yFresh[i])) > 1e-5*float64(s.cols)*(1+math.Abs(float64(yFresh[i]))) {
+				t.Fatalf("%d×%d: product with the refilled matrix %v, with a fresh one %v", s.rows, s.cols, y[i], yFresh[i])
+			}
 		}
 		tr := MakeBF16Matrix(s.cols, s.rows)
 		tr.RoundTransposed(w)
-		for i := 0; i < s.cols; i++ {
+		// The value of the transpose at [i][j], whichever way it is kept:
+		// rows of the transpose, or (with AMX tiles) the source's rows in
+		// pairs, padded to whole tiles.
+		at := func(i, j int) uint16 {
+			if tr.pairs == nil {
+				return tr.data[i*tr.stride+j]
+			}
+			word := tr.pairs[j/2*tr.pairLD+i]
+			return uint16(word >> (16 * (j % 2)))
+		}
+		if tr.pairs != nil && len(tr.pairs) != tr.stride/2*tr.pairLD {
+			t.Fatalf("%d×%d transposed: %d pair words, want %d", s.rows, s.cols, len(tr.pairs), tr.stride/2*tr.pairLD)
+		}
+		rows := s.cols
+		if tr.pairs != nil {
+			rows = tr.pairLD
+		}
+		for i := 0; i < rows; i++ {
 			for j := 0; j < tr.stride; j++ {
-				got := tr.data[i*tr.stride+j]
 				want := uint16(0)
-				if j < s.rows {
+				if i < s.cols && j < s.rows {
 					want = bf16Of(w[j*s.cols+i])
 				}
-				if got != want {
+				if got := at(i, j); got != want {
 					t.Fatalf("%d×%d transposed: [%d][%d] = %#x, want %#x", s.rows, s.cols, i, j, got, want)
 				}
 			}
 		}
 		// x [2][rows] · W [rows][cols] as SgemmBF16 with the transpose.
-		x := make([]float32, 2*s.rows)
+		x = make([]float32, 2*s.rows)
 		for i := range x {
 			x[i] = float32(rng.NormFloat64())
 		}
