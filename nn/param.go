@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 
+	"github.com/seqtask/seqtask/fastblas"
 	"github.com/seqtask/seqtask/vecmath"
 )
 
@@ -23,6 +25,47 @@ type Param[T Float] struct {
 	// sharedBF16 is the pass that rounds the value for all the copies of
 	// the model sharing it (ShareBF16); nil: each pass rounds its own.
 	sharedBF16 *BF16Pass[T]
+	// predicting holds the weight's inference copies (rounded to bfloat16,
+	// packed for the GEMM kernel) once DropGrads has made it a parameter
+	// that only predicts; nil while it trains.
+	predicting *inferenceCopies
+}
+
+// inferenceCopies are a predicting parameter's value in the forms the
+// inference products read (WeightProducts' UseBF16 and UsePacked), made on
+// first use and then shared by every search, request and step.
+type inferenceCopies struct {
+	bf16Once, packedOnce sync.Once
+	bf16                 *fastblas.BF16Matrix
+	packed               *fastblas.PackedMatrix
+}
+
+// inferenceBF16 is the weight rounded to bfloat16 for all of a predicting
+// parameter's products, or nil while it trains (T is float32).
+func (p *Param[T]) inferenceBF16() *fastblas.BF16Matrix {
+	c := p.predicting
+	if c == nil {
+		return nil
+	}
+	c.bf16Once.Do(func() {
+		m := p.Mat()
+		c.bf16 = fastblas.NewBF16Matrix(m.Rows, m.Cols, any(p.Value).([]float32))
+	})
+	return c.bf16
+}
+
+// inferencePacked is the weight packed for the GEMM kernel for all of a
+// predicting parameter's products, or nil while it trains (T is float32).
+func (p *Param[T]) inferencePacked() *fastblas.PackedMatrix {
+	c := p.predicting
+	if c == nil {
+		return nil
+	}
+	c.packedOnce.Do(func() {
+		m := p.Mat()
+		c.packed = fastblas.NewPackedMatrix(m.Rows, m.Cols, any(p.Value).([]float32))
+	})
+	return c.packed
 }
 
 // NewParam allocates a zeroed parameter of the given shape.
@@ -50,23 +93,31 @@ func (p *Param[T]) Size() int { return len(p.Value) }
 // Params is an ordered collection of a model's parameters.
 type Params[T Float] []*Param[T]
 
-// ZeroGrad clears every gradient, allocating those DropGrads freed; call
-// it before each backward pass.
+// ZeroGrad clears every gradient, allocating those DropGrads freed (the
+// model trains again: its inference copies are dropped); call it before
+// each backward pass.
 func (ps Params[T]) ZeroGrad() {
 	for _, p := range ps {
 		if p.Grad == nil {
 			p.Grad = make([]T, len(p.Value))
+			p.predicting = nil
 		}
 		clear(p.Grad)
 	}
 }
 
-// DropGrads frees every gradient, for a model that only predicts (a loaded
-// model, a serving replica): the memory of a second copy of the weights.
-// ZeroGrad allocates them again before a backward pass.
+// DropGrads makes the parameters a model's that only predicts (a loaded
+// model, a serving replica): it frees every gradient, the memory of a
+// second copy of the weights, and lets the inference products round or
+// pack each weight once for all searches instead of once per search. The
+// values must not change from then on; ZeroGrad makes the model
+// trainable again.
 func (ps Params[T]) DropGrads() {
 	for _, p := range ps {
 		p.Grad = nil
+		if p.predicting == nil {
+			p.predicting = &inferenceCopies{}
+		}
 	}
 }
 

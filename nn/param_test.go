@@ -84,3 +84,57 @@ func TestDropGrads(t *testing.T) {
 		}
 	}
 }
+
+// TestInferenceCopiesShared checks that a model that only predicts rounds
+// and packs each weight once for all its caches, computing what a
+// trainable model computes, and that after ZeroGrad (training again) new
+// caches make copies of the values as they are then.
+func TestInferenceCopiesShared(t *testing.T) {
+	rng := testRNG()
+	l := NewLinear[float32]("fc", 40, 48, rng)
+	trainable := NewLinear[float32]("fc", 40, 48, rng)
+	if err := trainable.Params().ShareValues(l.Params()); err != nil {
+		t.Fatal(err)
+	}
+	x := NewMat[float32](64, 40) // 64 rows: the packed kernel's path
+	InitNormal(x.Data, 1, rng)
+	l.Params().DropGrads()
+	modes := map[string]func(c *WeightProducts[float32]){
+		"bf16":   (*WeightProducts[float32]).UseBF16,
+		"packed": (*WeightProducts[float32]).UsePacked,
+	}
+	copyOf := func(c *LinearCache[float32]) any {
+		if r := c.rounded[l.Weight]; r != nil {
+			return r
+		}
+		return c.packs[l.Weight]
+	}
+	for name, use := range modes {
+		var c1, c2, ct LinearCache[float32]
+		use(&c1.WeightProducts)
+		use(&c2.WeightProducts)
+		use(&ct.WeightProducts)
+		y1 := slices.Clone(l.Forward(&c1, x).Data)
+		y2 := l.Forward(&c2, x).Data
+		if copyOf(&c1) == nil || copyOf(&c1) != copyOf(&c2) {
+			t.Fatalf("%s: two caches of a predicting model hold different copies", name)
+		}
+		if !slices.Equal(y1, y2) || !slices.Equal(y1, trainable.Forward(&ct, x).Data) {
+			t.Fatalf("%s: the shared copy computes differently", name)
+		}
+		if copyOf(&ct) == copyOf(&c1) {
+			t.Fatalf("%s: a trainable model used the predicting model's copy", name)
+		}
+	}
+	l.Params().ZeroGrad()
+	l.Weight.Value[0] += 1 // trained
+	for name, use := range modes {
+		var before, after LinearCache[float32]
+		use(&after.WeightProducts)
+		use(&before.WeightProducts)
+		got := slices.Clone(l.Forward(&after, x).Data)
+		if want := trainable.Forward(&before, x).Data; !slices.Equal(got, want) {
+			t.Fatalf("%s: after ZeroGrad the products do not follow the new values", name)
+		}
+	}
+}

@@ -21,7 +21,9 @@ import "github.com/seqtask/seqtask/fastblas"
 //
 // The inference modes' copies do not follow a change of the layer's
 // weights, so such a cache must not outlive one: a decoder's search makes
-// fresh caches, a stepper forgets its copies when reloaded. Weights,
+// fresh caches, a stepper forgets its copies when reloaded. A model that
+// only predicts (Params.DropGrads) makes each copy once, on the parameter,
+// for all its caches. Weights,
 // gradients and optimizer stay float32; float64 models stay in float64.
 type WeightProducts[T Float] struct {
 	bf16, packed bool
@@ -64,8 +66,10 @@ func (c *WeightProducts[T]) gemmWeight(x Mat[T], w *Param[T], beta T, out Mat[T]
 			if c.rounded == nil {
 				c.rounded = map[*Param[T]]*fastblas.BF16Matrix{}
 			}
-			m := w.Mat()
-			r = fastblas.NewBF16Matrix(m.Rows, m.Cols, any(w.Value).([]float32))
+			if r = w.inferenceBF16(); r == nil {
+				m := w.Mat()
+				r = fastblas.NewBF16Matrix(m.Rows, m.Cols, any(w.Value).([]float32))
+			}
 			c.rounded[w] = r
 		}
 	case c.packed:
@@ -74,8 +78,10 @@ func (c *WeightProducts[T]) gemmWeight(x Mat[T], w *Param[T], beta T, out Mat[T]
 			if c.packs == nil {
 				c.packs = map[*Param[T]]*fastblas.PackedMatrix{}
 			}
-			m := w.Mat()
-			p = fastblas.NewPackedMatrix(m.Rows, m.Cols, any(w.Value).([]float32))
+			if p = w.inferencePacked(); p == nil {
+				m := w.Mat()
+				p = fastblas.NewPackedMatrix(m.Rows, m.Cols, any(w.Value).([]float32))
+			}
 			c.packs[w] = p
 		}
 		fastblas.SgemmPacked(x.Rows, 1, x32, x.Cols, p, float32(beta), any(out.Data).([]float32), out.Cols)
