@@ -28,7 +28,7 @@ type search[T nn.Float] struct {
 	cat     nn.Mat[T]
 	hkeys   nn.Mat[T] // keys laid out per hypothesis [n*S][Key]
 	logp    []float64
-	best    []int // StepArgmax's answers, reused
+	best    []int // StepArgmax's and StepTopK's answers, reused
 	bestLP  []float64
 	weight  [][]float64
 }

@@ -25,8 +25,9 @@ var amxConfig = func() (c [64]byte) {
 	return c
 }()
 
-// amxMinM is the fewest rows of A for which SgemmBF16 runs on AMX tiles.
-// A block is 32 rows, padded with zeros, and still two rows run twice as
+// amxMinM is the fewest rows of A for which SgemmBF16 runs on AMX tiles
+// when the matrix also keeps its rows (NewBF16Matrix's), and the fewest
+// columns of SgemmBF16TN's narrower operand. A block is 32 rows, padded with zeros, and still two rows run twice as
 // fast on it as on the AVX-512 BF16 dot tiles, five rows (a beam of five)
 // 3.6 times, twelve 5.4 times (1,024×512 and 2,532×256 weights, one core);
 // a single row, a vector times the matrix, runs faster on the dot tiles'

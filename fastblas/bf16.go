@@ -18,7 +18,7 @@ import (
 type BF16Matrix struct {
 	Rows, Cols int
 	stride     int      // Cols rounded up to a whole vector (32), zero-padded
-	data       []uint16 // Rows × stride; nil when pairs holds the values
+	data       []uint16 // Rows × stride; nil when tiles or pairs alone hold the values
 	tiles      []uint32 // data as AMX tiles (amxTiles), where there are AMX tiles
 	// pairs holds, in place of data and tiles, a matrix RoundTransposed
 	// made where there are AMX tiles: its source's rows paired (pairRows),
@@ -57,7 +57,9 @@ func makeBF16(rows, cols int, tilesOnly bool) *BF16Matrix {
 		panic(fmt.Sprintf("fastblas: MakeBF16Matrix(%d, %d)", rows, cols))
 	}
 	m := &BF16Matrix{Rows: rows, Cols: cols, stride: padBF16(cols), tilesOnly: tilesOnly}
-	if !tilesOnly {
+	if tilesOnly {
+		m.tiles = growTiles(nil, rows, m.stride)
+	} else {
 		m.data = make([]uint16, rows*m.stride)
 	}
 	return m
@@ -253,8 +255,9 @@ func SgemmBF16(m int, alpha float32, a []float32, lda int, w *BF16Matrix, beta f
 // AVX-512 BF16 the operands are packed as pairs of consecutive rows (each
 // 32-bit word the two values VDPBF16PS multiplies together) and multiplied
 // by the float32 GEMM's driver and blocking with a VDPBF16PS micro-kernel;
-// without it the rounded operands are multiplied by Sgemm. C is m×n (ldc
-// apart); with beta == 0 it is not read.
+// without it the rounded operands are multiplied by Sgemm. Where there are
+// AMX tiles it runs on them (sgemmBF16TNAMX). C is m×n (ldc apart); with
+// beta == 0 it is not read.
 func SgemmBF16TN(m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	switch {
 	case m < 0 || n < 0 || k < 0 || lda < max(m, 1) || ldb < max(n, 1) || ldc < max(n, 1):
@@ -271,7 +274,7 @@ func SgemmBF16TN(m, n, k int, alpha float32, a []float32, lda int, b []float32, 
 		scaleRows(c, ldc, m, n, beta)
 		return
 	}
-	if amxKernel != nil && m >= amxMinM {
+	if amxKernel != nil && min(m, n) >= amxMinM {
 		sgemmBF16TNAMX(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}

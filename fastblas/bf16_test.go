@@ -409,3 +409,27 @@ func TestPairRows(t *testing.T) {
 		}
 	}
 }
+
+// TestMadeBF16MatrixIsZero checks that a matrix made for a training pass
+// multiplies as zeros before its first Round, on every path.
+func TestMadeBF16MatrixIsZero(t *testing.T) {
+	bf16Paths(t, func(t *testing.T) {
+		for _, m := range []int{1, 5, 40} {
+			w := MakeBF16Matrix(33, 70)
+			a := make([]float32, m*70)
+			for i := range a {
+				a[i] = 1
+			}
+			c := make([]float32, m*33)
+			for i := range c {
+				c[i] = float32(math.NaN()) // beta 0: not read
+			}
+			SgemmBF16(m, 1, a, 70, w, 0, c, 33)
+			for i, v := range c {
+				if v != 0 {
+					t.Fatalf("%d rows: c[%d] = %v from a matrix never rounded, want 0", m, i, v)
+				}
+			}
+		}
+	})
+}

@@ -126,16 +126,21 @@
 //
 // Where the CPU has AMX tiles with bfloat16 products (Intel since Sapphire
 // Rapids; on Linux, granted to the process by arch_prctl at start-up),
-// products with at least 16 rows of A run on them instead (amx.go): a
+// products with at least two rows of A run on them instead (amx.go): a
 // block of 32×32 outputs is four TDPBF16PS accumulators, each step along the
 // depth two tiles of A's rows and two of B's, and the block is scaled into C
 // by AVX-512 (amx_amd64.s; the Go assembler knows no AMX instruction, so
-// they are bytes). B is a BF16Matrix's values laid out once as tiles of
-// 32-bit pairs (amxTiles) or, for SgemmBF16TN, B's rows paired as for the
-// VDPBF16PS kernel, read in place; SgemmBF16TN's A is transposed to rows
-// along the depth. On a core whose VDPBF16PS issues no faster than its
-// float32 FMAs (the speed issue's Intel machine), the tiles are what makes
-// bfloat16 pay: 330–1,145 GFLOP/s on one core against 78–103.
+// they are bytes). SgemmBF16's B is a BF16Matrix laid out for the tiles:
+// NewBF16Matrix's values also as tiles of 32-bit pairs (amxTiles), kept
+// beside its rows for the dot tiles' single-row kernel; a training pass's
+// matrices (MakeBF16Matrix) as tiles only, or, refilled by RoundTransposed,
+// as the source's rows paired, which is already the tiles' layout of the
+// transpose — those run on the tiles whatever their rows. SgemmBF16TN
+// transposes its narrower operand to rows along the depth and pairs the
+// other in place, computing Cᵀ when A is the narrower. On a core whose
+// VDPBF16PS issues no faster than its float32 FMAs (the speed issue's
+// Intel machine), the tiles are what makes bfloat16 pay: 313–1,145 GFLOP/s
+// on one core against 78–103.
 //
 // # Validation
 //

@@ -109,8 +109,8 @@ func bdotTile4x4AVX512(k int, a *uint16, lda int, b *uint16, ldb int, c *float32
 func toBF16AVX512(dst *uint16, src *float32, n int)
 
 // haveBF16 reports AVX-512 BF16 (with the VL stores the tile's reduction
-// uses).
-var haveBF16 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512BF16 && cpu.X86.HasFMA && cpu.X86.HasAVX2
+// uses and the BW word permutation pairBF16AVX512 uses).
+var haveBF16 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512BF16 && cpu.X86.HasFMA && cpu.X86.HasAVX2
 
 // bdotRows1x8AVX512 is the bfloat16 1×8 dot tile looped over ncols/8
 // consecutive tiles (ncols a positive multiple of 8): an m = 1 product in

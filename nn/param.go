@@ -232,7 +232,8 @@ func (ps Params[T]) ShareBF16(pass *BF16Pass[T]) {
 // of from at the same position, which must have the same name and shape:
 // copies of one model (serving replicas, data-parallel workers) then read
 // one set of weights, while each keeps its own gradients and layer caches.
-// A later change to either side's values is seen by both.
+// A later change to either side's values is seen by both. Copies of a
+// model that only predicts (DropGrads) also share its inference copies.
 func (ps Params[T]) ShareValues(from Params[T]) error {
 	if len(ps) != len(from) {
 		return fmt.Errorf("sharing values: %d parameters, the source has %d", len(ps), len(from))
@@ -245,6 +246,17 @@ func (ps Params[T]) ShareValues(from Params[T]) error {
 	}
 	for i, p := range ps {
 		p.Value = from[i].Value
+		p.predicting = from[i].predicting
 	}
 	return nil
+}
+
+// Predicting reports whether every parameter only predicts (DropGrads).
+func (ps Params[T]) Predicting() bool {
+	for _, p := range ps {
+		if p.predicting == nil {
+			return false
+		}
+	}
+	return len(ps) > 0
 }

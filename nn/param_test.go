@@ -103,11 +103,11 @@ func TestInferenceCopiesShared(t *testing.T) {
 		"bf16":   (*WeightProducts[float32]).UseBF16,
 		"packed": (*WeightProducts[float32]).UsePacked,
 	}
-	copyOf := func(c *LinearCache[float32]) any {
-		if r := c.rounded[l.Weight]; r != nil {
+	copyOf := func(c *LinearCache[float32], w *Param[float32]) any {
+		if r := c.rounded[w]; r != nil {
 			return r
 		}
-		return c.packs[l.Weight]
+		return c.packs[w]
 	}
 	for name, use := range modes {
 		var c1, c2, ct LinearCache[float32]
@@ -116,15 +116,30 @@ func TestInferenceCopiesShared(t *testing.T) {
 		use(&ct.WeightProducts)
 		y1 := slices.Clone(l.Forward(&c1, x).Data)
 		y2 := l.Forward(&c2, x).Data
-		if copyOf(&c1) == nil || copyOf(&c1) != copyOf(&c2) {
+		if copyOf(&c1, l.Weight) == nil || copyOf(&c1, l.Weight) != copyOf(&c2, l.Weight) {
 			t.Fatalf("%s: two caches of a predicting model hold different copies", name)
 		}
 		if !slices.Equal(y1, y2) || !slices.Equal(y1, trainable.Forward(&ct, x).Data) {
 			t.Fatalf("%s: the shared copy computes differently", name)
 		}
-		if copyOf(&ct) == copyOf(&c1) {
+		if copyOf(&ct, trainable.Weight) == copyOf(&c1, l.Weight) {
 			t.Fatalf("%s: a trainable model used the predicting model's copy", name)
 		}
+		// A replica (shared values, no gradients) shares the copy too.
+		replica := NewLinear[float32]("fc", 40, 48, rng)
+		if err := replica.Params().ShareValues(l.Params()); err != nil {
+			t.Fatal(err)
+		}
+		replica.Params().DropGrads()
+		var cr LinearCache[float32]
+		use(&cr.WeightProducts)
+		replica.Forward(&cr, x)
+		if !replica.Params().Predicting() || copyOf(&cr, replica.Weight) != copyOf(&c1, l.Weight) {
+			t.Fatalf("%s: a replica of a predicting model made a copy of its own", name)
+		}
+	}
+	if trainable.Params().Predicting() {
+		t.Fatal("a model with gradients reports that it only predicts")
 	}
 	l.Params().ZeroGrad()
 	l.Weight.Value[0] += 1 // trained

@@ -73,8 +73,9 @@ func (r *Recurrent[T]) NewTokenStepper(emb Mat[T]) *Stepper[T] {
 
 // Reload recomputes what the stepper precomputed (the summed biases, for a
 // token stepper the table from the embedding it was given, and in bfloat16
-// mode the rounded weights) from the current weights, reusing its storage.
-// The states are kept.
+// mode the rounded weights, which for a model that only predicts are its
+// parameters' own copies, made once) from the current weights, reusing its
+// storage. The states are kept.
 func (s *Stepper[T]) Reload() {
 	s.forget()
 	for l, d := range s.r.dirs {

@@ -81,8 +81,10 @@ func restoreTask[T nn.Float](cfg *config.Config, meta map[string]string, log io.
 // Replica returns another copy of l's model that reads l's weights (its
 // parameters and buffers share their values) but keeps its own layer
 // caches, so that two goroutines can predict with l.Task and the replica
-// at once; it has no gradients, as it cannot train: serving's replicas cost the memory of their caches, not of a
-// second set of weights, and the cores read one copy of the weights.
+// at once; it has no gradients, as it cannot train, and shares l's rounded
+// and packed copies of the weights: serving's replicas cost the memory of
+// their caches, not of a second set of weights, and the cores read one
+// copy of the weights.
 func (l *Loaded) Replica() (tasks.Task[float32], error) {
 	initRNG, _ := newRNG(l.Config.Seed, streamInit)
 	task, err := tasks.New[float32](l.Config, tasks.Env{Meta: taskMeta(l.meta), RNG: initRNG, Log: io.Discard})

@@ -542,6 +542,9 @@ func (m *Translation[T]) decodeCopy(i int) (*Translation[T], error) {
 			return nil, fmt.Errorf("a copy of the model to decode on: %w", err)
 		}
 		c := r.(*Translation[T])
+		if m.Params().Predicting() {
+			c.Params().DropGrads() // it shares the model's inference copies
+		}
 		for _, e := range m.ensemble { // a copy of the ensemble: copies of its members
 			ec, err := e.decodeCopy(len(m.decodeCopies))
 			if err != nil {
