@@ -3,6 +3,8 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -557,4 +559,35 @@ func toFloat64(s []float32) []float64 {
 		out[i] = float64(v)
 	}
 	return out
+}
+
+// TestCrossEntropyCoreCount checks that CrossEntropyWith gives the same
+// bits on one core and on several, for a product large enough to be
+// shared out: rows ignored, weighted and smoothed included.
+func TestCrossEntropyCoreCount(t *testing.T) {
+	rng := testRNG()
+	const rows, v = 64, 2048
+	logits := NewMat[float32](rows, v)
+	InitNormal(logits.Data, 3, rng)
+	targets := make([]int, rows)
+	weights := make([]float64, rows)
+	for i := range targets {
+		targets[i] = rng.IntN(v)
+		weights[i] = rng.Float64() - 0.3
+	}
+	targets[5], targets[40] = IgnoreIndex, IgnoreIndex
+	run := func(procs int) (float64, []float32) {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		d := NewMat[float32](rows, v)
+		sum, count, err := CrossEntropyWith(logits, targets, d, CrossEntropyOptions{Weights: weights, Smoothing: 0.1})
+		if err != nil || count != rows-2 {
+			t.Fatalf("%d cores: count %d, error %v", procs, count, err)
+		}
+		return sum, d.Data
+	}
+	sum1, d1 := run(1)
+	sum4, d4 := run(4)
+	if sum1 != sum4 || !slices.Equal(d1, d4) {
+		t.Fatalf("one core: loss %v; four: %v (gradients equal: %v)", sum1, sum4, slices.Equal(d1, d4))
+	}
 }

@@ -65,46 +65,61 @@ func CrossEntropyWith[T Float](logits Mat[T], targets []int, dlogits Mat[T], opt
 		divisor = float64(max(count, 1))
 	}
 	scale := 1 / divisor
-	for i, t := range targets {
-		row, drow := logits.Row(i), dlogits.Row(i)
-		if t == IgnoreIndex {
-			clear(drow)
-			continue
+	// Rows are independent: they are shared out among the cores, and their
+	// losses summed in row order afterwards, so that the result does not
+	// depend on the core count.
+	losses := make([]float64, len(targets))
+	parallelRange(len(targets), v, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			losses[i] = crossEntropyRow(logits.Row(i), dlogits.Row(i), targets[i], weights, i, eps, scale)
 		}
-		m := row[0]
-		for _, x := range row[1:] {
-			if x > m {
-				m = x
-			}
-		}
-		w := 1.0
-		if weights != nil {
-			w = weights[i]
-		}
-		z := expShifted(drow, row, m)
-		logZ := math.Log(z) + float64(m) // -log p_k = logZ - x_k
-		loss := logZ - float64(row[t])
-		if eps > 0 {
-			var total float64
-			for _, x := range row {
-				total += float64(x)
-			}
-			loss = (1-eps)*loss + eps*(logZ-total/float64(v))
-		}
-		sum += w * loss
-		inv := T(w * scale / z)
-		for j := range drow {
-			drow[j] *= inv
-		}
-		if eps > 0 {
-			uniform := T(w * scale * eps / float64(v))
-			for j := range drow {
-				drow[j] -= uniform
-			}
-		}
-		drow[t] -= T(w * scale * (1 - eps))
+	})
+	for _, l := range losses {
+		sum += l
 	}
 	return sum, count, nil
+}
+
+// crossEntropyRow writes one row's share of CrossEntropyWith's gradient
+// into drow and returns its weighted loss (0 for IgnoreIndex).
+func crossEntropyRow[T Float](row, drow []T, t int, weights []float64, i int, eps, scale float64) float64 {
+	if t == IgnoreIndex {
+		clear(drow)
+		return 0
+	}
+	v := len(row)
+	m := row[0]
+	for _, x := range row[1:] {
+		if x > m {
+			m = x
+		}
+	}
+	w := 1.0
+	if weights != nil {
+		w = weights[i]
+	}
+	z := expShifted(drow, row, m)
+	logZ := math.Log(z) + float64(m) // -log p_k = logZ - x_k
+	loss := logZ - float64(row[t])
+	if eps > 0 {
+		var total float64
+		for _, x := range row {
+			total += float64(x)
+		}
+		loss = (1-eps)*loss + eps*(logZ-total/float64(v))
+	}
+	inv := T(w * scale / z)
+	for j := range drow {
+		drow[j] *= inv
+	}
+	if eps > 0 {
+		uniform := T(w * scale * eps / float64(v))
+		for j := range drow {
+			drow[j] -= uniform
+		}
+	}
+	drow[t] -= T(w * scale * (1 - eps))
+	return w * loss
 }
 
 // Softmax writes softmax(logits/temperature) of one row into probs, in
