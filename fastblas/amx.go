@@ -54,12 +54,9 @@ func amxTiles(dst []uint32, data []uint16, rows, stride int) []uint32 {
 // of the whole matrix is kept.
 func amxTilesFrom(dst []uint32, src []float32, rows, cols, stride int) []uint32 {
 	dst = growTiles(dst, rows, stride)
-	buf := bf16Pool.Get().(*[]uint16)
-	defer bf16Pool.Put(buf)
-	if cap(*buf) < 16*stride {
-		*buf = make([]uint16, 16*stride)
-	}
-	block := (*buf)[:16*stride]
+	buf := getBF16(16 * stride)
+	defer putBF16(buf)
+	block := *buf
 	for nb := 0; stride > 0 && nb < tileBlocks(rows); nb++ {
 		valid := max(0, min(16, rows-nb*16))
 		for r := 0; r < valid; r++ {
@@ -190,12 +187,9 @@ func sgemmBF16TNAMX(m, n, k int, alpha float32, a []float32, lda int, b []float3
 	}
 	kp := padBF16(k)
 	m32, n32 := (m+31)/32*32, (n+31)/32*32
-	buf := bf16Pool.Get().(*[]uint16)
-	defer bf16Pool.Put(buf)
-	if cap(*buf) < m32*kp {
-		*buf = make([]uint16, m32*kp)
-	}
-	ah := (*buf)[:m32*kp]
+	buf := getBF16(m32 * kp)
+	defer putBF16(buf)
+	ah := *buf
 	transposeToBF16(ah, kp, a, lda, k, m)
 	clear(ah[m*kp:])
 	bp := getBuf[float32](kp / 2 * n32)

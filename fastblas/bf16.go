@@ -134,8 +134,22 @@ func transposeToBF16(dst []uint16, stride int, src []float32, lds, rows, cols in
 	}
 }
 
-// bf16Pool holds SgemmBF16's rounded copies of A between calls.
+// bf16Pool holds scratch bfloat16 buffers (rounded copies of A, blocks
+// of rows being tiled) between calls.
 var bf16Pool = sync.Pool{New: func() any { return new([]uint16) }}
+
+// getBF16 returns a pooled scratch buffer of n bfloat16 values, contents
+// undefined, for putBF16 to return.
+func getBF16(n int) *[]uint16 {
+	buf := bf16Pool.Get().(*[]uint16)
+	if cap(*buf) < n {
+		*buf = make([]uint16, n)
+	}
+	*buf = (*buf)[:n]
+	return buf
+}
+
+func putBF16(buf *[]uint16) { bf16Pool.Put(buf) }
 
 func padBF16(n int) int { return (n + bf16Lanes - 1) / bf16Lanes * bf16Lanes }
 
@@ -209,12 +223,9 @@ func SgemmBF16(m int, alpha float32, a []float32, lda int, w *BF16Matrix, beta f
 	if amx {
 		rows = (m + 31) / 32 * 32 // whole blocks, zeros past m
 	}
-	buf := bf16Pool.Get().(*[]uint16)
-	defer bf16Pool.Put(buf)
-	if cap(*buf) < rows*stride {
-		*buf = make([]uint16, rows*stride)
-	}
-	ah := (*buf)[:rows*stride]
+	buf := getBF16(rows * stride)
+	defer putBF16(buf)
+	ah := *buf
 	for i := 0; i < m; i++ {
 		row := ah[i*stride : (i+1)*stride]
 		toBF16(row[:k], a[i*lda:i*lda+k])
