@@ -77,33 +77,47 @@ func TestGreedyArgmaxStepper(t *testing.T) {
 	}
 }
 
+// badAnswer is a shortcut's answer (StepArgmax's or StepTopK's) tampered
+// with in a way the search must refuse, as it refuses Step's; a nil edit
+// with eos 3 asks for an eos outside the vocabulary instead.
+type badAnswer struct {
+	name string
+	edit func(best []int, lp []float64, v int) ([]int, []float64, int)
+	eos  int
+	is   error
+}
+
+// badAnswers are the refusals both shortcuts share: the search checks
+// their answers with the same rules.
+var badAnswers = []badAnswer{
+	{"NaN log-probability", func(b []int, lp []float64, v int) ([]int, []float64, int) {
+		lp[0] = math.NaN()
+		return b, lp, v
+	}, eos, nil},
+	{"+Inf log-probability", func(b []int, lp []float64, v int) ([]int, []float64, int) {
+		lp[len(lp)-1] = math.Inf(1)
+		return b, lp, v
+	}, eos, nil},
+	{"token past the vocabulary", func(b []int, lp []float64, v int) ([]int, []float64, int) {
+		b[0] = v
+		return b, lp, v
+	}, eos, nil},
+	{"negative token", func(b []int, lp []float64, v int) ([]int, []float64, int) {
+		b[len(b)-1] = -1
+		return b, lp, v
+	}, eos, nil},
+	{"too few answers", func(b []int, lp []float64, v int) ([]int, []float64, int) { return b[1:], lp[1:], v }, eos, nil},
+	{"tokens and log-probabilities disagree", func(b []int, lp []float64, v int) ([]int, []float64, int) { return b, lp[1:], v }, eos, nil},
+	{"no vocabulary", func(b []int, lp []float64, v int) ([]int, []float64, int) { return b, lp, 0 }, eos, nil},
+	{"eos outside the vocabulary", nil, 3, ErrInvalidArgument},
+}
+
 // TestArgmaxStepperErrors checks that answers Step would have been refused
 // for are refused from StepArgmax too.
 func TestArgmaxStepperErrors(t *testing.T) {
 	rows := map[int][]float64{bos: {0.1, 0.5, 0.4}, a: {0.1, 0.5, 0.4}, b: {0.1, 0.5, 0.4}}
 	errModel := errors.New("model failed")
-	for _, tc := range []struct {
-		name string
-		edit func(best []int, lp []float64, v int) ([]int, []float64, int)
-		eos  int
-		is   error
-	}{
-		{"NaN log-probability", func(b []int, lp []float64, v int) ([]int, []float64, int) {
-			lp[0] = math.NaN()
-			return b, lp, v
-		}, eos, nil},
-		{"+Inf log-probability", func(b []int, lp []float64, v int) ([]int, []float64, int) {
-			lp[1] = math.Inf(1)
-			return b, lp, v
-		}, eos, nil},
-		{"token outside the vocabulary", func(b []int, lp []float64, v int) ([]int, []float64, int) {
-			b[0] = v
-			return b, lp, v
-		}, eos, nil},
-		{"too few answers", func(b []int, lp []float64, v int) ([]int, []float64, int) { return b[1:], lp[1:], v }, eos, nil},
-		{"no vocabulary", func(b []int, lp []float64, v int) ([]int, []float64, int) { return b, lp, 0 }, eos, nil},
-		{"eos outside the vocabulary", nil, 3, ErrInvalidArgument},
-	} {
+	for _, tc := range badAnswers {
 		m := &argmaxModel{Stepper: newMarkov(2, 3, fixed(rows)), edit: tc.edit}
 		_, err := Greedy(m, 2, bos, tc.eos, 5)
 		if err == nil || (tc.is != nil && !errors.Is(err, tc.is)) {

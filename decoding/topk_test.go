@@ -2,7 +2,6 @@ package decoding
 
 import (
 	"errors"
-	"math"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -143,30 +142,7 @@ func TestBeamTopKStepper(t *testing.T) {
 // for are refused from StepTopK too.
 func TestTopKStepperErrors(t *testing.T) {
 	rows := map[int][]float64{bos: {0.1, 0.5, 0.4}, a: {0.1, 0.5, 0.4}, b: {0.1, 0.5, 0.4}}
-	type edit = func(best []int, lp []float64, v int) ([]int, []float64, int)
-	for _, tc := range []struct {
-		name string
-		edit edit
-		eos  int
-		is   error
-	}{
-		{"NaN log-probability", func(b []int, lp []float64, v int) ([]int, []float64, int) {
-			lp[0] = math.NaN()
-			return b, lp, v
-		}, eos, nil},
-		{"+Inf log-probability", func(b []int, lp []float64, v int) ([]int, []float64, int) {
-			lp[len(lp)-1] = math.Inf(1)
-			return b, lp, v
-		}, eos, nil},
-		{"token outside the vocabulary", func(b []int, lp []float64, v int) ([]int, []float64, int) {
-			b[1] = -1
-			return b, lp, v
-		}, eos, nil},
-		{"too few answers", func(b []int, lp []float64, v int) ([]int, []float64, int) { return b[1:], lp[1:], v }, eos, nil},
-		{"tokens and log-probabilities disagree", func(b []int, lp []float64, v int) ([]int, []float64, int) { return b, lp[1:], v }, eos, nil},
-		{"no vocabulary", func(b []int, lp []float64, v int) ([]int, []float64, int) { return b, lp, 0 }, eos, nil},
-		{"eos outside the vocabulary", nil, 3, ErrInvalidArgument},
-	} {
+	for _, tc := range badAnswers {
 		table := fixed(rows)
 		m := &topKModel{markov: newMarkov(2, 3, table), table: table, bos: bos, edit: tc.edit}
 		_, err := Beam(m, 2, bos, tc.eos, 5, 2, 0)
