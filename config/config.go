@@ -195,6 +195,7 @@ type Decoder struct {
 	Bidirectional bool    `yaml:"bidirectional"`
 	Embed         int     `yaml:"embed"`
 	Dropout       float64 `yaml:"dropout"`
+	WeightDrop    float64 `yaml:"weight_drop"`
 	Init          string  `yaml:"init"`
 	Attention     string  `yaml:"attention"`
 	InputFeeding  bool    `yaml:"input_feeding"`

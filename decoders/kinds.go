@@ -105,6 +105,8 @@ func init() {
 			c.Unused("decoder.attention", d.Attention != "none", "a synced decoder has nothing to attend over")
 			c.Unused("decoder.input_feeding", d.InputFeeding, "it belongs to attention")
 			c.Unused("decoder.tie_embeddings", d.TieEmbeddings, "a synced decoder's head is its own")
+			c.Fraction("decoder.weight_drop", d.WeightDrop)
+			c.Unused("decoder.weight_drop", d.WeightDrop != 0 && d.Cell == "none", "it drops recurrent weights and decoder.cell is none")
 		},
 	})
 	Register("autoregressive", Kind{
@@ -120,6 +122,7 @@ func init() {
 			c.Unused("decoder.input_feeding", d.InputFeeding && (d.Attention == "none" || nn.AttentionKind(d.Attention).BeforeStep()),
 				"input feeding passes on the output of attention after the step (decoder.attention "+strings.Join(afterStepKinds(), " or ")+")")
 			c.Unused("decoder.bidirectional", d.Bidirectional, "an autoregressive decoder runs forward in time")
+			c.Unused("decoder.weight_drop", d.WeightDrop != 0, "an autoregressive decoder runs one step at a time, and weight drop needs one mask for the whole sequence (the synced decoder of charlm and video has it)")
 		},
 	})
 }

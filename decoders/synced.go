@@ -22,6 +22,7 @@ type SyncedConfig struct {
 	Hidden, Layers int
 	Bidirectional  bool
 	Dropout        float64 // between stacked layers and before the head (training only)
+	WeightDrop     float64 // DropConnect on the recurrent weights W_hh (training only; nn.RecurrentConfig)
 	Outputs        int     // the head's classes per step
 	BF16           bool    // training passes' products in bfloat16 (nn.BF16Pass)
 	Init           nn.Init // "" or default keeps each layer's PyTorch initialisation
@@ -74,7 +75,7 @@ func NewSynced[T nn.Float](cfg SyncedConfig, rng *rand.Rand) (*Synced[T], error)
 	if cfg.Cell != "none" {
 		var err error
 		d.RNN, err = nn.NewRecurrent[T]("rnn", nn.RecurrentConfig{Cell: nn.Cell(cfg.Cell), Input: width, Hidden: cfg.Hidden,
-			Layers: cfg.Layers, Bidirectional: cfg.Bidirectional, Dropout: cfg.Dropout}, rng)
+			Layers: cfg.Layers, Bidirectional: cfg.Bidirectional, Dropout: cfg.Dropout, WeightDrop: cfg.WeightDrop}, rng)
 		if err != nil {
 			return nil, fmt.Errorf("decoder: %w", err)
 		}
@@ -132,7 +133,11 @@ func (d *Synced[T]) Describe(outputs string) []string {
 	}
 	if d.RNN != nil {
 		rc := d.RNN.Config
-		out = append(out, fmt.Sprintf("%-10s %d → %d hidden × %d layer(s), bidirectional %v, dropout %g", rc.Cell, rc.Input, rc.Hidden, rc.Layers, rc.Bidirectional, c.Dropout))
+		line := fmt.Sprintf("%-10s %d → %d hidden × %d layer(s), bidirectional %v, dropout %g", rc.Cell, rc.Input, rc.Hidden, rc.Layers, rc.Bidirectional, c.Dropout)
+		if rc.WeightDrop > 0 {
+			line += fmt.Sprintf(", weight drop %g", rc.WeightDrop)
+		}
+		out = append(out, line)
 	} else {
 		out = append(out, "(no recurrence: every step is decoded on its own)")
 	}

@@ -258,6 +258,9 @@ func TestRecurrentGradients(t *testing.T) {
 		{"gru bidirectional 2 layers", RecurrentConfig{Cell: CellGRU, Input: 3, Hidden: 4, Layers: 2, Bidirectional: true}, true},
 		{"rnn bidirectional", RecurrentConfig{Cell: CellRNN, Input: 3, Hidden: 4, Layers: 1, Bidirectional: true}, false},
 		{"lstm bidirectional", RecurrentConfig{Cell: CellLSTM, Input: 3, Hidden: 4, Layers: 1, Bidirectional: true}, true},
+		{"lstm 2 layers weight drop", RecurrentConfig{Cell: CellLSTM, Input: 3, Hidden: 4, Layers: 2, Dropout: 0.3, WeightDrop: 0.4}, true},
+		{"gru bidirectional weight drop", RecurrentConfig{Cell: CellGRU, Input: 3, Hidden: 4, Layers: 1, Bidirectional: true, WeightDrop: 0.5}, false},
+		{"rnn weight drop", RecurrentConfig{Cell: CellRNN, Input: 3, Hidden: 4, Layers: 1, WeightDrop: 0.3}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rng := testRNG()
@@ -316,10 +319,71 @@ func TestRecurrentConfigRejects(t *testing.T) {
 		{Cell: "tanh", Input: 1, Hidden: 1, Layers: 1},
 		{Cell: CellGRU, Input: 0, Hidden: 1, Layers: 1},
 		{Cell: CellGRU, Input: 1, Hidden: 1, Layers: 1, Dropout: 1},
+		{Cell: CellLSTM, Input: 1, Hidden: 1, Layers: 1, WeightDrop: 1},
+		{Cell: CellLSTM, Input: 1, Hidden: 1, Layers: 1, WeightDrop: -0.1},
 	} {
 		if _, err := NewRecurrent[float32]("r", cfg, testRNG()); err == nil {
 			t.Errorf("NewRecurrent(%+v) succeeded", cfg)
 		}
+	}
+}
+
+// TestRecurrentWeightDrop checks what weight drop does to a training
+// pass: it runs as the same stack would with W_hh replaced by one masked
+// copy — one mask for every step and sequence — whose dropped elements are
+// zero and kept ones scaled by 1/(1-p); evaluation uses W_hh as it is.
+func TestRecurrentWeightDrop(t *testing.T) {
+	for _, cell := range Cells {
+		t.Run(string(cell), func(t *testing.T) {
+			rng := testRNG()
+			const steps, batch, p = 6, 3, 0.5
+			cfg := RecurrentConfig{Cell: cell, Input: 3, Hidden: 5, Layers: 1, WeightDrop: p}
+			r, err := NewRecurrent[float64]("rnn", cfg, rng)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := randomParam("x", rng, steps*batch, cfg.Input)
+			var c RecurrentCache[float64]
+			y, _, _ := r.Forward(&c, x.Mat(), steps, batch, Mat[float64]{}, Mat[float64]{}, true, rand.New(rand.NewPCG(5, 6)))
+			masked := c.dirs[0].dropped.Value
+			whh := r.dirs[0].whh.Value
+			zeros := 0
+			for i, v := range masked {
+				switch {
+				case v == 0:
+					zeros++
+				case math.Abs(v-whh[i]/(1-p)) > 1e-15:
+					t.Fatalf("kept element %d is %v, want %v/(1-p)", i, v, whh[i])
+				}
+			}
+			if zeros == 0 || zeros == len(masked) {
+				t.Fatalf("%d of %d elements of W_hh dropped", zeros, len(masked))
+			}
+
+			plainCfg := cfg
+			plainCfg.WeightDrop = 0
+			plain, _ := NewRecurrent[float64]("rnn", plainCfg, testRNG())
+			for i, q := range plain.Params() {
+				copy(q.Value, r.Params()[i].Value)
+			}
+			copy(plain.dirs[0].whh.Value, masked)
+			var pc RecurrentCache[float64]
+			want, _, _ := plain.Forward(&pc, x.Mat(), steps, batch, Mat[float64]{}, Mat[float64]{}, false, nil)
+			for i := range want.Data {
+				if math.Abs(y.Data[i]-want.Data[i]) > 1e-12 {
+					t.Fatalf("training output %d is %v, want %v (the stack on the masked W_hh)", i, y.Data[i], want.Data[i])
+				}
+			}
+
+			copy(plain.dirs[0].whh.Value, whh)
+			eval, _, _ := r.Forward(&c, x.Mat(), steps, batch, Mat[float64]{}, Mat[float64]{}, false, nil)
+			want, _, _ = plain.Forward(&pc, x.Mat(), steps, batch, Mat[float64]{}, Mat[float64]{}, false, nil)
+			for i := range want.Data {
+				if eval.Data[i] != want.Data[i] {
+					t.Fatalf("evaluation output %d is %v, want %v (W_hh as it is)", i, eval.Data[i], want.Data[i])
+				}
+			}
+		})
 	}
 }
 

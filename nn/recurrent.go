@@ -14,6 +14,14 @@ type RecurrentConfig struct {
 	Layers        int     // stacked layers, each fed the previous one's outputs
 	Bidirectional bool    // a reverse-time direction per layer, outputs concatenated
 	Dropout       float64 // on the inputs of layers 2..L during training, as PyTorch
+	// WeightDrop is DropConnect on every hidden-to-hidden weight W_hh
+	// during training (Wan et al. 2013), as AWD-LSTM's WeightDrop (Merity
+	// et al. 2018): each Forward draws one mask over W_hh's elements and
+	// uses the masked weight, scaled by 1/(1-WeightDrop), at every step for
+	// every sequence, so the recurrence is regularised without noise on
+	// the state it carries. Forward must then see whole sequences: a
+	// caller that runs one step per Forward would draw a mask per step.
+	WeightDrop float64
 }
 
 // Validate reports the first impossible setting.
@@ -25,6 +33,8 @@ func (c RecurrentConfig) Validate() error {
 		return fmt.Errorf("input %d, hidden %d and layers %d must all be at least 1", c.Input, c.Hidden, c.Layers)
 	case c.Dropout < 0 || c.Dropout >= 1:
 		return fmt.Errorf("dropout %g must be in [0, 1)", c.Dropout)
+	case c.WeightDrop < 0 || c.WeightDrop >= 1:
+		return fmt.Errorf("weight drop %g must be in [0, 1)", c.WeightDrop)
 	}
 	return nil
 }
@@ -49,8 +59,9 @@ func (c RecurrentConfig) Directions() int {
 type Recurrent[T Float] struct {
 	Config RecurrentConfig
 
-	dirs    []*direction[T] // index layer*dirs + dir
-	dropout Dropout[T]      // on the inputs of layers 2..L
+	dirs       []*direction[T] // index layer*dirs + dir
+	dropout    Dropout[T]      // on the inputs of layers 2..L
+	weightDrop Dropout[T]      // on W_hh
 }
 
 // RecurrentCache is what Recurrent.Forward keeps for Backward and the
@@ -88,7 +99,7 @@ func NewRecurrent[T Float](prefix string, cfg RecurrentConfig, rng *rand.Rand) (
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", prefix, err)
 	}
-	r := &Recurrent[T]{Config: cfg, dropout: Dropout[T]{P: cfg.Dropout}}
+	r := &Recurrent[T]{Config: cfg, dropout: Dropout[T]{P: cfg.Dropout}, weightDrop: Dropout[T]{P: cfg.WeightDrop}}
 	nd := cfg.Directions()
 	cell := cellFor[T](cfg.Cell)
 	gh := cell.layout().gates * cfg.Hidden
@@ -185,6 +196,10 @@ func (r *Recurrent[T]) ForwardPadded(c *RecurrentCache[T], x Mat[T], steps, batc
 				dc0 = c0.RowBlock(k*batch, (k+1)*batch)
 			}
 			dir, dc := r.dirs[k], &c.dirs[k]
+			dc.whh = dir.whh
+			if train && cfg.WeightDrop > 0 {
+				dc.whh = dc.dropWeight(dir.whh, &r.weightDrop, rng)
+			}
 			dir.forward(dc, &c.WeightProducts, in, steps, batch, lengths, dh0, dc0)
 			last := steps - 1
 			if dir.reverse {
@@ -244,7 +259,13 @@ func (r *Recurrent[T]) Backward(c *RecurrentCache[T], dy, dhn, dcn Mat[T]) (dx, 
 			if withC && !dcn.Empty() {
 				dcnDir = dcn.RowBlock(k*b, (k+1)*b)
 			}
-			dhFirst, dcFirst := r.dirs[k].backward(&c.dirs[k], &c.WeightProducts, dyDir, dhnDir, dcnDir, c.dIns[l], d > 0)
+			dir, dc := r.dirs[k], &c.dirs[k]
+			dhFirst, dcFirst := dir.backward(dc, &c.WeightProducts, dyDir, dhnDir, dcnDir, c.dIns[l], d > 0)
+			if dc.whh != dir.whh { // the masked copy's gradient reaches W_hh through the mask
+				g := dc.whh.GradMat()
+				r.weightDrop.Backward(&dc.whhDrop, g)
+				addSlice(dir.whh.Grad, g.Data)
+			}
 			c.dh0.RowBlock(k*b, (k+1)*b).CopyFrom(dhFirst)
 			if withC {
 				c.dc0.RowBlock(k*b, (k+1)*b).CopyFrom(dcFirst)
@@ -284,6 +305,23 @@ type dirCache[T Float] struct {
 	dc, dcp  Mat[T] // [B][H] running gradient of c and of c'
 	zeroInit bool   // h0/c0 were absent
 	lengths  []int  // valid steps per sequence; nil when all are valid
+	// whh is the hidden-to-hidden weight of this pass: the direction's,
+	// or with weight drop dropped, its masked copy (mask in whhDrop),
+	// whose gradient Backward passes on through the mask.
+	whh, dropped *Param[T]
+	whhDrop      DropoutCache[T]
+}
+
+// dropWeight returns w with the mask of d applied, in c's own copy with a
+// zeroed gradient, keeping the mask for Backward.
+func (c *dirCache[T]) dropWeight(w *Param[T], d *Dropout[T], rng *rand.Rand) *Param[T] {
+	if c.dropped == nil || c.dropped.Size() != w.Size() {
+		c.dropped = NewParam[T](w.Name+".dropped", w.Shape...)
+	}
+	copy(c.dropped.Value, w.Value)
+	clear(c.dropped.Grad)
+	d.Forward(&c.whhDrop, c.dropped.Mat(), true, rng)
+	return c.dropped
 }
 
 // padded reports whether sequence b has no step t.
@@ -344,11 +382,11 @@ func (d *direction[T]) forward(c *dirCache[T], prod *WeightProducts[T], x Mat[T]
 			st.c = rows(c.c)
 		}
 		if lay.separateHidden {
-			prod.gemmWeight(st.hPrev, d.whh, 0, c.hh)
+			prod.gemmWeight(st.hPrev, c.whh, 0, c.hh)
 			addRowVector(c.hh, d.bhh.Value)
 			st.hh = c.hh
 		} else {
-			prod.gemmWeight(st.hPrev, d.whh, 1, st.g)
+			prod.gemmWeight(st.hPrev, c.whh, 1, st.g)
 		}
 		d.cell.forward(st)
 		for b := 0; lengths != nil && b < batch; b++ {
@@ -437,7 +475,7 @@ func (d *direction[T]) backward(c *dirCache[T], prod *WeightProducts[T], dy, dhn
 		if c.lengths != nil {
 			c.maskPadded(t, batch, rows(c.dgih), rows(dghh))
 		}
-		prod.gemmData(rows(dghh), d.whh, beta, c.dhp)
+		prod.gemmData(rows(dghh), c.whh, beta, c.dhp)
 		for b := 0; c.lengths != nil && b < batch; b++ {
 			if c.padded(t, b) { // the carried state passes its gradient straight back
 				copy(c.dhp.Row(b), c.dh.Row(b))
@@ -455,14 +493,14 @@ func (d *direction[T]) backward(c *dirCache[T], prod *WeightProducts[T], dy, dhn
 	last := (steps - 1) * batch
 	if d.reverse {
 		// h' of step t is h[t+1]; h0 feeds the last time index.
-		prod.gemmGrad(dghh.RowBlock(0, last), c.h.RowBlock(batch, n), d.whh)
+		prod.gemmGrad(dghh.RowBlock(0, last), c.h.RowBlock(batch, n), c.whh)
 		if !c.zeroInit {
-			prod.gemmGrad(dghh.RowBlock(last, n), c.h0, d.whh)
+			prod.gemmGrad(dghh.RowBlock(last, n), c.h0, c.whh)
 		}
 	} else {
-		prod.gemmGrad(dghh.RowBlock(batch, n), c.h.RowBlock(0, last), d.whh)
+		prod.gemmGrad(dghh.RowBlock(batch, n), c.h.RowBlock(0, last), c.whh)
 		if !c.zeroInit {
-			prod.gemmGrad(dghh.RowBlock(0, batch), c.h0, d.whh)
+			prod.gemmGrad(dghh.RowBlock(0, batch), c.h0, c.whh)
 		}
 	}
 	beta = 0

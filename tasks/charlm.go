@@ -136,7 +136,7 @@ func (m *CharLM[T]) build(rng *rand.Rand) error {
 	d := m.cfg.Decoder
 	var err error
 	m.dec, err = decoders.NewSynced[T](decoders.SyncedConfig{Vocab: m.vocab.Len(), Embed: d.Embed, Cell: d.Cell, Hidden: d.Hidden,
-		Layers: d.Layers, Dropout: d.Dropout, Outputs: m.vocab.Len(), Init: nn.Init(d.Init), BF16: trainsInBF16(m.cfg)}, rng)
+		Layers: d.Layers, Dropout: d.Dropout, WeightDrop: d.WeightDrop, Outputs: m.vocab.Len(), Init: nn.Init(d.Init), BF16: trainsInBF16(m.cfg)}, rng)
 	return err
 }
 

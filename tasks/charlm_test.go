@@ -1,6 +1,7 @@
 package tasks
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -63,30 +64,36 @@ func TestHello(t *testing.T) {
 }
 
 // TestCharLMGradients checks the whole model (embedding, LSTM, dropout,
-// head, cross-entropy) against finite differences.
+// head, cross-entropy) against finite differences, with and without
+// weight drop on the recurrent weights.
 func TestCharLMGradients(t *testing.T) {
-	vocab, _ := datasets.NewVocab([]string{"h", "e", "l", "o"})
-	cfg := charCfg("lstm", 5, 6)
-	cfg.Decoder.Layers, cfg.Decoder.Dropout, cfg.Train.Batch = 2, 0.2, 2
-	m, err := NewCharLMFromText[float64](cfg, vocab, "hellohellohello", "hello", rand.New(rand.NewPCG(2, 2)))
-	if err != nil {
-		t.Fatal(err)
+	for _, weightDrop := range []float64{0, 0.3} {
+		t.Run(fmt.Sprintf("weight drop %g", weightDrop), func(t *testing.T) {
+			vocab, _ := datasets.NewVocab([]string{"h", "e", "l", "o"})
+			cfg := charCfg("lstm", 5, 6)
+			cfg.Decoder.Layers, cfg.Decoder.Dropout, cfg.Train.Batch = 2, 0.2, 2
+			cfg.Decoder.WeightDrop = weightDrop
+			m, err := NewCharLMFromText[float64](cfg, vocab, "hellohellohello", "hello", rand.New(rand.NewPCG(2, 2)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			loss := func() float64 {
+				sum, n, err := m.TrainStep(0, rand.New(rand.NewPCG(9, 9)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return sum / float64(n)
+			}
+			params := m.Params()
+			params.ZeroGrad()
+			loss()
+			res := nn.GradCheck(loss, params, 1e-6, 1e-8, 1e-6, 30, rand.New(rand.NewPCG(3, 3)))
+			if !res.OK() {
+				t.Fatalf("gradient check: %v", res)
+			}
+			t.Log(res)
+		})
 	}
-	loss := func() float64 {
-		sum, n, err := m.TrainStep(0, rand.New(rand.NewPCG(9, 9)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return sum / float64(n)
-	}
-	params := m.Params()
-	params.ZeroGrad()
-	loss()
-	res := nn.GradCheck(loss, params, 1e-6, 1e-8, 1e-6, 30, rand.New(rand.NewPCG(3, 3)))
-	if !res.OK() {
-		t.Fatalf("gradient check: %v", res)
-	}
-	t.Log(res)
 }
 
 // TestCharLMLearnsShakespeare trains a small LSTM for a few hundred steps on

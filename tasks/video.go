@@ -195,7 +195,7 @@ func (v *Video[T]) build(rng *rand.Rand) error {
 	}
 	d := v.cfg.Decoder
 	v.dec, err = decoders.NewSynced[T](decoders.SyncedConfig{Input: v.enc.Widths().Sequence, Cell: d.Cell, Hidden: d.Hidden,
-		Layers: d.Layers, Bidirectional: d.Bidirectional, Dropout: d.Dropout, Outputs: len(v.labels), Init: nn.Init(d.Init), BF16: trainsInBF16(v.cfg)}, rng)
+		Layers: d.Layers, Bidirectional: d.Bidirectional, Dropout: d.Dropout, WeightDrop: d.WeightDrop, Outputs: len(v.labels), Init: nn.Init(d.Init), BF16: trainsInBF16(v.cfg)}, rng)
 	return err
 }
 
