@@ -122,7 +122,10 @@ func init() {
 			c.Unused("decoder.input_feeding", d.InputFeeding && (d.Attention == "none" || nn.AttentionKind(d.Attention).BeforeStep()),
 				"input feeding passes on the output of attention after the step (decoder.attention "+strings.Join(afterStepKinds(), " or ")+")")
 			c.Unused("decoder.bidirectional", d.Bidirectional, "an autoregressive decoder runs forward in time")
-			c.Unused("decoder.weight_drop", d.WeightDrop != 0, "an autoregressive decoder runs one step at a time, and weight drop needs one mask for the whole sequence (the synced decoder of charlm and video has it)")
+			c.Fraction("decoder.weight_drop", d.WeightDrop)
+			if d.WeightDrop != 0 && (d.InputFeeding || d.Attention != "none" && nn.AttentionKind(d.Attention).BeforeStep()) {
+				c.Errorf("decoder.weight_drop", "needs the decoder to run over the whole sequence at once, which input feeding and attention before the step (%s) prevent: one step at a time it would draw a mask per step", d.Attention)
+			}
 		},
 	})
 }

@@ -15,6 +15,10 @@ type Config struct {
 	Hidden  int     // units per recurrent layer
 	Layers  int     // stacked recurrent layers
 	Dropout float64 // between stacked layers and before the output layer (training only)
+	// WeightDrop is DropConnect on the recurrent weights W_hh (training
+	// only; nn.RecurrentConfig): it needs the whole-sequence path (teacher
+	// forcing, no input feeding, no attention before the step).
+	WeightDrop float64
 	// Attention is the scoring function over the keys: dot or general
 	// (Luong, after the recurrent step), additive (Bahdanau, before the
 	// step, its context fed into the step); "" or "none" for no attention.
@@ -119,7 +123,7 @@ func New[T nn.Float](prefix string, cfg Config, rng *rand.Rand) (*RNN[T], error)
 		d.combine = nn.NewLinear[T](prefix+".combine", cfg.Key+cfg.Hidden, cfg.Hidden, rng)
 	}
 	d.rnn, err = nn.NewRecurrent[T](prefix+".rnn", nn.RecurrentConfig{
-		Cell: cfg.Cell, Input: cfg.Embed + d.feedSize(), Hidden: cfg.Hidden, Layers: cfg.Layers, Dropout: cfg.Dropout}, rng)
+		Cell: cfg.Cell, Input: cfg.Embed + d.feedSize(), Hidden: cfg.Hidden, Layers: cfg.Layers, Dropout: cfg.Dropout, WeightDrop: cfg.WeightDrop}, rng)
 	if err != nil {
 		return nil, fmt.Errorf("decoder: %w", err)
 	}
@@ -285,6 +289,9 @@ func (d *RNN[T]) Forward(b Batch[T], ratio float64, train bool, rng *rand.Rand) 
 		r.cat = nn.NewMatLike(r.cat, steps*B, c.Key+c.Hidden)
 	}
 	r.whole = ratio >= 1 && d.feedSize() == 0 && !d.Stepwise
+	if train && c.WeightDrop > 0 && !r.whole {
+		return nn.Mat[T]{}, fmt.Errorf("decoder: weight drop needs the whole sequence at once (teacher forcing, no input feeding, no attention before the step); one step at a time would draw a mask per step")
+	}
 	if r.whole {
 		d.forwardWhole(b.H0, b.C0, train, rng)
 	}

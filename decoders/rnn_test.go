@@ -120,6 +120,9 @@ func TestGradients(t *testing.T) {
 			c.Attention, c.TieEmbeddings, c.Embed, c.Dropout = "general", true, 6, 0.3
 		}, false, 1},
 		{"lstm, additive, scheduled sampling", func(c *Config) { c.Cell, c.Attention = nn.CellLSTM, "additive" }, true, 0.5},
+		{"lstm, general, 2 layers, weight drop", func(c *Config) {
+			c.Cell, c.Attention, c.Layers, c.Dropout, c.WeightDrop = nn.CellLSTM, "general", 2, 0.2, 0.4
+		}, true, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := baseConfig()
@@ -248,6 +251,13 @@ func TestBadInput(t *testing.T) {
 		if _, err := f.d.Forward(b, 1, false, nil); err == nil {
 			t.Errorf("%s: Forward accepted it", tc.name)
 		}
+	}
+	// Weight drop draws one mask per Forward: a training pass that runs
+	// one step at a time (scheduled sampling here) would draw one per step.
+	cfg.WeightDrop = 0.3
+	f = newFixture(t, cfg, false)
+	if _, err := f.d.Forward(f.batch(), 0.5, true, rand.New(rand.NewPCG(1, 1))); err == nil {
+		t.Error("Forward with weight drop accepted a step-wise training pass")
 	}
 	for _, c := range []Config{
 		{Vocab: 0, Embed: 5, Cell: nn.CellGRU, Hidden: 6, Layers: 1},

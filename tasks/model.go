@@ -42,6 +42,9 @@ func checkSequenceOutput(cfg *config.Config, c *config.Checker) {
 	c.Probability("train.teacher_forcing", cfg.Train.TeacherForcing)
 	c.Probability("train.teacher_forcing_end", cfg.Train.TeacherForcingEnd)
 	c.Fraction("train.label_smoothing", cfg.Train.LabelSmoothing)
+	if cfg.Decoder.WeightDrop != 0 && (cfg.Train.TeacherForcing < 1 || cfg.Train.TeacherForcingEnd < 1) {
+		c.Errorf("decoder.weight_drop", "needs train.teacher_forcing and train.teacher_forcing_end of 1: a decoder fed its own guesses runs one step at a time and would draw a mask per step")
+	}
 	d := cfg.Eval.Decode
 	if err := decodeDefaults(d).check(); err != nil {
 		ie := err.(*InputError)

@@ -37,7 +37,7 @@ func newSeq2seq[T nn.Float](cfg *config.Config, enc encoders.Encoder[T], vocab *
 	w := enc.Widths()
 	dec, err := decoders.NewAutoregressive[T]("decoder", decoders.AutoregressiveConfig{
 		RNN: decoders.Config{Vocab: vocab.Len(), Embed: d.Embed, Cell: nn.Cell(d.Cell), Hidden: d.Hidden, Layers: d.Layers,
-			Dropout: d.Dropout, Attention: nn.AttentionKind(d.Attention), Key: w.Memory, InputFeeding: d.InputFeeding,
+			Dropout: d.Dropout, WeightDrop: d.WeightDrop, Attention: nn.AttentionKind(d.Attention), Key: w.Memory, InputFeeding: d.InputFeeding,
 			TieEmbeddings: d.TieEmbeddings, Pad: datasets.PadID, BF16: trainsInBF16(cfg)},
 		Summary: w.Summary, BridgeCell: bridgeCell, Init: nn.Init(d.Init)}, rng)
 	if err != nil {
