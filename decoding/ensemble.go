@@ -51,9 +51,7 @@ func (e *ensemble) Step(tokens []int) ([]float64, error) {
 		if len(lp) != len(e.logProbs) {
 			return nil, fmt.Errorf("model %d of the ensemble returned %d log-probabilities, model 1 %d: the models' vocabularies differ", k+1, len(lp), len(e.logProbs))
 		}
-		for i, x := range lp {
-			e.logProbs[i] = logAddExp(e.logProbs[i], x)
-		}
+		AddLogProbs(e.logProbs, lp)
 	}
 	for i := range e.logProbs {
 		e.logProbs[i] -= e.logK
@@ -68,6 +66,16 @@ func (e *ensemble) Reorder(indices []int) error {
 		}
 	}
 	return nil
+}
+
+// AddLogProbs adds the probabilities lp holds in log space into acc, also
+// in log space: acc[i] = log(exp(acc[i]) + exp(lp[i])). Subtracting log K
+// after adding K models' rows gives the log of their mean, the ensemble's
+// distribution.
+func AddLogProbs(acc, lp []float64) {
+	for i, x := range lp {
+		acc[i] = logAddExp(acc[i], x)
+	}
 }
 
 // logAddExp is log(exp(a) + exp(b)) without overflow; -Inf is log 0 and NaN

@@ -462,10 +462,10 @@ func TestExportImportKeepsBatchNormStatistics(t *testing.T) {
 	}
 }
 
-// TestEnsembleFlag: eval -ensemble decodes with further runs' models (an
-// ensemble of a run with itself scores as the run alone); it is refused
-// outside eval and predict and for a task that does not decode with
-// ensembles, and a missing run folder names the flag.
+// TestEnsembleFlag: eval -ensemble decodes (captioning) and scores (char
+// LM) with further runs' models (an ensemble of a run with itself scores as
+// the run alone); it is refused outside eval and predict, and a missing run
+// folder names the flag.
 func TestEnsembleFlag(t *testing.T) {
 	captioning, other, charlm := t.TempDir(), t.TempDir(), t.TempDir()
 	for _, run := range []struct {
@@ -499,6 +499,13 @@ func TestEnsembleFlag(t *testing.T) {
 	if _, _, err := eval(captioning, other); err != nil {
 		t.Errorf("two runs: %v", err)
 	}
+	lmAlone, _, err := eval(charlm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lmTwice, _, err := eval(charlm, charlm); err != nil || lmTwice != lmAlone {
+		t.Errorf("a char LM ensembled with itself: %v\n%s\nalone:\n%s", err, lmTwice, lmAlone)
+	}
 	missing := filepath.Join(t.TempDir(), "none")
 	for _, tc := range []struct {
 		name string
@@ -506,7 +513,6 @@ func TestEnsembleFlag(t *testing.T) {
 		want string
 	}{
 		{"training", Options{Mode: "train", Config: "testdata/captioning.yaml", RunDir: t.TempDir(), Ensemble: []string{other}}, "-mode train takes none"},
-		{"a language model", Options{Mode: "eval", RunDir: charlm, Ensemble: []string{charlm}}, "-ensemble: this task does not decode with ensembles"},
 		{"no run there", Options{Mode: "eval", RunDir: captioning, Ensemble: []string{missing}}, "-ensemble " + missing + ": no checkpoint"},
 	} {
 		tc.o.Stdout, tc.o.Stderr = io.Discard, io.Discard

@@ -393,7 +393,7 @@ func addEnsemble[T nn.Float](opts Options, task tasks.Task[T]) error {
 	}
 	ens, ok := task.(tasks.Ensembler[T])
 	if !ok {
-		return &UsageError{"-ensemble: this task does not decode with ensembles (captioning and translation do)"}
+		return &UsageError{"-ensemble: this task does not decode with ensembles (captioning, translation and charlm do)"}
 	}
 	members := make([]tasks.Task[T], len(opts.Ensemble))
 	for i, dir := range opts.Ensemble {

@@ -7,11 +7,13 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"github.com/seqtask/seqtask/config"
 	"github.com/seqtask/seqtask/datasets"
 	"github.com/seqtask/seqtask/decoders"
+	"github.com/seqtask/seqtask/decoding"
 	"github.com/seqtask/seqtask/encoders"
 	"github.com/seqtask/seqtask/nn"
 )
@@ -57,6 +59,12 @@ type CharLM[T nn.Float] struct {
 	stepper      *nn.Stepper[T] // Generate's, kept for its storage
 	headC        nn.LinearCache[T]
 	dlogits      nn.Mat[T]
+
+	// members are the further models of an ensemble (Ensemble):
+	// evaluation and sampling use the mean of all the models' probabilities
+	// for each next character, in logProbs (and memberLP, one model's).
+	members            []*CharLM[T]
+	logProbs, memberLP []float64
 }
 
 // NewCharLM builds the model; the vocabulary comes from env.Meta when
@@ -231,7 +239,15 @@ func (m *CharLM[T]) Evaluate() (Metrics, error) {
 			offsets[b] = (w + b) * steps
 		}
 		m.window(m.val, offsets, steps)
-		s, n, err := m.loss(steps, nb, false, nil)
+		logits := make([]nn.Mat[T], 0, 1+len(m.members))
+		for _, c := range m.models() {
+			l, err := c.dec.Forward(&c.decC, m.ids, nn.Mat[T]{}, steps, nb, false, nil)
+			if err != nil {
+				return nil, err
+			}
+			logits = append(logits, l)
+		}
+		s, n, err := m.score(logits)
 		if err != nil {
 			return nil, err
 		}
@@ -261,7 +277,10 @@ func (m *CharLM[T]) streamLoss(chars, steps, streams int) (float64, error) {
 	streams = max(min(streams, chars/steps), 1)
 	per := chars / streams
 	offsets := make([]int, streams)
-	var h, c nn.Mat[T] // the states carried from window to window
+	models := m.models()
+	// The states each model carries from window to window.
+	hs, cs := make([]nn.Mat[T], len(models)), make([]nn.Mat[T], len(models))
+	logits := make([]nn.Mat[T], len(models))
 	var sum float64
 	var count int
 	for t0 := 0; t0 < per; t0 += steps {
@@ -270,24 +289,96 @@ func (m *CharLM[T]) streamLoss(chars, steps, streams int) (float64, error) {
 			offsets[b] = b*per + t0
 		}
 		m.window(m.val, offsets, k)
-		logits, hn, cn, err := m.dec.ForwardFrom(&m.decC, m.ids, nn.Mat[T]{}, k, streams, h, c, false, nil)
-		if err != nil {
-			return 0, err
+		for i, model := range models {
+			l, hn, cn, err := model.dec.ForwardFrom(&model.decC, m.ids, nn.Mat[T]{}, k, streams, hs[i], cs[i], false, nil)
+			if err != nil {
+				return 0, err
+			}
+			logits[i] = l
+			hs[i] = nn.NewMatLike(hs[i], hn.Rows, hn.Cols)
+			hs[i].CopyFrom(hn)
+			if !cn.Empty() {
+				cs[i] = nn.NewMatLike(cs[i], cn.Rows, cn.Cols)
+				cs[i].CopyFrom(cn)
+			}
 		}
-		m.dlogits = nn.NewMatLike(m.dlogits, logits.Rows, logits.Cols)
-		s, n, err := nn.CrossEntropy(logits, m.targets, m.dlogits, 0)
+		s, n, err := m.score(logits)
 		if err != nil {
 			return 0, err
 		}
 		sum, count = sum+s, count+n
-		h = nn.NewMatLike(h, hn.Rows, hn.Cols)
-		h.CopyFrom(hn)
-		if !cn.Empty() {
-			c = nn.NewMatLike(c, cn.Rows, cn.Cols)
-			c.CopyFrom(cn)
-		}
 	}
 	return sum / float64(count), nil
+}
+
+// models lists this model and the members of its ensemble.
+func (m *CharLM[T]) models() []*CharLM[T] { return append([]*CharLM[T]{m}, m.members...) }
+
+// score returns the summed loss against m.targets, and its count, of the
+// models' logits (one matrix per model, rows as m.targets): for one model
+// its cross-entropy, for an ensemble the negative log of the mean of the
+// models' probabilities of each target.
+func (m *CharLM[T]) score(logits []nn.Mat[T]) (float64, int, error) {
+	if len(logits) == 1 {
+		m.dlogits = nn.NewMatLike(m.dlogits, logits[0].Rows, logits[0].Cols)
+		return nn.CrossEntropy(logits[0], m.targets, m.dlogits, 0)
+	}
+	var sum float64
+	rows := make([][]T, len(logits))
+	for r, target := range m.targets {
+		for k, l := range logits {
+			rows[k] = l.Row(r)
+		}
+		sum -= m.mix(rows)[target]
+	}
+	if math.IsNaN(sum) || math.IsInf(sum, 0) {
+		return 0, 0, fmt.Errorf("charlm: the ensemble's loss is not finite (%v)", sum)
+	}
+	return sum, len(m.targets), nil
+}
+
+// mix returns the log of the mean of the softmax of each of rows (one
+// model's logits each), in m.logProbs.
+func (m *CharLM[T]) mix(rows [][]T) []float64 {
+	n := len(rows[0])
+	m.logProbs, m.memberLP = slices.Grow(m.logProbs[:0], n)[:n], slices.Grow(m.memberLP[:0], n)[:n]
+	for k, row := range rows {
+		lp := m.memberLP
+		if k == 0 {
+			lp = m.logProbs
+		}
+		lse := nn.LogSumExp(row)
+		for j, x := range row {
+			lp[j] = float64(x) - lse
+		}
+		if k > 0 {
+			decoding.AddLogProbs(m.logProbs, lp)
+		}
+	}
+	logK := math.Log(float64(len(rows)))
+	for j := range m.logProbs {
+		m.logProbs[j] -= logK
+	}
+	return m.logProbs
+}
+
+// Ensemble makes evaluation and sampling use this model and members
+// together, the probabilities of each next character averaged over all
+// (as the decoding tasks' ensembles average their next word's): a cheap
+// gain from several models trained apart. Members are char LMs over the
+// same characters; they are scored on this model's validation text.
+func (m *CharLM[T]) Ensemble(members []Task[T]) error {
+	for i, t := range members {
+		c, ok := t.(*CharLM[T])
+		if !ok {
+			return fmt.Errorf("model %d is not a char LM", i+2)
+		}
+		if !slices.Equal(c.vocab.Tokens(), m.vocab.Tokens()) {
+			return fmt.Errorf("model %d's characters differ from model 1's (%d against %d): an ensemble needs one vocabulary", i+2, c.vocab.Len(), m.vocab.Len())
+		}
+		m.members = append(m.members, c)
+	}
+	return nil
 }
 
 // Generate feeds prime through the model, then samples length characters at
@@ -305,16 +396,58 @@ func (m *CharLM[T]) Generate(prime string, length int, temperature float64, rng 
 	if err != nil {
 		return &InputError{Field: "prime", Err: err}
 	}
-	// One step per character at batch 1: the stepper precomputes the first
-	// layer's input projection of every character once per call (the
-	// weights may have changed since the last), into storage kept between
-	// calls.
-	st := m.stepper
-	if st == nil {
-		if st, err = m.dec.NewTokenStepper(); err != nil {
+	models := m.models()
+	steppers := make([]*nn.Stepper[T], len(models))
+	tops := make([]nn.Mat[T], len(models))
+	for k, c := range models {
+		if steppers[k], err = c.tokenStepper(m.cfg.Eval.Sample.Precision); err != nil {
 			return err
 		}
-		if m.cfg.Eval.Sample.Precision == "bf16" {
+		for _, id := range ids {
+			tops[k] = steppers[k].StepToken(id)
+		}
+	}
+	probs := make([]float64, m.vocab.Len())
+	rows := make([][]T, len(models))
+	for i := 0; i < length; i++ {
+		for k, c := range models {
+			rows[k] = c.dec.StepLogits(&c.headC, tops[k]).Row(0)
+		}
+		var next int
+		switch {
+		case len(models) > 1 && temperature == 0:
+			next = nn.Argmax(m.mix(rows))
+		case len(models) > 1:
+			next = nn.SampleSoftmax(m.mix(rows), temperature, probs, rng)
+		case temperature == 0:
+			next = nn.Argmax(rows[0])
+		default:
+			next = nn.SampleSoftmax(rows[0], temperature, probs, rng)
+		}
+		if err := emit(m.vocab.Token(next)); err != nil {
+			return err
+		}
+		for k := range models {
+			if i+1 < length {
+				tops[k] = steppers[k].StepToken(next)
+			}
+		}
+	}
+	return nil
+}
+
+// tokenStepper returns the model's stepper, reset to zero states. It
+// runs one step per character at batch 1, and precomputes the first
+// layer's input projection of every character once per call (the weights
+// may have changed since the last) into storage kept between calls.
+func (m *CharLM[T]) tokenStepper(precision string) (*nn.Stepper[T], error) {
+	st := m.stepper
+	if st == nil {
+		var err error
+		if st, err = m.dec.NewTokenStepper(); err != nil {
+			return nil, err
+		}
+		if precision == "bf16" {
 			st.UseBF16()
 		}
 		m.stepper = st
@@ -322,27 +455,7 @@ func (m *CharLM[T]) Generate(prime string, length int, temperature float64, rng 
 		st.Reload()
 	}
 	st.Reset(nn.Mat[T]{}, nn.Mat[T]{})
-	var top nn.Mat[T]
-	for _, id := range ids {
-		top = st.StepToken(id)
-	}
-	probs := make([]float64, m.vocab.Len())
-	for i := 0; i < length; i++ {
-		last := m.dec.StepLogits(&m.headC, top).Row(0)
-		var next int
-		if temperature == 0 {
-			next = nn.Argmax(last)
-		} else {
-			next = nn.SampleSoftmax(last, temperature, probs, rng)
-		}
-		if err := emit(m.vocab.Token(next)); err != nil {
-			return err
-		}
-		if i+1 < length {
-			top = st.StepToken(next)
-		}
-	}
-	return nil
+	return st, nil
 }
 
 // SampleDefaults are the config's sampling settings (eval.sample).

@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/seqtask/seqtask/datasets"
 	"github.com/seqtask/seqtask/decoding"
+	"github.com/seqtask/seqtask/nn"
 )
 
 // TestCaptioningEnsemble: a model ensembled with an exact copy of itself
@@ -205,5 +207,126 @@ func TestTranslationEnsemble(t *testing.T) {
 	}
 	if err := build(1).Ensemble([]Task[float64]{&Captioning[float64]{}}); err == nil || !strings.Contains(err.Error(), "model 2 of the ensemble is not a translation model") {
 		t.Errorf("a captioning member: %v", err)
+	}
+}
+
+// TestCharLMEnsemble: a char LM ensembled with an exact copy of itself
+// scores and samples as it does alone; ensembled with another model its
+// validation loss (windowed and streamed) is the negative log of the two
+// models' mean probability of each character, computed here from their
+// logits; a model over other characters, or of another task, is refused.
+func TestCharLMEnsemble(t *testing.T) {
+	text := strings.Repeat("hello world, hello there. ", 12)
+	vocab := datasets.CharVocab(text)
+	cfg := charCfg("lstm", 8, 10)
+	cfg.Train.Batch, cfg.Eval.Batches, cfg.Eval.Streams = 4, 3, 3
+	build := func(seed uint64) *CharLM[float64] {
+		t.Helper()
+		rng := rand.New(rand.NewPCG(seed, 1))
+		m, err := NewCharLMFromText[float64](cfg, vocab, text[:200], text[200:], rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		trainSteps(t, m, 30, 0.02, rng)
+		return m
+	}
+	evaluate := func(m *CharLM[float64]) Metrics {
+		t.Helper()
+		metrics, err := m.Evaluate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return metrics
+	}
+	sample := func(m *CharLM[float64], temperature float64) string {
+		t.Helper()
+		var b strings.Builder
+		err := m.Generate("he", 40, temperature, rand.New(rand.NewPCG(3, 3)), func(s string) error { b.WriteString(s); return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+
+	a, twins := build(1), build(1)
+	if err := twins.Ensemble([]Task[float64]{build(1)}); err != nil {
+		t.Fatal(err)
+	}
+	alone, twice := evaluate(a), evaluate(twins)
+	for _, key := range []string{"loss", "stream_loss"} {
+		if math.Abs(alone[key]-twice[key]) > 1e-12 {
+			t.Errorf("%s: %v for a model and its copy, %v alone", key, twice[key], alone[key])
+		}
+	}
+	for _, temperature := range []float64{0, 0.8} {
+		if got, want := sample(twins, temperature), sample(a, temperature); got != want {
+			t.Errorf("temperature %g: a model and its copy sample %q, alone %q", temperature, got, want)
+		}
+	}
+
+	b := build(2)
+	ab := build(1)
+	if err := ab.Ensemble([]Task[float64]{b}); err != nil {
+		t.Fatal(err)
+	}
+	// The reference: each model's probabilities of the validation windows'
+	// characters, from its own logits, averaged in probability space.
+	steps, batch := cfg.Data.SeqLen, cfg.Train.Batch
+	windows := min((len(a.val)-1)/steps, cfg.Eval.Batches*batch)
+	var sum float64
+	for w := 0; w < windows; w += batch {
+		nb := min(batch, windows-w)
+		offsets := make([]int, nb)
+		for i := range offsets {
+			offsets[i] = (w + i) * steps
+		}
+		var probs [2][]float64 // per model, of each target
+		for k, m := range []*CharLM[float64]{a, b} {
+			m.window(m.val, offsets, steps)
+			logits, err := m.dec.Forward(&m.decC, m.ids, nn.Mat[float64]{}, steps, nb, false, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for r, target := range m.targets {
+				row := logits.Row(r)
+				var z float64
+				for _, x := range row {
+					z += math.Exp(x)
+				}
+				probs[k] = append(probs[k], math.Exp(row[target])/z)
+			}
+		}
+		for i := range probs[0] {
+			sum -= math.Log((probs[0][i] + probs[1][i]) / 2)
+		}
+	}
+	want := sum / float64(windows*steps)
+	mixed, alsoB := evaluate(ab), evaluate(b)
+	if math.Abs(mixed["loss"]-want) > 1e-9 {
+		t.Errorf("ensemble loss %.12f, want %.12f", mixed["loss"], want)
+	}
+	if mixed["loss"] >= (alone["loss"]+alsoB["loss"])/2 || mixed["stream_loss"] >= (alone["stream_loss"]+alsoB["stream_loss"])/2 {
+		t.Errorf("ensemble %v scores no better than the mean of its members (%v, %v)", mixed, alone, alsoB)
+	}
+
+	other, err := NewCharLMFromText[float64](cfg, datasets.CharVocab("abc"), "abcabcabcabcabcabc", "abcabcabcabc", rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	captioning, err := New[float64](captioningCfg("lstm", "general"), Env{NeedData: true, RNG: rand.New(rand.NewPCG(1, 1))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		member Task[float64]
+		want   string
+	}{
+		{"other characters", other, "model 2's characters differ"},
+		{"another task", captioning, "model 2 is not a char LM"},
+	} {
+		if err := build(1).Ensemble([]Task[float64]{tc.member}); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error with %q", tc.name, err, tc.want)
+		}
 	}
 }

@@ -61,7 +61,8 @@ Modes:
            train.average averaged.safetensors; eval, predict, export and
            serve load the best one, or the one -checkpoint names
   eval     score the best checkpoint on the validation data (translation: or on -input PAIRS);
-           captioning, translation: -ensemble DIR (repeatable) decodes with those runs' models too
+           captioning, translation, charlm: -ensemble DIR (repeatable) decodes, scores
+           and samples with those runs' models too
   predict  charlm: sample text from the best checkpoint (-prime, -length, -temperature)
            translation: translate lines from stdin or -input, one per line (-attention DIR)
            captioning: caption -input PHOTO, or the photo paths read from stdin
@@ -125,7 +126,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var runs multiFlag
 	fs.Var(&runs, "run", "run `folder` (default runs/<config name>); -mode serve: repeat for each model")
 	var ensemble multiFlag
-	fs.Var(&ensemble, "ensemble", "eval, predict (captioning, translation): decode with the model of this run `folder` too, the next token's probabilities averaged over every model (repeatable)")
+	fs.Var(&ensemble, "ensemble", "eval, predict (captioning, translation, charlm): decode, score and sample with the model of this run `folder` too, the next token's probabilities averaged over every model (repeatable)")
 	fs.StringVar(&opts.Resume, "resume", "", "continue the interrupted run in `folder`")
 	fs.StringVar(&opts.Sweep, "sweep", "", "-mode sweep: the sweep spec `file`; -mode report: the sweep folder (or the spec)")
 	fs.StringVar(&opts.SweepDir, "sweep-dir", "", "-mode sweep: the sweep `folder` (default sweeps/<spec name>)")
