@@ -31,6 +31,24 @@ func (d *Dropout[T]) Forward(c *DropoutCache[T], x Mat[T], train bool, rng *rand
 		c.mask = c.mask[:0]
 		return
 	}
+	d.apply(c, x.Data[:n], x.Data[:n], rng)
+}
+
+// ForwardFrom is a training Forward that leaves src as it is and writes
+// the dropped-out copy into dst (of src's size), in one pass.
+func (d *Dropout[T]) ForwardFrom(c *DropoutCache[T], dst, src Mat[T], rng *rand.Rand) {
+	n := src.Rows * src.Cols
+	if d.P <= 0 {
+		copy(dst.Data[:n], src.Data[:n])
+		c.mask = c.mask[:0]
+		return
+	}
+	d.apply(c, dst.Data[:n], src.Data[:n], rng)
+}
+
+// apply draws a mask for len(src) elements into c and sets dst = src·mask.
+func (d *Dropout[T]) apply(c *DropoutCache[T], dst, src []T, rng *rand.Rand) {
+	n := len(src)
 	if cap(c.mask) < n {
 		c.mask = make([]T, n)
 	}
@@ -47,7 +65,7 @@ func (d *Dropout[T]) Forward(c *DropoutCache[T], x Mat[T], train bool, rng *rand
 		dropped := (bits&0xffff - below) >> 63
 		c.mask[i] = scale[dropped]
 		bits >>= 16
-		x.Data[i] *= c.mask[i]
+		dst[i] = src[i] * c.mask[i]
 	}
 }
 
@@ -56,5 +74,17 @@ func (d *Dropout[T]) Forward(c *DropoutCache[T], x Mat[T], train bool, rng *rand
 func (d *Dropout[T]) Backward(c *DropoutCache[T], dy Mat[T]) {
 	for i, m := range c.mask {
 		dy.Data[i] *= m
+	}
+}
+
+// BackwardAdd adds the gradient dy of the Forward that filled c, passed
+// through its mask, into dst: dst += dy·mask, leaving dy as it is.
+func (d *Dropout[T]) BackwardAdd(c *DropoutCache[T], dst, dy Mat[T]) {
+	if len(c.mask) == 0 {
+		addSlice(dst.Data[:dy.Rows*dy.Cols], dy.Data)
+		return
+	}
+	for i, m := range c.mask {
+		dst.Data[i] += dy.Data[i] * m
 	}
 }

@@ -211,6 +211,39 @@ func TestDropoutGradientsAndScale(t *testing.T) {
 	}
 }
 
+// TestDropoutFromAndAdd checks the out-of-place forms against the in-place
+// ones: ForwardFrom writes what Forward leaves in place, from the same
+// draws, without touching its source; BackwardAdd adds what Backward
+// leaves in place.
+func TestDropoutFromAndAdd(t *testing.T) {
+	for _, p := range []float64{0, 0.4} {
+		rng := testRNG()
+		src := randomParam("src", rng, 7, 9).Mat()
+		keep := src.Clone()
+		d := Dropout[float64]{P: p}
+		var inPlace, from DropoutCache[float64]
+		want := src.Clone()
+		d.Forward(&inPlace, want, true, rand.New(rand.NewPCG(4, 4)))
+		got := NewMat[float64](7, 9)
+		d.ForwardFrom(&from, got, src, rand.New(rand.NewPCG(4, 4)))
+		if !slices.Equal(got.Data, want.Data) || !slices.Equal(src.Data, keep.Data) {
+			t.Fatalf("P=%v: ForwardFrom wrote %v (source now %v), want %v (source unchanged)", p, got.Data, src.Data, want.Data)
+		}
+		dy := randomParam("dy", rng, 7, 9).Mat()
+		acc := randomParam("acc", rng, 7, 9).Mat()
+		wantAcc := dy.Clone()
+		d.Backward(&inPlace, wantAcc)
+		for i := range wantAcc.Data {
+			wantAcc.Data[i] += acc.Data[i]
+		}
+		dyKeep := dy.Clone()
+		d.BackwardAdd(&from, acc, dy)
+		if !slices.Equal(acc.Data, wantAcc.Data) || !slices.Equal(dy.Data, dyKeep.Data) {
+			t.Fatalf("P=%v: BackwardAdd gave %v, want %v with dy unchanged", p, acc.Data, wantAcc.Data)
+		}
+	}
+}
+
 // TestDropoutRate checks the masks' statistics over 200,000 elements:
 // the dropped fraction is P, neighbours (which share one random draw) are
 // dropped together as often as independent elements would be (P²), and

@@ -262,9 +262,7 @@ func (r *Recurrent[T]) Backward(c *RecurrentCache[T], dy, dhn, dcn Mat[T]) (dx, 
 			dir, dc := r.dirs[k], &c.dirs[k]
 			dhFirst, dcFirst := dir.backward(dc, &c.WeightProducts, dyDir, dhnDir, dcnDir, c.dIns[l], d > 0)
 			if dc.whh != dir.whh { // the masked copy's gradient reaches W_hh through the mask
-				g := dc.whh.GradMat()
-				r.weightDrop.Backward(&dc.whhDrop, g)
-				addSlice(dir.whh.Grad, g.Data)
+				r.weightDrop.BackwardAdd(&dc.whhDrop, dir.whh.GradMat(), dc.whh.GradMat())
 			}
 			c.dh0.RowBlock(k*b, (k+1)*b).CopyFrom(dhFirst)
 			if withC {
@@ -318,9 +316,8 @@ func (c *dirCache[T]) dropWeight(w *Param[T], d *Dropout[T], rng *rand.Rand) *Pa
 	if c.dropped == nil || c.dropped.Size() != w.Size() {
 		c.dropped = NewParam[T](w.Name+".dropped", w.Shape...)
 	}
-	copy(c.dropped.Value, w.Value)
 	clear(c.dropped.Grad)
-	d.Forward(&c.whhDrop, c.dropped.Mat(), true, rng)
+	d.ForwardFrom(&c.whhDrop, c.dropped.Mat(), w.Mat(), rng)
 	return c.dropped
 }
 

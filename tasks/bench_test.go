@@ -269,24 +269,33 @@ func BenchmarkVideoLabel(b *testing.B) {
 // configs/charlm-15m.yaml (two LSTM layers of 640 in bfloat16, batch 32 ×
 // 100 characters, its train.workers) in characters per second: what
 // decides how far the 15-minute run gets. Run it with -cpu 2, the cores
-// the config was made for.
+// the config was made for. Suffix weight-drop: with decoder.weight_drop
+// (each worker masks and rounds its own copy of W_hh).
 func BenchmarkCharLM15mStep(b *testing.B) {
 	fastblas.Install()
-	cfg, err := config.Load("../configs/charlm-15m.yaml", nil)
-	if err != nil {
-		b.Fatal(err)
-	}
 	text, err := datasets.ReadText("../data/charlm/tinyshakespeare.txt")
 	if err != nil {
 		b.Fatal(err)
 	}
-	m, err := NewCharLMFromText[float32](cfg, datasets.CharVocab(text), text[:200000], text[200000:210000], rand.New(rand.NewPCG(1, 1)))
-	if err != nil {
-		b.Fatal(err)
+	for _, tc := range []struct{ name, set string }{{"config", ""}, {"weight-drop", "decoder.weight_drop=0.25"}} {
+		b.Run(tc.name, func(b *testing.B) {
+			var sets []string
+			if tc.set != "" {
+				sets = append(sets, tc.set)
+			}
+			cfg, err := config.Load("../configs/charlm-15m.yaml", sets)
+			if err != nil {
+				b.Fatal(err)
+			}
+			m, err := NewCharLMFromText[float32](cfg, datasets.CharVocab(text), text[:200000], text[200000:210000], rand.New(rand.NewPCG(1, 1)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			step, err := ParallelTrainStep(Task[float32](m), cfg.Train.Workers, cfg.Train.Batch)
+			if err != nil {
+				b.Fatal(err)
+			}
+			benchSteps(b, m.Params(), step, cfg.Train.Optimizer.LR, "chars/s")
+		})
 	}
-	step, err := ParallelTrainStep(Task[float32](m), cfg.Train.Workers, cfg.Train.Batch)
-	if err != nil {
-		b.Fatal(err)
-	}
-	benchSteps(b, m.Params(), step, cfg.Train.Optimizer.LR, "chars/s")
 }
