@@ -123,8 +123,13 @@ func init() {
 				"input feeding passes on the output of attention after the step (decoder.attention "+strings.Join(afterStepKinds(), " or ")+")")
 			c.Unused("decoder.bidirectional", d.Bidirectional, "an autoregressive decoder runs forward in time")
 			c.Fraction("decoder.weight_drop", d.WeightDrop)
-			if d.WeightDrop != 0 && (d.InputFeeding || d.Attention != "none" && nn.AttentionKind(d.Attention).BeforeStep()) {
-				c.Errorf("decoder.weight_drop", "needs the decoder to run over the whole sequence at once, which input feeding and attention before the step (%s) prevent: one step at a time it would draw a mask per step", d.Attention)
+			if d.WeightDrop != 0 {
+				switch {
+				case d.Attention != "none" && nn.AttentionKind(d.Attention).BeforeStep():
+					c.Errorf("decoder.weight_drop", "needs the decoder to run over the whole sequence at once, which attention before the step (%s) prevents: one step at a time it would draw a mask per step", d.Attention)
+				case d.InputFeeding && d.Attention != "none":
+					c.Errorf("decoder.weight_drop", "needs the decoder to run over the whole sequence at once, which input feeding prevents: one step at a time it would draw a mask per step")
+				}
 			}
 		},
 	})

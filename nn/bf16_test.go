@@ -2,6 +2,7 @@ package nn
 
 import (
 	"math"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"testing"
@@ -228,6 +229,7 @@ func TestRecurrentTrainBF16(t *testing.T) {
 	for _, cfg := range []RecurrentConfig{
 		{Cell: "lstm", Input: 24, Hidden: 32, Layers: 2},
 		{Cell: "gru", Input: 24, Hidden: 32, Layers: 1, Bidirectional: true},
+		{Cell: "lstm", Input: 24, Hidden: 32, Layers: 1, WeightDrop: 0.3},
 	} {
 		rng := testRNG()
 		r, err := NewRecurrent[float32]("r", cfg, rng)
@@ -242,7 +244,7 @@ func TestRecurrentTrainBF16(t *testing.T) {
 			var c RecurrentCache[float32]
 			c.TrainBF16(pass.Begin(pass != nil))
 			r.Params().ZeroGrad()
-			out, _, _ := r.Forward(&c, x, steps, batch, Mat[float32]{}, Mat[float32]{}, true, rng)
+			out, _, _ := r.Forward(&c, x, steps, batch, Mat[float32]{}, Mat[float32]{}, true, rand.New(rand.NewPCG(9, 9)))
 			y = append(y, out.Data...)
 			d, _, _ := r.Backward(&c, dy, Mat[float32]{}, Mat[float32]{})
 			dx = append(dx, d.Data...)
@@ -345,5 +347,48 @@ func TestBF16PassShared(t *testing.T) {
 		for i := range a.Weight.Value {
 			a.Weight.Value[i] *= -1.5 // an update both copies see
 		}
+	}
+}
+
+// TestWeightDropBF16NewMask checks that a cache training in bfloat16
+// rounds each pass's masked W_hh afresh: the second of two passes through
+// one cache and one BF16Pass, with another mask, matches float32 on that
+// mask, not on the first.
+func TestWeightDropBF16NewMask(t *testing.T) {
+	cfg := RecurrentConfig{Cell: "gru", Input: 8, Hidden: 16, Layers: 1, WeightDrop: 0.5}
+	r, err := NewRecurrent[float32]("r", cfg, testRNG())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const steps, batch = 6, 4
+	x := NewMat[float32](steps*batch, cfg.Input)
+	InitUniform(x.Data, 1, testRNG())
+	forward := func(c *RecurrentCache[float32], seed uint64) []float32 {
+		y, _, _ := r.Forward(c, x, steps, batch, Mat[float32]{}, Mat[float32]{}, true, rand.New(rand.NewPCG(seed, seed)))
+		return append([]float32(nil), y.Data...)
+	}
+	float32On := func(seed uint64) []float32 {
+		var c RecurrentCache[float32]
+		return forward(&c, seed)
+	}
+	distance := func(got, want []float32) float64 {
+		var diff, norm float64
+		for i, v := range want {
+			d := float64(got[i] - v)
+			diff, norm = diff+d*d, norm+float64(v)*float64(v)
+		}
+		return math.Sqrt(diff / norm)
+	}
+	var c RecurrentCache[float32]
+	var pass BF16Pass[float32]
+	c.TrainBF16(pass.Begin(true))
+	forward(&c, 1)
+	c.TrainBF16(pass.Begin(true))
+	second := forward(&c, 2)
+	if d := distance(second, float32On(2)); d > 1e-2 {
+		t.Errorf("second pass %.2g from float32 on its own mask, beyond bfloat16 rounding", d)
+	}
+	if d := distance(second, float32On(1)); d < 0.05 {
+		t.Errorf("second pass only %.2g from float32 on the first pass's mask: the mask was not renewed", d)
 	}
 }

@@ -370,11 +370,14 @@ func (m *CharLM[T]) mix(rows [][]T) []float64 {
 func (m *CharLM[T]) Ensemble(members []Task[T]) error {
 	for i, t := range members {
 		c, ok := t.(*CharLM[T])
-		if !ok {
+		switch {
+		case !ok:
 			return fmt.Errorf("model %d is not a char LM", i+2)
-		}
-		if !slices.Equal(c.vocab.Tokens(), m.vocab.Tokens()) {
-			return fmt.Errorf("model %d's characters differ from model 1's (%d against %d): an ensemble needs one vocabulary", i+2, c.vocab.Len(), m.vocab.Len())
+		case slices.Contains(m.models(), c):
+			// Its stepper would step twice per character.
+			return fmt.Errorf("model %d is a model already in the ensemble: load each member on its own", i+2)
+		case !slices.Equal(c.vocab.Tokens(), m.vocab.Tokens()):
+			return fmt.Errorf("model %d's characters differ from model 1's: an ensemble needs one vocabulary", i+2)
 		}
 		m.members = append(m.members, c)
 	}

@@ -301,9 +301,42 @@ func TestCharLMEnsemble(t *testing.T) {
 		}
 	}
 	want := sum / float64(windows*steps)
+	// And streamed: each model carries its own states from window to window.
+	streams := min(cfg.Eval.Streams, windows)
+	per := windows * steps / streams
+	var streamed [2][]float64
+	for k, m := range []*CharLM[float64]{a, b} {
+		var h, c nn.Mat[float64]
+		for t0 := 0; t0 < per; t0 += steps {
+			n := min(steps, per-t0)
+			offsets := make([]int, streams)
+			for i := range offsets {
+				offsets[i] = i*per + t0
+			}
+			m.window(m.val, offsets, n)
+			logits, hn, cn, err := m.dec.ForwardFrom(&m.decC, m.ids, nn.Mat[float64]{}, n, streams, h, c, false, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for r, target := range m.targets {
+				row := logits.Row(r)
+				var z float64
+				for _, x := range row {
+					z += math.Exp(x)
+				}
+				streamed[k] = append(streamed[k], math.Exp(row[target])/z)
+			}
+			h, c = hn.Clone(), cn.Clone()
+		}
+	}
+	var streamSum float64
+	for i := range streamed[0] {
+		streamSum -= math.Log((streamed[0][i] + streamed[1][i]) / 2)
+	}
+	wantStream := streamSum / float64(len(streamed[0]))
 	mixed, alsoB := evaluate(ab), evaluate(b)
-	if math.Abs(mixed["loss"]-want) > 1e-9 {
-		t.Errorf("ensemble loss %.12f, want %.12f", mixed["loss"], want)
+	if math.Abs(mixed["loss"]-want) > 1e-9 || math.Abs(mixed["stream_loss"]-wantStream) > 1e-9 {
+		t.Errorf("ensemble loss %.12f and stream_loss %.12f, want %.12f and %.12f", mixed["loss"], mixed["stream_loss"], want, wantStream)
 	}
 	if mixed["loss"] >= (alone["loss"]+alsoB["loss"])/2 || mixed["stream_loss"] >= (alone["stream_loss"]+alsoB["stream_loss"])/2 {
 		t.Errorf("ensemble %v scores no better than the mean of its members (%v, %v)", mixed, alone, alsoB)
@@ -324,8 +357,9 @@ func TestCharLMEnsemble(t *testing.T) {
 	}{
 		{"other characters", other, "model 2's characters differ"},
 		{"another task", captioning, "model 2 is not a char LM"},
+		{"itself", a, "model 2 is a model already in the ensemble"},
 	} {
-		if err := build(1).Ensemble([]Task[float64]{tc.member}); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if err := a.Ensemble([]Task[float64]{tc.member}); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want an error with %q", tc.name, err, tc.want)
 		}
 	}
