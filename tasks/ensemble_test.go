@@ -287,18 +287,9 @@ func TestCharLMEnsemble(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for r, target := range m.targets {
-				row := logits.Row(r)
-				var z float64
-				for _, x := range row {
-					z += math.Exp(x)
-				}
-				probs[k] = append(probs[k], math.Exp(row[target])/z)
-			}
+			probs[k] = append(probs[k], targetProbs(logits, m.targets)...)
 		}
-		for i := range probs[0] {
-			sum -= math.Log((probs[0][i] + probs[1][i]) / 2)
-		}
+		sum += meanLoss(probs) * float64(len(probs[0]))
 	}
 	want := sum / float64(windows*steps)
 	// And streamed: each model carries its own states from window to window.
@@ -318,22 +309,11 @@ func TestCharLMEnsemble(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for r, target := range m.targets {
-				row := logits.Row(r)
-				var z float64
-				for _, x := range row {
-					z += math.Exp(x)
-				}
-				streamed[k] = append(streamed[k], math.Exp(row[target])/z)
-			}
+			streamed[k] = append(streamed[k], targetProbs(logits, m.targets)...)
 			h, c = hn.Clone(), cn.Clone()
 		}
 	}
-	var streamSum float64
-	for i := range streamed[0] {
-		streamSum -= math.Log((streamed[0][i] + streamed[1][i]) / 2)
-	}
-	wantStream := streamSum / float64(len(streamed[0]))
+	wantStream := meanLoss(streamed)
 	mixed, alsoB := evaluate(ab), evaluate(b)
 	if math.Abs(mixed["loss"]-want) > 1e-9 || math.Abs(mixed["stream_loss"]-wantStream) > 1e-9 {
 		t.Errorf("ensemble loss %.12f and stream_loss %.12f, want %.12f and %.12f", mixed["loss"], mixed["stream_loss"], want, wantStream)
@@ -363,4 +343,27 @@ func TestCharLMEnsemble(t *testing.T) {
 			t.Errorf("%s: %v, want an error with %q", tc.name, err, tc.want)
 		}
 	}
+}
+
+// targetProbs is each row's softmax probability of its target.
+func targetProbs(logits nn.Mat[float64], targets []int) []float64 {
+	out := make([]float64, len(targets))
+	for r, target := range targets {
+		row := logits.Row(r)
+		var z float64
+		for _, x := range row {
+			z += math.Exp(x)
+		}
+		out[r] = math.Exp(row[target]) / z
+	}
+	return out
+}
+
+// meanLoss is the mean negative log of two models' mean probabilities.
+func meanLoss(probs [2][]float64) float64 {
+	var sum float64
+	for i := range probs[0] {
+		sum -= math.Log((probs[0][i] + probs[1][i]) / 2)
+	}
+	return sum / float64(len(probs[0]))
 }
