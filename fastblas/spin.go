@@ -33,14 +33,19 @@ func init() { spinIdle.Store(int64(50 * time.Microsecond)) }
 // nothing; until the helper has acknowledged such a job, callers multiply
 // alone too.
 type spinHelper struct {
-	busy   atomic.Bool   // held by a caller from posting a job until the helper acknowledges it
-	seq    atomic.Uint64 // jobs posted
-	done   atomic.Uint64 // jobs acknowledged
-	taken  atomic.Bool   // the current job's half has been claimed (by the helper or the caller)
-	job    func()
-	parked atomic.Bool
-	wake   chan struct{}
-	start  sync.Once
+	busy atomic.Bool   // held by a caller from posting a job until the helper acknowledges it
+	seq  atomic.Uint64 // jobs posted
+	done atomic.Uint64 // jobs acknowledged
+	// claimed is the last job whose second half the helper or its caller
+	// has claimed (claim). It names the job, not just "the current one":
+	// a caller descheduled between posting and claiming may claim only
+	// after the helper has run its half, acknowledged it and a next
+	// caller has posted another, and must then not take that one's half.
+	claimed atomic.Uint64
+	job     func()
+	parked  atomic.Bool
+	wake    chan struct{}
+	start   sync.Once
 }
 
 var helper = &spinHelper{wake: make(chan struct{}, 1)}
@@ -61,7 +66,6 @@ func (h *spinHelper) split(half func(w int)) {
 	}
 	h.start.Do(func() { go h.loop() })
 	h.job = func() { half(1) }
-	h.taken.Store(false)
 	n := h.seq.Add(1)
 	if h.parked.Load() {
 		select {
@@ -70,7 +74,7 @@ func (h *spinHelper) split(half func(w int)) {
 		}
 	}
 	half(0)
-	if h.taken.CompareAndSwap(false, true) {
+	if h.claim(n) {
 		// The helper has not started: run its half here; it releases busy
 		// when it comes round to the job.
 		half(1)
@@ -103,7 +107,7 @@ func (h *spinHelper) loop() {
 			idle = time.Now()
 		}
 		seen = h.seq.Load()
-		if h.taken.CompareAndSwap(false, true) {
+		if h.claim(seen) {
 			h.job()
 		}
 		h.job = nil
@@ -111,3 +115,10 @@ func (h *spinHelper) loop() {
 		h.busy.Store(false)
 	}
 }
+
+// claim takes the second half of job n, for its caller or for the helper,
+// and reports whether it got it: the first of the two to claim a job gets
+// it, and a claim of a job other than the latest posted fails. Jobs are
+// posted one at a time (busy), each after the previous was claimed, so
+// job n is claimable exactly while claimed is n-1.
+func (h *spinHelper) claim(n uint64) bool { return h.claimed.CompareAndSwap(n-1, n) }

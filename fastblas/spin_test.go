@@ -87,3 +87,28 @@ func TestSpinHelper(t *testing.T) {
 		t.Error("SetMaxThreads(1): a product went through the helper")
 	}
 }
+
+// TestSpinClaim checks that a job's second half goes to exactly one of the
+// helper and its caller, and that a caller who claims late — after the
+// helper ran its half and another caller posted the next job — does not
+// take the next job's half: that caller would then wait for the helper,
+// which would skip the half, and return with half its product unwritten.
+func TestSpinClaim(t *testing.T) {
+	var h spinHelper
+	for _, step := range []struct {
+		who  string
+		job  uint64
+		want bool
+	}{
+		{"the helper, job 1", 1, true},
+		{"job 1's caller, after the helper", 1, false},
+		{"job 1's caller again, once job 2 is posted", 1, false},
+		{"job 2's caller", 2, true},
+		{"the helper, job 2", 2, false},
+		{"the helper, job 3", 3, true},
+	} {
+		if got := h.claim(step.job); got != step.want {
+			t.Errorf("%s: claim(%d) = %v, want %v", step.who, step.job, got, step.want)
+		}
+	}
+}
