@@ -43,29 +43,29 @@ type inferenceCopies struct {
 // inferenceBF16 is the weight rounded to bfloat16 for all of a predicting
 // parameter's products, or nil while it trains (T is float32).
 func (p *Param[T]) inferenceBF16() *fastblas.BF16Matrix {
-	c := p.predicting
-	if c == nil {
-		return nil
+	if c := p.predicting; c != nil {
+		return madeOnce(&c.bf16Once, &c.bf16, p, fastblas.NewBF16Matrix)
 	}
-	c.bf16Once.Do(func() {
-		m := p.Mat()
-		c.bf16 = fastblas.NewBF16Matrix(m.Rows, m.Cols, any(p.Value).([]float32))
-	})
-	return c.bf16
+	return nil
 }
 
 // inferencePacked is the weight packed for the GEMM kernel for all of a
 // predicting parameter's products, or nil while it trains (T is float32).
 func (p *Param[T]) inferencePacked() *fastblas.PackedMatrix {
-	c := p.predicting
-	if c == nil {
-		return nil
+	if c := p.predicting; c != nil {
+		return madeOnce(&c.packedOnce, &c.packed, p, fastblas.NewPackedMatrix)
 	}
-	c.packedOnce.Do(func() {
+	return nil
+}
+
+// madeOnce returns *slot, built from p's float32 value by build the first
+// time once runs.
+func madeOnce[M any, T Float](once *sync.Once, slot *M, p *Param[T], build func(rows, cols int, v []float32) M) M {
+	once.Do(func() {
 		m := p.Mat()
-		c.packed = fastblas.NewPackedMatrix(m.Rows, m.Cols, any(p.Value).([]float32))
+		*slot = build(m.Rows, m.Cols, any(p.Value).([]float32))
 	})
-	return c.packed
+	return *slot
 }
 
 // NewParam allocates a zeroed parameter of the given shape.

@@ -430,8 +430,8 @@ func (m *CharLM[T]) Generate(prime string, length int, temperature float64, rng 
 		if err := emit(m.vocab.Token(next)); err != nil {
 			return err
 		}
-		for k := range models {
-			if i+1 < length {
+		if i+1 < length {
+			for k := range steppers {
 				tops[k] = steppers[k].StepToken(next)
 			}
 		}
