@@ -135,9 +135,10 @@ func LSTMCellGrad32(dg, dcPrev, gates, tc, cPrev, dh, dc []float32) {
 	lstmCellGrad32Slice(dg[:4*n], dcPrev[:n], gates[:4*n], tc[:n], cPrev[:n], dh, dc[:n])
 }
 
-func lstmCellGrad32Go(dg, dcPrev, gates, tc, cPrev, dh, dc []float32) {
+// lstmCellGrad32Go computes the elements from j = from on.
+func lstmCellGrad32Go(dg, dcPrev, gates, tc, cPrev, dh, dc []float32, from int) {
 	n := len(dh)
-	for j := range dh {
+	for j := from; j < n; j++ {
 		i, f, g, o := gates[j], gates[n+j], gates[2*n+j], gates[3*n+j]
 		t := tc[j]
 		// Products rounded before each sum, as the kernel rounds them.
@@ -173,9 +174,11 @@ func GRUCellGrad32(di, dhh, dhPrev, gates, hnPre, hPrev, dh []float32) {
 	gruCellGrad32Slice(di[:3*m], dhh[:3*m], dhPrev[:m], gates[:3*m], hnPre[:m], hPrev[:m], dh)
 }
 
-func gruCellGrad32Go(di, dhh, dhPrev, gates, hnPre, hPrev, dh []float32) {
+// gruCellGrad32Go computes the elements from j = from on.
+func gruCellGrad32Go(di, dhh, dhPrev, gates, hnPre, hPrev, dh []float32, from int) {
 	m := len(dh)
-	for j, dv := range dh {
+	for j := from; j < m; j++ {
+		dv := dh[j]
 		r, z, nv := gates[j], gates[m+j], gates[2*m+j]
 		dn := dv * (1 - z) * (1 - float32(nv*nv)) // rounded before the difference, as the kernel
 		dz := dv * (hPrev[j] - nv) * z * (1 - z)
@@ -184,6 +187,19 @@ func gruCellGrad32Go(di, dhh, dhPrev, gates, hnPre, hPrev, dh []float32) {
 		dhh[j], dhh[m+j], dhh[2*m+j] = dr, dz, dn*r
 		dhPrev[j] = dv * z
 	}
+}
+
+// kernel names an implementation of the slice functions.
+type kernel int
+
+const (
+	kernelGo     kernel = iota // pure-Go loops: every architecture, and the purego build
+	kernelAVX2                 // amd64 with AVX2 and FMA
+	kernelAVX512               // amd64 with AVX-512F
+)
+
+func (k kernel) String() string {
+	return [...]string{"go", "avx2", "avx512"}[k]
 }
 
 // fit returns dst[:len(src)], panicking if dst is shorter than src.

@@ -2,8 +2,10 @@
 
 package vecmath
 
-// useAVX512 is always false without the assembly kernels.
-var useAVX512 = false
+// Without the assembly kernels only the pure-Go loops run.
+var use = kernelGo
+
+func availableKernels() []kernel { return []kernel{kernelGo} }
 
 func exp32Slice(dst, src []float32)     { exp32Go(dst, src) }
 func sigmoid32Slice(dst, src []float32) { sigmoid32Go(dst, src) }
@@ -13,18 +15,16 @@ func sumExpShifted32Slice(dst, src []float32, shift float32) float64 {
 	return sumExpShifted32Go(dst, src, shift)
 }
 
-func haveAVX512Kernels() bool { return false }
-
 func gruCell32Slice(h, hnPre, gates, hh, hPrev []float32) { gruCell32Go(h, hnPre, gates, hh, hPrev) }
 
 func lstmCell32Slice(c, tc, h, gates, cPrev []float32) { lstmCell32Go(c, tc, h, gates, cPrev) }
 
 func lstmCellGrad32Slice(dg, dcPrev, gates, tc, cPrev, dh, dc []float32) {
-	lstmCellGrad32Go(dg, dcPrev, gates, tc, cPrev, dh, dc)
+	lstmCellGrad32Go(dg, dcPrev, gates, tc, cPrev, dh, dc, 0)
 }
 
 func gruCellGrad32Slice(di, dhh, dhPrev, gates, hnPre, hPrev, dh []float32) {
-	gruCellGrad32Go(di, dhh, dhPrev, gates, hnPre, hPrev, dh)
+	gruCellGrad32Go(di, dhh, dhPrev, gates, hnPre, hPrev, dh, 0)
 }
 
 func max32Slice(x []float32) float32 { return max32Go(x) }

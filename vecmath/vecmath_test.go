@@ -10,13 +10,11 @@ import (
 // paths runs f once per available implementation, with the kernel forced.
 func paths(t *testing.T, f func(t *testing.T)) {
 	t.Helper()
-	saved := useAVX512
-	defer func() { useAVX512 = saved }()
-	useAVX512 = false
-	t.Run("go", f)
-	if haveAVX512Kernels() {
-		useAVX512 = true
-		t.Run("avx512", f)
+	saved := use
+	defer func() { use = saved }()
+	for _, k := range availableKernels() {
+		use = k
+		t.Run(k.String(), f)
 	}
 }
 
@@ -250,42 +248,58 @@ func TestLengthsAndAliasing(t *testing.T) {
 	})
 }
 
-// TestPathsAgree compares the AVX-512 kernels with the pure-Go scalar
+// TestPathsAgree compares the vector kernels with the pure-Go scalar
 // algorithm element by element: exp and tanh at most 1 ulp apart (the
 // kernels fuse multiply-adds the scalar code rounds twice). sigmoid may be
 // 3 ulp apart: for large -x, 1/(1+e) turns exp's 1 ulp at a mantissa near 1
 // into 2 ulp at a mantissa near 2, plus a rounding.
 func TestPathsAgree(t *testing.T) {
-	if !haveAVX512Kernels() {
-		t.Skip("no AVX-512 kernels on this machine/build")
+	kernels := availableKernels()[1:]
+	if len(kernels) == 0 {
+		t.Skip("no vector kernels on this machine/build")
 	}
 	xs := denseInputs()
-	saved := useAVX512
-	defer func() { useAVX512 = saved }()
+	saved := use
+	defer func() { use = saved }()
 	for _, f := range []struct {
 		name   string
 		fn     func(dst, src []float32)
 		maxUlp int64
 	}{{"exp", Exp32, 1}, {"sigmoid", Sigmoid32, 3}, {"tanh", Tanh32, 1}} {
-		ref, vec := make([]float32, len(xs)), make([]float32, len(xs))
-		useAVX512 = false
+		ref := make([]float32, len(xs))
+		use = kernelGo
 		f.fn(ref, xs)
-		useAVX512 = true
-		f.fn(vec, xs)
-		var differ, worst int64
-		for i := range xs {
-			u := ulpsApart(ref[i], vec[i])
-			if u > 0 {
-				differ++
+		var first []float32
+		for _, k := range kernels {
+			vec := make([]float32, len(xs))
+			use = k
+			f.fn(vec, xs)
+			var differ, worst int64
+			for i := range xs {
+				u := ulpsApart(ref[i], vec[i])
+				if u > 0 {
+					differ++
+				}
+				if u > worst {
+					worst = u
+				}
+				if u > f.maxUlp {
+					t.Errorf("%s(%g): go %g, %s %g (%d ulp)", f.name, xs[i], ref[i], k, vec[i], u)
+				}
 			}
-			if u > worst {
-				worst = u
+			t.Logf("%s on %s: %d of %d results differ from go, worst %d ulp", f.name, k, differ, len(xs), worst)
+			// The vector kernels run the same operations lane by lane, so
+			// they agree with each other to the bit.
+			if first == nil {
+				first = vec
+				continue
 			}
-			if u > f.maxUlp {
-				t.Errorf("%s(%g): go %g, avx512 %g (%d ulp)", f.name, xs[i], ref[i], vec[i], u)
+			for i := range xs {
+				if math.Float32bits(first[i]) != math.Float32bits(vec[i]) {
+					t.Fatalf("%s(%g): %s %g, %s %g", f.name, xs[i], kernels[0], first[i], k, vec[i])
+				}
 			}
 		}
-		t.Logf("%s: %d of %d results differ, worst %d ulp", f.name, differ, len(xs), worst)
 	}
 }
 
@@ -306,19 +320,12 @@ func BenchmarkVecmath(b *testing.B) {
 		{"SumExpShifted32", func() { SumExpShifted32(nil, src, 3) }},
 		{"Max32", func() { Max32(src) }},
 	}
-	saved := useAVX512
-	defer func() { useAVX512 = saved }()
+	saved := use
+	defer func() { use = saved }()
 	for _, k := range kernels {
-		for _, simd := range []bool{false, true} {
-			if simd && !haveAVX512Kernels() {
-				continue
-			}
-			name := "go"
-			if simd {
-				name = "avx512"
-			}
-			b.Run(fmt.Sprintf("%s/%s", k.name, name), func(b *testing.B) {
-				useAVX512 = simd
+		for _, impl := range availableKernels() {
+			b.Run(fmt.Sprintf("%s/%s", k.name, impl), func(b *testing.B) {
+				use = impl
 				b.SetBytes(4 * n)
 				for b.Loop() {
 					k.fn()
@@ -533,7 +540,7 @@ func TestSum32(t *testing.T) {
 		x[i] = float32(math.Sin(float64(i)*0.37)) * float32(1+i%7)
 	}
 	x[longest] = float32(math.NaN()) // beyond every slice summed: must not be read
-	got := map[bool][]float32{}
+	got := map[kernel][]float32{}
 	paths(t, func(t *testing.T) {
 		var sums []float32
 		for n := 0; n < longest; n++ {
@@ -547,12 +554,12 @@ func TestSum32(t *testing.T) {
 			}
 			sums = append(sums, s)
 		}
-		got[useAVX512] = sums
+		got[use] = sums
 	})
-	if avx, ok := got[true]; ok {
-		for n, s := range got[false] {
-			if math.Float32bits(s) != math.Float32bits(avx[n]) {
-				t.Fatalf("n=%d: Go path %g, AVX-512 path %g", n, s, avx[n])
+	for k, sums := range got {
+		for n, s := range got[kernelGo] {
+			if math.Float32bits(s) != math.Float32bits(sums[n]) {
+				t.Fatalf("n=%d: go path %g, %s path %g", n, s, k, sums[n])
 			}
 		}
 	}
@@ -574,7 +581,7 @@ func TestSumSquares32(t *testing.T) {
 	for i := 1; i < len(big); i++ {
 		big[i] = 1e-3
 	}
-	got := map[bool][]float64{}
+	got := map[kernel][]float64{}
 	paths(t, func(t *testing.T) {
 		var sums []float64
 		for n := 0; n < longest; n++ {
@@ -593,12 +600,12 @@ func TestSumSquares32(t *testing.T) {
 		if s := SumSquares32(big); math.Abs(s-want) > 1e-3 {
 			t.Fatalf("10⁸ plus a million squares of 10⁻³: %.9f, want %.9f", s, want)
 		}
-		got[useAVX512] = sums
+		got[use] = sums
 	})
-	if avx, ok := got[true]; ok {
-		for n, s := range got[false] {
-			if math.Float64bits(s) != math.Float64bits(avx[n]) {
-				t.Fatalf("n=%d: Go path %g, AVX-512 path %g", n, s, avx[n])
+	for k, sums := range got {
+		for n, s := range got[kernelGo] {
+			if math.Float64bits(s) != math.Float64bits(sums[n]) {
+				t.Fatalf("n=%d: go path %g, %s path %g", n, s, k, sums[n])
 			}
 		}
 	}
@@ -697,7 +704,7 @@ func TestAdam32(t *testing.T) {
 	for _, wd := range []float32{0, 0.01} {
 		c := &AdamCoefs{B1: 0.9, B2: 0.999, OneMinusB1: 1 - float32(0.9), OneMinusB2: 1 - float32(0.999),
 			Step: 0.001 / (1 - 0.9*0.9), InvC2: float32(1 / math.Sqrt(1-0.999*0.999)), Eps: 1e-8, WeightDecay: wd}
-		results := map[bool]state{}
+		results := map[kernel]state{}
 		paths(t, func(t *testing.T) {
 			for k := 0; k <= n; k++ {
 				s := clone(start)
@@ -718,15 +725,15 @@ func TestAdam32(t *testing.T) {
 					}
 				}
 				if k == n {
-					results[useAVX512] = s
+					results[use] = s
 				}
 			}
 		})
-		if avx, ok := results[true]; ok {
-			for i := range avx.w {
-				gw, aw := results[false].w[i], avx.w[i]
-				if math.Float32bits(gw) != math.Float32bits(aw) || results[false].v[i] != avx.v[i] {
-					t.Fatalf("wd %g: element %d: Go path w %g, AVX-512 %g", wd, i, gw, aw)
+		for k, vec := range results {
+			for i := range vec.w {
+				gw, aw := results[kernelGo].w[i], vec.w[i]
+				if math.Float32bits(gw) != math.Float32bits(aw) || results[kernelGo].v[i] != vec.v[i] {
+					t.Fatalf("wd %g: element %d: go path w %g, %s %g", wd, i, gw, k, aw)
 				}
 			}
 		}
