@@ -354,10 +354,11 @@ func (g *gemmArgs[T]) block(m0, m1, n0, n1 int) {
 	// contiguous (stride lda), and a non-transposed B each k step's columns
 	// (stride ldb). When the packed copy would be reused only a few times the
 	// kernel reads full micro-panels in place instead; edge micro-panels are
-	// still packed (zero padding).
+	// still packed (zero padding). A B packed in advance is always read
+	// packed: its source may have changed since (PackedMatrix.Refresh).
 	es := int(unsafe.Sizeof(g.alpha))
 	directA := g.aTrans && useDirect(directModeA, (n1-n0+nr-1)/nr, g.lda*es)
-	directB := !g.bTrans && useDirect(directModeB, (m1-m0+mr-1)/mr, g.ldb*es)
+	directB := g.packedB == nil && !g.bTrans && useDirect(directModeB, (m1-m0+mr-1)/mr, g.ldb*es)
 	for jc := n0; jc < n1; jc += nc {
 		ncur := min(nc, n1-jc)
 		for pc := 0; pc < g.k; pc += kc {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"gonum.org/v1/gonum/blas"
@@ -19,20 +20,95 @@ func packedGemm(_, _ blas.Transpose, m, n, k int, alpha float32, a []float32, ld
 	SgemmPacked(m, alpha, a, lda, NewPackedMatrix(n, k, dense), beta, c, ldc)
 }
 
-// TestSgemmPacked checks x·Wᵀ with W packed in advance against gonum on
-// every kernel path: rows below and above the packed kernel's minimum,
-// columns around the micro-panel width, depths across kernel blocks, beta
-// 0 over NaNs, and padded leading dimensions.
+// packedGemmNoTrans is Sgemm(NoTrans, NoTrans, ...) through a PackedMatrix
+// made of b for the call, for checkGemm.
+func packedGemmNoTrans(_, _ blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	dense := make([]float32, k*n)
+	for p := 0; p < k; p++ {
+		copy(dense[p*n:(p+1)*n], b[p*ldb:p*ldb+n])
+	}
+	SgemmPackedNoTrans(m, alpha, a, lda, NewPackedMatrixNoTrans(k, n, dense), beta, c, ldc)
+}
+
+// TestSgemmPacked checks x·Wᵀ and x·W with W packed in advance against
+// gonum on every kernel path: rows around the small-m kernels' limits and
+// the packed kernel's minimum, columns around the micro-panel width, depths
+// across kernel blocks, beta 0 over NaNs, and padded leading dimensions.
 func TestSgemmPacked(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(21, 22))
-	withPath(t, func(t *testing.T) {
-		for _, m := range []int{1, 13, packedMinM - 1, packedMinM, 100} {
-			for _, n := range []int{1, 33, 300} {
-				for _, k := range []int{7, 257, 600} {
-					for _, ab := range [][2]float64{{1, 0}, {-2.25, 0.5}, {0, 3}} {
-						tc := gemmCase{tA: blas.NoTrans, tB: blas.Trans, m: m, n: n, k: k, alpha: ab[0], beta: ab[1], padA: 3, padB: 1, padC: 2, nanC: ab[1] == 0}
-						checkGemm(t, rnd, tc, packedGemm, ref.Sgemm)
+	for _, op := range []struct {
+		tB   blas.Transpose
+		gemm func(_, _ blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
+	}{{blas.Trans, packedGemm}, {blas.NoTrans, packedGemmNoTrans}} {
+		t.Run(fmt.Sprintf("B %c", op.tB), func(t *testing.T) {
+			withPath(t, func(t *testing.T) {
+				for _, m := range []int{1, 2, 13, 32, packedMinM - 1, packedMinM, 100} {
+					for _, n := range []int{1, 33, 300} {
+						for _, k := range []int{7, 257, 600} {
+							for _, ab := range [][2]float64{{1, 0}, {-2.25, 0.5}, {0, 3}} {
+								tc := gemmCase{tA: blas.NoTrans, tB: op.tB, m: m, n: n, k: k, alpha: ab[0], beta: ab[1], padA: 3, padB: 1, padC: 2, nanC: ab[1] == 0}
+								checkGemm(t, rnd, tc, op.gemm, ref.Sgemm)
+							}
+						}
 					}
+				}
+			})
+		})
+	}
+}
+
+// TestPackedMatrixRefresh: a packed matrix multiplies with the values it was
+// made from until Refresh packs their changes, in the memory it already
+// holds; both operand layouts, on every kernel path, at a recurrent step's
+// shape, which the packed form takes where the small-m kernels do not.
+func TestPackedMatrixRefresh(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(25, 26))
+	m, n, k := 64, 300, 260
+	a := randMat[float32](rnd, m*max(n, k))
+	withPath(t, func(t *testing.T) {
+		for _, noTrans := range []bool{false, true} {
+			w := randMat[float32](rnd, n*k)
+			pm, inner, outer := NewPackedMatrix(n, k, w), k, n
+			if noTrans {
+				pm = NewPackedMatrixNoTrans(k, n, w)
+			}
+			product := func(pm *PackedMatrix) []float32 {
+				c := make([]float32, m*outer)
+				if noTrans {
+					SgemmPackedNoTrans(m, 1, a, inner, pm, 0, c, outer)
+				} else {
+					SgemmPacked(m, 1, a, inner, pm, 0, c, outer)
+				}
+				return c
+			}
+			// The reference packs the current values afresh: the same
+			// kernel as pm's, so the same bits.
+			want := func() []float32 {
+				if noTrans {
+					return product(NewPackedMatrixNoTrans(k, n, slices.Clone(w)))
+				}
+				return product(NewPackedMatrix(n, k, slices.Clone(w)))
+			}
+			check := func(what string, got, want []float32) {
+				t.Helper()
+				for i := range got {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("noTrans %v, %s: element %d is %v, want %v", noTrans, what, i, got[i], want[i])
+					}
+				}
+			}
+			check("first product", product(pm), want())
+			before := want()
+			blocks := append([][]float32(nil), pm.blocks...)
+			for i := range w {
+				w[i] *= -0.5
+			}
+			check("changed, not refreshed", product(pm), before)
+			pm.Refresh()
+			check("refreshed", product(pm), want())
+			for i := range blocks {
+				if &blocks[i][0] != &pm.blocks[i][0] {
+					t.Fatalf("noTrans %v: Refresh allocated block %d anew", noTrans, i)
 				}
 			}
 		}

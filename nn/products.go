@@ -19,6 +19,12 @@ import "github.com/seqtask/seqtask/fastblas"
 //     rounded weights from a BF16Pass that the model begins anew for each
 //     forward pass, after the optimizer has changed them.
 //
+// A recurrent layer's step products (h·W_hhᵀ forward, dh·W_hh backward,
+// one of each per time step) go through gemmStepWeight and gemmStepData:
+// in plain float32 they multiply W_hh packed once per training pass
+// (beginSteps), where fastblas would pack it at every step because no
+// small-m kernel takes the shape (CPUs without AVX-512).
+//
 // The inference modes' copies do not follow a change of the layer's
 // weights, so such a cache must not outlive one: a decoder's search makes
 // fresh caches, a stepper forgets its copies when reloaded. A model that
@@ -30,6 +36,15 @@ type WeightProducts[T Float] struct {
 	rounded      map[*Param[T]]*fastblas.BF16Matrix
 	packs        map[*Param[T]]*fastblas.PackedMatrix
 	pass         *BF16Pass[T]
+	steps        map[*Param[T]]*stepPacks
+}
+
+// stepPacks are a weight packed for the step products of a pass: as the
+// operand of x·Wᵀ and of dy·W, each refreshed on its first use in a pass.
+type stepPacks struct {
+	src               []float32 // the weight's values they were made from
+	forward, backward *fastblas.PackedMatrix
+	forwardOK, backOK bool // packed from this pass's values
 }
 
 // UseBF16 switches the cache to bfloat16 products, weights rounded once,
@@ -92,6 +107,65 @@ func (c *WeightProducts[T]) gemmWeight(x Mat[T], w *Param[T], beta T, out Mat[T]
 		return
 	}
 	fastblas.SgemmBF16(x.Rows, 1, x32, x.Cols, r, float32(beta), any(out.Data).([]float32), out.Cols)
+}
+
+// stepsPacked reports whether the step products of w are float32 products
+// on the pass's packed copies.
+func (c *WeightProducts[T]) stepsPacked(w *Param[T]) bool {
+	_, ok := any(w.Value).([]float32)
+	return ok && !c.bf16 && !c.packed && c.pass == nil
+}
+
+// beginSteps starts a pass of step products with w, whose values may have
+// changed since the last: its packed copies are refreshed on first use.
+func (c *WeightProducts[T]) beginSteps(w *Param[T]) {
+	if !c.stepsPacked(w) {
+		return
+	}
+	v := any(w.Value).([]float32)
+	sp := c.steps[w]
+	if sp == nil || &sp.src[0] != &v[0] {
+		if c.steps == nil {
+			c.steps = map[*Param[T]]*stepPacks{}
+		}
+		m := w.Mat()
+		sp = &stepPacks{src: v, forward: fastblas.NewPackedMatrix(m.Rows, m.Cols, v), backward: fastblas.NewPackedMatrixNoTrans(m.Rows, m.Cols, v)}
+		c.steps[w] = sp
+		// New matrices pack the current values when first needed.
+		sp.forwardOK, sp.backOK = true, true
+		return
+	}
+	sp.forwardOK, sp.backOK = false, false
+}
+
+// gemmStepWeight is gemmWeight for a step product of the pass begun by
+// beginSteps.
+func (c *WeightProducts[T]) gemmStepWeight(x Mat[T], w *Param[T], beta T, out Mat[T]) {
+	sp := c.steps[w]
+	if sp == nil || !c.stepsPacked(w) {
+		c.gemmWeight(x, w, beta, out)
+		return
+	}
+	if !sp.forwardOK {
+		sp.forward.Refresh()
+		sp.forwardOK = true
+	}
+	fastblas.SgemmPacked(x.Rows, 1, any(x.Data).([]float32), x.Cols, sp.forward, float32(beta), any(out.Data).([]float32), out.Cols)
+}
+
+// gemmStepData is gemmData for a step product of the pass begun by
+// beginSteps.
+func (c *WeightProducts[T]) gemmStepData(dy Mat[T], w *Param[T], beta T, dx Mat[T]) {
+	sp := c.steps[w]
+	if sp == nil || !c.stepsPacked(w) {
+		c.gemmData(dy, w, beta, dx)
+		return
+	}
+	if !sp.backOK {
+		sp.backward.Refresh()
+		sp.backOK = true
+	}
+	fastblas.SgemmPackedNoTrans(dy.Rows, 1, any(dy.Data).([]float32), dy.Cols, sp.backward, float32(beta), any(dx.Data).([]float32), dx.Cols)
 }
 
 // gemmData computes dx = dy·W + beta·dx for the weight w [out][in], the

@@ -61,3 +61,61 @@ func TestPackedProducts(t *testing.T) {
 		}
 	}
 }
+
+// TestStepPacksFollowWeights: a recurrent layer's step products multiply
+// W_hh packed once per pass; a pass after the weights change (as an
+// optimizer step changes them) must use the new values, forward and
+// backward. The cache that saw the old weights is compared, to the bit,
+// with a fresh cache on the new ones, at a batch that the packed kernel
+// takes on every CPU (and for one where only CPUs without small-m kernels
+// pack), for the cells whose step products differ (LSTM's sum into the
+// gates, GRU's separate hidden product).
+func TestStepPacksFollowWeights(t *testing.T) {
+	for _, cell := range []Cell{CellLSTM, CellGRU} {
+		for _, batch := range []int{64, 8} {
+			rng := testRNG()
+			r, err := NewRecurrent[float32]("r", RecurrentConfig{Cell: cell, Input: 12, Hidden: 40, Layers: 2}, rng)
+			if err != nil {
+				t.Fatal(err)
+			}
+			const steps = 4
+			x := NewMat[float32](steps*batch, 12)
+			InitUniform(x.Data, 1, rng)
+			dy := NewMat[float32](steps*batch, 40)
+			InitUniform(dy.Data, 1, rng)
+			pass := func(c *RecurrentCache[float32]) (y, dx Mat[float32], grads [][]float32) {
+				r.Params().ZeroGrad()
+				y, _, _ = r.Forward(c, x, steps, batch, Mat[float32]{}, Mat[float32]{}, true, nil)
+				y = y.Clone()
+				dx, _, _ = r.Backward(c, dy, Mat[float32]{}, Mat[float32]{})
+				for _, p := range r.Params() {
+					grads = append(grads, append([]float32(nil), p.Grad...))
+				}
+				return y, dx.Clone(), grads
+			}
+			var used RecurrentCache[float32]
+			pass(&used)
+			for _, p := range r.Params() {
+				for i := range p.Value {
+					p.Value[i] *= 0.75
+				}
+			}
+			y, dx, grads := pass(&used)
+			var fresh RecurrentCache[float32]
+			wantY, wantDx, wantGrads := pass(&fresh)
+			same := func(what string, got, want []float32) {
+				t.Helper()
+				for i := range want {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%s, batch %d: %s[%d] = %g after the weights changed, %g from a fresh cache", cell, batch, what, i, got[i], want[i])
+					}
+				}
+			}
+			same("y", y.Data, wantY.Data)
+			same("dx", dx.Data, wantDx.Data)
+			for i, p := range r.Params() {
+				same(p.Name+" grad", grads[i], wantGrads[i])
+			}
+		}
+	}
+}

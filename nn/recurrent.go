@@ -371,6 +371,7 @@ func (d *direction[T]) forward(c *dirCache[T], prod *WeightProducts[T], x Mat[T]
 	if lay.cellState {
 		st.cPrev = c.c0
 	}
+	prod.beginSteps(c.whh)
 	for s := 0; s < steps; s++ {
 		t := d.stepTime(s, steps)
 		rows := func(m Mat[T]) Mat[T] { return m.RowBlock(t*batch, (t+1)*batch) }
@@ -379,11 +380,11 @@ func (d *direction[T]) forward(c *dirCache[T], prod *WeightProducts[T], x Mat[T]
 			st.c = rows(c.c)
 		}
 		if lay.separateHidden {
-			prod.gemmWeight(st.hPrev, c.whh, 0, c.hh)
+			prod.gemmStepWeight(st.hPrev, c.whh, 0, c.hh)
 			addRowVector(c.hh, d.bhh.Value)
 			st.hh = c.hh
 		} else {
-			prod.gemmWeight(st.hPrev, c.whh, 1, st.g)
+			prod.gemmStepWeight(st.hPrev, c.whh, 1, st.g)
 		}
 		d.cell.forward(st)
 		for b := 0; lengths != nil && b < batch; b++ {
@@ -472,7 +473,7 @@ func (d *direction[T]) backward(c *dirCache[T], prod *WeightProducts[T], dy, dhn
 		if c.lengths != nil {
 			c.maskPadded(t, batch, rows(c.dgih), rows(dghh))
 		}
-		prod.gemmData(rows(dghh), c.whh, beta, c.dhp)
+		prod.gemmStepData(rows(dghh), c.whh, beta, c.dhp)
 		for b := 0; c.lengths != nil && b < batch; b++ {
 			if c.padded(t, b) { // the carried state passes its gradient straight back
 				copy(c.dhp.Row(b), c.dh.Row(b))
