@@ -11,6 +11,9 @@ func packCopyAVX(dst, src unsafe.Pointer, lds uintptr, rows, width, panels int, 
 func packTrans8x8PS(dst, src unsafe.Pointer, lds uintptr, ldd, nj, kc8 int)
 
 //go:noescape
+func packTrans6x8PS(dst, src unsafe.Pointer, lds uintptr, kc8 int)
+
+//go:noescape
 func packTrans4x4PD(dst, src unsafe.Pointer, lds uintptr, ldd, nj, kc4 int)
 
 // asmPack enables the AVX packing routines (set in init from the CPU flags;
@@ -45,6 +48,14 @@ func transBlock[T float](dst, src []T, lds, ldd, nj, kc int) (jd, pd int) {
 	bs := 8
 	if unsafe.Sizeof(z) == 8 {
 		bs = 4
+	}
+	if bs == 8 && nj == 6 && ldd == 6 && kc >= 8 {
+		// A whole micro-panel of the AVX2 kernel's six rows.
+		pd = kc / 8 * 8
+		_ = src[5*lds+pd-1]
+		_ = dst[(pd-1)*ldd+5]
+		packTrans6x8PS(unsafe.Pointer(&dst[0]), unsafe.Pointer(&src[0]), uintptr(lds*4), pd)
+		return 6, pd
 	}
 	jd, pd = nj/bs*bs, kc/bs*bs
 	if jd == 0 || pd == 0 {

@@ -188,3 +188,68 @@ djblk:
 	VZEROUPPER
 ddone:
 	RET
+
+// func packTrans6x8PS(dst, src unsafe.Pointer, lds uintptr, kc8 int)
+// For j < 6 and p < kc8 (a multiple of 8): dst[p*6+j] = src[j*lds/4+p]
+// (float32): one micro-panel of the AVX2 kernel's six rows. Each block of
+// eight k steps is an 8×8 transpose of the six rows and two zero rows; the
+// eight results are stored 24 bytes apart in order, each 32-byte store's
+// last two (zero) floats overwritten by the next, and the eighth stored as
+// six floats, so nothing past the block is written.
+TEXT ·packTrans6x8PS(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ lds+16(FP), BX
+	MOVQ kc8+24(FP), CX
+	LEAQ (BX)(BX*2), R12 // 3*lds
+	LEAQ (SI)(BX*4), R11 // row 4
+	SHRQ $3, CX
+	JZ t6done
+	VXORPS Y6, Y6, Y6
+t6blk:
+	VMOVUPS (SI), Y0
+	VMOVUPS (SI)(BX*1), Y1
+	VMOVUPS (SI)(BX*2), Y2
+	VMOVUPS (SI)(R12*1), Y3
+	VMOVUPS (R11), Y4
+	VMOVUPS (R11)(BX*1), Y5
+	VUNPCKLPS Y1, Y0, Y8
+	VUNPCKHPS Y1, Y0, Y9
+	VUNPCKLPS Y3, Y2, Y10
+	VUNPCKHPS Y3, Y2, Y11
+	VUNPCKLPS Y5, Y4, Y12
+	VUNPCKHPS Y5, Y4, Y13
+	VSHUFPS $0x44, Y10, Y8, Y0
+	VSHUFPS $0xEE, Y10, Y8, Y1
+	VSHUFPS $0x44, Y11, Y9, Y2
+	VSHUFPS $0xEE, Y11, Y9, Y3
+	VSHUFPS $0x44, Y6, Y12, Y4
+	VSHUFPS $0xEE, Y6, Y12, Y5
+	VSHUFPS $0x44, Y6, Y13, Y7
+	VSHUFPS $0xEE, Y6, Y13, Y14
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x20, Y7, Y2, Y10
+	VPERM2F128 $0x20, Y14, Y3, Y11
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x31, Y7, Y2, Y15
+	VPERM2F128 $0x31, Y14, Y3, Y14
+	VMOVUPS Y8, (DI)
+	VMOVUPS Y9, 24(DI)
+	VMOVUPS Y10, 48(DI)
+	VMOVUPS Y11, 72(DI)
+	VMOVUPS Y12, 96(DI)
+	VMOVUPS Y13, 120(DI)
+	VMOVUPS Y15, 144(DI)
+	VMOVUPS X14, 168(DI)
+	VEXTRACTF128 $1, Y14, X14
+	VMOVSD X14, 184(DI)
+	ADDQ $32, SI
+	ADDQ $32, R11
+	ADDQ $192, DI
+	DECQ CX
+	JNZ t6blk
+	VZEROUPPER
+t6done:
+	RET

@@ -51,3 +51,37 @@ func checkCopyPanels[T float](t *testing.T, w, rows, panels, lds, pstride int, s
 		}
 	}
 }
+
+// TestTransBlock checks the transposing pack of a non-transposed A's rows
+// into a micro-panel against its definition: the AVX2 kernel's six rows,
+// the AVX-512 kernel's twelve (eight transposed, four by the caller),
+// lengths with and without a remainder of k, and nothing written past the
+// block the call reports.
+func TestTransBlock(t *testing.T) {
+	if !asmPack {
+		t.Skip("no assembly packing on this CPU or build")
+	}
+	rnd := rand.New(rand.NewPCG(23, 24))
+	for _, c := range []struct{ nj, kc, lds int }{{6, 8, 8}, {6, 256, 300}, {6, 61, 64}, {6, 7, 9}, {12, 40, 45}, {8, 16, 16}} {
+		src := randMat[float32](rnd, c.nj*c.lds)
+		dst := make([]float32, c.kc*c.nj+8)
+		const sentinel = -7
+		for i := range dst {
+			dst[i] = sentinel
+		}
+		jd, pd := transBlock(dst, src, c.lds, c.nj, c.nj, c.kc)
+		if c.nj == 6 && c.kc >= 8 && (jd != 6 || pd != c.kc/8*8) {
+			t.Fatalf("%+v: transposed %d rows × %d steps, want 6 × %d", c, jd, pd, c.kc/8*8)
+		}
+		for i, got := range dst {
+			p, j := i/c.nj, i%c.nj
+			want := float32(sentinel)
+			if p < pd && j < jd {
+				want = src[j*c.lds+p]
+			}
+			if got != want {
+				t.Fatalf("%+v: dst[%d] (step %d, row %d) = %v, want %v", c, i, p, j, got, want)
+			}
+		}
+	}
+}
