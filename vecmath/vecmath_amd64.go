@@ -285,14 +285,21 @@ func sumSquares32Slice(x []float32) float64 {
 //go:noescape
 func maxPool2x2Row32AVX512(r0, r1, y *float32, arg *int32, start, w, n int)
 
-// maxPool2Row32Slice runs the vector kernel on the whole sixteens of windows
-// of a stride-2 row and pools the rest in Go. (AVX2 has no two-table lane
-// permutation to deinterleave the windows with; it pools in Go.)
+//go:noescape
+func maxPool2x2Row32AVX2(r0, r1, y *float32, arg *int32, start, w, n int)
+
+// maxPool2Row32Slice runs the vector kernel on the whole sixteens (AVX2:
+// eights) of windows of a stride-2 row and pools the rest in Go.
 func maxPool2Row32Slice(x, y []float32, arg []int32, start, w, s int) {
 	done := 0
-	if use == kernelAVX512 && s == 2 && len(y) >= 16 {
+	switch {
+	case s != 2:
+	case use == kernelAVX512 && len(y) >= 16:
 		done = len(y) &^ 15
 		maxPool2x2Row32AVX512(&x[start], &x[start+w], &y[0], &arg[0], start, w, done)
+	case use == kernelAVX2 && len(y) >= 8:
+		done = len(y) &^ 7
+		maxPool2x2Row32AVX2(&x[start], &x[start+w], &y[0], &arg[0], start, w, done)
 	}
 	maxPool2RowGo(x, y, arg, start, w, s, done)
 }

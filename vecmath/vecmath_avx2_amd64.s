@@ -45,7 +45,17 @@ VEC8(736, 0x3e088393) // t3
 VEC8(768, 0xbeaaaa99) // t4
 VEC8(800, 0xffffffff) // tail masks: eight lanes set,
 VEC8(832, 0x00000000) // then eight clear
-GLOBL avx2const<>(SB), RODATA|NOPTR, $864
+VEC8(864, 0x00000010) // 16: a pooling row's index step per eight windows
+DATA avx2const<>+896(SB)/4, $0  // 2*lane: the left column of window lane
+DATA avx2const<>+900(SB)/4, $2
+DATA avx2const<>+904(SB)/4, $4
+DATA avx2const<>+908(SB)/4, $6
+DATA avx2const<>+912(SB)/4, $8
+DATA avx2const<>+916(SB)/4, $10
+DATA avx2const<>+920(SB)/4, $12
+DATA avx2const<>+924(SB)/4, $14
+VEC8(928, 0x00000001) // 1
+GLOBL avx2const<>(SB), RODATA|NOPTR, $960
 
 #define LOG2E avx2const<>+0(SB)
 #define HALF avx2const<>+32(SB)
@@ -973,5 +983,76 @@ ggloop:
 	JMP     ggloop
 
 ggdone:
+	VZEROUPPER
+	RET
+
+// EVENODD sets E to the even and O to the odd elements of the sixteen
+// floats in A (first eight) and B, in order.
+#define EVENODD(A, B, E, O) \
+	VSHUFPS $0x88, B, A, E \
+	VPERMPD $0xd8, E, E    \
+	VSHUFPS $0xdd, B, A, O \
+	VPERMPD $0xd8, O, O
+
+// POOLKEY sets K to the integer key of float lanes V that orders as the
+// floats do (V + 0 turns -0 into +0; then bits ^ (sign-fill >> 1)), with
+// +0.0 in Y15 and T scratch.
+#define POOLKEY(V, K, T) \
+	VADDPS Y15, V, K \
+	VPSRAD $31, K, T \
+	VPSRLD $1, T, T  \
+	VPXOR  T, K, K
+
+// func maxPool2x2Row32AVX2(r0, r1, y *float32, arg *int32, start, w, n int)
+// As maxPool2x2Row32AVX512, eight windows per iteration (n a positive
+// multiple of 8): the four candidates deinterleaved from sixteen floats of
+// each row, compared by key in row-major order with strict greater-than,
+// the winner's value and index start + 2*ox + {0, 1, w, w+1} stored.
+TEXT ·maxPool2x2Row32AVX2(SB), NOSPLIT, $0-56
+	MOVQ         r0+0(FP), SI
+	MOVQ         r1+8(FP), DX
+	MOVQ         y+16(FP), DI
+	MOVQ         arg+24(FP), R8
+	MOVQ         n+48(FP), CX
+	VXORPS       Y15, Y15, Y15
+	VMOVDQU      avx2const<>+928(SB), Y11 // 1
+	VPBROADCASTD w+40(FP), Y12            // w (the low half of the int)
+	VPADDD       Y11, Y12, Y13            // w + 1
+	VPBROADCASTD start+32(FP), Y14
+	VPADDD       avx2const<>+896(SB), Y14, Y14 // start + 2*lane
+
+ploop:
+	VMOVUPS   (SI), Y0
+	VMOVUPS   32(SI), Y1
+	EVENODD(Y0, Y1, Y4, Y5) // top left, top right
+	VMOVUPS   (DX), Y2
+	VMOVUPS   32(DX), Y3
+	EVENODD(Y2, Y3, Y6, Y7) // bottom left, bottom right
+	POOLKEY(Y4, Y0, Y8)
+	POOLKEY(Y5, Y1, Y8)
+	POOLKEY(Y6, Y2, Y8)
+	POOLKEY(Y7, Y3, Y8)
+	VPXOR     Y10, Y10, Y10
+	VPCMPGTD  Y0, Y1, Y9
+	VBLENDVPS Y9, Y1, Y0, Y0
+	VBLENDVPS Y9, Y5, Y4, Y4
+	VBLENDVPS Y9, Y11, Y10, Y10
+	VPCMPGTD  Y0, Y2, Y9
+	VBLENDVPS Y9, Y2, Y0, Y0
+	VBLENDVPS Y9, Y6, Y4, Y4
+	VBLENDVPS Y9, Y12, Y10, Y10
+	VPCMPGTD  Y0, Y3, Y9
+	VBLENDVPS Y9, Y7, Y4, Y4
+	VBLENDVPS Y9, Y13, Y10, Y10
+	VPADDD    Y14, Y10, Y10
+	VMOVUPS   Y4, (DI)
+	VMOVDQU   Y10, (R8)
+	VPADDD    avx2const<>+864(SB), Y14, Y14
+	ADDQ      $64, SI
+	ADDQ      $64, DX
+	ADDQ      $32, DI
+	ADDQ      $32, R8
+	SUBQ      $8, CX
+	JNZ       ploop
 	VZEROUPPER
 	RET

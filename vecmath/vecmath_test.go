@@ -310,6 +310,7 @@ func BenchmarkVecmath(b *testing.B) {
 		src[i] = float32(i%200)*0.1 - 10
 	}
 	dst := make([]float32, n)
+	pool := make([]int32, n)
 	kernels := []struct {
 		name string
 		fn   func()
@@ -319,6 +320,8 @@ func BenchmarkVecmath(b *testing.B) {
 		{"Tanh32", func() { Tanh32(dst, src) }},
 		{"SumExpShifted32", func() { SumExpShifted32(nil, src, 3) }},
 		{"Max32", func() { Max32(src) }},
+		// n/4 windows over two rows of n/2 (per element: per window ×4).
+		{"MaxPool2Row32", func() { MaxPool2Row32(src, dst[:n/4], pool[:n/4], 0, n/2, 2) }},
 	}
 	saved := use
 	defer func() { use = saved }()
