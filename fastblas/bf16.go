@@ -29,6 +29,13 @@ type BF16Matrix struct {
 	// tilesOnly keeps Round's values in tiles alone (MakeBF16Matrix's,
 	// where there are AMX tiles).
 	tilesOnly bool
+	// wide holds data widened back to float32 and packed for the float32
+	// kernel, the operand of SgemmBF16 where the CPU has no bfloat16
+	// instructions: made on the first such product, refilled by Round and
+	// RoundTransposed (the same numbers at float32's speed, instead of
+	// widening the matrix at every product).
+	wideOnce sync.Once
+	wide     *PackedMatrix
 }
 
 // bf16Lanes is how many bfloat16 values a 512-bit vector holds; rows are
@@ -84,6 +91,34 @@ func (m *BF16Matrix) Round(src []float32) {
 		toBF16(m.data[i*m.stride:i*m.stride+m.Cols], src[i*m.Cols:(i+1)*m.Cols])
 	}
 	m.retile()
+	m.rewiden()
+}
+
+// widened returns the matrix widened back to float32 and packed, making it
+// on first use.
+func (m *BF16Matrix) widened() *PackedMatrix {
+	m.wideOnce.Do(func() {
+		m.wide = NewPackedMatrix(m.Rows, m.Cols, make([]float32, m.Rows*m.Cols))
+		m.widenInto(m.wide.src)
+	})
+	return m.wide
+}
+
+// rewiden refills the widened copy, where one was made, after data changed.
+func (m *BF16Matrix) rewiden() {
+	if m.wide != nil {
+		m.widenInto(m.wide.src)
+		m.wide.Refresh()
+	}
+}
+
+func (m *BF16Matrix) widenInto(dst []float32) {
+	for i := 0; i < m.Rows; i++ {
+		d := dst[i*m.Cols : (i+1)*m.Cols]
+		for p, h := range m.data[i*m.stride : i*m.stride+m.Cols] {
+			d[p] = fromBF16(h)
+		}
+	}
 }
 
 // retile lays the rounded values out again as AMX tiles, where SgemmBF16
@@ -118,6 +153,7 @@ func (m *BF16Matrix) RoundTransposed(src []float32) {
 	transposeToBF16(m.data, m.stride, src, m.Rows, m.Cols, m.Rows)
 	m.tiles = nil
 	m.retile()
+	m.rewiden()
 }
 
 // transposeToBF16 writes the transpose of the rows×cols matrix src (lds
@@ -241,7 +277,7 @@ func SgemmBF16(m int, alpha float32, a []float32, lda int, w *BF16Matrix, beta f
 		return
 	}
 	if bf16Tile == nil {
-		sgemmBF16Go(m, n, k, alpha, ah, w, beta, c, ldc)
+		sgemmBF16Go(m, k, alpha, ah, w, beta, c, ldc)
 		return
 	}
 	const unit = 8 // columns per piece of work: whole 1×8 tiles when m = 1
@@ -364,22 +400,17 @@ func bf16Range(m, lo, hi, stride int, alpha float32, ah []uint16, w *BF16Matrix,
 }
 
 // sgemmBF16Go is SgemmBF16 without the BF16 instructions: the same rounded
-// operands, widened back to float32 and multiplied by Sgemm.
-func sgemmBF16Go(m, n, k int, alpha float32, ah []uint16, w *BF16Matrix, beta float32, c []float32, ldc int) {
+// operands, widened back to float32 and multiplied by the float32 kernels
+// (w's widened copy made once).
+func sgemmBF16Go(m, k int, alpha float32, ah []uint16, w *BF16Matrix, beta float32, c []float32, ldc int) {
 	aw := getBuf[float32](m * k)
 	defer putBuf(aw)
-	ww := getBuf[float32](n * k)
-	defer putBuf(ww)
-	widen := func(dst []float32, src []uint16, rows, stride int) {
-		for i := 0; i < rows; i++ {
-			for p, h := range src[i*stride : i*stride+k] {
-				dst[i*k+p] = fromBF16(h)
-			}
+	for i := 0; i < m; i++ {
+		for p, h := range ah[i*w.stride : i*w.stride+k] {
+			(*aw)[i*k+p] = fromBF16(h)
 		}
 	}
-	widen(*aw, ah, m, w.stride)
-	widen(*ww, w.data, n, w.stride)
-	Implementation{}.Sgemm(blas.NoTrans, blas.Trans, m, n, k, alpha, *aw, k, *ww, k, beta, c, ldc)
+	SgemmPacked(m, alpha, *aw, k, w.widened(), beta, c, ldc)
 }
 
 // scaleRows sets the rows×cols block of c (ldc apart) to beta times itself.

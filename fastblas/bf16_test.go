@@ -220,7 +220,8 @@ func TestSgemmBF16RoundsOperands(t *testing.T) {
 }
 
 // TestBF16MatrixRefill checks that Round refills a matrix in place to what
-// NewBF16Matrix makes, and that RoundTransposed stores the transpose
+// NewBF16Matrix makes (also after a product used the old values), and that
+// RoundTransposed stores the transpose
 // (shapes that are not multiples of the 32-value blocks, padding left
 // zero): x·(Wᵀ)ᵀ from it equals x·W computed from the rounded values.
 func TestBF16MatrixRefill(t *testing.T) {
@@ -232,6 +233,9 @@ func TestBF16MatrixRefill(t *testing.T) {
 		}
 		m := MakeBF16Matrix(s.rows, s.cols)
 		m.Round(make([]float32, s.rows*s.cols))
+		// A product before the refill: whatever copy it makes (the widened
+		// one, without BF16 instructions) must follow the refill.
+		SgemmBF16(1, 1, make([]float32, s.cols), s.cols, m, 0, make([]float32, s.rows), s.rows)
 		m.Round(w)
 		fresh := NewBF16Matrix(s.rows, s.cols, w)
 		if m.tilesOnly {
@@ -256,6 +260,8 @@ func TestBF16MatrixRefill(t *testing.T) {
 			}
 		}
 		tr := MakeBF16Matrix(s.cols, s.rows)
+		tr.RoundTransposed(make([]float32, s.rows*s.cols))
+		SgemmBF16(1, 1, make([]float32, s.rows), s.rows, tr, 0, make([]float32, s.cols), s.cols)
 		tr.RoundTransposed(w)
 		// The value of the transpose at [i][j], whichever way it is kept:
 		// rows of the transpose, or (with AMX tiles) the source's rows in
