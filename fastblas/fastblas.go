@@ -259,29 +259,27 @@ func (g *gemmArgs[T]) run() {
 		g.block(0, m, 0, n)
 		return
 	}
+	// Below smallParallelMin a goroutine woken for a share costs about as
+	// much as the share (a recurrent step's product, tens of
+	// microseconds): such products are halved with the spinning helper,
+	// which is polling between a training loop's steps.
+	spin := m*n*g.k < smallParallelMin && canSpin()
+	if spin {
+		workers = 2
+	}
 	part := func(w int) (lo, hi int) {
 		lo = panels * w / workers
 		hi = panels * (w + 1) / workers
 		return
 	}
-	run := func(w int) {
+	parallelSmall(workers, spin, func(w int) {
 		lo, hi := part(w)
 		if splitN {
 			g.block(0, m, lo*kern.nr, min(hi*kern.nr, n))
 		} else {
 			g.block(lo*kern.mr, min(hi*kern.mr, m), 0, n)
 		}
-	}
-	var wg sync.WaitGroup
-	wg.Add(workers - 1)
-	for w := 1; w < workers; w++ {
-		go func() {
-			defer wg.Done()
-			run(w)
-		}()
-	}
-	run(0)
-	wg.Wait()
+	})
 }
 
 type gemmArgs[T float] struct {
