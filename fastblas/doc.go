@@ -85,11 +85,11 @@
 //
 // # Threading and determinism
 //
-// Problems with m·n·k of at least 2^24 are split across GOMAXPROCS goroutines
-// (the calling goroutine does one share); those from 2^17 on are halved with
-// the spinning helper of the small-m paths (spin.go: a goroutine woken for
-// a share of a recurrent step's product costs about as much as the share);
-// smaller ones run on the caller alone. The split is over whichever of m or n has more
+// Problems with m·n·k of at least 2^17 are split across GOMAXPROCS goroutines
+// (the calling goroutine does one share); with two, those below 2^24 are
+// halved with the spinning helper of the small-m paths instead (spin.go: a
+// goroutine woken for half of a recurrent step's product costs about as
+// much as the half); smaller ones run on the caller alone. The split is over whichever of m or n has more
 // micro-panels, into contiguous ranges whose boundaries are multiples of MR
 // (or NR). Each goroutine packs its own operands and owns its rows (columns)
 // of C exclusively, so every element of C is written by exactly one

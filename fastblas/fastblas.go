@@ -242,6 +242,12 @@ func gemm[T float](kern *gemmKernel[T], aTrans, bTrans bool, m, n, k int, alpha 
 func (g *gemmArgs[T]) run() {
 	kern, m, n := g.kern, g.m, g.n
 	workers := callWorkers(m*n*g.k, parallelMinFlops)
+	// Below smallParallelMin, on two cores, a goroutine woken for a share
+	// costs about as much as the share (a recurrent step's product, tens of
+	// microseconds): such products are halved with the spinning helper,
+	// which is polling between a training loop's steps. With more cores the
+	// goroutines' shares are small enough to pay for the wake-up.
+	spin := workers == 2 && m*n*g.k < smallParallelMin && canSpin()
 	mPanels := (m + kern.mr - 1) / kern.mr
 	nPanels := (n + kern.nr - 1) / kern.nr
 	// Split the dimension with more micro-panels. Split points are multiples
@@ -258,14 +264,6 @@ func (g *gemmArgs[T]) run() {
 	if workers <= 1 {
 		g.block(0, m, 0, n)
 		return
-	}
-	// Below smallParallelMin a goroutine woken for a share costs about as
-	// much as the share (a recurrent step's product, tens of
-	// microseconds): such products are halved with the spinning helper,
-	// which is polling between a training loop's steps.
-	spin := m*n*g.k < smallParallelMin && canSpin()
-	if spin {
-		workers = 2
 	}
 	part := func(w int) (lo, hi int) {
 		lo = panels * w / workers

@@ -56,7 +56,10 @@
 // forward products and, transposed, for the gradients passed down, and the
 // weight gradients' products round their operands too (weights and
 // gradients stay float32) — or, for inference in float32, on weights
-// packed once for the GEMM kernel (fastblas.SgemmPacked). Element-wise
-// float32 work (ReLU, pooling, sums, Adam) runs on package vecmath's
-// AVX-512 kernels, whose Go fallbacks give the same bits.
+// packed once for the GEMM kernel (fastblas.SgemmPacked); a recurrent
+// layer's per-step products with W_hh in a float32 training pass use W_hh
+// packed once for the pass. Those modes call fastblas directly; every other
+// product goes through blas32/blas64. Element-wise float32 work (ReLU,
+// pooling, sums, Adam) runs on package vecmath's AVX-512 or AVX2 kernels,
+// whose Go fallbacks give the same bits.
 package nn

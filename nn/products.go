@@ -21,9 +21,9 @@ import "github.com/seqtask/seqtask/fastblas"
 //
 // A recurrent layer's step products (h·W_hhᵀ forward, dh·W_hh backward,
 // one of each per time step) go through gemmStepWeight and gemmStepData:
-// in plain float32 they multiply W_hh packed once per training pass
-// (beginSteps), where fastblas would pack it at every step because no
-// small-m kernel takes the shape (CPUs without AVX-512).
+// in plain float32, in a pass of several steps, they multiply W_hh packed
+// once per pass (beginSteps), where fastblas would pack it at every step
+// because no small-m kernel takes the shape (CPUs without AVX-512).
 //
 // The inference modes' copies do not follow a change of the layer's
 // weights, so such a cache must not outlive one: a decoder's search makes
@@ -45,6 +45,7 @@ type stepPacks struct {
 	src               []float32 // the weight's values they were made from
 	forward, backward *fastblas.PackedMatrix
 	forwardOK, backOK bool // packed from this pass's values
+	inUse             bool // this pass has several steps and multiplies the packs
 }
 
 // UseBF16 switches the cache to bfloat16 products, weights rounded once,
@@ -116,10 +117,16 @@ func (c *WeightProducts[T]) stepsPacked(w *Param[T]) bool {
 	return ok && !c.bf16 && !c.packed && c.pass == nil
 }
 
-// beginSteps starts a pass of step products with w, whose values may have
-// changed since the last: its packed copies are refreshed on first use.
-func (c *WeightProducts[T]) beginSteps(w *Param[T]) {
-	if !c.stepsPacked(w) {
+// beginSteps starts a pass of steps step products with w, whose values may
+// have changed since the last: its packed copies are refreshed on first
+// use. A pass of one step multiplies w as it is: a decoder that runs one
+// step per cache would otherwise keep two packed copies per time step, each
+// used once.
+func (c *WeightProducts[T]) beginSteps(w *Param[T], steps int) {
+	if sp := c.steps[w]; sp != nil {
+		sp.inUse = false
+	}
+	if steps < 2 || !c.stepsPacked(w) {
 		return
 	}
 	v := any(w.Value).([]float32)
@@ -129,20 +136,19 @@ func (c *WeightProducts[T]) beginSteps(w *Param[T]) {
 			c.steps = map[*Param[T]]*stepPacks{}
 		}
 		m := w.Mat()
-		sp = &stepPacks{src: v, forward: fastblas.NewPackedMatrix(m.Rows, m.Cols, v), backward: fastblas.NewPackedMatrixNoTrans(m.Rows, m.Cols, v)}
-		c.steps[w] = sp
 		// New matrices pack the current values when first needed.
-		sp.forwardOK, sp.backOK = true, true
+		sp = &stepPacks{src: v, forward: fastblas.NewPackedMatrix(m.Rows, m.Cols, v), backward: fastblas.NewPackedMatrixNoTrans(m.Rows, m.Cols, v), forwardOK: true, backOK: true, inUse: true}
+		c.steps[w] = sp
 		return
 	}
-	sp.forwardOK, sp.backOK = false, false
+	sp.forwardOK, sp.backOK, sp.inUse = false, false, true
 }
 
 // gemmStepWeight is gemmWeight for a step product of the pass begun by
 // beginSteps.
 func (c *WeightProducts[T]) gemmStepWeight(x Mat[T], w *Param[T], beta T, out Mat[T]) {
 	sp := c.steps[w]
-	if sp == nil || !c.stepsPacked(w) {
+	if sp == nil || !sp.inUse || !c.stepsPacked(w) {
 		c.gemmWeight(x, w, beta, out)
 		return
 	}
@@ -157,7 +163,7 @@ func (c *WeightProducts[T]) gemmStepWeight(x Mat[T], w *Param[T], beta T, out Ma
 // beginSteps.
 func (c *WeightProducts[T]) gemmStepData(dy Mat[T], w *Param[T], beta T, dx Mat[T]) {
 	sp := c.steps[w]
-	if sp == nil || !c.stepsPacked(w) {
+	if sp == nil || !sp.inUse || !c.stepsPacked(w) {
 		c.gemmData(dy, w, beta, dx)
 		return
 	}

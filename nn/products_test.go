@@ -119,3 +119,46 @@ func TestStepPacksFollowWeights(t *testing.T) {
 		}
 	}
 }
+
+// TestStepPacksOnlyForSeveralSteps: a pass of one step (a decoder keeps a
+// cache per time step) packs no copy of W_hh, and a cache whose earlier
+// pass had several steps does not multiply its old packs in a later pass
+// of one step after the weights changed.
+func TestStepPacksOnlyForSeveralSteps(t *testing.T) {
+	rng := testRNG()
+	r, err := NewRecurrent[float32]("r", RecurrentConfig{Cell: CellLSTM, Input: 12, Hidden: 40, Layers: 1}, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const batch = 64
+	x := NewMat[float32](4*batch, 12)
+	InitUniform(x.Data, 1, rng)
+	var one RecurrentCache[float32]
+	r.Forward(&one, x.RowBlock(0, batch), 1, batch, Mat[float32]{}, Mat[float32]{}, true, nil)
+	if len(one.WeightProducts.steps) != 0 {
+		t.Fatalf("a one-step pass kept %d packed weights, want none", len(one.WeightProducts.steps))
+	}
+	var several RecurrentCache[float32]
+	r.Forward(&several, x, 4, batch, Mat[float32]{}, Mat[float32]{}, true, nil)
+	if len(several.WeightProducts.steps) == 0 {
+		t.Fatal("a four-step pass packed no weight")
+	}
+	for _, p := range r.Params() {
+		for i := range p.Value {
+			p.Value[i] *= 0.75
+		}
+	}
+	// A state to start from: from zeros a step's W_hh product is zero.
+	h0, c0 := NewMat[float32](r.StateRows(batch), 40), NewMat[float32](r.StateRows(batch), 40)
+	InitUniform(h0.Data, 1, rng)
+	InitUniform(c0.Data, 1, rng)
+	got, _, _ := r.Forward(&several, x.RowBlock(0, batch), 1, batch, h0, c0, true, nil)
+	got = got.Clone()
+	var fresh RecurrentCache[float32]
+	want, _, _ := r.Forward(&fresh, x.RowBlock(0, batch), 1, batch, h0, c0, true, nil)
+	for i, v := range want.Data {
+		if math.Float32bits(got.Data[i]) != math.Float32bits(v) {
+			t.Fatalf("y[%d] = %g after an earlier four-step pass, %g from a fresh cache", i, got.Data[i], v)
+		}
+	}
+}

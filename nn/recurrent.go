@@ -371,7 +371,7 @@ func (d *direction[T]) forward(c *dirCache[T], prod *WeightProducts[T], x Mat[T]
 	if lay.cellState {
 		st.cPrev = c.c0
 	}
-	prod.beginSteps(c.whh)
+	prod.beginSteps(c.whh, steps)
 	for s := 0; s < steps; s++ {
 		t := d.stepTime(s, steps)
 		rows := func(m Mat[T]) Mat[T] { return m.RowBlock(t*batch, (t+1)*batch) }

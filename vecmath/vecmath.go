@@ -303,7 +303,8 @@ func sumExpShifted32Go(dst, src []float32, shift float32) float64 {
 //	m := x[0]; for _, v := range x[1:] { if v > m { m = v } }
 //
 // would: NaN elements after the first are skipped, a NaN first element is
-// returned. It panics if x is empty.
+// returned. When -0 and +0 tie for the maximum the vector paths, which
+// compare in lanes, may return the other zero. It panics if x is empty.
 func Max32(x []float32) float32 {
 	_ = x[0]
 	return max32Slice(x)
