@@ -16,21 +16,23 @@
 //
 // On amd64 with AVX-512F (detected at run time with golang.org/x/sys/cpu)
 // the slice functions run the same algorithm sixteen lanes at a time in
-// hand-written assembly (vecmath_amd64.s): VRNDSCALEPS for the floor, FMA for
-// the reduction and the polynomial, integer shifts to build the two 2^h
+// hand-written assembly (vecmath_amd64.s): VRNDSCALEPS for the floor, FMA
+// for the reduction and the polynomial, integer shifts to build the two 2^h
 // factors, compare masks for the +Inf/0/NaN cases and a masked load/store
 // for the last len%16 elements. Without AVX-512 but with AVX2 and FMA (AMD
 // Zen 2 and 3, Intel client cores before Ice Lake) the same operations run
 // eight lanes at a time (vecmath_avx2_amd64.s: VROUNDPS, blends on compare
-// masks, VMASKMOVPS for the tail), keeping the AVX-512 kernels' lanes of
-// partial sums in pairs of registers, so the two give the same bits. Because
-// of the fused multiply-adds results may differ from the scalar code by an
-// ulp; both stay within about 1 ulp (3e-7 relative) of the exact exp.
-// Elsewhere, and with the purego build tag, a pure-Go loop runs the scalar
-// algorithm exactly. The cell tails
-// round every product and sum separately (no FMA), as Go's scalar code
-// does, and take tanh from the same kernel as Tanh32, so they are bitwise
-// equal to the loops they replace on either path; the Go loops convert each
-// such product to float32, which forbids the compiler to fuse it into its
-// sum (as it may from GOAMD64=v3 on), so that this holds at any level.
+// masks, VMASKMOVPS for the tail, whose masked-off lanes do not fault on
+// Intel's cores or, tested with an unmapped page after the slice, on Zen 3;
+// AMD's manual leaves that to the implementation), keeping the AVX-512
+// kernels' lanes of partial sums in pairs of registers, so the two give the
+// same bits. Because of the fused multiply-adds results may differ from the
+// scalar code by an ulp; both stay within about 1 ulp (3e-7 relative) of the
+// exact exp. Elsewhere, and with the purego build tag, a pure-Go loop runs
+// the scalar algorithm exactly. The cell tails round every product and sum
+// separately (no FMA), as Go's scalar code does, and take tanh from the same
+// kernel as Tanh32, so they are bitwise equal to the loops they replace on
+// either path; the Go loops convert each such product to float32, which
+// forbids the compiler to fuse it into its sum (as it may from GOAMD64=v3
+// on), so that this holds at any level.
 package vecmath
