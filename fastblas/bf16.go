@@ -112,10 +112,14 @@ func (m *BF16Matrix) rewiden() {
 	}
 }
 
-func (m *BF16Matrix) widenInto(dst []float32) {
-	for i := 0; i < m.Rows; i++ {
-		d := dst[i*m.Cols : (i+1)*m.Cols]
-		for p, h := range m.data[i*m.stride : i*m.stride+m.Cols] {
+func (m *BF16Matrix) widenInto(dst []float32) { widenRows(dst, m.data, m.Rows, m.Cols, m.stride) }
+
+// widenRows sets the rows×cols matrix dst (cols apart) to the bfloat16
+// rows of src (stride apart), widened to float32.
+func widenRows(dst []float32, src []uint16, rows, cols, stride int) {
+	for i := 0; i < rows; i++ {
+		d := dst[i*cols : (i+1)*cols]
+		for p, h := range src[i*stride : i*stride+cols] {
 			d[p] = fromBF16(h)
 		}
 	}
@@ -405,11 +409,7 @@ func bf16Range(m, lo, hi, stride int, alpha float32, ah []uint16, w *BF16Matrix,
 func sgemmBF16Go(m, k int, alpha float32, ah []uint16, w *BF16Matrix, beta float32, c []float32, ldc int) {
 	aw := getBuf[float32](m * k)
 	defer putBuf(aw)
-	for i := 0; i < m; i++ {
-		for p, h := range ah[i*w.stride : i*w.stride+k] {
-			(*aw)[i*k+p] = fromBF16(h)
-		}
-	}
+	widenRows(*aw, ah, m, k, w.stride)
 	SgemmPacked(m, alpha, *aw, k, w.widened(), beta, c, ldc)
 }
 

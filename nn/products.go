@@ -40,12 +40,26 @@ type WeightProducts[T Float] struct {
 }
 
 // stepPacks are a weight packed for the step products of a pass: as the
-// operand of x·Wᵀ and of dy·W, each refreshed on its first use in a pass.
+// operand of x·Wᵀ (forward) and of dy·W (backward).
 type stepPacks struct {
 	src               []float32 // the weight's values they were made from
-	forward, backward *fastblas.PackedMatrix
-	forwardOK, backOK bool // packed from this pass's values
+	forward, backward freshPack
 	inUse             bool // this pass has several steps and multiplies the packs
+}
+
+// freshPack is a packed matrix refreshed on its first use in a pass.
+type freshPack struct {
+	m     *fastblas.PackedMatrix
+	fresh bool // packed from this pass's values
+}
+
+// get returns the matrix, packed from the current values.
+func (p *freshPack) get() *fastblas.PackedMatrix {
+	if !p.fresh {
+		p.m.Refresh()
+		p.fresh = true
+	}
+	return p.m
 }
 
 // UseBF16 switches the cache to bfloat16 products, weights rounded once,
@@ -137,41 +151,45 @@ func (c *WeightProducts[T]) beginSteps(w *Param[T], steps int) {
 		}
 		m := w.Mat()
 		// New matrices pack the current values when first needed.
-		sp = &stepPacks{src: v, forward: fastblas.NewPackedMatrix(m.Rows, m.Cols, v), backward: fastblas.NewPackedMatrixNoTrans(m.Rows, m.Cols, v), forwardOK: true, backOK: true, inUse: true}
+		sp = &stepPacks{src: v,
+			forward:  freshPack{m: fastblas.NewPackedMatrix(m.Rows, m.Cols, v), fresh: true},
+			backward: freshPack{m: fastblas.NewPackedMatrixNoTrans(m.Rows, m.Cols, v), fresh: true}}
 		c.steps[w] = sp
-		return
+	} else {
+		sp.forward.fresh, sp.backward.fresh = false, false
 	}
-	sp.forwardOK, sp.backOK, sp.inUse = false, false, true
+	sp.inUse = true
+}
+
+// passPacks returns w's packed copies for this pass, or nil where its step
+// products multiply w as it is.
+func (c *WeightProducts[T]) passPacks(w *Param[T]) *stepPacks {
+	if sp := c.steps[w]; sp != nil && sp.inUse && c.stepsPacked(w) {
+		return sp
+	}
+	return nil
 }
 
 // gemmStepWeight is gemmWeight for a step product of the pass begun by
 // beginSteps.
 func (c *WeightProducts[T]) gemmStepWeight(x Mat[T], w *Param[T], beta T, out Mat[T]) {
-	sp := c.steps[w]
-	if sp == nil || !sp.inUse || !c.stepsPacked(w) {
+	sp := c.passPacks(w)
+	if sp == nil {
 		c.gemmWeight(x, w, beta, out)
 		return
 	}
-	if !sp.forwardOK {
-		sp.forward.Refresh()
-		sp.forwardOK = true
-	}
-	fastblas.SgemmPacked(x.Rows, 1, any(x.Data).([]float32), x.Cols, sp.forward, float32(beta), any(out.Data).([]float32), out.Cols)
+	fastblas.SgemmPacked(x.Rows, 1, any(x.Data).([]float32), x.Cols, sp.forward.get(), float32(beta), any(out.Data).([]float32), out.Cols)
 }
 
 // gemmStepData is gemmData for a step product of the pass begun by
 // beginSteps.
 func (c *WeightProducts[T]) gemmStepData(dy Mat[T], w *Param[T], beta T, dx Mat[T]) {
-	sp := c.steps[w]
-	if sp == nil || !sp.inUse || !c.stepsPacked(w) {
+	sp := c.passPacks(w)
+	if sp == nil {
 		c.gemmData(dy, w, beta, dx)
 		return
 	}
-	if !sp.backOK {
-		sp.backward.Refresh()
-		sp.backOK = true
-	}
-	fastblas.SgemmPackedNoTrans(dy.Rows, 1, any(dy.Data).([]float32), dy.Cols, sp.backward, float32(beta), any(dx.Data).([]float32), dx.Cols)
+	fastblas.SgemmPackedNoTrans(dy.Rows, 1, any(dy.Data).([]float32), dy.Cols, sp.backward.get(), float32(beta), any(dx.Data).([]float32), dx.Cols)
 }
 
 // gemmData computes dx = dy·W + beta·dx for the weight w [out][in], the
