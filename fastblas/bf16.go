@@ -5,8 +5,6 @@ import (
 	"math"
 	"slices"
 	"sync"
-
-	"gonum.org/v1/gonum/blas"
 )
 
 // BF16Matrix is a read-only matrix rounded to bfloat16 (the top 16 bits of
@@ -257,9 +255,16 @@ func SgemmBF16(m int, alpha float32, a []float32, lda int, w *BF16Matrix, beta f
 		scaleRows(c, ldc, m, n, beta)
 		return
 	}
+	amx := amxKernel != nil && (w.data == nil || m >= amxMinM && w.tiles != nil)
+	if !amx && bf16Tile == nil {
+		// No bfloat16 instructions: A rounded as it is packed (or, for the
+		// small-m paths, into a copy) times w's rounded values widened to
+		// float32.
+		sgemmPacked("SgemmBF16", m, alpha, a, lda, w.widened(), beta, c, ldc, true)
+		return
+	}
 	stride := w.stride
 	rows := m
-	amx := amxKernel != nil && (w.data == nil || m >= amxMinM && w.tiles != nil)
 	if amx {
 		rows = (m + 31) / 32 * 32 // whole blocks, zeros past m
 	}
@@ -278,10 +283,6 @@ func SgemmBF16(m int, alpha float32, a []float32, lda int, w *BF16Matrix, beta f
 			b = pairOperand(w.pairs, w.pairLD)
 		}
 		sgemmAMX(m, n, alpha, ah, stride, b, beta, c, ldc, false)
-		return
-	}
-	if bf16Tile == nil {
-		sgemmBF16Go(m, k, alpha, ah, w, beta, c, ldc)
 		return
 	}
 	const unit = 8 // columns per piece of work: whole 1×8 tiles when m = 1
@@ -306,8 +307,9 @@ func SgemmBF16(m int, alpha float32, a []float32, lda int, w *BF16Matrix, beta f
 // AVX-512 BF16 the operands are packed as pairs of consecutive rows (each
 // 32-bit word the two values VDPBF16PS multiplies together) and multiplied
 // by the float32 GEMM's driver and blocking with a VDPBF16PS micro-kernel;
-// without it the rounded operands are multiplied by Sgemm. Where there are
-// AMX tiles it runs on them (sgemmBF16TNAMX). C is m×n (ldc apart); with
+// without it the float32 GEMM multiplies them, rounding each block of
+// either operand as it packs it (no rounded copy of a whole operand).
+// Where there are AMX tiles it runs on them (sgemmBF16TNAMX). C is m×n (ldc apart); with
 // beta == 0 it is not read.
 func SgemmBF16TN(m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	switch {
@@ -330,12 +332,9 @@ func SgemmBF16TN(m, n, k int, alpha float32, a []float32, lda int, b []float32, 
 		return
 	}
 	if bf16PairKernel == nil {
-		ar, br := getBuf[float32](k*m), getBuf[float32](k*n)
-		defer putBuf(ar)
-		defer putBuf(br)
-		roundInto(*ar, a, lda, k, m)
-		roundInto(*br, b, ldb, k, n)
-		Implementation{}.Sgemm(blas.Trans, blas.NoTrans, m, n, k, alpha, *ar, m, *br, n, beta, c, ldc)
+		kp := current.Load()
+		g := gemmArgs[float32]{kern: pick(&kp.s, kp.sSmall, m), aTrans: true, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, round: true}
+		g.run()
 		return
 	}
 	pairs := (k + 1) / 2
@@ -347,14 +346,12 @@ func SgemmBF16TN(m, n, k int, alpha float32, a []float32, lda int, b []float32, 
 	gemm(bf16PairKernel, true, false, m, n, pairs, alpha, *ap, m, *bp, n, beta, c, ldc)
 }
 
-// roundInto writes the rows×cols matrix src (lds apart) rounded to
-// bfloat16 and widened back into dst (cols apart).
-func roundInto(dst, src []float32, lds, rows, cols int) {
-	for i := 0; i < rows; i++ {
-		d := dst[i*cols : (i+1)*cols]
-		for j, v := range src[i*lds : i*lds+cols] {
-			d[j] = RoundBF16(v)
-		}
+// roundBF16InPlace rounds every element of v to bfloat16 as RoundBF16
+// does, with the vector kernel where there is one.
+func roundBF16InPlace(v []float32) {
+	done := roundBF16Vec(v)
+	for i, x := range v[done:] {
+		v[done+i] = RoundBF16(x)
 	}
 }
 
@@ -401,16 +398,6 @@ func bf16Range(m, lo, hi, stride int, alpha float32, ah []uint16, w *BF16Matrix,
 			bf16Tile(stride, &ah[i*stride], stride, &w.data[j*stride], stride, &c[i*ldc+j], ldc, alpha, beta, min(4, m-i), nc)
 		}
 	}
-}
-
-// sgemmBF16Go is SgemmBF16 without the BF16 instructions: the same rounded
-// operands, widened back to float32 and multiplied by the float32 kernels
-// (w's widened copy made once).
-func sgemmBF16Go(m, k int, alpha float32, ah []uint16, w *BF16Matrix, beta float32, c []float32, ldc int) {
-	aw := getBuf[float32](m * k)
-	defer putBuf(aw)
-	widenRows(*aw, ah, m, k, w.stride)
-	SgemmPacked(m, alpha, *aw, k, w.widened(), beta, c, ldc)
 }
 
 // scaleRows sets the rows×cols block of c (ldc apart) to beta times itself.

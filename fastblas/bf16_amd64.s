@@ -62,3 +62,52 @@ ploop:
 	JNZ       ploop
 	VZEROUPPER
 	RET
+
+// roundBF16Bits holds, as 32-bit words, the constants of roundBF16AVX2.
+DATA roundBF16Bits<>+0(SB)/4, $0x80000000  // sign
+DATA roundBF16Bits<>+4(SB)/4, $0x00000001  // lowest kept mantissa bit, after the shift
+DATA roundBF16Bits<>+8(SB)/4, $0x00007fff  // half an ulp of bfloat16, less one
+DATA roundBF16Bits<>+12(SB)/4, $0xffff0000 // the bits bfloat16 keeps
+DATA roundBF16Bits<>+16(SB)/4, $0x7fffffff // all but the sign
+DATA roundBF16Bits<>+20(SB)/4, $0x7f800000 // exponent (infinity)
+DATA roundBF16Bits<>+24(SB)/4, $0x00400000 // quiet-NaN bit
+GLOBL roundBF16Bits<>(SB), RODATA|NOPTR, $28
+
+// func roundBF16AVX2(v *float32, n int)
+// Rounds n floats (a positive multiple of 8) in place to the nearest
+// bfloat16, as RoundBF16: ties to even, NaNs quiet with their sign,
+// zeros and subnormals to zeros of their sign.
+TEXT ·roundBF16AVX2(SB), NOSPLIT, $0-16
+	MOVQ v+0(FP), SI
+	MOVQ n+8(FP), CX
+	VPBROADCASTD roundBF16Bits<>+0(SB), Y8
+	VPBROADCASTD roundBF16Bits<>+4(SB), Y9
+	VPBROADCASTD roundBF16Bits<>+8(SB), Y10
+	VPBROADCASTD roundBF16Bits<>+12(SB), Y11
+	VPBROADCASTD roundBF16Bits<>+16(SB), Y12
+	VPBROADCASTD roundBF16Bits<>+20(SB), Y13
+	VPBROADCASTD roundBF16Bits<>+24(SB), Y14
+	VPXOR        Y7, Y7, Y7
+
+rloop:
+	VMOVDQU   (SI), Y0
+	VPSRLD    $16, Y0, Y1
+	VPAND     Y9, Y1, Y1
+	VPADDD    Y10, Y1, Y1
+	VPADDD    Y0, Y1, Y1
+	VPAND     Y11, Y1, Y1     // finite and infinite values rounded
+	VPAND     Y12, Y0, Y2
+	VPCMPGTD  Y13, Y2, Y3     // NaN lanes
+	VPAND     Y11, Y0, Y4
+	VPOR      Y14, Y4, Y4
+	VPBLENDVB Y3, Y4, Y1, Y1
+	VPAND     Y13, Y0, Y5
+	VPCMPEQD  Y7, Y5, Y5      // zero and subnormal lanes
+	VPAND     Y8, Y0, Y6
+	VPBLENDVB Y5, Y6, Y1, Y1
+	VMOVDQU   Y1, (SI)
+	ADDQ      $32, SI
+	SUBQ      $8, CX
+	JNZ       rloop
+	VZEROUPPER
+	RET

@@ -388,6 +388,36 @@ func TestToBF16Paths(t *testing.T) {
 	}
 }
 
+// TestRoundBF16InPlace checks the in-place rounding (the AVX2 kernel where
+// there is one) against RoundBF16 bit for bit on every kind of value and on
+// lengths that leave a remainder to the Go loop.
+func TestRoundBF16InPlace(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	special := []uint32{0x3f808000, 0x3f818000, 0x3f808001, 0xbf808001, 0x7f7fffff, 0x7f800000, 0xff800000,
+		0x7fc00000, 0xffc00001, 0x7f800001, 0xff800001, 0x00000001, 0x807fffff, 0x00800000, 0x80000000, 0}
+	for _, n := range []int{0, 1, 7, 8, 9, 31, 64, 200} {
+		v := make([]float32, n+1)
+		for i := range n {
+			if i%3 == 0 {
+				v[i] = math.Float32frombits(special[rng.IntN(len(special))])
+			} else {
+				v[i] = math.Float32frombits(rng.Uint32())
+			}
+		}
+		v[n] = 0.3 // past the end: must stay unrounded
+		src := slices.Clone(v)
+		roundBF16InPlace(v[:n])
+		for i, x := range src[:n] {
+			if got, want := math.Float32bits(v[i]), math.Float32bits(RoundBF16(x)); got != want {
+				t.Fatalf("n=%d: %#08x gave %#08x, want %#08x", n, math.Float32bits(x), got, want)
+			}
+		}
+		if v[n] != 0.3 {
+			t.Fatalf("n=%d: wrote past the end", n)
+		}
+	}
+}
+
 // TestPairRows checks the vector pairing against the Go rounding, for
 // widths that leave a remainder to the Go loop, an odd number of rows (a
 // zero row pairs with the last) and rows apart by more than their width.

@@ -295,6 +295,10 @@ type gemmArgs[T float] struct {
 	// packedB, when not nil, is op(B) packed in advance (PackedMatrix):
 	// per depth block of kern.kc, the nr-column micro-panels of all n.
 	packedB [][]T
+	// round rounds the operands to bfloat16 as they are packed (the
+	// bfloat16 products on CPUs without bfloat16 instructions); neither
+	// is then read in place, and a packedB must hold rounded values.
+	round bool
 }
 
 var (
@@ -353,8 +357,8 @@ func (g *gemmArgs[T]) block(m0, m1, n0, n1 int) {
 	// still packed (zero padding). A B packed in advance is always read
 	// packed: its source may have changed since (PackedMatrix.Refresh).
 	es := int(unsafe.Sizeof(g.alpha))
-	directA := g.aTrans && useDirect(directModeA, n1-n0, directMaxCols, g.lda*es)
-	directB := g.packedB == nil && !g.bTrans && useDirect(directModeB, m1-m0, directMaxRows, g.ldb*es)
+	directA := g.aTrans && !g.round && useDirect(directModeA, n1-n0, directMaxCols, g.lda*es)
+	directB := g.packedB == nil && !g.bTrans && !g.round && useDirect(directModeB, m1-m0, directMaxRows, g.ldb*es)
 	for jc := n0; jc < n1; jc += nc {
 		ncur := min(nc, n1-jc)
 		for pc := 0; pc < g.k; pc += kc {
@@ -369,6 +373,9 @@ func (g *gemmArgs[T]) block(m0, m1, n0, n1 int) {
 				}
 			} else {
 				packB(pb, g.b, g.ldb, g.bTrans, pc, kcur, jc, ncur, nr)
+				if g.round {
+					roundBF16InPlace(any(pb[:(ncur+nr-1)/nr*nr*kcur]).([]float32))
+				}
 			}
 			beta := g.beta
 			if pc > 0 {
@@ -382,6 +389,9 @@ func (g *gemmArgs[T]) block(m0, m1, n0, n1 int) {
 					}
 				} else {
 					packA(pa, g.a, g.lda, g.aTrans, ic, mcur, pc, kcur, mr)
+					if g.round {
+						roundBF16InPlace(any(pa[:(mcur+mr-1)/mr*mr*kcur]).([]float32))
+					}
 				}
 				for jr := 0; jr < ncur; jr += nr {
 					nrem := min(nr, ncur-jr)

@@ -18,5 +18,7 @@ func toBF16Vec(dst []uint16, src []float32) int { return 0 }
 
 func pairBF16Vec(dst []float32, lo, hi []float32) int { return 0 }
 
+func roundBF16Vec(v []float32) int { return 0 }
+
 // amxKernel is nil: SgemmBF16 runs on the AVX-512 BF16 tiles or in float32.
 var amxKernel *amxKernels

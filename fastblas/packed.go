@@ -97,7 +97,7 @@ func SgemmPacked(m int, alpha float32, a []float32, lda int, w *PackedMatrix, be
 	if w.noTrans {
 		panic("fastblas: SgemmPacked of a matrix packed for x·W")
 	}
-	sgemmPacked("SgemmPacked", m, alpha, a, lda, w, beta, c, ldc)
+	sgemmPacked("SgemmPacked", m, alpha, a, lda, w, beta, c, ldc, false)
 }
 
 // SgemmPackedNoTrans computes C = alpha·A·W + beta·C with A m×w.Rows (lda
@@ -107,10 +107,13 @@ func SgemmPackedNoTrans(m int, alpha float32, a []float32, lda int, w *PackedMat
 	if !w.noTrans {
 		panic("fastblas: SgemmPackedNoTrans of a matrix packed for x·Wᵀ")
 	}
-	sgemmPacked("SgemmPackedNoTrans", m, alpha, a, lda, w, beta, c, ldc)
+	sgemmPacked("SgemmPackedNoTrans", m, alpha, a, lda, w, beta, c, ldc, false)
 }
 
-func sgemmPacked(name string, m int, alpha float32, a []float32, lda int, w *PackedMatrix, beta float32, c []float32, ldc int) {
+// sgemmPacked is SgemmPacked and SgemmPackedNoTrans; with roundA it
+// multiplies A rounded to bfloat16 (SgemmBF16 without bfloat16
+// instructions, w holding rounded values).
+func sgemmPacked(name string, m int, alpha float32, a []float32, lda int, w *PackedMatrix, beta float32, c []float32, ldc int, roundA bool) {
 	bTrans := !w.noTrans
 	n, k := w.Rows, w.Cols
 	if w.noTrans {
@@ -127,12 +130,21 @@ func sgemmPacked(name string, m int, alpha float32, a []float32, lda int, w *Pac
 		if w.noTrans {
 			tB, ldb = blas.NoTrans, max(n, 1)
 		}
+		if roundA && m > 0 && k > 0 {
+			buf := getBuf[float32](m * k)
+			defer putBuf(buf)
+			for i := 0; i < m; i++ {
+				copy((*buf)[i*k:(i+1)*k], a[i*lda:i*lda+k])
+			}
+			roundBF16InPlace(*buf)
+			a, lda = *buf, k
+		}
 		Implementation{}.Sgemm(blas.NoTrans, tB, m, n, k, alpha, a, lda, w.src, ldb, beta, c, ldc)
 		return
 	}
 	if n == 0 {
 		return
 	}
-	g := gemmArgs[float32]{kern: &kp.s, bTrans: bTrans, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: w.src, ldb: w.Cols, beta: beta, c: c, ldc: ldc, packedB: w.blocks}
+	g := gemmArgs[float32]{kern: &kp.s, bTrans: bTrans, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: w.src, ldb: w.Cols, beta: beta, c: c, ldc: ldc, packedB: w.blocks, round: roundA}
 	g.run()
 }

@@ -162,5 +162,19 @@ func pairBF16Vec(dst []float32, lo, hi []float32) int {
 	return n
 }
 
+//go:noescape
+func roundBF16AVX2(v *float32, n int)
+
+// roundBF16Vec rounds the whole multiples of 8 of v in place with the AVX2
+// kernel and returns how many it did (0 without AVX2).
+func roundBF16Vec(v []float32) int {
+	n := len(v) &^ 7
+	if !hasAVX2 || n == 0 {
+		return 0
+	}
+	roundBF16AVX2(&v[0], n)
+	return n
+}
+
 // useBF16Convert selects the vector conversion (tests switch it off).
 var useBF16Convert = haveBF16
