@@ -16,7 +16,7 @@ import (
 type BF16Matrix struct {
 	Rows, Cols int
 	stride     int      // Cols rounded up to a whole vector (32), zero-padded
-	data       []uint16 // Rows × stride; nil when tiles or pairs alone hold the values
+	data       []uint16 // Rows × stride; nil when tiles, pairs or wide alone hold the values
 	tiles      []uint32 // data as AMX tiles (amxTiles), where there are AMX tiles
 	// pairs holds, in place of data and tiles, a matrix RoundTransposed
 	// made where there are AMX tiles: its source's rows paired (pairRows),
@@ -27,13 +27,13 @@ type BF16Matrix struct {
 	// tilesOnly keeps Round's values in tiles alone (MakeBF16Matrix's,
 	// where there are AMX tiles).
 	tilesOnly bool
-	// wide holds data widened back to float32 and packed for the float32
-	// kernel, the operand of SgemmBF16 where the CPU has no bfloat16
-	// instructions: made on the first such product, refilled by Round and
-	// RoundTransposed (the same numbers at float32's speed, instead of
-	// widening the matrix at every product).
-	wideOnce sync.Once
+	// wide holds the rounded values as float32, packed for the float32
+	// kernel, in place of data and tiles on a CPU without bfloat16
+	// instructions (wideOnly): there SgemmBF16 computes the same products
+	// at float32's speed. Round fills it with the matrix, RoundTransposed
+	// with its transpose as it comes (for SgemmPackedNoTrans).
 	wide     *PackedMatrix
+	wideOnly bool
 }
 
 // bf16Lanes is how many bfloat16 values a 512-bit vector holds; rows are
@@ -62,9 +62,13 @@ func makeBF16(rows, cols int, tilesOnly bool) *BF16Matrix {
 		panic(fmt.Sprintf("fastblas: MakeBF16Matrix(%d, %d)", rows, cols))
 	}
 	m := &BF16Matrix{Rows: rows, Cols: cols, stride: padBF16(cols), tilesOnly: tilesOnly}
-	if tilesOnly {
+	switch {
+	case tilesOnly:
 		m.tiles = growTiles(nil, rows, m.stride)
-	} else {
+	case bf16Tile == nil && amxKernel == nil:
+		m.wideOnly = true
+		m.wide = NewPackedMatrix(rows, cols, make([]float32, rows*cols))
+	default:
 		m.data = make([]uint16, rows*m.stride)
 	}
 	return m
@@ -82,6 +86,10 @@ func (m *BF16Matrix) Round(src []float32) {
 		m.tiles = amxTilesFrom(m.tiles, src, m.Rows, m.Cols, m.stride)
 		return
 	}
+	if m.wideOnly {
+		m.roundWide(src, false)
+		return
+	}
 	if m.data == nil {
 		m.data = make([]uint16, m.Rows*m.stride)
 	}
@@ -89,38 +97,22 @@ func (m *BF16Matrix) Round(src []float32) {
 		toBF16(m.data[i*m.stride:i*m.stride+m.Cols], src[i*m.Cols:(i+1)*m.Cols])
 	}
 	m.retile()
-	m.rewiden()
 }
 
-// widened returns the matrix widened back to float32 and packed, making it
-// on first use.
-func (m *BF16Matrix) widened() *PackedMatrix {
-	m.wideOnce.Do(func() {
-		m.wide = NewPackedMatrix(m.Rows, m.Cols, make([]float32, m.Rows*m.Cols))
-		m.widenInto(m.wide.src)
-	})
-	return m.wide
-}
-
-// rewiden refills the widened copy, where one was made, after data changed.
-func (m *BF16Matrix) rewiden() {
-	if m.wide != nil {
-		m.widenInto(m.wide.src)
-		m.wide.Refresh()
-	}
-}
-
-func (m *BF16Matrix) widenInto(dst []float32) { widenRows(dst, m.data, m.Rows, m.Cols, m.stride) }
-
-// widenRows sets the rows×cols matrix dst (cols apart) to the bfloat16
-// rows of src (stride apart), widened to float32.
-func widenRows(dst []float32, src []uint16, rows, cols, stride int) {
-	for i := 0; i < rows; i++ {
-		d := dst[i*cols : (i+1)*cols]
-		for p, h := range src[i*stride : i*stride+cols] {
-			d[p] = fromBF16(h)
+// roundWide refills a wideOnly matrix with src rounded: with transposed,
+// src is the transpose of the matrix (Cols×Rows), kept as it is for
+// SgemmPackedNoTrans, whose product with it is SgemmBF16's with m.
+func (m *BF16Matrix) roundWide(src []float32, transposed bool) {
+	if m.wide.noTrans != transposed {
+		if transposed {
+			m.wide = NewPackedMatrixNoTrans(m.Cols, m.Rows, m.wide.src)
+		} else {
+			m.wide = NewPackedMatrix(m.Rows, m.Cols, m.wide.src)
 		}
 	}
+	copy(m.wide.src, src[:m.Rows*m.Cols])
+	roundBF16InPlace(m.wide.src)
+	m.wide.Refresh()
 }
 
 // retile lays the rounded values out again as AMX tiles, where SgemmBF16
@@ -137,6 +129,10 @@ func (m *BF16Matrix) retile() {
 func (m *BF16Matrix) RoundTransposed(src []float32) {
 	if len(src) < m.Rows*m.Cols {
 		panic(fmt.Sprintf("fastblas: BF16Matrix.RoundTransposed to %d×%d from %d values", m.Rows, m.Cols, len(src)))
+	}
+	if m.wideOnly {
+		m.roundWide(src, true)
+		return
 	}
 	if amxKernel != nil {
 		// The tiles of the transpose are the source's rows paired: no
@@ -155,7 +151,6 @@ func (m *BF16Matrix) RoundTransposed(src []float32) {
 	transposeToBF16(m.data, m.stride, src, m.Rows, m.Cols, m.Rows)
 	m.tiles = nil
 	m.retile()
-	m.rewiden()
 }
 
 // transposeToBF16 writes the transpose of the rows×cols matrix src (lds
@@ -255,14 +250,13 @@ func SgemmBF16(m int, alpha float32, a []float32, lda int, w *BF16Matrix, beta f
 		scaleRows(c, ldc, m, n, beta)
 		return
 	}
-	amx := amxKernel != nil && (w.data == nil || m >= amxMinM && w.tiles != nil)
-	if !amx && bf16Tile == nil {
+	if w.wideOnly {
 		// No bfloat16 instructions: A rounded as it is packed (or, for the
-		// small-m paths, into a copy) times w's rounded values widened to
-		// float32.
-		sgemmPacked("SgemmBF16", m, alpha, a, lda, w.widened(), beta, c, ldc, true)
+		// small-m paths, into a copy) times w's rounded values as float32.
+		sgemmPacked("SgemmBF16", m, alpha, a, lda, w.wide, beta, c, ldc, true)
 		return
 	}
+	amx := amxKernel != nil && (w.data == nil || m >= amxMinM && w.tiles != nil)
 	stride := w.stride
 	rows := m
 	if amx {

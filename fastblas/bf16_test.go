@@ -225,6 +225,7 @@ func TestSgemmBF16RoundsOperands(t *testing.T) {
 // (shapes that are not multiples of the 32-value blocks, padding left
 // zero): x·(Wᵀ)ᵀ from it equals x·W computed from the rounded values.
 func TestBF16MatrixRefill(t *testing.T) {
+	const packedRows = packedMinM + 16
 	rng := rand.New(rand.NewPCG(13, 14))
 	for _, s := range []struct{ rows, cols int }{{1, 1}, {5, 3}, {33, 70}, {64, 32}, {70, 129}} {
 		w := make([]float32, s.rows*s.cols)
@@ -233,9 +234,12 @@ func TestBF16MatrixRefill(t *testing.T) {
 		}
 		m := MakeBF16Matrix(s.rows, s.cols)
 		m.Round(make([]float32, s.rows*s.cols))
-		// A product before the refill: whatever copy it makes (the widened
+		// Products before the refill, of one row and of enough rows to use
+		// packed operands: whatever copy they make (the widened and packed
 		// one, without BF16 instructions) must follow the refill.
-		SgemmBF16(1, 1, make([]float32, s.cols), s.cols, m, 0, make([]float32, s.rows), s.rows)
+		for _, rows := range []int{1, packedRows} {
+			SgemmBF16(rows, 1, make([]float32, rows*s.cols), s.cols, m, 0, make([]float32, rows*s.rows), s.rows)
+		}
 		m.Round(w)
 		fresh := NewBF16Matrix(s.rows, s.cols, w)
 		if m.tilesOnly {
@@ -243,17 +247,23 @@ func TestBF16MatrixRefill(t *testing.T) {
 			if m.data != nil || !slices.Equal(m.tiles, fresh.tiles) {
 				t.Fatalf("%d×%d: tiles rounded in place differ from NewBF16Matrix's", s.rows, s.cols)
 			}
-		} else if !slices.Equal(m.data, fresh.data) {
-			t.Fatalf("%d×%d: Round in place differs from NewBF16Matrix", s.rows, s.cols)
+		} else {
+			for i := range s.rows {
+				for j := range s.cols {
+					if got, want := bf16At(m, i, j), bf16At(fresh, i, j); got != want {
+						t.Fatalf("%d×%d: Round in place gave [%d][%d] = %#x, NewBF16Matrix %#x", s.rows, s.cols, i, j, got, want)
+					}
+				}
+			}
 		}
-		// x [3][cols] · Wᵀ from both: the same products.
-		x := make([]float32, 3*s.cols)
+		// x [packedRows][cols] · Wᵀ from both: the same products.
+		x := make([]float32, packedRows*s.cols)
 		for i := range x {
 			x[i] = float32(rng.NormFloat64())
 		}
-		y, yFresh := make([]float32, 3*s.rows), make([]float32, 3*s.rows)
-		SgemmBF16(3, 1, x, s.cols, m, 0, y, s.rows)
-		SgemmBF16(3, 1, x, s.cols, fresh, 0, yFresh, s.rows)
+		y, yFresh := make([]float32, packedRows*s.rows), make([]float32, packedRows*s.rows)
+		SgemmBF16(packedRows, 1, x, s.cols, m, 0, y, s.rows)
+		SgemmBF16(packedRows, 1, x, s.cols, fresh, 0, yFresh, s.rows)
 		for i := range y {
 			if math.Abs(float64(y[i]-yFresh[i])) > 1e-5*float64(s.cols)*(1+math.Abs(float64(yFresh[i]))) {
 				t.Fatalf("%d×%d: product with the refilled matrix %v, with a fresh one %v", s.rows, s.cols, y[i], yFresh[i])
@@ -261,44 +271,42 @@ func TestBF16MatrixRefill(t *testing.T) {
 		}
 		tr := MakeBF16Matrix(s.cols, s.rows)
 		tr.RoundTransposed(make([]float32, s.rows*s.cols))
-		SgemmBF16(1, 1, make([]float32, s.rows), s.rows, tr, 0, make([]float32, s.cols), s.cols)
-		tr.RoundTransposed(w)
-		// The value of the transpose at [i][j], whichever way it is kept:
-		// rows of the transpose, or (with AMX tiles) the source's rows in
-		// pairs, padded to whole tiles.
-		at := func(i, j int) uint16 {
-			if tr.pairs == nil {
-				return tr.data[i*tr.stride+j]
-			}
-			word := tr.pairs[j/2*tr.pairLD+i]
-			return uint16(word >> (16 * (j % 2)))
+		for _, rows := range []int{1, packedRows} {
+			SgemmBF16(rows, 1, make([]float32, rows*s.rows), s.rows, tr, 0, make([]float32, rows*s.cols), s.cols)
 		}
+		tr.RoundTransposed(w)
 		if tr.pairs != nil && len(tr.pairs) != tr.stride/2*tr.pairLD {
 			t.Fatalf("%d×%d transposed: %d pair words, want %d", s.rows, s.cols, len(tr.pairs), tr.stride/2*tr.pairLD)
 		}
-		rows := s.cols
+		// Padding included, where there is any: rows padded to whole
+		// vectors, and with AMX tiles columns to whole tiles.
+		rows, cols := s.cols, tr.stride
 		if tr.pairs != nil {
 			rows = tr.pairLD
 		}
+		if tr.wideOnly {
+			cols = s.rows
+		}
 		for i := 0; i < rows; i++ {
-			for j := 0; j < tr.stride; j++ {
+			for j := 0; j < cols; j++ {
 				want := uint16(0)
 				if i < s.cols && j < s.rows {
 					want = bf16Of(w[j*s.cols+i])
 				}
-				if got := at(i, j); got != want {
+				if got := bf16At(tr, i, j); got != want {
 					t.Fatalf("%d×%d transposed: [%d][%d] = %#x, want %#x", s.rows, s.cols, i, j, got, want)
 				}
 			}
 		}
-		// x [2][rows] · W [rows][cols] as SgemmBF16 with the transpose.
-		x = make([]float32, 2*s.rows)
+		// x [packedRows][rows] · W [rows][cols] as SgemmBF16 with the
+		// transpose.
+		x = make([]float32, packedRows*s.rows)
 		for i := range x {
 			x[i] = float32(rng.NormFloat64())
 		}
-		got := make([]float32, 2*s.cols)
-		SgemmBF16(2, 1, x, s.rows, tr, 0, got, s.cols)
-		for i := 0; i < 2; i++ {
+		got := make([]float32, packedRows*s.cols)
+		SgemmBF16(packedRows, 1, x, s.rows, tr, 0, got, s.cols)
+		for i := 0; i < packedRows; i++ {
 			for j := 0; j < s.cols; j++ {
 				var want, size float64
 				for p := 0; p < s.rows; p++ {
@@ -312,6 +320,22 @@ func TestBF16MatrixRefill(t *testing.T) {
 			}
 		}
 	}
+}
+
+// bf16At returns m[i][j], however m keeps its values: rows of bfloat16,
+// (with AMX tiles, after RoundTransposed) the source's rows in pairs, or
+// (without bfloat16 instructions) widened to float32, as the matrix or, after
+// RoundTransposed, as its source.
+func bf16At(m *BF16Matrix, i, j int) uint16 {
+	switch {
+	case m.wideOnly && m.wide.noTrans:
+		return bf16Of(m.wide.src[j*m.Rows+i])
+	case m.wideOnly:
+		return bf16Of(m.wide.src[i*m.Cols+j])
+	case m.pairs != nil:
+		return uint16(m.pairs[j/2*m.pairLD+i] >> (16 * (j % 2)))
+	}
+	return m.data[i*m.stride+j]
 }
 
 // BenchmarkSgemmBF16 compares products x·Wᵀ in float32 (Sgemm) and with
