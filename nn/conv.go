@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"unsafe"
 )
 
 // ImageShape is the geometry of one image in a batch: C channels of H×W
@@ -92,9 +93,10 @@ type Conv2DCache[T Float] struct {
 // hand and their gradient (used by the core that starts at this chunk), and
 // the chunk's share of the parameter gradients.
 type convChunk[T Float] struct {
-	col, dcol Mat[T] // [C*K*K][Ho*Wo]
-	dw        Mat[T] // [Out][C*K*K]
-	db        []T    // [Out]
+	col  []T    // [C*K*K][Ho*Wo], rows colStride apart (patchMatrix)
+	dcol Mat[T] // [C*K*K][Ho*Wo]
+	dw   Mat[T] // [Out][C*K*K]
+	db   []T    // [Out]
 }
 
 // convChunks is how many chunks a batch is split into: enough to keep a
@@ -144,6 +146,27 @@ func (c *Conv2D[T]) Params() Params[T] {
 // patchRows is the number of rows of an image's patch matrix, C*K*K.
 func (c *Conv2D[T]) patchRows() int { return c.In.C * c.Config.Kernel * c.Config.Kernel }
 
+// patchMatrix returns the patch matrix [C*K*K][Ho*Wo] in ch's buffer, its
+// rows one cache line longer than Ho*Wo where that is a multiple of 2 KiB:
+// the GEMM reads an operand with rows apart by such a multiple through a
+// packed copy (in place its k steps would share a few cache sets), and for
+// these products of a few output channels the copy of the patches costs
+// nearly as much as the multiplication.
+func (c *Conv2D[T]) patchMatrix(ch *convChunk[T]) strided[T] {
+	var z T
+	size := int(unsafe.Sizeof(z))
+	p := c.Out.H * c.Out.W
+	ld := p
+	if ld*size%2048 == 0 {
+		ld += 64 / size
+	}
+	n := (c.patchRows()-1)*ld + p
+	if cap(ch.col) < n {
+		ch.col = make([]T, n)
+	}
+	return strided[T]{rows: c.patchRows(), cols: p, ld: ld, data: ch.col[:n]}
+}
+
 // eachChunk runs fn on every chunk of cc's n images, the chunks shared out
 // among the cores; scratch is the chunk whose col/dcol buffers the calling
 // core uses for all of its chunks.
@@ -174,9 +197,9 @@ func (c *Conv2D[T]) Forward(cc *Conv2DCache[T], x Mat[T]) Mat[T] {
 	cc.x.CopyFrom(x)
 	cc.y = resize(cc.y, n, c.Out.Size())
 	c.eachChunk(cc, n, func(_, s *convChunk[T], lo, hi int) {
-		s.col = resize(s.col, c.patchRows(), p)
+		col := c.patchMatrix(s)
 		for g := lo; g < hi; g++ {
-			c.im2col(s.col, cc.x.Row(g))
+			c.im2col(col, cc.x.Row(g))
 			y := Mat[T]{Rows: c.Out.C, Cols: p, Data: cc.y.Row(g)}
 			var beta T
 			if c.Bias != nil {
@@ -185,7 +208,7 @@ func (c *Conv2D[T]) Forward(cc *Conv2DCache[T], x Mat[T]) Mat[T] {
 				}
 				beta = 1
 			}
-			Gemm(false, false, 1, c.Weight.Mat(), s.col, beta, y)
+			gemmStrided(false, false, 1, c.Weight.Mat().strided(), col, beta, y.strided())
 		}
 	})
 	return cc.y
@@ -205,7 +228,7 @@ func (c *Conv2D[T]) Backward(cc *Conv2DCache[T], dy, dx Mat[T]) {
 	}
 	rows := c.patchRows()
 	c.eachChunk(cc, n, func(ch, s *convChunk[T], lo, hi int) {
-		s.col = resize(s.col, rows, p)
+		col := c.patchMatrix(s)
 		ch.dw = resize(ch.dw, c.Out.C, rows)
 		clear(ch.dw.Data)
 		if c.Bias != nil {
@@ -220,8 +243,8 @@ func (c *Conv2D[T]) Backward(cc *Conv2DCache[T], dy, dx Mat[T]) {
 			for o := range ch.db {
 				ch.db[o] += sum(dyg.Row(o))
 			}
-			c.im2col(s.col, cc.x.Row(g))
-			Gemm(false, true, 1, dyg, s.col, 1, ch.dw)
+			c.im2col(col, cc.x.Row(g))
+			gemmStrided(false, true, 1, dyg.strided(), col, 1, ch.dw.strided())
 			if dx.Empty() {
 				continue
 			}
@@ -267,7 +290,7 @@ func spanX(off, s, w, wo int) (lo, hi int) {
 // [C*K*K][Ho*Wo]: row (ch*K + ky)*K + kx holds, for every output pixel, the
 // input pixel under that kernel position, zero where the kernel overhangs
 // the padding.
-func (c *Conv2D[T]) im2col(col Mat[T], x []T) {
+func (c *Conv2D[T]) im2col(col strided[T], x []T) {
 	in := c.In
 	k := c.Config.Kernel
 	r := 0
@@ -275,7 +298,7 @@ func (c *Conv2D[T]) im2col(col Mat[T], x []T) {
 		plane := x[ch*in.H*in.W : (ch+1)*in.H*in.W]
 		for ky := 0; ky < k; ky++ {
 			for kx := 0; kx < k; kx++ {
-				c.patchRow(col.Row(r), plane, ky, kx)
+				c.patchRow(col.data[r*col.ld:r*col.ld+col.cols], plane, ky, kx)
 				r++
 			}
 		}

@@ -17,6 +17,8 @@ func TestConv2DGradients(t *testing.T) {
 		{In: ImageShape{2, 4, 3}, Out: 4, Kernel: 1},
 		{In: ImageShape{2, 4, 3}, Out: 2, Kernel: 5, Stride: 1, Padding: 2},
 		{In: ImageShape{1, 4, 5}, Out: 2, Kernel: 3, Stride: 1, Padding: 3},
+		// 16×16 outputs: rows of 2 KiB, so the patch matrix's are padded.
+		{In: ImageShape{1, 16, 16}, Out: 2, Kernel: 3, Stride: 1, Padding: 1},
 	} {
 		name := fmt.Sprintf("in %v out %d k%d s%d p%d nobias=%v", cfg.In, cfg.Out, cfg.Kernel, cfg.Stride, cfg.Padding, cfg.NoBias)
 		t.Run(name, func(t *testing.T) {
@@ -89,7 +91,8 @@ func TestConv2DCoresAgree(t *testing.T) {
 // TestConv2DDirect compares Forward with the convolution's definition, on a
 // batch smaller than an earlier one so that reused buffers are exercised:
 // strided, "same" (stride 1, output as wide as the input: the block-copy
-// path) and padded wider than the kernel's reach.
+// path), padded wider than the kernel's reach, and with outputs of 2 KiB a
+// row (patch rows padded).
 func TestConv2DDirect(t *testing.T) {
 	for _, tc := range []struct {
 		cfg Conv2DConfig
@@ -99,6 +102,8 @@ func TestConv2DDirect(t *testing.T) {
 		{Conv2DConfig{In: ImageShape{2, 5, 7}, Out: 3, Kernel: 3, Stride: 1, Padding: 1}, ImageShape{3, 5, 7}},
 		{Conv2DConfig{In: ImageShape{2, 4, 3}, Out: 2, Kernel: 5, Stride: 1, Padding: 2}, ImageShape{2, 4, 3}},
 		{Conv2DConfig{In: ImageShape{1, 4, 5}, Out: 2, Kernel: 3, Stride: 1, Padding: 3}, ImageShape{2, 8, 9}},
+		// Rows of 2 KiB: the patch matrix's rows padded.
+		{Conv2DConfig{In: ImageShape{2, 16, 16}, Out: 3, Kernel: 3, Stride: 1, Padding: 1}, ImageShape{3, 16, 16}},
 	} {
 		cfg := tc.cfg
 		rng := testRNG()

@@ -74,16 +74,40 @@ func resize[T Float](buf Mat[T], rows, cols int) Mat[T] {
 // blas64, whichever implementation is installed. With beta = 0, c's previous
 // contents are ignored.
 func Gemm[T Float](transA, transB bool, alpha T, a, b Mat[T], beta T, c Mat[T]) {
-	m, k := a.Rows, a.Cols
+	gemmStrided(transA, transB, alpha, a.strided(), b.strided(), beta, c.strided())
+}
+
+// strided is a rows×cols matrix whose rows lie ld elements apart in data
+// (ld ≥ cols): what Gemm's operands are, with rows that may be padded.
+type strided[T Float] struct {
+	rows, cols, ld int
+	data           []T
+}
+
+func (m Mat[T]) strided() strided[T] {
+	return strided[T]{rows: m.Rows, cols: m.Cols, ld: max(m.Cols, 1), data: m.Data}
+}
+
+func (m strided[T]) general32() blas32.General {
+	return blas32.General{Rows: m.rows, Cols: m.cols, Stride: m.ld, Data: any(m.data).([]float32)}
+}
+
+func (m strided[T]) general64() blas64.General {
+	return blas64.General{Rows: m.rows, Cols: m.cols, Stride: m.ld, Data: any(m.data).([]float64)}
+}
+
+// gemmStrided is Gemm on matrices with padded rows.
+func gemmStrided[T Float](transA, transB bool, alpha T, a, b strided[T], beta T, c strided[T]) {
+	m, k := a.rows, a.cols
 	if transA {
 		m, k = k, m
 	}
-	kb, n := b.Rows, b.Cols
+	kb, n := b.rows, b.cols
 	if transB {
 		kb, n = n, kb
 	}
-	if k != kb || c.Rows != m || c.Cols != n {
-		panic(fmt.Sprintf("nn: Gemm shapes: op(a) %dx%d, op(b) %dx%d, c %dx%d", m, k, kb, n, c.Rows, c.Cols))
+	if k != kb || c.rows != m || c.cols != n {
+		panic(fmt.Sprintf("nn: Gemm shapes: op(a) %dx%d, op(b) %dx%d, c %dx%d", m, k, kb, n, c.rows, c.cols))
 	}
 	if m == 0 || n == 0 {
 		return
@@ -96,23 +120,16 @@ func Gemm[T Float](transA, transB bool, alpha T, a, b Mat[T], beta T, c Mat[T]) 
 		tb = blas.Trans
 	}
 	if k == 0 {
-		c.Scale(beta)
+		for i := range c.rows {
+			Mat[T]{Rows: 1, Cols: c.cols, Data: c.data[i*c.ld : i*c.ld+c.cols]}.Scale(beta)
+		}
 		return
 	}
-	switch ad := any(a.Data).(type) {
-	case []float32:
-		blas32.Gemm(ta, tb, float32(alpha),
-			blas32.General{Rows: a.Rows, Cols: a.Cols, Stride: max(a.Cols, 1), Data: ad},
-			blas32.General{Rows: b.Rows, Cols: b.Cols, Stride: max(b.Cols, 1), Data: any(b.Data).([]float32)},
-			float32(beta),
-			blas32.General{Rows: c.Rows, Cols: c.Cols, Stride: max(c.Cols, 1), Data: any(c.Data).([]float32)})
-	case []float64:
-		blas64.Gemm(ta, tb, float64(alpha),
-			blas64.General{Rows: a.Rows, Cols: a.Cols, Stride: max(a.Cols, 1), Data: ad},
-			blas64.General{Rows: b.Rows, Cols: b.Cols, Stride: max(b.Cols, 1), Data: any(b.Data).([]float64)},
-			float64(beta),
-			blas64.General{Rows: c.Rows, Cols: c.Cols, Stride: max(c.Cols, 1), Data: any(c.Data).([]float64)})
+	if _, ok := any(a.data).([]float32); ok {
+		blas32.Gemm(ta, tb, float32(alpha), a.general32(), b.general32(), float32(beta), c.general32())
+		return
 	}
+	blas64.Gemm(ta, tb, float64(alpha), a.general64(), b.general64(), float64(beta), c.general64())
 }
 
 // Scale multiplies every element of m by s; s = 0 clears m even of NaNs.
