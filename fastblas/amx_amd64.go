@@ -19,5 +19,7 @@ var amxKernel = func() *amxKernels {
 }()
 
 // haveAMX reports AMX tiles with bfloat16 products that this process may
-// use (amxBlock's epilogue is AVX-512).
-var haveAMX = cpu.X86.HasAMXTile && cpu.X86.HasAMXBF16 && cpu.X86.HasAVX512F && amxPermitted()
+// use (amxBlock's epilogue is AVX-512). It also asks for AVX-512 BF16,
+// which every CPU with AMX has: SgemmBF16 leaves products of a few rows to
+// its dot tiles.
+var haveAMX = cpu.X86.HasAMXTile && cpu.X86.HasAMXBF16 && cpu.X86.HasAVX512F && haveBF16 && amxPermitted()

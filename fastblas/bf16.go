@@ -12,7 +12,8 @@ import (
 // operand of SgemmBF16. Made once from weights that will not change (a
 // decoder's weights for the length of a search), it halves the bytes
 // every product reads and lets AVX-512 BF16 multiply twice as many pairs
-// per instruction as float32 FMAs, accumulating in float32.
+// per instruction as float32 FMAs, accumulating in float32. Without
+// bfloat16 instructions it holds the rounded values as float32 (wide).
 type BF16Matrix struct {
 	Rows, Cols int
 	stride     int      // Cols rounded up to a whole vector (32), zero-padded
@@ -317,7 +318,7 @@ func SgemmBF16TN(m, n, k int, alpha float32, a []float32, lda int, b []float32, 
 	if m == 0 || n == 0 {
 		return
 	}
-	if k == 0 {
+	if k == 0 || alpha == 0 {
 		scaleRows(c, ldc, m, n, beta)
 		return
 	}

@@ -219,14 +219,19 @@ func TestSgemmBF16RoundsOperands(t *testing.T) {
 	}
 }
 
-// TestBF16MatrixRefill checks that Round refills a matrix in place to what
-// NewBF16Matrix makes (also after a product used the old values), and that
-// RoundTransposed stores the transpose
-// (shapes that are not multiples of the 32-value blocks, padding left
-// zero): x·(Wᵀ)ᵀ from it equals x·W computed from the rounded values.
+// TestBF16MatrixRefill checks, on every path, that Round refills a matrix
+// in place to what NewBF16Matrix makes (also after products used the old
+// values), that RoundTransposed stores the transpose (shapes that are not
+// multiples of the 32-value blocks, padding left zero): x·(Wᵀ)ᵀ from it
+// equals x·W computed from the rounded values, and that a matrix filled by
+// RoundTransposed and then by Round multiplies as Round's.
 func TestBF16MatrixRefill(t *testing.T) {
-	const packedRows = packedMinM + 16
 	rng := rand.New(rand.NewPCG(13, 14))
+	bf16Paths(t, func(t *testing.T) { testBF16MatrixRefill(t, rng) })
+}
+
+func testBF16MatrixRefill(t *testing.T, rng *rand.Rand) {
+	const packedRows = packedMinM + 16
 	for _, s := range []struct{ rows, cols int }{{1, 1}, {5, 3}, {33, 70}, {64, 32}, {70, 129}} {
 		w := make([]float32, s.rows*s.cols)
 		for i := range w {
@@ -248,6 +253,9 @@ func TestBF16MatrixRefill(t *testing.T) {
 				t.Fatalf("%d×%d: tiles rounded in place differ from NewBF16Matrix's", s.rows, s.cols)
 			}
 		} else {
+			if m.data != nil && !slices.Equal(m.data, fresh.data) { // padding included
+				t.Fatalf("%d×%d: Round in place differs from NewBF16Matrix", s.rows, s.cols)
+			}
 			for i := range s.rows {
 				for j := range s.cols {
 					if got, want := bf16At(m, i, j), bf16At(fresh, i, j); got != want {
@@ -317,6 +325,22 @@ func TestBF16MatrixRefill(t *testing.T) {
 				if g := float64(got[i*s.cols+j]); math.Abs(g-want) > 1e-5*(1+size) {
 					t.Fatalf("%d×%d: (x·W)[%d][%d] = %g, want %g", s.rows, s.cols, i, j, g, want)
 				}
+			}
+		}
+		// The same matrix filled by Round from the transpose multiplies
+		// as RoundTransposed's.
+		wt := make([]float32, len(w))
+		for i := range s.rows {
+			for j := range s.cols {
+				wt[j*s.rows+i] = w[i*s.cols+j]
+			}
+		}
+		tr.Round(wt)
+		again := make([]float32, packedRows*s.cols)
+		SgemmBF16(packedRows, 1, x, s.rows, tr, 0, again, s.cols)
+		for i := range again {
+			if math.Abs(float64(again[i]-got[i])) > 1e-5*float64(s.rows)*(1+math.Abs(float64(got[i]))) {
+				t.Fatalf("%d×%d: x·W after Round of the transpose %v, after RoundTransposed %v", s.rows, s.cols, again[i], got[i])
 			}
 		}
 	}

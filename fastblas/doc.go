@@ -123,8 +123,10 @@
 // training: both operands packed as pairs of consecutive rows, one 32-bit
 // word per VDPBF16PS lane, and multiplied on the GEMM driver above by a
 // 12×32 micro-kernel that gen_kernels.go makes from the float32 one. Without
-// AVX-512 BF16 both functions widen the same rounded operands back and
-// multiply them with Sgemm: the same numbers to float32 rounding, slower.
+// AVX-512 BF16 both functions multiply the same rounded values on the
+// float32 kernels: a BF16Matrix then keeps them as float32, packed, and the
+// GEMM rounds every block it packs (with AVX2 where there is AVX2), so the
+// products run at float32's speed with no rounded copy of a whole operand.
 //
 // Where the CPU has AMX tiles with bfloat16 products (Intel since Sapphire
 // Rapids; on Linux, granted to the process by arch_prctl at start-up),

@@ -93,7 +93,7 @@ type Conv2DCache[T Float] struct {
 // hand and their gradient (used by the core that starts at this chunk), and
 // the chunk's share of the parameter gradients.
 type convChunk[T Float] struct {
-	col  []T    // [C*K*K][Ho*Wo], rows colStride apart (patchMatrix)
+	col  []T    // [C*K*K][Ho*Wo], rows padded (patchMatrix)
 	dcol Mat[T] // [C*K*K][Ho*Wo]
 	dw   Mat[T] // [Out][C*K*K]
 	db   []T    // [Out]

@@ -88,6 +88,54 @@ func TestConv2DCoresAgree(t *testing.T) {
 	}
 }
 
+// TestConv2DFloat32MatchesFloat64 runs the same convolution in float32 and
+// float64 on outputs of 32×16 pixels, rows of 2 KiB in float32 (4 KiB in
+// float64), so that both pad their patch matrices' rows: outputs, weight
+// gradients and input gradients must agree to float32's precision.
+func TestConv2DFloat32MatchesFloat64(t *testing.T) {
+	cfg := Conv2DConfig{In: ImageShape{2, 32, 16}, Out: 3, Kernel: 3, Padding: 1}
+	rng := testRNG()
+	c64, err := NewConv2D[float64]("conv", cfg, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c32, err := NewConv2D[float32]("conv", cfg, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	narrow := func(dst []float32, src []float64) {
+		for i, v := range src {
+			dst[i] = float32(v)
+		}
+	}
+	narrow(c32.Weight.Value, c64.Weight.Value)
+	narrow(c32.Bias.Value, c64.Bias.Value)
+	const n = 3
+	x64, dy64 := NewMat[float64](n, cfg.In.Size()), NewMat[float64](n, c64.Out.Size())
+	InitUniform(x64.Data, 1, rng)
+	InitUniform(dy64.Data, 1, rng)
+	x32, dy32 := NewMat[float32](n, cfg.In.Size()), NewMat[float32](n, c64.Out.Size())
+	narrow(x32.Data, x64.Data)
+	narrow(dy32.Data, dy64.Data)
+	var cc64 Conv2DCache[float64]
+	var cc32 Conv2DCache[float32]
+	y64, y32 := c64.Forward(&cc64, x64), c32.Forward(&cc32, x32)
+	dx64, dx32 := NewMat[float64](n, cfg.In.Size()), NewMat[float32](n, cfg.In.Size())
+	c64.Backward(&cc64, dy64, dx64)
+	c32.Backward(&cc32, dy32, dx32)
+	for _, v := range []struct {
+		name   string
+		single []float32
+		double []float64
+	}{{"y", y32.Data, y64.Data}, {"dW", c32.Weight.Grad, c64.Weight.Grad}, {"db", c32.Bias.Grad, c64.Bias.Grad}, {"dx", dx32.Data, dx64.Data}} {
+		for i, want := range v.double {
+			if got := float64(v.single[i]); math.Abs(got-want) > 1e-5*(1+math.Abs(want)) {
+				t.Fatalf("%s[%d] = %g in float32, %g in float64", v.name, i, got, want)
+			}
+		}
+	}
+}
+
 // TestConv2DDirect compares Forward with the convolution's definition, on a
 // batch smaller than an earlier one so that reused buffers are exercised:
 // strided, "same" (stride 1, output as wide as the input: the block-copy

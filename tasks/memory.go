@@ -7,6 +7,7 @@ import (
 
 	"github.com/seqtask/seqtask/config"
 	"github.com/seqtask/seqtask/datasets"
+	"github.com/seqtask/seqtask/fastblas"
 	"github.com/seqtask/seqtask/nn"
 )
 
@@ -61,9 +62,15 @@ func Estimate(cfg *config.Config, s Sizes) ([]Part, error) {
 		e.parts = append(e.parts, Part{What: "gradients of the data-parallel copies", Key: "train.workers", Bytes: copies * weights})
 	}
 	if cfg.Train.Precision == "bf16" {
-		// Each copy rounds its weights to two bytes, as W and as Wᵀ (an
-		// upper bound: embeddings and convolutions are not rounded).
-		e.parts = append(e.parts, Part{What: "bfloat16 copies of the weights", Key: "train.precision", Bytes: copies * weights / width * 4})
+		// Each copy rounds its weights, as W and as Wᵀ (an upper bound:
+		// embeddings and convolutions are not rounded), to two bytes an
+		// element, or without bfloat16 instructions to float32 values and
+		// their packed copy.
+		perElement := int64(2)
+		if !fastblas.BF16Available() {
+			perElement = 8
+		}
+		e.parts = append(e.parts, Part{What: "bfloat16 copies of the weights", Key: "train.precision", Bytes: copies * weights / width * 2 * perElement})
 	}
 	// One part per what and key: a stack's layers, a CNN's stages add up.
 	var parts []Part
