@@ -58,43 +58,48 @@ func TestTailsStayInSlices(t *testing.T) {
 		inputs func(n int) [][]float32
 		run    fn
 		maxUlp int64
+		// absTol also accepts results this close to the Go path's: in the
+		// cells' gradients a one-ulp difference of tanh meets a
+		// cancellation (hPrev−n, 1−tc²), which more ulps than the result
+		// has do not bound (GOAMD64=v3, whose Go tanh fuses its polynomial).
+		absTol float64
 	}{
 		{"Exp32", func(n int) [][]float32 { return [][]float32{vals(n)} }, func(t *testing.T, n int, in [][]float32) []float32 {
 			d := g(t, make([]float32, n))
 			Exp32(d, g(t, in[0]))
 			return d
-		}, 1},
+		}, 1, 0},
 		{"Sigmoid32", func(n int) [][]float32 { return [][]float32{vals(n)} }, func(t *testing.T, n int, in [][]float32) []float32 {
 			d := g(t, make([]float32, n))
 			Sigmoid32(d, g(t, in[0]))
 			return d
-		}, 3},
+		}, 3, 0},
 		{"Tanh32", func(n int) [][]float32 { return [][]float32{vals(n)} }, func(t *testing.T, n int, in [][]float32) []float32 {
 			d := g(t, make([]float32, n))
 			Tanh32(d, g(t, in[0]))
 			return d
-		}, 1},
+		}, 1, 0},
 		{"SumExpShifted32", func(n int) [][]float32 { return [][]float32{vals(n)} }, func(t *testing.T, n int, in [][]float32) []float32 {
 			d := g(t, make([]float32, n))
 			z := SumExpShifted32(d, g(t, in[0]), 0.5)
 			return append(d, float32(z/float64(n)))
-		}, 1},
+		}, 1, 0},
 		{"Max32 Sum32 SumSquares32", func(n int) [][]float32 { return [][]float32{vals(n)} }, func(t *testing.T, n int, in [][]float32) []float32 {
 			x := g(t, in[0])
 			return []float32{Max32(x), Sum32(x), float32(SumSquares32(x))}
-		}, 0},
+		}, 0, 0},
 		{"ReLU32 ReLUGrad32", func(n int) [][]float32 { return [][]float32{vals(n), vals(n)} }, func(t *testing.T, n int, in [][]float32) []float32 {
 			y, dy := g(t, in[0]), g(t, in[1])
 			ReLU32(y)
 			ReLUGrad32(dy, y)
 			return append(append([]float32(nil), y...), dy...)
-		}, 0},
+		}, 0, 0},
 		{"Add32 Adam32", func(n int) [][]float32 { return [][]float32{vals(n), vals(n), vals(n), unit(n)} }, func(t *testing.T, n int, in [][]float32) []float32 {
 			w, gr, m, v := g(t, in[0]), g(t, in[1]), g(t, in[2]), g(t, in[3])
 			Add32(w, gr)
 			Adam32(w, gr, m, v, &AdamCoefs{B1: 0.9, B2: 0.999, OneMinusB1: 0.1, OneMinusB2: 0.001, Step: 0.01, InvC2: 1, Eps: 1e-8, WeightDecay: 0.01})
 			return append(append(append([]float32(nil), w...), m...), v...)
-		}, 0},
+		}, 0, 0},
 		{"LSTMCell32 LSTMCellGrad32", func(n int) [][]float32 { return [][]float32{unit(4 * n), vals(n), vals(n), vals(n)} }, func(t *testing.T, n int, in [][]float32) []float32 {
 			gates, cPrev, dh, dc := g(t, in[0]), g(t, in[1]), g(t, in[2]), g(t, in[3])
 			c, tc, h := g(t, make([]float32, n)), g(t, make([]float32, n)), g(t, make([]float32, n))
@@ -102,7 +107,7 @@ func TestTailsStayInSlices(t *testing.T) {
 			dg, dcPrev := g(t, make([]float32, 4*n)), g(t, make([]float32, n))
 			LSTMCellGrad32(dg, dcPrev, gates, tc, cPrev, dh, dc)
 			return append(append(append(append([]float32(nil), c...), h...), dg...), dcPrev...)
-		}, 8},
+		}, 8, 1e-6},
 		{"GRUCell32 GRUCellGrad32", func(n int) [][]float32 { return [][]float32{unit(3 * n), vals(3 * n), vals(n), vals(n)} }, func(t *testing.T, n int, in [][]float32) []float32 {
 			gates, hh, hPrev, dh := g(t, in[0]), g(t, in[1]), g(t, in[2]), g(t, in[3])
 			h, hnPre := g(t, make([]float32, n)), g(t, make([]float32, n))
@@ -110,7 +115,7 @@ func TestTailsStayInSlices(t *testing.T) {
 			di, dhh, dhPrev := g(t, make([]float32, 3*n)), g(t, make([]float32, 3*n)), g(t, make([]float32, n))
 			GRUCellGrad32(di, dhh, dhPrev, gates, hnPre, hPrev, dh)
 			return append(append(append(append([]float32(nil), h...), di...), dhh...), dhPrev...)
-		}, 8},
+		}, 8, 1e-6},
 	}
 	saved := use
 	defer func() { use = saved }()
@@ -123,7 +128,7 @@ func TestTailsStayInSlices(t *testing.T) {
 				use = k
 				got := c.run(t, n, in)
 				for i := range want {
-					if u := ulpsApart(got[i], want[i]); u > c.maxUlp && !(math.IsNaN(float64(got[i])) && math.IsNaN(float64(want[i]))) {
+					if u := ulpsApart(got[i], want[i]); u > c.maxUlp && math.Abs(float64(got[i]-want[i])) > c.absTol && !(math.IsNaN(float64(got[i])) && math.IsNaN(float64(want[i]))) {
 						t.Fatalf("%s, n=%d, %s: result %d is %g, go path %g", c.name, n, k, i, got[i], want[i])
 					}
 				}
