@@ -299,13 +299,13 @@ func SgemmBF16(m int, alpha float32, a []float32, lda int, w *BF16Matrix, beta f
 // SgemmBF16TN computes C = alpha·Aᵀ·B + beta·C with A k×m (lda apart) and
 // B k×n (ldb apart), both rounded to bfloat16, and products accumulated in
 // float32: a weight gradient dyᵀ·x summed over the k rows of a batch. With
-// AVX-512 BF16 the operands are packed as pairs of consecutive rows (each
-// 32-bit word the two values VDPBF16PS multiplies together) and multiplied
-// by the float32 GEMM's driver and blocking with a VDPBF16PS micro-kernel;
-// without it the float32 GEMM multiplies them, rounding each block of
-// either operand as it packs it (no rounded copy of a whole operand).
-// Where there are AMX tiles it runs on them (sgemmBF16TNAMX). C is m×n (ldc apart); with
-// beta == 0 it is not read.
+// AVX-512 BF16 the float32 GEMM's driver and blocking multiply them with a
+// VDPBF16PS micro-kernel, pairing consecutive rows into the 32-bit words
+// VDPBF16PS multiplies as each block is packed (no paired copy of a whole
+// operand); without it the float32 GEMM multiplies them, rounding each
+// block of either operand as it packs it (no rounded copy either). Where
+// there are AMX tiles it runs on them (sgemmBF16TNAMX). C is m×n (ldc
+// apart); with beta == 0 it is not read.
 func SgemmBF16TN(m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	switch {
 	case m < 0 || n < 0 || k < 0 || lda < max(m, 1) || ldb < max(n, 1) || ldc < max(n, 1):
@@ -332,13 +332,37 @@ func SgemmBF16TN(m, n, k int, alpha float32, a []float32, lda int, b []float32, 
 		g.run()
 		return
 	}
-	pairs := (k + 1) / 2
-	ap, bp := getBuf[float32](pairs*m), getBuf[float32](pairs*n)
-	defer putBuf(ap)
-	defer putBuf(bp)
-	pairRows(*ap, m, a, lda, k, m)
-	pairRows(*bp, n, b, ldb, k, n)
-	gemm(bf16PairKernel, true, false, m, n, pairs, alpha, *ap, m, *bp, n, beta, c, ldc)
+	g := gemmArgs[float32]{kern: bf16PairKernel, aTrans: true, m: m, n: n, k: (k + 1) / 2, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, pairedRows: k}
+	g.run()
+}
+
+// packAPaired is packA for a transposed A of rows rows taken in pairs
+// (gemmArgs.pairedRows): pairs [p0, p0+kc) of columns [i0, i0+mc) are
+// paired a block at a time into scratch, a row of mc words per pair (whole
+// vectors, where mr-wide panels would leave the pairing to scalar code),
+// and then packed into mr-wide micro-panels.
+func packAPaired(dst, a []float32, lda, rows, i0, mc, p0, kc, mr int) {
+	scratch := getBuf[float32](kc * mc)
+	defer putBuf(scratch)
+	pairRows(*scratch, mc, a[2*p0*lda+i0:], lda, min(2*kc, rows-2*p0), mc)
+	packA(dst, *scratch, mc, true, 0, mc, 0, kc, mr)
+}
+
+// packBPaired is packB for a B of rows rows taken in pairs: each nr-wide
+// micro-panel is paired straight into place (nr is a whole number of
+// vectors), columns past nc zero-filled.
+func packBPaired(dst, b []float32, ldb, rows, p0, kc, j0, nc, nr int) {
+	src, k := b[2*p0*ldb+j0:], min(2*kc, rows-2*p0)
+	for jp := 0; jp < nc; jp += nr {
+		cols := min(nr, nc-jp)
+		d := dst[jp*kc : jp*kc+nr*kc]
+		pairRows(d, nr, src[jp:], ldb, k, cols)
+		if cols < nr {
+			for p := 0; p < kc; p++ {
+				clear(d[p*nr+cols : p*nr+nr])
+			}
+		}
+	}
 }
 
 // roundBF16InPlace rounds every element of v to bfloat16 as RoundBF16

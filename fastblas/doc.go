@@ -120,9 +120,10 @@
 // values so no remainder loop is needed — and rounds with VCVTNE2PS2BF16;
 // the Go assembler knows neither, so both are written as their EVEX bytes
 // (gen_evex.go). SgemmBF16TN computes the weight gradients Aᵀ·B of
-// training: both operands packed as pairs of consecutive rows, one 32-bit
-// word per VDPBF16PS lane, and multiplied on the GEMM driver above by a
-// 12×32 micro-kernel that gen_kernels.go makes from the float32 one. Without
+// training on the GEMM driver above with a 12×32 micro-kernel that
+// gen_kernels.go makes from the float32 one, the driver pairing consecutive
+// rows of either operand into one 32-bit word per VDPBF16PS lane as it
+// packs each block. Without
 // AVX-512 BF16 both functions multiply the same rounded values on the
 // float32 kernels: a BF16Matrix then keeps them as float32, packed, and the
 // GEMM rounds every block it packs (with AVX2 where there is AVX2), so the

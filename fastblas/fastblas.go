@@ -299,6 +299,12 @@ type gemmArgs[T float] struct {
 	// bfloat16 products on CPUs without bfloat16 instructions); neither
 	// is then read in place, and a packedB must hold rounded values.
 	round bool
+	// pairedRows, when not 0, makes a (transposed) and b float32 matrices
+	// of pairedRows rows whose consecutive rows are multiplied in pairs: k
+	// counts the pairs, and each block is packed as the 32-bit words of
+	// two rounded values that VDPBF16PS multiplies (pairRows), so that no
+	// paired copy of a whole operand is made. Neither is read in place.
+	pairedRows int
 }
 
 var (
@@ -357,8 +363,9 @@ func (g *gemmArgs[T]) block(m0, m1, n0, n1 int) {
 	// still packed (zero padding). A B packed in advance is always read
 	// packed: its source may have changed since (PackedMatrix.Refresh).
 	es := int(unsafe.Sizeof(g.alpha))
-	directA := g.aTrans && !g.round && useDirect(directModeA, n1-n0, directMaxCols, g.lda*es)
-	directB := g.packedB == nil && !g.bTrans && !g.round && useDirect(directModeB, m1-m0, directMaxRows, g.ldb*es)
+	inPlace := !g.round && g.pairedRows == 0
+	directA := g.aTrans && inPlace && useDirect(directModeA, n1-n0, directMaxCols, g.lda*es)
+	directB := g.packedB == nil && !g.bTrans && inPlace && useDirect(directModeB, m1-m0, directMaxRows, g.ldb*es)
 	for jc := n0; jc < n1; jc += nc {
 		ncur := min(nc, n1-jc)
 		for pc := 0; pc < g.k; pc += kc {
@@ -371,6 +378,8 @@ func (g *gemmArgs[T]) block(m0, m1, n0, n1 int) {
 				if full := ncur / nr * nr; full < ncur {
 					packB(pb[full*kcur:], g.b, g.ldb, g.bTrans, pc, kcur, jc+full, ncur-full, nr)
 				}
+			} else if g.pairedRows > 0 {
+				packBPaired(any(pb).([]float32), any(g.b).([]float32), g.ldb, g.pairedRows, pc, kcur, jc, ncur, nr)
 			} else {
 				packB(pb, g.b, g.ldb, g.bTrans, pc, kcur, jc, ncur, nr)
 				if g.round {
@@ -387,6 +396,8 @@ func (g *gemmArgs[T]) block(m0, m1, n0, n1 int) {
 					if full := mcur / mr * mr; full < mcur {
 						packA(pa[full*kcur:], g.a, g.lda, g.aTrans, ic+full, mcur-full, pc, kcur, mr)
 					}
+				} else if g.pairedRows > 0 {
+					packAPaired(any(pa).([]float32), any(g.a).([]float32), g.lda, g.pairedRows, ic, mcur, pc, kcur, mr)
 				} else {
 					packA(pa, g.a, g.lda, g.aTrans, ic, mcur, pc, kcur, mr)
 					if g.round {
