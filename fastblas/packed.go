@@ -13,7 +13,9 @@ import (
 // SgemmPackedNoTrans). Sgemm packs W on every call, which at a beam search's
 // shapes costs a fifth as much as the arithmetic, and at a recurrent step's
 // on a CPU without the small-m kernels a tenth; packed once for the length
-// of a search or of a training pass, W is read as is. It does not follow
+// of a search or of a training pass, W is read as is. Products x·Wᵀ of one
+// row, which the small-m kernels take from W itself, read a second layout
+// where there is AVX-512 (packPanels): batch-1 sampling and decoding. It does not follow
 // later changes of the values it was made from: make it again, or Refresh
 // it, after one. Safe for concurrent use, but for Refresh.
 type PackedMatrix struct {
@@ -23,6 +25,8 @@ type PackedMatrix struct {
 	once       sync.Once // packs on the first product that uses the packed form
 	path       *kernelPair
 	blocks     [][]float32 // per depth block of the kernel: the nr-column micro-panels of all columns of op(W)
+	panelsOnce sync.Once   // lays out panels on the first m = 1 product that uses them
+	panels     []float32   // W's rows for m = 1 products (packPanels)
 }
 
 // NewPackedMatrix returns the rows×cols row-major matrix w (at least
@@ -54,6 +58,9 @@ func newPackedMatrix(rows, cols int, w []float32, noTrans bool) *PackedMatrix {
 func (p *PackedMatrix) Refresh() {
 	if p.path != nil {
 		p.pack(p.path)
+	}
+	if p.panels != nil {
+		p.packPanels()
 	}
 }
 
@@ -121,6 +128,11 @@ func sgemmPacked(name string, m int, alpha float32, a []float32, lda int, w *Pac
 	}
 	checkWeightProduct(name, m, n, k, len(a), lda, len(c), ldc)
 	kp := current.Load()
+	if sk := smallFor[float32](kp); m == 1 && bTrans && !roundA && k > 0 && alpha != 0 && sk != nil && sk.dotPanels != nil {
+		w.panelsOnce.Do(w.packPanels)
+		gemvPanels(sk, n, k, alpha, a, w.panels, beta, c)
+		return
+	}
 	packed := k > 0 && alpha != 0 && m > 0 && (m >= packedMinM || !smallFor[float32](kp).use(bTrans, m, k))
 	if packed {
 		w.once.Do(func() { w.pack(kp) })
@@ -147,4 +159,53 @@ func sgemmPacked(name string, m int, alpha float32, a []float32, lda int, w *Pac
 	}
 	g := gemmArgs[float32]{kern: &kp.s, bTrans: bTrans, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: w.src, ldb: w.Cols, beta: beta, c: c, ldc: ldc, packedB: w.blocks, round: roundA}
 	g.run()
+}
+
+// panelRows and panelCols are the rows of W in a tile of its m = 1 layout
+// and the columns of each row kept together (one vector).
+const panelRows, panelCols = 8, 16
+
+// panelTile is the elements of a tile of the m = 1 layout of W with k
+// columns: k padded to whole vectors, for each of panelRows rows.
+func panelTile(k int) int { return panelRows * (k + panelCols - 1) / panelCols * panelCols }
+
+// packPanels lays W [Rows][Cols] out for products x·Wᵀ with one row x
+// (sdotPanels1x8AVX512): in tiles of 8 rows, each the 16 columns of its
+// eight rows for every 16 columns in turn, zeros past the last row and
+// column. A batch-1 step then reads each tile as one stream, where W's
+// own rows are eight streams a row apart, which the core fetches from L2
+// at about 60% of the rate (BenchmarkSgemmPacked/m1).
+func (w *PackedMatrix) packPanels() {
+	n, k := w.Rows, w.Cols
+	tile := panelTile(k)
+	if w.panels == nil {
+		w.panels = make([]float32, (n+panelRows-1)/panelRows*tile)
+	}
+	for j := 0; j < n; j++ {
+		t, r := j/panelRows, j%panelRows
+		row := w.src[j*k : (j+1)*k]
+		for c := 0; c < k; c += panelCols {
+			copy(w.panels[t*tile+c*panelRows+r*panelCols:], row[c:min(k, c+panelCols)])
+		}
+	}
+}
+
+// gemvPanels computes c = alpha·W·a + beta·c for one row a from W's m = 1
+// layout: whole tiles per worker, halved with the spinning helper as the
+// small-m paths halve theirs.
+func gemvPanels(sk *smallKernels[float32], n, k int, alpha float32, a, panels []float32, beta float32, c []float32) {
+	tile, tiles := panelTile(k), (n+panelRows-1)/panelRows
+	run := func(t0, t1 int) {
+		sk.dotPanels(k, &a[0], &panels[t0*tile], tile, &c[t0*panelRows], alpha, beta, min(n, t1*panelRows)-t0*panelRows)
+	}
+	workers, spin := smallWorkers(n*k, tiles)
+	if workers == 1 {
+		run(0, tiles)
+		return
+	}
+	parallelSmall(workers, spin, func(w int) {
+		if t0, t1 := tiles*w/workers, tiles*(w+1)/workers; t0 < t1 {
+			run(t0, t1)
+		}
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -60,13 +61,21 @@ func TestSgemmPacked(t *testing.T) {
 // TestPackedMatrixRefresh: a packed matrix multiplies with the values it was
 // made from until Refresh packs their changes, in the memory it already
 // holds; both operand layouts, on every kernel path, at a recurrent step's
-// shape, which the packed form takes where the small-m kernels do not.
+// shape, which the packed form takes where the small-m kernels do not, and
+// at batch 1 (the m = 1 layout, where there is one).
 func TestPackedMatrixRefresh(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(25, 26))
-	m, n, k := 64, 300, 260
-	a := randMat[float32](rnd, m*max(n, k))
+	n, k := 300, 260
+	a := randMat[float32](rnd, 64*max(n, k))
 	withPath(t, func(t *testing.T) {
-		for _, noTrans := range []bool{false, true} {
+		for _, c := range []struct {
+			m       int
+			noTrans bool
+		}{{64, false}, {64, true}, {1, false}} {
+			m, noTrans := c.m, c.noTrans
+			if sk := smallFor[float32](current.Load()); m == 1 && (sk == nil || sk.dotPanels == nil) {
+				continue // the product reads W as it is
+			}
 			w := randMat[float32](rnd, n*k)
 			pm, inner, outer := NewPackedMatrix(n, k, w), k, n
 			if noTrans {
@@ -93,13 +102,14 @@ func TestPackedMatrixRefresh(t *testing.T) {
 				t.Helper()
 				for i := range got {
 					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-						t.Fatalf("noTrans %v, %s: element %d is %v, want %v", noTrans, what, i, got[i], want[i])
+						t.Fatalf("m %d, noTrans %v, %s: element %d is %v, want %v", m, noTrans, what, i, got[i], want[i])
 					}
 				}
 			}
 			check("first product", product(pm), want())
 			before := want()
 			blocks := append([][]float32(nil), pm.blocks...)
+			panels := pm.panels
 			for i := range w {
 				w[i] *= -0.5
 			}
@@ -110,6 +120,9 @@ func TestPackedMatrixRefresh(t *testing.T) {
 				if &blocks[i][0] != &pm.blocks[i][0] {
 					t.Fatalf("noTrans %v: Refresh allocated block %d anew", noTrans, i)
 				}
+			}
+			if panels != nil && &panels[0] != &pm.panels[0] {
+				t.Fatalf("m = 1: Refresh laid the panels out in new memory")
 			}
 		}
 	})
@@ -157,12 +170,46 @@ func TestSgemmPackedMatchesSgemm(t *testing.T) {
 	}
 }
 
+// TestSgemmPackedOneRow checks the m = 1 layout (packPanels) bit for bit
+// against Sgemm, whose dot tiles sum the same vectors in the same order:
+// rows and columns that end inside a tile and a vector, alpha and beta,
+// on one goroutine and halved with the spinning helper.
+func TestSgemmPackedOneRow(t *testing.T) {
+	if sk := smallFor[float32](current.Load()); sk == nil || sk.dotPanels == nil {
+		t.Skip("no m = 1 panel kernel on this path")
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	rnd := rand.New(rand.NewPCG(27, 28))
+	for _, helperMin := range []int{math.MaxInt, 1} {
+		old := spinMinWork
+		spinMinWork = helperMin
+		for _, n := range []int{1, 8, 13, 64, 1030} {
+			for _, k := range []int{1, 16, 17, 256, 300} {
+				for _, ab := range [][2]float32{{1, 0}, {-2.25, 0.5}} {
+					a, w := randMat[float32](rnd, k), randMat[float32](rnd, n*k)
+					c := randMat[float32](rnd, n)
+					want := slices.Clone(c)
+					Implementation{}.Sgemm(blas.NoTrans, blas.Trans, 1, n, k, ab[0], a, k, w, k, ab[1], want, n)
+					got := slices.Clone(c)
+					SgemmPacked(1, ab[0], a, k, NewPackedMatrix(n, k, w), ab[1], got, n)
+					for j := range got {
+						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
+							t.Fatalf("spinMinWork %d, n %d, k %d, alpha %g, beta %g: element %d is %v, Sgemm gives %v", helperMin, n, k, ab[0], ab[1], j, got[j], want[j])
+						}
+					}
+				}
+			}
+		}
+		spinMinWork = old
+	}
+}
+
 // BenchmarkSgemmPacked compares x·Wᵀ at a translation search's shapes
 // (output layer of 3,000 words for 64 sentences and for 64 beams of 5; a
 // GRU step's gates; Luong's combination layer) through Sgemm, which packs
 // or reads W in place on every call, and through a PackedMatrix.
 func BenchmarkSgemmPacked(b *testing.B) {
-	for _, s := range []struct{ m, n, k int }{{64, 3000, 256}, {320, 3000, 256}, {160, 3000, 256}, {32, 3000, 256}, {64, 768, 256}, {64, 256, 512}, {16, 3000, 256}} {
+	for _, s := range []struct{ m, n, k int }{{64, 3000, 256}, {320, 3000, 256}, {160, 3000, 256}, {32, 3000, 256}, {64, 768, 256}, {64, 256, 512}, {16, 3000, 256}, {1, 1024, 256}, {1, 768, 256}} {
 		rnd := rand.New(rand.NewPCG(1, 1))
 		a, w := randMat[float32](rnd, s.m*s.k), randMat[float32](rnd, s.n*s.k)
 		c := make([]float32, s.m*s.n)

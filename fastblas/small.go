@@ -20,8 +20,9 @@ import (
 // dotTileFunc and axpyTileFunc are the tile contracts described in
 // small_amd64.go.
 type (
-	dotTileFunc[T float]  func(k int, a *T, lda int, b *T, ldb int, c *T, ldc int, alpha, beta T, mrows, ncols int)
-	axpyTileFunc[T float] func(k int, a *T, lda int, b *T, ldb int, c *T, ldc int, alpha, beta T, mask uint64)
+	dotTileFunc[T float]   func(k int, a *T, lda int, b *T, ldb int, c *T, ldc int, alpha, beta T, mrows, ncols int)
+	axpyTileFunc[T float]  func(k int, a *T, lda int, b *T, ldb int, c *T, ldc int, alpha, beta T, mask uint64)
+	dotPanelsFunc[T float] func(k int, a *T, b *T, tile int, c *T, alpha, beta T, ncols int)
 )
 
 type smallKernels[T float] struct {
@@ -30,8 +31,12 @@ type smallKernels[T float] struct {
 	// dotRows, when not nil, is dot1x8 looped over a multiple of 8
 	// columns in one call (m = 1 products: no call per tile).
 	dotRows dotTileFunc[T]
-	axpy    [4]axpyTileFunc[T] // by number of rows - 1
-	width   int                // columns per axpy tile (≤ 64)
+	// dotPanels, when not nil, is dotRows over B packed in panels of 8
+	// rows (PackedMatrix.panels): the m = 1 products of a weight packed
+	// once.
+	dotPanels dotPanelsFunc[T]
+	axpy      [4]axpyTileFunc[T] // by number of rows - 1
+	width     int                // columns per axpy tile (≤ 64)
 	// dotMaxM and axpyMaxM are the largest m routed to the dot (transposed
 	// B) and axpy (non-transposed B) paths; dotMaxMLongK applies instead of
 	// dotMaxM when k ≥ 128 (longer dot products amortise the horizontal sums).

@@ -47,6 +47,14 @@ func sdotRows1x8AVX512(k int, a *float32, lda int, b *float32, ldb int, c *float
 //go:noescape
 func ddotRows1x8AVX512(k int, a *float64, lda int, b *float64, ldb int, c *float64, ldc int, alpha, beta float64, mrows, ncols int)
 
+// sdotPanels1x8AVX512 is sdotRows1x8AVX512 over B packed in panels: tile t
+// (rows 8t…8t+7, tile elements from the last) holds, for each 16 columns
+// in turn, those columns of its eight rows; ncols may end inside a tile.
+// Every element is computed exactly as by sdotRows1x8AVX512.
+//
+//go:noescape
+func sdotPanels1x8AVX512(k int, a *float32, b *float32, tile int, c *float32, alpha, beta float32, ncols int)
+
 //go:noescape
 func saxpyTile1AVX512(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32, mask uint64)
 
@@ -83,10 +91,11 @@ func avx512SmallKernels() (*smallKernels[float32], *smallKernels[float64]) {
 	s := &smallKernels[float32]{
 		name:   "avx512",
 		dot1x8: sdotTile1x8AVX512, dot2x8: sdotTile2x8AVX512, dot4x4: sdotTile4x4AVX512,
-		dotRows: sdotRows1x8AVX512,
-		axpy:    [4]axpyTileFunc[float32]{saxpyTile1AVX512, saxpyTile2AVX512, saxpyTile3AVX512, saxpyTile4AVX512},
-		width:   64,
-		dotMaxM: 32, dotMaxMLongK: 64, axpyMaxM: 64,
+		dotRows:   sdotRows1x8AVX512,
+		dotPanels: sdotPanels1x8AVX512,
+		axpy:      [4]axpyTileFunc[float32]{saxpyTile1AVX512, saxpyTile2AVX512, saxpyTile3AVX512, saxpyTile4AVX512},
+		width:     64,
+		dotMaxM:   32, dotMaxMLongK: 64, axpyMaxM: 64,
 	}
 	d := &smallKernels[float64]{
 		name:   "avx512",
