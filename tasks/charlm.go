@@ -452,6 +452,8 @@ func (m *CharLM[T]) tokenStepper(precision string) (*nn.Stepper[T], error) {
 		}
 		if precision == "bf16" {
 			st.UseBF16()
+		} else {
+			st.UsePacked()
 		}
 		m.stepper = st
 	} else {
