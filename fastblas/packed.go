@@ -128,7 +128,7 @@ func sgemmPacked(name string, m int, alpha float32, a []float32, lda int, w *Pac
 	}
 	checkWeightProduct(name, m, n, k, len(a), lda, len(c), ldc)
 	kp := current.Load()
-	if sk := smallFor[float32](kp); m == 1 && bTrans && !roundA && k > 0 && alpha != 0 && sk != nil && sk.dotPanels != nil {
+	if sk := smallFor[float32](kp); m == 1 && bTrans && !roundA && n > 0 && k > 0 && alpha != 0 && sk != nil && sk.dotPanels != nil && sk.use(bTrans, m, k) {
 		w.panelsOnce.Do(w.packPanels)
 		gemvPanels(sk, n, k, alpha, a, w.panels, beta, c)
 		return
@@ -167,7 +167,7 @@ const panelRows, panelCols = 8, 16
 
 // panelTile is the elements of a tile of the m = 1 layout of W with k
 // columns: k padded to whole vectors, for each of panelRows rows.
-func panelTile(k int) int { return panelRows * (k + panelCols - 1) / panelCols * panelCols }
+func panelTile(k int) int { return panelRows * ((k + panelCols - 1) / panelCols * panelCols) }
 
 // packPanels lays W [Rows][Cols] out for products x·Wᵀ with one row x
 // (sdotPanels1x8AVX512): in tiles of 8 rows, each the 16 columns of its
@@ -195,17 +195,16 @@ func (w *PackedMatrix) packPanels() {
 // small-m paths halve theirs.
 func gemvPanels(sk *smallKernels[float32], n, k int, alpha float32, a, panels []float32, beta float32, c []float32) {
 	tile, tiles := panelTile(k), (n+panelRows-1)/panelRows
-	run := func(t0, t1 int) {
-		sk.dotPanels(k, &a[0], &panels[t0*tile], tile, &c[t0*panelRows], alpha, beta, min(n, t1*panelRows)-t0*panelRows)
-	}
 	workers, spin := smallWorkers(n*k, tiles)
 	if workers == 1 {
-		run(0, tiles)
+		// Directly, without the closure below: it escapes (goroutines
+		// run it), so building it would allocate on every call.
+		sk.dotPanels(k, &a[0], &panels[0], tile, &c[0], alpha, beta, n)
 		return
 	}
 	parallelSmall(workers, spin, func(w int) {
 		if t0, t1 := tiles*w/workers, tiles*(w+1)/workers; t0 < t1 {
-			run(t0, t1)
+			sk.dotPanels(k, &a[0], &panels[t0*tile], tile, &c[t0*panelRows], alpha, beta, min(n, t1*panelRows)-t0*panelRows)
 		}
 	})
 }

@@ -172,8 +172,9 @@ func TestSgemmPackedMatchesSgemm(t *testing.T) {
 
 // TestSgemmPackedOneRow checks the m = 1 layout (packPanels) bit for bit
 // against Sgemm, whose dot tiles sum the same vectors in the same order:
-// rows and columns that end inside a tile and a vector, alpha and beta,
-// on one goroutine and halved with the spinning helper.
+// no rows, rows and columns that end inside a tile and a vector, alpha and
+// beta, on one goroutine and halved with the spinning helper; its size; and
+// that a product on one goroutine allocates nothing.
 func TestSgemmPackedOneRow(t *testing.T) {
 	if sk := smallFor[float32](current.Load()); sk == nil || sk.dotPanels == nil {
 		t.Skip("no m = 1 panel kernel on this path")
@@ -183,15 +184,20 @@ func TestSgemmPackedOneRow(t *testing.T) {
 	for _, helperMin := range []int{math.MaxInt, 1} {
 		old := spinMinWork
 		spinMinWork = helperMin
-		for _, n := range []int{1, 8, 13, 64, 1030} {
+		for _, n := range []int{0, 1, 8, 13, 64, 1030} {
 			for _, k := range []int{1, 16, 17, 256, 300} {
 				for _, ab := range [][2]float32{{1, 0}, {-2.25, 0.5}} {
 					a, w := randMat[float32](rnd, k), randMat[float32](rnd, n*k)
 					c := randMat[float32](rnd, n)
 					want := slices.Clone(c)
-					Implementation{}.Sgemm(blas.NoTrans, blas.Trans, 1, n, k, ab[0], a, k, w, k, ab[1], want, n)
+					ldc := max(n, 1)
+					Implementation{}.Sgemm(blas.NoTrans, blas.Trans, 1, n, k, ab[0], a, k, w, k, ab[1], want, ldc)
 					got := slices.Clone(c)
-					SgemmPacked(1, ab[0], a, k, NewPackedMatrix(n, k, w), ab[1], got, n)
+					pm := NewPackedMatrix(n, k, w)
+					SgemmPacked(1, ab[0], a, k, pm, ab[1], got, ldc)
+					if size := (n + 7) / 8 * 8 * ((k + 15) / 16 * 16); n > 0 && len(pm.panels) != size {
+						t.Fatalf("n %d, k %d: %d elements laid out, want %d (tiles of 8 rows of k padded to 16)", n, k, len(pm.panels), size)
+					}
 					for j := range got {
 						if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
 							t.Fatalf("spinMinWork %d, n %d, k %d, alpha %g, beta %g: element %d is %v, Sgemm gives %v", helperMin, n, k, ab[0], ab[1], j, got[j], want[j])
@@ -201,6 +207,13 @@ func TestSgemmPackedOneRow(t *testing.T) {
 			}
 		}
 		spinMinWork = old
+	}
+	old := SetMaxThreads(1)
+	defer SetMaxThreads(old)
+	a, w, c := randMat[float32](rnd, 256), randMat[float32](rnd, 1024*256), make([]float32, 1024)
+	pm := NewPackedMatrix(1024, 256, w)
+	if allocs := testing.AllocsPerRun(20, func() { SgemmPacked(1, 1, a, 256, pm, 0, c, 1024) }); allocs != 0 {
+		t.Errorf("one goroutine: %v allocations per product, want 0 (batch-1 steps allocate nothing)", allocs)
 	}
 }
 
