@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"unsafe"
 )
 
 // BF16Matrix is a read-only matrix rounded to bfloat16 (the top 16 bits of
@@ -36,6 +37,16 @@ type BF16Matrix struct {
 	wide     *PackedMatrix
 	wideOnly bool
 }
+
+// bf16PairMinM is the fewest rows of A for which SgemmBF16 multiplies on
+// the GEMM driver with the pair kernel (as SgemmBF16TN does) rather than
+// on the dot tiles: the driver packs W for every call, which many rows pay
+// for, and then needs no horizontal sums. On the AMD Zen 5, both cores,
+// the two alternated in one benchmark: 704×3000×256 591–631 against
+// 427–474 GFLOP/s, 2048×1024×64 341–347 against 124–130, 2048×256×1024
+// 408–413 against 302–339; at 128 and 256 rows level, at 32 the dot tiles
+// ahead.
+const bf16PairMinM = 512
 
 // bf16Lanes is how many bfloat16 values a 512-bit vector holds; rows are
 // padded to a multiple of it, so the kernel needs no remainder loop.
@@ -280,6 +291,12 @@ func SgemmBF16(m int, alpha float32, a []float32, lda int, w *BF16Matrix, beta f
 		sgemmAMX(m, n, alpha, ah, stride, b, beta, c, ldc, false)
 		return
 	}
+	if m >= bf16PairMinM && bf16PairKernel != nil && w.data != nil {
+		// Rows padded to whole vectors hold whole pairs: as 32-bit words
+		// they are the pair kernel's operands A and Wᵀ, zeros past k.
+		gemm(bf16PairKernel, false, true, m, n, stride/2, alpha, bf16Words(ah), stride/2, bf16Words(w.data), stride/2, beta, c, ldc)
+		return
+	}
 	const unit = 8 // columns per piece of work: whole 1×8 tiles when m = 1
 	units := (n + unit - 1) / unit
 	workers, spin := smallWorkers(m*n*stride, units)
@@ -417,6 +434,13 @@ func bf16Range(m, lo, hi, stride int, alpha float32, ah []uint16, w *BF16Matrix,
 			bf16Tile(stride, &ah[i*stride], stride, &w.data[j*stride], stride, &c[i*ldc+j], ldc, alpha, beta, min(4, m-i), nc)
 		}
 	}
+}
+
+// bf16Words views pairs of bfloat16 values as the 32-bit words VDPBF16PS
+// multiplies, carried as float32 bit patterns, which the GEMM driver only
+// moves (as pairRows's words are).
+func bf16Words(v []uint16) []float32 {
+	return unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(v))), len(v)/2)
 }
 
 // scaleRows sets the rows×cols block of c (ldc apart) to beta times itself.

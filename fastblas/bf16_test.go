@@ -77,6 +77,9 @@ func TestSgemmBF16(t *testing.T) {
 			// AMX blocks: a half block, partial row and column blocks and
 			// tiles, padding along k.
 			{16, 17, 33, 1, 0}, {33, 40, 64, 0.5, 1}, {47, 100, 300, 1, -0.5}, {32, 32, 32, 1, 0},
+			// bf16PairMinM rows and more, on the GEMM driver: k padded to a
+			// vector, and k past a depth block of pairs.
+			{bf16PairMinM, 45, 77, 1, 0.5}, {bf16PairMinM + 19, 300, 700, -1, 0},
 		} {
 			name := fmt.Sprintf("%dx%dx%d alpha %g beta %g", tc.m, tc.n, tc.k, tc.alpha, tc.beta)
 			lda, ldc := tc.k+3, tc.n+2
@@ -365,11 +368,11 @@ func bf16At(m *BF16Matrix, i, j int) uint16 {
 
 // BenchmarkSgemmBF16 compares products x·Wᵀ in float32 (Sgemm) and with
 // bfloat16 operands (SgemmBF16), one thread: the decoder's output layer,
-// and (the last three) configs/charlm-15m.yaml's recurrent step forward and
-// backward on one worker's 16 rows, and its second layer's whole-sequence
-// input product.
+// configs/charlm-15m.yaml's recurrent step forward and backward on one
+// worker's 16 rows and its second layer's whole-sequence input product,
+// and the reference char LM's first-layer input product (2048 rows).
 func BenchmarkSgemmBF16(b *testing.B) {
-	for _, s := range []struct{ m, n, k int }{{64, 8000, 256}, {320, 8000, 256}, {16, 8000, 256}, {32, 1024, 256}, {32, 256, 1024}, {704, 3000, 256}, {704, 256, 3000}, {16, 2560, 640}, {16, 640, 2560}, {1600, 2560, 640}} {
+	for _, s := range []struct{ m, n, k int }{{64, 8000, 256}, {320, 8000, 256}, {16, 8000, 256}, {32, 1024, 256}, {32, 256, 1024}, {704, 3000, 256}, {704, 256, 3000}, {16, 2560, 640}, {16, 640, 2560}, {1600, 2560, 640}, {2048, 1024, 64}} {
 		a := make([]float32, s.m*s.k)
 		wv := make([]float32, s.n*s.k)
 		c := make([]float32, s.m*s.n)
