@@ -242,12 +242,14 @@ func gemm[T float](kern *gemmKernel[T], aTrans, bTrans bool, m, n, k int, alpha 
 func (g *gemmArgs[T]) run() {
 	kern, m, n := g.kern, g.m, g.n
 	workers := callWorkers(m*n*g.k, parallelMinFlops)
-	// Below smallParallelMin, on two cores, a goroutine woken for a share
-	// costs about as much as the share (a recurrent step's product, tens of
-	// microseconds): such products are halved with the spinning helper,
-	// which is polling between a training loop's steps. With more cores the
-	// goroutines' shares are small enough to pay for the wake-up.
-	spin := workers == 2 && m*n*g.k < smallParallelMin && canSpin()
+	// On two cores every split goes to the spinning helper, which is polling
+	// between a training loop's steps: a goroutine started for a share
+	// costs about as much as a recurrent step's share, and on the AMD Zen 5
+	// machine products of 17–50 M multiply-adds split between goroutines
+	// ran at one core's speed (32×3000×256: 166–176 GFLOP/s, through the
+	// helper 293–307). With more cores the goroutines' shares are small
+	// enough to pay for the wake-up.
+	spin := workers == 2 && canSpin()
 	mPanels := (m + kern.mr - 1) / kern.mr
 	nPanels := (n + kern.nr - 1) / kern.nr
 	// Split the dimension with more micro-panels. Split points are multiples

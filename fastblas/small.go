@@ -58,11 +58,13 @@ func (sk *smallKernels[T]) use(bTrans bool, m, k int) bool {
 	return m <= sk.dotMaxM
 }
 
-// smallParallelMin is the smallest m·n·k split across goroutines on the
-// small-m paths. Measured on the 2-core target: m = 1 products are limited
-// by L2 bandwidth and m = 32 products up to [32×1024]·[1024×256] run faster
-// on one goroutine than split in two (goroutine hand-off and a busy second
-// core cost more than the halved work), so only larger products are split.
+// smallParallelMin is the smallest m·n·k the small-m paths split over all
+// the cores the call may use. Measured on the 2-core target: m = 1 products
+// are limited by L2 bandwidth and m = 32 products up to [32×1024]·[1024×256]
+// run faster on one goroutine than split between two goroutines (the
+// hand-off and a busy second core cost more than the halved work); smaller
+// products from spinMinWork up, and on two cores every split, go to the
+// spinning helper instead.
 var smallParallelMin = 1 << 24
 
 // smallMode forces (smallAlways) or disables (smallNever) the small-m paths;
@@ -91,13 +93,15 @@ func numWorkers(work, units, minWork int) int {
 
 // smallWorkers is how many pieces a small-m product of work multiply-adds
 // in units independent column blocks is cut into, and whether its two
-// halves go to the spinning helper (products below smallParallelMin).
+// halves go to the spinning helper: a product below smallParallelMin from
+// spinMinWork up, and on two cores any product split in two (see
+// gemmArgs.run).
 func smallWorkers(work, units int) (workers int, spin bool) {
 	workers = numWorkers(work, units, smallParallelMin)
 	if workers == 1 && units >= 2 && work >= spinMinWork && canSpin() {
 		return 2, true
 	}
-	return workers, false
+	return workers, workers == 2 && canSpin()
 }
 
 // transposeTo sets dst[i*ldd+p] = src[p*lds+i] for p < rows, i < cols:
