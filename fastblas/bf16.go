@@ -42,10 +42,12 @@ type BF16Matrix struct {
 // the GEMM driver with the pair kernel (as SgemmBF16TN does) rather than
 // on the dot tiles: the driver packs W for every call, which many rows pay
 // for, and then needs no horizontal sums. On the AMD Zen 5, both cores,
-// the two alternated in one benchmark: 704×3000×256 591–631 against
-// 427–474 GFLOP/s, 2048×1024×64 341–347 against 124–130, 2048×256×1024
-// 408–413 against 302–339; at 128 and 256 rows level, at 32 the dot tiles
-// ahead.
+// the two alternated in one benchmark: 704×3000×256 589–594 against
+// 319–323 GFLOP/s, 2048×1024×64 492–502 against 125–127, 2048×256×1024
+// 464–466 against 323–364, 256×1024×256 537–542 against 459; at 32 rows
+// the dot tiles are ahead. At 64 rows the two data-parallel workers of a
+// seq2seq step (352 rows each, each packing W for itself) ran 4–9%
+// slower, so the threshold stays above them.
 const bf16PairMinM = 512
 
 // bf16Lanes is how many bfloat16 values a 512-bit vector holds; rows are
