@@ -36,19 +36,26 @@ type BF16Matrix struct {
 	// with its transpose as it comes (for SgemmPackedNoTrans).
 	wide     *PackedMatrix
 	wideOnly bool
+	// pairBlocks holds data packed in advance for the pair kernel on the
+	// GEMM driver (packBlocks), a second copy of the values made for
+	// products with bf16PairMinM rows or more only (a search over a
+	// batch, a training pass's whole-sequence products); pairOnce packs it
+	// on the first such product after each refill, which resets it.
+	pairOnce   sync.Once
+	pairBlocks [][]float32
 }
 
 // bf16PairMinM is the fewest rows of A for which SgemmBF16 multiplies on
 // the GEMM driver with the pair kernel (as SgemmBF16TN does) rather than
-// on the dot tiles: the driver packs W for every call, which many rows pay
-// for, and then needs no horizontal sums. On the AMD Zen 5, both cores,
-// the two alternated in one benchmark: 704×3000×256 589–594 against
-// 319–323 GFLOP/s, 2048×1024×64 492–502 against 125–127, 2048×256×1024
-// 464–466 against 323–364, 256×1024×256 537–542 against 459; at 32 rows
-// the dot tiles are ahead. At 64 rows the two data-parallel workers of a
-// seq2seq step (352 rows each, each packing W for itself) ran 4–9%
-// slower, so the threshold stays above them.
-const bf16PairMinM = 512
+// on the dot tiles: W is packed for it once (packPairs), and many rows then
+// need no horizontal sums. On the AMD Zen 5, both cores, pair against dot
+// tiles in GFLOP/s: at 128 rows ahead or level at every decoder and
+// recurrent shape measured (128×768×256 506–514 against 353–397,
+// 128×3000×256 623 against 481–491, 128×640×2560 494–495 against
+// 460–505), at 256 ahead at all (256×640×2560 558–559 against 426–429);
+// at 48–96 rows behind where k is long (96×256×1024 368–402 against
+// 429–434), and at 8–32 rows behind at most (16×768×256 175 against 439).
+const bf16PairMinM = 128
 
 // bf16Lanes is how many bfloat16 values a 512-bit vector holds; rows are
 // padded to a multiple of it, so the kernel needs no remainder loop.
@@ -113,6 +120,22 @@ func (m *BF16Matrix) Round(src []float32) {
 	m.retile()
 }
 
+// retile lays the rounded values out again as AMX tiles, where SgemmBF16
+// uses them, and drops the pair kernel's packing of the old values.
+func (m *BF16Matrix) retile() {
+	m.pairOnce = sync.Once{}
+	if amxKernel != nil {
+		m.tiles = amxTiles(m.tiles, m.data, m.Rows, m.stride)
+	}
+}
+
+// packPairs packs data, whose rows padded to whole vectors hold whole
+// pairs, for the pair kernel: as 32-bit words it is the kernel's Wᵀ.
+func (m *BF16Matrix) packPairs() {
+	k := m.stride / 2
+	m.pairBlocks = packBlocks(m.pairBlocks, bf16PairKernel, bf16Words(m.data), k, true, k, m.Rows)
+}
+
 // roundWide refills a wideOnly matrix with src rounded: with transposed,
 // src is the transpose of the matrix (Cols×Rows), kept as it is for
 // SgemmPackedNoTrans, whose product with it is SgemmBF16's with m.
@@ -127,14 +150,6 @@ func (m *BF16Matrix) roundWide(src []float32, transposed bool) {
 	copy(m.wide.src, src[:m.Rows*m.Cols])
 	roundBF16InPlace(m.wide.src)
 	m.wide.Refresh()
-}
-
-// retile lays the rounded values out again as AMX tiles, where SgemmBF16
-// uses them.
-func (m *BF16Matrix) retile() {
-	if amxKernel != nil {
-		m.tiles = amxTiles(m.tiles, m.data, m.Rows, m.stride)
-	}
 }
 
 // RoundTransposed refills m with the transpose of src, a Cols×Rows
@@ -296,7 +311,10 @@ func SgemmBF16(m int, alpha float32, a []float32, lda int, w *BF16Matrix, beta f
 	if m >= bf16PairMinM && bf16PairKernel != nil && w.data != nil {
 		// Rows padded to whole vectors hold whole pairs: as 32-bit words
 		// they are the pair kernel's operands A and Wᵀ, zeros past k.
-		gemm(bf16PairKernel, false, true, m, n, stride/2, alpha, bf16Words(ah), stride/2, bf16Words(w.data), stride/2, beta, c, ldc)
+		w.pairOnce.Do(w.packPairs)
+		words := stride / 2
+		g := gemmArgs[float32]{kern: bf16PairKernel, bTrans: true, m: m, n: n, k: words, alpha: alpha, a: bf16Words(ah), lda: words, b: bf16Words(w.data), ldb: words, beta: beta, c: c, ldc: ldc, packedB: w.pairBlocks}
+		g.run()
 		return
 	}
 	const unit = 8 // columns per piece of work: whole 1×8 tiles when m = 1

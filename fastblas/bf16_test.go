@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 
 	"gonum.org/v1/gonum/blas"
@@ -123,6 +124,44 @@ func TestSgemmBF16(t *testing.T) {
 	})
 }
 
+// TestSgemmBF16Concurrent runs the first products on a fresh matrix, which
+// pack it for the pair kernel, from several goroutines at once (a server's
+// copies of a model share their weights): each must see the whole packing
+// and give the product one goroutine gives.
+func TestSgemmBF16Concurrent(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	bf16Paths(t, func(t *testing.T) {
+		const m, n, k, goroutines = bf16PairMinM + 5, 70, 300, 4
+		a, wv := make([]float32, m*k), make([]float32, n*k)
+		for _, v := range [][]float32{a, wv} {
+			for i := range v {
+				v[i] = float32(rng.NormFloat64())
+			}
+		}
+		want := make([]float32, m*n)
+		SgemmBF16(m, 1, a, k, NewBF16Matrix(n, k, wv), 0, want, n)
+		w := NewBF16Matrix(n, k, wv)
+		got := make([][]float32, goroutines)
+		var wg sync.WaitGroup
+		for g := range got {
+			got[g] = make([]float32, m*n)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				SgemmBF16(m, 1, a, k, w, 0, got[g], n)
+			}()
+		}
+		wg.Wait()
+		for g := range got {
+			for i := range want {
+				if got[g][i] != want[i] {
+					t.Fatalf("goroutine %d: c[%d] = %g on the shared matrix, %g alone", g, i, got[g][i], want[i])
+				}
+			}
+		}
+	})
+}
+
 // TestSgemmBF16TN checks C = alpha·Aᵀ·B + beta·C (a weight gradient)
 // against a float64 product of the rounded operands, on both paths, for
 // shapes with partial tiles and blocks, strided operands, padding over
@@ -235,7 +274,9 @@ func TestBF16MatrixRefill(t *testing.T) {
 }
 
 func testBF16MatrixRefill(t *testing.T, rng *rand.Rand) {
-	const packedRows = packedMinM + 16
+	// Enough rows for the packed operands of every path: the widened
+	// copy's without BF16 instructions, the pair kernel's with them.
+	const packedRows = max(packedMinM, bf16PairMinM) + 16
 	for _, s := range []struct{ rows, cols int }{{1, 1}, {5, 3}, {33, 70}, {64, 32}, {70, 129}} {
 		w := make([]float32, s.rows*s.cols)
 		for i := range w {

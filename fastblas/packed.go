@@ -67,27 +67,34 @@ func (p *PackedMatrix) Refresh() {
 // pack fills the micro-panels of op(W) for the kernel path kp, reusing the
 // blocks a previous packing left where their sizes match.
 func (p *PackedMatrix) pack(kp *kernelPair) {
-	kern := &kp.s
 	k, n := p.Cols, p.Rows // op(W) = Wᵀ is k×n
 	if p.noTrans {
 		k, n = p.Rows, p.Cols
 	}
+	p.blocks = packBlocks(p.blocks, &kp.s, p.src, p.Cols, !p.noTrans, k, n)
+	p.path = kp
+}
+
+// packBlocks packs the k×n matrix op(B) (B ldb apart, transposed with
+// bTrans) for kern in advance, as gemmArgs.packedB: per depth block of
+// kern.kc, the nr-column micro-panels of all n columns. It reuses the
+// blocks of old whose sizes match.
+func packBlocks(old [][]float32, kern *gemmKernel[float32], b []float32, ldb int, bTrans bool, k, n int) [][]float32 {
 	kc := min(kern.kc, k)
 	panels := (n + kern.nr - 1) / kern.nr
-	blocks := p.blocks[:0]
+	blocks := old[:0]
 	for pc, i := 0, 0; pc < k; pc, i = pc+kc, i+1 {
 		kcur := min(kc, k-pc)
 		var block []float32
-		if size := panels * kern.nr * kcur; i < len(p.blocks) && len(p.blocks[i]) == size {
-			block = p.blocks[i]
+		if size := panels * kern.nr * kcur; i < len(old) && len(old[i]) == size {
+			block = old[i]
 		} else {
 			block = make([]float32, size)
 		}
-		packB(block, p.src, p.Cols, !p.noTrans, pc, kcur, 0, n, kern.nr)
+		packB(block, b, ldb, bTrans, pc, kcur, 0, n, kern.nr)
 		blocks = append(blocks, block)
 	}
-	p.blocks = blocks
-	p.path = kp
+	return blocks
 }
 
 // packedMinM is the fewest rows of x for which SgemmPacked runs the packed
