@@ -57,8 +57,11 @@ type CharLM[T nn.Float] struct {
 
 	ids, targets []int
 	stepper      *nn.Stepper[T] // Generate's, kept for its storage
-	headC        nn.LinearCache[T]
-	dlogits      nn.Mat[T]
+	// stepperFrozen: the stepper was last loaded from the weights of a
+	// model that only predicts, which have not changed since.
+	stepperFrozen bool
+	headC         nn.LinearCache[T]
+	dlogits       nn.Mat[T]
 
 	// members are the further models of an ensemble (Ensemble):
 	// evaluation and sampling use the mean of all the models' probabilities
@@ -439,13 +442,18 @@ func (m *CharLM[T]) Generate(prime string, length int, temperature float64, rng 
 	return nil
 }
 
-// tokenStepper returns the model's stepper, reset to zero states. It
-// runs one step per character at batch 1, and precomputes the first
-// layer's input projection of every character once per call (the weights
-// may have changed since the last) into storage kept between calls.
+// tokenStepper returns the model's stepper, reset to zero states, and
+// sets the output layer's cache to the same products (packed float32
+// weights, or bfloat16). It runs one step per character at batch 1, and
+// precomputes the first layer's input projection of every character into
+// storage kept between calls: again on each call while the model trains
+// (the weights may have changed since the last), once for a model that
+// only predicts.
 func (m *CharLM[T]) tokenStepper(precision string) (*nn.Stepper[T], error) {
 	st := m.stepper
-	if st == nil {
+	predicting := m.Params().Predicting()
+	switch {
+	case st == nil:
 		var err error
 		if st, err = m.dec.NewTokenStepper(); err != nil {
 			return nil, err
@@ -456,8 +464,17 @@ func (m *CharLM[T]) tokenStepper(precision string) (*nn.Stepper[T], error) {
 			st.UsePacked()
 		}
 		m.stepper = st
-	} else {
+	case !predicting || !m.stepperFrozen:
 		st.Reload()
+	}
+	m.stepperFrozen = predicting
+	// A fresh cache: the copies of a training model's old weights go with
+	// the old one (a predicting model's are its parameters', made once).
+	m.headC = nn.LinearCache[T]{}
+	if precision == "bf16" {
+		m.headC.UseBF16()
+	} else {
+		m.headC.UsePacked()
 	}
 	st.Reset(nn.Mat[T]{}, nn.Mat[T]{})
 	return st, nil

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -213,6 +214,53 @@ func TestSampleBF16(t *testing.T) {
 	}
 	if same {
 		t.Error("the logits are the same with bf16 products: the setting had no effect")
+	}
+}
+
+// TestGenerateFollowsWeights checks that sampling uses the current
+// weights: after training steps, and after the model is made to only
+// predict (when the stepper stops reloading), the logits of Generate's
+// stepper and output layer equal those of a stepper built afresh.
+func TestGenerateFollowsWeights(t *testing.T) {
+	vocab, err := datasets.NewVocab([]string{"h", "e", "l", "o"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, precision := range []string{"float32", "bf16"} {
+		cfg := charCfg("lstm", 16, 4)
+		cfg.Eval.Sample.Precision = precision
+		m, err := NewCharLMFromText[float32](cfg, vocab, "hello", "hello", rand.New(rand.NewPCG(1, 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		logits := func() []float32 {
+			if err := m.Generate("h", 1, 0, nil, func(string) error { return nil }); err != nil {
+				t.Fatal(err)
+			}
+			return slices.Clone(m.dec.StepLogits(&m.headC, m.stepper.StepToken(0)).Row(0))
+		}
+		fresh := func() []float32 {
+			m.stepper, m.headC = nil, nn.LinearCache[float32]{}
+			return logits()
+		}
+		rng := rand.New(rand.NewPCG(2, 2))
+		before := logits()
+		trainSteps(t, m, 20, 0.05, rng)
+		trained := logits()
+		if slices.Equal(trained, before) {
+			t.Fatalf("%s: the logits did not change with the weights", precision)
+		}
+		if want := fresh(); !slices.Equal(trained, want) {
+			t.Errorf("%s: after training, Generate's logits %v, a fresh stepper's %v", precision, trained, want)
+		}
+		trainSteps(t, m, 20, 0.05, rng)
+		m.Params().DropGrads()
+		for i := range 2 { // the first call loads the frozen weights, the second keeps them
+			got := logits()
+			if want := fresh(); !slices.Equal(got, want) {
+				t.Errorf("%s: predicting, call %d: Generate's logits %v, a fresh stepper's %v", precision, i+1, got, want)
+			}
+		}
 	}
 }
 
