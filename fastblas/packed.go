@@ -3,6 +3,7 @@ package fastblas
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"gonum.org/v1/gonum/blas"
 )
@@ -27,6 +28,10 @@ type PackedMatrix struct {
 	blocks     [][]float32 // per depth block of the kernel: the nr-column micro-panels of all columns of op(W)
 	panelsOnce sync.Once   // lays out panels on the first m = 1 product that uses them
 	panels     []float32   // W's rows for m = 1 products (packPanels)
+	// besideCut is 1 + the tiles of panels the caller multiplies in
+	// SgemvPackedBeside (0: not yet set), moved a tile at a time towards
+	// the cut at which the caller and the helper finish together.
+	besideCut atomic.Int32
 }
 
 // NewPackedMatrix returns the rows×cols row-major matrix w (at least
@@ -214,4 +219,55 @@ func gemvPanels(sk *smallKernels[float32], n, k int, alpha float32, a, panels []
 			sk.dotPanels(k, &a[0], &panels[t0*tile], tile, &c[t0*panelRows], alpha, beta, min(n, t1*panelRows)-t0*panelRows)
 		}
 	})
+}
+
+// SgemvPackedBeside computes c = alpha·a·Wᵀ + beta·c for one row a, with
+// SgemmPacked's bits, and runs side on the calling goroutine meanwhile,
+// where the product is one that SgemmPacked would halve with the spinning
+// helper: the helper multiplies its share of W's rows while the caller
+// runs side and then multiplies the rest, so that side costs no time
+// beyond the product's. The share adapts to side's length: each call
+// moves the cut a tile of rows towards the caller when it waited for the
+// helper, and away when the helper had finished first. It reports whether
+// it ran; elsewhere it runs nothing and reports false. side must not touch
+// a or c.
+func SgemvPackedBeside(side func(), alpha float32, a []float32, w *PackedMatrix, beta float32, c []float32) bool {
+	if w.noTrans {
+		panic("fastblas: SgemvPackedBeside of a matrix packed for x·W")
+	}
+	n, k := w.Rows, w.Cols
+	checkWeightProduct("SgemvPackedBeside", 1, n, k, len(a), max(k, 1), len(c), max(n, 1))
+	sk := smallFor[float32](current.Load())
+	if n == 0 || k == 0 || alpha == 0 || sk == nil || sk.dotPanels == nil || !sk.use(true, 1, k) {
+		return false
+	}
+	tile, tiles := panelTile(k), (n+panelRows-1)/panelRows
+	if workers, spin := smallWorkers(n*k, tiles); workers != 2 || !spin {
+		return false
+	}
+	w.panelsOnce.Do(w.packPanels)
+	cut := int(w.besideCut.Load()) - 1
+	if cut < 0 {
+		cut = tiles / 2
+	}
+	dot := func(t0, t1 int) {
+		if t0 < t1 {
+			sk.dotPanels(k, &a[0], &w.panels[t0*tile], tile, &c[t0*panelRows], alpha, beta, min(n, t1*panelRows)-t0*panelRows)
+		}
+	}
+	switch helper.split(func(half int) {
+		if half == 0 {
+			side()
+			dot(0, cut)
+		} else {
+			dot(cut, tiles)
+		}
+	}) {
+	case callerWaited:
+		cut = min(cut+1, tiles)
+	case helperFirst:
+		cut = max(cut-1, 0)
+	}
+	w.besideCut.Store(int32(cut + 1))
+	return true
 }

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"testing"
+	"time"
 
 	"gonum.org/v1/gonum/blas"
 )
@@ -214,6 +215,70 @@ func TestSgemmPackedOneRow(t *testing.T) {
 	pm := NewPackedMatrix(1024, 256, w)
 	if allocs := testing.AllocsPerRun(20, func() { SgemmPacked(1, 1, a, 256, pm, 0, c, 1024) }); allocs != 0 {
 		t.Errorf("one goroutine: %v allocations per product, want 0 (batch-1 steps allocate nothing)", allocs)
+	}
+}
+
+// TestSgemvPackedBeside checks that a product with side work beside it
+// gives SgemmPacked's bits and runs side exactly once when it reports
+// that it ran (always, for the helper's products where there are panel
+// kernels), and that the cut follows side's length: a side longer than the
+// whole product leaves the helper all of W.
+func TestSgemvPackedBeside(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	rnd := rand.New(rand.NewPCG(29, 30))
+	old := spinMinWork
+	defer func() { spinMinWork = old }()
+	for _, helperMin := range []int{math.MaxInt, 1} {
+		spinMinWork = helperMin
+		for _, n := range []int{0, 1, 13, 64, 1030} {
+			for _, k := range []int{1, 17, 256} {
+				for _, ab := range [][2]float32{{1, 0}, {-2.25, 0.5}, {0, 2}} {
+					a, w := randMat[float32](rnd, k), randMat[float32](rnd, n*k)
+					c := randMat[float32](rnd, n)
+					want := slices.Clone(c)
+					pm := NewPackedMatrix(n, k, w)
+					SgemmPacked(1, ab[0], a, k, pm, ab[1], want, max(n, 1))
+					for call := range 20 { // the cut moves between calls
+						got, sides := slices.Clone(c), 0
+						ran := SgemvPackedBeside(func() { sides++ }, ab[0], a, pm, ab[1], got)
+						if ran != (sides == 1) || sides > 1 {
+							t.Fatalf("spinMinWork %d, n %d, k %d: side ran %d times, reported %v", helperMin, n, k, sides, ran)
+						}
+						if !ran {
+							if helperMin == 1 && n >= 2*panelRows && ab[0] != 0 && pm.panels != nil {
+								t.Fatalf("spinMinWork 1, n %d, k %d: not run beside the helper", n, k)
+							}
+							SgemmPacked(1, ab[0], a, max(k, 1), pm, ab[1], got, max(n, 1))
+						}
+						for j := range got {
+							if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
+								t.Fatalf("spinMinWork %d, n %d, k %d, alpha %g, beta %g, call %d: element %d is %v, SgemmPacked gives %v", helperMin, n, k, ab[0], ab[1], call, j, got[j], want[j])
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	if sk := smallFor[float32](current.Load()); sk == nil || sk.dotPanels == nil {
+		t.Skip("no m = 1 panel kernel on this path: side runs before the product")
+	}
+	if runtime.NumCPU() < 2 {
+		t.Skip("one CPU: the helper shares the caller's")
+	}
+	spinMinWork = 1
+	const n, k = 1024, 256
+	a, c := randMat[float32](rnd, k), make([]float32, n)
+	pm := NewPackedMatrix(n, k, randMat[float32](rnd, n*k))
+	long := func() { // several times the whole product's time
+		for start := time.Now(); time.Since(start) < 200*time.Microsecond; {
+		}
+	}
+	for range 3 * n / panelRows {
+		SgemvPackedBeside(long, 1, a, pm, 0, c)
+	}
+	if cut := pm.besideCut.Load() - 1; cut > n/panelRows/4 {
+		t.Errorf("after a long side, the caller still multiplies %d of %d tiles: the cut does not move to the helper", cut, n/panelRows)
 	}
 }
 

@@ -56,13 +56,23 @@ func canSpin() bool {
 	return runtime.GOMAXPROCS(0) >= 2 && threadCap.Load() != 1
 }
 
+// splitOutcome is how the two halves of a split ran.
+type splitOutcome int
+
+const (
+	bothOnCaller splitOutcome = iota // the helper was busy with another caller's job or had not started
+	callerWaited                     // the caller finished its half first and waited for the helper's
+	helperFirst                      // the helper had finished its half when the caller finished its own
+)
+
 // split runs half(0) on the caller and half(1) on the helper when it is
-// free, else both on the caller, and returns when both have run.
-func (h *spinHelper) split(half func(w int)) {
+// free, else both on the caller, and returns when both have run, with how
+// they ran.
+func (h *spinHelper) split(half func(w int)) splitOutcome {
 	if !h.busy.CompareAndSwap(false, true) {
 		half(0)
 		half(1)
-		return
+		return bothOnCaller
 	}
 	h.start.Do(func() { go h.loop() })
 	h.job = func() { half(1) }
@@ -78,14 +88,18 @@ func (h *spinHelper) split(half func(w int)) {
 		// The helper has not started: run its half here; it releases busy
 		// when it comes round to the job.
 		half(1)
-		return
+		return bothOnCaller
 	}
 	// done counts on past n once another caller's job follows ours.
+	if h.done.Load() >= n {
+		return helperFirst
+	}
 	for i := 0; h.done.Load() < n; i++ {
 		if i%1024 == 1023 {
 			runtime.Gosched()
 		}
 	}
+	return callerWaited
 }
 
 // loop is the helper: it polls for jobs, runs the half of each it gets to

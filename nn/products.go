@@ -103,18 +103,7 @@ func (c *WeightProducts[T]) gemmWeight(x Mat[T], w *Param[T], beta T, out Mat[T]
 			c.rounded[w] = r
 		}
 	case c.packed:
-		p := c.packs[w]
-		if p == nil {
-			if c.packs == nil {
-				c.packs = map[*Param[T]]*fastblas.PackedMatrix{}
-			}
-			if p = w.inferencePacked(); p == nil {
-				m := w.Mat()
-				p = fastblas.NewPackedMatrix(m.Rows, m.Cols, any(w.Value).([]float32))
-			}
-			c.packs[w] = p
-		}
-		fastblas.SgemmPacked(x.Rows, 1, x32, x.Cols, p, float32(beta), any(out.Data).([]float32), out.Cols)
+		fastblas.SgemmPacked(x.Rows, 1, x32, x.Cols, c.packOf(w), float32(beta), any(out.Data).([]float32), out.Cols)
 		return
 	}
 	if r == nil {
@@ -122,6 +111,35 @@ func (c *WeightProducts[T]) gemmWeight(x Mat[T], w *Param[T], beta T, out Mat[T]
 		return
 	}
 	fastblas.SgemmBF16(x.Rows, 1, x32, x.Cols, r, float32(beta), any(out.Data).([]float32), out.Cols)
+}
+
+// packOf returns w packed for UsePacked's products.
+func (c *WeightProducts[T]) packOf(w *Param[T]) *fastblas.PackedMatrix {
+	p := c.packs[w]
+	if p == nil {
+		if c.packs == nil {
+			c.packs = map[*Param[T]]*fastblas.PackedMatrix{}
+		}
+		if p = w.inferencePacked(); p == nil {
+			m := w.Mat()
+			p = fastblas.NewPackedMatrix(m.Rows, m.Cols, any(w.Value).([]float32))
+		}
+		c.packs[w] = p
+	}
+	return p
+}
+
+// gemmWeightBeside is gemmWeight for one row x with side run on the
+// caller's core while another multiplies part of W, where the cache
+// multiplies packed float32 weights and the product is large enough
+// (fastblas.SgemvPackedBeside). It reports whether it ran; elsewhere it
+// runs neither. side must not touch x or out.
+func (c *WeightProducts[T]) gemmWeightBeside(side func(), x Mat[T], w *Param[T], beta T, out Mat[T]) bool {
+	x32, ok := any(x.Data).([]float32)
+	if !ok || !c.packed || c.bf16 || c.pass != nil || x.Rows != 1 {
+		return false
+	}
+	return fastblas.SgemvPackedBeside(side, 1, x32, c.packOf(w), float32(beta), any(out.Data).([]float32))
 }
 
 // stepsPacked reports whether the step products of w are float32 products

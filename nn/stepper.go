@@ -28,6 +28,7 @@ type Stepper[T Float] struct {
 	hn, cn            []Mat[T] // per layer [1][H]: where the next states are written
 	gates             Mat[T]   // [1][G*H]
 	hh                Mat[T]   // separateHidden [1][G*H]: W_hh h' + b_hh
+	ahead             Mat[T]   // [1][G*H] StepTokenChosen's W_hh h' of the first layer, for cells that add it to the gates
 	aux               Mat[T]   // [1][aux*H]: the cell's per-step values, unused here
 }
 
@@ -139,6 +140,50 @@ func (s *Stepper[T]) StepToken(id int) Mat[T] {
 	return s.run()
 }
 
+// StepTokenChosen advances the stack by one step (token steppers only) with
+// the token choose picks from the top layer's current output, as a sampler
+// or a greedy search does, and returns that token and the new output,
+// valid until the next step. The first layer's recurrent product does not
+// depend on the token: in UsePacked mode, where it is large enough to be
+// halved between two cores, the other core computes most of it while
+// choose runs (fastblas.SgemvPackedBeside). The results are those of
+// choose followed by StepToken, bit for bit.
+func (s *Stepper[T]) StepTokenChosen(choose func(top Mat[T]) int) (int, Mat[T]) {
+	if s.table.Empty() {
+		panic("nn: Stepper.StepTokenChosen: not a token stepper")
+	}
+	top := s.h[len(s.h)-1]
+	var id int
+	side := func() { id = choose(top) }
+	d := s.r.dirs[0]
+	var ran bool
+	if s.lay.separateHidden {
+		copy(s.hh.Data, d.bhh.Value)
+		ran = s.gemmWeightBeside(side, s.h[0], d.whh, 1, s.hh)
+	} else {
+		if s.ahead.Empty() {
+			s.ahead = NewMat[T](1, s.gates.Cols)
+		}
+		// W_hh h' on its own, added to the token's row below: the panel
+		// kernel's beta = 1 adds the same two values.
+		ran = s.gemmWeightBeside(side, s.h[0], d.whh, 0, s.ahead)
+	}
+	if !ran {
+		id = choose(top)
+		return id, s.StepToken(id)
+	}
+	if id < 0 || id >= s.table.Rows {
+		panic(fmt.Sprintf("nn: Stepper.StepTokenChosen: token %d outside the table of %d", id, s.table.Rows))
+	}
+	copy(s.gates.Data, s.table.Row(id))
+	if !s.lay.separateHidden {
+		for j, v := range s.ahead.Data {
+			s.gates.Data[j] += v
+		}
+	}
+	return id, s.runFrom(true)
+}
+
 // Step advances the stack by one step with input x [1][D] and returns the
 // top layer's output [1][H], valid until the next step.
 func (s *Stepper[T]) Step(x Mat[T]) Mat[T] {
@@ -157,7 +202,11 @@ func (s *Stepper[T]) project(l int, x Mat[T]) {
 
 // run finishes the step whose first-layer input pre-activations are in
 // s.gates, layer by layer.
-func (s *Stepper[T]) run() Mat[T] {
+func (s *Stepper[T]) run() Mat[T] { return s.runFrom(false) }
+
+// runFrom is run; with firstDone the first layer's recurrent product is
+// already in s.gates or s.hh (StepTokenChosen).
+func (s *Stepper[T]) runFrom(firstDone bool) Mat[T] {
 	for l, d := range s.r.dirs {
 		if l > 0 {
 			s.project(l, s.h[l-1])
@@ -166,11 +215,14 @@ func (s *Stepper[T]) run() Mat[T] {
 		if s.lay.cellState {
 			st.cPrev, st.c = s.c[l], s.cn[l]
 		}
+		recurrentDone := firstDone && l == 0
 		if s.lay.separateHidden {
-			copy(s.hh.Data, d.bhh.Value)
-			s.gemmWeight(st.hPrev, d.whh, 1, s.hh)
+			if !recurrentDone {
+				copy(s.hh.Data, d.bhh.Value)
+				s.gemmWeight(st.hPrev, d.whh, 1, s.hh)
+			}
 			st.hh = s.hh
-		} else {
+		} else if !recurrentDone {
 			s.gemmWeight(st.hPrev, d.whh, 1, s.gates)
 		}
 		d.cell.forward(st)

@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -103,6 +104,76 @@ func testStepper[T Float](t *testing.T, cell Cell, layers int, tokens bool, tol 
 	}
 }
 
+// TestStepTokenChosen checks that a step with the token picked beside the
+// next recurrent product gives the bits of the pick followed by StepToken,
+// step after step, in each product mode and for stacks of one and two
+// layers; at hidden 256 the LSTM's and GRU's W_hh are large enough for
+// the packed mode to compute part of them on another core.
+func TestStepTokenChosen(t *testing.T) {
+	for _, cell := range Cells {
+		for _, layers := range []int{1, 2} {
+			for _, mode := range []string{"plain", "packed", "bf16"} {
+				t.Run(fmt.Sprintf("%s/layers%d/%s", cell, layers, mode), func(t *testing.T) {
+					testStepTokenChosen[float32](t, cell, layers, mode)
+				})
+			}
+		}
+	}
+	t.Run("float64", func(t *testing.T) { testStepTokenChosen[float64](t, CellLSTM, 2, "plain") })
+}
+
+func testStepTokenChosen[T Float](t *testing.T, cell Cell, layers int, mode string) {
+	rng := testRNG()
+	const vocab, in, hid, steps = 67, 32, 256, 40
+	r, err := NewRecurrent[T]("rnn", RecurrentConfig{Cell: cell, Input: in, Hidden: hid, Layers: layers}, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	emb := NewEmbedding[T]("emb", vocab, in, rng)
+	head := NewLinear[T]("head", hid, vocab, rng)
+	steppers := [2]*Stepper[T]{r.NewTokenStepper(emb.Weight.Mat()), r.NewTokenStepper(emb.Weight.Mat())}
+	for _, s := range steppers {
+		switch mode {
+		case "packed":
+			s.UsePacked()
+		case "bf16":
+			s.UseBF16()
+		}
+	}
+	// Each side samples with its own generator, seeded alike.
+	var (
+		caches [2]LinearCache[T]
+		rngs   = [2]*rand.Rand{rand.New(rand.NewPCG(5, 6)), rand.New(rand.NewPCG(5, 6))}
+		probs  = make([]float64, vocab)
+	)
+	choose := func(which int) func(top Mat[T]) int {
+		return func(top Mat[T]) int {
+			return SampleSoftmax(head.Forward(&caches[which], top).Row(0), 1, probs, rngs[which])
+		}
+	}
+	top := steppers[0].StepToken(0)
+	chosenTop := steppers[1].StepToken(0)
+	seen := map[int]bool{}
+	for i := range steps {
+		want := choose(0)(top)
+		top = steppers[0].StepToken(want)
+		var got int
+		got, chosenTop = steppers[1].StepTokenChosen(choose(1))
+		if got != want {
+			t.Fatalf("step %d: token %d chosen, want %d", i, got, want)
+		}
+		for j, v := range chosenTop.Data {
+			if math.Float64bits(float64(v)) != math.Float64bits(float64(top.Data[j])) {
+				t.Fatalf("step %d: output %d is %v, choosing then StepToken gives %v", i, j, v, top.Data[j])
+			}
+		}
+		seen[got] = true
+	}
+	if len(seen) < steps/4 {
+		t.Fatalf("%d distinct tokens in %d steps: the test hardly varies the input", len(seen), steps)
+	}
+}
+
 // assertClose fails when got and want differ by more than tol relative to
 // max(1, |want|) anywhere.
 func assertClose[T Float](t *testing.T, what string, got, want []T, tol float64) {
@@ -123,11 +194,13 @@ func TestStepperRejects(t *testing.T) {
 	bi, _ := NewRecurrent[float32]("rnn", RecurrentConfig{Cell: CellGRU, Input: 2, Hidden: 3, Layers: 1, Bidirectional: true}, rng)
 	r, _ := NewRecurrent[float32]("rnn", RecurrentConfig{Cell: CellGRU, Input: 2, Hidden: 3, Layers: 1}, rng)
 	for name, f := range map[string]func(){
-		"bidirectional":             func() { bi.NewStepper() },
-		"embedding width":           func() { r.NewTokenStepper(NewMat[float32](4, 3)) },
-		"token out of range":        func() { r.NewTokenStepper(NewMat[float32](4, 2)).StepToken(4) },
-		"token on a vector stepper": func() { r.NewStepper().StepToken(0) },
-		"input width":               func() { r.NewStepper().Step(NewMat[float32](1, 3)) },
+		"bidirectional":              func() { bi.NewStepper() },
+		"embedding width":            func() { r.NewTokenStepper(NewMat[float32](4, 3)) },
+		"token out of range":         func() { r.NewTokenStepper(NewMat[float32](4, 2)).StepToken(4) },
+		"chosen token out of range":  func() { r.NewTokenStepper(NewMat[float32](4, 2)).StepTokenChosen(func(Mat[float32]) int { return -1 }) },
+		"chosen on a vector stepper": func() { r.NewStepper().StepTokenChosen(func(Mat[float32]) int { return 0 }) },
+		"token on a vector stepper":  func() { r.NewStepper().StepToken(0) },
+		"input width":                func() { r.NewStepper().Step(NewMat[float32](1, 3)) },
 	} {
 		func() {
 			defer func() {

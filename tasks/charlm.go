@@ -415,28 +415,34 @@ func (m *CharLM[T]) Generate(prime string, length int, temperature float64, rng 
 	}
 	probs := make([]float64, m.vocab.Len())
 	rows := make([][]T, len(models))
-	for i := 0; i < length; i++ {
+	choose := func(nn.Mat[T]) int {
 		for k, c := range models {
 			rows[k] = c.dec.StepLogits(&c.headC, tops[k]).Row(0)
 		}
-		var next int
 		switch {
 		case len(models) > 1 && temperature == 0:
-			next = nn.Argmax(m.mix(rows))
+			return nn.Argmax(m.mix(rows))
 		case len(models) > 1:
-			next = nn.SampleSoftmax(m.mix(rows), temperature, probs, rng)
+			return nn.SampleSoftmax(m.mix(rows), temperature, probs, rng)
 		case temperature == 0:
-			next = nn.Argmax(rows[0])
-		default:
-			next = nn.SampleSoftmax(rows[0], temperature, probs, rng)
+			return nn.Argmax(rows[0])
+		}
+		return nn.SampleSoftmax(rows[0], temperature, probs, rng)
+	}
+	for i := 0; i < length; i++ {
+		var next int
+		if i+1 < length {
+			// The first model's next recurrent product runs beside the
+			// choice, which it does not depend on.
+			next, tops[0] = steppers[0].StepTokenChosen(choose)
+			for k := 1; k < len(steppers); k++ {
+				tops[k] = steppers[k].StepToken(next)
+			}
+		} else {
+			next = choose(tops[0])
 		}
 		if err := emit(m.vocab.Token(next)); err != nil {
 			return err
-		}
-		if i+1 < length {
-			for k := range steppers {
-				tops[k] = steppers[k].StepToken(next)
-			}
 		}
 	}
 	return nil
