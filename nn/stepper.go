@@ -177,9 +177,7 @@ func (s *Stepper[T]) StepTokenChosen(choose func(top Mat[T]) int) (int, Mat[T]) 
 	}
 	copy(s.gates.Data, s.table.Row(id))
 	if !s.lay.separateHidden {
-		for j, v := range s.ahead.Data {
-			s.gates.Data[j] += v
-		}
+		addSlice(s.gates.Data, s.ahead.Data)
 	}
 	return id, s.runFrom(true)
 }
