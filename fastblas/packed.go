@@ -208,17 +208,65 @@ func (w *PackedMatrix) packPanels() {
 func gemvPanels(sk *smallKernels[float32], n, k int, alpha float32, a, panels []float32, beta float32, c []float32) {
 	tile, tiles := panelTile(k), (n+panelRows-1)/panelRows
 	workers, spin := smallWorkers(n*k, tiles)
-	if workers == 1 {
-		// Directly, without the closure below: it escapes (goroutines
-		// run it), so building it would allocate on every call.
+	switch {
+	case workers == 1:
 		sk.dotPanels(k, &a[0], &panels[0], tile, &c[0], alpha, beta, n)
-		return
+	case workers == 2 && spin:
+		j := newPanelsJob(sk, n, k, alpha, a, panels, beta, c, tiles/2, nil)
+		helper.split(j.run)
+		j.release()
+	default:
+		parallel(workers, func(w int) {
+			if t0, t1 := tiles*w/workers, tiles*(w+1)/workers; t0 < t1 {
+				sk.dotPanels(k, &a[0], &panels[t0*tile], tile, &c[t0*panelRows], alpha, beta, min(n, t1*panelRows)-t0*panelRows)
+			}
+		})
 	}
-	parallelSmall(workers, spin, func(w int) {
-		if t0, t1 := tiles*w/workers, tiles*(w+1)/workers; t0 < t1 {
-			sk.dotPanels(k, &a[0], &panels[t0*tile], tile, &c[t0*panelRows], alpha, beta, min(n, t1*panelRows)-t0*panelRows)
+}
+
+// panelsJob is a product over W's m = 1 layout cut in two for the spinning
+// helper: half 0 runs side, if any, and then multiplies tiles [0, cut),
+// half 1 the rest. Jobs come from a pool with their run bound once, so that
+// a batch-1 step hands the helper its half without allocating.
+type panelsJob struct {
+	sk           *smallKernels[float32]
+	n, k, cut    int
+	alpha, beta  float32
+	a, panels, c []float32
+	side         func()
+	run          func(half int) // the job's half method
+}
+
+var panelsJobs = sync.Pool{New: func() any {
+	j := new(panelsJob)
+	j.run = j.half
+	return j
+}}
+
+func newPanelsJob(sk *smallKernels[float32], n, k int, alpha float32, a, panels []float32, beta float32, c []float32, cut int, side func()) *panelsJob {
+	j := panelsJobs.Get().(*panelsJob)
+	j.sk, j.n, j.k, j.cut, j.alpha, j.beta, j.a, j.panels, j.c, j.side = sk, n, k, cut, alpha, beta, a, panels, c, side
+	return j
+}
+
+// release returns the job to the pool, without the operands it refers to.
+func (j *panelsJob) release() {
+	j.a, j.panels, j.c, j.side = nil, nil, nil, nil
+	panelsJobs.Put(j)
+}
+
+func (j *panelsJob) half(h int) {
+	tile, t0, t1 := panelTile(j.k), 0, j.cut
+	if h == 0 {
+		if j.side != nil {
+			j.side()
 		}
-	})
+	} else {
+		t0, t1 = j.cut, (j.n+panelRows-1)/panelRows
+	}
+	if t0 < t1 {
+		j.sk.dotPanels(j.k, &j.a[0], &j.panels[t0*tile], tile, &j.c[t0*panelRows], j.alpha, j.beta, min(j.n, t1*panelRows)-t0*panelRows)
+	}
 }
 
 // SgemvPackedBeside computes c = alpha·a·Wᵀ + beta·c for one row a, with
@@ -241,7 +289,7 @@ func SgemvPackedBeside(side func(), alpha float32, a []float32, w *PackedMatrix,
 	if n == 0 || k == 0 || alpha == 0 || sk == nil || sk.dotPanels == nil || !sk.use(true, 1, k) {
 		return false
 	}
-	tile, tiles := panelTile(k), (n+panelRows-1)/panelRows
+	tiles := (n + panelRows - 1) / panelRows
 	if workers, spin := smallWorkers(n*k, tiles); workers != 2 || !spin {
 		return false
 	}
@@ -250,24 +298,14 @@ func SgemvPackedBeside(side func(), alpha float32, a []float32, w *PackedMatrix,
 	if cut < 0 {
 		cut = tiles / 2
 	}
-	dot := func(t0, t1 int) {
-		if t0 < t1 {
-			sk.dotPanels(k, &a[0], &w.panels[t0*tile], tile, &c[t0*panelRows], alpha, beta, min(n, t1*panelRows)-t0*panelRows)
-		}
-	}
-	switch helper.split(func(half int) {
-		if half == 0 {
-			side()
-			dot(0, cut)
-		} else {
-			dot(cut, tiles)
-		}
-	}) {
+	j := newPanelsJob(sk, n, k, alpha, a, w.panels, beta, c, cut, side)
+	switch helper.split(j.run) {
 	case callerWaited:
 		cut = min(cut+1, tiles)
 	case helperFirst:
 		cut = max(cut-1, 0)
 	}
+	j.release()
 	w.besideCut.Store(int32(cut + 1))
 	return true
 }

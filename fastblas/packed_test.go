@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"gonum.org/v1/gonum/blas"
+
+	"github.com/seqtask/seqtask/internal/race"
 )
 
 // packedGemm is Sgemm(NoTrans, Trans, ...) through a PackedMatrix made of b
@@ -279,6 +281,22 @@ func TestSgemvPackedBeside(t *testing.T) {
 	}
 	if cut := pm.besideCut.Load() - 1; cut > n/panelRows/4 {
 		t.Errorf("after a long side, the caller still multiplies %d of %d tiles: the cut does not move to the helper", cut, n/panelRows)
+	}
+	// Through the helper, with or without a side, a product allocates
+	// nothing (testing.AllocsPerRun would hold the test to one core).
+	if race.Enabled {
+		return // sync.Pool drops jobs at random
+	}
+	side := func() {}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 100 {
+		SgemvPackedBeside(side, 1, a, pm, 0, c)
+		SgemmPacked(1, 1, a, k, pm, 0, c, n)
+	}
+	runtime.ReadMemStats(&after)
+	if allocs := after.Mallocs - before.Mallocs; allocs > 0 {
+		t.Errorf("%d allocations in 200 products through the helper, want 0", allocs)
 	}
 }
 

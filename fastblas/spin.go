@@ -42,7 +42,7 @@ type spinHelper struct {
 	// after the helper has run its half, acknowledged it and a next
 	// caller has posted another, and must then not take that one's half.
 	claimed atomic.Uint64
-	job     func()
+	half    func(w int) // the posted job's; the helper runs half(1)
 	parked  atomic.Bool
 	wake    chan struct{}
 	start   sync.Once
@@ -75,7 +75,7 @@ func (h *spinHelper) split(half func(w int)) splitOutcome {
 		return bothOnCaller
 	}
 	h.start.Do(func() { go h.loop() })
-	h.job = func() { half(1) }
+	h.half = half
 	n := h.seq.Add(1)
 	if h.parked.Load() {
 		select {
@@ -122,9 +122,9 @@ func (h *spinHelper) loop() {
 		}
 		seen = h.seq.Load()
 		if h.claim(seen) {
-			h.job()
+			h.half(1)
 		}
-		h.job = nil
+		h.half = nil
 		h.done.Store(seen)
 		h.busy.Store(false)
 	}

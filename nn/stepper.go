@@ -4,7 +4,8 @@ import "fmt"
 
 // Stepper runs a unidirectional Recurrent stack one step at a time at
 // batch 1, for inference (sampling, greedy decoding): it keeps no caches for
-// a backward pass and allocates nothing per step.
+// a backward pass, and in UsePacked mode allocates nothing per step (the
+// other modes' products may start goroutines for their shares).
 //
 // A token stepper (NewTokenStepper) feeds the first layer the embedding row
 // of a token. The first layer's input projection is then a pure function of
@@ -29,7 +30,12 @@ type Stepper[T Float] struct {
 	gates             Mat[T]   // [1][G*H]
 	hh                Mat[T]   // separateHidden [1][G*H]: W_hh h' + b_hh
 	ahead             Mat[T]   // [1][G*H] StepTokenChosen's W_hh h' of the first layer, for cells that add it to the gates
-	aux               Mat[T]   // [1][aux*H]: the cell's per-step values, unused here
+	// StepTokenChosen's call of choose, made once so that a step does not
+	// allocate: it sets chosen to choose's pick from the top output.
+	side   func()
+	choose func(top Mat[T]) int
+	chosen int
+	aux    Mat[T] // [1][aux*H]: the cell's per-step values, unused here
 }
 
 // NewStepper returns a stepper whose first layer is fed vectors (Step).
@@ -152,26 +158,29 @@ func (s *Stepper[T]) StepTokenChosen(choose func(top Mat[T]) int) (int, Mat[T]) 
 	if s.table.Empty() {
 		panic("nn: Stepper.StepTokenChosen: not a token stepper")
 	}
-	top := s.h[len(s.h)-1]
-	var id int
-	side := func() { id = choose(top) }
+	if s.side == nil {
+		s.side = func() { s.chosen = s.choose(s.h[len(s.h)-1]) }
+	}
+	s.choose = choose
+	defer func() { s.choose = nil }()
 	d := s.r.dirs[0]
 	var ran bool
 	if s.lay.separateHidden {
 		copy(s.hh.Data, d.bhh.Value)
-		ran = s.gemmWeightBeside(side, s.h[0], d.whh, 1, s.hh)
+		ran = s.gemmWeightBeside(s.side, s.h[0], d.whh, 1, s.hh)
 	} else {
 		if s.ahead.Empty() {
 			s.ahead = NewMat[T](1, s.gates.Cols)
 		}
 		// W_hh h' on its own, added to the token's row below: the panel
 		// kernel's beta = 1 adds the same two values.
-		ran = s.gemmWeightBeside(side, s.h[0], d.whh, 0, s.ahead)
+		ran = s.gemmWeightBeside(s.side, s.h[0], d.whh, 0, s.ahead)
 	}
 	if !ran {
-		id = choose(top)
-		return id, s.StepToken(id)
+		s.side()
+		return s.chosen, s.StepToken(s.chosen)
 	}
+	id := s.chosen
 	if id < 0 || id >= s.table.Rows {
 		panic(fmt.Sprintf("nn: Stepper.StepTokenChosen: token %d outside the table of %d", id, s.table.Rows))
 	}

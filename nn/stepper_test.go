@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
+
+	"github.com/seqtask/seqtask/internal/race"
 )
 
 // TestStepperMatchesForward runs token sequences through Recurrent.Forward
@@ -172,6 +175,31 @@ func testStepTokenChosen[T Float](t *testing.T, cell Cell, layers int, mode stri
 	if len(seen) < steps/4 {
 		t.Fatalf("%d distinct tokens in %d steps: the test hardly varies the input", len(seen), steps)
 	}
+	// In packed mode choosing beside the product allocates no more than
+	// choosing and then stepping: nothing where the products run on the
+	// panel kernels (fastblas's TestSgemvPackedBeside). Measured on two
+	// cores, which testing.AllocsPerRun would not allow.
+	if race.Enabled || mode != "packed" {
+		return // sync.Pool drops fastblas's jobs at random; the other modes' products start goroutines
+	}
+	pickBeside, pickAfter := choose(1), choose(0)
+	beside := mallocsPerCall(100, func() { steppers[1].StepTokenChosen(pickBeside) })
+	after := mallocsPerCall(100, func() { top = steppers[0].StepToken(pickAfter(top)) })
+	if beside > after+0.1 {
+		t.Errorf("%v allocations per step beside the product, %v choosing and then stepping", beside, after)
+	}
+}
+
+// mallocsPerCall is the mean number of heap allocations of f over n calls,
+// with GOMAXPROCS as it is.
+func mallocsPerCall(n int, f func()) float64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range n {
+		f()
+	}
+	runtime.ReadMemStats(&after)
+	return float64(after.Mallocs-before.Mallocs) / float64(n)
 }
 
 // assertClose fails when got and want differ by more than tol relative to
