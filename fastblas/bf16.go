@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -43,6 +44,7 @@ type BF16Matrix struct {
 	// on the first such product after each refill, which resets it.
 	pairOnce   sync.Once
 	pairBlocks [][]float32
+	besideCut  atomic.Int32 // SgemvBF16Beside's cut (splitBeside)
 }
 
 // bf16PairMinM is the fewest rows of A for which SgemmBF16 multiplies on
@@ -331,6 +333,40 @@ func SgemmBF16(m int, alpha float32, a []float32, lda int, w *BF16Matrix, beta f
 		hi := min(units*(wk+1)/workers*unit, n)
 		bf16Range(m, lo, hi, stride, alpha, ah, w, beta, c, ldc)
 	})
+}
+
+// SgemvBF16Beside is SgemvPackedBeside for SgemmBF16: c = alpha·a·Wᵀ +
+// beta·c for one row a, with SgemmBF16's bits, and side run on the calling
+// goroutine while the helper multiplies its share of W's rows, where
+// SgemmBF16 would halve the product with the helper. It reports whether it
+// ran; elsewhere it runs nothing and reports false. side must not touch a
+// or c.
+func SgemvBF16Beside(side func(), alpha float32, a []float32, w *BF16Matrix, beta float32, c []float32) bool {
+	n, k := w.Rows, w.Cols
+	checkWeightProduct("SgemvBF16Beside", 1, n, k, len(a), max(k, 1), len(c), max(n, 1))
+	if n == 0 || k == 0 || w.wideOnly || w.data == nil { // no bfloat16 instructions, or AMX tiles alone
+		return false
+	}
+	units := (n + 7) / 8 // whole 1×8 tiles, as SgemmBF16 cuts its work
+	if workers, spin := smallWorkers(n*w.stride, units); workers != 2 || !spin {
+		return false
+	}
+	j := newVecJob(bf16Span, units, side)
+	if cap(j.ah) < w.stride {
+		j.ah = make([]uint16, w.stride)
+	}
+	j.ah = j.ah[:w.stride]
+	toBF16(j.ah[:k], a[:k])
+	clear(j.ah[k:])
+	j.n, j.alpha, j.beta, j.w, j.c = n, alpha, beta, w, c
+	splitBeside(j, &w.besideCut)
+	return true
+}
+
+// bf16Span multiplies columns [8·u0, 8·u1) of a bfloat16 product of one
+// row.
+func bf16Span(j *vecJob, u0, u1 int) {
+	bf16Range(1, u0*8, min(u1*8, j.n), j.w.stride, j.alpha, j.ah, j.w, j.beta, j.c, j.n)
 }
 
 // SgemmBF16TN computes C = alpha·Aᵀ·B + beta·C with A k×m (lda apart) and

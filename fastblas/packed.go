@@ -25,13 +25,10 @@ type PackedMatrix struct {
 	src        []float32 // the values to pack, and to multiply when the packed form does not serve
 	once       sync.Once // packs on the first product that uses the packed form
 	path       *kernelPair
-	blocks     [][]float32 // per depth block of the kernel: the nr-column micro-panels of all columns of op(W)
-	panelsOnce sync.Once   // lays out panels on the first m = 1 product that uses them
-	panels     []float32   // W's rows for m = 1 products (packPanels)
-	// besideCut is 1 + the tiles of panels the caller multiplies in
-	// SgemvPackedBeside (0: not yet set), moved a tile at a time towards
-	// the cut at which the caller and the helper finish together.
-	besideCut atomic.Int32
+	blocks     [][]float32  // per depth block of the kernel: the nr-column micro-panels of all columns of op(W)
+	panelsOnce sync.Once    // lays out panels on the first m = 1 product that uses them
+	panels     []float32    // W's rows for m = 1 products (packPanels)
+	besideCut  atomic.Int32 // SgemvPackedBeside's cut (splitBeside)
 }
 
 // NewPackedMatrix returns the rows×cols row-major matrix w (at least
@@ -212,7 +209,9 @@ func gemvPanels(sk *smallKernels[float32], n, k int, alpha float32, a, panels []
 	case workers == 1:
 		sk.dotPanels(k, &a[0], &panels[0], tile, &c[0], alpha, beta, n)
 	case workers == 2 && spin:
-		j := newPanelsJob(sk, n, k, alpha, a, panels, beta, c, tiles/2, nil)
+		j := newVecJob(panelsSpan, tiles, nil)
+		j.sk, j.n, j.k, j.alpha, j.beta, j.a, j.b, j.c = sk, n, k, alpha, beta, a, panels, c
+		j.cut = tiles / 2
 		helper.split(j.run)
 		j.release()
 	default:
@@ -224,49 +223,84 @@ func gemvPanels(sk *smallKernels[float32], n, k int, alpha float32, a, panels []
 	}
 }
 
-// panelsJob is a product over W's m = 1 layout cut in two for the spinning
-// helper: half 0 runs side, if any, and then multiplies tiles [0, cut),
-// half 1 the rest. Jobs come from a pool with their run bound once, so that
-// a batch-1 step hands the helper its half without allocating.
-type panelsJob struct {
-	sk           *smallKernels[float32]
-	n, k, cut    int
-	alpha, beta  float32
-	a, panels, c []float32
-	side         func()
-	run          func(half int) // the job's half method
+// vecJob is a product of one row by a weight cut in two for the spinning
+// helper: half 0 runs side, if any, and then multiplies units [0, cut) of
+// the output (tiles of W's m = 1 layout, or eights of columns in bfloat16),
+// half 1 the rest; span multiplies a range of units. Jobs come from a pool
+// with their half method bound once, so that a batch-1 step hands the
+// helper its half without allocating.
+type vecJob struct {
+	span        func(j *vecJob, u0, u1 int)
+	units, cut  int
+	side        func()
+	sk          *smallKernels[float32]
+	n, k        int
+	alpha, beta float32
+	a, b, c     []float32   // b: W's m = 1 layout (panelsSpan)
+	ah          []uint16    // A rounded to bfloat16 (bf16Span), storage kept with the job
+	w           *BF16Matrix // bf16Span's W
+	run         func(half int)
 }
 
-var panelsJobs = sync.Pool{New: func() any {
-	j := new(panelsJob)
+var vecJobs = sync.Pool{New: func() any {
+	j := new(vecJob)
 	j.run = j.half
 	return j
 }}
 
-func newPanelsJob(sk *smallKernels[float32], n, k int, alpha float32, a, panels []float32, beta float32, c []float32, cut int, side func()) *panelsJob {
-	j := panelsJobs.Get().(*panelsJob)
-	j.sk, j.n, j.k, j.cut, j.alpha, j.beta, j.a, j.panels, j.c, j.side = sk, n, k, cut, alpha, beta, a, panels, c, side
+func newVecJob(span func(j *vecJob, u0, u1 int), units int, side func()) *vecJob {
+	j := vecJobs.Get().(*vecJob)
+	j.span, j.units, j.side = span, units, side
 	return j
 }
 
-// release returns the job to the pool, without the operands it refers to.
-func (j *panelsJob) release() {
-	j.a, j.panels, j.c, j.side = nil, nil, nil, nil
-	panelsJobs.Put(j)
+// release returns the job to the pool, without what it refers to but
+// with its own storage.
+func (j *vecJob) release() {
+	*j = vecJob{run: j.run, ah: j.ah[:0]}
+	vecJobs.Put(j)
 }
 
-func (j *panelsJob) half(h int) {
-	tile, t0, t1 := panelTile(j.k), 0, j.cut
+func (j *vecJob) half(h int) {
+	u0, u1 := 0, j.cut
 	if h == 0 {
 		if j.side != nil {
 			j.side()
 		}
 	} else {
-		t0, t1 = j.cut, (j.n+panelRows-1)/panelRows
+		u0, u1 = j.cut, j.units
 	}
-	if t0 < t1 {
-		j.sk.dotPanels(j.k, &j.a[0], &j.panels[t0*tile], tile, &j.c[t0*panelRows], j.alpha, j.beta, min(j.n, t1*panelRows)-t0*panelRows)
+	if u0 < u1 {
+		j.span(j, u0, u1)
 	}
+}
+
+// panelsSpan multiplies tiles [t0, t1) of W's m = 1 layout.
+func panelsSpan(j *vecJob, t0, t1 int) {
+	tile := panelTile(j.k)
+	j.sk.dotPanels(j.k, &j.a[0], &j.b[t0*tile], tile, &j.c[t0*panelRows], j.alpha, j.beta, min(j.n, t1*panelRows)-t0*panelRows)
+}
+
+// splitBeside runs j with side beside it through the helper, at the cut
+// that cut holds (1 + the units the caller multiplies; 0 for half of
+// them), and moves that cut a unit towards the caller when it waited for
+// the helper and away when the helper had finished first, so that over
+// the calls of a decoding loop both sides come to finish together. It
+// releases j.
+func splitBeside(j *vecJob, cut *atomic.Int32) {
+	j.cut = int(cut.Load()) - 1
+	if j.cut < 0 {
+		j.cut = j.units / 2
+	}
+	next := j.cut
+	switch helper.split(j.run) {
+	case callerWaited:
+		next = min(next+1, j.units)
+	case helperFirst:
+		next = max(next-1, 0)
+	}
+	cut.Store(int32(next + 1))
+	j.release()
 }
 
 // SgemvPackedBeside computes c = alpha·a·Wᵀ + beta·c for one row a, with
@@ -274,9 +308,7 @@ func (j *panelsJob) half(h int) {
 // where the product is one that SgemmPacked would halve with the spinning
 // helper: the helper multiplies its share of W's rows while the caller
 // runs side and then multiplies the rest, so that side costs no time
-// beyond the product's. The share adapts to side's length: each call
-// moves the cut a tile of rows towards the caller when it waited for the
-// helper, and away when the helper had finished first. It reports whether
+// beyond the product's (splitBeside sets the shares). It reports whether
 // it ran; elsewhere it runs nothing and reports false. side must not touch
 // a or c.
 func SgemvPackedBeside(side func(), alpha float32, a []float32, w *PackedMatrix, beta float32, c []float32) bool {
@@ -294,18 +326,8 @@ func SgemvPackedBeside(side func(), alpha float32, a []float32, w *PackedMatrix,
 		return false
 	}
 	w.panelsOnce.Do(w.packPanels)
-	cut := int(w.besideCut.Load()) - 1
-	if cut < 0 {
-		cut = tiles / 2
-	}
-	j := newPanelsJob(sk, n, k, alpha, a, w.panels, beta, c, cut, side)
-	switch helper.split(j.run) {
-	case callerWaited:
-		cut = min(cut+1, tiles)
-	case helperFirst:
-		cut = max(cut-1, 0)
-	}
-	j.release()
-	w.besideCut.Store(int32(cut + 1))
+	j := newVecJob(panelsSpan, tiles, side)
+	j.sk, j.n, j.k, j.alpha, j.beta, j.a, j.b, j.c = sk, n, k, alpha, beta, a, w.panels, c
+	splitBeside(j, &w.besideCut)
 	return true
 }

@@ -230,38 +230,18 @@ func TestSgemvPackedBeside(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(29, 30))
 	old := spinMinWork
 	defer func() { spinMinWork = old }()
-	for _, helperMin := range []int{math.MaxInt, 1} {
-		spinMinWork = helperMin
-		for _, n := range []int{0, 1, 13, 64, 1030} {
-			for _, k := range []int{1, 17, 256} {
-				for _, ab := range [][2]float32{{1, 0}, {-2.25, 0.5}, {0, 2}} {
-					a, w := randMat[float32](rnd, k), randMat[float32](rnd, n*k)
-					c := randMat[float32](rnd, n)
-					want := slices.Clone(c)
-					pm := NewPackedMatrix(n, k, w)
-					SgemmPacked(1, ab[0], a, k, pm, ab[1], want, max(n, 1))
-					for call := range 20 { // the cut moves between calls
-						got, sides := slices.Clone(c), 0
-						ran := SgemvPackedBeside(func() { sides++ }, ab[0], a, pm, ab[1], got)
-						if ran != (sides == 1) || sides > 1 {
-							t.Fatalf("spinMinWork %d, n %d, k %d: side ran %d times, reported %v", helperMin, n, k, sides, ran)
-						}
-						if !ran {
-							if helperMin == 1 && n >= 2*panelRows && ab[0] != 0 && pm.panels != nil {
-								t.Fatalf("spinMinWork 1, n %d, k %d: not run beside the helper", n, k)
-							}
-							SgemmPacked(1, ab[0], a, max(k, 1), pm, ab[1], got, max(n, 1))
-						}
-						for j := range got {
-							if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
-								t.Fatalf("spinMinWork %d, n %d, k %d, alpha %g, beta %g, call %d: element %d is %v, SgemmPacked gives %v", helperMin, n, k, ab[0], ab[1], call, j, got[j], want[j])
-							}
-						}
-					}
-				}
-			}
+	checkBeside(t, rnd, [][2]float32{{1, 0}, {-2.25, 0.5}, {0, 2}}, func(n, k int, w []float32) besideCase {
+		pm := NewPackedMatrix(n, k, w)
+		return besideCase{
+			beside: func(side func(), alpha float32, a []float32, beta float32, c []float32) bool {
+				return SgemvPackedBeside(side, alpha, a, pm, beta, c)
+			},
+			plain: func(alpha float32, a []float32, beta float32, c []float32) {
+				SgemmPacked(1, alpha, a, max(k, 1), pm, beta, c, max(n, 1))
+			},
+			mustRun: func(alpha float32) bool { return n >= 2*panelRows && alpha != 0 && pm.panels != nil },
 		}
-	}
+	})
 	if sk := smallFor[float32](current.Load()); sk == nil || sk.dotPanels == nil {
 		t.Skip("no m = 1 panel kernel on this path: side runs before the product")
 	}
@@ -288,15 +268,117 @@ func TestSgemvPackedBeside(t *testing.T) {
 		return // sync.Pool drops jobs at random
 	}
 	side := func() {}
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	for range 100 {
+	if allocs := steadyMallocs(100, func() {
 		SgemvPackedBeside(side, 1, a, pm, 0, c)
 		SgemmPacked(1, 1, a, k, pm, 0, c, n)
-	}
-	runtime.ReadMemStats(&after)
-	if allocs := after.Mallocs - before.Mallocs; allocs > 0 {
+	}); allocs > 0 {
 		t.Errorf("%d allocations in 200 products through the helper, want 0", allocs)
+	}
+}
+
+// besideCase is a weight for checkBeside: its product beside a side, the
+// same product alone, and whether, with the helper taking every product,
+// the first must run.
+type besideCase struct {
+	beside  func(side func(), alpha float32, a []float32, beta float32, c []float32) bool
+	plain   func(alpha float32, a []float32, beta float32, c []float32)
+	mustRun func(alpha float32) bool
+}
+
+// checkBeside checks one-row products beside a side against the same
+// products alone, bit for bit, over 20 calls (the cut moves between them)
+// for each shape and (alpha, beta), alone and with the helper taking every
+// product: side runs exactly once when the product reports that it ran,
+// and it must run where mustRun says so.
+func checkBeside(t *testing.T, rnd *rand.Rand, alphaBetas [][2]float32, weight func(n, k int, w []float32) besideCase) {
+	t.Helper()
+	old := spinMinWork
+	defer func() { spinMinWork = old }()
+	for _, helperMin := range []int{math.MaxInt, 1} {
+		spinMinWork = helperMin
+		for _, n := range []int{0, 1, 13, 64, 1030} {
+			for _, k := range []int{1, 17, 256} {
+				for _, ab := range alphaBetas {
+					a, c := randMat[float32](rnd, k), randMat[float32](rnd, n)
+					wc := weight(n, k, randMat[float32](rnd, n*k))
+					want := slices.Clone(c)
+					wc.plain(ab[0], a, ab[1], want)
+					for call := range 20 {
+						got, sides := slices.Clone(c), 0
+						ran := wc.beside(func() { sides++ }, ab[0], a, ab[1], got)
+						if ran != (sides == 1) || sides > 1 {
+							t.Fatalf("spinMinWork %d, n %d, k %d: side ran %d times, reported %v", helperMin, n, k, sides, ran)
+						}
+						if !ran {
+							if helperMin == 1 && wc.mustRun(ab[0]) {
+								t.Fatalf("spinMinWork 1, n %d, k %d: not run beside the helper", n, k)
+							}
+							wc.plain(ab[0], a, ab[1], got)
+						}
+						for j := range got {
+							if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
+								t.Fatalf("spinMinWork %d, n %d, k %d, alpha %g, beta %g, call %d: element %d is %v, alone %v", helperMin, n, k, ab[0], ab[1], call, j, got[j], want[j])
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// steadyMallocs is the heap allocations of n calls of f after n calls
+// more, counted over a window without a garbage collection (which empties
+// the pools a path takes its storage from), with GOMAXPROCS as it is:
+// testing.AllocsPerRun would hold a test to one core.
+func steadyMallocs(n int, f func()) uint64 {
+	var before, after runtime.MemStats
+	for range n {
+		f()
+	}
+	for range 5 {
+		runtime.ReadMemStats(&before)
+		for range n {
+			f()
+		}
+		runtime.ReadMemStats(&after)
+		if after.NumGC == before.NumGC {
+			break
+		}
+	}
+	return after.Mallocs - before.Mallocs
+}
+
+// TestSgemvBF16Beside checks SgemvBF16Beside as TestSgemvPackedBeside
+// checks SgemvPackedBeside: SgemmBF16's bits whatever the cut, side run
+// exactly once when it reports that it ran (always, for the helper's
+// products where there are bfloat16 instructions), and no allocation.
+func TestSgemvBF16Beside(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	rnd := rand.New(rand.NewPCG(33, 34))
+	old := spinMinWork
+	defer func() { spinMinWork = old }()
+	checkBeside(t, rnd, [][2]float32{{1, 0}, {-2.25, 0.5}}, func(n, k int, wv []float32) besideCase {
+		w := NewBF16Matrix(n, k, wv)
+		return besideCase{
+			beside: func(side func(), alpha float32, a []float32, beta float32, c []float32) bool {
+				return SgemvBF16Beside(side, alpha, a, w, beta, c)
+			},
+			plain: func(alpha float32, a []float32, beta float32, c []float32) {
+				SgemmBF16(1, alpha, a, max(k, 1), w, beta, c, max(n, 1))
+			},
+			mustRun: func(float32) bool { return n >= 16 && w.data != nil && !w.wideOnly },
+		}
+	})
+	spinMinWork = 1
+	a, c := randMat[float32](rnd, 256), make([]float32, 1024)
+	w := NewBF16Matrix(1024, 256, randMat[float32](rnd, 1024*256))
+	if race.Enabled || !SgemvBF16Beside(func() {}, 1, a, w, 0, c) {
+		return // sync.Pool drops jobs at random under -race; elsewhere nothing runs beside
+	}
+	side := func() {}
+	if allocs := steadyMallocs(100, func() { SgemvBF16Beside(side, 1, a, w, 0, c) }); allocs > 0 {
+		t.Errorf("%d allocations in 100 products beside the helper, want 0", allocs)
 	}
 }
 

@@ -92,16 +92,7 @@ func (c *WeightProducts[T]) gemmWeight(x Mat[T], w *Param[T], beta T, out Mat[T]
 	case c.pass != nil:
 		r = c.pass.rounded(w, false)
 	case c.bf16:
-		if r = c.rounded[w]; r == nil {
-			if c.rounded == nil {
-				c.rounded = map[*Param[T]]*fastblas.BF16Matrix{}
-			}
-			if r = w.inferenceBF16(); r == nil {
-				m := w.Mat()
-				r = fastblas.NewBF16Matrix(m.Rows, m.Cols, any(w.Value).([]float32))
-			}
-			c.rounded[w] = r
-		}
+		r = c.roundedOf(w)
 	case c.packed:
 		fastblas.SgemmPacked(x.Rows, 1, x32, x.Cols, c.packOf(w), float32(beta), any(out.Data).([]float32), out.Cols)
 		return
@@ -111,6 +102,22 @@ func (c *WeightProducts[T]) gemmWeight(x Mat[T], w *Param[T], beta T, out Mat[T]
 		return
 	}
 	fastblas.SgemmBF16(x.Rows, 1, x32, x.Cols, r, float32(beta), any(out.Data).([]float32), out.Cols)
+}
+
+// roundedOf returns w rounded for UseBF16's products.
+func (c *WeightProducts[T]) roundedOf(w *Param[T]) *fastblas.BF16Matrix {
+	r := c.rounded[w]
+	if r == nil {
+		if c.rounded == nil {
+			c.rounded = map[*Param[T]]*fastblas.BF16Matrix{}
+		}
+		if r = w.inferenceBF16(); r == nil {
+			m := w.Mat()
+			r = fastblas.NewBF16Matrix(m.Rows, m.Cols, any(w.Value).([]float32))
+		}
+		c.rounded[w] = r
+	}
+	return r
 }
 
 // packOf returns w packed for UsePacked's products.
@@ -131,15 +138,22 @@ func (c *WeightProducts[T]) packOf(w *Param[T]) *fastblas.PackedMatrix {
 
 // gemmWeightBeside is gemmWeight for one row x with side run on the
 // caller's core while another multiplies part of W, where the cache
-// multiplies packed float32 weights and the product is large enough
-// (fastblas.SgemvPackedBeside). It reports whether it ran; elsewhere it
-// runs neither. side must not touch x or out.
+// multiplies packed float32 or bfloat16 weights and the product is large
+// enough (fastblas.SgemvPackedBeside, SgemvBF16Beside). It reports whether
+// it ran; elsewhere it runs neither. side must not touch x or out.
 func (c *WeightProducts[T]) gemmWeightBeside(side func(), x Mat[T], w *Param[T], beta T, out Mat[T]) bool {
 	x32, ok := any(x.Data).([]float32)
-	if !ok || !c.packed || c.bf16 || c.pass != nil || x.Rows != 1 {
+	if !ok || c.pass != nil || x.Rows != 1 {
 		return false
 	}
-	return fastblas.SgemvPackedBeside(side, 1, x32, c.packOf(w), float32(beta), any(out.Data).([]float32))
+	out32 := any(out.Data).([]float32)
+	switch {
+	case c.bf16:
+		return fastblas.SgemvBF16Beside(side, 1, x32, c.roundedOf(w), float32(beta), out32)
+	case c.packed:
+		return fastblas.SgemvPackedBeside(side, 1, x32, c.packOf(w), float32(beta), out32)
+	}
+	return false
 }
 
 // stepsPacked reports whether the step products of w are float32 products

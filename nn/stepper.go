@@ -4,8 +4,8 @@ import "fmt"
 
 // Stepper runs a unidirectional Recurrent stack one step at a time at
 // batch 1, for inference (sampling, greedy decoding): it keeps no caches for
-// a backward pass, and in UsePacked mode allocates nothing per step (the
-// other modes' products may start goroutines for their shares).
+// a backward pass, and in UsePacked and UseBF16 modes allocates nothing
+// per step where the products run beside the choice (StepTokenChosen).
 //
 // A token stepper (NewTokenStepper) feeds the first layer the embedding row
 // of a token. The first layer's input projection is then a pure function of
@@ -150,9 +150,9 @@ func (s *Stepper[T]) StepToken(id int) Mat[T] {
 // the token choose picks from the top layer's current output, as a sampler
 // or a greedy search does, and returns that token and the new output,
 // valid until the next step. The first layer's recurrent product does not
-// depend on the token: in UsePacked mode, where it is large enough to be
-// halved between two cores, the other core computes most of it while
-// choose runs (fastblas.SgemvPackedBeside). The results are those of
+// depend on the token: in UsePacked and UseBF16 modes, where it is large
+// enough to be halved between two cores, the other core computes most of
+// it while choose runs (fastblas.SgemvPackedBeside, SgemvBF16Beside). The results are those of
 // choose followed by StepToken, bit for bit.
 func (s *Stepper[T]) StepTokenChosen(choose func(top Mat[T]) int) (int, Mat[T]) {
 	if s.table.Empty() {

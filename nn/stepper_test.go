@@ -175,12 +175,12 @@ func testStepTokenChosen[T Float](t *testing.T, cell Cell, layers int, mode stri
 	if len(seen) < steps/4 {
 		t.Fatalf("%d distinct tokens in %d steps: the test hardly varies the input", len(seen), steps)
 	}
-	// In packed mode choosing beside the product allocates no more than
-	// choosing and then stepping: nothing where the products run on the
-	// panel kernels (fastblas's TestSgemvPackedBeside). Measured on two
+	// In packed and bf16 modes choosing beside the product allocates no
+	// more than choosing and then stepping: nothing where the products run
+	// beside (fastblas's TestSgemvPackedBeside, TestSgemvBF16Beside). Measured on two
 	// cores, which testing.AllocsPerRun would not allow.
-	if race.Enabled || mode != "packed" {
-		return // sync.Pool drops fastblas's jobs at random; the other modes' products start goroutines
+	if race.Enabled || mode == "plain" {
+		return // sync.Pool drops fastblas's jobs at random; plain products start goroutines
 	}
 	pickBeside, pickAfter := choose(1), choose(0)
 	beside := mallocsPerCall(100, func() { steppers[1].StepTokenChosen(pickBeside) })
