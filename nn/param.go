@@ -260,3 +260,15 @@ func (ps Params[T]) Predicting() bool {
 	}
 	return len(ps) > 0
 }
+
+// PredictingSince is an opaque value that names the weights of parameters
+// that only predict: the same from DropGrads until they train again
+// (ZeroGrad), and a new one after each later DropGrads; nil while they
+// train. What is computed from a predicting model's weights can be kept
+// while it stays the same.
+func (ps Params[T]) PredictingSince() any {
+	if !ps.Predicting() {
+		return nil
+	}
+	return ps[0].predicting
+}

@@ -85,6 +85,29 @@ func TestDropGrads(t *testing.T) {
 	}
 }
 
+// TestPredictingSince checks the name of a predicting model's weights:
+// none while it trains, the same over calls while it predicts, and a new
+// one once it has trained again.
+func TestPredictingSince(t *testing.T) {
+	ps := NewLinear[float32]("fc", 3, 2, testRNG()).Params()
+	if ps.PredictingSince() != nil {
+		t.Fatal("a training model's weights are named as predicting")
+	}
+	ps.DropGrads()
+	first := ps.PredictingSince()
+	if first == nil || ps.PredictingSince() != first {
+		t.Fatalf("predicting: %v, then %v; want the same, not nil", first, ps.PredictingSince())
+	}
+	ps.ZeroGrad()
+	if ps.PredictingSince() != nil {
+		t.Fatal("training again: still named as predicting")
+	}
+	ps.DropGrads()
+	if again := ps.PredictingSince(); again == nil || again == first {
+		t.Fatalf("predicting after training again: %v, first %v; want a new name", again, first)
+	}
+}
+
 // TestInferenceCopiesShared checks that a model that only predicts rounds
 // and packs each weight once for all its caches, computing what a
 // trainable model computes, and that after ZeroGrad (training again) new

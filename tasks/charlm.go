@@ -57,11 +57,12 @@ type CharLM[T nn.Float] struct {
 
 	ids, targets []int
 	stepper      *nn.Stepper[T] // Generate's, kept for its storage
-	// stepperFrozen: the stepper was last loaded from the weights of a
-	// model that only predicts, which have not changed since.
-	stepperFrozen bool
-	headC         nn.LinearCache[T]
-	dlogits       nn.Mat[T]
+	// stepperSince is the nn.Params.PredictingSince of the weights the
+	// stepper was last loaded from: while it stays the same and not nil,
+	// they have not changed.
+	stepperSince any
+	headC        nn.LinearCache[T]
+	dlogits      nn.Mat[T]
 
 	// members are the further models of an ensemble (Ensemble):
 	// evaluation and sampling use the mean of all the models' probabilities
@@ -457,7 +458,7 @@ func (m *CharLM[T]) Generate(prime string, length int, temperature float64, rng 
 // only predicts.
 func (m *CharLM[T]) tokenStepper(precision string) (*nn.Stepper[T], error) {
 	st := m.stepper
-	predicting := m.Params().Predicting()
+	since := m.Params().PredictingSince()
 	switch {
 	case st == nil:
 		var err error
@@ -470,10 +471,10 @@ func (m *CharLM[T]) tokenStepper(precision string) (*nn.Stepper[T], error) {
 			st.UsePacked()
 		}
 		m.stepper = st
-	case !predicting || !m.stepperFrozen:
+	case since == nil || since != m.stepperSince:
 		st.Reload()
 	}
-	m.stepperFrozen = predicting
+	m.stepperSince = since
 	// A fresh cache: the copies of a training model's old weights go with
 	// the old one (a predicting model's are its parameters', made once).
 	m.headC = nn.LinearCache[T]{}

@@ -261,6 +261,14 @@ func TestGenerateFollowsWeights(t *testing.T) {
 				t.Errorf("%s: predicting, call %d: Generate's logits %v, a fresh stepper's %v", precision, i+1, got, want)
 			}
 		}
+		// Trained again without sampling in between, and predicting again:
+		// the stepper must not keep the weights it froze before.
+		trainSteps(t, m, 20, 0.05, rng)
+		m.Params().DropGrads()
+		got := logits()
+		if want := fresh(); !slices.Equal(got, want) {
+			t.Errorf("%s: predicting after training again: Generate's logits %v, a fresh stepper's %v", precision, got, want)
+		}
 	}
 }
 
