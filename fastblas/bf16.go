@@ -288,6 +288,15 @@ func SgemmBF16(m int, alpha float32, a []float32, lda int, w *BF16Matrix, beta f
 		return
 	}
 	amx := amxKernel != nil && (w.data == nil || m >= amxMinM && w.tiles != nil)
+	if m == 1 && !amx && bf16VecSplit(w) {
+		// Halved with the helper through a pooled job, which allocates
+		// nothing (batch-1 steps make thousands of these products).
+		j := newBF16VecJob(nil, alpha, a, w, beta, c)
+		j.cut = j.units / 2
+		helper.split(j.run)
+		j.release()
+		return
+	}
 	stride := w.stride
 	rows := m
 	if amx {
@@ -339,28 +348,39 @@ func SgemmBF16(m int, alpha float32, a []float32, lda int, w *BF16Matrix, beta f
 // beta·c for one row a, with SgemmBF16's bits, and side run on the calling
 // goroutine while the helper multiplies its share of W's rows, where
 // SgemmBF16 would halve the product with the helper. It reports whether it
-// ran; elsewhere it runs nothing and reports false. side must not touch a
-// or c.
+// ran; elsewhere it runs nothing and reports false. side may read a but
+// must not write it, nor touch c.
 func SgemvBF16Beside(side func(), alpha float32, a []float32, w *BF16Matrix, beta float32, c []float32) bool {
-	n, k := w.Rows, w.Cols
-	checkWeightProduct("SgemvBF16Beside", 1, n, k, len(a), max(k, 1), len(c), max(n, 1))
-	if n == 0 || k == 0 || w.wideOnly || w.data == nil { // no bfloat16 instructions, or AMX tiles alone
+	checkWeightProduct("SgemvBF16Beside", 1, w.Rows, w.Cols, len(a), max(w.Cols, 1), len(c), max(w.Rows, 1))
+	if w.Rows == 0 || w.Cols == 0 || w.data == nil || !bf16VecSplit(w) { // AMX tiles alone hold the values, or no bfloat16 instructions
 		return false
 	}
-	units := (n + 7) / 8 // whole 1×8 tiles, as SgemmBF16 cuts its work
-	if workers, spin := smallWorkers(n*w.stride, units); workers != 2 || !spin {
+	splitBeside(newBF16VecJob(side, alpha, a, w, beta, c), &w.besideCut)
+	return true
+}
+
+// bf16VecSplit reports whether SgemmBF16 halves a product of one row by w
+// with the spinning helper, in whole 1×8 tiles.
+func bf16VecSplit(w *BF16Matrix) bool {
+	if w.wideOnly || w.data == nil {
 		return false
 	}
-	j := newVecJob(bf16Span, units, side)
+	workers, spin := smallWorkers(w.Rows*w.stride, (w.Rows+7)/8)
+	return workers == 2 && spin
+}
+
+// newBF16VecJob is a job for a product of one row by w in whole 1×8 tiles,
+// a rounded into the job's own storage.
+func newBF16VecJob(side func(), alpha float32, a []float32, w *BF16Matrix, beta float32, c []float32) *vecJob {
+	j := newVecJob(bf16Span, (w.Rows+7)/8, side)
 	if cap(j.ah) < w.stride {
 		j.ah = make([]uint16, w.stride)
 	}
 	j.ah = j.ah[:w.stride]
-	toBF16(j.ah[:k], a[:k])
-	clear(j.ah[k:])
-	j.n, j.alpha, j.beta, j.w, j.c = n, alpha, beta, w, c
-	splitBeside(j, &w.besideCut)
-	return true
+	toBF16(j.ah[:w.Cols], a[:w.Cols])
+	clear(j.ah[w.Cols:])
+	j.n, j.alpha, j.beta, j.w, j.c = w.Rows, alpha, beta, w, c
+	return j
 }
 
 // bf16Span multiplies columns [8·u0, 8·u1) of a bfloat16 product of one

@@ -309,8 +309,8 @@ func splitBeside(j *vecJob, cut *atomic.Int32) {
 // helper: the helper multiplies its share of W's rows while the caller
 // runs side and then multiplies the rest, so that side costs no time
 // beyond the product's (splitBeside sets the shares). It reports whether
-// it ran; elsewhere it runs nothing and reports false. side must not touch
-// a or c.
+// it ran; elsewhere it runs nothing and reports false. side may read a but
+// must not write it, nor touch c.
 func SgemvPackedBeside(side func(), alpha float32, a []float32, w *PackedMatrix, beta float32, c []float32) bool {
 	if w.noTrans {
 		panic("fastblas: SgemvPackedBeside of a matrix packed for x·W")

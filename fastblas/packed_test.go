@@ -271,10 +271,17 @@ func TestSgemvPackedBeside(t *testing.T) {
 	if allocs := steadyMallocs(100, func() {
 		SgemvPackedBeside(side, 1, a, pm, 0, c)
 		SgemmPacked(1, 1, a, k, pm, 0, c, n)
-	}); allocs > 0 {
-		t.Errorf("%d allocations in 200 products through the helper, want 0", allocs)
+	}); allocs > poolMisses {
+		t.Errorf("%d allocations in 200 products through the helper, want at most %d", allocs, poolMisses)
 	}
 }
+
+// poolMisses bounds the allocations steadyMallocs may see on a path that
+// allocates nothing in itself: a job taken from a sync.Pool is made anew
+// when the goroutine has moved to another P since it put the last one back
+// (about one window in thirty here, three allocations each). A path that
+// allocates on every call makes a hundred or more.
+const poolMisses = 6
 
 // besideCase is a weight for checkBeside: its product beside a side, the
 // same product alone, and whether, with the helper taking every product,
@@ -349,6 +356,39 @@ func steadyMallocs(n int, f func()) uint64 {
 	return after.Mallocs - before.Mallocs
 }
 
+// TestBesidePanic checks that a side that panics unwinds the caller only
+// once the helper is done with its share of the product: it must not write
+// the caller's output after the caller has recovered.
+func TestBesidePanic(t *testing.T) {
+	if sk := smallFor[float32](current.Load()); sk == nil || sk.dotPanels == nil || runtime.NumCPU() < 2 {
+		t.Skip("no m = 1 panel kernel or one CPU: nothing runs beside")
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	old := spinMinWork
+	defer func() { spinMinWork = old }()
+	spinMinWork = 1
+	rnd := rand.New(rand.NewPCG(35, 36))
+	const n, k = 1024, 256
+	a, pm := randMat[float32](rnd, k), NewPackedMatrix(n, k, randMat[float32](rnd, n*k))
+	for i := range 50 {
+		c := make([]float32, n)
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Fatal("the side's panic did not reach the caller")
+				}
+			}()
+			SgemvPackedBeside(func() { panic("side") }, 1, a, pm, 0, c)
+		}()
+		seen := slices.Clone(c)
+		for start := time.Now(); time.Since(start) < 100*time.Microsecond; {
+		}
+		if !slices.Equal(c, seen) {
+			t.Fatalf("call %d: the helper wrote the output after the caller had recovered", i)
+		}
+	}
+}
+
 // TestSgemvBF16Beside checks SgemvBF16Beside as TestSgemvPackedBeside
 // checks SgemvPackedBeside: SgemmBF16's bits whatever the cut, side run
 // exactly once when it reports that it ran (always, for the helper's
@@ -377,8 +417,11 @@ func TestSgemvBF16Beside(t *testing.T) {
 		return // sync.Pool drops jobs at random under -race; elsewhere nothing runs beside
 	}
 	side := func() {}
-	if allocs := steadyMallocs(100, func() { SgemvBF16Beside(side, 1, a, w, 0, c) }); allocs > 0 {
-		t.Errorf("%d allocations in 100 products beside the helper, want 0", allocs)
+	if allocs := steadyMallocs(100, func() {
+		SgemvBF16Beside(side, 1, a, w, 0, c)
+		SgemmBF16(1, 1, a, 256, w, 0, c, 1024)
+	}); allocs > poolMisses {
+		t.Errorf("%d allocations in 200 products through the helper, want at most %d", allocs, poolMisses)
 	}
 }
 

@@ -83,7 +83,19 @@ func (h *spinHelper) split(half func(w int)) splitOutcome {
 		default:
 		}
 	}
+	// Should half(0) panic, the helper must be done with the job (or never
+	// start it) before the panic unwinds the caller, whose buffers it
+	// writes.
+	returned := false
+	defer func() {
+		if !returned && !h.claim(n) {
+			for h.done.Load() < n {
+				runtime.Gosched()
+			}
+		}
+	}()
 	half(0)
+	returned = true
 	if h.claim(n) {
 		// The helper has not started: run its half here; it releases busy
 		// when it comes round to the job.

@@ -140,7 +140,8 @@ func (c *WeightProducts[T]) packOf(w *Param[T]) *fastblas.PackedMatrix {
 // caller's core while another multiplies part of W, where the cache
 // multiplies packed float32 or bfloat16 weights and the product is large
 // enough (fastblas.SgemvPackedBeside, SgemvBF16Beside). It reports whether
-// it ran; elsewhere it runs neither. side must not touch x or out.
+// it ran; elsewhere it runs neither. side may read x but must not write
+// it, nor touch out.
 func (c *WeightProducts[T]) gemmWeightBeside(side func(), x Mat[T], w *Param[T], beta T, out Mat[T]) bool {
 	x32, ok := any(x.Data).([]float32)
 	if !ok || c.pass != nil || x.Rows != 1 {
