@@ -152,8 +152,8 @@ func (s *Stepper[T]) StepToken(id int) Mat[T] {
 // valid until the next step. The first layer's recurrent product does not
 // depend on the token: in UsePacked and UseBF16 modes, where it is large
 // enough to be halved between two cores, the other core computes most of
-// it while choose runs (fastblas.SgemvPackedBeside, SgemvBF16Beside). The results are those of
-// choose followed by StepToken, bit for bit.
+// it while choose runs (fastblas.SgemvPackedBeside, SgemvBF16Beside). The
+// results are those of choose followed by StepToken, bit for bit.
 func (s *Stepper[T]) StepTokenChosen(choose func(top Mat[T]) int) (int, Mat[T]) {
 	if s.table.Empty() {
 		panic("nn: Stepper.StepTokenChosen: not a token stepper")
