@@ -352,7 +352,7 @@ func SgemmBF16(m int, alpha float32, a []float32, lda int, w *BF16Matrix, beta f
 // must not write it, nor touch c.
 func SgemvBF16Beside(side func(), alpha float32, a []float32, w *BF16Matrix, beta float32, c []float32) bool {
 	checkWeightProduct("SgemvBF16Beside", 1, w.Rows, w.Cols, len(a), max(w.Cols, 1), len(c), max(w.Rows, 1))
-	if w.Rows == 0 || w.Cols == 0 || w.data == nil || !bf16VecSplit(w) { // AMX tiles alone hold the values, or no bfloat16 instructions
+	if w.Rows == 0 || w.Cols == 0 || !bf16VecSplit(w) {
 		return false
 	}
 	splitBeside(newBF16VecJob(side, alpha, a, w, beta, c), &w.besideCut)
@@ -360,7 +360,8 @@ func SgemvBF16Beside(side func(), alpha float32, a []float32, w *BF16Matrix, bet
 }
 
 // bf16VecSplit reports whether SgemmBF16 halves a product of one row by w
-// with the spinning helper, in whole 1×8 tiles.
+// with the spinning helper, in whole 1×8 tiles: not without bfloat16
+// instructions (wideOnly), nor where AMX tiles alone hold the values.
 func bf16VecSplit(w *BF16Matrix) bool {
 	if w.wideOnly || w.data == nil {
 		return false

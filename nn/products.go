@@ -106,34 +106,30 @@ func (c *WeightProducts[T]) gemmWeight(x Mat[T], w *Param[T], beta T, out Mat[T]
 
 // roundedOf returns w rounded for UseBF16's products.
 func (c *WeightProducts[T]) roundedOf(w *Param[T]) *fastblas.BF16Matrix {
-	r := c.rounded[w]
-	if r == nil {
-		if c.rounded == nil {
-			c.rounded = map[*Param[T]]*fastblas.BF16Matrix{}
-		}
-		if r = w.inferenceBF16(); r == nil {
-			m := w.Mat()
-			r = fastblas.NewBF16Matrix(m.Rows, m.Cols, any(w.Value).([]float32))
-		}
-		c.rounded[w] = r
-	}
-	return r
+	return weightCopy(&c.rounded, w, (*Param[T]).inferenceBF16, fastblas.NewBF16Matrix)
 }
 
 // packOf returns w packed for UsePacked's products.
 func (c *WeightProducts[T]) packOf(w *Param[T]) *fastblas.PackedMatrix {
-	p := c.packs[w]
-	if p == nil {
-		if c.packs == nil {
-			c.packs = map[*Param[T]]*fastblas.PackedMatrix{}
-		}
-		if p = w.inferencePacked(); p == nil {
-			m := w.Mat()
-			p = fastblas.NewPackedMatrix(m.Rows, m.Cols, any(w.Value).([]float32))
-		}
-		c.packs[w] = p
+	return weightCopy(&c.packs, w, (*Param[T]).inferencePacked, fastblas.NewPackedMatrix)
+}
+
+// weightCopy returns the cache's copy of w in copies, made on first use:
+// a predicting parameter's own (shared), else one made now from w's values.
+func weightCopy[T Float, M any](copies *map[*Param[T]]*M, w *Param[T], shared func(*Param[T]) *M, make func(rows, cols int, v []float32) *M) *M {
+	if m := (*copies)[w]; m != nil {
+		return m
 	}
-	return p
+	if *copies == nil {
+		*copies = map[*Param[T]]*M{}
+	}
+	m := shared(w)
+	if m == nil {
+		mat := w.Mat()
+		m = make(mat.Rows, mat.Cols, any(w.Value).([]float32))
+	}
+	(*copies)[w] = m
+	return m
 }
 
 // gemmWeightBeside is gemmWeight for one row x with side run on the
