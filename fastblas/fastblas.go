@@ -215,6 +215,11 @@ var threadCap atomic.Int64
 // calls do not also split over the cores. Safe for concurrent use.
 func SetMaxThreads(n int) int { return int(threadCap.Swap(int64(max(n, 0)))) }
 
+// Workers is how many goroutines one call may use: GOMAXPROCS, within
+// SetMaxThreads' cap. Code that splits its own loops over the cores asks
+// it, so that it too keeps to one core under SetMaxThreads(1).
+func Workers() int { return callWorkers(0, 0) }
+
 // callWorkers is how many goroutines a call of the given size (work, in
 // multiply-adds) may use: GOMAXPROCS from minWork on, within the caps.
 func callWorkers(work, minWork int) int {

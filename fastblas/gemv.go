@@ -1,8 +1,6 @@
 package fastblas
 
 import (
-	"sync"
-
 	"gonum.org/v1/gonum/blas"
 )
 
@@ -134,20 +132,7 @@ func gemv[T float](trans bool, m, n int, alpha T, a []T, lda int, x []T, incX in
 			axpy(alpha*xs[i], a[i*lda+lo:i*lda+hi], yc, simd)
 		}
 	}
-	if workers == 1 {
-		run(0)
-	} else {
-		var wg sync.WaitGroup
-		wg.Add(workers - 1)
-		for w := 1; w < workers; w++ {
-			go func() {
-				defer wg.Done()
-				run(w)
-			}()
-		}
-		run(0)
-		wg.Wait()
-	}
+	Parallel(workers, run)
 	if incY != 1 {
 		scatter(y, ys, incY)
 	}

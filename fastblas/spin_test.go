@@ -112,3 +112,46 @@ func TestSpinClaim(t *testing.T) {
 		}
 	}
 }
+
+// TestParallel checks that Parallel runs each of its calls once, f(0) on
+// the caller; that on two cores the second goes to the helper; and that
+// under SetMaxThreads(1) Workers is 1 and a polling helper goes to sleep
+// at once rather than after spinIdle, giving its core to the goroutines of
+// the caller that set the cap.
+func TestParallel(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	oldIdle := spinIdle.Load()
+	defer spinIdle.Store(oldIdle)
+	spinIdle.Store(int64(time.Minute)) // polls for the whole test unless the cap parks it
+	for _, workers := range []int{1, 2, 3} {
+		for helper.busy.Load() { // still to acknowledge an earlier job
+			runtime.Gosched()
+		}
+		before := helper.seq.Load()
+		calls := make([]int, workers)
+		Parallel(workers, func(w int) { calls[w]++ })
+		for w, n := range calls {
+			if n != 1 {
+				t.Errorf("Parallel(%d): f(%d) ran %d times", workers, w, n)
+			}
+		}
+		if through := helper.seq.Load() != before; through != (workers == 2) {
+			t.Errorf("Parallel(%d): through the helper %v, want %v", workers, through, workers == 2)
+		}
+	}
+	if got := Workers(); got != 2 {
+		t.Errorf("Workers() = %d on two cores", got)
+	}
+	old := SetMaxThreads(1)
+	defer SetMaxThreads(old)
+	if got := Workers(); got != 1 {
+		t.Errorf("Workers() = %d under SetMaxThreads(1)", got)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !helper.parked.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("SetMaxThreads(1): the helper still polls after 10 s (spinIdle is a minute)")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"sync"
 
 	"github.com/seqtask/seqtask/config"
 	"github.com/seqtask/seqtask/fastblas"
@@ -86,7 +85,7 @@ func (p *dataParallel[T]) step(step int, rng *rand.Rand) (float64, int, error) {
 		wk.pcg.Seed(rng.Uint64(), uint64(w))
 	}
 	p.bf16.Begin(true)
-	p.parallel(func(w int) {
+	fastblas.Parallel(len(p.workers), func(w int) {
 		wk := p.workers[w]
 		wk.params.ZeroGrad()
 		wk.sum, wk.count, wk.err = wk.task.TrainStep(step, wk.rng)
@@ -109,7 +108,7 @@ func (p *dataParallel[T]) step(step int, rng *rand.Rand) (float64, int, error) {
 	// Every parameter is cut into as many slices as there are goroutines,
 	// so their work is even; each element is the workers' gradients
 	// weighted and added in worker order, written over the old value.
-	p.parallel(func(g int) {
+	fastblas.Parallel(len(p.workers), func(g int) {
 		parts := len(p.workers)
 		for i, param := range p.params {
 			lo, hi := len(param.Grad)*g/parts, len(param.Grad)*(g+1)/parts
@@ -129,18 +128,4 @@ func (p *dataParallel[T]) step(step int, rng *rand.Rand) (float64, int, error) {
 		}
 	})
 	return sum, n, nil
-}
-
-// parallel runs f(0..workers-1) concurrently, f(0) on the caller.
-func (p *dataParallel[T]) parallel(f func(w int)) {
-	var wg sync.WaitGroup
-	for w := 1; w < len(p.workers); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(w)
-		}()
-	}
-	f(0)
-	wg.Wait()
 }
