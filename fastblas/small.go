@@ -120,13 +120,15 @@ func transposeTo[T float](dst []T, ldd int, src []T, lds, rows, cols int) {
 	}
 }
 
-// Parallel runs f(0), …, f(workers-1) at once, f(0) on the calling
-// goroutine, and returns when all have returned; on two cores the second
-// runs on the spinning helper while it is free. A goroutine started for it
-// would wait for the idle core to wake, which took 100–200 µs on the AMD
-// EPYC VM of the speed issue (a recurrent step's product takes less), while
-// the helper, polling between a training step's products, starts at once.
-// The calls of f must touch disjoint memory.
+// Parallel runs f(0), …, f(workers-1) for workers ≥ 1, f(0) on the
+// calling goroutine, and returns when all have returned; on two cores the
+// second runs on the spinning helper while it is free. A goroutine started
+// for it would wait for the idle core to wake, which took 100–200 µs on the
+// AMD EPYC VM of the speed issue (a recurrent step's product takes less),
+// while the helper, polling between a training step's products, starts at
+// once. When the helper is busy or slow to start, the caller runs both
+// calls, one after the other, so the calls of f must not wait for each
+// other (nor call runtime.Goexit); they must touch disjoint memory.
 func Parallel(workers int, f func(w int)) {
 	parallelSmall(workers, workers == 2 && canSpin(), f)
 }

@@ -29,10 +29,10 @@ var spinIdle atomic.Int64 // nanoseconds
 
 func init() { spinIdle.Store(int64(500 * time.Microsecond)) }
 
-// helper is one goroutine that runs the second half of small products on
-// another core, handed over through shared memory rather than the
-// scheduler, as OpenBLAS's threads poll for work. One caller uses it at a
-// time and the others multiply alone. A caller that finishes its own half
+// helper is one goroutine that runs the second half of products (and of
+// Parallel's loops) on another core, handed over through shared memory
+// rather than the scheduler, as OpenBLAS's threads poll for work. One
+// caller uses it at a time and the others run both halves themselves. A caller that finishes its own half
 // before the helper has started the other takes that back, so a helper
 // that is not running (its core busy with other goroutines) costs a caller
 // nothing; until the helper has acknowledged such a job, callers multiply

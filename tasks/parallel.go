@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
+	"sync"
 
 	"github.com/seqtask/seqtask/config"
 	"github.com/seqtask/seqtask/fastblas"
@@ -79,13 +81,15 @@ type worker[T nn.Float] struct {
 }
 
 func (p *dataParallel[T]) step(step int, rng *rand.Rand) (float64, int, error) {
-	// Each worker keeps a core busy: its matrix products stay on it.
-	defer fastblas.SetMaxThreads(fastblas.SetMaxThreads(1))
+	// Each worker keeps its share of the cores busy: its matrix products
+	// and loops stay on them (on two cores, one each, and the spinning
+	// helper sleeps).
+	defer fastblas.SetMaxThreads(fastblas.SetMaxThreads(max(1, runtime.GOMAXPROCS(0)/len(p.workers))))
 	for w, wk := range p.workers {
 		wk.pcg.Seed(rng.Uint64(), uint64(w))
 	}
 	p.bf16.Begin(true)
-	fastblas.Parallel(len(p.workers), func(w int) {
+	p.parallel(func(w int) {
 		wk := p.workers[w]
 		wk.params.ZeroGrad()
 		wk.sum, wk.count, wk.err = wk.task.TrainStep(step, wk.rng)
@@ -108,7 +112,7 @@ func (p *dataParallel[T]) step(step int, rng *rand.Rand) (float64, int, error) {
 	// Every parameter is cut into as many slices as there are goroutines,
 	// so their work is even; each element is the workers' gradients
 	// weighted and added in worker order, written over the old value.
-	fastblas.Parallel(len(p.workers), func(g int) {
+	p.parallel(func(g int) {
 		parts := len(p.workers)
 		for i, param := range p.params {
 			lo, hi := len(param.Grad)*g/parts, len(param.Grad)*(g+1)/parts
@@ -128,4 +132,21 @@ func (p *dataParallel[T]) step(step int, rng *rand.Rand) (float64, int, error) {
 		}
 	})
 	return sum, n, nil
+}
+
+// parallel runs f(0..workers-1) concurrently, f(0) on the caller, each on
+// a goroutine of its own: a worker's share of a step is long enough that
+// waking a core for it costs nothing, and it must not take the spinning
+// helper from the products of the others.
+func (p *dataParallel[T]) parallel(f func(w int)) {
+	var wg sync.WaitGroup
+	for w := 1; w < len(p.workers); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(w)
+		}()
+	}
+	f(0)
+	wg.Wait()
 }

@@ -4,10 +4,12 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/seqtask/seqtask/datasets"
+	"github.com/seqtask/seqtask/fastblas"
 )
 
 // TestParallelTrainStepEqualsWholeBatch: with a text of one window
@@ -133,5 +135,60 @@ func TestParallelVideoStepEqualsWholeBatch(t *testing.T) {
 	}
 	if _, err := ParallelTrainStep[float64](build(true), 2, 3); err == nil || !strings.Contains(err.Error(), "batchnorm") {
 		t.Errorf("batch norm with two workers: error %v, want one naming encoder.batchnorm", err)
+	}
+}
+
+// workersSeen is a char LM whose TrainStep (its replicas' too) records how
+// many goroutines its products may use.
+type workersSeen struct {
+	*CharLM[float64]
+	seen chan int
+}
+
+func (w workersSeen) TrainStep(step int, rng *rand.Rand) (float64, int, error) {
+	w.seen <- fastblas.Workers()
+	return w.CharLM.TrainStep(step, rng)
+}
+
+func (w workersSeen) TrainReplica(batch int) (Task[float64], error) {
+	r, err := w.CharLM.TrainReplica(batch)
+	if err != nil {
+		return nil, err
+	}
+	return workersSeen{r.(*CharLM[float64]), w.seen}, nil
+}
+
+// TestParallelTrainStepShareOfCores: each worker's products may use its
+// share of the cores, GOMAXPROCS ÷ workers (one on two cores with two
+// workers, as many as there are with one), and the cap is lifted after
+// the step.
+func TestParallelTrainStepShareOfCores(t *testing.T) {
+	vocab, _ := datasets.NewVocab([]string{"h", "e", "l", "o"})
+	for _, c := range []struct{ cores, workers, want int }{{2, 2, 1}, {4, 2, 2}, {8, 3, 2}, {4, 1, 4}} {
+		func() {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(c.cores))
+			cfg := charCfg("gru", 8, 4)
+			cfg.Train.Batch = 6
+			m, err := NewCharLMFromText[float64](cfg, vocab, "hello", "hello", rand.New(rand.NewPCG(1, 1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			task := workersSeen{m, make(chan int, c.workers)}
+			step, err := ParallelTrainStep[float64](task, c.workers, cfg.Train.Batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := step(0, rand.New(rand.NewPCG(2, 2))); err != nil {
+				t.Fatal(err)
+			}
+			for range c.workers {
+				if got := <-task.seen; got != c.want {
+					t.Errorf("%d cores, %d workers: a worker's products may use %d goroutines, want %d", c.cores, c.workers, got, c.want)
+				}
+			}
+			if got := fastblas.Workers(); got != c.cores {
+				t.Errorf("%d cores, %d workers: after the step, calls may use %d goroutines, want %d", c.cores, c.workers, got, c.cores)
+			}
+		}()
 	}
 }
