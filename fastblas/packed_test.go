@@ -256,10 +256,18 @@ func TestSgemvPackedBeside(t *testing.T) {
 		for start := time.Now(); time.Since(start) < 200*time.Microsecond; {
 		}
 	}
-	for range 3 * n / panelRows {
-		SgemvPackedBeside(long, 1, a, pm, 0, c)
+	// Three tries: on a loaded machine the helper can be kept off its core
+	// long enough for the caller to wait for it, which moves the cut back.
+	var cut int32
+	for range 3 {
+		for range 3 * n / panelRows {
+			SgemvPackedBeside(long, 1, a, pm, 0, c)
+		}
+		if cut = pm.besideCut.Load() - 1; cut <= n/panelRows/4 {
+			break
+		}
 	}
-	if cut := pm.besideCut.Load() - 1; cut > n/panelRows/4 {
+	if cut > n/panelRows/4 {
 		t.Errorf("after a long side, the caller still multiplies %d of %d tiles: the cut does not move to the helper", cut, n/panelRows)
 	}
 	// Through the helper, with or without a side, a product allocates
