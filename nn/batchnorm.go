@@ -87,50 +87,54 @@ func (b *BatchNorm2D[T]) Forward(bc *BatchNorm2DCache[T], x Mat[T], train bool) 
 		b.BatchesTracked++
 	}
 	m := float64(n * p)
-	for c := 0; c < b.In.C; c++ {
-		var mean, inv float64
-		if train {
-			var s float64
+	// The channels are independent: each is normalised on one core, its
+	// sums in the order they take on one core.
+	parallelRange(b.In.C, 3*n*p, func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			var mean, inv float64
+			if train {
+				var s float64
+				for i := 0; i < n; i++ {
+					for _, v := range x.Row(i)[c*p : (c+1)*p] {
+						s += float64(v)
+					}
+				}
+				mean = s / m
+				var ss float64
+				for i := 0; i < n; i++ {
+					for _, v := range x.Row(i)[c*p : (c+1)*p] {
+						d := float64(v) - mean
+						ss += d * d
+					}
+				}
+				variance := ss / m
+				inv = 1 / math.Sqrt(variance+b.Eps)
+				unbiased := variance
+				if m > 1 {
+					unbiased = ss / (m - 1)
+				}
+				mo := b.Momentum
+				b.RunningMean.Value[c] = T((1-mo)*float64(b.RunningMean.Value[c]) + mo*mean)
+				b.RunningVar.Value[c] = T((1-mo)*float64(b.RunningVar.Value[c]) + mo*unbiased)
+			} else {
+				mean = float64(b.RunningMean.Value[c])
+				inv = 1 / math.Sqrt(float64(b.RunningVar.Value[c])+b.Eps)
+			}
+			bc.invStd[c] = T(inv)
+			tm, ti := T(mean), T(inv)
+			w, sh := b.Weight.Value[c], b.Bias.Value[c]
 			for i := 0; i < n; i++ {
-				for _, v := range x.Row(i)[c*p : (c+1)*p] {
-					s += float64(v)
+				xs := x.Row(i)[c*p : (c+1)*p]
+				hs := bc.xhat.Row(i)[c*p : (c+1)*p]
+				ys := bc.y.Row(i)[c*p : (c+1)*p]
+				for j, v := range xs {
+					h := (v - tm) * ti
+					hs[j] = h
+					ys[j] = h*w + sh
 				}
 			}
-			mean = s / m
-			var ss float64
-			for i := 0; i < n; i++ {
-				for _, v := range x.Row(i)[c*p : (c+1)*p] {
-					d := float64(v) - mean
-					ss += d * d
-				}
-			}
-			variance := ss / m
-			inv = 1 / math.Sqrt(variance+b.Eps)
-			unbiased := variance
-			if m > 1 {
-				unbiased = ss / (m - 1)
-			}
-			mo := b.Momentum
-			b.RunningMean.Value[c] = T((1-mo)*float64(b.RunningMean.Value[c]) + mo*mean)
-			b.RunningVar.Value[c] = T((1-mo)*float64(b.RunningVar.Value[c]) + mo*unbiased)
-		} else {
-			mean = float64(b.RunningMean.Value[c])
-			inv = 1 / math.Sqrt(float64(b.RunningVar.Value[c])+b.Eps)
 		}
-		bc.invStd[c] = T(inv)
-		tm, ti := T(mean), T(inv)
-		w, sh := b.Weight.Value[c], b.Bias.Value[c]
-		for i := 0; i < n; i++ {
-			xs := x.Row(i)[c*p : (c+1)*p]
-			hs := bc.xhat.Row(i)[c*p : (c+1)*p]
-			ys := bc.y.Row(i)[c*p : (c+1)*p]
-			for j, v := range xs {
-				h := (v - tm) * ti
-				hs[j] = h
-				ys[j] = h*w + sh
-			}
-		}
-	}
+	})
 	return bc.y
 }
 
@@ -147,33 +151,35 @@ func (b *BatchNorm2D[T]) Backward(bc *BatchNorm2DCache[T], dy, dx Mat[T]) {
 		mustSameShape("BatchNorm2D.Backward dx", bc.y, dx)
 	}
 	m := float64(n * p)
-	for c := 0; c < b.In.C; c++ {
-		var sdy, sdyh float64
-		for i := 0; i < n; i++ {
-			hs := bc.xhat.Row(i)[c*p : (c+1)*p]
-			for j, g := range dy.Row(i)[c*p : (c+1)*p] {
-				sdy += float64(g)
-				sdyh += float64(g * hs[j])
+	parallelRange(b.In.C, 3*n*p, func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			var sdy, sdyh float64
+			for i := 0; i < n; i++ {
+				hs := bc.xhat.Row(i)[c*p : (c+1)*p]
+				for j, g := range dy.Row(i)[c*p : (c+1)*p] {
+					sdy += float64(g)
+					sdyh += float64(g * hs[j])
+				}
+			}
+			b.Weight.Grad[c] += T(sdyh)
+			b.Bias.Grad[c] += T(sdy)
+			if dx.Empty() {
+				continue
+			}
+			scale := b.Weight.Value[c] * bc.invStd[c]
+			var mdy, mdyh T // zero in evaluation, where the statistics are constants
+			if bc.train {
+				mdy, mdyh = T(sdy/m), T(sdyh/m)
+			}
+			for i := 0; i < n; i++ {
+				hs := bc.xhat.Row(i)[c*p : (c+1)*p]
+				ds := dx.Row(i)[c*p : (c+1)*p]
+				for j, g := range dy.Row(i)[c*p : (c+1)*p] {
+					ds[j] = scale * (g - mdy - hs[j]*mdyh)
+				}
 			}
 		}
-		b.Weight.Grad[c] += T(sdyh)
-		b.Bias.Grad[c] += T(sdy)
-		if dx.Empty() {
-			continue
-		}
-		scale := b.Weight.Value[c] * bc.invStd[c]
-		var mdy, mdyh T // zero in evaluation, where the statistics are constants
-		if bc.train {
-			mdy, mdyh = T(sdy/m), T(sdyh/m)
-		}
-		for i := 0; i < n; i++ {
-			hs := bc.xhat.Row(i)[c*p : (c+1)*p]
-			ds := dx.Row(i)[c*p : (c+1)*p]
-			for j, g := range dy.Row(i)[c*p : (c+1)*p] {
-				ds[j] = scale * (g - mdy - hs[j]*mdyh)
-			}
-		}
-	}
+	})
 }
 
 // FoldInto returns a convolution that computes b(conv(x)) with b in

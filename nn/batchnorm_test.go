@@ -2,6 +2,7 @@ package nn
 
 import (
 	"math"
+	"runtime"
 	"slices"
 	"testing"
 )
@@ -138,6 +139,46 @@ func TestBatchNorm2DFoldInto(t *testing.T) {
 			for i, w := range want.Data {
 				if math.Abs(got.Data[i]-w) > 1e-12 {
 					t.Fatalf("no bias %v, round %d: folded output %d is %g, want %g", noBias, round, i, got.Data[i], w)
+				}
+			}
+		}
+	}
+}
+
+// TestBatchNorm2DCores: a batch large enough to split its channels over
+// two cores gives the bits of one core, forward and backward, in training
+// and evaluation.
+func TestBatchNorm2DCores(t *testing.T) {
+	in := ImageShape{8, 16, 16}
+	const n = 64
+	run := func(cores int, train bool) (y, dx []float32, bn *BatchNorm2D[float32]) {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(cores))
+		rng := testRNG()
+		b, err := NewBatchNorm2D[float32]("bn", in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		InitUniform(b.Weight.Value, 2, rng)
+		InitUniform(b.Bias.Value, 1, rng)
+		x, dy := NewMat[float32](n, in.Size()), NewMat[float32](n, in.Size())
+		InitUniform(x.Data, 3, rng)
+		InitUniform(dy.Data, 1, rng)
+		var c BatchNorm2DCache[float32]
+		y = slices.Clone(b.Forward(&c, x, train).Data)
+		g := NewMat[float32](n, in.Size())
+		b.Backward(&c, dy, g)
+		return y, g.Data, b
+	}
+	for _, train := range []bool{true, false} {
+		y1, dx1, b1 := run(1, train)
+		y2, dx2, b2 := run(2, train)
+		for name, pair := range map[string][2][]float32{"y": {y1, y2}, "dx": {dx1, dx2},
+			"dweight": {b1.Weight.Grad, b2.Weight.Grad}, "dbias": {b1.Bias.Grad, b2.Bias.Grad},
+			"running mean": {b1.RunningMean.Value, b2.RunningMean.Value}, "running var": {b1.RunningVar.Value, b2.RunningVar.Value}} {
+			for i := range pair[0] {
+				if math.Float32bits(pair[0][i]) != math.Float32bits(pair[1][i]) {
+					t.Errorf("train %v: %s[%d] is %v on two cores, %v on one", train, name, i, pair[1][i], pair[0][i])
+					break
 				}
 			}
 		}

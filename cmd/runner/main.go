@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -134,6 +135,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&opts.Output, "out", "", "export: safetensors `file` to write")
 	fs.StringVar(&opts.Checkpoint, "checkpoint", "", "eval, predict, export, serve: the run's `checkpoint`: best (default; last if never evaluated), last, or averaged (train.average)")
 	fs.StringVar(&input, "input", "", "predict: read from `path` instead of stdin (translation: a file of sentences; captioning: an image; video: a clip folder, GIF or video file); eval (translation): a file of sentence pairs to score")
+	var cpuProfile string
+	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to `file`, for go tool pprof")
 	fs.StringVar(&opts.AttentionDir, "attention", "", "predict (translation): draw each sentence's attention map as a PNG into `folder`")
 	fs.StringVar(&prime, "prime", "", "predict (charlm): `text` to start from (default eval.sample.prime)")
 	fs.IntVar(&length, "length", 0, "predict (charlm): characters to generate (default eval.sample.length)")
@@ -200,6 +203,24 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		opts.InputPath = input
 	}
 	fastblas.Install()
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "runner: -cpuprofile: %v\n", err)
+			return exitUsage
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			fmt.Fprintf(stderr, "runner: -cpuprofile: %v\n", err)
+			return exitUsage
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			if err := f.Close(); err != nil {
+				fmt.Fprintf(stderr, "runner: -cpuprofile: %v\n", err)
+			}
+		}()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stopped atomic.Value // the signal that stopped training

@@ -20,6 +20,7 @@ func TestExitStatusAndMessages(t *testing.T) {
 	run1 := filepath.Join(dir, "run1")
 	twoDocs := filepath.Join(dir, "two.yaml")
 	os.WriteFile(twoDocs, []byte("task: charlm\ndata:\n  path: x.txt\n---\ntask: video\n"), 0o644)
+	profile := filepath.Join(dir, "cpu.prof")
 	for _, tc := range []struct {
 		name   string
 		args   []string
@@ -38,6 +39,8 @@ func TestExitStatusAndMessages(t *testing.T) {
 		{"length over the cap", []string{"-run", run1, "-mode", "predict", "-length", "2000000"}, exitUsage, "-length 2000000 is above the maximum"},
 		{"train twice", []string{"-config", tiny, "-run", run1, "-set", "data.path=" + text}, exitUsage, "already holds a run"},
 		{"second YAML document", []string{"-config", twoDocs}, exitUsage, "a second YAML document"},
+		{"profiled", []string{"-run", run1, "-mode", "predict", "-length", "5", "-cpuprofile", profile}, exitOK, ""},
+		{"profile in no folder", []string{"-run", run1, "-mode", "predict", "-cpuprofile", filepath.Join(dir, "none", "cpu.prof")}, exitUsage, "-cpuprofile: open"},
 	} {
 		var stdout, stderr bytes.Buffer
 		status := run(tc.args, strings.NewReader(""), &stdout, &stderr)
@@ -47,5 +50,9 @@ func TestExitStatusAndMessages(t *testing.T) {
 		if tc.name == "predict" && !strings.HasPrefix(stdout.String(), "First") {
 			t.Errorf("predict printed %q, want it to start with the prime", stdout.String())
 		}
+	}
+	// A profile is gzipped protocol buffers (go tool pprof reads it).
+	if b, err := os.ReadFile(profile); err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Errorf("-cpuprofile wrote %d bytes (%v), want a gzipped profile", len(b), err)
 	}
 }
