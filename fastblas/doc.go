@@ -2,7 +2,8 @@
 // (GEMM) for gonum's BLAS interfaces.
 //
 // Implementation embeds gonum.org/v1/gonum/blas/gonum.Implementation, so every
-// BLAS routine keeps working, and overrides Sgemm and Dgemm (and Sgemv/Dgemv).
+// BLAS routine keeps working, and overrides Sgemm and Dgemm (and Sgemv/Dgemv,
+// and Sdot/Ddot/Saxpy/Daxpy with unit strides).
 // Call Install once at program start to make it the implementation behind
 // gonum's blas32 and blas64 packages (and therefore gonum/mat).
 //
