@@ -92,18 +92,19 @@
 // goroutine woken for half of a recurrent step's product costs about as much
 // as the half); smaller ones run on the caller alone. The helper polls for
 // 500 µs after its last job (waking it from sleep took 100–200 µs on the AMD
-// EPYC VM) and sleeps at once under SetMaxThreads(1). Parallel lends it to
-// other two-way loops (the AVX2 GEMV; in package nn the optimizer and the
-// loss), whose second half then need not wait for an idle core to wake
-// either. The split is over whichever of m or n has more micro-panels, into
-// contiguous ranges whose boundaries are multiples of MR (or NR). Each
-// goroutine packs its own operands and owns its rows (columns) of C
-// exclusively, so every element of C is written by exactly one goroutine.
-// Because split points are aligned to the micro-tile grid and the KC
-// blocking of k is fixed, every element's summation order is the same no
-// matter how many goroutines run or how they are scheduled: the same inputs
-// always give bitwise identical outputs on a given machine (different
-// kernels, e.g. AVX2 versus AVX-512, may round differently).
+// EPYC VM) and sleeps at once under a SetMaxThreads cap below the cores.
+// Parallel lends it to other two-way loops (the GEMV's; in package nn the
+// optimizer, the loss, batch norm, pooling and convolution loops), whose
+// second half then need not wait for an idle core to wake either. The split
+// is over whichever of m or n has more micro-panels, into contiguous ranges
+// whose boundaries are multiples of MR (or NR). Each goroutine packs its own
+// operands and owns its rows (columns) of C exclusively, so every element of
+// C is written by exactly one goroutine. Because split points are aligned to
+// the micro-tile grid and the KC blocking of k is fixed, every element's
+// summation order is the same no matter how many goroutines run or how they
+// are scheduled: the same inputs always give bitwise identical outputs on a
+// given machine (different kernels, e.g. AVX2 versus AVX-512, may round
+// differently).
 //
 // # GEMV
 //

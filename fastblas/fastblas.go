@@ -210,9 +210,11 @@ var threadCap atomic.Int64
 
 // SetMaxThreads caps the goroutines one call (GEMM, GEMV) may use at n,
 // or lifts the cap for n ≤ 0, and returns the previous cap (0: none).
-// Results do not depend on it. Callers that already keep every core busy
-// with calls of their own (data-parallel training) set 1, so that their
-// calls do not also split over the cores. Safe for concurrent use.
+// Results do not depend on it. Callers that share the cores between
+// calls of their own (data-parallel training: GOMAXPROCS ÷ workers each)
+// set it, so that their calls do not also split over every core; under a
+// cap below GOMAXPROCS the spinning helper sleeps and splits go to
+// goroutines. Safe for concurrent use.
 func SetMaxThreads(n int) int { return int(threadCap.Swap(int64(max(n, 0)))) }
 
 // Workers is how many goroutines one call may use: GOMAXPROCS, within

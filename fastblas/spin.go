@@ -56,9 +56,19 @@ type spinHelper struct {
 var helper = &spinHelper{wake: make(chan struct{}, 1)}
 
 // canSpin reports whether a call may use the helper: there is a second core
-// and SetMaxThreads does not keep calls to one goroutine.
+// and no SetMaxThreads cap below the cores. A cap means several callers
+// share the cores (data-parallel workers), and one helper would serve one
+// of them at a time while the others ran both halves of their splits;
+// with a cap of 2 or more they split over goroutines of their own.
 func canSpin() bool {
-	return runtime.GOMAXPROCS(0) >= 2 && threadCap.Load() != 1
+	cores := runtime.GOMAXPROCS(0)
+	return cores >= 2 && !capped(cores)
+}
+
+// capped reports whether a SetMaxThreads cap below cores is in effect.
+func capped(cores int) bool {
+	c := threadCap.Load()
+	return c != 0 && c < int64(cores)
 }
 
 // splitOutcome is how the two halves of a split ran.
@@ -121,15 +131,15 @@ func (h *spinHelper) split(half func(w int)) splitOutcome {
 
 // loop is the helper: it polls for jobs, runs the half of each it gets to
 // first, acknowledges every one (releasing busy), and sleeps after spinIdle
-// without work, or at once under SetMaxThreads(1).
+// without work, or at once under a SetMaxThreads cap below the cores.
 func (h *spinHelper) loop() {
 	var seen uint64
 	for {
-		idle := time.Now()
+		idle, cores := time.Now(), runtime.GOMAXPROCS(0)
 		for i := 0; h.seq.Load() == seen; i++ {
-			// Under SetMaxThreads(1) no call posts a job, and the core is
-			// wanted by the goroutines of the caller that set it.
-			if i%256 != 255 || time.Since(idle) < time.Duration(spinIdle.Load()) && threadCap.Load() != 1 {
+			// Under a SetMaxThreads cap no call posts a job, and the core
+			// is wanted by the goroutines of the callers that share them.
+			if i%256 != 255 || time.Since(idle) < time.Duration(spinIdle.Load()) && !capped(cores) {
 				continue
 			}
 			h.parked.Store(true)

@@ -142,6 +142,18 @@ func TestParallel(t *testing.T) {
 	if got := Workers(); got != 2 {
 		t.Errorf("Workers() = %d on two cores", got)
 	}
+	// Capped below the cores, callers share them: two-way splits go to
+	// goroutines, not to the one helper.
+	func() {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+		defer SetMaxThreads(SetMaxThreads(2))
+		before := helper.seq.Load()
+		calls := make([]int, 2)
+		Parallel(2, func(w int) { calls[w]++ })
+		if calls[0] != 1 || calls[1] != 1 || helper.seq.Load() != before {
+			t.Errorf("4 cores capped at 2: calls %v, through the helper %v", calls, helper.seq.Load() != before)
+		}
+	}()
 	old := SetMaxThreads(1)
 	defer SetMaxThreads(old)
 	if got := Workers(); got != 1 {
