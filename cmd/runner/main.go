@@ -18,6 +18,7 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -136,7 +137,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&opts.Checkpoint, "checkpoint", "", "eval, predict, export, serve: the run's `checkpoint`: best (default; last if never evaluated), last, or averaged (train.average)")
 	fs.StringVar(&input, "input", "", "predict: read from `path` instead of stdin (translation: a file of sentences; captioning: an image; video: a clip folder, GIF or video file); eval (translation): a file of sentence pairs to score")
 	var cpuProfile string
-	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to `file`, for go tool pprof")
+	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to `file`, for go tool pprof (train, serve and sweep also when stopped by Ctrl-C)")
 	fs.StringVar(&opts.AttentionDir, "attention", "", "predict (translation): draw each sentence's attention map as a PNG into `folder`")
 	fs.StringVar(&prime, "prime", "", "predict (charlm): `text` to start from (default eval.sample.prime)")
 	fs.IntVar(&length, "length", 0, "predict (charlm): characters to generate (default eval.sample.length)")
@@ -203,6 +204,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		opts.InputPath = input
 	}
 	fastblas.Install()
+	stopProfile := func() {}
 	if cpuProfile != "" {
 		f, err := os.Create(cpuProfile)
 		if err != nil {
@@ -214,12 +216,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "runner: -cpuprofile: %v\n", err)
 			return exitUsage
 		}
-		defer func() {
+		// Also before the exit of a second Ctrl-C, so the profile is whole.
+		stopProfile = sync.OnceFunc(func() {
 			pprof.StopCPUProfile()
 			if err := f.Close(); err != nil {
 				fmt.Fprintf(stderr, "runner: -cpuprofile: %v\n", err)
 			}
-		}()
+		})
+		defer stopProfile()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -248,6 +252,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			cancel()
 			if sig, ok = <-sigs; ok {
 				fmt.Fprintf(stderr, "runner: %v: aborted without saving\n", sig)
+				stopProfile()
 				os.Exit(exitSignal + signalNumber(sig))
 			}
 		}()
