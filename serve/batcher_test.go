@@ -79,15 +79,34 @@ func TestBatcherQueueFull(t *testing.T) {
 	r := &recorder{gate: make(chan struct{})}
 	b := NewBatcher(BatchOptions{MaxBatch: 1, Queue: 2}, r.run)
 	done := make(chan error, 3)
-	for i := range 3 { // one runs (blocked at the gate), two wait
+	submit := func(i int) {
 		go func() { _, err := b.Submit(context.Background(), "k", []int{i}); done <- err }()
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for b.Depth() < 2 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
+	// waitFor waits until the worker runs busy batches and queued items wait.
+	waitFor := func(busy, queued int) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+			b.mu.Lock()
+			ok := b.busy == busy && len(b.queue) == queued
+			b.mu.Unlock()
+			if ok {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after 5 s, not %d running and %d queued", busy, queued)
+			}
+		}
 	}
+	// One runs (blocked at the gate), then two wait: the queue is full.
+	// (Submitted at once, the third could arrive before the worker takes
+	// the first, and be the one refused.)
+	submit(0)
+	waitFor(1, 0)
+	submit(1)
+	submit(2)
+	waitFor(1, 2)
 	if _, err := b.Submit(context.Background(), "k", []int{9}); !errors.Is(err, ErrQueueFull) {
-		t.Errorf("submit to a full queue: %v, want ErrQueueFull", err)
+		t.Fatalf("submit to a full queue: %v, want ErrQueueFull", err)
 	}
 	for range 3 {
 		r.gate <- struct{}{}
