@@ -74,6 +74,23 @@ func TestBatcherGathersConcurrentRequests(t *testing.T) {
 	}
 }
 
+// waitBatcher waits until b's workers run busy batches and queued items
+// wait, or fails the test after 5 s.
+func waitBatcher[K comparable, In, Out any](t *testing.T, b *Batcher[K, In, Out], busy, queued int) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		b.mu.Lock()
+		ok := b.busy == busy && len(b.queue) == queued
+		b.mu.Unlock()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 5 s, not %d batches running and %d items queued", busy, queued)
+		}
+	}
+}
+
 // TestBatcherQueueFull: a full queue refuses at once with ErrQueueFull.
 func TestBatcherQueueFull(t *testing.T) {
 	r := &recorder{gate: make(chan struct{})}
@@ -82,29 +99,14 @@ func TestBatcherQueueFull(t *testing.T) {
 	submit := func(i int) {
 		go func() { _, err := b.Submit(context.Background(), "k", []int{i}); done <- err }()
 	}
-	// waitFor waits until the worker runs busy batches and queued items wait.
-	waitFor := func(busy, queued int) {
-		t.Helper()
-		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
-			b.mu.Lock()
-			ok := b.busy == busy && len(b.queue) == queued
-			b.mu.Unlock()
-			if ok {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("after 5 s, not %d running and %d queued", busy, queued)
-			}
-		}
-	}
 	// One runs (blocked at the gate), then two wait: the queue is full.
 	// (Submitted at once, the third could arrive before the worker takes
 	// the first, and be the one refused.)
 	submit(0)
-	waitFor(1, 0)
+	waitBatcher(t, b, 1, 0)
 	submit(1)
 	submit(2)
-	waitFor(1, 2)
+	waitBatcher(t, b, 1, 2)
 	if _, err := b.Submit(context.Background(), "k", []int{9}); !errors.Is(err, ErrQueueFull) {
 		t.Fatalf("submit to a full queue: %v, want ErrQueueFull", err)
 	}
@@ -129,16 +131,11 @@ func TestBatcherDropsCancelledItems(t *testing.T) {
 	b := NewBatcher(BatchOptions{MaxBatch: 1, Queue: 10}, r.run)
 	first := make(chan error, 1)
 	go func() { _, err := b.Submit(context.Background(), "k", []int{1}); first <- err }()
-	for b.Depth() > 0 || len(r.gate) > 0 {
-		time.Sleep(time.Millisecond) // wait until the first item runs
-	}
-	time.Sleep(10 * time.Millisecond)
+	waitBatcher(t, b, 1, 0) // the first item runs, blocked at the gate
 	ctx, cancel := context.WithCancel(context.Background())
 	second := make(chan error, 1)
 	go func() { _, err := b.Submit(ctx, "k", []int{2}); second <- err }()
-	for b.Depth() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	waitBatcher(t, b, 1, 1)
 	cancel()
 	if err := <-second; !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled request: %v", err)
