@@ -31,12 +31,12 @@ func init() { spinIdle.Store(int64(500 * time.Microsecond)) }
 
 // helper is one goroutine that runs the second half of products (and of
 // Parallel's loops) on another core, handed over through shared memory
-// rather than the scheduler, as OpenBLAS's threads poll for work. One
-// caller uses it at a time and the others run both halves themselves. A caller that finishes its own half
-// before the helper has started the other takes that back, so a helper
-// that is not running (its core busy with other goroutines) costs a caller
-// nothing; until the helper has acknowledged such a job, callers multiply
-// alone too.
+// rather than the scheduler, as OpenBLAS's threads poll for work. One caller
+// uses it at a time and the others run both halves themselves. A caller that
+// finishes its own half before the helper has started the other takes that
+// back, so a helper that is not running (its core busy with other
+// goroutines) costs a caller nothing; until the helper has acknowledged such
+// a job, callers multiply alone too.
 type spinHelper struct {
 	busy atomic.Bool   // held by a caller from posting a job until the helper acknowledges it
 	seq  atomic.Uint64 // jobs posted
