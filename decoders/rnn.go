@@ -271,6 +271,7 @@ func (d *RNN[T]) Forward(b Batch[T], ratio float64, train bool, rng *rand.Rand) 
 		if err := d.attn.SetKeys(&r.keys, b.Keys, lengths, b.S); err != nil {
 			return nn.Mat[T]{}, fmt.Errorf("decoder: %w", err)
 		}
+		r.keys.PlanSteps(steps)
 	}
 	for len(r.step) < steps {
 		r.step = append(r.step, new(stepCache[T]))

@@ -129,6 +129,7 @@ type AttentionKeys[T Float] struct {
 	lengths   []int
 	batch, sl int
 	gen       uint64 // counts SetKeys, so that a cache of an earlier batch is refused
+	planned   int    // steps the caller said it would run (PlanSteps; 0: unknown)
 	steps     int    // Forward calls since SetKeys
 	backSteps int    // Backward calls since SetKeys
 	proj      Mat[T] // the kind's projection of every key (general: W k; additive: W_k k + b)
@@ -223,12 +224,20 @@ func (a *Attention[T]) SetKeys(k *AttentionKeys[T], keys Mat[T], lengths []int, 
 	k.keys, k.batch, k.sl = keys, B, S
 	k.lengths = append(k.lengths[:0], lengths...)
 	k.gen++
-	k.steps, k.backSteps = 0, 0
+	k.steps, k.backSteps, k.planned = 0, 0, 0
 	k.projReady, k.pending, k.grads = false, false, false
 	k.proj = Mat[T]{Data: k.proj.Data}
 	a.score.setKeys(k)
 	return nil
 }
+
+// PlanSteps tells k that n query steps will follow its SetKeys (a
+// teacher-forced decoder knows them; a search does not, and leaves it
+// unknown), so that a kind whose per-batch work pays only over enough
+// steps can choose it at the first: general attention then projects the
+// keys at once when n exceeds their positions, instead of projecting each
+// step's query until it has run as many steps as there are positions.
+func (k *AttentionKeys[T]) PlanSteps(n int) { k.planned = n }
 
 // Forward attends with one step's queries q [B][Query] over the batch in k
 // and returns the context [B][Key] (Σ_s w_s k_s over valid positions) and

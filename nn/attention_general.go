@@ -27,7 +27,8 @@ func init() {
 // the first is cheaper when the decoder runs more than S steps, which is
 // not known in advance, so a batch starts with per-step projections and
 // switches to projecting the keys at step S. That never costs more than
-// twice the cheaper choice and equals it when T <= S.
+// twice the cheaper choice and equals it when T <= S; a caller that knows
+// T (AttentionKeys.PlanSteps) gets the cheaper one from the first step.
 type generalScore[T Float] struct {
 	weight       *Param[T]
 	precomputeAt int // first step using W k; < 0 means S (tests move it)
@@ -50,6 +51,9 @@ func (g *generalScore[T]) score(k *AttentionKeys[T], c *AttentionCache[T]) {
 	at := g.precomputeAt
 	if at < 0 {
 		at = k.sl
+		if k.planned > k.sl {
+			at = 0
+		}
 	}
 	if k.steps-1 >= at && !k.projReady {
 		k.proj = resize(k.proj, k.batch*k.sl, g.weight.Shape[0])

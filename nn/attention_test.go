@@ -434,3 +434,35 @@ func BenchmarkAttentionStep(b *testing.B) {
 		})
 	}
 }
+
+// TestAttentionPlanSteps: general attention told that more steps follow
+// than there are positions projects the keys from the first step; told
+// fewer, or nothing (as after each SetKeys), it projects the queries.
+func TestAttentionPlanSteps(t *testing.T) {
+	rng := testRNG()
+	a, err := NewAttention[float64]("attn", AttentionConfig{Kind: AttentionGeneral, Query: 3, Key: 4}, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const B, S = 2, 5
+	keys, q := NewMat[float64](B*S, 4), NewMat[float64](B, 3)
+	InitUniform(keys.Data, 1, rng)
+	InitUniform(q.Data, 1, rng)
+	var k AttentionKeys[float64]
+	for _, tc := range []struct {
+		plan    int // 0: no PlanSteps
+		viaProj bool
+	}{{S + 1, true}, {S, false}, {0, false}, {S + 3, true}} {
+		if err := a.SetKeys(&k, keys, []int{S, 3}, S); err != nil {
+			t.Fatal(err)
+		}
+		if tc.plan > 0 {
+			k.PlanSteps(tc.plan)
+		}
+		var c AttentionCache[float64]
+		a.Forward(&k, &c, q)
+		if c.viaProj != tc.viaProj {
+			t.Errorf("%d steps planned for %d positions: step 0 scored against the projected keys %v, want %v", tc.plan, S, c.viaProj, tc.viaProj)
+		}
+	}
+}
