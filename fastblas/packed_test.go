@@ -226,10 +226,8 @@ func TestSgemmPackedOneRow(t *testing.T) {
 // kernels), and that the cut follows side's length: a side longer than the
 // whole product leaves the helper all of W.
 func TestSgemvPackedBeside(t *testing.T) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	onTwoCores(t)
 	rnd := rand.New(rand.NewPCG(29, 30))
-	old := spinMinWork
-	defer func() { spinMinWork = old }()
 	checkBeside(t, rnd, [][2]float32{{1, 0}, {-2.25, 0.5}, {0, 2}}, func(n, k int, w []float32) besideCase {
 		pm := NewPackedMatrix(n, k, w)
 		return besideCase{
@@ -371,9 +369,7 @@ func TestBesidePanic(t *testing.T) {
 	if sk := smallFor[float32](current.Load()); sk == nil || sk.dotPanels == nil || runtime.NumCPU() < 2 {
 		t.Skip("no m = 1 panel kernel or one CPU: nothing runs beside")
 	}
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
-	old := spinMinWork
-	defer func() { spinMinWork = old }()
+	onTwoCores(t)
 	spinMinWork = 1
 	rnd := rand.New(rand.NewPCG(35, 36))
 	const n, k = 1024, 256
@@ -402,10 +398,8 @@ func TestBesidePanic(t *testing.T) {
 // exactly once when it reports that it ran (always, for the helper's
 // products where there are bfloat16 instructions), and no allocation.
 func TestSgemvBF16Beside(t *testing.T) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	onTwoCores(t)
 	rnd := rand.New(rand.NewPCG(33, 34))
-	old := spinMinWork
-	defer func() { spinMinWork = old }()
 	checkBeside(t, rnd, [][2]float32{{1, 0}, {-2.25, 0.5}}, func(n, k int, wv []float32) besideCase {
 		w := NewBF16Matrix(n, k, wv)
 		return besideCase{

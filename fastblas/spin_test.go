@@ -167,3 +167,15 @@ func TestParallel(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// onTwoCores runs the rest of the test with GOMAXPROCS 2, and restores it
+// and spinMinWork (the smallest product the helper halves, which the test
+// may move) when the test ends.
+func onTwoCores(t *testing.T) {
+	t.Helper()
+	procs, minWork := runtime.GOMAXPROCS(2), spinMinWork
+	t.Cleanup(func() {
+		runtime.GOMAXPROCS(procs)
+		spinMinWork = minWork
+	})
+}
