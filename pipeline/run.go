@@ -8,6 +8,7 @@ package pipeline
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -42,6 +43,10 @@ type Options struct {
 	// Ensemble names further run folders whose models eval and predict
 	// decode with, beside the run's own (the same checkpoint of each).
 	Ensemble []string
+
+	// JSON makes eval print its result as one JSON object (EvalResult) on
+	// Stdout, for scripts and sweeps; the task's report goes to Stderr.
+	JSON bool
 
 	// Overwrite lets training replace a run already in the run folder;
 	// without it, training into a folder that holds a run is refused.
@@ -113,6 +118,9 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	if !contains(Modes, opts.Mode) {
 		return &UsageError{fmt.Sprintf("unknown -mode %q (want one of %s)", opts.Mode, strings.Join(Modes, ", "))}
+	}
+	if opts.JSON && opts.Mode != "eval" {
+		return &UsageError{"-json prints the result of -mode eval as JSON; -mode " + opts.Mode + " prints none"}
 	}
 	switch {
 	case opts.Mode == "sweep" || opts.Mode == "report":
@@ -361,6 +369,13 @@ func runIn[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 		if err != nil {
 			return err
 		}
+		if opts.JSON {
+			res := EvalResult{Checkpoint: path, Step: ck.Step, Ensemble: opts.Ensemble, Metrics: m}
+			if err := json.NewEncoder(opts.Stdout).Encode(res); err != nil {
+				return err
+			}
+			return report(task, runDir, opts.Stderr)
+		}
 		fmt.Fprintf(opts.Stdout, "%s (step %d)\n", path, ck.Step)
 		for _, k := range m.Keys() {
 			fmt.Fprintf(opts.Stdout, "%-12s %.4f\n", k, m[k])
@@ -383,6 +398,16 @@ func runIn[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 		fmt.Fprintf(opts.Stderr, "wrote %d tensors (%d parameters) from %s to %s\n", len(weights), params.Count(), path, opts.Output)
 	}
 	return nil
+}
+
+// EvalResult is what runner -mode eval -json prints: the checkpoint (or
+// -input file) evaluated, its step, the run folders ensembled with it, and
+// the metrics.
+type EvalResult struct {
+	Checkpoint string        `json:"checkpoint"`
+	Step       int           `json:"step"`
+	Ensemble   []string      `json:"ensemble,omitempty"`
+	Metrics    tasks.Metrics `json:"metrics"`
 }
 
 // addEnsemble loads the models of opts.Ensemble's run folders (the

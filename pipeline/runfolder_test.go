@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -208,6 +209,8 @@ func TestConflictingFlags(t *testing.T) {
 		{"config and run in eval", Options{Mode: "eval", RunDir: run, Config: "testdata/tiny.yaml"}, "not both"},
 		{"overwrite in eval", Options{Mode: "eval", RunDir: run, Overwrite: true}, "-overwrite replaces a run when training"},
 		{"no run for predict", Options{Mode: "predict"}, "needs the run"},
+		{"json in predict", Options{Mode: "predict", RunDir: run, JSON: true}, "-json prints the result of -mode eval"},
+		{"json in serve", Options{Mode: "serve", Runs: []string{run}, JSON: true}, "-json prints the result of -mode eval"},
 	} {
 		tc.opts.Stdout, tc.opts.Stderr = io.Discard, io.Discard
 		if err := Run(context.Background(), tc.opts); err == nil || !IsUsage(err) || !strings.Contains(err.Error(), tc.want) {
@@ -385,6 +388,44 @@ func TestCheckpointAveraging(t *testing.T) {
 		err := Run(context.Background(), o)
 		if !IsUsage(err) || !strings.Contains(fmt.Sprint(err), tc.want) {
 			t.Errorf("-mode %s -checkpoint %s: %v, want a usage error saying %q", tc.mode, tc.checkpoint, err, tc.want)
+		}
+	}
+}
+
+// TestEvalJSON: -mode eval -json prints one JSON object with the figures
+// the text output prints, and the checkpoint and step it evaluated.
+func TestEvalJSON(t *testing.T) {
+	dir := t.TempDir()
+	if err := Run(context.Background(), runOpts(t, dir, "train", "train.steps=20", "train.eval_every=10")); err != nil {
+		t.Fatal(err)
+	}
+	var text, js bytes.Buffer
+	o := runOpts(t, dir, "eval")
+	o.Stdout = &text
+	if err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	o.Stdout, o.JSON = &js, true
+	if err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	var res EvalResult
+	dec := json.NewDecoder(&js)
+	if err := dec.Decode(&res); err != nil {
+		t.Fatalf("-json output %q: %v", js.String(), err)
+	}
+	if dec.More() {
+		t.Errorf("-json printed more than one object: %q", js.String())
+	}
+	if want := filepath.Join(dir, "best.safetensors"); res.Checkpoint != want || res.Step == 0 || len(res.Metrics) == 0 {
+		t.Errorf("-json result %+v, want %s with its step and metrics", res, want)
+	}
+	if !strings.Contains(text.String(), fmt.Sprintf("(step %d)", res.Step)) {
+		t.Errorf("text output %q has another step than -json's %d", text.String(), res.Step)
+	}
+	for k, v := range res.Metrics {
+		if line := fmt.Sprintf("%-12s %.4f\n", k, v); !strings.Contains(text.String(), line) {
+			t.Errorf("text output %q lacks -json's %q", text.String(), line)
 		}
 	}
 }

@@ -129,6 +129,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.Var(&runs, "run", "run `folder` (default runs/<config name>); -mode serve: repeat for each model")
 	var ensemble multiFlag
 	fs.Var(&ensemble, "ensemble", "eval, predict (captioning, translation, charlm): decode, score and sample with the model of this run `folder` too, the next token's probabilities averaged over every model (repeatable)")
+	fs.BoolVar(&opts.JSON, "json", false, "eval: print the checkpoint, its step and the metrics as one JSON object (the task's report goes to stderr)")
 	fs.StringVar(&opts.Resume, "resume", "", "continue the interrupted run in `folder`")
 	fs.StringVar(&opts.Sweep, "sweep", "", "-mode sweep: the sweep spec `file`; -mode report: the sweep folder (or the spec)")
 	fs.StringVar(&opts.SweepDir, "sweep-dir", "", "-mode sweep: the sweep `folder` (default sweeps/<spec name>)")
