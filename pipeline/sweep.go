@@ -10,7 +10,8 @@ import (
 
 // runSweep carries out -mode sweep (lay out and run the sweep of the spec
 // -sweep FILE, in -sweep-dir or sweeps/<spec name>) and -mode report
-// (write the report of a sweep folder: -sweep DIR, or the spec's folder).
+// (write the report of a sweep folder: -sweep DIR, or the spec's folder,
+// after evaluating the ensembles it asks for and has not evaluated yet).
 // The trials run this very binary, each as "runner -resume DIR".
 func runSweep(ctx context.Context, opts Options) error {
 	switch {
@@ -19,6 +20,10 @@ func runSweep(ctx context.Context, opts Options) error {
 			opts.Mode, map[bool]string{true: " or the sweep folder"}[opts.Mode == "report"])}
 	case opts.Config != "" || opts.RunDir != "" || opts.Resume != "" || opts.Overwrite || len(opts.Sets) > 0:
 		return &UsageError{fmt.Sprintf("-mode %s takes -sweep and -sweep-dir only: the spec names the base config (base:), the keys every trial sets (set:) and the trials' folders", opts.Mode)}
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("sweep: the runner's own path: %w", err)
 	}
 	if opts.Mode == "report" {
 		dir := opts.SweepDir
@@ -30,11 +35,10 @@ func runSweep(ctx context.Context, opts Options) error {
 		} else if dir == "" {
 			dir = sweep.DefaultDir(opts.Sweep)
 		}
+		if err := sweep.ScoreEnsembles(ctx, dir, exe, opts.Stderr); err != nil {
+			return err
+		}
 		return sweep.Report(dir, opts.Stdout)
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("sweep: the runner's own path: %w", err)
 	}
 	return sweep.Run(ctx, sweep.Options{Spec: opts.Sweep, Dir: opts.SweepDir, Runner: exe, Stdout: opts.Stdout, Stderr: opts.Stderr})
 }

@@ -31,6 +31,9 @@ type Manifest struct {
 	Direction string   `json:"direction"` // min or max
 	Keys      []string `json:"keys"`      // the varied keys, in the report's order
 	Trials    []*Trial `json:"trials"`
+	// Ensemble asks for each configuration's seeds to be evaluated as one
+	// ensemble too (ScoreEnsembles).
+	Ensemble bool `json:"ensemble,omitempty"`
 }
 
 // higher reports whether the manifest's metric improves upward.

@@ -156,11 +156,15 @@ func Report(dir string, w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("report plots: %w", err)
 	}
-	md := markdown(dir, m, rows)
+	ensembles, err := readEnsembles(dir)
+	if err != nil {
+		return err
+	}
+	md := markdown(dir, m, rows, ensembles)
 	if err := atomicfile.WriteFile(filepath.Join(dir, reportMarkdown), []byte(md), 0o644); err != nil {
 		return err
 	}
-	page, err := html(dir, m, rows, pics)
+	page, err := html(dir, m, rows, pics, ensembles)
 	if err != nil {
 		return err
 	}
@@ -258,8 +262,28 @@ func counts(rows []row) string {
 	return strings.Join(parts, ", ")
 }
 
+// seedTable is the over-seeds table: a header, the alignment row, then a
+// row per configuration.
+func seedTable(m *Manifest, groups []group, ensembles map[string]EnsembleResult) [][]string {
+	keys := slices.DeleteFunc(slices.Clone(m.Keys), func(k string) bool { return k == "seed" })
+	head := append(slices.Clone(keys), m.Metric, "seeds")
+	align := append(slices.Repeat([]string{"---"}, len(keys)), "---:", "---:")
+	if m.Ensemble {
+		head, align = append(head, "ensemble"), append(align, "---:")
+	}
+	out := [][]string{head, align}
+	for _, g := range groups {
+		cells := append(slices.Clone(g.values), fmt.Sprintf("%.4f ± %.4f", g.mean, g.sd), strconv.Itoa(g.n))
+		if m.Ensemble {
+			cells = append(cells, ensembleCell(m, ensembles, g))
+		}
+		out = append(out, cells)
+	}
+	return out
+}
+
 // markdown renders the report as Markdown.
-func markdown(dir string, m *Manifest, rows []row) string {
+func markdown(dir string, m *Manifest, rows []row, ensembles map[string]EnsembleResult) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Sweep %s\n\n", dir)
 	fmt.Fprintf(&b, "Spec `%s`, base config `%s`; %d trials (%s), ranked by validation %s (%s is better).\n\n",
@@ -284,13 +308,13 @@ func markdown(dir string, m *Manifest, rows []row) string {
 		writeRow(cells(m, i+1, r))
 	}
 	if groups := bySeed(m, rows); groups != nil {
-		fmt.Fprintf(&b, "\nOver seeds (mean ± standard deviation of each trial's best %s):\n\n", m.Metric)
-		keys := slices.DeleteFunc(slices.Clone(m.Keys), func(k string) bool { return k == "seed" })
-		writeRow(append(slices.Clone(keys), m.Metric, "seeds"))
-		align := slices.Repeat([]string{"---"}, len(keys))
-		writeRow(append(align, "---:", "---:"))
-		for _, g := range groups {
-			writeRow(append(slices.Clone(g.values), fmt.Sprintf("%.4f ± %.4f", g.mean, g.sd), strconv.Itoa(g.n)))
+		fmt.Fprintf(&b, "\nOver seeds (mean ± standard deviation of each trial's best %s", m.Metric)
+		if m.Ensemble {
+			fmt.Fprintf(&b, "; ensemble: the seeds' models together, each next token's probabilities averaged")
+		}
+		fmt.Fprintf(&b, "):\n\n")
+		for _, cells := range seedTable(m, groups, ensembles) {
+			writeRow(cells)
 		}
 	}
 	if rows[0].found {
@@ -304,6 +328,7 @@ func markdown(dir string, m *Manifest, rows []row) string {
 // group is one configuration of a sweep repeated over seeds.
 type group struct {
 	values   []string // the varied keys' values but the seed's
+	trials   []string // its trials' IDs, in trial order
 	mean, sd float64
 	n        int // seeds with a result
 }
@@ -314,41 +339,31 @@ func bySeed(m *Manifest, rows []row) []group {
 	if !slices.Contains(m.Keys, "seed") {
 		return nil
 	}
-	index := map[string]*group{}
-	var order []*group
-	var sums = map[*group][]float64{}
-	for _, t := range m.Trials { // trial order, so that ties stay put
-		var values []string
-		for _, o := range t.Overrides {
-			if o.Key != "seed" {
-				values = append(values, o.Value)
-			}
-		}
-		id := strings.Join(values, "\x00")
-		if index[id] == nil {
-			index[id] = &group{values: values}
-			order = append(order, index[id])
-		}
-	}
-	for _, r := range rows {
-		if !r.found {
-			continue
-		}
-		var values []string
-		for _, o := range r.Overrides {
-			if o.Key != "seed" {
-				values = append(values, o.Value)
-			}
-		}
-		g := index[strings.Join(values, "\x00")]
-		sums[g] = append(sums[g], r.value)
-	}
-	if len(order) == len(m.Trials) {
+	configs := seedGroups(m)
+	if len(configs) == len(m.Trials) {
 		return nil // one seed each: the main table says it all
 	}
+	value := map[string]float64{}
+	for _, r := range rows {
+		if r.found {
+			value[r.ID] = r.value
+		}
+	}
 	var out []group
-	for _, g := range order {
-		xs := sums[g]
+	for _, trials := range configs {
+		g := group{}
+		for _, o := range trials[0].Overrides {
+			if o.Key != "seed" {
+				g.values = append(g.values, o.Value)
+			}
+		}
+		var xs []float64
+		for _, t := range trials {
+			g.trials = append(g.trials, t.ID)
+			if v, ok := value[t.ID]; ok {
+				xs = append(xs, v)
+			}
+		}
 		if len(xs) == 0 {
 			continue
 		}
@@ -363,10 +378,26 @@ func bySeed(m *Manifest, rows []row) []group {
 		if len(xs) > 1 {
 			g.sd = math.Sqrt(g.sd / float64(len(xs)-1))
 		}
-		out = append(out, *g)
+		out = append(out, g)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return (out[i].mean > out[j].mean) == m.higher() && out[i].mean != out[j].mean })
 	return out
+}
+
+// ensembleCell is the report's text for the ensemble of a group's seeds:
+// its metric, "failed" or "–" (not evaluated yet).
+func ensembleCell(m *Manifest, ensembles map[string]EnsembleResult, g group) string {
+	r, ok := ensembles[ensembleKey(g.trials)]
+	switch {
+	case !ok:
+		return "–"
+	case r.Error != "":
+		return "failed (see " + ensemblesLog + ")"
+	}
+	if v, ok := r.Metrics[m.Metric]; ok {
+		return fmt.Sprintf("%.4f", v)
+	}
+	return "–"
 }
 
 // picture is a plot of the report, relative to the sweep folder.
@@ -470,13 +501,19 @@ img { max-width: 100%; }
 <tr>{{range .Columns}}<th>{{.}}</th>{{end}}</tr>
 {{range $i, $r := .Rows}}<tr{{if and (eq $i 0) $.HasBest}} class="best"{{end}}>{{range $j, $c := $r}}<td{{if index $.Text $j}} class="text"{{end}}>{{$c}}</td>{{end}}</tr>
 {{end}}</table>
-{{if .HasBest}}<p>Best: trial {{.Best}}. Its config: <a href="{{.BestConfig}}">{{.BestConfig}}</a>, ready for <code>runner -config</code>.</p>{{end}}
+{{if .Seeds}}<h2>Over seeds</h2>
+<p>Mean ± standard deviation of each trial's best {{.Metric}}{{if .Ensemble}}; ensemble: the seeds' models together, each next token's probabilities averaged{{end}}.</p>
+<table>
+<tr>{{range index .Seeds 0}}<th>{{.}}</th>{{end}}</tr>
+{{range slice .Seeds 2}}<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>
+{{end}}</table>
+{{end}}{{if .HasBest}}<p>Best: trial {{.Best}}. Its config: <a href="{{.BestConfig}}">{{.BestConfig}}</a>, ready for <code>runner -config</code>.</p>{{end}}
 {{range .Pictures}}<figure><img src="{{.Path}}" alt="{{.Caption}}"><figcaption>{{.Caption}}</figcaption></figure>
 {{end}}</body></html>
 `))
 
 // html renders the report as a page beside its plots.
-func html(dir string, m *Manifest, rows []row, pics []picture) ([]byte, error) {
+func html(dir string, m *Manifest, rows []row, pics []picture, ensembles map[string]EnsembleResult) ([]byte, error) {
 	cols := columns(m)
 	text := make([]bool, len(cols))
 	for i := range text {
@@ -485,13 +522,17 @@ func html(dir string, m *Manifest, rows []row, pics []picture) ([]byte, error) {
 	data := struct {
 		Dir, Spec, Base, Counts, Metric, Better, Best, BestConfig string
 		N                                                         int
-		HasBest                                                   bool
+		HasBest, Ensemble                                         bool
 		Columns                                                   []string
+		Seeds                                                     [][]string // seedTable's rows
 		Text                                                      []bool
 		Rows                                                      [][]string
 		Pictures                                                  []picture
 	}{Dir: dir, Spec: m.Spec, Base: m.Base, Counts: counts(rows), Metric: m.Metric, Better: "lower",
-		N: len(rows), HasBest: rows[0].found, Columns: cols, Text: text, Pictures: pics, BestConfig: bestConfig}
+		N: len(rows), HasBest: rows[0].found, Columns: cols, Text: text, Pictures: pics, BestConfig: bestConfig, Ensemble: m.Ensemble}
+	if groups := bySeed(m, rows); groups != nil {
+		data.Seeds = seedTable(m, groups, ensembles)
+	}
 	if m.higher() {
 		data.Better = "higher"
 	}

@@ -25,7 +25,7 @@ func laidOut(t *testing.T, body string) (string, *Manifest, *Loaded) {
 		t.Fatal(err)
 	}
 	metric, higher := l.metric(trials[0].cfg)
-	m := &Manifest{Spec: l.Path, Base: l.BasePath, Metric: metric, Direction: map[bool]string{true: "max", false: "min"}[higher], Keys: varied(l), Trials: trials}
+	m := &Manifest{Spec: l.Path, Base: l.BasePath, Metric: metric, Direction: map[bool]string{true: "max", false: "min"}[higher], Keys: varied(l), Trials: trials, Ensemble: l.Ensemble}
 	dir := filepath.Join(t.TempDir(), "sweep")
 	if err := layout(dir, l, m); err != nil {
 		t.Fatal(err)

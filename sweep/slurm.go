@@ -92,6 +92,9 @@ func runSlurm(ctx context.Context, dir string, l *Loaded, m *Manifest, opts Opti
 		out.note("stopped waiting; the jobs keep running (squeue --name=%s); run this command again to wait, or runner -mode report -sweep %s", name, dir)
 		return nil
 	}
+	if err := ScoreEnsembles(ctx, dir, opts.Runner, opts.Stderr); err != nil {
+		return err
+	}
 	if err := Report(dir, opts.Stdout); err != nil {
 		return err
 	}

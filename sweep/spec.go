@@ -50,6 +50,9 @@ type Spec struct {
 	Random Random `yaml:"random"`
 	// Seeds repeats every trial with each value of the config key seed.
 	Seeds []uint64 `yaml:"seeds"`
+	// Ensemble also evaluates each configuration's seeds together, as one
+	// ensemble (see ScoreEnsembles).
+	Ensemble bool `yaml:"ensemble"`
 	// Metric ranks the trials: a validation metric of metrics.jsonl;
 	// "" is the base config's eval.select.
 	Metric string `yaml:"metric"`
@@ -218,6 +221,9 @@ func Load(path string) (*Loaded, error) {
 		if slices.Contains(l.Seeds[:i], s) {
 			fail("seeds", "seed %d given twice", s)
 		}
+	}
+	if l.Ensemble && len(l.Seeds) < 2 {
+		fail("ensemble", "an ensemble is each configuration's seeds together: give seeds: with at least two (it has %d)", len(l.Seeds))
 	}
 	switch l.Direction {
 	case "", "min", "max":

@@ -63,6 +63,8 @@ func TestSpecErrors(t *testing.T) {
 		{"bounds", "random:\n  trials: 2\n  keys:\n    train.optimizer.lr: {uniform: [0.2, 0.1]}\n", "uniform: want lo < hi"},
 		{"log of zero", "random:\n  trials: 2\n  keys:\n    train.optimizer.lr: {log_uniform: [0, 0.1]}\n", "log_uniform: want positive bounds"},
 		{"seed twice", "grid: {seed: [1, 2]}\nseeds: [3]\n", "sweep.yaml:5: seeds: seed is also varied"},
+		{"ensemble of one seed", "seeds: [1]\nensemble: true\n", "sweep.yaml:5: ensemble: an ensemble is each configuration's seeds together: give seeds: with at least two (it has 1)"},
+		{"ensemble without seeds", "grid: {decoder.cell: [lstm, gru]}\nensemble: true\n", "sweep.yaml:5: ensemble: an ensemble is each configuration's seeds together"},
 		{"direction", "seeds: [1]\ndirection: down\n", `sweep.yaml:5: direction: "down" is not one of [min max]`},
 		{"executor", "seeds: [1]\nexecutor: {kind: pbs}\n", `sweep.yaml:5: executor.kind: "pbs" is not one of [local slurm]`},
 		{"sbatch args", "seeds: [1]\nexecutor: {slurm: {sbatch_args: [account=x]}}\n", "executor.slurm.sbatch_args: \"account=x\": want sbatch options"},
@@ -190,7 +192,7 @@ seeds: [5, 6]
 
 // TestReferenceSpec keeps configs/sweeps/reference.yaml complete: it must
 // be a valid spec, and every key of the spec's schema must appear in it.
-// The shipped example spec must be valid too.
+// The shipped example specs must be valid too.
 func TestReferenceSpec(t *testing.T) {
 	t.Chdir("..") // config paths are relative to the repository root
 	path := filepath.Join("configs", "sweeps", "reference.yaml")
@@ -226,13 +228,21 @@ func TestReferenceSpec(t *testing.T) {
 			t.Errorf("configs/sweeps/reference.yaml does not document %s", k)
 		}
 	}
-	example := filepath.Join("configs", "sweeps", "charlm.yaml")
-	trials, err := loadAndExpand(example)
-	if err != nil {
-		t.Fatalf("%s: %v", example, err)
-	}
-	if len(trials) != 12 {
-		t.Errorf("%s: %d trials, want the README's 12", example, len(trials))
+	for _, tc := range []struct {
+		spec   string
+		trials int
+	}{
+		{"charlm.yaml", 12},             // the README's sweep
+		{"charlm-15m-ensemble.yaml", 2}, // two seeds, one ensemble
+	} {
+		example := filepath.Join("configs", "sweeps", tc.spec)
+		trials, err := loadAndExpand(example)
+		if err != nil {
+			t.Fatalf("%s: %v", example, err)
+		}
+		if len(trials) != tc.trials {
+			t.Errorf("%s: %d trials, want %d", example, len(trials), tc.trials)
+		}
 	}
 }
 

@@ -6,6 +6,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/seqtask/seqtask/config"
+	"github.com/seqtask/seqtask/tasks"
 )
 
 // Options are what Run needs besides the spec's contents.
@@ -31,8 +34,12 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	if task := trials[0].cfg.Task; l.Ensemble && !tasks.Ensembles(task) {
+		return &config.Error{File: l.Path, Line: config.LineOf(l.lines, "ensemble"), Key: "ensemble",
+			Msg: fmt.Sprintf("the %s task does not evaluate ensembles (captioning, translation and charlm do)", task)}
+	}
 	metric, higher := l.metric(trials[0].cfg)
-	m := &Manifest{Spec: l.Path, Base: l.BasePath, Metric: metric, Direction: "min", Keys: varied(l), Trials: trials}
+	m := &Manifest{Spec: l.Path, Base: l.BasePath, Metric: metric, Direction: "min", Keys: varied(l), Trials: trials, Ensemble: l.Ensemble}
 	if higher {
 		m.Direction = "max"
 	}
@@ -50,6 +57,9 @@ func Run(ctx context.Context, opts Options) error {
 		return runSlurm(ctx, dir, l, m, opts)
 	}
 	runErr := runLocal(ctx, dir, l, m, opts)
+	if err := ScoreEnsembles(ctx, dir, opts.Runner, opts.Stderr); err != nil {
+		fmt.Fprintf(opts.Stderr, "sweep: ensembles: %v\n", err)
+	}
 	if err := Report(dir, opts.Stdout); err != nil {
 		fmt.Fprintf(opts.Stderr, "sweep: report: %v\n", err)
 	}

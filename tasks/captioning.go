@@ -20,7 +20,7 @@ import (
 )
 
 func init() {
-	Register("captioning", Builder{New32: NewCaptioning[float32], New64: NewCaptioning[float64], Estimate: estimateCaptioning})
+	Register("captioning", Builder{New32: NewCaptioning[float32], New64: NewCaptioning[float64], Estimate: estimateCaptioning, Ensembles: isEnsembler[*Captioning[float32]]()})
 	config.RegisterTask("captioning", config.TaskSchema{
 		Defaults: func(c *config.Config) { c.Decoder.Kind = "autoregressive" },
 		Reads:    append([]string{"data.val_path", "data.image_size", "data.color", "data.images", "data.captions", "data.augment", "train.self_critical"}, sequenceOutputKeys...),

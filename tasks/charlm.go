@@ -19,7 +19,7 @@ import (
 )
 
 func init() {
-	Register("charlm", Builder{New32: NewCharLM[float32], New64: NewCharLM[float64], Estimate: estimateCharLM})
+	Register("charlm", Builder{New32: NewCharLM[float32], New64: NewCharLM[float64], Estimate: estimateCharLM, Ensembles: isEnsembler[*CharLM[float32]]()})
 	config.RegisterTask("charlm", config.TaskSchema{
 		Defaults:      func(c *config.Config) { c.Decoder.Kind = "synced" },
 		Reads:         []string{"data.seq_len", "eval.sample", "eval.streams"},

@@ -367,3 +367,22 @@ func meanLoss(probs [2][]float64) float64 {
 	}
 	return sum / float64(len(probs[0]))
 }
+
+// TestEnsembles: a task's registration says whether it ensembles (what a
+// sweep checks before training) as its type does.
+func TestEnsembles(t *testing.T) {
+	for _, tc := range []struct {
+		task string
+		want bool
+	}{
+		{"captioning", true},
+		{"translation", true},
+		{"charlm", true},
+		{"video", false},
+		{"no such task", false},
+	} {
+		if got := Ensembles(tc.task); got != tc.want {
+			t.Errorf("Ensembles(%q) = %v, want %v", tc.task, got, tc.want)
+		}
+	}
+}

@@ -192,6 +192,23 @@ type Builder struct {
 	New32    func(cfg *config.Config, env Env) (Task[float32], error)
 	New64    func(cfg *config.Config, env Env) (Task[float64], error)
 	Estimate func(cfg *config.Config, s Sizes, e *estimate)
+	// Ensembles is whether the task is an Ensembler, known before one is
+	// built (a sweep checks it before training): isEnsembler of its type.
+	Ensembles bool
+}
+
+// isEnsembler reports whether the task type M implements Ensembler.
+func isEnsembler[M Task[float32]]() bool {
+	var m M
+	_, ok := any(m).(Ensembler[float32])
+	return ok
+}
+
+// Ensembles reports whether the task named task decodes with ensembles
+// (runner -ensemble; a sweep's ensemble: true).
+func Ensembles(task string) bool {
+	b, ok := builders.Lookup(task)
+	return ok && b.Ensembles
 }
 
 var builders = registry.New[Builder]("task")

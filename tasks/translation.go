@@ -25,7 +25,7 @@ import (
 )
 
 func init() {
-	Register("translation", Builder{New32: NewTranslation[float32], New64: NewTranslation[float64], Estimate: estimateTranslation})
+	Register("translation", Builder{New32: NewTranslation[float32], New64: NewTranslation[float64], Estimate: estimateTranslation, Ensembles: isEnsembler[*Translation[float32]]()})
 	config.RegisterTask("translation", config.TaskSchema{
 		Defaults:      func(c *config.Config) { c.Decoder.Kind = "autoregressive" },
 		Reads:         append([]string{"data.pairs"}, sequenceOutputKeys...),

@@ -19,7 +19,7 @@ import (
 )
 
 func init() {
-	Register("video", Builder{New32: NewVideo[float32], New64: NewVideo[float64], Estimate: estimateVideo})
+	Register("video", Builder{New32: NewVideo[float32], New64: NewVideo[float64], Estimate: estimateVideo, Ensembles: isEnsembler[*Video[float32]]()})
 	config.RegisterTask("video", config.TaskSchema{
 		Defaults: func(c *config.Config) { c.Decoder.Kind = "synced" },
 		Reads:    []string{"data.val_path", "data.image_size", "data.color", "data.fps", "data.skip_bad", "data.generate"},

@@ -1,0 +1,195 @@
+package sweep
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/seqtask/seqtask/config"
+)
+
+// fakeRunner writes a shell script standing in for the runner: it appends
+// its arguments to calls.txt beside it, then prints out and exits with
+// code.
+func fakeRunner(t *testing.T, out string, code int) (runner, calls string) {
+	t.Helper()
+	dir := t.TempDir()
+	calls = filepath.Join(dir, "calls.txt")
+	script := "#!/bin/sh\necho \"$@\" >> " + calls + "\nprintf '%s' '" + out + "'\necho 'runner: some failure' >&2\nexit " + string(rune('0'+code)) + "\n"
+	runner = filepath.Join(dir, "runner")
+	if err := os.WriteFile(runner, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return runner, calls
+}
+
+func lines(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSpace(string(b)), "\n")
+}
+
+// TestScoreEnsembles: each configuration whose seeds are all done is
+// evaluated once, as "runner -mode eval -json -run FIRST -ensemble ...";
+// a configuration with a seed unfinished waits; a result is kept and not
+// evaluated again, a failure is recorded with its reason and retried; the
+// report shows each as its value, "failed" or "–".
+func TestScoreEnsembles(t *testing.T) {
+	dir, m, _ := laidOut(t, "grid:\n  train.optimizer.lr: [0.01, 0.003, 0.001]\nseeds: [1, 2]\nensemble: true\n")
+	for i, tr := range m.Trials {
+		state := "done"
+		if i == 5 {
+			state = "" // 0.001's second seed is still training
+		}
+		fakeRun(t, filepath.Join(dir, tr.Dir), 3-0.1*float64(i), state)
+	}
+	failing, failedCalls := fakeRunner(t, "", 1)
+	if err := ScoreEnsembles(context.Background(), dir, failing, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := lines(t, failedCalls); len(got) != 2 {
+		t.Fatalf("runner called %d times (%q), want once for each of the two finished configurations", len(got), got)
+	}
+	ens, err := readEnsembles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := ens["000,001"]; !strings.Contains(r.Error, "exit status 1") || !strings.Contains(r.Error, "runner: some failure") {
+		t.Errorf("failed evaluation recorded as %+v, want its exit status and the end of its log", r)
+	}
+
+	working, calls := fakeRunner(t, `{"checkpoint":"x","step":30,"metrics":{"loss":2.25,"bits":3.2}}`, 0)
+	for range 2 { // the second call finds both results and runs nothing
+		if err := ScoreEnsembles(context.Background(), dir, working, &bytes.Buffer{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{
+		"-mode eval -json -run " + filepath.Join(dir, "trials", "000") + " -ensemble " + filepath.Join(dir, "trials", "001"),
+		"-mode eval -json -run " + filepath.Join(dir, "trials", "002") + " -ensemble " + filepath.Join(dir, "trials", "003"),
+	}
+	if got := lines(t, calls); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("runner called with\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	b, err := os.ReadFile(filepath.Join(dir, ensemblesFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list []EnsembleResult
+	if err := json.Unmarshal(b, &list); err != nil || len(list) != 2 || list[0].Metrics["loss"] != 2.25 || list[0].Error != "" {
+		t.Fatalf("%s: %s (%v), want two results of loss 2.25", ensemblesFile, b, err)
+	}
+
+	// A failure shows in the report as such; the unfinished configuration
+	// as not evaluated.
+	list[1] = EnsembleResult{Trials: list[1].Trials, Error: "exit status 1"}
+	b, _ = json.Marshal(list)
+	os.WriteFile(filepath.Join(dir, ensemblesFile), b, 0o644)
+	var out bytes.Buffer
+	if err := Report(dir, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"| train.optimizer.lr | loss | seeds | ensemble |",
+		"| 0.01 | 2.9500 ± 0.0707 | 2 | 2.2500 |",
+		"| 0.003 | 2.7500 ± 0.0707 | 2 | failed (see ensembles.log) |",
+		"| 0.001 | 2.5500 ± 0.0707 | 2 | – |", // its second seed reports, unfinished
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+	page, err := os.ReadFile(filepath.Join(dir, reportHTML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(page), "<h2>Over seeds</h2>") || !strings.Contains(string(page), "<td>2.2500</td>") {
+		t.Errorf("report.html lacks the seed table with the ensemble:\n%s", page)
+	}
+}
+
+// TestEnsembleRefused: a sweep asking for ensembles of a task that has none
+// is refused before anything is laid out, naming the spec's line.
+func TestEnsembleRefused(t *testing.T) {
+	base, err := filepath.Abs(filepath.Join("..", "configs", "video.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := filepath.Join(t.TempDir(), "video.yaml")
+	os.WriteFile(spec, []byte("base: "+base+"\nseeds: [1, 2]\nensemble: true\n"), 0o644)
+	dir := filepath.Join(t.TempDir(), "sweep")
+	err = Run(context.Background(), Options{Spec: spec, Dir: dir, Runner: "runner", Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}})
+	if err == nil || !config.IsConfigError(err) || !strings.Contains(err.Error(), "video.yaml:3: ensemble: the video task does not evaluate ensembles") {
+		t.Errorf("error %v, want a config error naming ensemble's line", err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("the refused sweep laid out %s", dir)
+	}
+}
+
+// TestLocalSweepEnsemble runs a sweep of two seeds of a tiny char LM with
+// ensemble: true through the real runner: the two models together score
+// no worse than the mean of their losses (the log of a mean of
+// probabilities is at least the mean of their logs), the report shows it,
+// and -mode report later does not evaluate it again.
+func TestLocalSweepEnsemble(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a sweep of real trainings")
+	}
+	spec := writeSpec(t, "  train.steps: 200\n  train.eval_every: 100\n  eval.batches: 2\nseeds: [1, 2]\nensemble: true\nexecutor:\n  local: {parallel: 2}\n")
+	dir := filepath.Join(t.TempDir(), "sweep")
+	cmd, stdout, stderr := sweepCmd(t, "-mode", "sweep", "-sweep", spec, "-sweep-dir", dir)
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("sweep: %v\n%s", err, stderr)
+	}
+	ens, err := readEnsembles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, ok := ens["000,001"]
+	if !ok || r.Error != "" {
+		t.Fatalf("ensemble of trials 000 and 001: %+v (found %v); stderr:\n%s", r, ok, stderr)
+	}
+	var mean float64
+	for _, id := range []string{"000", "001"} {
+		res, _ := readTrial(filepath.Join(dir, "trials", id), "loss", false)
+		if !res.found {
+			t.Fatalf("trial %s reports no loss", id)
+		}
+		mean += res.value / 2
+	}
+	if got := r.Metrics["loss"]; !(got > 0 && got <= mean+1e-4) {
+		t.Errorf("ensemble loss %v, want at most the members' mean %v", got, mean)
+	}
+	if cell := fmt.Sprintf("| %.4f |", r.Metrics["loss"]); !strings.Contains(stdout.String(), cell) {
+		t.Errorf("report lacks the ensemble's %q:\n%s", cell, stdout)
+	}
+	cmd, _, stderr = sweepCmd(t, "-mode", "report", "-sweep", dir)
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("report: %v\n%s", err, stderr)
+	}
+	log := lines(t, filepath.Join(dir, ensemblesLog))
+	if member := "ensemble: model 2 is " + filepath.Join(dir, "trials", "001", "best.safetensors"); !strings.Contains(strings.Join(log, "\n"), member) {
+		t.Errorf("%s lacks %q: the second seed was not in the ensemble:\n%s", ensemblesLog, member, strings.Join(log, "\n"))
+	}
+	evaluations := 0
+	for _, l := range log {
+		if strings.HasPrefix(l, "── sweep:") {
+			evaluations++
+		}
+	}
+	if evaluations != 1 {
+		t.Errorf("%d evaluations in %s, want 1 (the report reuses the result)", evaluations, ensemblesLog)
+	}
+}
