@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -369,12 +370,16 @@ func runIn[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 		if err != nil {
 			return err
 		}
-		if opts.JSON {
-			res := EvalResult{Checkpoint: path, Step: ck.Step, Ensemble: opts.Ensemble, Metrics: m}
-			if err := json.NewEncoder(opts.Stdout).Encode(res); err != nil {
-				return err
+		if opts.JSON { // the figures only: no report, whose pages would land in the run folder
+			res := EvalResult{Checkpoint: ckptMeta["seqtask.path"], Input: opts.InputPath, Step: ck.Step, Ensemble: opts.Ensemble, Metrics: map[string]*float64{}}
+			for k, v := range m {
+				if !math.IsNaN(v) && !math.IsInf(v, 0) {
+					res.Metrics[k] = &v
+				} else {
+					res.Metrics[k] = nil
+				}
 			}
-			return report(task, runDir, opts.Stderr)
+			return json.NewEncoder(opts.Stdout).Encode(res)
 		}
 		fmt.Fprintf(opts.Stdout, "%s (step %d)\n", path, ck.Step)
 		for _, k := range m.Keys() {
@@ -400,14 +405,16 @@ func runIn[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 	return nil
 }
 
-// EvalResult is what runner -mode eval -json prints: the checkpoint (or
-// -input file) evaluated, its step, the run folders ensembled with it, and
-// the metrics.
+// EvalResult is what runner -mode eval -json prints: the checkpoint
+// evaluated and its step, the -input file it scored (if any), the run
+// folders ensembled with it, and the metrics (null for a value that is not
+// finite, which JSON cannot hold).
 type EvalResult struct {
-	Checkpoint string        `json:"checkpoint"`
-	Step       int           `json:"step"`
-	Ensemble   []string      `json:"ensemble,omitempty"`
-	Metrics    tasks.Metrics `json:"metrics"`
+	Checkpoint string              `json:"checkpoint"`
+	Input      string              `json:"input,omitempty"`
+	Step       int                 `json:"step"`
+	Ensemble   []string            `json:"ensemble,omitempty"`
+	Metrics    map[string]*float64 `json:"metrics"`
 }
 
 // addEnsemble loads the models of opts.Ensemble's run folders (the
@@ -418,7 +425,7 @@ func addEnsemble[T nn.Float](opts Options, task tasks.Task[T]) error {
 	}
 	ens, ok := task.(tasks.Ensembler[T])
 	if !ok {
-		return &UsageError{"-ensemble: this task does not decode with ensembles (captioning, translation and charlm do)"}
+		return &UsageError{"-ensemble: this task does not decode with ensembles (" + strings.Join(tasks.EnsembleTasks(), ", ") + " do)"}
 	}
 	members := make([]tasks.Task[T], len(opts.Ensemble))
 	for i, dir := range opts.Ensemble {

@@ -424,8 +424,26 @@ func TestEvalJSON(t *testing.T) {
 		t.Errorf("text output %q has another step than -json's %d", text.String(), res.Step)
 	}
 	for k, v := range res.Metrics {
-		if line := fmt.Sprintf("%-12s %.4f\n", k, v); !strings.Contains(text.String(), line) {
+		if v == nil {
+			t.Errorf("-json metric %s is null", k)
+			continue
+		}
+		if line := fmt.Sprintf("%-12s %.4f\n", k, *v); !strings.Contains(text.String(), line) {
 			t.Errorf("text output %q lacks -json's %q", text.String(), line)
 		}
+	}
+	// With -ensemble the result names the members; a model ensembled with
+	// itself scores as it does alone.
+	js.Reset()
+	o.Ensemble = []string{dir}
+	if err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	var ens EvalResult
+	if err := json.Unmarshal(js.Bytes(), &ens); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ens.Ensemble, []string{dir}) || ens.Metrics["loss"] == nil || math.Abs(*ens.Metrics["loss"]-*res.Metrics["loss"]) > 1e-6 {
+		t.Errorf("-json -ensemble %s: %+v, want the members named and the loss alone (%v)", dir, ens, *res.Metrics["loss"])
 	}
 }

@@ -2,6 +2,7 @@ package sweep
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,8 +10,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,24 +22,30 @@ import (
 // different seeds make different mistakes, so the mean of their next-token
 // probabilities (runner -ensemble) scores better than each of them: on
 // tiny-shakespeare two char LMs trained for seven minutes each, together,
-// beat one trained for fifteen. Once every seed of a configuration is done,
-// the sweep evaluates them together — a runner child "-mode eval -json
-// -run FIRST -ensemble SECOND ...", on each member's best checkpoint — and
-// keeps the result in the sweep folder's ensembles.json, which every later
-// report reads instead of evaluating again.
+// beat one trained for fifteen. When the sweep's trials have ended (and at
+// every -mode report), each configuration whose seeds are all done is
+// evaluated as one model — a runner child "-mode eval -json -run FIRST
+// -ensemble SECOND ...", on each member's best checkpoint, run from the
+// folder the sweep was run from — and the result is kept in the sweep
+// folder's ensembles.json with the members' finishing times, so that later
+// reports reuse it until a member is trained again.
 
 // Files of a sweep folder with ensembles.
 const (
-	ensemblesFile = "ensembles.json"
-	ensemblesLog  = "ensembles.log" // the evaluations' progress and errors, appended
+	ensemblesFile  = "ensembles.json"
+	ensemblesLog   = "ensembles.log"    // the evaluations' output, appended
+	bestCheckpoint = "best.safetensors" // what runner -mode eval loads
 )
 
 // EnsembleResult is one configuration's seeds evaluated as one model.
 type EnsembleResult struct {
-	Trials  []string           `json:"trials"` // the members' trial IDs, in trial order
-	Metrics map[string]float64 `json:"metrics,omitempty"`
-	Error   string             `json:"error,omitempty"` // why the evaluation failed
-	Time    string             `json:"time"`            // when it ended (RFC 3339, UTC)
+	Trials []string `json:"trials"` // the members' trial IDs, in trial order
+	// Finished holds when each member had finished when it was evaluated
+	// (finishedAt): a member trained again since makes the result stale.
+	Finished []string           `json:"finished"`
+	Metrics  map[string]float64 `json:"metrics,omitempty"`
+	Error    string             `json:"error,omitempty"` // why the evaluation failed
+	Time     string             `json:"time"`            // when it ended (RFC 3339, UTC)
 }
 
 // ensembleKey identifies an ensemble by its members.
@@ -65,13 +72,18 @@ func readEnsembles(dir string) (map[string]EnsembleResult, error) {
 	return out, nil
 }
 
+// withoutSeed returns the overrides but the seed's.
+func withoutSeed(overrides []Override) []Override {
+	return slices.DeleteFunc(slices.Clone(overrides), func(o Override) bool { return o.Key == "seed" })
+}
+
 // seedGroups returns the trials of m that differ only in their seed, one
 // group per configuration, in trial order.
 func seedGroups(m *Manifest) [][]*Trial {
 	index := map[string]int{}
 	var groups [][]*Trial
 	for _, t := range m.Trials {
-		id := configuration(t.Overrides)
+		id := describe(withoutSeed(t.Overrides))
 		i, ok := index[id]
 		if !ok {
 			i = len(groups)
@@ -83,23 +95,21 @@ func seedGroups(m *Manifest) [][]*Trial {
 	return groups
 }
 
-// configuration is the identity of a trial's configuration: its varied
-// values but the seed's.
-func configuration(overrides []Override) string {
-	var values []string
-	for _, o := range overrides {
-		if o.Key != "seed" {
-			values = append(values, o.Value)
-		}
+// ids returns the trials' IDs.
+func ids(trials []*Trial) []string {
+	out := make([]string, len(trials))
+	for i, t := range trials {
+		out[i] = t.ID
 	}
-	return strings.Join(values, "\x00")
+	return out
 }
 
 // ScoreEnsembles evaluates, for a sweep folder whose manifest asks for
-// ensembles, every configuration whose seeds are all done and which has no
-// result yet, with the runner binary runner, and records the results in
-// ensembles.json. A failed evaluation is recorded with its reason (and
-// tried again by the next call); only a failure to record is an error.
+// ensembles, every configuration whose seeds are all done and whose result
+// is missing, failed or stale, with the runner binary runner, and records
+// the results in ensembles.json. A failed evaluation is recorded with its
+// reason (and tried again by the next call); an interrupted one is not
+// recorded. Only a failure to record is an error.
 func ScoreEnsembles(ctx context.Context, dir, runner string, stderr io.Writer) error {
 	m, err := readManifest(dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -114,99 +124,105 @@ func ScoreEnsembles(ctx context.Context, dir, runner string, stderr io.Writer) e
 	}
 	out := &statusLine{w: stderr}
 	for _, g := range seedGroups(m) {
+		key := ensembleKey(ids(g))
+		finished, ready := finishedAt(dir, g)
+		if prev, ok := results[key]; !ready || (ok && prev.Error == "" && slices.Equal(prev.Finished, finished)) {
+			continue
+		}
 		if ctx.Err() != nil {
 			return nil
 		}
-		ids := make([]string, len(g))
-		ready := len(g) > 1
-		for i, t := range g {
-			ids[i] = t.ID
-			ready = ready && done(filepath.Join(dir, t.Dir))
+		names := strings.Join(ids(g), ", ")
+		out.note("sweep %s: evaluating trials %s as one ensemble (%s)", dir, names, cmp.Or(describe(withoutSeed(g[0].Overrides)), "the base config's seeds"))
+		r, err := evaluateEnsemble(ctx, dir, m.Workdir, runner, g)
+		if ctx.Err() != nil {
+			out.note("sweep %s: the ensemble of trials %s was interrupted; the next report evaluates it", dir, names)
+			return nil
 		}
-		if prev, ok := results[ensembleKey(ids)]; !ready || (ok && prev.Error == "") {
-			continue
-		}
-		out.note("sweep %s: evaluating trials %s as one ensemble (%s)", dir, strings.Join(ids, ", "), describeConfiguration(g[0]))
-		r := evaluateEnsemble(ctx, dir, runner, g)
-		r.Trials = ids
-		if r.Error != "" {
-			out.note("sweep %s: the ensemble of trials %s failed: %s", dir, strings.Join(ids, ", "), r.Error)
+		if err != nil {
+			r.Error = err.Error()
+			out.note("sweep %s: the ensemble of trials %s failed: %s", dir, names, r.Error)
 		} else if v, ok := r.Metrics[m.Metric]; ok {
-			out.note("sweep %s: the ensemble of trials %s: %s %.4f", dir, strings.Join(ids, ", "), m.Metric, v)
+			out.note("sweep %s: the ensemble of trials %s: %s %.4f", dir, names, m.Metric, v)
+		} else {
+			out.note("sweep %s: the ensemble of trials %s reports no %s", dir, names, m.Metric)
 		}
-		results[ensembleKey(ids)] = r
-		if err := writeEnsembles(dir, m, results); err != nil {
+		r.Trials, r.Finished = ids(g), finished
+		if err := recordEnsemble(dir, m, r); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// describeConfiguration describes t's overrides but its seed, or says
-// there are none.
-func describeConfiguration(t *Trial) string {
-	var rest []Override
-	for _, o := range t.Overrides {
-		if o.Key != "seed" {
-			rest = append(rest, o)
+// finishedAt returns for each trial of g when it finished — its
+// status.json time and its best checkpoint's modification time, which a
+// member trained again changes — and whether all of them are done.
+func finishedAt(dir string, g []*Trial) ([]string, bool) {
+	out := make([]string, len(g))
+	ready := len(g) > 1
+	for i, t := range g {
+		run := filepath.Join(dir, t.Dir)
+		st, ok := readStatus(run)
+		out[i] = st.Time
+		if fi, err := os.Stat(filepath.Join(run, bestCheckpoint)); err == nil {
+			out[i] += " " + fi.ModTime().UTC().Format(time.RFC3339Nano)
 		}
+		ready = ready && ok && st.State == "done"
 	}
-	if len(rest) == 0 {
-		return "the base config's seeds"
-	}
-	return describe(rest)
+	return out, ready
 }
 
 // evaluateEnsemble runs "runner -mode eval -json -run FIRST -ensemble ..."
-// on the group's run folders, its progress appended to ensembles.log.
-func evaluateEnsemble(ctx context.Context, dir, runner string, g []*Trial) EnsembleResult {
-	r := EnsembleResult{Time: time.Now().UTC().Format(time.RFC3339)}
-	args := []string{"-mode", "eval", "-json", "-run", filepath.Join(dir, g[0].Dir)}
-	for _, t := range g[1:] {
-		args = append(args, "-ensemble", filepath.Join(dir, t.Dir))
-	}
-	logPath := filepath.Join(dir, ensemblesLog)
-	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+// on the group's run folders from workdir ("" for this process's folder),
+// its stderr appended to ensembles.log.
+func evaluateEnsemble(ctx context.Context, dir, workdir, runner string, g []*Trial) (EnsembleResult, error) {
+	r := EnsembleResult{}
+	abs, err := filepath.Abs(dir)
 	if err != nil {
-		r.Error = err.Error()
-		return r
+		return r, err
 	}
-	defer log.Close()
-	fmt.Fprintf(log, "── sweep: %s %s, %s ──\n", runner, strings.Join(args, " "), r.Time)
+	args := []string{"-mode", "eval", "-json", "-run", filepath.Join(abs, g[0].Dir)}
+	for _, t := range g[1:] {
+		args = append(args, "-ensemble", filepath.Join(abs, t.Dir))
+	}
 	var stdout bytes.Buffer
-	cmd := exec.CommandContext(ctx, runner, args...)
-	cmd.Stdout, cmd.Stderr = &stdout, log
-	interruptOnCancel(cmd)
-	err = cmd.Run()
+	logPath := filepath.Join(dir, ensemblesLog)
+	code, err := runChild(ctx, runner, args, workdir, nil, logPath, &stdout)
 	r.Time = time.Now().UTC().Format(time.RFC3339)
-	if cmd.ProcessState == nil {
-		r.Error = fmt.Sprintf("cannot run %s: %v", runner, err)
-		return r
-	}
-	if code := exitCode(cmd.ProcessState); code != 0 {
-		r.Error = fmt.Sprintf("exit status %d: %s", code, strings.TrimSpace(readTail(logPath, 300)))
-		return r
+	switch {
+	case err != nil:
+		return r, err
+	case code != 0:
+		return r, fmt.Errorf("exit status %d: %s", code, lastError(logPath))
 	}
 	var res struct {
-		Metrics map[string]float64 `json:"metrics"`
+		Metrics map[string]*float64 `json:"metrics"`
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil || len(res.Metrics) == 0 {
-		r.Error = fmt.Sprintf("the evaluation printed no metrics (%q)", strings.TrimSpace(stdout.String()))
-		return r
+		return r, fmt.Errorf("the evaluation printed no metrics (%q)", strings.TrimSpace(stdout.String()))
 	}
-	r.Metrics = res.Metrics
-	return r
+	r.Metrics = map[string]float64{}
+	for k, v := range res.Metrics {
+		if v != nil { // null: not finite
+			r.Metrics[k] = *v
+		}
+	}
+	return r, nil
 }
 
-// writeEnsembles writes the results as ensembles.json, in trial order.
-func writeEnsembles(dir string, m *Manifest, results map[string]EnsembleResult) error {
+// recordEnsemble adds r to dir's ensembles.json, read again just before
+// so that results another process (a -mode report beside the sweep)
+// recorded meanwhile are kept, and writes it in trial order.
+func recordEnsemble(dir string, m *Manifest, r EnsembleResult) error {
+	results, err := readEnsembles(dir)
+	if err != nil {
+		return err
+	}
+	results[ensembleKey(r.Trials)] = r
 	var list []EnsembleResult
 	for _, g := range seedGroups(m) {
-		ids := make([]string, len(g))
-		for i, t := range g {
-			ids[i] = t.ID
-		}
-		if r, ok := results[ensembleKey(ids)]; ok {
+		if r, ok := results[ensembleKey(ids(g))]; ok {
 			list = append(list, r)
 		}
 	}

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/seqtask/seqtask/config"
 )
@@ -20,7 +22,7 @@ func fakeRunner(t *testing.T, out string, code int) (runner, calls string) {
 	t.Helper()
 	dir := t.TempDir()
 	calls = filepath.Join(dir, "calls.txt")
-	script := "#!/bin/sh\necho \"$@\" >> " + calls + "\nprintf '%s' '" + out + "'\necho 'runner: some failure' >&2\nexit " + string(rune('0'+code)) + "\n"
+	script := "#!/bin/sh\necho \"$@\" >> " + calls + "\nprintf '%s' '" + out + "'\necho 'runner: some failure' >&2\nexit " + strconv.Itoa(code) + "\n"
 	runner = filepath.Join(dir, "runner")
 	if err := os.WriteFile(runner, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
@@ -65,7 +67,7 @@ func TestScoreEnsembles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := ens["000,001"]; !strings.Contains(r.Error, "exit status 1") || !strings.Contains(r.Error, "runner: some failure") {
+	if r := ens["000,001"]; r.Error != "exit status 1: some failure" {
 		t.Errorf("failed evaluation recorded as %+v, want its exit status and the end of its log", r)
 	}
 
@@ -93,9 +95,11 @@ func TestScoreEnsembles(t *testing.T) {
 
 	// A failure shows in the report as such; the unfinished configuration
 	// as not evaluated.
-	list[1] = EnsembleResult{Trials: list[1].Trials, Error: "exit status 1"}
+	list[1] = EnsembleResult{Trials: list[1].Trials, Error: "exit status 1: some failure"}
 	b, _ = json.Marshal(list)
-	os.WriteFile(filepath.Join(dir, ensemblesFile), b, 0o644)
+	if err := os.WriteFile(filepath.Join(dir, ensemblesFile), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	var out bytes.Buffer
 	if err := Report(dir, &out); err != nil {
 		t.Fatal(err)
@@ -103,8 +107,8 @@ func TestScoreEnsembles(t *testing.T) {
 	for _, want := range []string{
 		"| train.optimizer.lr | loss | seeds | ensemble |",
 		"| 0.01 | 2.9500 ± 0.0707 | 2 | 2.2500 |",
-		"| 0.003 | 2.7500 ± 0.0707 | 2 | failed (see ensembles.log) |",
-		"| 0.001 | 2.5500 ± 0.0707 | 2 | – |", // its second seed reports, unfinished
+		"| 0.003 | 2.7500 ± 0.0707 | 2 | failed: exit status 1: some failure |",
+		"| 0.001 | 2.5500 ± 0.0707 | 2 | waiting for its seeds |", // its second seed reports, unfinished
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
@@ -127,7 +131,9 @@ func TestEnsembleRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	spec := filepath.Join(t.TempDir(), "video.yaml")
-	os.WriteFile(spec, []byte("base: "+base+"\nseeds: [1, 2]\nensemble: true\n"), 0o644)
+	if err := os.WriteFile(spec, []byte("base: "+base+"\nseeds: [1, 2]\nensemble: true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	dir := filepath.Join(t.TempDir(), "sweep")
 	err = Run(context.Background(), Options{Spec: spec, Dir: dir, Runner: "runner", Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}})
 	if err == nil || !config.IsConfigError(err) || !strings.Contains(err.Error(), "video.yaml:3: ensemble: the video task does not evaluate ensembles") {
@@ -191,5 +197,58 @@ func TestLocalSweepEnsemble(t *testing.T) {
 	}
 	if evaluations != 1 {
 		t.Errorf("%d evaluations in %s, want 1 (the report reuses the result)", evaluations, ensemblesLog)
+	}
+}
+
+// TestScoreEnsemblesAgain: a member trained again (a new best checkpoint)
+// makes its ensemble's result stale, so it is evaluated again; an
+// evaluation interrupted by ctx is not recorded as a failure.
+func TestScoreEnsemblesAgain(t *testing.T) {
+	dir, m, _ := laidOut(t, "seeds: [1, 2]\nensemble: true\n")
+	for _, tr := range m.Trials {
+		fakeRun(t, filepath.Join(dir, tr.Dir), 3, "done")
+	}
+	runner, calls := fakeRunner(t, `{"step":30,"metrics":{"loss":2.5,"perplexity":null}}`, 0)
+	if err := ScoreEnsembles(context.Background(), dir, runner, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	ens, _ := readEnsembles(dir)
+	if r := ens["000,001"]; r.Metrics["loss"] != 2.5 || len(r.Metrics) != 1 || len(r.Finished) != 2 || r.Finished[0] == "" {
+		t.Fatalf("result %+v, want loss 2.5 alone (perplexity null) and the members' finishing times", r)
+	}
+	run0 := filepath.Join(dir, m.Trials[0].Dir)
+	retrain := func(at time.Time) { // a new best checkpoint, as training again writes
+		t.Helper()
+		ckpt := filepath.Join(run0, bestCheckpoint)
+		if err := os.WriteFile(ckpt, []byte("weights"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(ckpt, at, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	retrain(time.Now().Add(time.Hour))
+	if err := ScoreEnsembles(context.Background(), dir, runner, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := lines(t, calls); len(got) != 2 {
+		t.Errorf("runner called %d times, want twice: once more after trial 000 was trained again", len(got))
+	}
+
+	// An interrupted evaluation leaves the last result as it was.
+	slow := filepath.Join(t.TempDir(), "runner")
+	if err := os.WriteFile(slow, []byte("#!/bin/sh\nexec sleep 10\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	retrain(time.Now().Add(2 * time.Hour))
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	var out bytes.Buffer
+	if err := ScoreEnsembles(ctx, dir, slow, &out); err != nil {
+		t.Fatal(err)
+	}
+	ens, _ = readEnsembles(dir)
+	if r := ens["000,001"]; r.Error != "" || r.Metrics["loss"] != 2.5 || !strings.Contains(out.String(), "was interrupted") {
+		t.Errorf("after an interrupted evaluation: %+v, output %q; want the last result kept and the interruption said", r, out.String())
 	}
 }

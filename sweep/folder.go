@@ -34,6 +34,9 @@ type Manifest struct {
 	// Ensemble asks for each configuration's seeds to be evaluated as one
 	// ensemble too (ScoreEnsembles).
 	Ensemble bool `json:"ensemble,omitempty"`
+	// Workdir is the folder the sweep was run from, where the trials'
+	// relative data paths lead; ScoreEnsembles evaluates there.
+	Workdir string `json:"workdir,omitempty"`
 }
 
 // higher reports whether the manifest's metric improves upward.
@@ -184,8 +187,12 @@ func done(run string) bool {
 
 // failure returns the runner's last error line in the trial's log, the
 // reason a failed trial gives.
-func failure(run string) string {
-	tail := readTail(filepath.Join(run, logFile), 16<<10)
+func failure(run string) string { return lastError(filepath.Join(run, logFile)) }
+
+// lastError returns the last "runner: " error line of the runner output
+// in the file at path (else its last line).
+func lastError(path string) string {
+	tail := readTail(path, 16<<10)
 	lines := strings.Split(strings.TrimRight(tail, "\n"), "\n")
 	for i := len(lines) - 1; i >= 0; i-- {
 		if msg, ok := strings.CutPrefix(lines[i], "runner: "); ok {

@@ -1,6 +1,7 @@
 package sweep
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -164,18 +165,32 @@ func (s *localSweep) run(ctx context.Context, t *Trial) {
 // runner1 runs "runner -resume run" and returns its exit status; err is a
 // failure to run it at all.
 func (s *localSweep) runner1(ctx context.Context, run string) (int, error) {
-	log, err := os.OpenFile(filepath.Join(run, logFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	env := []string{"GOMAXPROCS=" + strconv.Itoa(s.threads)}
+	return runChild(ctx, s.runner, []string{"-resume", run}, "", env, filepath.Join(run, logFile), nil)
+}
+
+// runChild runs the runner binary with args in dir ("" for this process's
+// folder), with env added to this process's environment, its output
+// appended to the file logPath under a header line — stdout to stdout
+// instead when it is not nil — and returns its exit status; err is a
+// failure to run it at all. Cancelling ctx sends the child SIGTERM.
+func runChild(ctx context.Context, runner string, args []string, dir string, env []string, logPath string, stdout io.Writer) (int, error) {
+	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return 0, err
 	}
 	defer log.Close()
-	fmt.Fprintf(log, "── sweep: %s -resume %s (GOMAXPROCS=%d), %s ──\n", s.runner, run, s.threads, time.Now().Format(time.RFC3339))
-	cmd := exec.CommandContext(ctx, s.runner, "-resume", run)
-	cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(s.threads))
+	fmt.Fprintf(log, "── sweep: %s %s (%s), %s ──\n", runner, strings.Join(args, " "), cmp.Or(strings.Join(env, " "), "GOMAXPROCS unset"), time.Now().Format(time.RFC3339))
+	cmd := exec.CommandContext(ctx, runner, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = log, log
+	if stdout != nil {
+		cmd.Stdout = stdout
+	}
 	interruptOnCancel(cmd)
 	if err := cmd.Run(); cmd.ProcessState == nil {
-		return 0, fmt.Errorf("cannot run %s: %w", s.runner, err)
+		return 0, fmt.Errorf("cannot run %s: %w", runner, err)
 	}
 	return exitCode(cmd.ProcessState), nil
 }

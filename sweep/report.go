@@ -331,6 +331,7 @@ type group struct {
 	trials   []string // its trials' IDs, in trial order
 	mean, sd float64
 	n        int // seeds with a result
+	done     int // seeds done
 }
 
 // bySeed groups the trials that differ only in their seed, best mean
@@ -343,25 +344,26 @@ func bySeed(m *Manifest, rows []row) []group {
 	if len(configs) == len(m.Trials) {
 		return nil // one seed each: the main table says it all
 	}
-	value := map[string]float64{}
+	value, state := map[string]float64{}, map[string]string{}
 	for _, r := range rows {
 		if r.found {
 			value[r.ID] = r.value
 		}
+		state[r.ID] = r.state
 	}
 	var out []group
 	for _, trials := range configs {
-		g := group{}
-		for _, o := range trials[0].Overrides {
-			if o.Key != "seed" {
-				g.values = append(g.values, o.Value)
-			}
+		g := group{trials: ids(trials)}
+		for _, o := range withoutSeed(trials[0].Overrides) {
+			g.values = append(g.values, o.Value)
 		}
 		var xs []float64
 		for _, t := range trials {
-			g.trials = append(g.trials, t.ID)
 			if v, ok := value[t.ID]; ok {
 				xs = append(xs, v)
+			}
+			if state[t.ID] == "done" {
+				g.done++
 			}
 		}
 		if len(xs) == 0 {
@@ -385,19 +387,21 @@ func bySeed(m *Manifest, rows []row) []group {
 }
 
 // ensembleCell is the report's text for the ensemble of a group's seeds:
-// its metric, "failed" or "–" (not evaluated yet).
+// its metric, or why there is none.
 func ensembleCell(m *Manifest, ensembles map[string]EnsembleResult, g group) string {
 	r, ok := ensembles[ensembleKey(g.trials)]
 	switch {
+	case !ok && g.done < len(g.trials):
+		return "waiting for its seeds"
 	case !ok:
-		return "–"
+		return "not evaluated yet"
 	case r.Error != "":
-		return "failed (see " + ensemblesLog + ")"
+		return "failed: " + r.Error
 	}
 	if v, ok := r.Metrics[m.Metric]; ok {
 		return fmt.Sprintf("%.4f", v)
 	}
-	return "–"
+	return "no " + m.Metric
 }
 
 // picture is a plot of the report, relative to the sweep folder.

@@ -93,7 +93,7 @@ func runSlurm(ctx context.Context, dir string, l *Loaded, m *Manifest, opts Opti
 		return nil
 	}
 	if err := ScoreEnsembles(ctx, dir, opts.Runner, opts.Stderr); err != nil {
-		return err
+		fmt.Fprintf(opts.Stderr, "sweep: ensembles: %v\n", err)
 	}
 	if err := Report(dir, opts.Stdout); err != nil {
 		return err

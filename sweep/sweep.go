@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/seqtask/seqtask/config"
 	"github.com/seqtask/seqtask/tasks"
@@ -36,10 +37,14 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	if task := trials[0].cfg.Task; l.Ensemble && !tasks.Ensembles(task) {
 		return &config.Error{File: l.Path, Line: config.LineOf(l.lines, "ensemble"), Key: "ensemble",
-			Msg: fmt.Sprintf("the %s task does not evaluate ensembles (captioning, translation and charlm do)", task)}
+			Msg: fmt.Sprintf("the %s task does not evaluate ensembles (%s do)", task, strings.Join(tasks.EnsembleTasks(), ", "))}
 	}
 	metric, higher := l.metric(trials[0].cfg)
-	m := &Manifest{Spec: l.Path, Base: l.BasePath, Metric: metric, Direction: "min", Keys: varied(l), Trials: trials, Ensemble: l.Ensemble}
+	cwd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	m := &Manifest{Spec: l.Path, Base: l.BasePath, Metric: metric, Direction: "min", Keys: varied(l), Trials: trials, Ensemble: l.Ensemble, Workdir: cwd}
 	if higher {
 		m.Direction = "max"
 	}

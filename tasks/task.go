@@ -211,6 +211,17 @@ func Ensembles(task string) bool {
 	return ok && b.Ensembles
 }
 
+// EnsembleTasks names the tasks that decode with ensembles, sorted.
+func EnsembleTasks() []string {
+	var out []string
+	for _, name := range builders.Names() {
+		if Ensembles(name) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
 var builders = registry.New[Builder]("task")
 
 // Register makes a task available under name. It is called from init

@@ -64,7 +64,7 @@ Modes:
            serve load the best one, or the one -checkpoint names
   eval     score the best checkpoint on the validation data (translation: or on -input PAIRS);
            captioning, translation, charlm: -ensemble DIR (repeatable) decodes, scores
-           and samples with those runs' models too
+           and samples with those runs' models too; -json prints the figures as JSON
   predict  charlm: sample text from the best checkpoint (-prime, -length, -temperature)
            translation: translate lines from stdin or -input, one per line (-attention DIR)
            captioning: caption -input PHOTO, or the photo paths read from stdin
@@ -86,7 +86,8 @@ Modes:
            Running it again continues: finished trials are kept,
            interrupted ones resume, missing ones start
   report   write a sweep folder's report: report.md, report.html (plots),
-           best.yaml (the best trial's config)
+           best.yaml (the best trial's config); with the spec's ensemble: true,
+           first evaluate the ensembles of seeds not yet evaluated
 
 Every config key is documented in configs/reference.yaml; -set overrides any
 of them, e.g. -set train.optimizer.lr=0.001 -set decoder.cell=gru.
@@ -129,7 +130,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.Var(&runs, "run", "run `folder` (default runs/<config name>); -mode serve: repeat for each model")
 	var ensemble multiFlag
 	fs.Var(&ensemble, "ensemble", "eval, predict (captioning, translation, charlm): decode, score and sample with the model of this run `folder` too, the next token's probabilities averaged over every model (repeatable)")
-	fs.BoolVar(&opts.JSON, "json", false, "eval: print the checkpoint, its step and the metrics as one JSON object (the task's report goes to stderr)")
+	fs.BoolVar(&opts.JSON, "json", false, "eval: print only the checkpoint, its step and the metrics, as one JSON object (no report)")
 	fs.StringVar(&opts.Resume, "resume", "", "continue the interrupted run in `folder`")
 	fs.StringVar(&opts.Sweep, "sweep", "", "-mode sweep: the sweep spec `file`; -mode report: the sweep folder (or the spec)")
 	fs.StringVar(&opts.SweepDir, "sweep-dir", "", "-mode sweep: the sweep `folder` (default sweeps/<spec name>)")
@@ -229,13 +230,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stopped atomic.Value // the signal that stopped training
-	graceful := opts.Mode == "" || opts.Mode == "train" || opts.Mode == "serve" || opts.Mode == "sweep"
+	graceful := opts.Mode == "" || opts.Mode == "train" || opts.Mode == "serve" || opts.Mode == "sweep" || opts.Mode == "report"
 	if graceful {
 		// The first Ctrl-C (or SIGTERM, as a scheduler sends before it kills)
 		// stops training at the next step and saves a checkpoint (in a sweep,
-		// every running trial's), or stops a server once its requests in
-		// flight are answered; a second one aborts at once. Other modes keep
-		// the default: stop at once.
+		// every running trial's), stops a server once its requests in
+		// flight are answered, or stops a report's ensemble evaluation (a
+		// child in its own process group, which the terminal's Ctrl-C does
+		// not reach); a second one aborts at once. Other modes keep the
+		// default: stop at once.
 		sigs := make(chan os.Signal, 2)
 		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 		defer signal.Stop(sigs)
@@ -245,9 +248,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 				return
 			}
 			stopped.Store(sig)
-			if opts.Mode == "serve" {
+			switch opts.Mode {
+			case "serve":
 				fmt.Fprintf(stderr, "\nrunner: %v: finishing the requests in flight, then stopping (again to abort at once)\n", sig)
-			} else {
+			case "report":
+				fmt.Fprintf(stderr, "\nrunner: %v: stopping the ensemble evaluation, then writing the report (again to abort at once)\n", sig)
+			default:
 				fmt.Fprintf(stderr, "\nrunner: %v: saving a checkpoint, then stopping (again to abort at once)\n", sig)
 			}
 			cancel()
