@@ -152,7 +152,7 @@ func resolve(opts Options) (*config.Config, string, map[string]string, error) {
 		return nil, "", nil, &UsageError{"-checkpoint picks the weights eval, predict, export and serve load; training and -mode summary load none of them"}
 	}
 	if len(opts.Ensemble) > 0 && opts.Mode != "eval" && opts.Mode != "predict" {
-		return nil, "", nil, &UsageError{"-ensemble adds models to the one -mode eval and -mode predict decode with; -mode " + cmp.Or(opts.Mode, "train") + " takes none"}
+		return nil, "", nil, &UsageError{"-ensemble adds models to the one -mode eval, predict and serve decode with; -mode " + cmp.Or(opts.Mode, "train") + " takes none"}
 	}
 	if opts.Resume != "" {
 		return resolveResume(opts)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/seqtask/seqtask/config"
 	"github.com/seqtask/seqtask/nn"
+	"github.com/seqtask/seqtask/serve"
 	"github.com/seqtask/seqtask/tasks"
 )
 
@@ -211,6 +212,9 @@ func TestConflictingFlags(t *testing.T) {
 		{"no run for predict", Options{Mode: "predict"}, "needs the run"},
 		{"json in predict", Options{Mode: "predict", RunDir: run, JSON: true}, "-json prints the result of -mode eval"},
 		{"json in serve", Options{Mode: "serve", Runs: []string{run}, JSON: true}, "-json prints the result of -mode eval"},
+		{"ensemble of two served runs", Options{Mode: "serve", Runs: []string{run, run}, Ensemble: []string{run}}, "give one -run (2 given)"},
+		{"ensemble in a sweep", Options{Mode: "sweep", Sweep: "s.yaml", Ensemble: []string{run}}, "-mode sweep takes -sweep and -sweep-dir only"},
+		{"ensemble in train", Options{Mode: "train", Config: "testdata/tiny.yaml", RunDir: t.TempDir(), Ensemble: []string{run}}, "-mode train takes none"},
 	} {
 		tc.opts.Stdout, tc.opts.Stderr = io.Discard, io.Discard
 		if err := Run(context.Background(), tc.opts); err == nil || !IsUsage(err) || !strings.Contains(err.Error(), tc.want) {
@@ -445,5 +449,29 @@ func TestEvalJSON(t *testing.T) {
 	}
 	if !slices.Equal(ens.Ensemble, []string{dir}) || ens.Metrics["loss"] == nil || math.Abs(*ens.Metrics["loss"]-*res.Metrics["loss"]) > 1e-6 {
 		t.Errorf("-json -ensemble %s: %+v, want the members named and the loss alone (%v)", dir, ens, *res.Metrics["loss"])
+	}
+}
+
+// TestLoadServedErrors: a served ensemble's member that cannot be loaded,
+// or that the model cannot decode with, is an error naming it.
+func TestLoadServedErrors(t *testing.T) {
+	run := t.TempDir()
+	if err := Run(context.Background(), runOpts(t, run, "train", "train.steps=2")); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(t.TempDir(), "nothing")
+	if _, err := LoadServed(run, Options{Ensemble: []string{missing}, Serve: serve.DefaultOptions(), Stderr: io.Discard}); err == nil || !strings.Contains(err.Error(), "-ensemble "+missing) {
+		t.Errorf("missing member: %v", err)
+	}
+	other := t.TempDir() // a char LM over other characters
+	if err := Run(context.Background(), Options{Config: "testdata/tiny.yaml", RunDir: other, Sets: []string{"train.steps=2", "data.path=testdata/captioning.yaml"}, Stdout: io.Discard, Stderr: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadServed(run, Options{Ensemble: []string{other}, Serve: serve.DefaultOptions(), Stderr: io.Discard}); err == nil || !IsUsage(err) || !strings.Contains(err.Error(), "characters differ") {
+		t.Errorf("member over other characters: %v, want a usage error", err)
+	}
+	m, err := LoadServed(run, Options{Ensemble: []string{run}, Serve: serve.DefaultOptions(), Stderr: io.Discard})
+	if err != nil || len(m.Replicas) != serve.DefaultOptions().Replicas-1 || len(m.Info.Ensemble) != 1 {
+		t.Errorf("served with its own copy: %+v, %v", m.Info, err)
 	}
 }

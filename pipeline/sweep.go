@@ -18,7 +18,7 @@ func runSweep(ctx context.Context, opts Options) error {
 	case opts.Sweep == "":
 		return &UsageError{fmt.Sprintf("-mode %s needs -sweep: the sweep spec (YAML, see configs/sweeps/reference.yaml)%s",
 			opts.Mode, map[bool]string{true: " or the sweep folder"}[opts.Mode == "report"])}
-	case opts.Config != "" || opts.RunDir != "" || opts.Resume != "" || opts.Overwrite || len(opts.Sets) > 0:
+	case opts.Config != "" || opts.RunDir != "" || opts.Resume != "" || opts.Overwrite || len(opts.Sets) > 0 || len(opts.Ensemble) > 0:
 		return &UsageError{fmt.Sprintf("-mode %s takes -sweep and -sweep-dir only: the spec names the base config (base:), the keys every trial sets (set:) and the trials' folders", opts.Mode)}
 	}
 	exe, err := os.Executable()

@@ -12,6 +12,7 @@ import (
 	"image/gif"
 	"image/png"
 	"io"
+	"math/rand/v2"
 	"mime/multipart"
 	"net"
 	"net/http"
@@ -52,32 +53,39 @@ func TestMain(m *testing.M) {
 			}
 			runs[task] = run
 		}
+		// A second char LM, from another seed: an ensemble's member.
+		run := filepath.Join(dir, "charlm2")
+		opts := pipeline.Options{Config: filepath.Join("testdata", "charlm.yaml"), RunDir: run, Sets: []string{"seed=2"}, Stdout: io.Discard, Stderr: io.Discard}
+		if err := pipeline.Run(context.Background(), opts); err != nil {
+			fmt.Fprintf(os.Stderr, "training charlm2: %v\n", err)
+			return 1
+		}
+		runs["charlm2"] = run
 		return m.Run()
 	}()
 	os.Exit(code)
 }
 
 // server starts a test server over the models of the named runs, each
-// loaded once and served by opt.Replicas copies that share its weights.
+// loaded once and served by opt.Replicas copies that share its weights, as
+// runner -mode serve loads them (pipeline.LoadServed).
 func server(t *testing.T, opt serve.Options, names ...string) *httptest.Server {
+	t.Helper()
+	return serverWith(t, opt, nil, names...)
+}
+
+// serverWith is server with each model decoding together with the models
+// of the ensemble's runs (runner -mode serve -ensemble).
+func serverWith(t *testing.T, opt serve.Options, ensemble []string, names ...string) *httptest.Server {
 	t.Helper()
 	s := serve.New(opt)
 	err := s.Load(func() ([]serve.Model, error) {
 		var models []serve.Model
 		for _, n := range names {
-			l, err := pipeline.LoadRun(runs[n], nil, io.Discard)
+			m, err := pipeline.LoadServed(runs[n], pipeline.Options{Ensemble: ensemble, Serve: opt, Stderr: io.Discard})
 			if err != nil {
 				return nil, err
 			}
-			m := serve.Model{Name: n, Task: l.Task, Info: serve.Info{Name: n, Task: l.Config.Task, Step: l.Step}}
-			for range opt.Replicas - 1 {
-				r, err := l.Replica()
-				if err != nil {
-					return nil, err
-				}
-				m.Replicas = append(m.Replicas, r)
-			}
-			serve.Describe(&m)
 			models = append(models, m)
 		}
 		return models, nil
@@ -493,5 +501,73 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	if _, err := http.Get(url + "/healthz"); err == nil {
 		t.Error("the server still answers after shutdown")
+	}
+}
+
+// TestServedEnsemble: a char LM served with another as its ensemble
+// (runner -mode serve -run A -ensemble B) samples what the two sample
+// together in prediction, on both copies of the model at once, and not
+// what it samples alone; /v1/models names the member.
+func TestServedEnsemble(t *testing.T) {
+	opt := serve.DefaultOptions()
+	opt.Replicas = 2
+	ts := serverWith(t, opt, []string{runs["charlm2"]}, "charlm")
+	alone, err := pipeline.LoadRun(runs["charlm"], nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	together, err := pipeline.LoadRun(runs["charlm"], nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	member, err := pipeline.LoadRun(runs["charlm2"], nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := together.Task.(tasks.Ensembler[float32]).Ensemble([]tasks.Task[float32]{member.Task}); err != nil {
+		t.Fatal(err)
+	}
+	sample := func(l *pipeline.Loaded, seed uint64) string {
+		var b strings.Builder
+		err := l.Task.(*tasks.CharLM[float32]).Generate("ROMEO:", 100, 0.9, rand.New(rand.NewPCG(seed, 0x5a3)), func(c string) error {
+			b.WriteString(c)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	var wg sync.WaitGroup
+	served := make([]string, 4)
+	for i := range served {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, out, _ := postJSON(t, ts.URL+"/v1/models/charlm/predict", map[string]any{"prime": "ROMEO:", "length": 100, "temperature": 0.9, "seed": i + 1})
+			if outs, ok := out["outputs"].([]any); ok && len(outs) == 1 {
+				served[i], _ = outs[0].(map[string]any)["text"].(string)
+			}
+		}()
+	}
+	wg.Wait()
+	differs := false
+	for i, got := range served {
+		if want := sample(together, uint64(i+1)); got != want {
+			t.Errorf("seed %d: served %q, the ensemble predicts %q", i+1, got, want)
+		}
+		differs = differs || got != sample(alone, uint64(i+1))
+	}
+	if !differs {
+		t.Error("the served ensemble samples what the model alone samples: the member is not used")
+	}
+	resp, err := http.Get(ts.URL + "/v1/models")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var list struct{ Models []serve.Info }
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil || len(list.Models) != 1 || !slices.Equal(list.Models[0].Ensemble, []string{member.Checkpoint}) {
+		t.Errorf("/v1/models: %+v (%v), want charlm with the member %s", list, err, member.Checkpoint)
 	}
 }

@@ -111,6 +111,7 @@ type Info struct {
 	Metric      string         `json:"metric,omitempty"`
 	MetricValue *float64       `json:"metric_value,omitempty"`
 	Checkpoint  string         `json:"checkpoint"`
+	Ensemble    []string       `json:"ensemble,omitempty"` // further models' checkpoints it decodes with
 	Vocabulary  map[string]int `json:"vocabulary,omitempty"`
 	Decode      any            `json:"decode,omitempty"`
 	Attention   bool           `json:"attention"`

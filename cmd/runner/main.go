@@ -74,7 +74,9 @@ Modes:
   export   write the best checkpoint's weights (PyTorch names) to -out FILE.safetensors
   serve    serve the best checkpoint of each -run over HTTP at -addr: a JSON
            API (POST /v1/models/NAME/predict), OpenNMT-py's
-           /translator/translate, Prometheus /metrics and a web page at /
+           /translator/translate, Prometheus /metrics and a web page at /;
+           one -run with -ensemble DIR serves that run's model decoding
+           with those runs' models too
   sweep    train every trial of the sweep spec -sweep (a grid and/or random
            draws over config keys, repeated over seeds; every key is in
            configs/sweeps/reference.yaml) in the sweep folder -sweep-dir
@@ -129,7 +131,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var runs multiFlag
 	fs.Var(&runs, "run", "run `folder` (default runs/<config name>); -mode serve: repeat for each model")
 	var ensemble multiFlag
-	fs.Var(&ensemble, "ensemble", "eval, predict (captioning, translation, charlm): decode, score and sample with the model of this run `folder` too, the next token's probabilities averaged over every model (repeatable)")
+	fs.Var(&ensemble, "ensemble", "eval, predict, serve (captioning, translation, charlm): decode, score and sample with the model of this run `folder` too, the next token's probabilities averaged over every model (repeatable; serve: with one -run)")
 	fs.BoolVar(&opts.JSON, "json", false, "eval: print only the checkpoint, its step and the metrics, as one JSON object (no report)")
 	fs.StringVar(&opts.Resume, "resume", "", "continue the interrupted run in `folder`")
 	fs.StringVar(&opts.Sweep, "sweep", "", "-mode sweep: the sweep spec `file`; -mode report: the sweep folder (or the spec)")
