@@ -36,7 +36,7 @@ func runSweep(ctx context.Context, opts Options) error {
 			dir = sweep.DefaultDir(opts.Sweep)
 		}
 		if err := sweep.ScoreEnsembles(ctx, dir, exe, opts.Stderr); err != nil {
-			return err
+			fmt.Fprintf(opts.Stderr, "sweep: ensembles: %v\n", err)
 		}
 		return sweep.Report(dir, opts.Stdout)
 	}

@@ -26,7 +26,7 @@ import (
 // every -mode report), each configuration whose seeds are all done is
 // evaluated as one model — a runner child "-mode eval -json -run FIRST
 // -ensemble SECOND ...", on each member's best checkpoint, run from the
-// folder the sweep was run from — and the result is kept in the sweep
+// folder the sweep was last run from — and the result is kept in the sweep
 // folder's ensembles.json with the members' finishing times, so that later
 // reports reuse it until a member is trained again.
 
@@ -123,6 +123,11 @@ func ScoreEnsembles(ctx context.Context, dir, runner string, stderr io.Writer) e
 		return err
 	}
 	out := &statusLine{w: stderr}
+	workdir := m.Workdir
+	if fi, err := os.Stat(workdir); workdir != "" && (err != nil || !fi.IsDir()) {
+		out.note("sweep %s: the folder the sweep was run from, %s, is gone: evaluating from this one (the trials' relative data paths must resolve here)", dir, workdir)
+		workdir = ""
+	}
 	for _, g := range seedGroups(m) {
 		key := ensembleKey(ids(g))
 		finished, ready := finishedAt(dir, g)
@@ -134,7 +139,7 @@ func ScoreEnsembles(ctx context.Context, dir, runner string, stderr io.Writer) e
 		}
 		names := strings.Join(ids(g), ", ")
 		out.note("sweep %s: evaluating trials %s as one ensemble (%s)", dir, names, cmp.Or(describe(withoutSeed(g[0].Overrides)), "the base config's seeds"))
-		r, err := evaluateEnsemble(ctx, dir, m.Workdir, runner, g)
+		r, err := evaluateEnsemble(ctx, dir, workdir, runner, g)
 		if ctx.Err() != nil {
 			out.note("sweep %s: the ensemble of trials %s was interrupted; the next report evaluates it", dir, names)
 			return nil
@@ -188,19 +193,29 @@ func evaluateEnsemble(ctx context.Context, dir, workdir, runner string, g []*Tri
 	}
 	var stdout bytes.Buffer
 	logPath := filepath.Join(dir, ensemblesLog)
+	var before int64 // the log's size: this evaluation's error is after it
+	if fi, err := os.Stat(logPath); err == nil {
+		before = fi.Size()
+	}
 	code, err := runChild(ctx, runner, args, workdir, nil, logPath, &stdout)
 	r.Time = time.Now().UTC().Format(time.RFC3339)
 	switch {
 	case err != nil:
 		return r, err
+	case code > 128:
+		return r, fmt.Errorf("killed by signal %d: %s", code-128, lastErrorAfter(logPath, before))
 	case code != 0:
-		return r, fmt.Errorf("exit status %d: %s", code, lastError(logPath))
+		return r, fmt.Errorf("exit status %d: %s", code, lastErrorAfter(logPath, before))
 	}
 	var res struct {
 		Metrics map[string]*float64 `json:"metrics"`
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil || len(res.Metrics) == 0 {
-		return r, fmt.Errorf("the evaluation printed no metrics (%q)", strings.TrimSpace(stdout.String()))
+		out := strings.TrimSpace(stdout.String())
+		if len(out) > 200 {
+			out = out[:200] + "…"
+		}
+		return r, fmt.Errorf("the evaluation printed no metrics (%q)", out)
 	}
 	r.Metrics = map[string]float64{}
 	for k, v := range res.Metrics {

@@ -16,13 +16,13 @@ import (
 )
 
 // fakeRunner writes a shell script standing in for the runner: it appends
-// its arguments to calls.txt beside it, then prints out and exits with
-// code.
-func fakeRunner(t *testing.T, out string, code int) (runner, calls string) {
+// its working folder and its arguments to calls.txt beside it, prints out,
+// writes "runner: why" to stderr and exits with code.
+func fakeRunner(t *testing.T, out string, code int, why string) (runner, calls string) {
 	t.Helper()
 	dir := t.TempDir()
 	calls = filepath.Join(dir, "calls.txt")
-	script := "#!/bin/sh\necho \"$@\" >> " + calls + "\nprintf '%s' '" + out + "'\necho 'runner: some failure' >&2\nexit " + strconv.Itoa(code) + "\n"
+	script := "#!/bin/sh\necho \"$(pwd) $@\" >> " + calls + "\nprintf '%s' '" + out + "'\necho 'runner: " + why + "' >&2\nexit " + strconv.Itoa(code) + "\n"
 	runner = filepath.Join(dir, "runner")
 	if err := os.WriteFile(runner, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
@@ -43,10 +43,11 @@ func lines(t *testing.T, path string) []string {
 }
 
 // TestScoreEnsembles: each configuration whose seeds are all done is
-// evaluated once, as "runner -mode eval -json -run FIRST -ensemble ...";
-// a configuration with a seed unfinished waits; a result is kept and not
-// evaluated again, a failure is recorded with its reason and retried; the
-// report shows each as its value, "failed" or "–".
+// evaluated once, as "runner -mode eval -json -run FIRST -ensemble ..."
+// from the sweep's working folder; a configuration with a seed unfinished
+// waits; a result is kept and not evaluated again, a failure is recorded
+// with its own reason and retried; the report shows each as its value,
+// "failed: reason" or why there is none.
 func TestScoreEnsembles(t *testing.T) {
 	dir, m, _ := laidOut(t, "grid:\n  train.optimizer.lr: [0.01, 0.003, 0.001]\nseeds: [1, 2]\nensemble: true\n")
 	for i, tr := range m.Trials {
@@ -56,7 +57,7 @@ func TestScoreEnsembles(t *testing.T) {
 		}
 		fakeRun(t, filepath.Join(dir, tr.Dir), 3-0.1*float64(i), state)
 	}
-	failing, failedCalls := fakeRunner(t, "", 1)
+	failing, failedCalls := fakeRunner(t, "", 1, "some failure")
 	if err := ScoreEnsembles(context.Background(), dir, failing, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
@@ -71,15 +72,33 @@ func TestScoreEnsembles(t *testing.T) {
 		t.Errorf("failed evaluation recorded as %+v, want its exit status and the end of its log", r)
 	}
 
-	working, calls := fakeRunner(t, `{"checkpoint":"x","step":30,"metrics":{"loss":2.25,"bits":3.2}}`, 0)
+	// Each failure is recorded with its own reason, not an earlier
+	// evaluation's from the shared log.
+	other, _ := fakeRunner(t, "", 3, "other failure")
+	if err := ScoreEnsembles(context.Background(), dir, other, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if ens, _ := readEnsembles(dir); ens["000,001"].Error != "exit status 3: other failure" {
+		t.Errorf("second failure recorded as %q, want its own reason", ens["000,001"].Error)
+	}
+
+	// Evaluations run in the folder the sweep was run from, on absolute
+	// run folders, whatever folder the report is written from.
+	work := t.TempDir()
+	m.Workdir = work
+	writeManifest(t, dir, m)
+	t.Chdir(filepath.Dir(dir))
+	dir = filepath.Base(dir)
+	working, calls := fakeRunner(t, `{"checkpoint":"x","step":30,"metrics":{"loss":2.25,"bits":3.2}}`, 0, "")
 	for range 2 { // the second call finds both results and runs nothing
 		if err := ScoreEnsembles(context.Background(), dir, working, &bytes.Buffer{}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	abs, _ := filepath.Abs(dir)
 	want := []string{
-		"-mode eval -json -run " + filepath.Join(dir, "trials", "000") + " -ensemble " + filepath.Join(dir, "trials", "001"),
-		"-mode eval -json -run " + filepath.Join(dir, "trials", "002") + " -ensemble " + filepath.Join(dir, "trials", "003"),
+		work + " -mode eval -json -run " + filepath.Join(abs, "trials", "000") + " -ensemble " + filepath.Join(abs, "trials", "001"),
+		work + " -mode eval -json -run " + filepath.Join(abs, "trials", "002") + " -ensemble " + filepath.Join(abs, "trials", "003"),
 	}
 	if got := lines(t, calls); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("runner called with\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -208,7 +227,7 @@ func TestScoreEnsemblesAgain(t *testing.T) {
 	for _, tr := range m.Trials {
 		fakeRun(t, filepath.Join(dir, tr.Dir), 3, "done")
 	}
-	runner, calls := fakeRunner(t, `{"step":30,"metrics":{"loss":2.5,"perplexity":null}}`, 0)
+	runner, calls := fakeRunner(t, `{"step":30,"metrics":{"loss":2.5,"perplexity":null}}`, 0, "")
 	if err := ScoreEnsembles(context.Background(), dir, runner, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
@@ -250,5 +269,84 @@ func TestScoreEnsemblesAgain(t *testing.T) {
 	ens, _ = readEnsembles(dir)
 	if r := ens["000,001"]; r.Error != "" || r.Metrics["loss"] != 2.5 || !strings.Contains(out.String(), "was interrupted") {
 		t.Errorf("after an interrupted evaluation: %+v, output %q; want the last result kept and the interruption said", r, out.String())
+	}
+}
+
+// writeManifest rewrites dir's manifest.json as m.
+func writeManifest(t *testing.T, dir string, m *Manifest) {
+	t.Helper()
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, manifestFile), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestEnsembleCells: the report's ensemble cell says why a configuration
+// has no figure yet.
+func TestEnsembleCells(t *testing.T) {
+	dir, m, _ := laidOut(t, "grid:\n  train.optimizer.lr: [0.01, 0.003, 0.001]\nseeds: [1, 2]\nensemble: true\n")
+	states := []string{"done", "failed", "done", "done", "done", ""}
+	for i, tr := range m.Trials {
+		fakeRun(t, filepath.Join(dir, tr.Dir), 3-0.1*float64(i), states[i])
+	}
+	if err := os.WriteFile(filepath.Join(dir, ensemblesFile), []byte(`[{"trials":["002","003"],"metrics":{"bits":4}}]`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := Report(dir, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"| 0.01 | 2.9500 ± 0.0707 | 2 | a seed failed |",
+		"| 0.003 | 2.7500 ± 0.0707 | 2 | no loss |",
+		"| 0.001 | 2.5500 ± 0.0707 | 2 | waiting for its seeds |",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+	// With every seed done and nothing evaluated yet.
+	fakeRun(t, filepath.Join(dir, m.Trials[5].Dir), 2.5, "done")
+	os.Remove(filepath.Join(dir, ensemblesFile))
+	out.Reset()
+	if err := Report(dir, &out); err != nil {
+		t.Fatal(err)
+	}
+	if want := "| 0.001 | 2.5500 ± 0.0707 | 2 | not evaluated yet |"; !strings.Contains(out.String(), want) {
+		t.Errorf("report lacks %q:\n%s", want, out.String())
+	}
+}
+
+// TestTranslationEnsembleSplit: a translation sweep of ensembles is
+// refused unless its seeds share one dev split (data.pairs.split_seed).
+func TestTranslationEnsembleSplit(t *testing.T) {
+	t.Chdir("..") // the base config's data paths are relative to the repository root
+	base, err := filepath.Abs(filepath.Join("configs", "translation.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ body, want string }{
+		{"seeds: [1, 2]\nensemble: true\n", "ensemble: trials 000 and 001 would draw other dev splits and tokenizers"},
+		{"set: {data.pairs.split_seed: 7}\nseeds: [1, 2]\nensemble: true\n", ""},
+	} {
+		spec := filepath.Join(t.TempDir(), "s.yaml")
+		if err := os.WriteFile(spec, []byte("base: "+base+"\n"+tc.body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		l, err := Load(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		trials, err := l.expand()
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = l.checkEnsembles(trials)
+		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%q: %v, want %q", tc.body, err, tc.want)
+		}
 	}
 }

@@ -187,12 +187,13 @@ func done(run string) bool {
 
 // failure returns the runner's last error line in the trial's log, the
 // reason a failed trial gives.
-func failure(run string) string { return lastError(filepath.Join(run, logFile)) }
+func failure(run string) string { return lastErrorAfter(filepath.Join(run, logFile), 0) }
 
-// lastError returns the last "runner: " error line of the runner output
-// in the file at path (else its last line).
-func lastError(path string) string {
-	tail := readTail(path, 16<<10)
+// lastErrorAfter returns the last "runner: " error line of the runner
+// output in the file at path from byte offset on (else its last line
+// there): the error of the last run whose output began at offset.
+func lastErrorAfter(path string, offset int64) string {
+	tail := readTail(path, 16<<10, offset)
 	lines := strings.Split(strings.TrimRight(tail, "\n"), "\n")
 	for i := len(lines) - 1; i >= 0; i-- {
 		if msg, ok := strings.CutPrefix(lines[i], "runner: "); ok {
@@ -205,9 +206,9 @@ func lastError(path string) string {
 	return ""
 }
 
-// readTail returns up to the last n bytes of the file at path, starting at
-// a line boundary; "" if it cannot be read.
-func readTail(path string, n int64) string {
+// readTail returns up to the last n bytes of the file at path from byte
+// from on, starting at a line boundary; "" if it cannot be read.
+func readTail(path string, n, from int64) string {
 	f, err := os.Open(path)
 	if err != nil {
 		return ""
@@ -217,7 +218,7 @@ func readTail(path string, n int64) string {
 	if err != nil {
 		return ""
 	}
-	off := max(fi.Size()-n, 0)
+	off := max(fi.Size()-n, from, 0)
 	b := make([]byte, fi.Size()-off)
 	if _, err := f.ReadAt(b, off); err != nil {
 		return ""

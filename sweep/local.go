@@ -180,7 +180,7 @@ func runChild(ctx context.Context, runner string, args []string, dir string, env
 		return 0, err
 	}
 	defer log.Close()
-	fmt.Fprintf(log, "── sweep: %s %s (%s), %s ──\n", runner, strings.Join(args, " "), cmp.Or(strings.Join(env, " "), "GOMAXPROCS unset"), time.Now().Format(time.RFC3339))
+	fmt.Fprintf(log, "── sweep: %s %s (%s), %s ──\n", runner, strings.Join(args, " "), cmp.Or(strings.Join(env, " "), "environment inherited"), time.Now().Format(time.RFC3339))
 	cmd := exec.CommandContext(ctx, runner, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
@@ -245,7 +245,7 @@ func (s *localSweep) eta(pending int) time.Duration {
 // logged step against train.steps, or its training time against
 // train.time_limit if that is further.
 func progressOf(run string, t *Trial) (float64, bool) {
-	lines := strings.Split(strings.TrimSpace(readTail(filepath.Join(run, "metrics.jsonl"), 4<<10)), "\n")
+	lines := strings.Split(strings.TrimSpace(readTail(filepath.Join(run, "metrics.jsonl"), 4<<10, 0)), "\n")
 	for i := len(lines) - 1; i >= 0; i-- {
 		var r record
 		if json.Unmarshal([]byte(lines[i]), &r) != nil || r.Split != "train" {

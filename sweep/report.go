@@ -331,7 +331,8 @@ type group struct {
 	trials   []string // its trials' IDs, in trial order
 	mean, sd float64
 	n        int // seeds with a result
-	done     int // seeds done
+	// Seeds by how their last attempt ended.
+	done, failed, interrupted int
 }
 
 // bySeed groups the trials that differ only in their seed, best mean
@@ -362,8 +363,13 @@ func bySeed(m *Manifest, rows []row) []group {
 			if v, ok := value[t.ID]; ok {
 				xs = append(xs, v)
 			}
-			if state[t.ID] == "done" {
+			switch state[t.ID] {
+			case "done":
 				g.done++
+			case "failed":
+				g.failed++
+			case "interrupted":
+				g.interrupted++
 			}
 		}
 		if len(xs) == 0 {
@@ -391,6 +397,10 @@ func bySeed(m *Manifest, rows []row) []group {
 func ensembleCell(m *Manifest, ensembles map[string]EnsembleResult, g group) string {
 	r, ok := ensembles[ensembleKey(g.trials)]
 	switch {
+	case !ok && g.failed > 0:
+		return "a seed failed"
+	case !ok && g.interrupted > 0:
+		return "a seed was interrupted"
 	case !ok && g.done < len(g.trials):
 		return "waiting for its seeds"
 	case !ok:

@@ -35,9 +35,10 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	if task := trials[0].cfg.Task; l.Ensemble && !tasks.Ensembles(task) {
-		return &config.Error{File: l.Path, Line: config.LineOf(l.lines, "ensemble"), Key: "ensemble",
-			Msg: fmt.Sprintf("the %s task does not evaluate ensembles (%s do)", task, strings.Join(tasks.EnsembleTasks(), ", "))}
+	if l.Ensemble {
+		if err := l.checkEnsembles(trials); err != nil {
+			return err
+		}
 	}
 	metric, higher := l.metric(trials[0].cfg)
 	cwd, err := os.Getwd()
@@ -80,4 +81,30 @@ func isTerminal(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// checkEnsembles refuses ensemble: true where the ensembles could not be
+// evaluated: a task without ensembles, or translation members that draw
+// their own dev split and so their own tokenizers (data.pairs.split_seed
+// follows the seed unless it is set).
+func (l *Loaded) checkEnsembles(trials []*Trial) error {
+	fail := func(format string, args ...any) error {
+		return &config.Error{File: l.Path, Line: config.LineOf(l.lines, "ensemble"), Key: "ensemble", Msg: fmt.Sprintf(format, args...)}
+	}
+	task := trials[0].cfg.Task
+	if !tasks.Ensembles(task) {
+		return fail("the %s task does not evaluate ensembles (%s do)", task, strings.Join(tasks.EnsembleTasks(), ", "))
+	}
+	if task != "translation" {
+		return nil
+	}
+	m := &Manifest{Trials: trials}
+	for _, g := range seedGroups(m) {
+		for _, t := range g[1:] {
+			if t.cfg.SplitSeed() != g[0].cfg.SplitSeed() {
+				return fail("trials %s and %s would draw other dev splits and tokenizers, which one ensemble cannot read: set data.pairs.split_seed under set:", g[0].ID, t.ID)
+			}
+		}
+	}
+	return nil
 }

@@ -89,7 +89,8 @@ Modes:
            interrupted ones resume, missing ones start
   report   write a sweep folder's report: report.md, report.html (plots),
            best.yaml (the best trial's config); with the spec's ensemble: true,
-           first evaluate the ensembles of seeds not yet evaluated
+           first evaluate the ensembles of seeds that are missing, failed or
+           stale (a member trained again)
 
 Every config key is documented in configs/reference.yaml; -set overrides any
 of them, e.g. -set train.optimizer.lr=0.001 -set decoder.cell=gru.
@@ -105,7 +106,7 @@ sweep every running trial does so; the same command continues the sweep.
 answered, and exits 0.
 
 Exit status: 0 success, 1 failure while running, 2 usage or config error,
-128+signal after an interrupted training run.
+128+signal after an interrupted training run (or sweep, or report).
 
 Flags:
 `
@@ -132,7 +133,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.Var(&runs, "run", "run `folder` (default runs/<config name>); -mode serve: repeat for each model")
 	var ensemble multiFlag
 	fs.Var(&ensemble, "ensemble", "eval, predict, serve (captioning, translation, charlm): decode, score and sample with the model of this run `folder` too, the next token's probabilities averaged over every model (repeatable; serve: with one -run)")
-	fs.BoolVar(&opts.JSON, "json", false, "eval: print only the checkpoint, its step and the metrics, as one JSON object (no report)")
+	fs.BoolVar(&opts.JSON, "json", false, "eval: print only the figures, as one JSON object: checkpoint, step, input (with -input), ensemble (the -ensemble folders) and metrics (no report)")
 	fs.StringVar(&opts.Resume, "resume", "", "continue the interrupted run in `folder`")
 	fs.StringVar(&opts.Sweep, "sweep", "", "-mode sweep: the sweep spec `file`; -mode report: the sweep folder (or the spec)")
 	fs.StringVar(&opts.SweepDir, "sweep-dir", "", "-mode sweep: the sweep `folder` (default sweeps/<spec name>)")
@@ -254,7 +255,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			case "serve":
 				fmt.Fprintf(stderr, "\nrunner: %v: finishing the requests in flight, then stopping (again to abort at once)\n", sig)
 			case "report":
-				fmt.Fprintf(stderr, "\nrunner: %v: stopping the ensemble evaluation, then writing the report (again to abort at once)\n", sig)
+				fmt.Fprintf(stderr, "\nrunner: %v: stopping any ensemble evaluation, then writing the report (again to abort at once)\n", sig)
+			case "sweep":
+				fmt.Fprintf(stderr, "\nrunner: %v: stopping the running trials (each saves a checkpoint) or the ensemble evaluation, then writing the report (again to abort at once)\n", sig)
 			default:
 				fmt.Fprintf(stderr, "\nrunner: %v: saving a checkpoint, then stopping (again to abort at once)\n", sig)
 			}
