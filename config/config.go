@@ -228,10 +228,11 @@ type Train struct {
 // SelfCritical is captioning's last training phase: self-critical sequence
 // training from step Start on.
 type SelfCritical struct {
-	Start    int     `yaml:"start"`
-	Samples  int     `yaml:"samples"`
-	Baseline string  `yaml:"baseline"`
-	LR       float64 `yaml:"lr"`
+	Start       int     `yaml:"start"`
+	Samples     int     `yaml:"samples"`
+	Baseline    string  `yaml:"baseline"`
+	LR          float64 `yaml:"lr"`
+	Temperature float64 `yaml:"temperature"`
 }
 
 // Optimizer selects and tunes the update rule.
@@ -309,7 +310,7 @@ func Default() Config {
 			Schedule:  Schedule{Kind: "constant", Over: "steps", Gamma: 0.5, StepSize: 1000},
 			Clip:      5, LogEvery: 50, EvalEvery: 500,
 			TeacherForcing: 1, TeacherForcingEnd: 1,
-			SelfCritical: SelfCritical{Samples: 5, Baseline: "greedy"},
+			SelfCritical: SelfCritical{Samples: 5, Baseline: "greedy", Temperature: 1},
 		},
 		Eval: Eval{Batches: 20, Select: "loss", Sample: Sample{Length: 300, Temperature: 0.8, Prime: "\n", Precision: "float32"},
 			Decode: Decode{Strategy: "greedy", Beam: 5, LengthPenalty: 0.6, MaxLen: 30, Temperature: 1, Precision: "float32"}, BLEUSentences: 500},

@@ -84,6 +84,8 @@ func TestCrossEntropyGradients(t *testing.T) {
 		{"weighted rows, negative weights (policy gradient)", []int{1, 2, 3}, CrossEntropyOptions{Weights: []float64{0.7, -1.3, 0}}},
 		{"label smoothing, padding ignored", []int{1, IgnoreIndex, 3}, CrossEntropyOptions{Smoothing: 0.1}},
 		{"label smoothing and weights", []int{0, 2, 3}, CrossEntropyOptions{Smoothing: 0.3, Weights: []float64{2, -0.5, 1}, Divisor: 3}},
+		{"temperature 0.5, weighted (tempered policy gradient)", []int{3, 1, 0}, CrossEntropyOptions{Temperature: 0.5, Weights: []float64{1.5, -0.7, 0.2}}},
+		{"temperature 2 with smoothing", []int{2, IgnoreIndex, 1}, CrossEntropyOptions{Temperature: 2, Smoothing: 0.2}},
 	} {
 		logits := randomParam("logits", rng, 3, 4)
 		d := NewMat[float64](3, 4)
@@ -104,7 +106,7 @@ func TestCrossEntropyGradients(t *testing.T) {
 	if _, _, err := CrossEntropy(NewMat[float64](1, 4), []int{4}, NewMat[float64](1, 4), 0); err == nil {
 		t.Error("target 4 with 4 classes accepted")
 	}
-	for _, opts := range []CrossEntropyOptions{{Weights: []float64{1}}, {Smoothing: 1}, {Smoothing: -0.1}, {Smoothing: math.NaN()}} {
+	for _, opts := range []CrossEntropyOptions{{Weights: []float64{1}}, {Smoothing: 1}, {Smoothing: -0.1}, {Smoothing: math.NaN()}, {Temperature: -1}, {Temperature: math.NaN()}, {Temperature: math.Inf(1)}} {
 		if _, _, err := CrossEntropyWith(NewMat[float64](2, 4), []int{1, 2}, NewMat[float64](2, 4), opts); err == nil {
 			t.Errorf("options %+v accepted", opts)
 		}
@@ -126,6 +128,13 @@ func TestCrossEntropyGradients(t *testing.T) {
 	got, _, _ := CrossEntropyWith(two, []int{1}, d, CrossEntropyOptions{Smoothing: 0.2})
 	if want := -0.1*math.Log(0.25) - 0.9*math.Log(0.75); math.Abs(got-want) > 1e-12 || math.Abs(d.Data[0]-0.15) > 1e-12 {
 		t.Errorf("smoothed loss %v, gradient %v; want %v and (0.15, -0.15)", got, d.Data, want)
+	}
+	// At temperature τ the loss is that of logits/τ: (0, 2·ln 3) at τ = 2
+	// give p = (1/4, 3/4) again.
+	two.Data[1] = 2 * math.Log(3)
+	got, _, _ = CrossEntropyWith(two, []int{1}, d, CrossEntropyOptions{Temperature: 2})
+	if want := -math.Log(0.75); math.Abs(got-want) > 1e-12 || math.Abs(d.Data[0]-0.125) > 1e-12 {
+		t.Errorf("loss at temperature 2 %v, gradient %v; want %v and (0.125, -0.125)", got, d.Data, want)
 	}
 }
 

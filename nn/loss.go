@@ -36,6 +36,11 @@ type CrossEntropyOptions struct {
 	// the one-hot target (label smoothing, as PyTorch's label_smoothing):
 	// the loss adds ε times the mean over the vocabulary of -log p.
 	Smoothing float64
+	// Temperature τ > 0 (0 means 1) makes the loss that of
+	// softmax(logits/τ): the log-probabilities of tokens sampled at
+	// temperature τ, whose REINFORCE loss must score them under the
+	// distribution that drew them.
+	Temperature float64
 }
 
 // CrossEntropyWith is CrossEntropy shaped by opts.
@@ -46,6 +51,13 @@ func CrossEntropyWith[T Float](logits Mat[T], targets []int, dlogits Mat[T], opt
 	}
 	if !(eps >= 0 && eps < 1) {
 		return 0, 0, fmt.Errorf("cross-entropy: label smoothing %v is outside [0, 1)", eps)
+	}
+	tau := opts.Temperature
+	if tau == 0 {
+		tau = 1
+	}
+	if !(tau > 0 && !math.IsInf(tau, 1)) {
+		return 0, 0, fmt.Errorf("cross-entropy: temperature %v is not positive and finite", opts.Temperature)
 	}
 	if len(targets) != logits.Rows {
 		return 0, 0, fmt.Errorf("cross-entropy: %d targets for %d rows of logits", len(targets), logits.Rows)
@@ -71,7 +83,7 @@ func CrossEntropyWith[T Float](logits Mat[T], targets []int, dlogits Mat[T], opt
 	losses := make([]float64, len(targets))
 	parallelRange(len(targets), v, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			losses[i] = crossEntropyRow(logits.Row(i), dlogits.Row(i), targets[i], weights, i, eps, scale)
+			losses[i] = crossEntropyRow(logits.Row(i), dlogits.Row(i), targets[i], weights, i, eps, tau, scale)
 		}
 	})
 	for _, l := range losses {
@@ -81,8 +93,9 @@ func CrossEntropyWith[T Float](logits Mat[T], targets []int, dlogits Mat[T], opt
 }
 
 // crossEntropyRow writes one row's share of CrossEntropyWith's gradient
-// into drow and returns its weighted loss (0 for IgnoreIndex).
-func crossEntropyRow[T Float](row, drow []T, t int, weights []float64, i int, eps, scale float64) float64 {
+// into drow and returns its weighted loss (0 for IgnoreIndex), at
+// temperature tau.
+func crossEntropyRow[T Float](row, drow []T, t int, weights []float64, i int, eps, tau, scale float64) float64 {
 	if t == IgnoreIndex {
 		clear(drow)
 		return 0
@@ -98,27 +111,38 @@ func crossEntropyRow[T Float](row, drow []T, t int, weights []float64, i int, ep
 	if weights != nil {
 		w = weights[i]
 	}
-	z := expShifted(drow, row, m)
-	logZ := math.Log(z) + float64(m) // -log p_k = logZ - x_k
-	loss := logZ - float64(row[t])
+	var z float64
+	if tau == 1 {
+		z = expShifted(drow, row, m)
+	} else {
+		for j, x := range row {
+			e := math.Exp(float64(x-m) / tau)
+			drow[j] = T(e)
+			z += e
+		}
+	}
+	logZ := math.Log(z) + float64(m)/tau // -log p_k = logZ - x_k/τ
+	loss := logZ - float64(row[t])/tau
 	if eps > 0 {
 		var total float64
 		for _, x := range row {
 			total += float64(x)
 		}
-		loss = (1-eps)*loss + eps*(logZ-total/float64(v))
+		loss = (1-eps)*loss + eps*(logZ-total/tau/float64(v))
 	}
-	inv := T(w * scale / z)
+	// d loss/d x_j = (p_j - target_j)/τ.
+	g := w * scale / tau
+	inv := T(g / z)
 	for j := range drow {
 		drow[j] *= inv
 	}
 	if eps > 0 {
-		uniform := T(w * scale * eps / float64(v))
+		uniform := T(g * eps / float64(v))
 		for j := range drow {
 			drow[j] -= uniform
 		}
 	}
-	drow[t] -= T(w * scale * (1 - eps))
+	drow[t] -= T(g * (1 - eps))
 	return w * loss
 }
 

@@ -48,6 +48,7 @@ func checkSelfCritical(cfg *config.Config, c *config.Checker) {
 	if sc.LR < 0 {
 		c.Errorf("train.self_critical.lr", "%g is negative (0 keeps train.schedule's rate)", sc.LR)
 	}
+	c.Positive("train.self_critical.temperature", sc.Temperature)
 	if sc.Start <= 0 {
 		return
 	}
@@ -97,9 +98,10 @@ func (m *Captioning[T]) rewardCorpus() (*metrics.CIDErDCorpus, error) {
 
 // selfCriticalStep trains the decoder on one batch by self-critical
 // training: train.batch images, train.self_critical.samples captions
-// sampled from each (as the model writes at evaluation: no dropout, up to
-// eval.decode.max_len words), each weighted by its CIDEr-D minus the
-// baseline's. The greedy captions are decoded whichever the baseline: the
+// sampled from each at train.self_critical.temperature (as the model
+// writes at evaluation: no dropout, up to eval.decode.max_len words), each
+// weighted by its CIDEr-D minus the baseline's and scored under the
+// tempered distribution that drew it. The greedy captions are decoded whichever the baseline: the
 // log reports their reward, the phase's measure of progress. It returns
 // the loss summed over the samples' tokens and their count.
 func (m *Captioning[T]) selfCriticalStep(step int, rng *rand.Rand) (float64, int, error) {
@@ -135,7 +137,7 @@ func (m *Captioning[T]) selfCriticalStep(step int, rng *rand.Rand) (float64, int
 		}
 	}
 	enc := m.cache.gather(repeated)
-	opt.Strategy = decoding.StrategySample
+	opt.Strategy, opt.Temperature = decoding.StrategySample, m.cfg.Train.SelfCritical.Temperature
 	samples, err := m.model.decode(enc, len(repeated), opt, rng)
 	if err != nil {
 		return 0, 0, fmt.Errorf("self-critical training: sampling: %w", err)
@@ -167,7 +169,7 @@ func (m *Captioning[T]) selfCriticalStep(step int, rng *rand.Rand) (float64, int
 	}
 	r.samples += len(repeated)
 	r.images += len(rows)
-	sum, n, err := m.model.weightedLoss(enc, seqs, advantages, 1, false, nil)
+	sum, n, err := m.model.weightedLoss(enc, seqs, advantages, opt.Temperature, 1, false, nil)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -3,6 +3,7 @@ package tasks
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -157,14 +158,16 @@ func TestCaptioningPhaseGradients(t *testing.T) {
 	for i, h := range hyps {
 		sampled[i], advantages[i] = sampledSequence(h[0]), 0.8*float64(i)-1.1
 	}
-	check("self-critical", func() float64 {
-		sum, n, err := m.model.weightedLoss(m.cache.gather(rows), sampled, advantages, 1, false, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m.model.dec.Backward(m.model.dlogits, true)
-		return sum / float64(n)
-	})
+	for _, tau := range []float64{1, 0.5} { // train.self_critical.temperature
+		check(fmt.Sprintf("self-critical at temperature %g", tau), func() float64 {
+			sum, n, err := m.model.weightedLoss(m.cache.gather(rows), sampled, advantages, tau, 1, false, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.model.dec.Backward(m.model.dlogits, true)
+			return sum / float64(n)
+		})
+	}
 }
 
 // TestCaptioningPhases runs pre-training then frozen-encoder training
@@ -739,8 +742,12 @@ func TestSelfCriticalRaisesReward(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a learning test: trains for seconds")
 	}
-	for _, baseline := range []string{baselineGreedy, baselineMean} {
-		t.Run(baseline, func(t *testing.T) {
+	for _, tc := range []struct {
+		baseline string
+		tau      float64 // train.self_critical.temperature
+	}{{baselineGreedy, 1}, {baselineMean, 1}, {baselineGreedy, 0.5}} {
+		baseline := tc.baseline
+		t.Run(fmt.Sprintf("%s/temperature %g", baseline, tc.tau), func(t *testing.T) {
 			const xe, scst, scstLR = 150, 350, 0.003
 			cfg := captioningCfg("gru", "general")
 			// Frequent words only: a small vocabulary, so that cross-entropy
@@ -749,7 +756,7 @@ func TestSelfCriticalRaisesReward(t *testing.T) {
 			cfg.Encoder = &config.Encoder{Kind: "cnn", Channels: []int{8}, Kernel: 3, Out: 16, Freeze: true}
 			cfg.Decoder.Embed, cfg.Decoder.Hidden = 16, 32
 			cfg.Train.Batch, cfg.Train.Steps, cfg.Train.LogEvery = 8, xe+scst, xe+scst
-			cfg.Train.SelfCritical = config.SelfCritical{Start: xe, Samples: 5, Baseline: baseline}
+			cfg.Train.SelfCritical = config.SelfCritical{Start: xe, Samples: 5, Baseline: baseline, Temperature: tc.tau}
 			m, _ := newCaptioning[float32](t, cfg)
 			var log bytes.Buffer
 			m.log = &log

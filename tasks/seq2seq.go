@@ -83,23 +83,24 @@ func (m *seq2seq[T]) shiftTargets(seqs [][]int) int {
 // (ratio < 1: scheduled sampling) on seqs, one per item, and returns the
 // summed cross-entropy and its count; m.dlogits holds its gradient.
 func (m *seq2seq[T]) loss(out encoders.Output[T], seqs [][]int, ratio float64, train bool, rng *rand.Rand) (float64, int, error) {
-	return m.weightedLoss(out, seqs, nil, ratio, train, rng)
+	return m.weightedLoss(out, seqs, nil, 1, ratio, train, rng)
 }
 
 // weightedLoss is loss with each sequence's tokens weighted by
-// weights[item] (nil: all 1): self-critical training's policy-gradient
-// loss, the weights being the samples' advantages. m.dlogits holds the
-// gradient of its mean per token. When train, the targets are smoothed by
-// train.label_smoothing (a regulariser, like dropout: evaluation losses
+// weights[item] (nil: all 1) and scored at temperature tau: self-critical
+// training's policy-gradient loss, the weights being the samples'
+// advantages and tau the temperature they were sampled at. m.dlogits holds
+// the gradient of its mean per token. When train, the targets are smoothed
+// by train.label_smoothing (a regulariser, like dropout: evaluation losses
 // and self-critical training, which runs the model as it decodes, leave
 // it out).
-func (m *seq2seq[T]) weightedLoss(out encoders.Output[T], seqs [][]int, weights []float64, ratio float64, train bool, rng *rand.Rand) (float64, int, error) {
+func (m *seq2seq[T]) weightedLoss(out encoders.Output[T], seqs [][]int, weights []float64, tau, ratio float64, train bool, rng *rand.Rand) (float64, int, error) {
 	steps := m.shiftTargets(seqs)
 	logits, err := m.dec.Forward(out, m.tokens, steps, ratio, train, rng)
 	if err != nil {
 		return 0, 0, err
 	}
-	var opts nn.CrossEntropyOptions
+	opts := nn.CrossEntropyOptions{Temperature: tau}
 	if weights != nil {
 		B := len(seqs)
 		m.weights = slices.Grow(m.weights[:0], steps*B)[:steps*B]
