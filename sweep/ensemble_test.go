@@ -336,15 +336,8 @@ func TestTranslationEnsembleSplit(t *testing.T) {
 		if err := os.WriteFile(spec, []byte("base: "+base+"\n"+tc.body), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		l, err := Load(spec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		trials, err := l.expand()
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = l.checkEnsembles(trials)
+		l, trials := mustExpand(t, spec)
+		err := l.checkEnsembles(trials)
 		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("%q: %v, want %q", tc.body, err, tc.want)
 		}

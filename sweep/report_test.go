@@ -16,14 +16,7 @@ import (
 // running it.
 func laidOut(t *testing.T, body string) (string, *Manifest, *Loaded) {
 	t.Helper()
-	l, err := Load(writeSpec(t, body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	trials, err := l.expand()
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, trials := mustExpand(t, writeSpec(t, body))
 	metric, higher := l.metric(trials[0].cfg)
 	m := &Manifest{Spec: l.Path, Base: l.BasePath, Metric: metric, Direction: map[bool]string{true: "max", false: "min"}[higher], Keys: varied(l), Trials: trials, Ensemble: l.Ensemble}
 	dir := filepath.Join(t.TempDir(), "sweep")

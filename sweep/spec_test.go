@@ -97,6 +97,21 @@ func loadAndExpand(path string) ([]*Trial, error) {
 	return l.expand()
 }
 
+// mustExpand loads the spec at path and expands its trials, failing the
+// test on an error.
+func mustExpand(t *testing.T, path string) (*Loaded, []*Trial) {
+	t.Helper()
+	l, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trials, err := l.expand()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, trials
+}
+
 // TestExpand checks the trials of a grid crossed with random draws and
 // seeds: their number and order, the draws' laws and reproducibility, and
 // that every value reaches the trial's config as written.
@@ -114,14 +129,7 @@ random:
     decoder.embed: {choice: [4, 8]}
 seeds: [5, 6]
 `)
-	l, err := Load(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	trials, err := l.expand()
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, trials := mustExpand(t, spec)
 	if len(trials) != 2*2*3*2 {
 		t.Fatalf("%d trials, want 24", len(trials))
 	}
