@@ -76,9 +76,11 @@ func LoadServed(dir string, opts Options) (serve.Model, error) {
 		for i, ml := range members {
 			ts[i] = ml.Task
 			if replica {
-				if ts[i], err = ml.Replica(); err != nil {
+				r, err := ml.Replica()
+				if err != nil {
 					return err
 				}
+				ts[i] = r
 			}
 		}
 		e, ok := t.(tasks.Ensembler[float32])

@@ -77,12 +77,12 @@ func withoutSeed(overrides []Override) []Override {
 	return slices.DeleteFunc(slices.Clone(overrides), func(o Override) bool { return o.Key == "seed" })
 }
 
-// seedGroups returns the trials of m that differ only in their seed, one
-// group per configuration, in trial order.
-func seedGroups(m *Manifest) [][]*Trial {
+// seedGroups returns the trials that differ only in their seed, one group
+// per configuration, in trial order.
+func seedGroups(trials []*Trial) [][]*Trial {
 	index := map[string]int{}
 	var groups [][]*Trial
-	for _, t := range m.Trials {
+	for _, t := range trials {
 		id := describe(withoutSeed(t.Overrides))
 		i, ok := index[id]
 		if !ok {
@@ -128,7 +128,7 @@ func ScoreEnsembles(ctx context.Context, dir, runner string, stderr io.Writer) e
 		out.note("sweep %s: the folder the sweep was run from, %s, is gone: evaluating from this one (the trials' relative data paths must resolve here)", dir, workdir)
 		workdir = ""
 	}
-	for _, g := range seedGroups(m) {
+	for _, g := range seedGroups(m.Trials) {
 		key := ensembleKey(ids(g))
 		finished, ready := finishedAt(dir, g)
 		if prev, ok := results[key]; !ready || (ok && prev.Error == "" && slices.Equal(prev.Finished, finished)) {
@@ -236,7 +236,7 @@ func recordEnsemble(dir string, m *Manifest, r EnsembleResult) error {
 	}
 	results[ensembleKey(r.Trials)] = r
 	var list []EnsembleResult
-	for _, g := range seedGroups(m) {
+	for _, g := range seedGroups(m.Trials) {
 		if r, ok := results[ensembleKey(ids(g))]; ok {
 			list = append(list, r)
 		}

@@ -341,7 +341,7 @@ func bySeed(m *Manifest, rows []row) []group {
 	if !slices.Contains(m.Keys, "seed") {
 		return nil
 	}
-	configs := seedGroups(m)
+	configs := seedGroups(m.Trials)
 	if len(configs) == len(m.Trials) {
 		return nil // one seed each: the main table says it all
 	}

@@ -98,8 +98,7 @@ func (l *Loaded) checkEnsembles(trials []*Trial) error {
 	if task != "translation" {
 		return nil
 	}
-	m := &Manifest{Trials: trials}
-	for _, g := range seedGroups(m) {
+	for _, g := range seedGroups(trials) {
 		for _, t := range g[1:] {
 			if t.cfg.SplitSeed() != g[0].cfg.SplitSeed() {
 				return fail("trials %s and %s would draw other dev splits and tokenizers, which one ensemble cannot read: set data.pairs.split_seed under set:", g[0].ID, t.ID)
