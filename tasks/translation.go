@@ -599,51 +599,164 @@ type Alignment struct {
 	Weights [][]float64 `json:"weights"`
 }
 
-// Translate translates sentences with opt, batching them by length; with
-// withAttention each result carries its attention map. A sentence that is
-// empty once tokenised or longer than maxSourceTokens is an InputError
-// naming its index. This is the one path of -mode predict and the server.
-func (m *Translation[T]) Translate(sentences []string, opt DecodeOptions, withAttention bool, rng *rand.Rand) ([]Translated, error) {
-	if err := opt.check(); err != nil {
-		return nil, err
-	}
-	if withAttention && !m.model.dec.Attends() {
-		return nil, inputErrorf("attention", "this model has no attention (decoder.attention: none)")
-	}
-	srcs := make([][]int, len(sentences))
-	words := make([][]string, len(sentences))
+// Source is a sentence ready to translate: tokenised, checked and
+// encoded (Translation.Sources).
+type Source struct {
+	words []string
+	ids   []int
+}
+
+// Sources tokenises and encodes sentences for TranslateSources and
+// TranslateStream. A sentence that is empty once tokenised or longer than
+// maxSourceTokens is an InputError naming its index (inputs[i]), so that
+// a server refuses the request it came in, not the batch it would join.
+func (m *Translation[T]) Sources(sentences []string) ([]Source, error) {
+	srcs := make([]Source, len(sentences))
 	for i, s := range sentences {
-		words[i] = m.srcTok.Encode(s)
+		words := m.srcTok.Encode(s)
 		field := fmt.Sprintf("inputs[%d]", i)
-		switch n := len(words[i]); {
+		switch n := len(words); {
 		case n == 0:
 			return nil, inputErrorf(field, "empty sentence")
 		case n > maxSourceTokens:
 			return nil, inputErrorf(field, "%d tokens, more than the %d allowed", n, maxSourceTokens)
 		}
-		var err error
-		if srcs[i], err = m.src.Encode(words[i]); err != nil {
+		ids, err := m.src.Encode(words)
+		if err != nil {
 			return nil, &InputError{Field: field, Err: err}
 		}
+		srcs[i] = Source{words: words, ids: ids}
 	}
-	hyps, err := m.translateIDs(srcs, opt, rng, nil)
+	return srcs, nil
+}
+
+// Translate translates sentences with opt, batching them by length; with
+// withAttention each result carries its attention map. A sentence that is
+// empty once tokenised or longer than maxSourceTokens is an InputError
+// naming its index. This is the one path of -mode predict and the server.
+func (m *Translation[T]) Translate(sentences []string, opt DecodeOptions, withAttention bool, rng *rand.Rand) ([]Translated, error) {
+	srcs, err := m.Sources(sentences)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Translated, len(sentences))
+	return m.TranslateSources(srcs, opt, withAttention, rng)
+}
+
+// TranslateSources is Translate for sentences already through Sources.
+func (m *Translation[T]) TranslateSources(srcs []Source, opt DecodeOptions, withAttention bool, rng *rand.Rand) ([]Translated, error) {
+	if err := m.checkDecode(opt, withAttention); err != nil {
+		return nil, err
+	}
+	ids := make([][]int, len(srcs))
+	for i, s := range srcs {
+		ids[i] = s.ids
+	}
+	hyps, err := m.translateIDs(ids, opt, rng, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Translated, len(srcs))
 	for i, list := range hyps {
-		best := list[0]
-		out[i] = Translated{Text: m.detokenize(best.Tokens), Score: best.Score}
-		if opt.NBest > 1 {
-			for _, h := range list {
-				out[i].NBest = append(out[i].NBest, Scored{Text: m.detokenize(h.Tokens), Score: h.Score})
-			}
-		}
-		if withAttention && best.Attention != nil {
-			out[i].Attention = &Alignment{Source: words[i], Output: outputTokens(m.tgt, best), Weights: best.Attention}
-		}
+		out[i] = m.translated(srcs[i], list, opt, withAttention)
 	}
 	return out, nil
+}
+
+// Streams reports whether TranslateStream can decode with opt: greedy
+// decoding of one model (a beam's or an ensemble's search cannot take in
+// items while it runs).
+func (m *Translation[T]) Streams(opt DecodeOptions) bool {
+	return opt.Strategy == decoding.StrategyGreedy && len(m.ensemble) == 0
+}
+
+// TranslateStream translates greedily first and the sentences that more
+// brings while it runs, one search for all of them
+// (decoding.GreedyStream): before every step more is asked, given how
+// many sentences are still being translated, for those that have come
+// since (none: nil). Each translation goes to done as soon as it is
+// finished, with the sentence's number (first's are 0..len(first)-1, more's
+// follow in the order they come). It returns once more brings none and
+// every sentence is done. A server decodes this way so that a short
+// sentence does not wait for the longest of its batch, and the decoder's
+// products keep their rows full under load. Each translation is what
+// TranslateSources gives for the sentence alone.
+func (m *Translation[T]) TranslateStream(first []Source, opt DecodeOptions, withAttention bool, more func(live int) []Source, done func(i int, t Translated)) error {
+	if err := m.checkDecode(opt, withAttention); err != nil {
+		return err
+	}
+	if !m.Streams(opt) {
+		return fmt.Errorf("translate as a stream: %s decoding with %d models cannot take in sentences as it runs", opt.Strategy, 1+len(m.ensemble))
+	}
+	pending := make(map[int]Source) // by number, until done
+	arrived := 0
+	search := func(srcs []Source) (decoding.Joiner, error) {
+		ids := make([][]int, len(srcs))
+		for i, s := range srcs {
+			ids[i] = s.ids
+			pending[arrived] = s
+			arrived++
+		}
+		st, err := m.model.encodeSearch(sources[T](ids), opt)
+		if err != nil {
+			return nil, err
+		}
+		j, ok := st.(decoding.Joiner)
+		if !ok {
+			return nil, fmt.Errorf("translate as a stream: the decoder's search cannot take in sentences")
+		}
+		return j, nil
+	}
+	if len(first) == 0 {
+		return nil
+	}
+	st, err := search(first)
+	if err != nil {
+		return err
+	}
+	return decoding.GreedyStream(st, len(first), datasets.BOSID, datasets.EOSID, opt.MaxLen, func(live int) (decoding.Joiner, int, error) {
+		srcs := more(live)
+		if len(srcs) == 0 {
+			return nil, 0, nil
+		}
+		j, err := search(srcs)
+		return j, len(srcs), err
+	}, func(i int, h decoding.Hypothesis) {
+		src := pending[i]
+		delete(pending, i)
+		done(i, m.translated(src, []decoding.Hypothesis{h}, opt, withAttention))
+	})
+}
+
+// checkDecode checks the options of a translation request.
+func (m *Translation[T]) checkDecode(opt DecodeOptions, withAttention bool) error {
+	if err := opt.check(); err != nil {
+		return err
+	}
+	if withAttention && !m.model.dec.Attends() {
+		return inputErrorf("attention", "this model has no attention (decoder.attention: none)")
+	}
+	return nil
+}
+
+// translated is a source's translation from its n-best list, the chosen
+// hypothesis first: its attention rows are cut to the source's own
+// positions (a batch pads its sources to the longest).
+func (m *Translation[T]) translated(src Source, list []decoding.Hypothesis, opt DecodeOptions, withAttention bool) Translated {
+	best := list[0]
+	out := Translated{Text: m.detokenize(best.Tokens), Score: best.Score}
+	if opt.NBest > 1 {
+		for _, h := range list {
+			out.NBest = append(out.NBest, Scored{Text: m.detokenize(h.Tokens), Score: h.Score})
+		}
+	}
+	if withAttention && best.Attention != nil {
+		weights := make([][]float64, len(best.Attention))
+		for t, row := range best.Attention {
+			weights[t] = row[:min(len(row), len(src.words))]
+		}
+		out.Attention = &Alignment{Source: src.words, Output: outputTokens(m.tgt, best), Weights: weights}
+	}
+	return out
 }
 
 // outputTokens names the tokens of a hypothesis as its attention rows do:
