@@ -3,7 +3,6 @@ package decoders
 import (
 	"fmt"
 	"math"
-	"slices"
 
 	"github.com/seqtask/seqtask/decoding"
 	"github.com/seqtask/seqtask/nn"
@@ -269,9 +268,6 @@ type attentive[T nn.Float] struct{ *search[T] }
 func (a attentive[T]) Attention() [][]float64 { return a.weight }
 
 // Reorder keeps the hypotheses at indices: their states, feeds and items.
-// Items no hypothesis holds any more are dropped with their keys, so that
-// a search that takes in items as it runs (Join) stays as large as what
-// it decodes.
 func (s *search[T]) Reorder(indices []int) error {
 	d := s.d
 	n, old := len(indices), len(s.item)
@@ -303,97 +299,13 @@ func (s *search[T]) Reorder(indices []int) error {
 	if d.attn == nil {
 		return nil
 	}
-	s.dropUnheldItems()
-	return s.setKeys()
-}
-
-// dropUnheldItems renumbers the items the hypotheses hold, in the order
-// of their first hypothesis, and keeps only their keys and lengths.
-func (s *search[T]) dropUnheldItems() {
-	renumber := make([]int, len(s.lengths))
-	for i := range renumber {
-		renumber[i] = -1
-	}
-	var held []int
-	for i, it := range s.item {
-		if renumber[it] < 0 {
-			renumber[it] = len(held)
-			held = append(held, it)
-		}
-		s.item[i] = renumber[it]
-	}
-	if len(held) == len(s.lengths) && slices.IsSorted(held) {
-		return // every item held, in order
-	}
-	keys := nn.NewMat[T](len(held)*s.S, s.keys.Cols)
-	lengths := make([]int, len(held))
-	for i, it := range held {
-		keys.RowBlock(i*s.S, (i+1)*s.S).CopyFrom(s.keys.RowBlock(it*s.S, (it+1)*s.S))
-		lengths[i] = s.lengths[it]
-	}
-	s.keys, s.lengths = keys, lengths
-}
-
-// setKeys lays the keys out per hypothesis and gives them to the
-// attention.
-func (s *search[T]) setKeys() error {
-	n := len(s.item)
 	s.hkeys = nn.NewMatLike(s.hkeys, n*s.S, s.keys.Cols)
 	lengths := make([]int, n)
-	for i, it := range s.item {
+	for i, it := range item {
 		s.hkeys.RowBlock(i*s.S, (i+1)*s.S).CopyFrom(s.keys.RowBlock(it*s.S, (it+1)*s.S))
 		lengths[i] = s.lengths[it]
 	}
-	return s.d.attn.SetKeys(&s.attKeys, s.hkeys, lengths, s.S)
-}
-
-// Join appends the hypotheses of other, a new search of the same decoder,
-// after the search's own (decoding.Joiner): their states, feeds and items,
-// the keys of both padded to the longer source.
-func (s *search[T]) Join(other decoding.Stepper) error {
-	var o *search[T]
-	switch v := other.(type) {
-	case *search[T]:
-		o = v
-	case attentive[T]:
-		o = v.search
-	}
-	if o == nil || o.d != s.d {
-		return fmt.Errorf("decoder: a search can only join another search of the same decoder")
-	}
-	n, m, L := len(s.item), len(o.item), s.d.cfg.Layers
-	join := func(a, b nn.Mat[T], blocks int) nn.Mat[T] {
-		dst := nn.NewMat[T](blocks*(n+m), a.Cols)
-		for l := 0; l < blocks; l++ {
-			dst.RowBlock(l*(n+m), l*(n+m)+n).CopyFrom(a.RowBlock(l*n, (l+1)*n))
-			dst.RowBlock(l*(n+m)+n, (l+1)*(n+m)).CopyFrom(b.RowBlock(l*m, (l+1)*m))
-		}
-		return dst
-	}
-	s.h = join(s.h, o.h, L)
-	if !s.c.Empty() {
-		s.c = join(s.c, o.c, L)
-	}
-	s.feed = join(s.feed, o.feed, 1)
-	items := len(s.lengths)
-	for _, it := range o.item {
-		s.item = append(s.item, items+it)
-	}
-	if s.d.attn == nil {
-		return nil
-	}
-	S := max(s.S, o.S)
-	keys := nn.NewMat[T]((items+len(o.lengths))*S, s.keys.Cols)
-	for i := range items {
-		keys.RowBlock(i*S, i*S+s.S).CopyFrom(s.keys.RowBlock(i*s.S, (i+1)*s.S))
-	}
-	for i := range o.lengths {
-		at := (items + i) * S
-		keys.RowBlock(at, at+o.S).CopyFrom(o.keys.RowBlock(i*o.S, (i+1)*o.S))
-	}
-	s.keys, s.S = keys, S
-	s.lengths = append(s.lengths, o.lengths...)
-	return s.setKeys()
+	return d.attn.SetKeys(&s.attKeys, s.hkeys, lengths, s.S)
 }
 
 // logSoftmax writes log(softmax(x)) into dst in float64.

@@ -76,128 +76,74 @@ func Sample(m Stepper, batch, bos, eos, maxLen int, temperature float64, rng *ra
 // through the model's StepArgmax when it is an [ArgmaxStepper].
 func decode(m Stepper, batch, bos, eos, maxLen int, choose func(row []float64) int) ([]Hypothesis, error) {
 	hyps := make([]Hypothesis, batch)
-	if batch == 0 {
+	if batch == 0 || maxLen == 0 {
 		return hyps, nil
 	}
-	err := extend(m, batch, bos, eos, maxLen, choose, nil, func(item int, h Hypothesis) { hyps[item] = h })
-	if err != nil {
-		return nil, err
-	}
-	return hyps, nil
-}
-
-// extend is the loop of [decode] and [GreedyStream]: it extends every live
-// item by the token choose picks (nil: greedy's argmax) until the item
-// emits eos or has maxLen tokens, hands each item's hypothesis to done as
-// it ends, and, with more non-nil, takes in the items more brings before
-// every step. The items of m are numbered from 0, those that join after
-// them in the order they come.
-func extend(m Stepper, items, bos, eos, maxLen int, choose func(row []float64) int, more func(live int) (Stepper, int, error), done func(item int, h Hypothesis)) error {
 	s := newStepper(m, eos)
-	greedy := choose == nil
-	if greedy {
+	am, fast := m.(ArgmaxStepper)
+	fast = fast && choose == nil
+	if choose == nil {
 		choose = argmax
 	}
-	var live []int         // live[i] is the item held in model state i
-	var hyps []*Hypothesis // hyps[i] is its hypothesis so far
-	var tokens []int       // tokens[i] is its next input
-	arrived := 0           // items numbered so far
-	finish := func(item int, h *Hypothesis) {
-		h.Score = h.LogProb
-		done(item, *h)
+	live := make([]int, batch) // live[i] is the item held in model state i
+	tokens := make([]int, batch)
+	for i := range live {
+		live[i] = i
+		tokens[i] = bos
 	}
-	admit := func(n int) {
-		for range n {
-			if maxLen == 0 {
-				finish(arrived, new(Hypothesis))
-			} else {
-				live = append(live, arrived)
-				hyps = append(hyps, new(Hypothesis))
-				tokens = append(tokens, bos)
-			}
-			arrived++
+	keep := make([]int, 0, batch)
+	for t := 1; ; t++ {
+		var lp, bestLP []float64
+		var best []int
+		var att [][]float64
+		var err error
+		if fast {
+			best, bestLP, att, err = s.stepArgmax(am, tokens)
+		} else {
+			lp, att, err = s.step(tokens)
 		}
-	}
-	admit(items)
-	keep := make([]int, 0, len(live))
-	for {
-		if len(live) > 0 {
-			am, fast := s.m.(ArgmaxStepper)
-			fast = fast && greedy
-			var lp, bestLP []float64
-			var best []int
-			var att [][]float64
-			var err error
+		if err != nil {
+			return nil, err
+		}
+		keep = keep[:0]
+		for i, item := range live {
+			var k int
+			var l float64
 			if fast {
-				best, bestLP, att, err = s.stepArgmax(am, tokens)
+				k, l = best[i], bestLP[i]
 			} else {
-				lp, att, err = s.step(tokens)
+				row := lp[i*s.v : (i+1)*s.v]
+				k = choose(row)
+				l = row[k]
 			}
-			if err != nil {
-				return err
+			h := &hyps[item]
+			h.LogProb += l
+			if att != nil {
+				h.Attention = append(h.Attention, clone(att[i]))
 			}
-			keep = keep[:0]
-			for i, item := range live {
-				var k int
-				var l float64
-				if fast {
-					k, l = best[i], bestLP[i]
-				} else {
-					row := lp[i*s.v : (i+1)*s.v]
-					k = choose(row)
-					l = row[k]
-				}
-				h := hyps[i]
-				h.LogProb += l
-				if att != nil {
-					h.Attention = append(h.Attention, clone(att[i]))
-				}
-				if k == eos {
-					h.Finished = true
-					finish(item, h)
-					continue
-				}
-				h.Tokens = append(h.Tokens, k)
-				if len(h.Tokens) == maxLen {
-					finish(item, h)
-					continue
-				}
-				keep = append(keep, i)
+			if k == eos {
+				h.Finished = true
+				continue
 			}
-			if len(keep) > 0 {
-				if err := s.reorder(keep, len(live)); err != nil {
-					return err
-				}
-			}
-			for n, i := range keep {
-				live[n], hyps[n] = live[i], hyps[i]
-				tokens[n] = hyps[n].Tokens[len(hyps[n].Tokens)-1]
-			}
-			clear(hyps[len(keep):])
-			live, hyps, tokens = live[:len(keep)], hyps[:len(keep)], tokens[:len(keep)]
+			h.Tokens = append(h.Tokens, k)
+			keep = append(keep, i)
 		}
-		if more == nil {
-			if len(live) == 0 {
-				return nil
-			}
-			continue
+		if len(keep) == 0 || t == maxLen {
+			break
 		}
-		joining, n, err := more(len(live))
-		switch {
-		case err != nil:
-			return err
-		case joining == nil || n == 0:
-			if len(live) == 0 {
-				return nil
-			}
-			continue
-		case len(live) == 0:
-			s.use(joining) // nothing to join: the new search carries on alone
-		default:
-			if err := s.join(joining); err != nil {
-				return err
-			}
+		if err := s.reorder(keep, len(live)); err != nil {
+			return nil, err
 		}
-		admit(n)
+		n := 0
+		for _, i := range keep {
+			live[n] = live[i]
+			tokens[n] = hyps[live[n]].Tokens[len(hyps[live[n]].Tokens)-1]
+			n++
+		}
+		live, tokens = live[:n], tokens[:n]
 	}
+	for i := range hyps {
+		hyps[i].Score = hyps[i].LogProb
+	}
+	return hyps, nil
 }

@@ -186,29 +186,3 @@ func checkAttention(item, bos int, h Hypothesis) error {
 	}
 	return nil
 }
-
-// Join appends the states of another mock (decoding.Joiner): how a search
-// takes in items that arrive while it runs.
-func (m *markov) Join(other Stepper) error {
-	var o *markov
-	switch v := other.(type) {
-	case *markov:
-		o = v
-	case attMarkov:
-		o = v.markov
-	default:
-		return fmt.Errorf("mock: join a %T", other)
-	}
-	m.states = append(m.states, o.states...)
-	return nil
-}
-
-// newMarkovItems is a mock holding a state for each of items (their
-// numbers in the table).
-func newMarkovItems(v int, table func(item, last, pos int) []float64, items ...int) *markov {
-	m := &markov{v: v, table: table}
-	for _, it := range items {
-		m.states = append(m.states, mstate{item: it})
-	}
-	return m
-}

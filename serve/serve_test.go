@@ -260,14 +260,28 @@ func TestBatchedEqualsUnbatched(t *testing.T) {
 		_, got, _ := postJSON(t, ts.URL+"/v1/models/translation/predict", map[string]any{"inputs": []string{s}})
 		alone[i] = got["outputs"].([]any)[0].(map[string]any)["text"].(string)
 	}
+	// Among them, requests with an empty sentence: refused on their own,
+	// under their own index, while the requests they come with are
+	// answered.
 	var wg sync.WaitGroup
 	together := make([]string, 4*len(sentences))
 	for i := range together {
-		wg.Add(1)
+		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			_, got, _ := postJSON(t, ts.URL+"/v1/models/translation/predict", map[string]any{"inputs": []string{sentences[i%len(sentences)]}})
+			code, got, _ := postJSON(t, ts.URL+"/v1/models/translation/predict", map[string]any{"inputs": []string{sentences[i%len(sentences)]}})
+			if code != http.StatusOK {
+				t.Errorf("request %d: status %d %v", i, code, got)
+				return
+			}
 			together[i] = got["outputs"].([]any)[0].(map[string]any)["text"].(string)
+		}()
+		go func() {
+			defer wg.Done()
+			code, got, _ := postJSON(t, ts.URL+"/v1/models/translation/predict", map[string]any{"inputs": []string{"Go.", " "}})
+			if e, _ := got["error"].(map[string]any); code != http.StatusBadRequest || e["field"] != "inputs[1]" {
+				t.Errorf("request with an empty sentence: status %d %v, want 400 naming inputs[1]", code, got)
+			}
 		}()
 	}
 	wg.Wait()
@@ -276,6 +290,27 @@ func TestBatchedEqualsUnbatched(t *testing.T) {
 			t.Errorf("request %d: batched %q, alone %q", i, s, alone[i%len(sentences)])
 		}
 	}
+	// An attention map covers its own sentence's words, whatever longer
+	// sentence its batch held.
+	for i := range sentences {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, got, _ := postJSON(t, ts.URL+"/v1/models/translation/predict", map[string]any{"inputs": []string{sentences[i]}, "attention": true})
+			if code != http.StatusOK {
+				t.Errorf("sentence %d with attention: status %d %v", i, code, got)
+				return
+			}
+			att := got["outputs"].([]any)[0].(map[string]any)["attention"].(map[string]any)
+			words := len(att["source"].([]any))
+			for r, row := range att["weights"].([]any) {
+				if n := len(row.([]any)); n != words {
+					t.Errorf("sentence %d (%d source tokens): attention row %d has %d weights", i, words, r, n)
+				}
+			}
+		}()
+	}
+	wg.Wait()
 	resp, err := http.Get(ts.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)

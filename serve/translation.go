@@ -9,7 +9,8 @@ import (
 
 // translator is a translation model's prediction path (tasks.Translation).
 type translator interface {
-	Translate(sentences []string, opt tasks.DecodeOptions, withAttention bool, rng *rand.Rand) ([]tasks.Translated, error)
+	Sources(sentences []string) ([]tasks.Source, error)
+	TranslateSources(srcs []tasks.Source, opt tasks.DecodeOptions, withAttention bool, rng *rand.Rand) ([]tasks.Translated, error)
 	DecodeDefaults() tasks.DecodeOptions
 }
 
@@ -33,16 +34,22 @@ type translateFunc func(r *http.Request, inputs []string, opt tasks.DecodeOption
 // of concurrent requests (the predict route and OpenNMT-py's), are
 // translated in batches of one decoding setting.
 func (s *Server) translation(m Model, t translator) (http.HandlerFunc, translateFunc, worker) {
-	b := NewBatcher(s.batchOptions(m.Name), batchFuncs(m, func(t translator, i int) BatchFunc[decodeKey, string, tasks.Translated] {
+	b := NewBatcher(s.batchOptions(m.Name), batchFuncs(m, func(t translator, i int) BatchFunc[decodeKey, tasks.Source, tasks.Translated] {
 		rng := rand.New(rand.NewPCG(uint64(i), 0x7e4))
-		return func(k decodeKey, in []string) ([]tasks.Translated, error) {
+		return func(k decodeKey, in []tasks.Source) ([]tasks.Translated, error) {
 			opt := k.opt
 			opt.Workers = 1 // the server's copies of the model keep the cores busy
-			return t.Translate(in, opt, k.attention, rng)
+			return t.TranslateSources(in, opt, k.attention, rng)
 		}
 	})...)
 	translate := func(r *http.Request, inputs []string, opt tasks.DecodeOptions, attention bool) ([]tasks.Translated, error) {
-		out, err := b.Submit(r.Context(), decodeKey{opt, attention}, inputs)
+		// A bad sentence fails its own request, under its own index, not
+		// the batch the request would share with others.
+		srcs, err := t.Sources(inputs)
+		if err != nil {
+			return nil, answer(r.Context(), err)
+		}
+		out, err := b.Submit(r.Context(), decodeKey{opt, attention}, srcs)
 		if err != nil {
 			return nil, answer(r.Context(), err)
 		}

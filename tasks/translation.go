@@ -606,8 +606,7 @@ type Source struct {
 	ids   []int
 }
 
-// Sources tokenises and encodes sentences for TranslateSources and
-// TranslateStream. A sentence that is empty once tokenised or longer than
+// Sources tokenises and encodes sentences for TranslateSources. A sentence that is empty once tokenised or longer than
 // maxSourceTokens is an InputError naming its index (inputs[i]), so that
 // a server refuses the request it came in, not the batch it would join.
 func (m *Translation[T]) Sources(sentences []string) ([]Source, error) {
@@ -660,71 +659,6 @@ func (m *Translation[T]) TranslateSources(srcs []Source, opt DecodeOptions, with
 		out[i] = m.translated(srcs[i], list, opt, withAttention)
 	}
 	return out, nil
-}
-
-// Streams reports whether TranslateStream can decode with opt: greedy
-// decoding of one model (a beam's or an ensemble's search cannot take in
-// items while it runs).
-func (m *Translation[T]) Streams(opt DecodeOptions) bool {
-	return opt.Strategy == decoding.StrategyGreedy && len(m.ensemble) == 0
-}
-
-// TranslateStream translates greedily first and the sentences that more
-// brings while it runs, one search for all of them
-// (decoding.GreedyStream): before every step more is asked, given how
-// many sentences are still being translated, for those that have come
-// since (none: nil). Each translation goes to done as soon as it is
-// finished, with the sentence's number (first's are 0..len(first)-1, more's
-// follow in the order they come). It returns once more brings none and
-// every sentence is done. A server decodes this way so that a short
-// sentence does not wait for the longest of its batch, and the decoder's
-// products keep their rows full under load. Each translation is what
-// TranslateSources gives for the sentence alone.
-func (m *Translation[T]) TranslateStream(first []Source, opt DecodeOptions, withAttention bool, more func(live int) []Source, done func(i int, t Translated)) error {
-	if err := m.checkDecode(opt, withAttention); err != nil {
-		return err
-	}
-	if !m.Streams(opt) {
-		return fmt.Errorf("translate as a stream: %s decoding with %d models cannot take in sentences as it runs", opt.Strategy, 1+len(m.ensemble))
-	}
-	pending := make(map[int]Source) // by number, until done
-	arrived := 0
-	search := func(srcs []Source) (decoding.Joiner, error) {
-		ids := make([][]int, len(srcs))
-		for i, s := range srcs {
-			ids[i] = s.ids
-			pending[arrived] = s
-			arrived++
-		}
-		st, err := m.model.encodeSearch(sources[T](ids), opt)
-		if err != nil {
-			return nil, err
-		}
-		j, ok := st.(decoding.Joiner)
-		if !ok {
-			return nil, fmt.Errorf("translate as a stream: the decoder's search cannot take in sentences")
-		}
-		return j, nil
-	}
-	if len(first) == 0 {
-		return nil
-	}
-	st, err := search(first)
-	if err != nil {
-		return err
-	}
-	return decoding.GreedyStream(st, len(first), datasets.BOSID, datasets.EOSID, opt.MaxLen, func(live int) (decoding.Joiner, int, error) {
-		srcs := more(live)
-		if len(srcs) == 0 {
-			return nil, 0, nil
-		}
-		j, err := search(srcs)
-		return j, len(srcs), err
-	}, func(i int, h decoding.Hypothesis) {
-		src := pending[i]
-		delete(pending, i)
-		done(i, m.translated(src, []decoding.Hypothesis{h}, opt, withAttention))
-	})
 }
 
 // checkDecode checks the options of a translation request.
