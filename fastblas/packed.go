@@ -100,11 +100,34 @@ func packBlocks(old [][]float32, kern *gemmKernel[float32], b []float32, ldb int
 }
 
 // packedMinM is the fewest rows of x for which SgemmPacked runs the packed
-// kernel where the small-m kernels could take the product: at 32×3000×256
-// they are 4% faster than the packed 12-row kernel, at 64 rows 11% slower
-// (BenchmarkSgemmPacked, one core, AVX-512). Where they cannot (AVX2 has
-// them for m = 1 only), every m from 2 on runs packed.
-const packedMinM = 48
+// kernels where the small-m kernels could take the product, if the
+// kernel's tiles pad x by at most a quarter (packedPays). With W packed in
+// advance the packed kernels cost no packing of W: on the AMD Zen 5
+// machine they multiplied [m×256]·[256×8004] at 185–200 GFLOP/s for m = 8,
+// 12, 16, 24, 32 and 40, where the small-m dot tiles reached 126–158 (one
+// core, three runs); with a partly filled tile the packed kernels' rate
+// falls with the padding (m = 20, padded to 24: 144–154 against 135–153;
+// m = 18, also padded to 24: 131–134 against 142–145).
+const packedMinM = 8
+
+// packedPays reports whether the packed kernel kern multiplies m rows
+// faster than the small-m kernels: from packedMinM rows, when its tiles
+// pad them by at most a quarter.
+func packedPays(kern *gemmKernel[float32], m int) bool {
+	padded := (m + kern.mr - 1) / kern.mr * kern.mr
+	return m >= packedMinM && 4*padded <= 5*m
+}
+
+// packedKernel returns the packed kernel for products of m rows on the
+// path kp, whose 12-row kernel W was packed for: its 8-row kernel where
+// that pads m less (32 rows: four 8-row tiles rather than three 12-row
+// ones) and reads the same packed layout.
+func packedKernel(kp *kernelPair, m int) *gemmKernel[float32] {
+	if s := kp.sSmall; s != nil && s.nr == kp.s.nr && s.kc == kp.s.kc {
+		return pick(&kp.s, s, m)
+	}
+	return &kp.s
+}
 
 // SgemmPacked computes C = alpha·A·Wᵀ + beta·C with A m×w.Cols (lda apart)
 // and C m×w.Rows (ldc apart), as Sgemm(NoTrans, Trans, ...) with W does
@@ -142,7 +165,7 @@ func sgemmPacked(name string, m int, alpha float32, a []float32, lda int, w *Pac
 		gemvPanels(sk, n, k, alpha, a, w.panels, beta, c)
 		return
 	}
-	packed := k > 0 && alpha != 0 && m > 0 && (m >= packedMinM || !smallFor[float32](kp).use(bTrans, m, k))
+	packed := k > 0 && alpha != 0 && m > 0 && (packedPays(packedKernel(kp, m), m) || !smallFor[float32](kp).use(bTrans, m, k))
 	if packed {
 		w.once.Do(func() { w.pack(kp) })
 	}
@@ -166,7 +189,8 @@ func sgemmPacked(name string, m int, alpha float32, a []float32, lda int, w *Pac
 	if n == 0 {
 		return
 	}
-	g := gemmArgs[float32]{kern: &kp.s, bTrans: bTrans, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: w.src, ldb: w.Cols, beta: beta, c: c, ldc: ldc, packedB: w.blocks, round: roundA}
+	kern := packedKernel(kp, m)
+	g := gemmArgs[float32]{kern: kern, bTrans: bTrans, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: w.src, ldb: w.Cols, beta: beta, c: c, ldc: ldc, packedB: w.blocks, round: roundA}
 	g.run()
 }
 

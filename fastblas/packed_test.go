@@ -46,7 +46,7 @@ func TestSgemmPacked(t *testing.T) {
 	}{{blas.Trans, packedGemm}, {blas.NoTrans, packedGemmNoTrans}} {
 		t.Run(fmt.Sprintf("B %c", op.tB), func(t *testing.T) {
 			withPath(t, func(t *testing.T) {
-				for _, m := range []int{1, 2, 13, 32, packedMinM - 1, packedMinM, 100} {
+				for _, m := range []int{1, 2, packedMinM - 1, packedMinM, 9, 13, 18, 20, 32, 47, 48, 100} {
 					for _, n := range []int{1, 33, 300} {
 						for _, k := range []int{7, 257, 600} {
 							for _, ab := range [][2]float64{{1, 0}, {-2.25, 0.5}, {0, 3}} {
