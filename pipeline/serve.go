@@ -110,7 +110,9 @@ func LoadServed(dir string, opts Options) (serve.Model, error) {
 		}
 		m.Replicas = append(m.Replicas, r)
 	}
-	if !math.IsNaN(l.Score) {
+	if !math.IsNaN(l.Score) && len(members) == 0 {
+		// The run's own figure; an ensemble's is not that of its first
+		// model (runner -mode eval -ensemble measures it).
 		v := l.Score
 		m.Info.MetricValue = &v
 	}

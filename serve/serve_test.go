@@ -196,6 +196,17 @@ func TestServedEqualsPredicted(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr := l.Task.(*tasks.Translation[float32])
+	resp, err := http.Get(ts.URL + "/v1/models")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list struct{ Models []serve.Info }
+	err = json.NewDecoder(resp.Body).Decode(&list)
+	resp.Body.Close()
+	if err != nil || len(list.Models) != 2 || list.Models[0].Name != "translation" || list.Models[0].Metric != l.Metric ||
+		list.Models[0].MetricValue == nil || *list.Models[0].MetricValue != l.Score || list.Models[0].Step != l.Step {
+		t.Errorf("/v1/models: %+v (%v), want translation at step %d with %s %g", list, err, l.Step, l.Metric, l.Score)
+	}
 	sentences := []string{"Go.", "Thanks.", "I'm weak.", "Too late."}
 	want, err := tr.Translate(sentences, tr.DecodeDefaults(), false, nil)
 	if err != nil {
@@ -604,5 +615,7 @@ func TestServedEnsemble(t *testing.T) {
 	var list struct{ Models []serve.Info }
 	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil || len(list.Models) != 1 || !slices.Equal(list.Models[0].Ensemble, []string{member.Checkpoint}) {
 		t.Errorf("/v1/models: %+v (%v), want charlm with the member %s", list, err, member.Checkpoint)
+	} else if v := list.Models[0].MetricValue; v != nil {
+		t.Errorf("/v1/models gives the ensemble the metric value %g of its first model", *v)
 	}
 }
