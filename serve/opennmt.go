@@ -60,7 +60,7 @@ func (s *Server) opennmt(w http.ResponseWriter, r *http.Request) {
 			for j, i := range idx {
 				srcs[j] = reqs[i].Src
 			}
-			res, err := m.translate(r, srcs, m.Task.(translator).DecodeDefaults(), false)
+			res, err := m.translate(r, srcs, func(j int) string { return fmt.Sprintf("[%d].src", idx[j]) }, m.Task.(translator).DecodeDefaults(), false)
 			if err != nil {
 				return err
 			}

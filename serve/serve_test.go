@@ -312,11 +312,20 @@ func TestBatchedEqualsUnbatched(t *testing.T) {
 				t.Errorf("sentence %d with attention: status %d %v", i, code, got)
 				return
 			}
-			att := got["outputs"].([]any)[0].(map[string]any)["attention"].(map[string]any)
-			words := len(att["source"].([]any))
-			for r, row := range att["weights"].([]any) {
-				if n := len(row.([]any)); n != words {
-					t.Errorf("sentence %d (%d source tokens): attention row %d has %d weights", i, words, r, n)
+			var out struct {
+				Outputs []tasks.Translated
+			}
+			if err := remarshal(got, &out); err != nil || len(out.Outputs) != 1 || out.Outputs[0].Attention == nil {
+				t.Errorf("sentence %d with attention: %v (%v)", i, got, err)
+				return
+			}
+			att := out.Outputs[0].Attention
+			if len(att.Weights) == 0 || len(att.Weights) != len(att.Output) {
+				t.Errorf("sentence %d: %d attention rows for %d output tokens", i, len(att.Weights), len(att.Output))
+			}
+			for r, row := range att.Weights {
+				if len(row) != len(att.Source) {
+					t.Errorf("sentence %d (%d source tokens): attention row %d has %d weights", i, len(att.Source), r, len(row))
 				}
 			}
 		}()
@@ -342,6 +351,15 @@ func TestBatchedEqualsUnbatched(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+}
+
+// remarshal decodes the JSON value v, as a client reads it, into dst.
+func remarshal(v any, dst any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, dst)
 }
 
 // TestStreaming: a streamed generation arrives as Server-Sent Events whose
@@ -498,6 +516,10 @@ func TestOpenNMTShape(t *testing.T) {
 	code, body, _ := postJSON(t, ts.URL+"/translator/translate", []map[string]any{{"src": "Go.", "id": 3}})
 	if code != 404 || !strings.Contains(fmt.Sprint(body), "no translation model 3") {
 		t.Errorf("unknown id: %d %v", code, body)
+	}
+	code, body, _ = postJSON(t, ts.URL+"/translator/translate", []map[string]any{{"src": "Go."}, {"src": "Thanks."}, {"src": " "}})
+	if e, _ := body["error"].(map[string]any); code != 400 || e["field"] != "[2].src" {
+		t.Errorf("empty sentence: %d %v, want 400 naming [2].src", code, body)
 	}
 }
 

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 
@@ -9,7 +10,7 @@ import (
 
 // translator is a translation model's prediction path (tasks.Translation).
 type translator interface {
-	Sources(sentences []string) ([]tasks.Source, error)
+	Source(sentence string) (tasks.Source, error)
 	TranslateSources(srcs []tasks.Source, opt tasks.DecodeOptions, withAttention bool, rng *rand.Rand) ([]tasks.Translated, error)
 	DecodeDefaults() tasks.DecodeOptions
 }
@@ -27,8 +28,9 @@ type translateRequest struct {
 	Attention bool                `json:"attention"`
 }
 
-// translateFunc translates sentences through a model's worker.
-type translateFunc func(r *http.Request, inputs []string, opt tasks.DecodeOptions, attention bool) ([]tasks.Translated, error)
+// translateFunc translates sentences through a model's worker; a sentence
+// the model refuses is a 400 naming field(i), its place in the request.
+type translateFunc func(r *http.Request, inputs []string, field func(i int) string, opt tasks.DecodeOptions, attention bool) ([]tasks.Translated, error)
 
 // translation serves a translation model: its sentences, from any number
 // of concurrent requests (the predict route and OpenNMT-py's), are
@@ -42,12 +44,15 @@ func (s *Server) translation(m Model, t translator) (http.HandlerFunc, translate
 			return t.TranslateSources(in, opt, k.attention, rng)
 		}
 	})...)
-	translate := func(r *http.Request, inputs []string, opt tasks.DecodeOptions, attention bool) ([]tasks.Translated, error) {
-		// A bad sentence fails its own request, under its own index, not
-		// the batch the request would share with others.
-		srcs, err := t.Sources(inputs)
-		if err != nil {
-			return nil, answer(r.Context(), err)
+	translate := func(r *http.Request, inputs []string, field func(int) string, opt tasks.DecodeOptions, attention bool) ([]tasks.Translated, error) {
+		// A bad sentence fails its own request, not the batch the request
+		// would share with others.
+		srcs := make([]tasks.Source, len(inputs))
+		for i, in := range inputs {
+			var err error
+			if srcs[i], err = t.Source(in); err != nil {
+				return nil, badRequest(field(i), "%v", err)
+			}
 		}
 		out, err := b.Submit(r.Context(), decodeKey{opt, attention}, srcs)
 		if err != nil {
@@ -68,7 +73,7 @@ func (s *Server) translation(m Model, t translator) (http.HandlerFunc, translate
 		if err != nil {
 			return answer(r.Context(), err)
 		}
-		out, err := translate(r, req.Inputs, opt, req.Attention)
+		out, err := translate(r, req.Inputs, func(i int) string { return fmt.Sprintf("inputs[%d]", i) }, opt, req.Attention)
 		if err != nil {
 			return err
 		}

@@ -606,33 +606,45 @@ type Source struct {
 	ids   []int
 }
 
-// Sources tokenises and encodes sentences for TranslateSources. A sentence that is empty once tokenised or longer than
-// maxSourceTokens is an InputError naming its index (inputs[i]), so that
-// a server refuses the request it came in, not the batch it would join.
+// Sources tokenises and encodes sentences for TranslateSources. A
+// sentence that Source refuses is an InputError naming its index
+// (inputs[i]).
 func (m *Translation[T]) Sources(sentences []string) ([]Source, error) {
 	srcs := make([]Source, len(sentences))
 	for i, s := range sentences {
-		words := m.srcTok.Encode(s)
-		field := fmt.Sprintf("inputs[%d]", i)
-		switch n := len(words); {
-		case n == 0:
-			return nil, inputErrorf(field, "empty sentence")
-		case n > maxSourceTokens:
-			return nil, inputErrorf(field, "%d tokens, more than the %d allowed", n, maxSourceTokens)
+		var err error
+		if srcs[i], err = m.Source(s); err != nil {
+			return nil, &InputError{Field: fmt.Sprintf("inputs[%d]", i), Err: err}
 		}
-		ids, err := m.src.Encode(words)
-		if err != nil {
-			return nil, &InputError{Field: field, Err: err}
-		}
-		srcs[i] = Source{words: words, ids: ids}
 	}
 	return srcs, nil
+}
+
+// Source tokenises and encodes one sentence, refusing one that is empty
+// once tokenised or longer than maxSourceTokens. A server checks each
+// request's sentences this way before they join a batch, so that a bad
+// one fails its own request, not the batch.
+func (m *Translation[T]) Source(sentence string) (Source, error) {
+	words := m.srcTok.Encode(sentence)
+	switch n := len(words); {
+	case n == 0:
+		return Source{}, errors.New("empty sentence")
+	case n > maxSourceTokens:
+		return Source{}, fmt.Errorf("%d tokens, more than the %d allowed", n, maxSourceTokens)
+	}
+	ids, err := m.src.Encode(words)
+	if err != nil {
+		return Source{}, err
+	}
+	return Source{words: words, ids: ids}, nil
 }
 
 // Translate translates sentences with opt, batching them by length; with
 // withAttention each result carries its attention map. A sentence that is
 // empty once tokenised or longer than maxSourceTokens is an InputError
-// naming its index. This is the one path of -mode predict and the server.
+// naming its index. -mode predict translates this way; the server checks
+// each request's sentences (Source) and translates batches of them
+// (TranslateSources).
 func (m *Translation[T]) Translate(sentences []string, opt DecodeOptions, withAttention bool, rng *rand.Rand) ([]Translated, error) {
 	srcs, err := m.Sources(sentences)
 	if err != nil {
