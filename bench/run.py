@@ -82,8 +82,16 @@ def go_rate(binary, pkg, bench, cores):
 
 
 # This machine sets OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for old OpenBLAS
-# builds; they slow a current one, so PyTorch runs without both.
+# builds; they slow a current one, so PyTorch runs without both. glibc's
+# malloc returns a freed block of 128 KiB or more to the kernel at once, and
+# PyTorch frees and allocates its step's tensors over and over: on a VM
+# where page faults are dear (the Zen 5 one of 2026-12-02: 159k faults, 3.1
+# s of system time in a 5.6-s LSTM run) that cost PyTorch 1.8x on the LSTM
+# step and 4x on the CNN. PyTorch's performance guide answers it with
+# jemalloc or tcmalloc; the same effect without a preloaded library is
+# glibc's own tunables, keeping freed memory for reuse.
 TORCH_ENV = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+TORCH_ENV["GLIBC_TUNABLES"] = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824"
 
 
 def torch_rate(work, cell, threads):
