@@ -456,12 +456,7 @@ func (m *Captioning[T]) Caption(images []*datasets.ImageTensor, opt DecodeOption
 		}
 		for _, list := range hyps {
 			best := list[0]
-			c := Captioned{Text: m.text(best.Tokens), Score: best.Score}
-			if opt.NBest > 1 {
-				for _, h := range list {
-					c.NBest = append(c.NBest, Scored{Text: m.text(h.Tokens), Score: h.Score})
-				}
-			}
+			c := Captioned{Text: m.text(best.Tokens), Score: best.Score, NBest: nBest(list, opt, m.text)}
 			if withAttention && best.Attention != nil {
 				fs := m.gridShape()
 				c.Attention = &GridAttention{Grid: [2]int{fs.H, fs.W}, Output: outputTokens(m.vocab, best), Weights: best.Attention}

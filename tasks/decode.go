@@ -87,6 +87,19 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// nBest is a search's n-best list as texts and scores, the chosen
+// hypothesis first, when opt asks for alternatives (nil otherwise).
+func nBest(list []decoding.Hypothesis, opt DecodeOptions, text func(ids []int) string) []Scored {
+	if opt.NBest <= 1 {
+		return nil
+	}
+	out := make([]Scored, len(list))
+	for i, h := range list {
+		out[i] = Scored{Text: text(h.Tokens), Score: h.Score}
+	}
+	return out
+}
+
 // search converts the options for package decoding. MBR's utility is
 // sentence BLEU over the token ids: the consensus of the probable outputs
 // rather than the single most probable one.

@@ -689,12 +689,7 @@ func (m *Translation[T]) checkDecode(opt DecodeOptions, withAttention bool) erro
 // positions (a batch pads its sources to the longest).
 func (m *Translation[T]) translated(src Source, list []decoding.Hypothesis, opt DecodeOptions, withAttention bool) Translated {
 	best := list[0]
-	out := Translated{Text: m.detokenize(best.Tokens), Score: best.Score}
-	if opt.NBest > 1 {
-		for _, h := range list {
-			out.NBest = append(out.NBest, Scored{Text: m.detokenize(h.Tokens), Score: h.Score})
-		}
-	}
+	out := Translated{Text: m.detokenize(best.Tokens), Score: best.Score, NBest: nBest(list, opt, m.detokenize)}
 	if withAttention && best.Attention != nil {
 		weights := make([][]float64, len(best.Attention))
 		for t, row := range best.Attention {
