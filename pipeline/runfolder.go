@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/seqtask/seqtask/internal/atomicfile"
+	"github.com/seqtask/seqtask/internal/folderlock"
 )
 
 // A run folder belongs to the run that trains in it. These rules keep a
@@ -77,22 +78,26 @@ func freeName(dir string) string {
 // prepareRunFolder makes dir ready for training and locks it. resume means
 // the run in dir continues; overwrite means an existing run may be replaced.
 // The caller must release the returned lock when training ends.
-func prepareRunFolder(dir string, resume, overwrite bool, note func(string, ...any)) (*folderLock, error) {
+func prepareRunFolder(dir string, resume, overwrite bool, note func(string, ...any)) (*folderlock.Lock, error) {
 	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
 		return nil, &UsageError{fmt.Sprintf("run folder %s is a file, not a folder", dir)}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("run folder: %w", err)
 	}
-	lock, stale, err := lockFolder(dir)
-	if err != nil {
-		return nil, err
+	lock, stale, err := folderlock.Take(filepath.Join(dir, lockFile))
+	var held *folderlock.HeldError
+	switch {
+	case errors.As(err, &held):
+		return nil, &RunFolderInUseError{Dir: dir, Owner: held.Owner}
+	case err != nil:
+		return nil, fmt.Errorf("run folder %s: lock: %w", dir, err)
 	}
 	if stale != "" {
 		note("run folder %s: took over the lock of %s, which is no longer running", dir, stale)
 	}
-	fail := func(err error) (*folderLock, error) {
-		lock.release()
+	fail := func(err error) (*folderlock.Lock, error) {
+		lock.Release()
 		return nil, err
 	}
 	removed, err := atomicfile.Clean(dir)

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/seqtask/seqtask/config"
+	"github.com/seqtask/seqtask/internal/folderlock"
 	"github.com/seqtask/seqtask/nn"
 	"github.com/seqtask/seqtask/serve"
 	"github.com/seqtask/seqtask/tasks"
@@ -92,7 +93,7 @@ func TestTrainingTwiceRefuses(t *testing.T) {
 // the owner; a lock file left by a process that died is taken over.
 func TestRunFolderLock(t *testing.T) {
 	dir := t.TempDir()
-	held, stale, err := lockFolder(dir)
+	held, stale, err := folderlock.Take(filepath.Join(dir, lockFile))
 	if err != nil || stale != "" {
 		t.Fatalf("lock a new folder: %v (stale %q)", err, stale)
 	}
@@ -104,7 +105,7 @@ func TestRunFolderLock(t *testing.T) {
 	if holdsRun(dir) {
 		t.Error("the refused run wrote into the folder")
 	}
-	held.release()
+	held.Release()
 
 	// A lock file nobody holds: its owner died without removing it.
 	if err := os.WriteFile(filepath.Join(dir, lockFile), []byte("process 4194303 on elsewhere, since yesterday\n"), 0o644); err != nil {

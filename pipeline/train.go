@@ -35,7 +35,7 @@ func train[T nn.Float](ctx context.Context, opts Options, cfg *config.Config, ru
 	if err != nil {
 		return err
 	}
-	defer lock.release()
+	defer lock.Release()
 	params := task.Params()
 	weights := weightsOf(task)
 	if _, err := params.ByName(); err != nil {

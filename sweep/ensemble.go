@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/seqtask/seqtask/internal/atomicfile"
+	"github.com/seqtask/seqtask/internal/folderlock"
 )
 
 // Ensembles of seeds (the spec's ensemble: true). Models trained from
@@ -33,6 +34,7 @@ import (
 // Files of a sweep folder with ensembles.
 const (
 	ensemblesFile  = "ensembles.json"
+	ensemblesLock  = "ensembles.lock"   // held while a process scores the ensembles
 	ensemblesLog   = "ensembles.log"    // the evaluations' output, appended
 	bestCheckpoint = "best.safetensors" // what runner -mode eval loads
 )
@@ -118,11 +120,26 @@ func ScoreEnsembles(ctx context.Context, dir, runner string, stderr io.Writer) e
 	if err != nil || !m.Ensemble {
 		return err
 	}
-	results, err := readEnsembles(dir)
+	out := &statusLine{w: stderr}
+	// One process scores a sweep's ensembles at a time: a -mode report
+	// beside the running sweep would otherwise evaluate the ones the sweep
+	// is evaluating.
+	lock, stale, err := folderlock.Take(filepath.Join(dir, ensemblesLock))
+	var held *folderlock.HeldError
+	switch {
+	case errors.As(err, &held):
+		out.note("sweep %s: %s is evaluating its ensembles; its results will be in %s for the next report", dir, held.Owner, ensemblesFile)
+		return nil
+	case err != nil:
+		return fmt.Errorf("sweep %s: %w", dir, err)
+	case stale != "":
+		out.note("sweep %s: took over the ensembles' lock of %s, which is no longer running", dir, stale)
+	}
+	defer lock.Release()
+	results, err := readEnsembles(dir) // after the lock: what the last holder recorded
 	if err != nil {
 		return err
 	}
-	out := &statusLine{w: stderr}
 	workdir := m.Workdir
 	if fi, err := os.Stat(workdir); workdir != "" && (err != nil || !fi.IsDir()) {
 		out.note("sweep %s: the folder the sweep was run from, %s, is gone: evaluating from this one (the trials' relative data paths must resolve here)", dir, workdir)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/seqtask/seqtask/config"
+	"github.com/seqtask/seqtask/internal/folderlock"
 )
 
 // fakeRunner writes a shell script standing in for the runner: it appends
@@ -216,6 +217,38 @@ func TestLocalSweepEnsemble(t *testing.T) {
 	}
 	if evaluations != 1 {
 		t.Errorf("%d evaluations in %s, want 1 (the report reuses the result)", evaluations, ensemblesLog)
+	}
+}
+
+// TestScoreEnsemblesLocked: while another process scores a sweep's
+// ensembles (a -mode report beside the sweep), ScoreEnsembles evaluates
+// none and says who does; once the lock is free it evaluates them.
+func TestScoreEnsemblesLocked(t *testing.T) {
+	dir, m, _ := laidOut(t, "grid:\n  train.optimizer.lr: [0.01]\nseeds: [1, 2]\nensemble: true\n")
+	for i, tr := range m.Trials {
+		fakeRun(t, filepath.Join(dir, tr.Dir), 3-0.1*float64(i), "done")
+	}
+	runner, calls := fakeRunner(t, `{"checkpoint":"x","step":30,"metrics":{"loss":2.25}}`, 0, "")
+	held, _, err := folderlock.Take(filepath.Join(dir, ensemblesLock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := ScoreEnsembles(context.Background(), dir, runner, &out); err != nil {
+		t.Fatal(err)
+	}
+	if got := lines(t, calls); len(got) != 0 || !strings.Contains(out.String(), "process "+strconv.Itoa(os.Getpid())) {
+		t.Errorf("with the lock held elsewhere: runner called %q, output %q; want no call and the holder named", got, out.String())
+	}
+	held.Release()
+	if err := ScoreEnsembles(context.Background(), dir, runner, &out); err != nil {
+		t.Fatal(err)
+	}
+	if ens, _ := readEnsembles(dir); len(lines(t, calls)) != 1 || ens["000,001"].Metrics["loss"] != 2.25 {
+		t.Errorf("after the lock was released: calls %q, results %+v", lines(t, calls), ens)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ensemblesLock)); !os.IsNotExist(err) {
+		t.Errorf("the lock file outlived the evaluation: %v", err)
 	}
 }
 
