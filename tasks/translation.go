@@ -600,7 +600,7 @@ type Alignment struct {
 }
 
 // Source is a sentence ready to translate: tokenised, checked and
-// encoded (Translation.Sources).
+// encoded (Translation.Source).
 type Source struct {
 	words []string
 	ids   []int
@@ -655,8 +655,11 @@ func (m *Translation[T]) Translate(sentences []string, opt DecodeOptions, withAt
 
 // TranslateSources is Translate for sentences already through Sources.
 func (m *Translation[T]) TranslateSources(srcs []Source, opt DecodeOptions, withAttention bool, rng *rand.Rand) ([]Translated, error) {
-	if err := m.checkDecode(opt, withAttention); err != nil {
+	if err := opt.check(); err != nil {
 		return nil, err
+	}
+	if withAttention && !m.model.dec.Attends() {
+		return nil, inputErrorf("attention", "this model has no attention (decoder.attention: none)")
 	}
 	ids := make([][]int, len(srcs))
 	for i, s := range srcs {
@@ -671,17 +674,6 @@ func (m *Translation[T]) TranslateSources(srcs []Source, opt DecodeOptions, with
 		out[i] = m.translated(srcs[i], list, opt, withAttention)
 	}
 	return out, nil
-}
-
-// checkDecode checks the options of a translation request.
-func (m *Translation[T]) checkDecode(opt DecodeOptions, withAttention bool) error {
-	if err := opt.check(); err != nil {
-		return err
-	}
-	if withAttention && !m.model.dec.Attends() {
-		return inputErrorf("attention", "this model has no attention (decoder.attention: none)")
-	}
-	return nil
 }
 
 // translated is a source's translation from its n-best list, the chosen
