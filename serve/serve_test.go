@@ -69,14 +69,14 @@ func TestMain(m *testing.M) {
 // server starts a test server over the models of the named runs, each
 // loaded once and served by opt.Replicas copies that share its weights, as
 // runner -mode serve loads them (pipeline.LoadServed).
-func server(t *testing.T, opt serve.Options, names ...string) *httptest.Server {
+func server(t testing.TB, opt serve.Options, names ...string) *httptest.Server {
 	t.Helper()
 	return serverWith(t, opt, nil, names...)
 }
 
 // serverWith is server with each model decoding together with the models
 // of the ensemble's runs (runner -mode serve -ensemble).
-func serverWith(t *testing.T, opt serve.Options, ensemble []string, names ...string) *httptest.Server {
+func serverWith(t testing.TB, opt serve.Options, ensemble []string, names ...string) *httptest.Server {
 	t.Helper()
 	s := serve.New(opt)
 	err := s.Load(func() ([]serve.Model, error) {
@@ -132,6 +132,7 @@ func TestRefusals(t *testing.T) {
 		field, message                  string
 	}{
 		{"unknown model", "POST", "/v1/models/nope/predict", "application/json", `{}`, 404, "name", "no model"},
+		{"model name not UTF-8", "POST", "/v1/models/%83%D1/predict", "application/json", `{}`, 404, "name", "no model"},
 		{"unknown path", "GET", "/v2/models", "", "", 404, "", "no route"},
 		{"wrong method", "GET", "/v1/models/translation/predict", "", "", 405, "", "use POST"},
 		{"wrong method on models", "POST", "/v1/models", "application/json", "{}", 405, "", "use GET"},
@@ -182,6 +183,17 @@ func TestRefusals(t *testing.T) {
 				t.Errorf("status %d, error %+v; want %d, field %q, message containing %q", resp.StatusCode, body.Error, tc.status, tc.field, tc.message)
 			}
 		})
+	}
+	// A model name a client made up is counted, but under no label of its
+	// own: /metrics does not grow with the names clients try.
+	resp, err := http.Get(ts.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	metrics, _ := io.ReadAll(resp.Body)
+	if bytes.Contains(metrics, []byte(`model="nope"`)) || !bytes.Contains(metrics, []byte(`seqtask_requests_total{code="404",model="",route="predict"} 2`)) {
+		t.Errorf("/metrics labels requests for unknown models by their names, or does not count them under model=\"\":\n%s", metrics)
 	}
 }
 

@@ -172,7 +172,15 @@ func New(opt Options) *Server {
 }
 
 func (s *Server) instrumented(route string, h http.HandlerFunc) http.HandlerFunc {
-	return s.metrics.instrument(route, h)
+	return s.metrics.instrument(route, s.served, h)
+}
+
+// served reports whether name is a model the server serves.
+func (s *Server) served(name string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, ok := s.models[name]
+	return ok
 }
 
 // ServeHTTP answers a request; an unknown path or a method the path does
