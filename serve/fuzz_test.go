@@ -72,3 +72,45 @@ func FuzzPredict(f *testing.F) {
 		}
 	})
 }
+
+// FuzzOpenNMT: OpenNMT-py's route answers any body with 200 and one
+// translation per source, or a JSON refusal; never a 5xx but 503.
+func FuzzOpenNMT(f *testing.F) {
+	for _, body := range []string{
+		`[{"src": "Go.", "id": 0}, {"src": "Thanks."}]`,
+		`[{"src": "", "id": 0}]`,
+		`[{"src": "Go.", "id": -1}]`,
+		`[{"src": "Go.", "id": 1e30}]`,
+		`[]`,
+		`{"src": "Go."}`,
+		`[{"src": null}]`,
+	} {
+		f.Add([]byte(body))
+	}
+	ts := server(f, serve.DefaultOptions(), "translation")
+	f.Fuzz(func(t *testing.T, body []byte) {
+		resp, err := http.Post(ts.URL+"/translator/translate", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatalf("reading the answer: %v", err)
+		}
+		switch {
+		case resp.StatusCode >= 500 && resp.StatusCode != http.StatusServiceUnavailable:
+			t.Fatalf("status %d for %q: %s", resp.StatusCode, body, b)
+		case resp.StatusCode == http.StatusOK:
+			var out [][]struct{ Src, Tgt string }
+			if err := json.Unmarshal(b, &out); err != nil || len(out) != 1 || len(out[0]) == 0 {
+				t.Fatalf("200 not in OpenNMT-py's shape for %q: %q (%v)", body, b, err)
+			}
+		default:
+			var refusal struct{ Error struct{ Message string } }
+			if err := json.Unmarshal(b, &refusal); err != nil || refusal.Error.Message == "" {
+				t.Fatalf("status %d without a JSON error for %q: %q (%v)", resp.StatusCode, body, b, err)
+			}
+		}
+	})
+}
