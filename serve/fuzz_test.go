@@ -1,9 +1,14 @@
 package serve_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"encoding/json"
+	"image"
+	"image/gif"
+	"image/png"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -110,6 +115,64 @@ func FuzzOpenNMT(f *testing.F) {
 			var refusal struct{ Error struct{ Message string } }
 			if err := json.Unmarshal(b, &refusal); err != nil || refusal.Error.Message == "" {
 				t.Fatalf("status %d without a JSON error for %q: %q (%v)", resp.StatusCode, body, b, err)
+			}
+		}
+	})
+}
+
+// FuzzVideoClip: a clip upload of any bytes under any file name — a GIF,
+// a zip of frames, or neither — is labelled (200 with one label per frame)
+// or refused with a JSON error; never a 5xx but 503.
+func FuzzVideoClip(f *testing.F) {
+	frame := image.NewPaletted(image.Rect(0, 0, 8, 8), grayPalette())
+	var anim bytes.Buffer
+	gif.EncodeAll(&anim, &gif.GIF{Image: []*image.Paletted{frame, frame}, Delay: []int{10, 10}})
+	var png8 bytes.Buffer
+	png.Encode(&png8, frame)
+	var zipped bytes.Buffer
+	zw := zip.NewWriter(&zipped)
+	for _, name := range []string{"frame_000.png", "frame_001.png"} {
+		w, _ := zw.Create(name)
+		w.Write(png8.Bytes())
+	}
+	zw.Close()
+	f.Add("clip.gif", anim.Bytes())
+	f.Add("clip.zip", zipped.Bytes())
+	f.Add("clip.zip", []byte("PK\x03\x04 not a zip"))
+	f.Add("clip.mp4", []byte("not a video"))
+	ts := server(f, serve.DefaultOptions(), "video")
+	f.Fuzz(func(t *testing.T, name string, data []byte) {
+		var form bytes.Buffer
+		mw := multipart.NewWriter(&form)
+		fw, err := mw.CreateFormFile("clip", name)
+		if err != nil {
+			t.Skip(err)
+		}
+		fw.Write(data)
+		mw.Close()
+		resp, err := http.Post(ts.URL+"/v1/models/video/predict", mw.FormDataContentType(), &form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatalf("reading the answer: %v", err)
+		}
+		switch {
+		case resp.StatusCode >= 500 && resp.StatusCode != http.StatusServiceUnavailable:
+			t.Fatalf("status %d for %q (%d bytes): %s", resp.StatusCode, name, len(data), b)
+		case resp.StatusCode == http.StatusOK:
+			var out struct {
+				Outputs []struct{ Labels []string }
+			}
+			if err := json.Unmarshal(b, &out); err != nil || len(out.Outputs) != 1 || len(out.Outputs[0].Labels) == 0 {
+				t.Fatalf("200 without labels for %q: %q (%v)", name, b, err)
+			}
+		default:
+			var refusal struct{ Error struct{ Message string } }
+			if err := json.Unmarshal(b, &refusal); err != nil || refusal.Error.Message == "" {
+				t.Fatalf("status %d without a JSON error for %q: %q (%v)", resp.StatusCode, name, b, err)
 			}
 		}
 	})
