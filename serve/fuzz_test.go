@@ -11,6 +11,8 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -52,30 +54,34 @@ func FuzzPredict(f *testing.F) {
 		if err != nil {
 			t.Skip("not a request a client can send:", err)
 		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatalf("reading the answer: %v", err)
-		}
-		switch {
-		case resp.StatusCode >= 500 && resp.StatusCode != http.StatusServiceUnavailable:
-			t.Fatalf("status %d for %q %q: %s", resp.StatusCode, contentType, body, b)
-		case resp.StatusCode == http.StatusOK && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream"):
-			if !bytes.Contains(b, []byte("data:")) {
-				t.Fatalf("an event stream without events for %q: %q", body, b)
+		checkAnswer(t, resp, func(b []byte) bool {
+			if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+				return bytes.Contains(b, []byte("data:"))
 			}
-		case resp.StatusCode == http.StatusOK:
 			var out struct{ Outputs []json.RawMessage }
-			if err := json.Unmarshal(b, &out); err != nil || len(out.Outputs) == 0 {
-				t.Fatalf("200 without outputs for %q %q: %q (%v)", contentType, body, b, err)
-			}
-		default:
-			var refusal struct{ Error struct{ Message string } }
-			if err := json.Unmarshal(b, &refusal); err != nil || refusal.Error.Message == "" {
-				t.Fatalf("status %d without a JSON error for %q %q: %q (%v)", resp.StatusCode, contentType, body, b, err)
-			}
-		}
+			return json.Unmarshal(b, &out) == nil && len(out.Outputs) > 0
+		})
 	})
+}
+
+// checkAnswer fails t unless resp is a 200 whose body ok accepts, or a
+// refusal (any status but a 5xx other than 503) with a JSON error message.
+func checkAnswer(t *testing.T, resp *http.Response, ok func(body []byte) bool) {
+	t.Helper()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading the answer: %v", err)
+	}
+	var refusal struct{ Error struct{ Message string } }
+	switch {
+	case resp.StatusCode >= 500 && resp.StatusCode != http.StatusServiceUnavailable:
+		t.Fatalf("status %d: %s", resp.StatusCode, b)
+	case resp.StatusCode == http.StatusOK && !ok(b):
+		t.Fatalf("200 with an answer not in its shape: %q", b)
+	case resp.StatusCode != http.StatusOK && (json.Unmarshal(b, &refusal) != nil || refusal.Error.Message == ""):
+		t.Fatalf("status %d without a JSON error: %q", resp.StatusCode, b)
+	}
 }
 
 // FuzzOpenNMT: OpenNMT-py's route answers any body with 200 and one
@@ -98,25 +104,10 @@ func FuzzOpenNMT(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatalf("reading the answer: %v", err)
-		}
-		switch {
-		case resp.StatusCode >= 500 && resp.StatusCode != http.StatusServiceUnavailable:
-			t.Fatalf("status %d for %q: %s", resp.StatusCode, body, b)
-		case resp.StatusCode == http.StatusOK:
+		checkAnswer(t, resp, func(b []byte) bool {
 			var out [][]struct{ Src, Tgt string }
-			if err := json.Unmarshal(b, &out); err != nil || len(out) != 1 || len(out[0]) == 0 {
-				t.Fatalf("200 not in OpenNMT-py's shape for %q: %q (%v)", body, b, err)
-			}
-		default:
-			var refusal struct{ Error struct{ Message string } }
-			if err := json.Unmarshal(b, &refusal); err != nil || refusal.Error.Message == "" {
-				t.Fatalf("status %d without a JSON error for %q: %q (%v)", resp.StatusCode, body, b, err)
-			}
-		}
+			return json.Unmarshal(b, &out) == nil && len(out) == 1 && len(out[0]) > 0
+		})
 	})
 }
 
@@ -154,26 +145,48 @@ func FuzzVideoClip(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatalf("reading the answer: %v", err)
-		}
-		switch {
-		case resp.StatusCode >= 500 && resp.StatusCode != http.StatusServiceUnavailable:
-			t.Fatalf("status %d for %q (%d bytes): %s", resp.StatusCode, name, len(data), b)
-		case resp.StatusCode == http.StatusOK:
+		checkAnswer(t, resp, func(b []byte) bool {
 			var out struct {
 				Outputs []struct{ Labels []string }
 			}
-			if err := json.Unmarshal(b, &out); err != nil || len(out.Outputs) != 1 || len(out.Outputs[0].Labels) == 0 {
-				t.Fatalf("200 without labels for %q: %q (%v)", name, b, err)
-			}
-		default:
-			var refusal struct{ Error struct{ Message string } }
-			if err := json.Unmarshal(b, &refusal); err != nil || refusal.Error.Message == "" {
-				t.Fatalf("status %d without a JSON error for %q: %q (%v)", resp.StatusCode, name, b, err)
-			}
+			return json.Unmarshal(b, &out) == nil && len(out.Outputs) == 1 && len(out.Outputs[0].Labels) > 0
+		})
+	})
+}
+
+// FuzzCaptionImage: a photo upload of any bytes under any file name is
+// captioned (200 with a caption) or refused with a JSON error; never a
+// 5xx but 503.
+func FuzzCaptionImage(f *testing.F) {
+	photo, err := os.ReadFile(filepath.Join("..", "data", "flickr8k-demo", "images_64x64", "2090545563_a4e66ec76b.jpg"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	var tiny bytes.Buffer
+	png.Encode(&tiny, image.NewGray(image.Rect(0, 0, 3, 2)))
+	f.Add("photo.jpg", photo)
+	f.Add("tiny.png", tiny.Bytes())
+	f.Add("huge.png", []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x7f\xff\xff\xff\x7f\xff\xff\xff\x08\x02\x00\x00\x00"))
+	f.Add("x.gif", []byte("GIF89a"))
+	ts := server(f, serve.DefaultOptions(), "captioning")
+	f.Fuzz(func(t *testing.T, name string, data []byte) {
+		var form bytes.Buffer
+		mw := multipart.NewWriter(&form)
+		fw, err := mw.CreateFormFile("image", name)
+		if err != nil {
+			t.Skip(err)
 		}
+		fw.Write(data)
+		mw.Close()
+		resp, err := http.Post(ts.URL+"/v1/models/captioning/predict", mw.FormDataContentType(), &form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkAnswer(t, resp, func(b []byte) bool {
+			var out struct {
+				Outputs []struct{ Text string }
+			}
+			return json.Unmarshal(b, &out) == nil && len(out.Outputs) == 1
+		})
 	})
 }
