@@ -518,19 +518,33 @@ func clipGIF(t *testing.T) (string, int) {
 	return path, len(frames)
 }
 
-// postFile posts one file (and fields, name then value) as multipart form
-// data and returns the first output of the answer.
-func postFile(t *testing.T, url, field, name string, data []byte, fields ...string) map[string]any {
-	t.Helper()
+// fileForm is multipart form data holding one file (and fields, name then
+// value), and its Content-Type; an error when the form cannot carry the
+// file's name.
+func fileForm(field, name string, data []byte, fields ...string) (contentType string, body []byte, err error) {
 	var form bytes.Buffer
 	mw := multipart.NewWriter(&form)
-	fw, _ := mw.CreateFormFile(field, name)
+	fw, err := mw.CreateFormFile(field, name)
+	if err != nil {
+		return "", nil, err
+	}
 	fw.Write(data)
 	for i := 0; i+1 < len(fields); i += 2 {
 		mw.WriteField(fields[i], fields[i+1])
 	}
 	mw.Close()
-	code, got, _ := post(t, url, mw.FormDataContentType(), form.Bytes())
+	return mw.FormDataContentType(), form.Bytes(), nil
+}
+
+// postFile posts one file (and fields, name then value) as multipart form
+// data and returns the first output of the answer.
+func postFile(t *testing.T, url, field, name string, data []byte, fields ...string) map[string]any {
+	t.Helper()
+	contentType, form, err := fileForm(field, name, data, fields...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, got, _ := post(t, url, contentType, form)
 	if code != 200 {
 		t.Fatalf("%s: %d %v", url, code, got)
 	}

@@ -8,7 +8,6 @@ import (
 	"image/gif"
 	"image/png"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"net/url"
 	"os"
@@ -111,6 +110,21 @@ func FuzzOpenNMT(f *testing.F) {
 	})
 }
 
+// postForm posts data as the file name in form field field of a
+// multipart/form-data body; a name the form cannot carry skips the input.
+func postForm(t *testing.T, url, field, name string, data []byte) *http.Response {
+	t.Helper()
+	contentType, form, err := fileForm(field, name, data)
+	if err != nil {
+		t.Skip(err)
+	}
+	resp, err := http.Post(url, contentType, bytes.NewReader(form))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
 // FuzzVideoClip: a clip upload of any bytes under any file name — a GIF,
 // a zip of frames, or neither — is labelled (200 with one label per frame)
 // or refused with a JSON error; never a 5xx but 503.
@@ -133,19 +147,7 @@ func FuzzVideoClip(f *testing.F) {
 	f.Add("clip.mp4", []byte("not a video"))
 	ts := server(f, serve.DefaultOptions(), "video")
 	f.Fuzz(func(t *testing.T, name string, data []byte) {
-		var form bytes.Buffer
-		mw := multipart.NewWriter(&form)
-		fw, err := mw.CreateFormFile("clip", name)
-		if err != nil {
-			t.Skip(err)
-		}
-		fw.Write(data)
-		mw.Close()
-		resp, err := http.Post(ts.URL+"/v1/models/video/predict", mw.FormDataContentType(), &form)
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkAnswer(t, resp, func(b []byte) bool {
+		checkAnswer(t, postForm(t, ts.URL+"/v1/models/video/predict", "clip", name, data), func(b []byte) bool {
 			var out struct {
 				Outputs []struct{ Labels []string }
 			}
@@ -170,19 +172,7 @@ func FuzzCaptionImage(f *testing.F) {
 	f.Add("x.gif", []byte("GIF89a"))
 	ts := server(f, serve.DefaultOptions(), "captioning")
 	f.Fuzz(func(t *testing.T, name string, data []byte) {
-		var form bytes.Buffer
-		mw := multipart.NewWriter(&form)
-		fw, err := mw.CreateFormFile("image", name)
-		if err != nil {
-			t.Skip(err)
-		}
-		fw.Write(data)
-		mw.Close()
-		resp, err := http.Post(ts.URL+"/v1/models/captioning/predict", mw.FormDataContentType(), &form)
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkAnswer(t, resp, func(b []byte) bool {
+		checkAnswer(t, postForm(t, ts.URL+"/v1/models/captioning/predict", "image", name, data), func(b []byte) bool {
 			var out struct {
 				Outputs []struct{ Text string }
 			}
