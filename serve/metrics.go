@@ -83,17 +83,17 @@ func (r *statusRecorder) Flush() {
 }
 
 // instrument counts and times the requests of route, by model: the name
-// in the path when served says it is one, else "". A name a client made
+// in the path when serves says it is served, else "". A name a client made
 // up is no label value: each would be a series of its own (a client could
 // grow /metrics without bound), and one that is not UTF-8 would make the
 // client library panic.
-func (m *metrics) instrument(route string, served func(name string) bool, h http.HandlerFunc) http.HandlerFunc {
+func (m *metrics) instrument(route string, serves func(name string) bool, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		began := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		h(rec, r)
 		model := r.PathValue("name")
-		if !served(model) {
+		if !serves(model) {
 			model = ""
 		}
 		if rec.status == 0 {

@@ -105,18 +105,17 @@ func batchFuncs[T any, K comparable, In, Out any](m Model, newRun func(copy T, i
 
 // Info is a model's entry in GET /v1/models; the task adds what it has.
 type Info struct {
-	Name        string   `json:"name"`
-	Task        string   `json:"task"`
-	Step        int      `json:"step"`
-	Metric      string   `json:"metric,omitempty"`
-	MetricValue *float64 `json:"metric_value,omitempty"` // the run's best validation figure; not given for an ensemble
-
-	Checkpoint string         `json:"checkpoint"`
-	Ensemble   []string       `json:"ensemble,omitempty"` // further models' checkpoints it decodes with
-	Vocabulary map[string]int `json:"vocabulary,omitempty"`
-	Decode     any            `json:"decode,omitempty"`
-	Attention  bool           `json:"attention"`
-	Labels     []string       `json:"labels,omitempty"`
+	Name        string         `json:"name"`
+	Task        string         `json:"task"`
+	Step        int            `json:"step"`
+	Metric      string         `json:"metric,omitempty"`
+	MetricValue *float64       `json:"metric_value,omitempty"` // the run's best validation figure; not given for an ensemble
+	Checkpoint  string         `json:"checkpoint"`
+	Ensemble    []string       `json:"ensemble,omitempty"` // further models' checkpoints it decodes with
+	Vocabulary  map[string]int `json:"vocabulary,omitempty"`
+	Decode      any            `json:"decode,omitempty"`
+	Attention   bool           `json:"attention"`
+	Labels      []string       `json:"labels,omitempty"`
 }
 
 // Loader loads the models to serve. The server answers /healthz while it
@@ -172,11 +171,11 @@ func New(opt Options) *Server {
 }
 
 func (s *Server) instrumented(route string, h http.HandlerFunc) http.HandlerFunc {
-	return s.metrics.instrument(route, s.served, h)
+	return s.metrics.instrument(route, s.serves, h)
 }
 
-// served reports whether name is a model the server serves.
-func (s *Server) served(name string) bool {
+// serves reports whether name is a model the server serves.
+func (s *Server) serves(name string) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	_, ok := s.models[name]
