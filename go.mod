@@ -9,6 +9,7 @@ require (
 	github.com/eliben/go-sentencepiece v0.6.0
 	github.com/nlpodyssey/safetensors v0.0.0-20250209183917-bfb01cc25f7c
 	github.com/prometheus/client_golang v1.25.0
+	golang.org/x/sync v0.25.0
 	golang.org/x/sys v0.50.0
 	golang.org/x/text v0.42.0
 	gonum.org/v1/gonum v0.17.0

@@ -70,9 +70,12 @@ func (s *Server) captioning(m Model, c captioner) (http.HandlerFunc, worker) {
 		}
 		tensors := make([]*datasets.ImageTensor, len(raw))
 		for i, data := range raw {
-			img, err := datasets.DecodeImage(data)
-			if err == nil {
+			err := s.images.decode(r.Context(), data, func(img image.Image) (err error) {
 				tensors[i], err = c.ImageTensor(img)
+				return err
+			})
+			if r.Context().Err() != nil {
+				return answer(r.Context(), r.Context().Err())
 			}
 			if err != nil {
 				return badRequest(fmt.Sprintf("images[%d]", i), "%v", unwrapInput(err))

@@ -78,7 +78,7 @@ func answer(ctx context.Context, err error) error {
 	case errors.Is(err, ErrQueueFull):
 		return &requestError{Status: http.StatusServiceUnavailable, Message: "the model's queue is full; retry shortly", RetryAfter: 1}
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return &requestError{Status: http.StatusServiceUnavailable, Message: "the request ran out of time waiting for the model; retry shortly", RetryAfter: 1}
+		return &requestError{Status: http.StatusServiceUnavailable, Message: "the request ran out of time waiting its turn; retry shortly", RetryAfter: 1}
 	case errors.Is(err, errClosed):
 		return &requestError{Status: http.StatusServiceUnavailable, Message: "the server is shutting down"}
 	}

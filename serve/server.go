@@ -29,6 +29,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/seqtask/seqtask/datasets"
 	"github.com/seqtask/seqtask/tasks"
 )
 
@@ -48,6 +49,9 @@ type Options struct {
 	MaxInputs int           // sentences or images per request
 	MaxLength int           // characters one generation may ask for
 	Timeout   time.Duration // per request, queueing included
+	// DecodePixels bounds the pixels of uploaded images decoded at once,
+	// across requests (decodeGate); an image waits for its share.
+	DecodePixels int64
 	// Grace is how long a shutdown waits for requests in flight.
 	Grace time.Duration
 	Log   io.Writer
@@ -63,10 +67,12 @@ type Options struct {
 // batches say so (translation, not captioning, whose batch of 32 photos
 // costs 32 photos' work: bench/README.md, "Serving").
 // Replicas is one per core: one worker uses about one core, as one batch's
-// matrix products are mostly too small to split.
+// matrix products are mostly too small to split. DecodePixels lets two
+// of the largest images datasets reads (MaxImagePixels) decode at once,
+// 400 MB of pixels, and many ordinary photos.
 func DefaultOptions() Options {
 	return Options{MaxBatch: 32, Replicas: runtime.GOMAXPROCS(0), MaxWait: 0, Gather: 5 * time.Millisecond, Queue: 256, MaxBody: 16 << 20, MaxInputs: 64,
-		MaxLength: 10000, Timeout: 30 * time.Second, Grace: 10 * time.Second, Log: io.Discard}
+		MaxLength: 10000, Timeout: 30 * time.Second, DecodePixels: 2 * datasets.MaxImagePixels, Grace: 10 * time.Second, Log: io.Discard}
 }
 
 // Model is a trained model to serve: its name (the run folder's base
@@ -127,6 +133,7 @@ type Server struct {
 	opt     Options
 	mux     *http.ServeMux
 	metrics *metrics
+	images  *decodeGate
 
 	mu     sync.RWMutex
 	models map[string]*served
@@ -153,7 +160,7 @@ var web embed.FS
 
 // New returns a server that has no models yet (see Load).
 func New(opt Options) *Server {
-	s := &Server{opt: opt, mux: http.NewServeMux(), metrics: newMetrics(), models: map[string]*served{}}
+	s := &Server{opt: opt, mux: http.NewServeMux(), metrics: newMetrics(), images: newDecodeGate(opt.DecodePixels), models: map[string]*served{}}
 	page, _ := fs.Sub(web, "web")
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
