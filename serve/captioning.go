@@ -70,7 +70,7 @@ func (s *Server) captioning(m Model, c captioner) (http.HandlerFunc, worker) {
 		}
 		tensors := make([]*datasets.ImageTensor, len(raw))
 		for i, data := range raw {
-			err := s.images.decode(r.Context(), data, func(img image.Image) (err error) {
+			err := s.uploads.decode(r.Context(), data, func(img image.Image) (err error) {
 				tensors[i], err = c.ImageTensor(img)
 				return err
 			})

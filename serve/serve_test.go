@@ -197,12 +197,21 @@ func TestRefusals(t *testing.T) {
 	}
 }
 
+// oneUploadAtATime is the default options with an upload budget of one
+// byte: every upload holds all of it, so one whose share were not given
+// back would stall every later request.
+func oneUploadAtATime() serve.Options {
+	opt := serve.DefaultOptions()
+	opt.UploadBytes = 1
+	return opt
+}
+
 // TestServedEqualsPredicted: what the server answers is what the task's
 // own prediction path gives (the path -mode predict takes), for
 // translation and captioning; n-best lists and attention maps come when
 // asked.
 func TestServedEqualsPredicted(t *testing.T) {
-	ts := server(t, serve.DefaultOptions(), "translation", "captioning")
+	ts := server(t, oneUploadAtATime(), "translation", "captioning")
 	l, err := pipeline.LoadRun(runs["translation"], nil, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -454,7 +463,7 @@ func TestQueueFullAndCancel(t *testing.T) {
 
 // TestVideoClips: a GIF and a zip of frames are labelled frame by frame.
 func TestVideoClips(t *testing.T) {
-	ts := server(t, serve.DefaultOptions(), "video")
+	ts := server(t, oneUploadAtATime(), "video")
 	frames, _ := filepath.Glob(filepath.Join(runs["clips"], "*", "frame_*.png"))
 	frames = slices.DeleteFunc(frames, func(f string) bool { return filepath.Dir(f) != filepath.Dir(frames[0]) })
 	slices.Sort(frames)

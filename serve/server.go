@@ -29,7 +29,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/seqtask/seqtask/datasets"
 	"github.com/seqtask/seqtask/tasks"
 )
 
@@ -49,9 +48,10 @@ type Options struct {
 	MaxInputs int           // sentences or images per request
 	MaxLength int           // characters one generation may ask for
 	Timeout   time.Duration // per request, queueing included
-	// DecodePixels bounds the pixels of uploaded images decoded at once,
-	// across requests (decodeGate); an image waits for its share.
-	DecodePixels int64
+	// UploadBytes bounds the bytes uploads hold at once across requests:
+	// images while decoded, clips while on disk (uploadBudget). An upload
+	// waits for its share.
+	UploadBytes int64
 	// Grace is how long a shutdown waits for requests in flight.
 	Grace time.Duration
 	Log   io.Writer
@@ -67,12 +67,13 @@ type Options struct {
 // batches say so (translation, not captioning, whose batch of 32 photos
 // costs 32 photos' work: bench/README.md, "Serving").
 // Replicas is one per core: one worker uses about one core, as one batch's
-// matrix products are mostly too small to split. DecodePixels lets two
-// of the largest images datasets reads (MaxImagePixels) decode at once,
-// 400 MB of pixels, and many ordinary photos.
+// matrix products are mostly too small to split. UploadBytes (512 MiB)
+// lets two of the largest images datasets reads (MaxImagePixels, 200 MB
+// decoded) or two zips of frames at their limit be held at once, and many
+// ordinary uploads.
 func DefaultOptions() Options {
 	return Options{MaxBatch: 32, Replicas: runtime.GOMAXPROCS(0), MaxWait: 0, Gather: 5 * time.Millisecond, Queue: 256, MaxBody: 16 << 20, MaxInputs: 64,
-		MaxLength: 10000, Timeout: 30 * time.Second, DecodePixels: 2 * datasets.MaxImagePixels, Grace: 10 * time.Second, Log: io.Discard}
+		MaxLength: 10000, Timeout: 30 * time.Second, UploadBytes: 512 << 20, Grace: 10 * time.Second, Log: io.Discard}
 }
 
 // Model is a trained model to serve: its name (the run folder's base
@@ -133,7 +134,7 @@ type Server struct {
 	opt     Options
 	mux     *http.ServeMux
 	metrics *metrics
-	images  *decodeGate
+	uploads *uploadBudget
 
 	mu     sync.RWMutex
 	models map[string]*served
@@ -160,7 +161,7 @@ var web embed.FS
 
 // New returns a server that has no models yet (see Load).
 func New(opt Options) *Server {
-	s := &Server{opt: opt, mux: http.NewServeMux(), metrics: newMetrics(), images: newDecodeGate(opt.DecodePixels), models: map[string]*served{}}
+	s := &Server{opt: opt, mux: http.NewServeMux(), metrics: newMetrics(), uploads: newUploadBudget(opt.UploadBytes), models: map[string]*served{}}
 	page, _ := fs.Sub(web, "web")
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -36,6 +36,12 @@ func (s *Server) video(m Model) (http.HandlerFunc, worker) {
 		if mediaType(r) != "multipart/form-data" {
 			return unsupported(r, "multipart/form-data with a \"clip\" file")
 		}
+		var release func() // the clip's share of the upload budget, given back once it is removed
+		defer func() {
+			if release != nil {
+				release()
+			}
+		}()
 		dir, err := os.MkdirTemp("", "seqtask-clip-*")
 		if err != nil {
 			return err
@@ -49,9 +55,15 @@ func (s *Server) video(m Model) (http.HandlerFunc, worker) {
 			if path != "" {
 				return badRequest("clip", "one clip per request")
 			}
+			if release, err = s.uploads.hold(r.Context(), clipBytes(data)); err != nil {
+				return err
+			}
 			path, err = saveClip(dir, p.FileName(), data)
 			return err
 		})
+		if r.Context().Err() != nil {
+			return answer(r.Context(), r.Context().Err())
+		}
 		if err != nil {
 			return err
 		}

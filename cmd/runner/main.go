@@ -156,7 +156,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.IntVar(&so.Queue, "queue", so.Queue, "serve: inputs waiting per model; beyond it requests get 503 with Retry-After")
 	fs.DurationVar(&so.Timeout, "timeout", so.Timeout, "serve: a request's deadline, queueing included")
 	fs.Int64Var(&so.MaxBody, "max-body", so.MaxBody, "serve: largest request body, in bytes")
-	fs.Int64Var(&so.DecodePixels, "decode-pixels", so.DecodePixels, "serve: pixels of uploaded images decoded at once across requests (4 bytes each); an upload waits for its share")
+	fs.Int64Var(&so.UploadBytes, "upload-bytes", so.UploadBytes, "serve: bytes uploads hold at once across requests (images while decoded, at 4 bytes a pixel; clips while on disk); an upload waits for its share")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -177,8 +177,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case len(runs) == 1:
 		opts.RunDir = runs[0]
 	}
-	if so.MaxBatch < 1 || so.Replicas < 1 || so.Queue < 1 || so.MaxWait < 0 || so.Gather < 0 || so.Timeout <= 0 || so.MaxBody < 1 || so.DecodePixels < 1 {
-		fmt.Fprintln(stderr, "runner: -batch-size, -replicas, -queue, -timeout, -max-body and -decode-pixels must be positive, -batch-wait and -batch-gather not negative")
+	if so.MaxBatch < 1 || so.Replicas < 1 || so.Queue < 1 || so.MaxWait < 0 || so.Gather < 0 || so.Timeout <= 0 || so.MaxBody < 1 || so.UploadBytes < 1 {
+		fmt.Fprintln(stderr, "runner: -batch-size, -replicas, -queue, -timeout, -max-body and -upload-bytes must be positive, -batch-wait and -batch-gather not negative")
 		return exitUsage
 	}
 	opts.Serve = so
