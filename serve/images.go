@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"image"
+	"sync/atomic"
 
 	"golang.org/x/sync/semaphore"
 
@@ -23,6 +24,7 @@ import (
 type uploadBudget struct {
 	bytes int64
 	sem   *semaphore.Weighted
+	held  atomic.Int64 // bytes held now, for /metrics
 }
 
 func newUploadBudget(bytes int64) *uploadBudget {
@@ -37,7 +39,11 @@ func (b *uploadBudget) hold(ctx context.Context, n int64) (release func(), err e
 	if err := b.sem.Acquire(ctx, n); err != nil {
 		return nil, err
 	}
-	return func() { b.sem.Release(n) }, nil
+	b.held.Add(n)
+	return func() {
+		b.held.Add(-n)
+		b.sem.Release(n)
+	}, nil
 }
 
 // decode decodes an uploaded image and hands it to use while holding its

@@ -51,7 +51,13 @@ func TestUploadBudgetWaitsForItsShare(t *testing.T) {
 	if _, err := decode([]byte("not an image"), 50*time.Millisecond); err == nil || errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("unreadable header: %v; want the decoding error at once", err)
 	}
+	if got := b.held.Load(); got != 4*5000 {
+		t.Errorf("%d bytes held after the decodes; want the other upload's 20,000", got)
+	}
 	other()
+	if got := b.held.Load(); got != 0 {
+		t.Errorf("%d bytes held once all are given back; want 0", got)
+	}
 	if r, err := decode(large, time.Second); err != nil || r.Dx() != 80 {
 		t.Errorf("6,400 pixels alone: %v, %v; want it decoded", r, err)
 	}

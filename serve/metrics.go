@@ -51,6 +51,16 @@ func (m *metrics) queueDepth(model string, depth func() int) {
 	}, func() float64 { return float64(depth()) }))
 }
 
+// uploads exposes the upload budget and the bytes held of it, read when
+// scraped: held near the budget means uploads are waiting their turn.
+func (m *metrics) uploads(b *uploadBudget) {
+	m.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "seqtask_upload_bytes_held", Help: "Bytes that uploads hold now: images being decoded, clips waiting on disk."},
+			func() float64 { return float64(b.held.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "seqtask_upload_bytes_budget", Help: "Bytes uploads may hold at once (-upload-bytes)."},
+			func() float64 { return float64(b.bytes) }))
+}
+
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
 }

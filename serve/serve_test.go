@@ -367,7 +367,7 @@ func TestBatchedEqualsUnbatched(t *testing.T) {
 	if count == 0 || sum/count < 1.5 {
 		t.Errorf("%g batches for %g inputs: concurrent requests were not batched", count, sum)
 	}
-	for _, want := range []string{`seqtask_requests_total{code="200",model="translation",route="predict"}`, "seqtask_request_duration_seconds_bucket", `seqtask_queue_depth{model="translation"}`} {
+	for _, want := range []string{`seqtask_requests_total{code="200",model="translation",route="predict"}`, "seqtask_request_duration_seconds_bucket", `seqtask_queue_depth{model="translation"}`, "seqtask_upload_bytes_held 0", "seqtask_upload_bytes_budget 5.36870912e+08"} {
 		if !bytes.Contains(metrics, []byte(want)) {
 			t.Errorf("/metrics lacks %s", want)
 		}

@@ -162,6 +162,7 @@ var web embed.FS
 // New returns a server that has no models yet (see Load).
 func New(opt Options) *Server {
 	s := &Server{opt: opt, mux: http.NewServeMux(), metrics: newMetrics(), uploads: newUploadBudget(opt.UploadBytes), models: map[string]*served{}}
+	s.metrics.uploads(s.uploads)
 	page, _ := fs.Sub(web, "web")
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
