@@ -176,6 +176,9 @@ type Encoder struct {
 	Kernel        int     `yaml:"kernel"`
 	BatchNorm     bool    `yaml:"batchnorm"`
 	Out           int     `yaml:"out"`
+	Centroids     int     `yaml:"centroids"`
+	Stride        int     `yaml:"stride"`
+	Grid          int     `yaml:"grid"`
 	Cell          string  `yaml:"cell"`
 	Embed         int     `yaml:"embed"`
 	Hidden        int     `yaml:"hidden"`

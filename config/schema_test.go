@@ -99,8 +99,8 @@ func TestTaskSchemas(t *testing.T) {
 		sets       []string
 		want       string
 	}{
-		{"rnn encoder over images", captioning, []string{"encoder.kind=rnn"}, "encoder.kind: rnn reads tokens, but the captioning task gives its encoder images: want one of [cnn]"},
-		{"unknown encoder", captioning, []string{"encoder.kind=vit"}, `encoder.kind: "vit" is not one of [cnn none rnn]`},
+		{"rnn encoder over images", captioning, []string{"encoder.kind=rnn"}, "encoder.kind: rnn reads tokens, but the captioning task gives its encoder images: want one of [cnn kmeans]"},
+		{"unknown encoder", captioning, []string{"encoder.kind=vit"}, `encoder.kind: "vit" is not one of [cnn kmeans none rnn]`},
 		{"caption format", captioning, []string{"data.captions.format=csv"}, `data.captions.format: "csv" is not one of [auto flickr8k coco]`},
 		{"min_freq", captioning, []string{"data.captions.min_freq=0"}, "data.captions.min_freq: 0 is below the minimum 1"},
 		{"max_len", captioning, []string{"data.captions.max_len=0"}, "data.captions.max_len: 0 is below the minimum 1"},

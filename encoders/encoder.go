@@ -27,6 +27,17 @@ type Encoder[T nn.Float] interface {
 	Backward(d Output[T])
 }
 
+// Fitter is an encoder with state fitted to the training inputs before
+// training starts (the kmeans kind's whitening and centroids), which its
+// Buffers keep.
+type Fitter[T nn.Float] interface {
+	// Fitted reports whether the state is there, fitted or loaded.
+	Fitted() bool
+	// Fit fits the state to n training inputs, input i written into dst
+	// by load, drawing what it samples from rng.
+	Fit(n int, load func(i int, dst []T) error, rng *rand.Rand) error
+}
+
 // Batch is a batch of B inputs, laid out for the kind that reads it.
 type Batch[T nn.Float] struct {
 	Items int // B

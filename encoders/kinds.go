@@ -128,6 +128,20 @@ func init() {
 			c.AtLeast("encoder.out", e.Out, 0)
 		},
 	})
+	Register("kmeans", Kind{
+		Doc:   "unsupervised k-means features of an image's patches (Coates and Ng), fitted to training images before the first step",
+		Reads: []InputKind{ImageInput},
+		Build: &Builder{New32: newKMeansEncoder[float32], New64: newKMeansEncoder[float64]},
+		Check: func(e *config.Encoder, c *config.Checker) {
+			c.AtLeast("encoder.centroids", e.Centroids, 0)
+			c.AtLeast("encoder.kernel", e.Kernel, 0)
+			c.AtLeast("encoder.stride", e.Stride, 0)
+			c.AtLeast("encoder.out", e.Out, 0)
+			if e.Grid != 0 && e.Grid < 2 {
+				c.Errorf("encoder.grid", "%d: want at least 2 (or 0 for %d)", e.Grid, defaultGrid)
+			}
+		},
+	})
 	Register("rnn", Kind{
 		Doc:   "a token embedding and a recurrent stack over the sequence",
 		Reads: []InputKind{TokenInput},

@@ -116,7 +116,8 @@ func (c *cancelAt) Write(b []byte) (int, error) {
 // encoder was pre-trained and frozen, so the resumed run must rebuild the
 // feature cache and keep each phase's parameters frozen; and once more
 // inside self-critical training (from step 11, at its own learning rate),
-// whose sampling draws from the training random stream.
+// whose sampling draws from the training random stream; and once with
+// k-means features, which the first step fits and the checkpoint keeps.
 func TestResumeEqualsUninterrupted(t *testing.T) {
 	for _, tc := range []struct {
 		config string
@@ -125,6 +126,7 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 		{"testdata/tiny.yaml", nil},
 		{"testdata/captioning.yaml", nil},
 		{"testdata/captioning.yaml", []string{"train.self_critical.start=10", "train.self_critical.lr=0.002"}},
+		{"testdata/captioning.yaml", []string{"encoder.kind=kmeans", "encoder.centroids=8", "encoder.stride=2", "encoder.grid=2"}},
 		{"testdata/tiny.yaml", []string{"train.workers=2"}},
 		{"testdata/tiny.yaml", []string{"train.precision=bf16", "train.workers=2"}},
 	} {
@@ -174,10 +176,13 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 			}
 			wa, _ := os.ReadFile(filepath.Join(whole, lastCheckpoint))
 			wb, _ := os.ReadFile(filepath.Join(split, lastCheckpoint))
-			sa, _, _ := readSafetensorsBytes(t, wa)
+			sa, header, _ := readSafetensorsBytes(t, wa)
 			sb, _, _ := readSafetensorsBytes(t, wb)
 			if sa != sb {
 				t.Error("final weights differ between the uninterrupted and the resumed run")
+			}
+			if _, ok := header["encoder.centroids"]; ok != slices.Contains(tc.sets, "encoder.kind=kmeans") {
+				t.Errorf("checkpoint holds encoder.centroids: %v", ok)
 			}
 		})
 	}

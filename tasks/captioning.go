@@ -249,7 +249,8 @@ func (m *Captioning[T]) sampleBatch(rng *rand.Rand) ([]*datasets.ImageTensor, []
 	return tensors, imgs, seqs, nil
 }
 
-// TrainStep trains on one batch. In the first encoder.pretrain_steps steps
+// TrainStep trains on one batch, after fitting an encoder that is fitted
+// (captioning_pretrain.go) on the first. In the first encoder.pretrain_steps steps
 // it pre-trains the CNN (the loss is the mean binary cross-entropy per
 // vocabulary word); after them it trains the decoder, the loss being the
 // mean per target token — from cached features when encoder.freeze holds
@@ -257,6 +258,9 @@ func (m *Captioning[T]) sampleBatch(rng *rand.Rand) ([]*datasets.ImageTensor, []
 // self-critical training (captioning_scst.go), the loss being the
 // policy gradient's per sampled token.
 func (m *Captioning[T]) TrainStep(step int, rng *rand.Rand) (float64, int, error) {
+	if err := m.fitEncoder(); err != nil {
+		return 0, 0, err
+	}
 	m.setPhase(step < m.cfg.Encoder.PretrainSteps, step)
 	if m.pretraining {
 		tensors, imgs, _, err := m.sampleBatch(rng)
@@ -606,7 +610,14 @@ func estimateCaptioning(cfg *config.Config, s Sizes, e *estimate) {
 	if cfg.Data.Color == "rgb" {
 		ch = 3
 	}
-	features, fmap := e.cnn(cfg.Encoder, nn.ImageShape{C: ch, H: size, W: size}, int64(max(B, 64)))
+	in := nn.ImageShape{C: ch, H: size, W: size}
+	var features int
+	var fmap nn.ImageShape
+	if cfg.Encoder.Kind == "kmeans" {
+		features, fmap = e.kmeans(cfg.Encoder, in)
+	} else {
+		features, fmap = e.cnn(cfg.Encoder, in, int64(max(B, 64)))
+	}
 	if cfg.Encoder.PretrainSteps > 0 {
 		e.linear("pre-training head", "encoder.out", features, s.Vocab, int64(B))
 	}

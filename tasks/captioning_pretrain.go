@@ -3,15 +3,48 @@ package tasks
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"time"
 
 	"github.com/seqtask/seqtask/datasets"
 	"github.com/seqtask/seqtask/encoders"
 	"github.com/seqtask/seqtask/nn"
 )
 
-// Captioning's first phase (encoder.pretrain_steps): the CNN alone, with a
-// sigmoid head over the vocabulary, learns which words an image's captions
-// use; and the phases' freezing of parameters.
+// Captioning's first phases: an encoder fitted rather than trained (the
+// kmeans kind) is fitted to the training images; then, for
+// encoder.pretrain_steps, the encoder alone, with a sigmoid head over the
+// vocabulary, learns which words an image's captions use; and the phases'
+// freezing of parameters.
+
+// fitStream seeds the random stream of an encoder's fitting, apart from
+// the training RNG's so that fitting does not shift what training draws.
+const fitStream = 0xf17
+
+// fitEncoder fits an encoder that is fitted (encoders.Fitter) and not yet
+// fitted, or loaded fitted from a checkpoint, to the training images,
+// drawing from a stream of the seed: a run restarted before its first
+// checkpoint fits the same state again.
+func (m *Captioning[T]) fitEncoder() error {
+	f, ok := m.model.enc.(encoders.Fitter[T])
+	if !ok || f.Fitted() {
+		return nil
+	}
+	start := time.Now()
+	load := func(i int, dst []T) error {
+		t, err := m.loader.Load(m.train.Path(i))
+		if err != nil {
+			return err
+		}
+		datasets.CopyPixels(dst, t, m.channels())
+		return nil
+	}
+	if err := f.Fit(len(m.train.Images), load, rand.New(rand.NewPCG(m.cfg.Seed, fitStream))); err != nil {
+		return err
+	}
+	fmt.Fprintf(m.log, "captioning: encoder fitted to the training images in %v\n", time.Since(start).Round(time.Second))
+	return nil
+}
 
 // pretrainRun holds the pre-training head's cache and buffers.
 type pretrainRun[T nn.Float] struct {

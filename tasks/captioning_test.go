@@ -381,36 +381,35 @@ func closeSlices(a, b []float64, tol float64) bool {
 // each: the training loss falls far, and greedy captions of those images
 // reproduce their captions (BLEU-4 against them). It then checks the dev
 // evaluation, the HTML report and prediction on a shipped image.
-func TestCaptioningLearns(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a learning test: trains for seconds")
-	}
-	cfg := captioningCfg("lstm", "general")
-	cfg.Data.ImageSize = 32
-	cfg.Data.Captions.MaxLen = 8
-	cfg.Encoder = &config.Encoder{Kind: "cnn", Channels: []int{8, 16}, Kernel: 3, Out: 32}
-	cfg.Decoder.Embed, cfg.Decoder.Hidden = 32, 64
-	cfg.Train.Batch = 8
-	cfg.Eval.BLEUSentences = 12
+// sixPhotos is a captioning model of cfg whose training set is the first
+// six photos, with one caption each.
+func sixPhotos(t *testing.T, cfg *config.Config) *Captioning[float32] {
+	t.Helper()
 	m, _ := newCaptioning[float32](t, cfg)
-	const n = 6
-	m.train.Images = m.train.Images[:n]
-	m.trainIDs = m.trainIDs[:n]
+	m.train.Images, m.trainIDs = m.train.Images[:6], m.trainIDs[:6]
 	for i := range m.trainIDs {
 		m.trainIDs[i] = m.trainIDs[i][:1]
 	}
+	return m
+}
+
+// learnCaptions trains m for steps (Adam, rate 0.01) and checks that it
+// learned its training captions: the loss fell below a tenth and the
+// greedy captions of the training photos score BLEU-4 ≥ 70 against them.
+// It returns the captions and the references.
+func learnCaptions(t *testing.T, m *Captioning[float32], steps int) (hyps, refs []string) {
+	t.Helper()
 	params := m.Params()
 	opt, _ := nn.NewOptimizer(nn.OptimizerConfig{Kind: "adam"}, params)
 	rng := rand.New(rand.NewPCG(2, 2))
 	first, loss := 0.0, 0.0
-	for i := 0; i < 400; i++ {
+	for i := range steps {
 		params.ZeroGrad()
 		sum, cnt, err := m.TrainStep(i, rng)
 		if err != nil {
 			t.Fatal(err)
 		}
-		loss = sum / float64(cnt)
-		if i == 0 {
+		if loss = sum / float64(cnt); i == 0 {
 			first = loss
 		}
 		params.ClipGradNorm(5)
@@ -420,7 +419,7 @@ func TestCaptioningLearns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	refs := make([]string, n)
+	refs = make([]string, len(m.trainIDs))
 	for i := range refs {
 		refs[i] = m.text(m.trainIDs[i][0])
 	}
@@ -432,6 +431,22 @@ func TestCaptioningLearns(t *testing.T) {
 	if loss > 0.1*first || score.Score < 70 {
 		t.Errorf("training loss %.3f → %.3f (want below a tenth), BLEU-4 on training images %.1f (want ≥ 70)", first, loss, score.Score)
 	}
+	return hyps, refs
+}
+
+func TestCaptioningLearns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a learning test: trains for seconds")
+	}
+	cfg := captioningCfg("lstm", "general")
+	cfg.Data.ImageSize = 32
+	cfg.Data.Captions.MaxLen = 8
+	cfg.Encoder = &config.Encoder{Kind: "cnn", Channels: []int{8, 16}, Kernel: 3, Out: 32}
+	cfg.Decoder.Embed, cfg.Decoder.Hidden = 32, 64
+	cfg.Train.Batch = 8
+	cfg.Eval.BLEUSentences = 12
+	m := sixPhotos(t, cfg)
+	hyps, refs := learnCaptions(t, m, 400)
 	// The minimum-Bayes-risk choice among the beam's captions also finds them.
 	mbr, err := captionTexts(m, m.train.Paths(), DecodeOptions{Strategy: "mbr", Beam: 4, NBest: 1, MaxLen: 10, Temperature: 1})
 	if err != nil {
@@ -837,5 +852,44 @@ func TestLabelSmoothingTrainsOnly(t *testing.T) {
 	if plainTrain != plainEval || smoothEval != plainEval || smoothTrain == plainTrain {
 		t.Errorf("without smoothing train %v eval %v; with 0.1 train %v eval %v: want only the training loss to change",
 			plainTrain, plainEval, smoothTrain, smoothEval)
+	}
+}
+
+// TestCaptioningKMeans trains a decoder over fitted k-means features: the
+// first step fits them to the training images, the decoder learns the
+// captions of six photos from them, and a model given the trained values
+// and the fitted buffers (what a checkpoint keeps) captions alike, while
+// a model never fitted refuses to caption.
+func TestCaptioningKMeans(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a learning test: trains for seconds")
+	}
+	cfg := captioningCfg("lstm", "general")
+	cfg.Data.ImageSize = 32
+	cfg.Data.Captions.MaxLen = 8
+	cfg.Encoder = &config.Encoder{Kind: "kmeans", Centroids: 16, Kernel: 4, Stride: 2, Grid: 2, Freeze: true}
+	cfg.Decoder.Embed, cfg.Decoder.Hidden = 32, 64
+	cfg.Train.Batch = 8
+	m := sixPhotos(t, cfg)
+	hyps, _ := learnCaptions(t, m, 300)
+	if !strings.Contains(m.log.(*bytes.Buffer).String(), "encoder fitted to the training images") {
+		t.Errorf("log does not tell of the fitting: %s", m.log)
+	}
+
+	restored := sixPhotos(t, cfg)
+	if _, err := captionTexts(restored, restored.train.Paths(), decodeDefaults(cfg.Eval.Decode)); err == nil || !strings.Contains(err.Error(), "not fitted") {
+		t.Errorf("captioning with features never fitted: %v", err)
+	}
+	for _, set := range [][2]nn.Params[float32]{{restored.Params(), m.Params()}, {restored.Buffers(), m.Buffers()}} {
+		if err := set[0].ShareValues(set[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again, err := captionTexts(restored, restored.train.Paths(), decodeDefaults(cfg.Eval.Decode))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(again, hyps) {
+		t.Errorf("restored model captions %q, the trained one %q", again, hyps)
 	}
 }
