@@ -176,9 +176,7 @@ type Encoder struct {
 	Kernel        int     `yaml:"kernel"`
 	BatchNorm     bool    `yaml:"batchnorm"`
 	Out           int     `yaml:"out"`
-	Centroids     int     `yaml:"centroids"`
-	Stride        int     `yaml:"stride"`
-	Grid          int     `yaml:"grid"`
+	KMeans        KMeans  `yaml:"kmeans"`
 	Cell          string  `yaml:"cell"`
 	Embed         int     `yaml:"embed"`
 	Hidden        int     `yaml:"hidden"`
@@ -187,6 +185,15 @@ type Encoder struct {
 	Dropout       float64 `yaml:"dropout"`
 	Freeze        bool    `yaml:"freeze"`
 	PretrainSteps int     `yaml:"pretrain_steps"`
+}
+
+// KMeans sets an encoder's k-means features (the kmeans kind, or a cnn's
+// beside its own); 0 takes a key's default.
+type KMeans struct {
+	Centroids int `yaml:"centroids"`
+	Patch     int `yaml:"patch"`
+	Stride    int `yaml:"stride"`
+	Grid      int `yaml:"grid"`
 }
 
 // Decoder is the recurrent network that emits the output sequence.

@@ -5,6 +5,7 @@
 package encoders
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 
@@ -242,13 +243,20 @@ func (c *CNN[T]) BackwardWithMap(dy, dmap nn.Mat[T]) {
 // of features and, as Memory, the last feature map's grid of H'×W'
 // regions of C features), or over every frame of a clip (a Sequence of
 // each frame's features).
+//
+// Over images it may have k-means features beside its own
+// (encoder.kmeans): their quadrants after its features in the Summary,
+// their grid, as fine as its last map, after its channels in each region
+// of the Memory.
 type cnnEncoder[T nn.Float] struct {
 	*CNN[T]
 	frames bool
+	beside *KMeans[T] // nil without
 	out    Output[T]
 	items  int
 	dseq   nn.Mat[T] // frames: the features' gradient, clip-major
 	dmap   nn.Mat[T] // images: the feature map's gradient, [B][C*S]
+	dsum   nn.Mat[T] // beside: the CNN's part of the summary's gradient
 }
 
 func newCNNEncoder[T nn.Float](s Spec, rng *rand.Rand) (Encoder[T], error) {
@@ -257,14 +265,56 @@ func newCNNEncoder[T nn.Float](s Spec, rng *rand.Rand) (Encoder[T], error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoder: %w", err)
 	}
-	return &cnnEncoder[T]{CNN: c, frames: s.Input == FrameInput}, nil
+	enc := &cnnEncoder[T]{CNN: c, frames: s.Input == FrameInput}
+	if e.KMeans.Centroids == 0 {
+		return enc, nil
+	}
+	fs := c.FeatureShape()
+	switch {
+	case enc.frames:
+		return nil, errors.New("encoder.kmeans: k-means features go beside a CNN over images, not frames")
+	case fs.H != fs.W:
+		return nil, fmt.Errorf("encoder.kmeans: the CNN's last map is %d×%d; k-means features need a square grid", fs.H, fs.W)
+	case e.KMeans.Grid != 0 && e.KMeans.Grid != fs.H:
+		return nil, fmt.Errorf("encoder.kmeans.grid: %d, but beside the CNN the grid is its last map's %d×%d; leave grid out", e.KMeans.Grid, fs.H, fs.W)
+	}
+	kc := KMeansConfigOf(e.KMeans, s.Image)
+	kc.Grid = fs.H
+	if enc.beside, err = NewKMeans[T](s.Prefix+".kmeans", kc); err != nil {
+		return nil, fmt.Errorf("encoder.kmeans: %w", err)
+	}
+	return enc, nil
 }
 
 func (c *cnnEncoder[T]) Widths() Widths {
 	if c.frames {
 		return Widths{Sequence: c.OutSize()}
 	}
-	return Widths{Summary: c.OutSize(), Memory: c.FeatureShape().C}
+	w := Widths{Summary: c.OutSize(), Memory: c.FeatureShape().C}
+	if c.beside != nil {
+		w.Summary += c.beside.SummaryWidth()
+		w.Memory += c.beside.cfg.Centroids
+	}
+	return w
+}
+
+func (c *cnnEncoder[T]) Buffers() nn.Params[T] {
+	if c.beside == nil {
+		return c.CNN.Buffers()
+	}
+	return append(c.CNN.Buffers(), c.beside.Buffers()...)
+}
+
+// Fitted reports whether the k-means features beside the CNN, if any, are
+// fitted.
+func (c *cnnEncoder[T]) Fitted() bool { return c.beside == nil || c.beside.Fitted() }
+
+// Fit fits the k-means features beside the CNN.
+func (c *cnnEncoder[T]) Fit(n int, load func(i int, dst []T) error, rng *rand.Rand) error {
+	if c.beside == nil {
+		return nil
+	}
+	return c.beside.Fit(n, load, rng)
 }
 
 func (c *cnnEncoder[T]) Describe() []string {
@@ -273,7 +323,13 @@ func (c *cnnEncoder[T]) Describe() []string {
 		return append(out, "           applied to every frame; each frame's features are one step")
 	}
 	fs := c.FeatureShape()
-	return append(out, fmt.Sprintf("grid       the last feature map as %d×%d = %d regions of %d features (what attention reads)", fs.H, fs.W, fs.H*fs.W, fs.C))
+	out = append(out, fmt.Sprintf("grid       the last feature map as %d×%d = %d regions of %d features (what attention reads)", fs.H, fs.W, fs.H*fs.W, fs.C))
+	if c.beside == nil {
+		return out
+	}
+	w := c.Widths()
+	out = append(out, c.beside.Describe()...)
+	return append(out, fmt.Sprintf("beside     both together: a summary of %d features, regions of %d", w.Summary, w.Memory))
 }
 
 func (c *cnnEncoder[T]) Forward(in Batch[T], train bool, _ *rand.Rand) (Output[T], error) {
@@ -297,8 +353,34 @@ func (c *cnnEncoder[T]) Forward(in Batch[T], train bool, _ *rand.Rand) (Output[T
 		c.out.Steps = steps
 		return c.out, nil
 	}
-	c.out.Summary = feat
-	c.out.Memory, c.out.S = gridOf(c.FeatureShape(), c.FeatureMap(), c.out.Memory)
+	if c.beside == nil {
+		c.out.Summary = feat
+		c.out.Memory, c.out.S = gridOf(c.FeatureShape(), c.FeatureMap(), c.out.Memory)
+		return c.out, nil
+	}
+	grid, quads, err := c.beside.Forward(in.Images)
+	if err != nil {
+		return Output[T]{}, err
+	}
+	w := c.Widths()
+	c.out.Summary = nn.NewMatLike(c.out.Summary, B, w.Summary)
+	for b := range B {
+		copy(c.out.Summary.Row(b), feat.Row(b))
+		copy(c.out.Summary.Row(b)[feat.Cols:], quads.Row(b))
+	}
+	fs := c.FeatureShape()
+	S := fs.H * fs.W
+	c.out.Memory, c.out.S = nn.NewMatLike(c.out.Memory, B*S, w.Memory), S
+	for b := range B {
+		src := c.FeatureMap().Row(b)
+		for s := range S {
+			row := c.out.Memory.Row(b*S + s)
+			for ch := range fs.C {
+				row[ch] = src[ch*S+s]
+			}
+			copy(row[fs.C:], grid.Row(b*S+s))
+		}
+	}
 	return c.out, nil
 }
 
@@ -336,6 +418,16 @@ func (c *cnnEncoder[T]) Backward(d Output[T]) {
 		c.CNN.Backward(c.dseq)
 		return
 	}
+	dsum := d.Summary
+	if c.beside != nil && !dsum.Empty() {
+		// The k-means features have nothing to train: only the CNN's
+		// columns flow back.
+		c.dsum = nn.NewMatLike(c.dsum, c.items, c.OutSize())
+		for b := range c.items {
+			copy(c.dsum.Row(b), dsum.Row(b)[:c.OutSize()])
+		}
+		dsum = c.dsum
+	}
 	var dmap nn.Mat[T]
 	if !d.Memory.Empty() {
 		fs := c.FeatureShape()
@@ -351,5 +443,5 @@ func (c *cnnEncoder[T]) Backward(d Output[T]) {
 		}
 		dmap = c.dmap
 	}
-	c.CNN.BackwardWithMap(d.Summary, dmap)
+	c.CNN.BackwardWithMap(dsum, dmap)
 }

@@ -101,6 +101,16 @@ func CellNames() []string {
 	return out
 }
 
+// checkKMeans checks the k-means keys; 0 takes a key's default.
+func checkKMeans(k config.KMeans, c *config.Checker) {
+	c.AtLeast("encoder.kmeans.centroids", k.Centroids, 0)
+	c.AtLeast("encoder.kmeans.patch", k.Patch, 0)
+	c.AtLeast("encoder.kmeans.stride", k.Stride, 0)
+	if k.Grid != 0 && k.Grid < 2 {
+		c.Errorf("encoder.kmeans.grid", "%d: want at least 2 (or 0 for %d)", k.Grid, defaultGrid)
+	}
+}
+
 // checkRecurrent checks the keys of a recurrent stack under prefix.
 func checkRecurrent(prefix, cell string, hidden, layers int, dropout float64, c *config.Checker) {
 	c.OneOf(prefix+".cell", cell, CellNames())
@@ -126,6 +136,9 @@ func init() {
 				c.Errorf("encoder.kernel", "%d must be odd and positive", e.Kernel)
 			}
 			c.AtLeast("encoder.out", e.Out, 0)
+			checkKMeans(e.KMeans, c)
+			c.Unused("encoder.kmeans", e.KMeans != (config.KMeans{}) && e.KMeans.Centroids == 0,
+				"k-means features go beside the CNN's when encoder.kmeans.centroids is set")
 		},
 	})
 	Register("kmeans", Kind{
@@ -133,13 +146,9 @@ func init() {
 		Reads: []InputKind{ImageInput},
 		Build: &Builder{New32: newKMeansEncoder[float32], New64: newKMeansEncoder[float64]},
 		Check: func(e *config.Encoder, c *config.Checker) {
-			c.AtLeast("encoder.centroids", e.Centroids, 0)
-			c.AtLeast("encoder.kernel", e.Kernel, 0)
-			c.AtLeast("encoder.stride", e.Stride, 0)
-			c.AtLeast("encoder.out", e.Out, 0)
-			if e.Grid != 0 && e.Grid < 2 {
-				c.Errorf("encoder.grid", "%d: want at least 2 (or 0 for %d)", e.Grid, defaultGrid)
-			}
+			checkKMeans(e.KMeans, c)
+			c.Unused("encoder.out", e.Out != 0, "the kmeans kind has no projection; its features start the decoder through the decoder's bridge")
+			c.Unused("encoder.channels", len(e.Channels) > 0, "the kmeans kind has no CNN; for k-means features beside a CNN, give kind cnn and encoder.kmeans.centroids")
 		},
 	})
 	Register("rnn", Kind{

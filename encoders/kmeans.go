@@ -26,29 +26,26 @@ import (
 
 // KMeansConfig describes the features: Patch×Patch patches every Stride
 // pixels, Centroids of them, averaged into a Grid×Grid grid of regions
-// (what attention reads); the summary is the four quadrants' averages,
-// projected to Out features with ReLU when Out > 0.
+// (what attention reads); the summary is the four quadrants' averages.
 type KMeansConfig struct {
 	In        nn.ImageShape
 	Centroids int
 	Patch     int
 	Stride    int
 	Grid      int
-	Out       int
 }
 
-// KMeansConfigOf is the kmeans kind's config for images of shape in: the
-// encoder section's keys (kernel is the patch side), a key left 0 taking
-// its default.
-func KMeansConfigOf(e *config.Encoder, in nn.ImageShape) KMeansConfig {
+// KMeansConfigOf is the config of k-means features of images of shape in
+// (encoder.kmeans), a key left 0 taking its default.
+func KMeansConfigOf(e config.KMeans, in nn.ImageShape) KMeansConfig {
 	or := func(v, def int) int {
 		if v == 0 {
 			return def
 		}
 		return v
 	}
-	return KMeansConfig{In: in, Centroids: or(e.Centroids, defaultCentroids), Patch: or(e.Kernel, defaultPatch),
-		Stride: or(e.Stride, defaultKMeansStride), Grid: or(e.Grid, defaultGrid), Out: e.Out}
+	return KMeansConfig{In: in, Centroids: or(e.Centroids, defaultCentroids), Patch: or(e.Patch, defaultPatch),
+		Stride: or(e.Stride, defaultKMeansStride), Grid: or(e.Grid, defaultGrid)}
 }
 
 // Positions are how many patches fit down and across an image.
@@ -60,12 +57,7 @@ func (c KMeansConfig) Positions() (h, w int) {
 func (c KMeansConfig) PatchSize() int { return c.In.C * c.Patch * c.Patch }
 
 // SummaryWidth is the length of an image's summary vector.
-func (c KMeansConfig) SummaryWidth() int {
-	if c.Out > 0 {
-		return c.Out
-	}
-	return 4 * c.Centroids
-}
+func (c KMeansConfig) SummaryWidth() int { return 4 * c.Centroids }
 
 // The defaults of the kmeans kind's keys, Coates and Ng's choices; a
 // stride of 2 lays 62×62 patches over a 128×128 photo, about eight per
@@ -109,11 +101,6 @@ type KMeans[T nn.Float] struct {
 	featMean    *nn.Param[T] // [K]: of the grid features over training images
 	featStd     *nn.Param[T] // [K]
 
-	proj     *nn.Linear[T]
-	relu     nn.ReLU[T]
-	projC    nn.LinearCache[T]
-	projReLU nn.ReLUCache[T]
-
 	scratch   []kmeansScratch[T] // one per worker
 	centNorms []float64          // the centroids' squared norms, for this Forward
 	grid      nn.Mat[T]          // the last Forward's grid [N*G*G][K]
@@ -127,11 +114,11 @@ type kmeansScratch[T nn.Float] struct {
 }
 
 // NewKMeans makes unfitted features (Fit fits them) with buffers named
-// prefix.centroids and so on, and the projection prefix.proj.
-func NewKMeans[T nn.Float](prefix string, cfg KMeansConfig, rng *rand.Rand) (*KMeans[T], error) {
-	if cfg.Centroids < 1 || cfg.Patch < 1 || cfg.Stride < 1 || cfg.Grid < 2 || cfg.Out < 0 {
-		return nil, fmt.Errorf("kmeans: centroids %d, patch %d, stride %d, grid %d, out %d: want centroids, patch and stride ≥ 1, grid ≥ 2, out ≥ 0",
-			cfg.Centroids, cfg.Patch, cfg.Stride, cfg.Grid, cfg.Out)
+// prefix.centroids and so on.
+func NewKMeans[T nn.Float](prefix string, cfg KMeansConfig) (*KMeans[T], error) {
+	if cfg.Centroids < 1 || cfg.Patch < 1 || cfg.Stride < 1 || cfg.Grid < 2 {
+		return nil, fmt.Errorf("kmeans: centroids %d, patch %d, stride %d, grid %d: want centroids, patch and stride ≥ 1, grid ≥ 2",
+			cfg.Centroids, cfg.Patch, cfg.Stride, cfg.Grid)
 	}
 	if cfg.Patch > cfg.In.H || cfg.Patch > cfg.In.W {
 		return nil, fmt.Errorf("kmeans: %d×%d patches do not fit in %v images", cfg.Patch, cfg.Patch, cfg.In)
@@ -148,18 +135,7 @@ func NewKMeans[T nn.Float](prefix string, cfg KMeansConfig, rng *rand.Rand) (*KM
 	k.centroids = nn.NewParam[T](prefix+".centroids", K, k.dim)
 	k.featMean = nn.NewParam[T](prefix+".feature_mean", K)
 	k.featStd = nn.NewParam[T](prefix+".feature_std", K)
-	if cfg.Out > 0 {
-		k.proj = nn.NewLinear[T](prefix+".proj", 4*K, cfg.Out, rng)
-	}
 	return k, nil
-}
-
-// Params lists the projection's weights, the only trained part.
-func (k *KMeans[T]) Params() nn.Params[T] {
-	if k.proj == nil {
-		return nil
-	}
-	return k.proj.Params()
 }
 
 // Buffers lists what Fit computes.
@@ -181,9 +157,6 @@ func (k *KMeans[T]) Describe() []string {
 		fmt.Sprintf("patches    %d×%d every %d pixels: %d×%d of %d values, contrast-normalised and ZCA-whitened", c.Patch, c.Patch, c.Stride, k.posH, k.posW, k.dim),
 		fmt.Sprintf("k-means    %d centroids fitted to training patches; triangle activations", c.Centroids),
 		fmt.Sprintf("grid       averaged into %d×%d = %d regions of %d features, standardised (what attention reads)", G, G, G*G, c.Centroids),
-	}
-	if k.proj != nil {
-		return append(out, fmt.Sprintf("proj       the four quadrants' %d features → %d, ReLU", 4*c.Centroids, c.Out))
 	}
 	return append(out, fmt.Sprintf("summary    the four quadrants' averages, %d features", 4*c.Centroids))
 }
@@ -214,21 +187,7 @@ func (k *KMeans[T]) Forward(x nn.Mat[T]) (grid, summary nn.Mat[T], err error) {
 	for n := range x.Rows {
 		k.quadrants(k.quads.Row(n), k.grid.Data[n*S*K:(n+1)*S*K])
 	}
-	if k.proj == nil {
-		return k.grid, k.quads, nil
-	}
-	return k.grid, k.relu.Forward(&k.projReLU, k.proj.Forward(&k.projC, k.quads)), nil
-}
-
-// Backward takes the summary's gradient and accumulates the projection's.
-// The features themselves have no parameters, so the grid's gradient is
-// not needed.
-func (k *KMeans[T]) Backward(dsummary nn.Mat[T]) {
-	if k.proj == nil {
-		return
-	}
-	k.relu.Backward(&k.projReLU, dsummary)
-	k.proj.Backward(&k.projC, dsummary, nn.Mat[T]{})
+	return k.grid, k.quads, nil
 }
 
 // eachImage runs fn for images 0..n-1, shared among the cores, each with
@@ -588,19 +547,20 @@ func (k *KMeans[T]) fitStandardisation(imgs []int, load func(i int, dst []T) err
 }
 
 // kmeansEncoder is the kmeans kind over one image per item: the grid as
-// Memory, the summary as Summary.
+// Memory, the quadrants as Summary. It has nothing to train.
 type kmeansEncoder[T nn.Float] struct {
 	*KMeans[T]
-	out Output[T]
 }
 
-func newKMeansEncoder[T nn.Float](s Spec, rng *rand.Rand) (Encoder[T], error) {
-	k, err := NewKMeans[T](s.Prefix, KMeansConfigOf(s.Section, s.Image), rng)
+func newKMeansEncoder[T nn.Float](s Spec, _ *rand.Rand) (Encoder[T], error) {
+	k, err := NewKMeans[T](s.Prefix, KMeansConfigOf(s.Section.KMeans, s.Image))
 	if err != nil {
 		return nil, fmt.Errorf("encoder: %w", err)
 	}
 	return &kmeansEncoder[T]{KMeans: k}, nil
 }
+
+func (k *kmeansEncoder[T]) Params() nn.Params[T] { return nil }
 
 func (k *kmeansEncoder[T]) Widths() Widths {
 	return Widths{Summary: k.SummaryWidth(), Memory: k.cfg.Centroids}
@@ -611,12 +571,7 @@ func (k *kmeansEncoder[T]) Forward(in Batch[T], _ bool, _ *rand.Rand) (Output[T]
 	if err != nil {
 		return Output[T]{}, err
 	}
-	k.out = Output[T]{Summary: summary, Memory: grid, S: k.cfg.Grid * k.cfg.Grid}
-	return k.out, nil
+	return Output[T]{Summary: summary, Memory: grid, S: k.cfg.Grid * k.cfg.Grid}, nil
 }
 
-func (k *kmeansEncoder[T]) Backward(d Output[T]) {
-	if !d.Summary.Empty() {
-		k.KMeans.Backward(d.Summary)
-	}
-}
+func (k *kmeansEncoder[T]) Backward(Output[T]) {}

@@ -3,11 +3,13 @@ package encoders
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/seqtask/seqtask/config"
 	"github.com/seqtask/seqtask/nn"
 )
 
@@ -37,7 +39,7 @@ func textures(n, h, w int, rng *rand.Rand) nn.Mat[float64] {
 
 func fitted(t *testing.T, cfg KMeansConfig, x nn.Mat[float64], seed uint64) *KMeans[float64] {
 	t.Helper()
-	k, err := NewKMeans[float64]("enc", cfg, rand.New(rand.NewPCG(1, 2)))
+	k, err := NewKMeans[float64]("enc", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,34 +214,96 @@ func TestKMeansFit(t *testing.T) {
 	}
 }
 
-// TestKMeansGradients checks the projection of the summary against finite
-// differences; the fitted features themselves have no parameters.
-func TestKMeansGradients(t *testing.T) {
+// TestCNNBesideKMeans checks a CNN with k-means features beside its own:
+// the summary and every region carry the CNN's features and then the
+// k-means ones, and the CNN's gradients through both parts of the
+// concatenation match finite differences.
+func TestCNNBesideKMeans(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
-	cfg := KMeansConfig{In: nn.ImageShape{C: 1, H: 8, W: 8}, Centroids: 3, Patch: 3, Stride: 1, Grid: 2, Out: 4}
+	sec := &config.Encoder{Kind: "cnn", Channels: []int{3}, Kernel: 3, Out: 4, KMeans: config.KMeans{Centroids: 3, Patch: 3, Stride: 1}}
+	spec := Spec{Section: sec, Input: ImageInput, Image: nn.ImageShape{C: 1, H: 8, W: 8}, Prefix: "enc"}
+	e, err := newCNNEncoder[float64](spec, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := e.(*cnnEncoder[float64])
 	x := textures(4, 8, 8, rng)
-	k := fitted(t, cfg, x, 1)
-	weights := make([]float64, x.Rows*cfg.Out)
-	nn.InitUniform(weights, 1, rng)
+	if err := c.Fit(x.Rows, func(i int, dst []float64) error { copy(dst, x.Row(i)); return nil }, rand.New(rand.NewPCG(1, 0))); err != nil {
+		t.Fatal(err)
+	}
+	if w := c.Widths(); w.Summary != 4+12 || w.Memory != 3+3 {
+		t.Fatalf("widths %+v, want a summary of 4+12 and regions of 3+3", w)
+	}
+	in := Batch[float64]{Items: x.Rows, Images: x}
+	out, err := c.Forward(in, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cnnMap, S := gridOf(c.FeatureShape(), c.FeatureMap(), nn.Mat[float64]{})
+	grid, quads, err := c.beside.Forward(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err = c.Forward(in, true, nil); err != nil { // beside.Forward reused its buffers
+		t.Fatal(err)
+	}
+	for b := range x.Rows {
+		if !slices.Equal(out.Summary.Row(b)[4:], quads.Row(b)) {
+			t.Fatalf("image %d: summary's k-means part %v, want %v", b, out.Summary.Row(b)[4:], quads.Row(b))
+		}
+		for s := range S {
+			row := out.Memory.Row(b*S + s)
+			if !slices.Equal(row[:3], cnnMap.Row(b*S+s)) || !slices.Equal(row[3:], grid.Row(b*S+s)) {
+				t.Fatalf("image %d, region %d: %v, want the CNN's %v then %v", b, s, row, cnnMap.Row(b*S+s), grid.Row(b*S+s))
+			}
+		}
+	}
+
+	w := c.Widths()
+	dsum := make([]float64, x.Rows*w.Summary)
+	dmem := make([]float64, x.Rows*S*w.Memory)
+	nn.InitUniform(dsum, 1, rng)
+	nn.InitUniform(dmem, 1, rng)
 	loss := func() float64 {
-		_, y, err := k.Forward(x)
+		o, err := c.Forward(in, true, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var s float64
-		for i, v := range y.Data[:y.Rows*y.Cols] {
-			s += v * weights[i]
+		var l float64
+		for i, v := range o.Summary.Data[:len(dsum)] {
+			l += v * dsum[i]
 		}
-		return s
+		for i, v := range o.Memory.Data[:len(dmem)] {
+			l += v * dmem[i]
+		}
+		return l
 	}
 	loss()
-	k.Params().ZeroGrad()
-	k.Backward(nn.Mat[float64]{Rows: x.Rows, Cols: cfg.Out, Data: append([]float64(nil), weights...)})
-	res := nn.GradCheck(loss, k.Params(), 1e-6, 1e-8, 1e-5, 30, rand.New(rand.NewPCG(3, 3)))
+	c.Params().ZeroGrad()
+	c.Backward(Output[float64]{
+		Summary: nn.Mat[float64]{Rows: x.Rows, Cols: w.Summary, Data: slices.Clone(dsum)},
+		Memory:  nn.Mat[float64]{Rows: x.Rows * S, Cols: w.Memory, Data: slices.Clone(dmem)},
+	})
+	res := nn.GradCheck(loss, c.Params(), 1e-6, 1e-8, 1e-5, 30, rand.New(rand.NewPCG(3, 3)))
 	if !res.OK() {
 		t.Fatalf("gradient check: %v", res)
 	}
 	t.Log(res)
+
+	for _, tc := range []struct {
+		name string
+		sec  config.Encoder
+		in   InputKind
+		want string
+	}{
+		{"frames", *sec, FrameInput, "not frames"},
+		{"a grid unlike the map", config.Encoder{Kind: "cnn", Channels: []int{3}, Kernel: 3, KMeans: config.KMeans{Centroids: 3, Patch: 3, Stride: 1, Grid: 2}}, ImageInput, "leave grid out"},
+	} {
+		spec := Spec{Section: &tc.sec, Input: tc.in, Image: nn.ImageShape{C: 1, H: 8, W: 8}, Prefix: "enc"}
+		if _, err := newCNNEncoder[float32](spec, rng); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error saying %q", tc.name, err, tc.want)
+		}
+	}
 }
 
 func TestKMeansConfig(t *testing.T) {
@@ -255,7 +319,7 @@ func TestKMeansConfig(t *testing.T) {
 		{"grid of one region", KMeansConfig{In: in, Centroids: 4, Patch: 6, Stride: 1, Grid: 1}, "grid ≥ 2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := NewKMeans[float32]("enc", tc.cfg, rand.New(rand.NewPCG(1, 1))); err == nil || !strings.Contains(err.Error(), tc.want) {
+			if _, err := NewKMeans[float32]("enc", tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v, want one saying %q", err, tc.want)
 			}
 		})

@@ -117,7 +117,8 @@ func (c *cancelAt) Write(b []byte) (int, error) {
 // feature cache and keep each phase's parameters frozen; and once more
 // inside self-critical training (from step 11, at its own learning rate),
 // whose sampling draws from the training random stream; and once with
-// k-means features, which the first step fits and the checkpoint keeps.
+// k-means features beside the CNN's, which the first step fits and the
+// checkpoint keeps.
 func TestResumeEqualsUninterrupted(t *testing.T) {
 	for _, tc := range []struct {
 		config string
@@ -126,7 +127,7 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 		{"testdata/tiny.yaml", nil},
 		{"testdata/captioning.yaml", nil},
 		{"testdata/captioning.yaml", []string{"train.self_critical.start=10", "train.self_critical.lr=0.002"}},
-		{"testdata/captioning.yaml", []string{"encoder.kind=kmeans", "encoder.centroids=8", "encoder.stride=2", "encoder.grid=2"}},
+		{"testdata/captioning.yaml", []string{"encoder.kmeans.centroids=8", "encoder.kmeans.patch=3", "encoder.kmeans.stride=1"}},
 		{"testdata/tiny.yaml", []string{"train.workers=2"}},
 		{"testdata/tiny.yaml", []string{"train.precision=bf16", "train.workers=2"}},
 	} {
@@ -181,8 +182,8 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 			if sa != sb {
 				t.Error("final weights differ between the uninterrupted and the resumed run")
 			}
-			if _, ok := header["encoder.centroids"]; ok != slices.Contains(tc.sets, "encoder.kind=kmeans") {
-				t.Errorf("checkpoint holds encoder.centroids: %v", ok)
+			if _, ok := header["encoder.kmeans.centroids"]; ok != slices.Contains(tc.sets, "encoder.kmeans.centroids=8") {
+				t.Errorf("checkpoint holds encoder.kmeans.centroids: %v", ok)
 			}
 		})
 	}

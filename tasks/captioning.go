@@ -613,10 +613,16 @@ func estimateCaptioning(cfg *config.Config, s Sizes, e *estimate) {
 	in := nn.ImageShape{C: ch, H: size, W: size}
 	var features int
 	var fmap nn.ImageShape
-	if cfg.Encoder.Kind == "kmeans" {
-		features, fmap = e.kmeans(cfg.Encoder, in)
-	} else {
+	switch km := encoders.KMeansConfigOf(cfg.Encoder.KMeans, in); {
+	case cfg.Encoder.Kind == "kmeans":
+		features, fmap.C = e.kmeans(km)
+		fmap.H, fmap.W = km.Grid, km.Grid
+	default:
 		features, fmap = e.cnn(cfg.Encoder, in, int64(max(B, 64)))
+		if cfg.Encoder.KMeans.Centroids > 0 {
+			summary, centroids := e.kmeans(km)
+			features, fmap.C = features+summary, fmap.C+centroids
+		}
 	}
 	if cfg.Encoder.PretrainSteps > 0 {
 		e.linear("pre-training head", "encoder.out", features, s.Vocab, int64(B))

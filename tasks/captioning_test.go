@@ -867,7 +867,7 @@ func TestCaptioningKMeans(t *testing.T) {
 	cfg := captioningCfg("lstm", "general")
 	cfg.Data.ImageSize = 32
 	cfg.Data.Captions.MaxLen = 8
-	cfg.Encoder = &config.Encoder{Kind: "kmeans", Centroids: 16, Kernel: 4, Stride: 2, Grid: 2, Freeze: true}
+	cfg.Encoder = &config.Encoder{Kind: "kmeans", KMeans: config.KMeans{Centroids: 16, Patch: 4, Stride: 2, Grid: 2}, Freeze: true}
 	cfg.Decoder.Embed, cfg.Decoder.Hidden = 32, 64
 	cfg.Train.Batch = 8
 	m := sixPhotos(t, cfg)

@@ -208,20 +208,16 @@ func (e *estimate) cnn(sec *config.Encoder, in nn.ImageShape, images int64) (fea
 	return shape.Size(), shape
 }
 
-// kmeans counts the kmeans encoder's buffers, each core's scratch for one
-// image, and the patches it fits to, and returns its summary width and
-// grid.
-func (e *estimate) kmeans(sec *config.Encoder, in nn.ImageShape) (features int, grid nn.ImageShape) {
-	c := encoders.KMeansConfigOf(sec, in)
+// kmeans counts k-means features' buffers, each core's scratch for one
+// image and the patches they are fitted to, and returns their summary
+// width and centroids.
+func (e *estimate) kmeans(c encoders.KMeansConfig) (summary, centroids int) {
 	D, K := int64(c.PatchSize()), int64(c.Centroids)
-	e.values("encoder k-means centroids and whitening", "encoder.centroids", (K+D+3)*D)
-	if c.Out > 0 {
-		e.params("encoder projection", "encoder.out", int64(c.SummaryWidth()+1)*4*K)
-	}
+	e.values("encoder k-means centroids and whitening", "encoder.kmeans.centroids", (K+D+3)*D)
 	h, w := c.Positions()
-	e.values("encoder patches (per core)", "encoder.stride", int64(fastblas.Workers())*int64(h*w)*(2*D+K))
-	e.values("encoder fitting patches", "encoder.kernel", 2*encoders.FitPatches*D)
-	return c.SummaryWidth(), nn.ImageShape{C: c.Centroids, H: c.Grid, W: c.Grid}
+	e.values("encoder patches (per core)", "encoder.kmeans.stride", int64(fastblas.Workers())*int64(h*w)*(2*D+K))
+	e.values("encoder fitting patches", "encoder.kmeans.patch", 2*encoders.FitPatches*D)
+	return c.SummaryWidth(), c.Centroids
 }
 
 // autoregressive counts an autoregressive decoder over items sequences of
