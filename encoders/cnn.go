@@ -245,9 +245,12 @@ func (c *CNN[T]) BackwardWithMap(dy, dmap nn.Mat[T]) {
 // each frame's features).
 //
 // Over images it may have k-means features beside its own
-// (encoder.kmeans): their quadrants after its features in the Summary,
-// their grid, as fine as its last map, after its channels in each region
-// of the Memory.
+// (encoder.kmeans): their grid, as fine as its last map, after its
+// channels in each region of the Memory. The Summary stays the CNN's: it
+// is what word-occurrence pre-training trains the CNN through, and a head
+// that also read the fixed k-means features would learn them by heart
+// (its dev loss rose above the image-blind prior's) and leave the CNN
+// untrained.
 type cnnEncoder[T nn.Float] struct {
 	*CNN[T]
 	frames bool
@@ -256,7 +259,6 @@ type cnnEncoder[T nn.Float] struct {
 	items  int
 	dseq   nn.Mat[T] // frames: the features' gradient, clip-major
 	dmap   nn.Mat[T] // images: the feature map's gradient, [B][C*S]
-	dsum   nn.Mat[T] // beside: the CNN's part of the summary's gradient
 }
 
 func newCNNEncoder[T nn.Float](s Spec, rng *rand.Rand) (Encoder[T], error) {
@@ -292,7 +294,6 @@ func (c *cnnEncoder[T]) Widths() Widths {
 	}
 	w := Widths{Summary: c.OutSize(), Memory: c.FeatureShape().C}
 	if c.beside != nil {
-		w.Summary += c.beside.SummaryWidth()
 		w.Memory += c.beside.cfg.Centroids
 	}
 	return w
@@ -329,7 +330,7 @@ func (c *cnnEncoder[T]) Describe() []string {
 	}
 	w := c.Widths()
 	out = append(out, c.beside.Describe()...)
-	return append(out, fmt.Sprintf("beside     both together: a summary of %d features, regions of %d", w.Summary, w.Memory))
+	return append(out, fmt.Sprintf("beside     each region the CNN's %d features, then these: %d; the summary is the CNN's", c.FeatureShape().C, w.Memory))
 }
 
 func (c *cnnEncoder[T]) Forward(in Batch[T], train bool, _ *rand.Rand) (Output[T], error) {
@@ -353,21 +354,20 @@ func (c *cnnEncoder[T]) Forward(in Batch[T], train bool, _ *rand.Rand) (Output[T
 		c.out.Steps = steps
 		return c.out, nil
 	}
-	if c.beside == nil {
-		c.out.Summary = feat
+	c.out.Summary = feat
+	switch {
+	case in.SummaryOnly:
+		c.out.Memory, c.out.S = nn.Mat[T]{}, 0
+		return c.out, nil
+	case c.beside == nil:
 		c.out.Memory, c.out.S = gridOf(c.FeatureShape(), c.FeatureMap(), c.out.Memory)
 		return c.out, nil
 	}
-	grid, quads, err := c.beside.Forward(in.Images)
+	grid, _, err := c.beside.Forward(in.Images)
 	if err != nil {
 		return Output[T]{}, err
 	}
 	w := c.Widths()
-	c.out.Summary = nn.NewMatLike(c.out.Summary, B, w.Summary)
-	for b := range B {
-		copy(c.out.Summary.Row(b), feat.Row(b))
-		copy(c.out.Summary.Row(b)[feat.Cols:], quads.Row(b))
-	}
 	fs := c.FeatureShape()
 	S := fs.H * fs.W
 	c.out.Memory, c.out.S = nn.NewMatLike(c.out.Memory, B*S, w.Memory), S
@@ -418,16 +418,6 @@ func (c *cnnEncoder[T]) Backward(d Output[T]) {
 		c.CNN.Backward(c.dseq)
 		return
 	}
-	dsum := d.Summary
-	if c.beside != nil && !dsum.Empty() {
-		// The k-means features have nothing to train: only the CNN's
-		// columns flow back.
-		c.dsum = nn.NewMatLike(c.dsum, c.items, c.OutSize())
-		for b := range c.items {
-			copy(c.dsum.Row(b), dsum.Row(b)[:c.OutSize()])
-		}
-		dsum = c.dsum
-	}
 	var dmap nn.Mat[T]
 	if !d.Memory.Empty() {
 		fs := c.FeatureShape()
@@ -443,5 +433,5 @@ func (c *cnnEncoder[T]) Backward(d Output[T]) {
 		}
 		dmap = c.dmap
 	}
-	c.CNN.BackwardWithMap(dsum, dmap)
+	c.CNN.BackwardWithMap(d.Summary, dmap)
 }

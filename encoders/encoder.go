@@ -49,6 +49,9 @@ type Batch[T nn.Float] struct {
 	// Images are one image per item [B][C*H*W], or for frames each item's
 	// Steps frames in order, [B*Steps][C*H*W] (row b*Steps+s).
 	Images nn.Mat[T]
+	// SummaryOnly says the caller reads only the Output's Summary
+	// (captioning's pre-training): a kind may leave the rest empty.
+	SummaryOnly bool
 }
 
 // Output is what an encoder makes of a batch of B items.

@@ -215,9 +215,9 @@ func TestKMeansFit(t *testing.T) {
 }
 
 // TestCNNBesideKMeans checks a CNN with k-means features beside its own:
-// the summary and every region carry the CNN's features and then the
-// k-means ones, and the CNN's gradients through both parts of the
-// concatenation match finite differences.
+// every region carries the CNN's features and then the k-means ones, the
+// summary is the CNN's, and the CNN's gradients through both outputs
+// match finite differences.
 func TestCNNBesideKMeans(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	sec := &config.Encoder{Kind: "cnn", Channels: []int{3}, Kernel: 3, Out: 4, KMeans: config.KMeans{Centroids: 3, Patch: 3, Stride: 1}}
@@ -231,8 +231,8 @@ func TestCNNBesideKMeans(t *testing.T) {
 	if err := c.Fit(x.Rows, func(i int, dst []float64) error { copy(dst, x.Row(i)); return nil }, rand.New(rand.NewPCG(1, 0))); err != nil {
 		t.Fatal(err)
 	}
-	if w := c.Widths(); w.Summary != 4+12 || w.Memory != 3+3 {
-		t.Fatalf("widths %+v, want a summary of 4+12 and regions of 3+3", w)
+	if w := c.Widths(); w.Summary != 4 || w.Memory != 3+3 {
+		t.Fatalf("widths %+v, want a summary of 4 and regions of 3+3", w)
 	}
 	in := Batch[float64]{Items: x.Rows, Images: x}
 	out, err := c.Forward(in, true, nil)
@@ -240,7 +240,7 @@ func TestCNNBesideKMeans(t *testing.T) {
 		t.Fatal(err)
 	}
 	cnnMap, S := gridOf(c.FeatureShape(), c.FeatureMap(), nn.Mat[float64]{})
-	grid, quads, err := c.beside.Forward(x)
+	grid, _, err := c.beside.Forward(x)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,15 +248,16 @@ func TestCNNBesideKMeans(t *testing.T) {
 		t.Fatal(err)
 	}
 	for b := range x.Rows {
-		if !slices.Equal(out.Summary.Row(b)[4:], quads.Row(b)) {
-			t.Fatalf("image %d: summary's k-means part %v, want %v", b, out.Summary.Row(b)[4:], quads.Row(b))
-		}
 		for s := range S {
 			row := out.Memory.Row(b*S + s)
 			if !slices.Equal(row[:3], cnnMap.Row(b*S+s)) || !slices.Equal(row[3:], grid.Row(b*S+s)) {
 				t.Fatalf("image %d, region %d: %v, want the CNN's %v then %v", b, s, row, cnnMap.Row(b*S+s), grid.Row(b*S+s))
 			}
 		}
+	}
+
+	if only, err := c.Forward(Batch[float64]{Items: x.Rows, Images: x, SummaryOnly: true}, true, nil); err != nil || !only.Memory.Empty() {
+		t.Errorf("a Forward for the summary only gave regions %dx%d, %v", only.Memory.Rows, only.Memory.Cols, err)
 	}
 
 	w := c.Widths()

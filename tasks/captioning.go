@@ -620,8 +620,8 @@ func estimateCaptioning(cfg *config.Config, s Sizes, e *estimate) {
 	default:
 		features, fmap = e.cnn(cfg.Encoder, in, int64(max(B, 64)))
 		if cfg.Encoder.KMeans.Centroids > 0 {
-			summary, centroids := e.kmeans(km)
-			features, fmap.C = features+summary, fmap.C+centroids
+			_, centroids := e.kmeans(km)
+			fmap.C += centroids
 		}
 	}
 	if cfg.Encoder.PretrainSteps > 0 {

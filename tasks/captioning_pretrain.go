@@ -97,6 +97,7 @@ func (m *Captioning[T]) pretrainOn(in encoders.Batch[T], imgs []int) (float64, i
 	for i, img := range imgs {
 		m.wordTargets(r.words.Row(i), m.trainIDs[img])
 	}
+	in.SummaryOnly = true
 	out, err := m.model.enc.Forward(in, true, nil)
 	if err != nil {
 		return 0, 0, err
