@@ -360,35 +360,28 @@ func (c *cnnEncoder[T]) Forward(in Batch[T], train bool, _ *rand.Rand) (Output[T
 		c.out.Memory, c.out.S = nn.Mat[T]{}, 0
 		return c.out, nil
 	case c.beside == nil:
-		c.out.Memory, c.out.S = gridOf(c.FeatureShape(), c.FeatureMap(), c.out.Memory)
+		c.out.Memory, c.out.S = gridOf(c.FeatureShape(), c.FeatureMap(), c.out.Memory, c.FeatureShape().C)
 		return c.out, nil
 	}
 	grid, _, err := c.beside.Forward(in.Images)
 	if err != nil {
 		return Output[T]{}, err
 	}
-	w := c.Widths()
 	fs := c.FeatureShape()
-	S := fs.H * fs.W
-	c.out.Memory, c.out.S = nn.NewMatLike(c.out.Memory, B*S, w.Memory), S
-	for b := range B {
-		src := c.FeatureMap().Row(b)
-		for s := range S {
-			row := c.out.Memory.Row(b*S + s)
-			for ch := range fs.C {
-				row[ch] = src[ch*S+s]
-			}
-			copy(row[fs.C:], grid.Row(b*S+s))
-		}
+	c.out.Memory, c.out.S = gridOf(fs, c.FeatureMap(), c.out.Memory, c.Widths().Memory)
+	for r := range c.out.Memory.Rows {
+		copy(c.out.Memory.Row(r)[fs.C:], grid.Row(r))
 	}
 	return c.out, nil
 }
 
 // gridOf lays feature maps fmap [B][C*H*W] (CHW order) out as positions
-// dst [B*S][C], S = H*W, reusing dst's storage.
-func gridOf[T nn.Float](fs nn.ImageShape, fmap, dst nn.Mat[T]) (nn.Mat[T], int) {
+// dst [B*S][width], S = H*W, each position's C features in its first
+// columns (width ≥ C leaves room for more beside them), reusing dst's
+// storage.
+func gridOf[T nn.Float](fs nn.ImageShape, fmap, dst nn.Mat[T], width int) (nn.Mat[T], int) {
 	S := fs.H * fs.W
-	dst = nn.NewMatLike(dst, fmap.Rows*S, fs.C)
+	dst = nn.NewMatLike(dst, fmap.Rows*S, width)
 	for b := 0; b < fmap.Rows; b++ {
 		src := fmap.Row(b)
 		for ch := 0; ch < fs.C; ch++ {
@@ -403,7 +396,7 @@ func gridOf[T nn.Float](fs nn.ImageShape, fmap, dst nn.Mat[T]) (nn.Mat[T], int) 
 // GridOf is gridOf for a cache of feature maps: captioning keeps the
 // frozen CNN's maps and lays them out per batch.
 func GridOf[T nn.Float](fs nn.ImageShape, fmap, dst nn.Mat[T]) (nn.Mat[T], int) {
-	return gridOf(fs, fmap, dst)
+	return gridOf(fs, fmap, dst, fs.C)
 }
 
 func (c *cnnEncoder[T]) Backward(d Output[T]) {

@@ -87,11 +87,10 @@ const (
 
 // KMeans maps images [N][C*H*W] to a grid of region features and a summary.
 type KMeans[T nn.Float] struct {
-	cfg    KMeansConfig
-	posH   int // patch positions down and across
-	posW   int
-	dim    int // values per patch, C*Patch*Patch
-	fitted bool
+	cfg  KMeansConfig
+	posH int // patch positions down and across
+	posW int
+	dim  int // values per patch, C*Patch*Patch
 
 	// Buffers: what Fit computes.
 	contrastEps *nn.Param[T] // [1]
@@ -143,9 +142,9 @@ func (k *KMeans[T]) Buffers() nn.Params[T] {
 	return nn.Params[T]{k.contrastEps, k.patchMean, k.whiten, k.centroids, k.featMean, k.featStd}
 }
 
-// Fitted reports whether Fit has run or the buffers were loaded from a
-// checkpoint: a fitted whitening has a positive diagonal.
-func (k *KMeans[T]) Fitted() bool { return k.fitted || k.whiten.Value[0] > 0 }
+// Fitted reports whether Fit has whitened or the buffers were loaded from
+// a checkpoint: a fitted whitening has a positive diagonal.
+func (k *KMeans[T]) Fitted() bool { return k.whiten.Value[0] > 0 }
 
 // SummaryWidth is the length of an image's summary vector.
 func (k *KMeans[T]) SummaryWidth() int { return k.cfg.SummaryWidth() }
@@ -285,12 +284,8 @@ func (k *KMeans[T]) patchAt(dst, img []T, y, x int) {
 func normaliseContrast[T nn.Float](patches nn.Mat[T], eps float64) {
 	for i := range patches.Rows {
 		row := patches.Row(i)
-		var sq float64
-		mean := sum64(row) / float64(len(row))
-		for _, v := range row {
-			sq += (float64(v) - mean) * (float64(v) - mean)
-		}
-		scale := 1 / math.Sqrt(sq/float64(len(row))+eps)
+		mean, variance := meanVariance(row)
+		scale := 1 / math.Sqrt(variance+eps)
 		for j, v := range row {
 			row[j] = T((float64(v) - mean) * scale)
 		}
@@ -378,13 +373,10 @@ func (k *KMeans[T]) Fit(n int, load func(i int, dst []T) error, rng *rand.Rand) 
 	}
 	var variance float64
 	for i := range patches.Rows {
-		row := patches.Row(i)
-		mean := sum64(row) / float64(k.dim)
-		for _, v := range row {
-			variance += (float64(v) - mean) * (float64(v) - mean)
-		}
+		_, v := meanVariance(patches.Row(i))
+		variance += v
 	}
-	k.contrastEps.Value[0] = T(contrastShare * variance / float64(patches.Rows*k.dim))
+	k.contrastEps.Value[0] = T(contrastShare * variance / float64(patches.Rows))
 	normaliseContrast(patches, float64(k.contrastEps.Value[0]))
 	if err := k.fitWhitening(patches); err != nil {
 		return err
@@ -394,12 +386,16 @@ func (k *KMeans[T]) Fit(n int, load func(i int, dst []T) error, rng *rand.Rand) 
 	return k.fitStandardisation(imgs[:min(len(imgs), statImages)], load)
 }
 
-func sum64[T nn.Float](v []T) float64 {
-	var s float64
+// meanVariance returns the mean and the (biased) variance of v.
+func meanVariance[T nn.Float](v []T) (mean, variance float64) {
 	for _, x := range v {
-		s += float64(x)
+		mean += float64(x)
 	}
-	return s
+	mean /= float64(len(v))
+	for _, x := range v {
+		variance += (float64(x) - mean) * (float64(x) - mean)
+	}
+	return mean, variance / float64(len(v))
 }
 
 // fitWhitening sets the patch mean and the ZCA whitening V·diag(1/√(λ+ε))·Vᵀ
@@ -506,7 +502,6 @@ func (k *KMeans[T]) fitStandardisation(imgs []int, load func(i int, dst []T) err
 	for j := range K {
 		k.featMean.Value[j], k.featStd.Value[j] = 0, 1
 	}
-	k.fitted = true
 	sum, sq := make([]float64, K), make([]float64, K)
 	const batch = 64
 	x := nn.NewMat[T](min(batch, len(imgs)), k.cfg.In.Size())

@@ -239,7 +239,7 @@ func TestCNNBesideKMeans(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cnnMap, S := gridOf(c.FeatureShape(), c.FeatureMap(), nn.Mat[float64]{})
+	cnnMap, S := gridOf(c.FeatureShape(), c.FeatureMap(), nn.Mat[float64]{}, c.FeatureShape().C)
 	grid, _, err := c.beside.Forward(x)
 	if err != nil {
 		t.Fatal(err)

@@ -381,6 +381,19 @@ func closeSlices(a, b []float64, tol float64) bool {
 // each: the training loss falls far, and greedy captions of those images
 // reproduce their captions (BLEU-4 against them). It then checks the dev
 // evaluation, the HTML report and prediction on a shipped image.
+// learningCfg is the learning tests' model over enc: 32×32 photos,
+// captions of up to 8 words, an LSTM decoder of 64 attending over enc.
+func learningCfg(enc *config.Encoder) *config.Config {
+	cfg := captioningCfg("lstm", "general")
+	cfg.Data.ImageSize = 32
+	cfg.Data.Captions.MaxLen = 8
+	cfg.Encoder = enc
+	cfg.Decoder.Embed, cfg.Decoder.Hidden = 32, 64
+	cfg.Train.Batch = 8
+	cfg.Eval.BLEUSentences = 12
+	return cfg
+}
+
 // sixPhotos is a captioning model of cfg whose training set is the first
 // six photos, with one caption each.
 func sixPhotos(t *testing.T, cfg *config.Config) *Captioning[float32] {
@@ -438,13 +451,7 @@ func TestCaptioningLearns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a learning test: trains for seconds")
 	}
-	cfg := captioningCfg("lstm", "general")
-	cfg.Data.ImageSize = 32
-	cfg.Data.Captions.MaxLen = 8
-	cfg.Encoder = &config.Encoder{Kind: "cnn", Channels: []int{8, 16}, Kernel: 3, Out: 32}
-	cfg.Decoder.Embed, cfg.Decoder.Hidden = 32, 64
-	cfg.Train.Batch = 8
-	cfg.Eval.BLEUSentences = 12
+	cfg := learningCfg(&config.Encoder{Kind: "cnn", Channels: []int{8, 16}, Kernel: 3, Out: 32})
 	m := sixPhotos(t, cfg)
 	hyps, refs := learnCaptions(t, m, 400)
 	// The minimum-Bayes-risk choice among the beam's captions also finds them.
@@ -864,12 +871,7 @@ func TestCaptioningKMeans(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a learning test: trains for seconds")
 	}
-	cfg := captioningCfg("lstm", "general")
-	cfg.Data.ImageSize = 32
-	cfg.Data.Captions.MaxLen = 8
-	cfg.Encoder = &config.Encoder{Kind: "kmeans", KMeans: config.KMeans{Centroids: 16, Patch: 4, Stride: 2, Grid: 2}, Freeze: true}
-	cfg.Decoder.Embed, cfg.Decoder.Hidden = 32, 64
-	cfg.Train.Batch = 8
+	cfg := learningCfg(&config.Encoder{Kind: "kmeans", KMeans: config.KMeans{Centroids: 16, Patch: 4, Stride: 2, Grid: 2}, Freeze: true})
 	m := sixPhotos(t, cfg)
 	hyps, _ := learnCaptions(t, m, 300)
 	if !strings.Contains(m.log.(*bytes.Buffer).String(), "encoder fitted to the training images") {
